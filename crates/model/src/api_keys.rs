@@ -1,0 +1,23 @@
+//! The `api_keys` section. Invariant: with `max_expiration` > 0, every key expires at most
+//! `max_expiration` seconds after its creation, and a key without expiry cannot be created.
+
+use serde::{Deserialize, Serialize};
+
+use crate::validate::{Checker, Validate};
+
+/// Longest maximum lifetime an API key policy may set (10 years).
+pub const MAX_API_KEY_EXPIRATION: u64 = 10 * 365 * 86_400;
+
+/// API key policy.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiKeysPolicy {
+    /// Longest key lifetime, seconds; 0 = no maximum (0–315360000).
+    pub max_expiration: u64,
+}
+
+impl Validate for ApiKeysPolicy {
+    fn check(&self, c: &mut Checker) {
+        c.range("max_expiration", self.max_expiration, 0, MAX_API_KEY_EXPIRATION);
+    }
+}

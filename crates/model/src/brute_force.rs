@@ -1,0 +1,52 @@
+//! The `brute_force` section: blocking client IPs that fail too often (DESIGN.md §2.4).
+//!
+//! Units: `window` and `block_duration` are seconds. Invariant: `allowlist` holds at most 100
+//! entries, each an IPv4/IPv6 address or CIDR network; an allow-listed IP is never blocked.
+
+use serde::{Deserialize, Serialize};
+
+use crate::lockout::MAX_LOCK_SECONDS;
+use crate::validate::{Checker, Validate};
+
+/// Most entries in an allow-list.
+pub const MAX_ALLOWLIST: usize = 100;
+
+/// IP brute-force blocking policy, counted per organization and client IP.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BruteForcePolicy {
+    /// Whether failures per IP are counted and block at all.
+    pub enabled: bool,
+    /// Failed logins from one IP that block it (1–1000, default 10).
+    pub max_attempts: u64,
+    /// Seconds from the first failure of a cycle during which failures add up (1 s – 20 years).
+    pub window: u64,
+    /// Seconds a block lasts (1 s – 20 years).
+    pub block_duration: u64,
+    /// Addresses and CIDR networks never blocked (at most 100).
+    pub allowlist: Vec<String>,
+    /// The organization's administrators are mailed when an IP is blocked.
+    pub notify_admin: bool,
+}
+
+impl Default for BruteForcePolicy {
+    fn default() -> BruteForcePolicy {
+        BruteForcePolicy {
+            enabled: true,
+            max_attempts: 10,
+            window: 3600,
+            block_duration: 3600,
+            allowlist: Vec::new(),
+            notify_admin: false,
+        }
+    }
+}
+
+impl Validate for BruteForcePolicy {
+    fn check(&self, c: &mut Checker) {
+        c.range("max_attempts", self.max_attempts, 1, 1000);
+        c.range("window", self.window, 1, MAX_LOCK_SECONDS);
+        c.range("block_duration", self.block_duration, 1, MAX_LOCK_SECONDS);
+        c.ip_list("allowlist", &self.allowlist, MAX_ALLOWLIST);
+    }
+}

@@ -1,0 +1,48 @@
+//! The canonical security-policy model of portcullis (DESIGN.md §2).
+//!
+//! Pure: no IO, no clock. Every section type has serde with the canonical field names, a
+//! `Default` that is the built-in instance default, and [`Validate`] rules that report *every*
+//! violation with a stable code and a field path. A [`Valid<T>`] proves a value passed them.
+//! [`resolve`] turns instance defaults and an organization's overrides into its
+//! [`EffectivePolicy`].
+//!
+//! Units: durations are seconds (`u64`); `*_days` fields are days; lengths are Unicode code points.
+
+mod api_keys;
+mod brute_force;
+pub mod codes;
+mod features;
+mod ids;
+mod json;
+mod lockout;
+mod mfa;
+pub mod net;
+mod password_policies;
+mod password_policy;
+mod policy;
+mod section;
+mod session;
+mod tokens;
+mod validate;
+mod violation;
+
+pub use api_keys::{ApiKeysPolicy, MAX_API_KEY_EXPIRATION};
+pub use brute_force::{BruteForcePolicy, MAX_ALLOWLIST};
+pub use features::{FeaturesPolicy, MAX_TENANT_SETTINGS_BYTES};
+pub use ids::{OrgId, PolicyId, is_valid_id};
+pub use json::{merge_patch, parse_section, patch_section};
+pub use lockout::{LockoutPolicy, LockoutScope, MAX_LOCK_SECONDS};
+pub use mfa::MfaPolicy;
+pub use password_policies::{MAX_PASSWORD_POLICIES, PasswordPolicies};
+pub use password_policy::{
+    AccountAttribute, BCRYPT_MAX_BYTES, HashAlgorithm, MAX_CUSTOM_BLOCKLIST, MAX_HISTORY,
+    MAX_PASSWORD_LENGTH, PasswordPolicy,
+};
+pub use policy::{
+    EffectivePolicy, InstancePolicy, OrgOverrides, Resolved, SectionValue, Stored, resolve,
+};
+pub use section::{SectionDetails, SectionKind, Timestamp, UnknownSection};
+pub use session::{SESSION_MAX, SESSION_MIN, SessionPolicy};
+pub use tokens::{TOKEN_RANGES, TokensPolicy};
+pub use validate::{Checker, Valid, Validate};
+pub use violation::{Violation, Violations, join_path};
