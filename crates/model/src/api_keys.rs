@@ -18,6 +18,11 @@ pub struct ApiKeysPolicy {
 
 impl Validate for ApiKeysPolicy {
     fn check(&self, c: &mut Checker) {
-        c.range("max_expiration", self.max_expiration, 0, MAX_API_KEY_EXPIRATION);
+        c.range(
+            "max_expiration",
+            self.max_expiration,
+            0,
+            MAX_API_KEY_EXPIRATION,
+        );
     }
 }

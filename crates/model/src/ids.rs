@@ -13,11 +13,17 @@ use crate::violation::Violation;
 pub fn is_valid_id(text: &str) -> bool {
     !text.is_empty()
         && text.len() <= 64
-        && text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 fn id_violation(field: &str) -> Violation {
-    Violation::new(field, codes::INVALID_ID, "must be 1 to 64 characters of A-Z a-z 0-9 . _ -")
+    Violation::new(
+        field,
+        codes::INVALID_ID,
+        "must be 1 to 64 characters of A-Z a-z 0-9 . _ -",
+    )
 }
 
 macro_rules! id_type {
@@ -81,6 +87,9 @@ mod tests {
         ] {
             assert_eq!(OrgId::parse(text, "id").is_ok(), ok, "{text}");
         }
-        assert_eq!(OrgId::parse("a b", "org").unwrap_err().code, codes::INVALID_ID);
+        assert_eq!(
+            OrgId::parse("a b", "org").unwrap_err().code,
+            codes::INVALID_ID
+        );
     }
 }

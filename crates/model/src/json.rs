@@ -16,7 +16,11 @@ pub fn parse_section<T: DeserializeOwned + Validate>(json: Value) -> Result<Vali
     let value: T = serde_path_to_error::deserialize(json).map_err(|err| {
         let path = err.path().to_string();
         let field = if path == "." { String::new() } else { path };
-        Violations::one(Violation::new(field, codes::INVALID_JSON, err.into_inner().to_string()))
+        Violations::one(Violation::new(
+            field,
+            codes::INVALID_JSON,
+            err.into_inner().to_string(),
+        ))
     })?;
     Valid::new(value)
 }
@@ -28,9 +32,8 @@ pub fn patch_section<T>(current: &T, patch: &Value) -> Result<Valid<T>, Violatio
 where
     T: Serialize + DeserializeOwned + Validate,
 {
-    let mut merged = serde_json::to_value(current).map_err(|err| {
-        Violations::one(Violation::new("", codes::INVALID_JSON, err.to_string()))
-    })?;
+    let mut merged = serde_json::to_value(current)
+        .map_err(|err| Violations::one(Violation::new("", codes::INVALID_JSON, err.to_string())))?;
     match (&mut merged, patch) {
         (Value::Object(fields), Value::Object(changes)) => {
             for (key, change) in changes {
@@ -78,10 +81,22 @@ mod tests {
     fn merge_patch_follows_rfc_7396_examples() {
         let cases = [
             (json!({"a": "b"}), json!({"a": "c"}), json!({"a": "c"})),
-            (json!({"a": "b"}), json!({"b": "c"}), json!({"a": "b", "b": "c"})),
+            (
+                json!({"a": "b"}),
+                json!({"b": "c"}),
+                json!({"a": "b", "b": "c"}),
+            ),
             (json!({"a": "b"}), json!({"a": null}), json!({})),
-            (json!({"a": [{"b": "c"}]}), json!({"a": [1]}), json!({"a": [1]})),
-            (json!({"a": {"b": "c"}}), json!({"a": {"b": "d", "c": null}}), json!({"a": {"b": "d"}})),
+            (
+                json!({"a": [{"b": "c"}]}),
+                json!({"a": [1]}),
+                json!({"a": [1]}),
+            ),
+            (
+                json!({"a": {"b": "c"}}),
+                json!({"a": {"b": "d", "c": null}}),
+                json!({"a": {"b": "d"}}),
+            ),
             (json!(["a"]), json!({"a": "c"}), json!({"a": "c"})),
             (json!({"a": "foo"}), json!("bar"), json!("bar")),
         ];
@@ -101,21 +116,30 @@ mod tests {
         let cleared = patch_section(&current, &json!({"lock_duration": null})).unwrap();
         assert_eq!(cleared.lock_duration, None, "null clears an optional field");
         let err = patch_section(&current, &json!({"max_otp_attempts": null})).unwrap_err();
-        assert_eq!(err.as_slice()[0].field, "max_otp_attempts", "null is refused for a number");
+        assert_eq!(
+            err.as_slice()[0].field,
+            "max_otp_attempts",
+            "null is refused for a number"
+        );
 
-        let err = patch_section(&current, &json!({"max_password_attempts": 0, "window": 0}))
-            .unwrap_err();
+        let err =
+            patch_section(&current, &json!({"max_password_attempts": 0, "window": 0})).unwrap_err();
         assert!(err.contains("max_password_attempts", codes::OUT_OF_RANGE));
         assert!(err.contains("window", codes::OUT_OF_RANGE));
     }
 
     #[test]
     fn shape_errors_name_the_field() {
-        let err = parse_section::<LockoutPolicy>(json!({"max_password_attempts": "x"})).unwrap_err();
+        let err =
+            parse_section::<LockoutPolicy>(json!({"max_password_attempts": "x"})).unwrap_err();
         assert_eq!(err.codes(), [codes::INVALID_JSON]);
         assert_eq!(err.as_slice()[0].field, "max_password_attempts");
 
         let err = parse_section::<LockoutPolicy>(json!({"max_pasword_attempts": 3})).unwrap_err();
-        assert_eq!(err.codes(), [codes::INVALID_JSON], "unknown fields are refused");
+        assert_eq!(
+            err.codes(),
+            [codes::INVALID_JSON],
+            "unknown fields are refused"
+        );
     }
 }

@@ -37,7 +37,11 @@ mod tests {
             ("example.com", None),
             ("", None),
         ] {
-            assert_eq!(parse_network(text).map(|n| n.to_string()).as_deref(), expected, "{text}");
+            assert_eq!(
+                parse_network(text).map(|n| n.to_string()).as_deref(),
+                expected,
+                "{text}"
+            );
         }
     }
 }

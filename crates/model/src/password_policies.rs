@@ -25,7 +25,9 @@ pub struct PasswordPolicies {
 
 impl Default for PasswordPolicies {
     fn default() -> PasswordPolicies {
-        PasswordPolicies { policies: vec![PasswordPolicy::default()] }
+        PasswordPolicies {
+            policies: vec![PasswordPolicy::default()],
+        }
     }
 }
 
@@ -33,14 +35,19 @@ impl PasswordPolicies {
     /// The default policy. A validated list always has one; an unvalidated list without one
     /// answers the built-in default.
     pub fn default_policy(&self) -> &PasswordPolicy {
-        self.policies.iter().find(|p| p.is_default).unwrap_or_else(|| builtin())
+        self.policies
+            .iter()
+            .find(|p| p.is_default)
+            .unwrap_or_else(|| builtin())
     }
 
     /// The policy of a user from `source`: the first non-default policy listing it, else the default.
     pub fn for_source(&self, source: Option<&str>) -> &PasswordPolicy {
         source
             .and_then(|s| {
-                self.policies.iter().find(|p| !p.is_default && p.sources.iter().any(|x| x == s))
+                self.policies
+                    .iter()
+                    .find(|p| !p.is_default && p.sources.iter().any(|x| x == s))
             })
             .unwrap_or_else(|| self.default_policy())
     }
@@ -62,8 +69,12 @@ impl Validate for PasswordPolicies {
         let defaults = self.policies.iter().filter(|p| p.is_default).count();
         if defaults != 1 {
             c.push(
-                Violation::new("", codes::DEFAULT_COUNT, "exactly one policy must be the default")
-                    .with("found", defaults),
+                Violation::new(
+                    "",
+                    codes::DEFAULT_COUNT,
+                    "exactly one policy must be the default",
+                )
+                .with("found", defaults),
             );
         }
         let mut ids = BTreeSet::new();
@@ -71,8 +82,12 @@ impl Validate for PasswordPolicies {
             c.nested(&format!("[{i}]"), policy);
             if !ids.insert(policy.id.as_str()) {
                 c.push(
-                    Violation::new(format!("[{i}].id"), codes::DUPLICATE, "appears more than once")
-                        .with("value", policy.id.as_str()),
+                    Violation::new(
+                        format!("[{i}].id"),
+                        codes::DUPLICATE,
+                        "appears more than once",
+                    )
+                    .with("value", policy.id.as_str()),
                 );
             }
         }

@@ -50,7 +50,12 @@ pub enum AccountAttribute {
 }
 
 fn all_attributes() -> BTreeSet<AccountAttribute> {
-    [AccountAttribute::Login, AccountAttribute::Email, AccountAttribute::DisplayName].into()
+    [
+        AccountAttribute::Login,
+        AccountAttribute::Email,
+        AccountAttribute::DisplayName,
+    ]
+    .into()
 }
 
 /// One named password policy (DESIGN.md §2.2). Serde names are the canonical API names.
@@ -169,7 +174,8 @@ impl PasswordPolicy {
     /// The fewest code points that satisfy every per-class minimum at once. Letters overlap
     /// lowercase and uppercase, so they count as `max(min_letters, min_lowercase + min_uppercase)`.
     pub fn class_minimum_total(&self) -> u64 {
-        self.min_letters.max(self.min_lowercase + self.min_uppercase)
+        self.min_letters
+            .max(self.min_lowercase + self.min_uppercase)
             + self.min_digits
             + self.min_special
     }
@@ -216,13 +222,22 @@ impl Validate for PasswordPolicy {
         c.range("max_repeated_chars", self.max_repeated_chars, 0, 128);
         c.max_chars("required_chars", &self.required_chars, 256);
 
-        c.max_items("custom_blocklist", self.custom_blocklist.len(), MAX_CUSTOM_BLOCKLIST);
+        c.max_items(
+            "custom_blocklist",
+            self.custom_blocklist.len(),
+            MAX_CUSTOM_BLOCKLIST,
+        );
         for (i, word) in self.custom_blocklist.iter().enumerate() {
             let field = format!("custom_blocklist[{i}]");
             c.required(&field, word);
             c.max_chars(&field, word, 256);
         }
-        c.range("attribute_min_word_length", self.attribute_min_word_length, 1, 64);
+        c.range(
+            "attribute_min_word_length",
+            self.attribute_min_word_length,
+            1,
+            64,
+        );
         c.range("history", self.history, 0, MAX_HISTORY);
 
         c.range("min_age", self.min_age, 0, YEAR);

@@ -43,7 +43,12 @@ impl Default for SessionPolicy {
 
 impl Validate for SessionPolicy {
     fn check(&self, c: &mut Checker) {
-        c.range("max_session_duration", self.max_session_duration, SESSION_MIN, SESSION_MAX);
+        c.range(
+            "max_session_duration",
+            self.max_session_duration,
+            SESSION_MIN,
+            SESSION_MAX,
+        );
         c.range_opt("idle_timeout", self.idle_timeout, 60, SESSION_MAX);
         c.range("account_validity_days", self.account_validity_days, 0, 3650);
         c.max_chars("login_banner", &self.login_banner, 1024);

@@ -86,7 +86,7 @@ impl Checker {
 
     /// Checks a nested value under `field` (`[2]`, `allowlist`...).
     pub fn nested(&mut self, field: &str, value: &dyn Validate) {
-        let saved = std::mem::replace(&mut self.prefix, String::new());
+        let saved = std::mem::take(&mut self.prefix);
         self.prefix = join_path(&saved, field);
         value.check(self);
         self.prefix = saved;
@@ -96,10 +96,14 @@ impl Checker {
     pub fn range(&mut self, field: &str, value: u64, min: u64, max: u64) {
         if value < min || value > max {
             self.push(
-                Violation::new(field, codes::OUT_OF_RANGE, format!("must be between {min} and {max}"))
-                    .with("min", min)
-                    .with("max", max)
-                    .with("value", value),
+                Violation::new(
+                    field,
+                    codes::OUT_OF_RANGE,
+                    format!("must be between {min} and {max}"),
+                )
+                .with("min", min)
+                .with("max", max)
+                .with("value", value),
             );
         }
     }
@@ -115,8 +119,12 @@ impl Checker {
     pub fn max_chars(&mut self, field: &str, value: &str, max: usize) {
         if value.chars().count() > max {
             self.push(
-                Violation::new(field, codes::TOO_LONG, format!("must be at most {max} characters"))
-                    .with("max", max),
+                Violation::new(
+                    field,
+                    codes::TOO_LONG,
+                    format!("must be at most {max} characters"),
+                )
+                .with("max", max),
             );
         }
     }
@@ -132,8 +140,12 @@ impl Checker {
     pub fn max_items(&mut self, field: &str, len: usize, max: usize) {
         if len > max {
             self.push(
-                Violation::new(field, codes::TOO_MANY, format!("must have at most {max} entries"))
-                    .with("max", max),
+                Violation::new(
+                    field,
+                    codes::TOO_MANY,
+                    format!("must have at most {max} entries"),
+                )
+                .with("max", max),
             );
         }
     }

@@ -1,6 +1,8 @@
 //! The model's one integration-test binary: every validation rule with its code, defaults,
 //! and effective-policy resolution.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::BTreeSet;
 
 use portcullis_model::*;
@@ -40,7 +42,13 @@ fn policy_list(n: usize, defaults: usize) -> Value {
 fn every_rule_reports_its_code_on_its_field() {
     use SectionKind::*;
     let long = |n: usize| "x".repeat(n);
-    let ips = |n: usize| json!((0..n).map(|i| format!("10.0.{}.{}", i / 250, i % 250)).collect::<Vec<_>>());
+    let ips = |n: usize| {
+        json!(
+            (0..n)
+                .map(|i| format!("10.0.{}.{}", i / 250, i % 250))
+                .collect::<Vec<_>>()
+        )
+    };
     let p = |f: &str| format!("[0].{f}");
     #[rustfmt::skip]
     let cases: Vec<(SectionKind, Value, String, &str)> = vec![
@@ -130,14 +138,20 @@ fn every_rule_reports_its_code_on_its_field() {
     for (field, min, max) in TOKEN_RANGES {
         for bad in [min - 1, max + 1] {
             let err = check(SectionKind::Tokens, json!({ field: bad })).unwrap_err();
-            assert!(err.contains(field, codes::OUT_OF_RANGE), "tokens.{field}={bad}: {err}");
+            assert!(
+                err.contains(field, codes::OUT_OF_RANGE),
+                "tokens.{field}={bad}: {err}"
+            );
         }
         for good in [min, max] {
             check(SectionKind::Tokens, json!({ field: good })).unwrap();
         }
     }
     let untested: Vec<_> = codes::ALL.iter().filter(|c| !seen.contains(*c)).collect();
-    assert!(untested.is_empty(), "codes without a test case: {untested:?}");
+    assert!(
+        untested.is_empty(),
+        "codes without a test case: {untested:?}"
+    );
 }
 
 #[test]
@@ -180,10 +194,21 @@ fn all_violations_come_back_together() {
         ("[0].name", codes::REQUIRED),
         ("[0].max_length", codes::BCRYPT_MAX_LENGTH),
     ] {
-        assert!(err.contains(field, code), "missing {code} on {field}: {err}");
+        assert!(
+            err.contains(field, code),
+            "missing {code} on {field}: {err}"
+        );
     }
-    let v = err.as_slice().iter().find(|v| v.field == "[0].min_length").unwrap();
-    assert_eq!((&v.params["min"], &v.params["max"]), (&json!(1), &json!(4096)), "bounds are params");
+    let v = err
+        .as_slice()
+        .iter()
+        .find(|v| v.field == "[0].min_length")
+        .unwrap();
+    assert_eq!(
+        (&v.params["min"], &v.params["max"]),
+        (&json!(1), &json!(4096)),
+        "bounds are params"
+    );
 }
 
 #[test]
@@ -192,9 +217,20 @@ fn every_default_is_valid_and_matches_design() {
         check(kind, json!({})).unwrap_or_else(|e| panic!("default {kind}: {e}"));
     }
     let p = PasswordPolicy::default();
-    assert_eq!((p.min_length, p.max_length, p.history, p.attribute_min_word_length), (15, 128, 0, 4));
+    assert_eq!(
+        (
+            p.min_length,
+            p.max_length,
+            p.history,
+            p.attribute_min_word_length
+        ),
+        (15, 128, 0, 4)
+    );
     assert!(p.check_blocklist && p.check_account_attributes && !p.expiration_enabled);
-    assert_eq!((p.max_age_days, p.hash_algorithm), (90, HashAlgorithm::Argon2id));
+    assert_eq!(
+        (p.max_age_days, p.hash_algorithm),
+        (90, HashAlgorithm::Argon2id)
+    );
     let l = LockoutPolicy::default();
     assert!(l.enabled && l.reset_after_success && l.reveal_lock);
     assert_eq!((l.max_password_attempts, l.max_otp_attempts), (10, 10));
@@ -205,23 +241,54 @@ fn every_default_is_valid_and_matches_design() {
 fn canonical_names_round_trip() {
     let json = serde_json::to_value(PasswordPolicy::default()).unwrap();
     for field in [
-        "min_length", "max_length", "min_lowercase", "min_uppercase", "min_digits", "min_special",
-        "min_letters", "min_character_types", "max_repeated_chars", "required_chars",
-        "check_blocklist", "custom_blocklist", "check_account_attributes", "account_attributes",
-        "attribute_min_word_length", "history", "min_age", "expiration_enabled", "max_age_days",
-        "expire_warn_days", "renew_on_first_login", "grace_period", "require_mfa",
-        "require_mfa_off_network", "require_mfa_untrusted_geographies", "hash_algorithm",
-        "sources", "is_default", "name", "description", "id",
+        "min_length",
+        "max_length",
+        "min_lowercase",
+        "min_uppercase",
+        "min_digits",
+        "min_special",
+        "min_letters",
+        "min_character_types",
+        "max_repeated_chars",
+        "required_chars",
+        "check_blocklist",
+        "custom_blocklist",
+        "check_account_attributes",
+        "account_attributes",
+        "attribute_min_word_length",
+        "history",
+        "min_age",
+        "expiration_enabled",
+        "max_age_days",
+        "expire_warn_days",
+        "renew_on_first_login",
+        "grace_period",
+        "require_mfa",
+        "require_mfa_off_network",
+        "require_mfa_untrusted_geographies",
+        "hash_algorithm",
+        "sources",
+        "is_default",
+        "name",
+        "description",
+        "id",
     ] {
         assert!(json.get(field).is_some(), "password policy lacks `{field}`");
     }
-    assert_eq!(json["account_attributes"], json!(["login", "email", "display_name"]));
+    assert_eq!(
+        json["account_attributes"],
+        json!(["login", "email", "display_name"])
+    );
     let lockout = serde_json::to_value(LockoutPolicy::default()).unwrap();
     assert_eq!(lockout["scope"], json!("login"));
     assert_eq!(lockout["window"], Value::Null);
     for kind in SectionKind::ALL {
         let value = check(kind, json!({})).unwrap();
-        assert_eq!(SectionValue::parse(kind, value.to_json()).unwrap(), value, "{kind}");
+        assert_eq!(
+            SectionValue::parse(kind, value.to_json()).unwrap(),
+            value,
+            "{kind}"
+        );
         assert_eq!(kind.as_str().parse::<SectionKind>().unwrap(), kind);
         assert_eq!(serde_json::to_value(kind).unwrap(), json!(kind.as_str()));
     }
@@ -259,7 +326,8 @@ fn resolution_inherits_overrides_and_resets() {
     assert_eq!(eff.lockout.value.max_password_attempts, 10);
 
     // A change of the instance default reaches every organization that inherits.
-    let five = SectionValue::parse(SectionKind::Lockout, json!({"max_password_attempts": 5})).unwrap();
+    let five =
+        SectionValue::parse(SectionKind::Lockout, json!({"max_password_attempts": 5})).unwrap();
     instance.set(five, details_of(7, "instance"));
     let eff = resolve(&instance, &org);
     assert_eq!(eff.lockout.value.max_password_attempts, 5);
@@ -267,13 +335,23 @@ fn resolution_inherits_overrides_and_resets() {
     assert_eq!(eff.lockout.details.sequence, 7);
 
     // Writing the section gives the organization its own copy; the instance no longer matters.
-    let three = eff.section(SectionKind::Lockout).patch(&json!({"max_password_attempts": 3})).unwrap();
+    let three = eff
+        .section(SectionKind::Lockout)
+        .patch(&json!({"max_password_attempts": 3}))
+        .unwrap();
     org.set(three, details_of(8, "acme"));
     let eff = resolve(&instance, &org);
     assert!(!eff.lockout.is_default);
     assert_eq!(eff.lockout.value.max_password_attempts, 3);
-    assert_eq!(eff.lockout.value.lock_duration, Some(900), "the copy starts from what was inherited");
-    assert_eq!(eff.section_meta(SectionKind::Lockout), (false, &details_of(8, "acme")));
+    assert_eq!(
+        eff.lockout.value.lock_duration,
+        Some(900),
+        "the copy starts from what was inherited"
+    );
+    assert_eq!(
+        eff.section_meta(SectionKind::Lockout),
+        (false, &details_of(8, "acme"))
+    );
     assert!(eff.session.is_default, "other sections still inherit");
     assert!(org.has_custom(SectionKind::Lockout));
 
@@ -281,11 +359,17 @@ fn resolution_inherits_overrides_and_resets() {
         SectionValue::parse(SectionKind::Lockout, json!({"max_password_attempts": 9})).unwrap(),
         details_of(9, "instance"),
     );
-    assert_eq!(resolve(&instance, &org).lockout.value.max_password_attempts, 3);
+    assert_eq!(
+        resolve(&instance, &org).lockout.value.max_password_attempts,
+        3
+    );
 
     // Reset: inherit again.
     assert!(org.reset(SectionKind::Lockout));
-    assert!(!org.reset(SectionKind::Lockout), "a second reset finds nothing to delete");
+    assert!(
+        !org.reset(SectionKind::Lockout),
+        "a second reset finds nothing to delete"
+    );
     let eff = resolve(&instance, &org);
     assert!(eff.lockout.is_default);
     assert_eq!(eff.lockout.value.max_password_attempts, 9);
@@ -298,12 +382,17 @@ fn user_policy_follows_its_source() {
         {"id": "ldap", "is_default": false, "sources": ["ldap", "ad"], "min_length": 10},
         {"id": "ad2", "is_default": false, "sources": ["ad"], "min_length": 20},
     ]);
-    let SectionValue::Password(list) = SectionValue::parse(SectionKind::Password, list).unwrap() else {
+    let SectionValue::Password(list) = SectionValue::parse(SectionKind::Password, list).unwrap()
+    else {
         unreachable!()
     };
     assert_eq!(list.for_source(None).id, "default");
     assert_eq!(list.for_source(Some("ldap")).id, "ldap");
-    assert_eq!(list.for_source(Some("ad")).id, "ldap", "the first listing policy wins");
+    assert_eq!(
+        list.for_source(Some("ad")).id,
+        "ldap",
+        "the first listing policy wins"
+    );
     assert_eq!(list.for_source(Some("saml")).id, "default");
     assert_eq!(list.get("ad2").unwrap().min_length, 20);
 }
@@ -314,7 +403,11 @@ fn violation_paths_and_display() {
     assert_eq!(join_path("a", ""), "a");
     assert_eq!(join_path("a", "b"), "a.b");
     assert_eq!(join_path("a", "[1]"), "a[1]");
-    let v = Violations::one(Violation::new("x", codes::REQUIRED, "must not be empty")).under("lockout");
-    assert_eq!(v.to_string(), "lockout.x: must not be empty (value.required)");
+    let v =
+        Violations::one(Violation::new("x", codes::REQUIRED, "must not be empty")).under("lockout");
+    assert_eq!(
+        v.to_string(),
+        "lockout.x: must not be empty (value.required)"
+    );
     assert!(Violations::from_vec(vec![]).is_none());
 }

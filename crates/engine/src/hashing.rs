@@ -1,0 +1,204 @@
+//! Password hashing behind one small interface ([`PasswordHashing`]): argon2id (PHC strings) and
+//! bcrypt (modular-crypt `$2b$` strings), verification of either, re-hash detection, and a dummy
+//! hash per algorithm so an unknown user costs the same as a known one.
+//!
+//! Invariants: hashes carry their parameters, so verification never needs configuration; a
+//! dummy hash uses exactly the configured parameters; bcrypt never silently truncates (a password
+//! over 72 bytes does not verify); no error message contains a password.
+
+use std::sync::OnceLock;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use portcullis_model::HashAlgorithm;
+use rand_core::{OsRng, RngCore};
+
+/// bcrypt reads at most this many bytes of a password.
+const BCRYPT_MAX_BYTES: usize = 72;
+
+/// Hashing failures. None carries secret material.
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// The configured parameters are not usable.
+    #[error("invalid hashing parameters: {0}")]
+    InvalidParams(String),
+    /// A stored hash is not a hash this server understands.
+    #[error("unrecognized password hash format")]
+    UnknownFormat,
+    /// The hashing library failed.
+    #[error("password hashing failed: {0}")]
+    Internal(String),
+}
+
+/// Cost parameters of both algorithms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HashParams {
+    /// argon2id memory, KiB (default 19456 = 19 MiB).
+    pub argon2_memory_kib: u32,
+    /// argon2id iterations (default 2).
+    pub argon2_iterations: u32,
+    /// argon2id parallelism (default 1).
+    pub argon2_parallelism: u32,
+    /// bcrypt cost (default 12).
+    pub bcrypt_cost: u32,
+}
+
+impl Default for HashParams {
+    fn default() -> HashParams {
+        HashParams {
+            argon2_memory_kib: 19_456,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            bcrypt_cost: 12,
+        }
+    }
+}
+
+impl HashParams {
+    /// The cheapest parameters the libraries accept, for tests that hash a lot. Never for
+    /// production: a test asserts `Default` is what DESIGN.md says.
+    pub fn insecure_for_tests() -> HashParams {
+        HashParams {
+            argon2_memory_kib: 64,
+            argon2_iterations: 1,
+            argon2_parallelism: 1,
+            bcrypt_cost: 4,
+        }
+    }
+}
+
+/// What the login flow and password changes need from a hasher.
+pub trait PasswordHashing: Send + Sync {
+    /// Hashes `password` with `algorithm` at the configured cost.
+    fn hash(&self, algorithm: HashAlgorithm, password: &str) -> Result<String, HashError>;
+    /// Whether `password` matches `stored` (either algorithm, whatever its parameters).
+    fn verify(&self, password: &str, stored: &str) -> Result<bool, HashError>;
+    /// Whether `stored` should be re-hashed: other algorithm or other parameters than configured.
+    fn needs_rehash(&self, stored: &str, algorithm: HashAlgorithm) -> bool;
+    /// A hash of a random secret with the configured parameters, for unknown users and hidden
+    /// locks: verifying against it costs what a real verification costs, and never succeeds.
+    fn dummy_hash(&self, algorithm: HashAlgorithm) -> &str;
+}
+
+/// The production hasher.
+#[derive(Debug)]
+pub struct Hasher {
+    params: HashParams,
+    argon2: Argon2<'static>,
+    dummies: [OnceLock<String>; 2],
+}
+
+impl Hasher {
+    /// A hasher with these parameters (checked now, not at first use).
+    pub fn new(params: HashParams) -> Result<Hasher, HashError> {
+        let argon_params = Params::new(
+            params.argon2_memory_kib,
+            params.argon2_iterations,
+            params.argon2_parallelism,
+            None,
+        )
+        .map_err(|e| HashError::InvalidParams(e.to_string()))?;
+        if !(4..=31).contains(&params.bcrypt_cost) {
+            return Err(HashError::InvalidParams(format!(
+                "bcrypt cost {} is not in 4..=31",
+                params.bcrypt_cost
+            )));
+        }
+        Ok(Hasher {
+            params,
+            argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, argon_params),
+            dummies: [OnceLock::new(), OnceLock::new()],
+        })
+    }
+
+    /// The parameters in use.
+    pub fn params(&self) -> HashParams {
+        self.params
+    }
+}
+
+fn random_secret() -> String {
+    let mut bytes = [0u8; 24];
+    OsRng.fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn is_bcrypt(stored: &str) -> bool {
+    ["$2a$", "$2b$", "$2x$", "$2y$"]
+        .iter()
+        .any(|p| stored.starts_with(p))
+}
+
+impl PasswordHashing for Hasher {
+    fn hash(&self, algorithm: HashAlgorithm, password: &str) -> Result<String, HashError> {
+        match algorithm {
+            HashAlgorithm::Argon2id => {
+                let salt = SaltString::generate(&mut OsRng);
+                self.argon2
+                    .hash_password(password.as_bytes(), &salt)
+                    .map(|h| h.to_string())
+                    .map_err(|e| HashError::Internal(e.to_string()))
+            }
+            HashAlgorithm::Bcrypt => {
+                if password.len() > BCRYPT_MAX_BYTES {
+                    return Err(HashError::Internal(
+                        "password longer than 72 bytes for bcrypt".into(),
+                    ));
+                }
+                bcrypt::hash(password, self.params.bcrypt_cost)
+                    .map_err(|e| HashError::Internal(e.to_string()))
+            }
+        }
+    }
+
+    fn verify(&self, password: &str, stored: &str) -> Result<bool, HashError> {
+        if is_bcrypt(stored) {
+            // bcrypt reads 72 bytes: a longer password would match on its first 72 alone.
+            if password.len() > BCRYPT_MAX_BYTES {
+                return Ok(false);
+            }
+            return bcrypt::verify(password, stored).map_err(|_| HashError::UnknownFormat);
+        }
+        let parsed = PasswordHash::new(stored).map_err(|_| HashError::UnknownFormat)?;
+        if parsed.algorithm != Algorithm::Argon2id.ident() {
+            return Err(HashError::UnknownFormat);
+        }
+        // The parameters come from the PHC string, not from `self.argon2`.
+        match Argon2::default().verify_password(password.as_bytes(), &parsed) {
+            Ok(()) => Ok(true),
+            Err(argon2::password_hash::Error::Password) => Ok(false),
+            Err(e) => Err(HashError::Internal(e.to_string())),
+        }
+    }
+
+    fn needs_rehash(&self, stored: &str, algorithm: HashAlgorithm) -> bool {
+        match algorithm {
+            HashAlgorithm::Bcrypt => {
+                !is_bcrypt(stored)
+                    || stored.get(4..6).and_then(|c| c.parse::<u32>().ok())
+                        != Some(self.params.bcrypt_cost)
+            }
+            HashAlgorithm::Argon2id => {
+                let Ok(parsed) = PasswordHash::new(stored) else {
+                    return true;
+                };
+                let Ok(params) = Params::try_from(&parsed) else {
+                    return true;
+                };
+                parsed.algorithm != Algorithm::Argon2id.ident()
+                    || parsed.version != Some(Version::V0x13.into())
+                    || params.m_cost() != self.params.argon2_memory_kib
+                    || params.t_cost() != self.params.argon2_iterations
+                    || params.p_cost() != self.params.argon2_parallelism
+            }
+        }
+    }
+
+    fn dummy_hash(&self, algorithm: HashAlgorithm) -> &str {
+        let slot = match algorithm {
+            HashAlgorithm::Argon2id => &self.dummies[0],
+            HashAlgorithm::Bcrypt => &self.dummies[1],
+        };
+        slot.get_or_init(|| self.hash(algorithm, &random_secret()).unwrap_or_default())
+    }
+}

@@ -1,0 +1,380 @@
+//! The attempt counter: property tests for its invariants, and unit tests for windows, lock
+//! durations, crashes and races.
+
+use portcullis_engine::counter::{
+    Attempt, Completion, CounterEvent, CounterLimits, CounterState, Lock, RESERVATION_TTL, Refusal,
+};
+use portcullis_engine::lockout::{LockoutKey, SecretKind, lockout_limits, normalize_login};
+use portcullis_model::{LockoutPolicy, LockoutScope, Timestamp};
+use proptest::prelude::*;
+
+use crate::support::{T0, at, ip};
+
+#[derive(Clone, Debug)]
+enum Op {
+    Reserve,
+    Fail(usize),
+    Succeed(usize),
+    Advance(u64),
+    Unlock,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => Just(Op::Reserve),
+        3 => any::<usize>().prop_map(Op::Fail),
+        1 => any::<usize>().prop_map(Op::Succeed),
+        2 => (1u64..200).prop_map(Op::Advance),
+        1 => Just(Op::Unlock),
+    ]
+}
+
+fn limits() -> impl Strategy<Value = CounterLimits> {
+    (
+        1u32..7,
+        proptest::option::of(1u64..300),
+        proptest::option::of(1u64..600),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(max_failures, window, lock_for, reset_after_success)| CounterLimits {
+                max_failures,
+                window,
+                lock_for,
+                reset_after_success,
+            },
+        )
+}
+
+/// Drives a counter through `ops`, checking the invariants after every step.
+fn run(limits: CounterLimits, ops: &[Op]) -> Result<(), TestCaseError> {
+    let mut state = CounterState::default();
+    let mut now = T0;
+    let mut next_id = 0u64;
+    let mut in_flight: Vec<u64> = Vec::new();
+    let mut live_lock: Option<Lock> = None; // ghost: the lock we saw placed, until it legally ends
+
+    for op in ops {
+        // "A correct password with no lock and nothing in flight succeeds."
+        let mut probe = state.clone();
+        probe.settle(&limits, now, &mut Vec::new());
+        if probe.lock.is_none() && probe.in_flight() == 0 {
+            prop_assert_eq!(probe.reserve(&limits, u64::MAX, now).decision, Ok(()));
+            prop_assert_eq!(
+                probe
+                    .complete(&limits, u64::MAX, Attempt::Success, now)
+                    .decision,
+                Completion::Succeeded
+            );
+        }
+
+        let events = match op {
+            Op::Reserve => {
+                next_id += 1;
+                let out = state.reserve(&limits, next_id, now);
+                match out.decision {
+                    Ok(()) => in_flight.push(next_id),
+                    Err(Refusal::Locked(lock)) => prop_assert_eq!(Some(lock), state.lock),
+                    Err(Refusal::Saturated) => prop_assert!(
+                        state.failures as usize + state.in_flight() >= limits.max_failures as usize
+                    ),
+                }
+                out.events
+            }
+            Op::Fail(i) | Op::Succeed(i) if !in_flight.is_empty() => {
+                let id = in_flight.swap_remove(i % in_flight.len());
+                let attempt = if matches!(op, Op::Fail(_)) {
+                    Attempt::Failure
+                } else {
+                    Attempt::Success
+                };
+                state.complete(&limits, id, attempt, now).events
+            }
+            Op::Fail(_) | Op::Succeed(_) => continue,
+            Op::Advance(s) => {
+                now += time::Duration::seconds(*s as i64);
+                let mut events = Vec::new();
+                state.settle(&limits, now, &mut events);
+                events
+            }
+            Op::Unlock => {
+                live_lock = None;
+                state.unlock(&limits, now).events
+            }
+        };
+        for event in &events {
+            match event {
+                CounterEvent::Locked(lock) => {
+                    prop_assert!(live_lock.is_none(), "locked twice without an end");
+                    live_lock = Some(*lock);
+                }
+                CounterEvent::LockExpired(lock) => {
+                    prop_assert_eq!(Some(*lock), live_lock);
+                    let until = lock.until.expect("a lock without end never expires");
+                    prop_assert!(now >= until, "lock ended early");
+                    live_lock = None;
+                }
+                CounterEvent::Unlocked(_) => prop_assert!(matches!(op, Op::Unlock)),
+                CounterEvent::ReservationExpired { id } => in_flight.retain(|x| x != id),
+            }
+        }
+
+        // Exactness: counted failures plus attempts in flight never exceed the maximum.
+        prop_assert!(state.failures as usize + state.in_flight() <= limits.max_failures as usize);
+        // The counter is locked exactly when the count reached the maximum.
+        prop_assert_eq!(state.lock.is_some(), state.failures >= limits.max_failures);
+        // A lock never ends before its time except by an unlock.
+        if let Some(lock) = live_lock {
+            prop_assert_eq!(state.lock, Some(lock));
+            prop_assert!(lock.until.is_none_or(|u| now < u) || state.lock_at(now).is_none());
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn invariants_hold_for_any_interleaving(limits in limits(), ops in proptest::collection::vec(op(), 0..80)) {
+        run(limits, &ops)?;
+    }
+
+    /// A burst: N attempts reserved and completed as failures in any order, no time passing.
+    /// Exactly min(N, max) checks are admitted, all counted, and the counter locks at max.
+    #[test]
+    fn a_burst_admits_exactly_max_checks(
+        max in 1u32..12,
+        attempts in 1usize..64,
+        order in proptest::collection::vec(any::<bool>(), 0..200),
+    ) {
+        let limits = CounterLimits { max_failures: max, window: None, lock_for: None, reset_after_success: true };
+        let mut state = CounterState::default();
+        let (mut started, mut admitted, mut counted) = (0usize, 0usize, 0usize);
+        let mut in_flight = Vec::new();
+        let mut steps = order.into_iter();
+        while started < attempts || !in_flight.is_empty() {
+            let start_next = started < attempts && (in_flight.is_empty() || steps.next().unwrap_or(true));
+            if start_next {
+                started += 1;
+                if state.reserve(&limits, started as u64, T0).decision.is_ok() {
+                    admitted += 1;
+                    in_flight.push(started as u64);
+                }
+            } else if let Some(id) = in_flight.pop()
+                && matches!(
+                    state.complete(&limits, id, Attempt::Failure, T0).decision,
+                    Completion::FailureCounted { .. }
+                )
+            {
+                counted += 1;
+            }
+        }
+        let expected = attempts.min(max as usize);
+        prop_assert_eq!(admitted, expected);
+        prop_assert_eq!(counted, expected);
+        prop_assert_eq!(state.lock.is_some(), attempts >= max as usize);
+    }
+}
+
+fn limits_of(max: u32, window: Option<u64>, lock_for: Option<u64>) -> CounterLimits {
+    CounterLimits {
+        max_failures: max,
+        window,
+        lock_for,
+        reset_after_success: true,
+    }
+}
+
+fn fail(state: &mut CounterState, limits: &CounterLimits, id: u64, now: Timestamp) -> Completion {
+    state.reserve(limits, id, now).decision.unwrap();
+    state.complete(limits, id, Attempt::Failure, now).decision
+}
+
+#[test]
+fn failures_older_than_the_window_do_not_count() {
+    let limits = limits_of(3, Some(60), Some(300));
+    let mut s = CounterState::default();
+    fail(&mut s, &limits, 1, at(0));
+    fail(&mut s, &limits, 2, at(59));
+    assert_eq!(s.failures, 2);
+    // The window runs from the first failure of the cycle: at 60 s a new cycle starts.
+    assert_eq!(
+        fail(&mut s, &limits, 3, at(60)),
+        Completion::FailureCounted { locked: false }
+    );
+    assert_eq!((s.failures, s.window_started_at), (1, Some(at(60))));
+    fail(&mut s, &limits, 4, at(100));
+    assert_eq!(
+        fail(&mut s, &limits, 5, at(119)),
+        Completion::FailureCounted { locked: true }
+    );
+}
+
+#[test]
+fn a_temporary_lock_ends_at_its_time_and_a_permanent_one_does_not() {
+    let temporary = limits_of(1, None, Some(300));
+    let mut s = CounterState::default();
+    assert_eq!(
+        fail(&mut s, &temporary, 1, at(0)),
+        Completion::FailureCounted { locked: true }
+    );
+    let lock = Lock {
+        since: at(0),
+        until: Some(at(300)),
+    };
+    assert_eq!(
+        s.reserve(&temporary, 2, at(299)).decision,
+        Err(Refusal::Locked(lock))
+    );
+    assert_eq!(s.lock_at(at(299)), Some(lock));
+    assert_eq!(s.lock_at(at(300)), None);
+    let out = s.reserve(&temporary, 3, at(300));
+    assert_eq!(out.decision, Ok(()));
+    assert_eq!(out.events, [CounterEvent::LockExpired(lock)]);
+    assert_eq!(s.failures, 0, "a new cycle starts");
+
+    let permanent = limits_of(1, None, None);
+    let mut s = CounterState::default();
+    fail(&mut s, &permanent, 1, at(0));
+    assert!(matches!(
+        s.reserve(&permanent, 2, at(100 * 365 * 86_400)).decision,
+        Err(Refusal::Locked(_))
+    ));
+    let out = s.unlock(&permanent, at(5));
+    assert!(out.decision);
+    assert!(matches!(out.events[..], [CounterEvent::Unlocked(_)]));
+    assert_eq!(s.reserve(&permanent, 3, at(6)).decision, Ok(()));
+    assert!(
+        !CounterState::default().unlock(&permanent, at(0)).decision,
+        "nothing to lift"
+    );
+}
+
+#[test]
+fn a_crash_between_reservation_and_completion_counts_as_a_failure() {
+    let limits = limits_of(2, None, None);
+    let mut s = CounterState::default();
+    s.reserve(&limits, 1, at(0)).decision.unwrap();
+    s.reserve(&limits, 2, at(0)).decision.unwrap();
+    assert_eq!(
+        s.reserve(&limits, 3, at(1)).decision,
+        Err(Refusal::Saturated)
+    );
+    // Both holders "crash": nobody completes. After the TTL they are failures and lock.
+    let out = s.reserve(&limits, 4, at(RESERVATION_TTL as i64));
+    assert!(matches!(out.decision, Err(Refusal::Locked(_))));
+    assert_eq!(
+        out.events
+            .iter()
+            .filter(|e| matches!(e, CounterEvent::ReservationExpired { .. }))
+            .count(),
+        2
+    );
+    assert_eq!(
+        out.events
+            .iter()
+            .filter(|e| matches!(e, CounterEvent::Locked(_)))
+            .count(),
+        1
+    );
+    // A late completion of an expired reservation changes nothing and is not honored.
+    assert_eq!(
+        s.complete(&limits, 1, Attempt::Success, at(61)).decision,
+        Completion::Stale
+    );
+    assert_eq!(s.failures, 2);
+}
+
+#[test]
+fn success_resets_only_when_the_policy_says_so() {
+    for reset in [true, false] {
+        let limits = CounterLimits {
+            reset_after_success: reset,
+            ..limits_of(5, None, None)
+        };
+        let mut s = CounterState::default();
+        fail(&mut s, &limits, 1, at(0));
+        fail(&mut s, &limits, 2, at(0));
+        s.reserve(&limits, 3, at(1)).decision.unwrap();
+        assert_eq!(
+            s.complete(&limits, 3, Attempt::Success, at(1)).decision,
+            Completion::Succeeded
+        );
+        assert_eq!(s.failures, if reset { 0 } else { 2 });
+    }
+}
+
+#[test]
+fn a_success_that_raced_a_lock_is_not_honored() {
+    // Limits lowered while attempts were in flight: the last failure locks with one in flight.
+    let loose = limits_of(5, None, None);
+    let tight = limits_of(1, None, None);
+    let mut s = CounterState::default();
+    s.reserve(&loose, 1, at(0)).decision.unwrap();
+    s.reserve(&loose, 2, at(0)).decision.unwrap();
+    assert_eq!(
+        s.complete(&tight, 1, Attempt::Failure, at(1)).decision,
+        Completion::FailureCounted { locked: true }
+    );
+    assert!(matches!(
+        s.complete(&tight, 2, Attempt::Success, at(1)).decision,
+        Completion::LockedMeanwhile(_)
+    ));
+}
+
+#[test]
+fn lockout_keys_and_limits_follow_the_policy() {
+    let a = LockoutKey::new(
+        LockoutScope::Login,
+        SecretKind::Password,
+        "acme",
+        "  Alice ",
+        ip("10.0.0.1"),
+    );
+    let b = LockoutKey::new(
+        LockoutScope::Login,
+        SecretKind::Password,
+        "acme",
+        "ALICE",
+        ip("10.0.0.2"),
+    );
+    assert_eq!(a, b, "case-insensitive, IP ignored under scope login");
+    assert_eq!(a.storage_key(), "password|alice|");
+    let c = LockoutKey::new(
+        LockoutScope::LoginAndIp,
+        SecretKind::Otp,
+        "acme",
+        "alice",
+        ip("::ffff:10.0.0.1"),
+    );
+    assert_eq!(c.storage_key(), "otp|alice|10.0.0.1");
+    assert_eq!(normalize_login("ÉVE"), "éve");
+
+    let policy = LockoutPolicy {
+        max_password_attempts: 3,
+        max_otp_attempts: 0,
+        window: Some(60),
+        ..LockoutPolicy::default()
+    };
+    let l = lockout_limits(&policy, SecretKind::Password).unwrap();
+    assert_eq!(
+        (l.max_failures, l.window, l.lock_for, l.reset_after_success),
+        (3, Some(60), Some(900), true)
+    );
+    assert_eq!(
+        lockout_limits(&policy, SecretKind::Otp),
+        None,
+        "max_otp_attempts 0 = never"
+    );
+    assert_eq!(
+        lockout_limits(
+            &LockoutPolicy {
+                enabled: false,
+                ..policy
+            },
+            SecretKind::Password
+        ),
+        None
+    );
+}

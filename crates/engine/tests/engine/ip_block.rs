@@ -1,0 +1,89 @@
+//! IP blocking: allow-list, counting, IPv4-mapped addresses.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use portcullis_engine::counter::CounterState;
+use portcullis_engine::ip_block::{IpBlocking, IpStatus};
+use portcullis_model::BruteForcePolicy;
+use proptest::prelude::*;
+
+use crate::support::{T0, at, ip};
+
+fn policy(max: u64, allowlist: &[&str]) -> BruteForcePolicy {
+    BruteForcePolicy {
+        max_attempts: max,
+        window: 600,
+        block_duration: 900,
+        allowlist: allowlist.iter().map(|s| s.to_string()).collect(),
+        ..BruteForcePolicy::default()
+    }
+}
+
+#[test]
+fn an_ip_is_blocked_after_max_failures_for_block_duration() {
+    let blocking = IpBlocking::new(&policy(3, &[]));
+    let attacker = ip("203.0.113.9");
+    let mut s = CounterState::default();
+    for i in 0..2 {
+        assert!(!blocking.record_failure(&mut s, attacker, at(i)).decision);
+        assert_eq!(blocking.status(&s, attacker, at(i)), IpStatus::Allowed);
+    }
+    assert!(blocking.record_failure(&mut s, attacker, at(2)).decision);
+    assert!(
+        matches!(blocking.status(&s, attacker, at(2)), IpStatus::Blocked(l) if l.until == Some(at(902)))
+    );
+    assert_eq!(blocking.status(&s, attacker, at(902)), IpStatus::Allowed);
+    // Another IP has its own counter (the store keys state by IP); a fresh state is allowed.
+    assert_eq!(
+        blocking.status(&CounterState::default(), ip("203.0.113.10"), at(3)),
+        IpStatus::Allowed
+    );
+}
+
+#[test]
+fn disabled_blocking_and_mapped_addresses() {
+    let off = IpBlocking::new(&BruteForcePolicy {
+        enabled: false,
+        ..policy(1, &[])
+    });
+    let mut s = CounterState::default();
+    assert!(!off.record_failure(&mut s, ip("10.0.0.1"), T0).decision);
+    assert_eq!(off.status(&s, ip("10.0.0.1"), T0), IpStatus::Exempt);
+    assert_eq!(s, CounterState::default(), "nothing counted");
+
+    let on = IpBlocking::new(&policy(1, &["10.0.0.0/8"]));
+    assert!(on.is_allowed_listed(ip("::ffff:10.1.2.3")));
+    assert!(!on.is_allowed_listed(ip("11.0.0.1")));
+}
+
+fn v4_in(net: Ipv4Addr, prefix: u8, host: u32) -> IpAddr {
+    let mask = if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - prefix)
+    };
+    IpAddr::V4(Ipv4Addr::from((u32::from(net) & mask) | (host & !mask)))
+}
+
+proptest! {
+    /// "An allow-listed IP is never blocked", however many failures it produces.
+    #[test]
+    fn an_allow_listed_ip_is_never_blocked(
+        net in any::<u32>(), prefix in 8u8..=32, hosts in proptest::collection::vec(any::<u32>(), 1..40),
+        v6 in any::<u128>(), max in 1u64..5,
+    ) {
+        let net = Ipv4Addr::from(net);
+        let v6_addr = Ipv6Addr::from(v6);
+        let entries = [format!("{net}/{prefix}"), v6_addr.to_string()];
+        let entries: Vec<&str> = entries.iter().map(String::as_str).collect();
+        let blocking = IpBlocking::new(&policy(max, &entries));
+        let mut s = CounterState::default();
+        for (i, host) in hosts.iter().enumerate() {
+            for addr in [v4_in(net, prefix, *host), IpAddr::V6(v6_addr)] {
+                prop_assert!(!blocking.record_failure(&mut s, addr, at(i as i64)).decision);
+                prop_assert_eq!(blocking.status(&s, addr, at(i as i64)), IpStatus::Exempt);
+            }
+        }
+        prop_assert_eq!(s.failures, 0);
+    }
+}

@@ -1,0 +1,269 @@
+//! What a login with a verified password becomes.
+
+use portcullis_engine::login::{
+    ChangeReason, LoginGrant, LoginPolicies, LoginRefusal, MfaStep, UserFacts, decide_login,
+    mfa_required,
+};
+use portcullis_model::{MfaPolicy, PasswordPolicy, SessionPolicy};
+
+use crate::support::{T0, at, ip};
+
+const DAY: i64 = 86_400;
+
+fn user() -> UserFacts {
+    UserFacts {
+        disabled: false,
+        created_at: T0,
+        last_login_at: None,
+        password_changed_at: T0,
+        password_set_by_admin: false,
+        password_compliant: true,
+        mfa_enrolled: false,
+        mfa_required_since: T0,
+    }
+}
+
+struct Case {
+    name: &'static str,
+    password: PasswordPolicy,
+    session: SessionPolicy,
+    mfa: MfaPolicy,
+    user: UserFacts,
+    now: i64,
+    expect: Result<(MfaStep, Option<ChangeReason>), LoginRefusal>,
+}
+
+fn case(name: &'static str) -> Case {
+    Case {
+        name,
+        password: PasswordPolicy::default(),
+        session: SessionPolicy::default(),
+        mfa: MfaPolicy::default(),
+        user: user(),
+        now: DAY,
+        expect: Ok((MfaStep::None, None)),
+    }
+}
+
+#[test]
+fn decisions_follow_the_designed_order() {
+    let expiring = PasswordPolicy {
+        expiration_enabled: true,
+        max_age_days: 30,
+        grace_period: 2 * DAY as u64,
+        ..PasswordPolicy::default()
+    };
+    let expired_at = at(30 * DAY);
+    let grace_until = at(32 * DAY);
+    let cases = vec![
+        case("plain session"),
+        Case {
+            user: UserFacts {
+                disabled: true,
+                ..user()
+            },
+            expect: Err(LoginRefusal::AccountDisabled),
+            ..case("disabled")
+        },
+        Case {
+            session: SessionPolicy {
+                account_validity_days: 10,
+                ..SessionPolicy::default()
+            },
+            user: UserFacts {
+                last_login_at: Some(at(DAY)),
+                ..user()
+            },
+            now: 11 * DAY - 1,
+            ..case("active just inside validity")
+        },
+        Case {
+            session: SessionPolicy {
+                account_validity_days: 10,
+                ..SessionPolicy::default()
+            },
+            user: UserFacts {
+                last_login_at: Some(at(DAY)),
+                ..user()
+            },
+            now: 11 * DAY,
+            expect: Err(LoginRefusal::AccountInactive),
+            ..case("inactive from the day it runs out")
+        },
+        Case {
+            session: SessionPolicy {
+                account_validity_days: 10,
+                ..SessionPolicy::default()
+            },
+            now: 10 * DAY,
+            expect: Err(LoginRefusal::AccountInactive),
+            ..case("never logged in counts from creation")
+        },
+        Case {
+            password: expiring.clone(),
+            now: 30 * DAY - 1,
+            ..case("not yet expired")
+        },
+        Case {
+            password: expiring.clone(),
+            now: 30 * DAY,
+            expect: Ok((
+                MfaStep::None,
+                Some(ChangeReason::Expired {
+                    expired_at,
+                    grace_until,
+                }),
+            )),
+            ..case("expired, within grace")
+        },
+        Case {
+            password: expiring.clone(),
+            now: 32 * DAY,
+            expect: Err(LoginRefusal::PasswordExpired),
+            ..case("grace over")
+        },
+        Case {
+            password: PasswordPolicy {
+                grace_period: 0,
+                ..expiring.clone()
+            },
+            now: 30 * DAY,
+            expect: Err(LoginRefusal::PasswordExpired),
+            ..case("no grace")
+        },
+        Case {
+            password: PasswordPolicy {
+                renew_on_first_login: true,
+                ..PasswordPolicy::default()
+            },
+            user: UserFacts {
+                password_set_by_admin: true,
+                ..user()
+            },
+            now: 400 * DAY,
+            expect: Ok((MfaStep::None, Some(ChangeReason::FirstLogin))),
+            ..case("first login after an admin set the password")
+        },
+        Case {
+            user: UserFacts {
+                password_set_by_admin: true,
+                ..user()
+            },
+            ..case("admin-set password without renew_on_first_login")
+        },
+        Case {
+            user: UserFacts {
+                password_compliant: false,
+                ..user()
+            },
+            expect: Ok((MfaStep::None, Some(ChangeReason::NonCompliant))),
+            ..case("non-compliant after a policy change")
+        },
+        Case {
+            user: UserFacts {
+                mfa_enrolled: true,
+                password_compliant: false,
+                ..user()
+            },
+            expect: Ok((MfaStep::Challenge, Some(ChangeReason::NonCompliant))),
+            ..case("MFA first, then the change")
+        },
+        Case {
+            mfa: MfaPolicy {
+                required: true,
+                ..MfaPolicy::default()
+            },
+            password: PasswordPolicy {
+                grace_period: 2 * DAY as u64,
+                ..PasswordPolicy::default()
+            },
+            expect: Ok((MfaStep::Enroll { until: at(2 * DAY) }, None)),
+            ..case("MFA required, enrollment grace")
+        },
+        Case {
+            mfa: MfaPolicy {
+                required: true,
+                ..MfaPolicy::default()
+            },
+            password: PasswordPolicy {
+                grace_period: 2 * DAY as u64,
+                ..PasswordPolicy::default()
+            },
+            now: 2 * DAY,
+            expect: Err(LoginRefusal::MfaEnrollmentOverdue),
+            ..case("MFA enrollment grace over")
+        },
+        Case {
+            password: PasswordPolicy {
+                require_mfa: true,
+                grace_period: 10,
+                ..PasswordPolicy::default()
+            },
+            user: UserFacts {
+                mfa_enrolled: true,
+                ..user()
+            },
+            expect: Ok((MfaStep::Challenge, None)),
+            ..case("policy requires MFA, user enrolled")
+        },
+    ];
+    for c in cases {
+        let policies = LoginPolicies {
+            password: &c.password,
+            session: &c.session,
+            mfa: &c.mfa,
+        };
+        let got = decide_login(policies, &c.user, ip("192.0.2.1"), at(c.now)).map(
+            |LoginGrant {
+                 mfa,
+                 password_change,
+                 ..
+             }| (mfa, password_change),
+        );
+        assert_eq!(got, c.expect, "{}", c.name);
+    }
+}
+
+#[test]
+fn off_network_mfa_depends_on_trusted_networks() {
+    let password = PasswordPolicy::default();
+    let mfa = MfaPolicy {
+        required_off_network: true,
+        trusted_networks: vec!["10.0.0.0/8".into()],
+        ..MfaPolicy::default()
+    };
+    assert!(!mfa_required(&password, &mfa, ip("10.2.3.4")));
+    assert!(!mfa_required(&password, &mfa, ip("::ffff:10.2.3.4")));
+    assert!(mfa_required(&password, &mfa, ip("8.8.8.8")));
+    let per_policy = PasswordPolicy {
+        require_mfa_off_network: true,
+        ..PasswordPolicy::default()
+    };
+    let trusted_only = MfaPolicy {
+        trusted_networks: vec!["10.0.0.0/8".into()],
+        ..MfaPolicy::default()
+    };
+    assert!(mfa_required(&per_policy, &trusted_only, ip("8.8.8.8")));
+    assert!(!mfa_required(&per_policy, &trusted_only, ip("10.0.0.1")));
+    assert!(!mfa_required(
+        &password,
+        &MfaPolicy::default(),
+        ip("8.8.8.8")
+    ));
+}
+
+#[test]
+fn the_grant_carries_the_password_expiry() {
+    let password = PasswordPolicy {
+        expiration_enabled: true,
+        max_age_days: 30,
+        ..PasswordPolicy::default()
+    };
+    let policies = LoginPolicies {
+        password: &password,
+        session: &SessionPolicy::default(),
+        mfa: &MfaPolicy::default(),
+    };
+    let grant = decide_login(policies, &user(), ip("192.0.2.1"), at(DAY)).unwrap();
+    assert_eq!(grant.password_expires_at, Some(at(30 * DAY)));
+}
