@@ -411,3 +411,43 @@ fn violation_paths_and_display() {
     );
     assert!(Violations::from_vec(vec![]).is_none());
 }
+
+/// docs/policy-reference.md must name every field of every section and every violation code.
+#[test]
+fn policy_reference_lists_every_field() {
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/policy-reference.md"
+    ))
+    .expect("docs/policy-reference.md");
+    let mut fields: Vec<String> = serde_json::to_value(PasswordPolicy::default())
+        .unwrap()
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    for kind in SectionKind::ALL
+        .into_iter()
+        .filter(|k| *k != SectionKind::Password)
+    {
+        let value = SectionValue::parse(kind, json!({})).unwrap().to_json();
+        fields.extend(value.as_object().unwrap().keys().cloned());
+        assert!(
+            doc.contains(&format!("## `{kind}`")),
+            "no section heading for {kind}"
+        );
+    }
+    for field in fields {
+        assert!(
+            doc.contains(&format!("| `{field}` |")),
+            "docs/policy-reference.md lacks `{field}`"
+        );
+    }
+    for code in codes::ALL {
+        assert!(
+            doc.contains(&format!("`{code}`")),
+            "docs/policy-reference.md lacks code `{code}`"
+        );
+    }
+}

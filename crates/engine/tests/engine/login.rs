@@ -45,6 +45,36 @@ fn case(name: &'static str) -> Case {
     }
 }
 
+/// Last login on day 1 under `account_validity_days = 10`.
+fn inactive_after_10_days(name: &'static str) -> Case {
+    Case {
+        session: SessionPolicy {
+            account_validity_days: 10,
+            ..SessionPolicy::default()
+        },
+        user: UserFacts {
+            last_login_at: Some(at(DAY)),
+            ..user()
+        },
+        ..case(name)
+    }
+}
+
+/// `mfa.required` with a two-day enrollment grace; the user has no factor.
+fn mfa_required_with_2_days_grace(name: &'static str) -> Case {
+    Case {
+        mfa: MfaPolicy {
+            required: true,
+            ..MfaPolicy::default()
+        },
+        password: PasswordPolicy {
+            grace_period: 2 * DAY as u64,
+            ..PasswordPolicy::default()
+        },
+        ..case(name)
+    }
+}
+
 #[test]
 fn decisions_follow_the_designed_order() {
     let expiring = PasswordPolicy {
@@ -66,29 +96,13 @@ fn decisions_follow_the_designed_order() {
             ..case("disabled")
         },
         Case {
-            session: SessionPolicy {
-                account_validity_days: 10,
-                ..SessionPolicy::default()
-            },
-            user: UserFacts {
-                last_login_at: Some(at(DAY)),
-                ..user()
-            },
             now: 11 * DAY - 1,
-            ..case("active just inside validity")
+            ..inactive_after_10_days("active just inside validity")
         },
         Case {
-            session: SessionPolicy {
-                account_validity_days: 10,
-                ..SessionPolicy::default()
-            },
-            user: UserFacts {
-                last_login_at: Some(at(DAY)),
-                ..user()
-            },
             now: 11 * DAY,
             expect: Err(LoginRefusal::AccountInactive),
-            ..case("inactive from the day it runs out")
+            ..inactive_after_10_days("inactive from the day it runs out")
         },
         Case {
             session: SessionPolicy {
@@ -169,29 +183,13 @@ fn decisions_follow_the_designed_order() {
             ..case("MFA first, then the change")
         },
         Case {
-            mfa: MfaPolicy {
-                required: true,
-                ..MfaPolicy::default()
-            },
-            password: PasswordPolicy {
-                grace_period: 2 * DAY as u64,
-                ..PasswordPolicy::default()
-            },
             expect: Ok((MfaStep::Enroll { until: at(2 * DAY) }, None)),
-            ..case("MFA required, enrollment grace")
+            ..mfa_required_with_2_days_grace("MFA required, enrollment grace")
         },
         Case {
-            mfa: MfaPolicy {
-                required: true,
-                ..MfaPolicy::default()
-            },
-            password: PasswordPolicy {
-                grace_period: 2 * DAY as u64,
-                ..PasswordPolicy::default()
-            },
             now: 2 * DAY,
             expect: Err(LoginRefusal::MfaEnrollmentOverdue),
-            ..case("MFA enrollment grace over")
+            ..mfa_required_with_2_days_grace("MFA enrollment grace over")
         },
         Case {
             password: PasswordPolicy {

@@ -220,3 +220,23 @@ fn age_rules() {
     check_min_age(&policy, T0, false, at(3600)).unwrap();
     check_min_age(&policy, T0, true, at(1)).unwrap();
 }
+
+#[test]
+fn every_code_is_documented() {
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/policy-reference.md"
+    ))
+    .unwrap();
+    use portcullis_engine::api_key::codes as key;
+    for code in codes::ALL.iter().chain(&[
+        key::EXPIRY_IN_PAST,
+        key::EXPIRY_REQUIRED,
+        key::EXPIRY_TOO_LATE,
+    ]) {
+        assert!(
+            doc.contains(&format!("`{code}`")),
+            "docs/policy-reference.md lacks `{code}`"
+        );
+    }
+}
