@@ -165,22 +165,35 @@ impl CounterState {
         now: Timestamp,
         events: &mut Vec<CounterEvent>,
     ) {
-        let (expired, live): (Vec<Reservation>, Vec<Reservation>) =
+        let (mut expired, live): (Vec<Reservation>, Vec<Reservation>) =
             self.reservations.iter().partition(|r| r.expires_at <= now);
         self.reservations = live;
+        // Replay what happened while nobody looked, in time order, each at its own instant.
+        expired.sort_by_key(|r| r.expires_at);
         for r in expired {
+            self.expire_lock(r.expires_at, events);
             events.push(CounterEvent::ReservationExpired { id: r.id });
-            self.count_failure(limits, r.expires_at.min(now), events);
+            self.count_failure(limits, r.expires_at, events);
         }
+        self.expire_lock(now, events);
+        self.roll_window(limits, now);
+    }
+
+    /// Opens the lock if its time passed at or before `at`.
+    fn expire_lock(&mut self, at: Timestamp, events: &mut Vec<CounterEvent>) {
         if let Some(lock) = self.lock
-            && lock.until.is_some_and(|until| now >= until)
+            && lock.until.is_some_and(|until| at >= until)
         {
             self.clear();
             events.push(CounterEvent::LockExpired(lock));
         }
+    }
+
+    /// Starts a new cycle when the window of the current one ended at or before `at`.
+    fn roll_window(&mut self, limits: &CounterLimits, at: Timestamp) {
         if self.lock.is_none()
             && let (Some(start), Some(window)) = (self.window_started_at, limits.window)
-            && now >= plus(start, window)
+            && at >= plus(start, window)
         {
             self.failures = 0;
             self.window_started_at = None;
@@ -193,12 +206,14 @@ impl CounterState {
         self.window_started_at = None;
     }
 
+    /// Counts one failure that happened at `now`, in the cycle of that instant.
     fn count_failure(
         &mut self,
         limits: &CounterLimits,
         now: Timestamp,
         events: &mut Vec<CounterEvent>,
     ) -> bool {
+        self.roll_window(limits, now);
         if self.window_started_at.is_none() {
             self.window_started_at = Some(now);
         }

@@ -378,3 +378,20 @@ fn lockout_keys_and_limits_follow_the_policy() {
         None
     );
 }
+
+#[test]
+fn an_expired_reservation_counts_in_the_cycle_of_its_own_time() {
+    // Window 60 s from the first failure at 0. A reservation made at 50 is never completed; it
+    // expires at 110, after that window ended, so it starts a new cycle instead of joining the old.
+    let limits = limits_of(3, Some(60), None);
+    let mut s = CounterState::default();
+    fail(&mut s, &limits, 1, at(0));
+    s.reserve(&limits, 2, at(50)).decision.unwrap();
+    fail(&mut s, &limits, 3, at(55)); // failures = 2 in the first cycle
+    let out = s.reserve(&limits, 4, at(120));
+    assert_eq!(out.decision, Ok(()));
+    assert_eq!(
+        (s.failures, s.window_started_at),
+        (1, Some(at(50 + RESERVATION_TTL as i64)))
+    );
+}
