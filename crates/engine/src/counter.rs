@@ -195,15 +195,20 @@ impl CounterState {
             && let (Some(start), Some(window)) = (self.window_started_at, limits.window)
             && at >= plus(start, window)
         {
-            self.failures = 0;
-            self.window_started_at = None;
+            self.reset_count();
         }
     }
 
-    fn clear(&mut self) {
-        self.lock = None;
+    /// Ends the counting cycle: no failures, no window.
+    fn reset_count(&mut self) {
         self.failures = 0;
         self.window_started_at = None;
+    }
+
+    /// Lifts any lock and ends the cycle.
+    fn clear(&mut self) {
+        self.lock = None;
+        self.reset_count();
     }
 
     /// Counts one failure that happened at `now`, in the cycle of that instant.
@@ -277,8 +282,7 @@ impl CounterState {
             (Attempt::Success, Some(lock)) => Completion::LockedMeanwhile(lock),
             (Attempt::Success, None) => {
                 if limits.reset_after_success {
-                    self.failures = 0;
-                    self.window_started_at = None;
+                    self.reset_count();
                 }
                 Completion::Succeeded
             }

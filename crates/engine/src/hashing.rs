@@ -6,15 +6,10 @@
 //! dummy hash uses exactly the configured parameters; bcrypt never silently truncates (a password
 //! over 72 bytes does not verify); no error message contains a password.
 
-use std::sync::OnceLock;
-
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use portcullis_model::HashAlgorithm;
+use portcullis_model::{BCRYPT_MAX_BYTES, HashAlgorithm};
 use rand_core::{OsRng, RngCore};
-
-/// bcrypt reads at most this many bytes of a password.
-const BCRYPT_MAX_BYTES: usize = 72;
 
 /// Hashing failures. None carries secret material.
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +17,9 @@ pub enum HashError {
     /// The configured parameters are not usable.
     #[error("invalid hashing parameters: {0}")]
     InvalidParams(String),
+    /// bcrypt reads only 72 bytes; a longer password is refused rather than truncated.
+    #[error("password longer than 72 bytes cannot be hashed with bcrypt")]
+    TooLongForBcrypt,
     /// A stored hash is not a hash this server understands.
     #[error("unrecognized password hash format")]
     UnknownFormat,
@@ -85,11 +83,13 @@ pub trait PasswordHashing: Send + Sync {
 pub struct Hasher {
     params: HashParams,
     argon2: Argon2<'static>,
-    dummies: [OnceLock<String>; 2],
+    /// Dummy hashes for argon2id and bcrypt, made once when the hasher is built.
+    dummies: [String; 2],
 }
 
 impl Hasher {
-    /// A hasher with these parameters (checked now, not at first use).
+    /// A hasher with these parameters, checked now, with its dummy hashes made now (one hash
+    /// per algorithm), so neither can fail or add latency later on the login path.
     pub fn new(params: HashParams) -> Result<Hasher, HashError> {
         let argon_params = Params::new(
             params.argon2_memory_kib,
@@ -104,11 +104,16 @@ impl Hasher {
                 params.bcrypt_cost
             )));
         }
-        Ok(Hasher {
+        let mut hasher = Hasher {
             params,
             argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, argon_params),
-            dummies: [OnceLock::new(), OnceLock::new()],
-        })
+            dummies: [String::new(), String::new()],
+        };
+        hasher.dummies = [
+            hasher.hash(HashAlgorithm::Argon2id, &random_secret())?,
+            hasher.hash(HashAlgorithm::Bcrypt, &random_secret())?,
+        ];
+        Ok(hasher)
     }
 
     /// The parameters in use.
@@ -140,10 +145,8 @@ impl PasswordHashing for Hasher {
                     .map_err(|e| HashError::Internal(e.to_string()))
             }
             HashAlgorithm::Bcrypt => {
-                if password.len() > BCRYPT_MAX_BYTES {
-                    return Err(HashError::Internal(
-                        "password longer than 72 bytes for bcrypt".into(),
-                    ));
+                if password.len() as u64 > BCRYPT_MAX_BYTES {
+                    return Err(HashError::TooLongForBcrypt);
                 }
                 bcrypt::hash(password, self.params.bcrypt_cost)
                     .map_err(|e| HashError::Internal(e.to_string()))
@@ -154,7 +157,7 @@ impl PasswordHashing for Hasher {
     fn verify(&self, password: &str, stored: &str) -> Result<bool, HashError> {
         if is_bcrypt(stored) {
             // bcrypt reads 72 bytes: a longer password would match on its first 72 alone.
-            if password.len() > BCRYPT_MAX_BYTES {
+            if password.len() as u64 > BCRYPT_MAX_BYTES {
                 return Ok(false);
             }
             return bcrypt::verify(password, stored).map_err(|_| HashError::UnknownFormat);
@@ -195,10 +198,9 @@ impl PasswordHashing for Hasher {
     }
 
     fn dummy_hash(&self, algorithm: HashAlgorithm) -> &str {
-        let slot = match algorithm {
+        match algorithm {
             HashAlgorithm::Argon2id => &self.dummies[0],
             HashAlgorithm::Bcrypt => &self.dummies[1],
-        };
-        slot.get_or_init(|| self.hash(algorithm, &random_secret()).unwrap_or_default())
+        }
     }
 }

@@ -49,14 +49,14 @@ impl IpBlocking {
     }
 
     /// Whether `ip` is allow-listed.
-    pub fn is_allowed_listed(&self, ip: IpAddr) -> bool {
+    pub fn is_allowlisted(&self, ip: IpAddr) -> bool {
         let ip = canonical_ip(ip);
         self.allowlist.iter().any(|net| net.contains(&ip))
     }
 
     /// The counting rules for `ip`; `None` when it is not counted.
     pub fn limits_for(&self, ip: IpAddr) -> Option<CounterLimits> {
-        self.limits.filter(|_| !self.is_allowed_listed(ip))
+        self.limits.filter(|_| !self.is_allowlisted(ip))
     }
 
     /// Read-only check of `ip` against its counter `state` at `now`.

@@ -16,6 +16,7 @@ use std::net::IpAddr;
 
 use portcullis_model::{MfaPolicy, PasswordPolicy, SessionPolicy, Timestamp, net::parse_networks};
 
+use crate::ip_block::canonical_ip;
 use crate::password_age::expires_at;
 use crate::time_math::{plus, plus_days};
 
@@ -109,7 +110,7 @@ pub struct LoginGrant {
 /// Whether MFA is required for a login from `ip` under these policies.
 pub fn mfa_required(password: &PasswordPolicy, mfa: &MfaPolicy, ip: IpAddr) -> bool {
     let off_network = || {
-        let ip = ip.to_canonical();
+        let ip = canonical_ip(ip);
         !parse_networks(&mfa.trusted_networks)
             .iter()
             .any(|n| n.contains(&ip))

@@ -52,8 +52,8 @@ fn disabled_blocking_and_mapped_addresses() {
     assert_eq!(s, CounterState::default(), "nothing counted");
 
     let on = IpBlocking::new(&policy(1, &["10.0.0.0/8"]));
-    assert!(on.is_allowed_listed(ip("::ffff:10.1.2.3")));
-    assert!(!on.is_allowed_listed(ip("11.0.0.1")));
+    assert!(on.is_allowlisted(ip("::ffff:10.1.2.3")));
+    assert!(!on.is_allowlisted(ip("11.0.0.1")));
 }
 
 fn v4_in(net: Ipv4Addr, prefix: u8, host: u32) -> IpAddr {
