@@ -1,0 +1,184 @@
+//! API keys: created with a secret shown once and stored hashed, limited by
+//! `api_keys.max_expiration`, carrying at most their creator's roles.
+
+use portcullis_engine::api_key::new_key_expiry;
+use portcullis_model::{Timestamp, Violation, Violations, codes};
+use portcullis_store::{ApiKey, Page, Role};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::caller::{Action, Caller};
+use crate::error::{ServiceError, ServiceResult};
+use crate::secrets::{API_KEY_PREFIX, new_id, new_token, token_hash};
+use crate::service::{Context, Service};
+
+/// A request for a new key.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewApiKey {
+    /// Name (1–128 characters).
+    pub name: String,
+    /// Roles (default: the creator's organization roles); at most the creator's.
+    pub roles: Option<Vec<Role>>,
+    /// Expiry (RFC 3339); required when the policy sets a maximum.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<Timestamp>,
+}
+
+/// A key as listed: never its secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ApiKeyView {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Organization.
+    pub org_id: Option<String>,
+    /// Owner user, if any.
+    pub user_id: Option<String>,
+    /// Roles.
+    pub roles: Vec<Role>,
+    /// Creation.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: Timestamp,
+    /// Expiry.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<Timestamp>,
+}
+
+impl From<ApiKey> for ApiKeyView {
+    fn from(k: ApiKey) -> ApiKeyView {
+        ApiKeyView {
+            id: k.id,
+            name: k.name,
+            org_id: k.org_id,
+            user_id: k.user_id,
+            roles: k.roles,
+            created_at: k.created_at,
+            expires_at: k.expires_at,
+        }
+    }
+}
+
+/// A new key with its secret, shown once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CreatedApiKey {
+    /// The key as listed.
+    #[serde(flatten)]
+    pub view: ApiKeyView,
+    /// The secret (`Authorization: Bearer <key>`). Not retrievable later.
+    pub key: String,
+}
+
+/// Stable code: a role the creator does not hold.
+pub const ROLE_NOT_HELD: &str = "role.not_held";
+
+impl Service {
+    /// Creates a key in an organization, owned by the calling user (or a service account key
+    /// when the caller is a key or an instance administrator).
+    pub async fn create_api_key(
+        &self,
+        caller: &Caller,
+        ctx: &Context,
+        org_id: &str,
+        request: NewApiKey,
+    ) -> ServiceResult<CreatedApiKey> {
+        let grant = caller.allow(org_id, Action::SelfService)?;
+        self.require_org(org_id).await?;
+        let mut found = Vec::new();
+        if request.name.trim().is_empty() {
+            found.push(Violation::new("name", codes::REQUIRED, "must not be empty"));
+        }
+        if request.name.chars().count() > 128 {
+            found.push(Violation::new("name", codes::TOO_LONG, "must be at most 128 characters").with("max", 128));
+        }
+        let held: Vec<Role> = if caller.is_instance_admin() {
+            vec![Role::OrgAdmin, Role::OrgAuditor, Role::Member]
+        } else {
+            caller.roles.iter().copied().filter(|r| *r != Role::InstanceAdmin).collect()
+        };
+        let roles = request.roles.clone().unwrap_or_else(|| held.clone());
+        for role in &roles {
+            if !held.contains(role) {
+                found.push(
+                    Violation::new("roles", ROLE_NOT_HELD, format!("the creator does not hold `{role}`"))
+                        .with("role", role.as_str()),
+                );
+            }
+        }
+        let policy = self.effective_policy(org_id).await?;
+        let now = self.now();
+        let expires_at = match new_key_expiry(&policy.api_keys.value, request.expires_at, now) {
+            Ok(at) => at,
+            Err(v) => {
+                found.push(v);
+                None
+            }
+        };
+        if let Some(v) = Violations::from_vec(found) {
+            return Err(ServiceError::Invalid(v));
+        }
+        let secret = new_token(API_KEY_PREFIX);
+        let key = ApiKey {
+            id: new_id("key"),
+            token_hash: token_hash(&secret),
+            org_id: Some(org_id.to_owned()),
+            user_id: caller.user_id.clone(),
+            name: request.name.trim().to_owned(),
+            roles,
+            created_at: now,
+            expires_at,
+        };
+        let event = self.event(
+            ctx,
+            Some(org_id),
+            "api_key.created",
+            now,
+            json!({"key_id": key.id, "name": key.name, "roles": key.roles, "user_id": key.user_id,
+                   "manage": grant.manage}),
+        );
+        self.store.create_api_key(&key, event).await?;
+        Ok(CreatedApiKey { view: key.into(), key: secret })
+    }
+
+    /// Keys of an organization: all for a manager, the caller's own otherwise.
+    pub async fn list_api_keys(
+        &self,
+        caller: &Caller,
+        org_id: &str,
+        page: &Page,
+    ) -> ServiceResult<Vec<ApiKeyView>> {
+        let grant = caller.allow(org_id, Action::SelfService)?;
+        self.require_org(org_id).await?;
+        let keys = self.store.list_api_keys(Some(org_id), page).await?;
+        Ok(keys
+            .into_iter()
+            .filter(|k| grant.manage || (k.user_id.is_some() && k.user_id == caller.user_id))
+            .map(ApiKeyView::from)
+            .collect())
+    }
+
+    /// Deletes a key: any of the organization's for a manager, one's own otherwise.
+    pub async fn delete_api_key(
+        &self,
+        caller: &Caller,
+        ctx: &Context,
+        org_id: &str,
+        id: &str,
+    ) -> ServiceResult<()> {
+        let grant = caller.allow(org_id, Action::SelfService)?;
+        if !grant.manage {
+            let keys = self.store.list_api_keys(Some(org_id), &Page { after: None, limit: u32::MAX }).await?;
+            let own = keys.iter().any(|k| k.id == id && k.user_id.is_some() && k.user_id == caller.user_id);
+            if !own {
+                return Err(ServiceError::NotFound);
+            }
+        }
+        let event = self.event(ctx, Some(org_id), "api_key.deleted", self.now(), json!({"key_id": id}));
+        if self.store.delete_api_key(org_id, id, event).await? {
+            Ok(())
+        } else {
+            Err(ServiceError::NotFound)
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! The service's one error type. The HTTP layer maps it to status codes once, at the edge.
+//!
+//! Invariant: no variant carries a secret; `Internal` and `Unavailable` messages are logged by the
+//! edge and never sent to clients.
+
+use portcullis_model::{Violation, Violations};
+use portcullis_store::StoreError;
+
+/// What went wrong with a request to the service.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The input breaks rules; every violation is listed (400).
+    #[error("invalid input: {0}")]
+    Invalid(Violations),
+    /// No such resource, or one the caller may not see (404).
+    #[error("not found")]
+    NotFound,
+    /// The resource exists already or the change conflicts with its state (409).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// No valid credentials (401).
+    #[error("authentication required")]
+    Unauthenticated,
+    /// Authenticated, but the role does not allow this (403).
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    /// The session may only change its password (403).
+    #[error("password change required")]
+    PasswordChangeRequired,
+    /// The store is unreachable (503).
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// A bug or corrupt data (500).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ServiceError {
+    /// One violation as an `Invalid` error.
+    pub fn invalid(violation: Violation) -> ServiceError {
+        ServiceError::Invalid(Violations::one(violation))
+    }
+}
+
+impl From<Violations> for ServiceError {
+    fn from(v: Violations) -> ServiceError {
+        ServiceError::Invalid(v)
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> ServiceError {
+        match e {
+            StoreError::Conflict(what) => ServiceError::Conflict(what),
+            StoreError::NotFound => ServiceError::NotFound,
+            StoreError::VersionMismatch => {
+                ServiceError::Conflict("the resource changed meanwhile; retry".into())
+            }
+            StoreError::Unavailable(m) => ServiceError::Unavailable(m),
+            StoreError::Internal(m) => ServiceError::Internal(m),
+        }
+    }
+}
+
+/// Result of service calls.
+pub type ServiceResult<T> = Result<T, ServiceError>;

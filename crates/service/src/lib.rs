@@ -1,0 +1,43 @@
+//! The portcullis service: applies the engine's decisions to the store atomically
+//! (DESIGN.md §3–5).
+//!
+//! Invariants:
+//! - every change is one store call that writes the change and its events together;
+//! - counters (lockout keys, IP blocks) change only through [`portcullis_store::Store::update_counter`],
+//!   whose closure runs one pure engine transition;
+//! - time comes from the injected [`Clock`]; nothing here reads the wall clock;
+//! - every operation on organization data first checks the [`Caller`] (roles, isolation);
+//! - no password, token or key is logged or put in an event; tokens are stored hashed.
+
+mod api_keys;
+mod auth;
+mod caller;
+mod clock;
+mod error;
+mod login;
+mod metrics;
+mod orgs;
+mod policies;
+mod policy_cache;
+mod secrets;
+mod service;
+mod users;
+
+pub use api_keys::{ApiKeyView, CreatedApiKey, NewApiKey};
+pub use caller::{Action, Caller, OrgGrant};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{ServiceError, ServiceResult};
+pub use login::{LastLogin, LoginAnswer, LoginGranted, LoginRequest};
+pub use metrics::{LOGIN_RESULTS, Metrics};
+pub use orgs::NewOrg;
+pub use policies::{PasswordCheckRequest, PasswordCheckResult, SectionView, SectionWrite};
+pub use secrets::{API_KEY_PREFIX, SESSION_PREFIX, token_hash};
+pub use service::{Context, INSTANCE_ID, Service};
+
+/// Stable violation codes of the service (the model's and the engine's are in their crates).
+pub mod codes {
+    pub use crate::api_keys::ROLE_NOT_HELD;
+    pub use crate::policies::DEFAULT_NOT_DELETABLE;
+    pub use crate::users::ROLE_NOT_ALLOWED;
+}
+pub use users::{LockView, NewUser, UserPatch, UserView};

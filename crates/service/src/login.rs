@@ -1,0 +1,576 @@
+//! The login flow (DESIGN.md §3.1): IP check → reserve on the lockout key → look up → verify off
+//! the async threads → complete → decide → session.
+//!
+//! Invariants:
+//! - a blocked IP is answered before any user lookup or hash; a revealed lock before any hash;
+//! - every verification runs under a reservation granted by the store's atomic counter update, so
+//!   at most `max_password_attempts` verifications per lock cycle end as counted failures, on any
+//!   number of threads or replicas; a crash between reserve and complete fails closed (the
+//!   reservation expires into a failure);
+//! - an unknown login name, a wrong password and (with `reveal_lock` off) a locked account give
+//!   the same answer after the same work: one verification against a real or a dummy hash, one
+//!   failure counted on the lockout key and the IP;
+//! - every counter change and its events (`login.failed`, `account.locked`, `ip.blocked`, ...) are
+//!   written in one store transaction.
+
+use std::net::IpAddr;
+
+use portcullis_engine::counter::{
+    Attempt, Completion, CounterEvent, CounterLimits, CounterState, Lock, Refusal,
+};
+use portcullis_engine::ip_block::{IpBlocking, IpStatus, canonical_ip};
+use portcullis_engine::lockout::{LockoutKey, SecretKind, lockout_limits, normalize_login};
+use portcullis_engine::login::{LoginPolicies, LoginRefusal, MfaStep, UserFacts, decide_login};
+use portcullis_engine::password_check::{AccountContext, check_rules};
+use portcullis_model::{EffectivePolicy, HashAlgorithm, Timestamp};
+use portcullis_store::{EventDraft, Session, User};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::error::{ServiceError, ServiceResult};
+use crate::secrets::{SESSION_PREFIX, new_id, new_token, random_u64, token_hash};
+use crate::service::{Context, Service};
+
+/// A login attempt.
+#[derive(Clone)]
+pub struct LoginRequest {
+    /// Login name as typed.
+    pub login: String,
+    /// Password as typed. Never logged.
+    pub password: String,
+    /// Client IP (socket, or trusted proxy's `X-Forwarded-For`).
+    pub ip: IpAddr,
+}
+
+impl std::fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginRequest")
+            .field("login", &self.login)
+            .field("ip", &self.ip)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The previous successful login, shown when `show_recent_login_info` is on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LastLogin {
+    /// When (none: first login).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub at: Option<Timestamp>,
+    /// From where.
+    pub ip: Option<String>,
+    /// Failed attempts counted since (in the current lockout cycle).
+    pub failed_attempts: u32,
+}
+
+/// A successful password step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoginGranted {
+    /// The session token, shown once.
+    pub token: String,
+    /// The user.
+    pub user_id: String,
+    /// Absolute end of the session.
+    pub expires_at: Timestamp,
+    /// End if unused.
+    pub idle_expires_at: Option<Timestamp>,
+    /// The session may only change the password.
+    pub password_change_required: bool,
+    /// A second factor must be passed (no session is usable before).
+    pub mfa_required: bool,
+    /// MFA is required and not enrolled: it must be enrolled before this time.
+    pub mfa_enroll_by: Option<Timestamp>,
+    /// When the password expires.
+    pub password_expires_at: Option<Timestamp>,
+    /// Previous login.
+    pub last_login: Option<LastLogin>,
+    /// Login banner.
+    pub banner: Option<String>,
+}
+
+/// What a login attempt answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LoginAnswer {
+    /// Logged in.
+    Granted(Box<LoginGranted>),
+    /// Wrong password, unknown user, or a hidden lock.
+    InvalidCredentials,
+    /// The account is locked (revealed); `until` none = until unlocked or not yet known.
+    Locked {
+        /// When the lock ends by itself.
+        until: Option<Timestamp>,
+    },
+    /// Disabled by an administrator or inactive too long.
+    Disabled,
+    /// The password expired and its grace is over.
+    PasswordExpired,
+    /// MFA is required, not enrolled, and the enrollment grace is over.
+    MfaEnrollmentOverdue,
+    /// The client IP is blocked for `retry_after` more seconds.
+    IpBlocked {
+        /// Seconds until the block ends.
+        retry_after: u64,
+    },
+}
+
+/// Which counter a transition ran on, to name its events.
+#[derive(Clone, Copy)]
+enum CounterKind {
+    Account,
+    Ip,
+}
+
+/// A reservation held on a lockout key.
+struct Held {
+    id: u64,
+    limits: CounterLimits,
+}
+
+/// Everything one login needs, gathered once.
+struct Attempt0<'a> {
+    ctx: &'a Context,
+    org_id: &'a str,
+    policy: &'a EffectivePolicy,
+    ip: IpAddr,
+    subject: Value,
+    lock_key: String,
+    blocking: IpBlocking,
+    now: Timestamp,
+}
+
+fn seconds_until(until: Option<Timestamp>, now: Timestamp) -> u64 {
+    until.map_or(0, |u| {
+        let secs = (u - now).as_seconds_f64().ceil();
+        if secs > 0.0 { secs as u64 } else { 0 }
+    })
+}
+
+impl Service {
+    /// Turns a counter's events into event drafts.
+    fn counter_drafts(
+        &self,
+        ctx: &Context,
+        org_id: &str,
+        kind: CounterKind,
+        subject: &Value,
+        events: &[CounterEvent],
+        now: Timestamp,
+    ) -> Vec<EventDraft> {
+        let (locked, expired, unlocked) = match kind {
+            CounterKind::Account => ("account.locked", "account.lock_expired", "account.unlocked"),
+            CounterKind::Ip => ("ip.blocked", "ip.block_expired", "ip.unblocked"),
+        };
+        events
+            .iter()
+            .map(|e| {
+                let (name, lock): (&str, Option<&Lock>) = match e {
+                    CounterEvent::Locked(lock) => (locked, Some(lock)),
+                    CounterEvent::LockExpired(lock) => (expired, Some(lock)),
+                    CounterEvent::Unlocked(lock) => (unlocked, Some(lock)),
+                    CounterEvent::ReservationExpired { .. } => ("login.attempt_expired", None),
+                };
+                let mut payload = subject.clone();
+                if let (Value::Object(fields), Some(lock)) = (&mut payload, lock) {
+                    fields.insert("until".into(), json!(lock.until.map(rfc3339)));
+                }
+                self.event(ctx, Some(org_id), name, now, payload)
+            })
+            .collect()
+    }
+
+    /// Applies one counter transition in the store; answers what the transition decided.
+    async fn counter_step<T: Send>(
+        &self,
+        ctx: &Context,
+        org_id: &str,
+        key: &str,
+        kind: CounterKind,
+        subject: &Value,
+        now: Timestamp,
+        extra: Vec<EventDraft>,
+        mut step: impl FnMut(&mut CounterState) -> (T, Vec<CounterEvent>) + Send,
+    ) -> ServiceResult<T> {
+        let mut decision = None;
+        self.store
+            .update_counter(org_id, key, &mut |state| {
+                let (d, events) = step(state);
+                decision = Some(d);
+                let mut drafts = extra.clone();
+                drafts.extend(self.counter_drafts(ctx, org_id, kind, subject, &events, now));
+                for e in &events {
+                    if matches!(e, CounterEvent::Locked(_)) {
+                        match kind {
+                            CounterKind::Account => crate::metrics::Metrics::add(&self.metrics.locks, 1),
+                            CounterKind::Ip => crate::metrics::Metrics::add(&self.metrics.blocks, 1),
+                        }
+                    }
+                }
+                drafts
+            })
+            .await?;
+        decision.ok_or_else(|| ServiceError::Internal("counter update did not run".into()))
+    }
+
+    /// Logs in with a password.
+    pub async fn login(
+        &self,
+        ctx: &Context,
+        org_id: &str,
+        request: LoginRequest,
+    ) -> ServiceResult<LoginAnswer> {
+        self.require_org(org_id).await?;
+        let policy = self.effective_policy(org_id).await?;
+        let now = self.now();
+        let ip = canonical_ip(request.ip);
+        let lockout = &policy.lockout.value;
+        let key = LockoutKey::new(lockout.scope, SecretKind::Password, org_id, &request.login, ip);
+        let a = Attempt0 {
+            ctx,
+            org_id,
+            policy: &policy,
+            ip,
+            subject: json!({"login": key.login, "ip": ip.to_string()}),
+            lock_key: key.storage_key(),
+            blocking: IpBlocking::new(&policy.brute_force.value),
+            now,
+        };
+
+        // 1. A blocked IP: no lookup, no hash.
+        if a.blocking.limits_for(ip).is_some() {
+            let state = self.store.get_counter(org_id, &ip_key(ip)).await?;
+            if let IpStatus::Blocked(lock) = a.blocking.status(&state, ip, now) {
+                self.metrics.login("ip_blocked");
+                return Ok(LoginAnswer::IpBlocked {
+                    retry_after: seconds_until(lock.until, now).max(1),
+                });
+            }
+        }
+
+        // 2. Reserve an attempt on the lockout key.
+        let mut held = None;
+        if let Some(limits) = lockout_limits(lockout, SecretKind::Password) {
+            // A lock in force is read without a write; it can only end by time or unlock.
+            let state = self.store.get_counter(org_id, &a.lock_key).await?;
+            let refusal = match state.lock_at(now) {
+                Some(lock) => Some(Refusal::Locked(lock)),
+                None => {
+                    let id = random_u64();
+                    let decision = self
+                        .counter_step(ctx, org_id, &a.lock_key, CounterKind::Account, &a.subject, now, Vec::new(), |s| {
+                            let out = s.reserve(&limits, id, now);
+                            (out.decision, out.events)
+                        })
+                        .await?;
+                    match decision {
+                        Ok(()) => {
+                            held = Some(Held { id, limits });
+                            None
+                        }
+                        Err(refusal) => Some(refusal),
+                    }
+                }
+            };
+            if let Some(refusal) = refusal {
+                return self.refuse_locked(&a, &request, refusal).await;
+            }
+        }
+
+        // 3. Look up and verify (dummy hash for an unknown user or one without a password).
+        let user = self
+            .store
+            .find_user_by_login(org_id, &normalize_login(&request.login))
+            .await?;
+        let rules = policy
+            .password
+            .value
+            .for_source(user.as_ref().and_then(|u| u.source.as_deref()));
+        let hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
+        let verified = self
+            .verify_password(&request.password, hash, rules.hash_algorithm)
+            .await?;
+        let user = match user {
+            Some(user) if verified => user,
+            other => {
+                let user_id = other.map(|u| u.id);
+                return self.login_failed(&a, held, user_id.as_deref()).await;
+            }
+        };
+
+        // 4. Complete the reservation as a success.
+        let mut failures_before = 0;
+        if let Some(Held { id, limits }) = held {
+            let completion = self
+                .counter_step(ctx, org_id, &a.lock_key, CounterKind::Account, &a.subject, now, Vec::new(), |s| {
+                    let before = s.failures;
+                    let out = s.complete(&limits, id, Attempt::Success, now);
+                    ((out.decision, before), out.events)
+                })
+                .await?;
+            failures_before = completion.1;
+            match completion.0 {
+                Completion::Succeeded => {}
+                Completion::LockedMeanwhile(lock) => {
+                    return Ok(if lockout.reveal_lock {
+                        self.metrics.login("account_locked");
+                        LoginAnswer::Locked { until: lock.until }
+                    } else {
+                        self.metrics.login("invalid_credentials");
+                        LoginAnswer::InvalidCredentials
+                    });
+                }
+                Completion::Stale | Completion::FailureCounted { .. } => {
+                    self.metrics.login("invalid_credentials");
+                    return Ok(LoginAnswer::InvalidCredentials);
+                }
+            }
+        }
+
+        // 5. What the login becomes.
+        self.grant(&a, &request, user, rules, failures_before).await
+    }
+
+    async fn grant(
+        &self,
+        a: &Attempt0<'_>,
+        request: &LoginRequest,
+        user: User,
+        rules: &portcullis_model::PasswordPolicy,
+        failures_before: u32,
+    ) -> ServiceResult<LoginAnswer> {
+        let now = a.now;
+        let account = AccountContext::new(
+            &user.login,
+            user.email.as_deref(),
+            user.display_name.as_deref(),
+        );
+        let facts = UserFacts {
+            disabled: user.disabled,
+            created_at: user.created_at,
+            last_login_at: user.last_login_at,
+            password_changed_at: user.password_changed_at.unwrap_or(user.created_at),
+            password_set_by_admin: user.password_set_by_admin,
+            password_compliant: check_rules(rules, &request.password, &account).is_empty(),
+            mfa_enrolled: false,
+            mfa_required_since: user.created_at,
+        };
+        let policies = LoginPolicies {
+            password: rules,
+            session: &a.policy.session.value,
+            mfa: &a.policy.mfa.value,
+        };
+        let grant = match decide_login(policies, &facts, a.ip, now) {
+            Ok(grant) => grant,
+            Err(refusal) => {
+                let (answer, label) = match refusal {
+                    LoginRefusal::AccountDisabled | LoginRefusal::AccountInactive => {
+                        (LoginAnswer::Disabled, "account_disabled")
+                    }
+                    LoginRefusal::PasswordExpired => (LoginAnswer::PasswordExpired, "password_expired"),
+                    LoginRefusal::MfaEnrollmentOverdue => {
+                        (LoginAnswer::MfaEnrollmentOverdue, "mfa_enrollment_overdue")
+                    }
+                };
+                self.metrics.login(label);
+                let event = self.event(
+                    a.ctx,
+                    Some(a.org_id),
+                    "login.refused",
+                    now,
+                    json!({"user_id": user.id, "reason": label, "ip": a.ip.to_string()}),
+                );
+                self.store.append_events(vec![event]).await?;
+                return Ok(answer);
+            }
+        };
+
+        let stored_hash = user.password_hash.clone().unwrap_or_default();
+        let rehash = if self.hasher.needs_rehash(&stored_hash, rules.hash_algorithm)
+            && !(rules.hash_algorithm == HashAlgorithm::Bcrypt
+                && request.password.len() as u64 > portcullis_model::BCRYPT_MAX_BYTES)
+        {
+            Some(self.hash_password(&request.password, rules.hash_algorithm).await?)
+        } else {
+            None
+        };
+
+        let token = new_token(SESSION_PREFIX);
+        let session = Session {
+            id: new_id("ses"),
+            token_hash: token_hash(&token),
+            org_id: a.org_id.to_owned(),
+            user_id: user.id.clone(),
+            created_at: now,
+            last_used_at: now,
+            password_change_only: grant.password_change.is_some(),
+        };
+        let deadlines =
+            portcullis_engine::session::deadlines(&a.policy.session.value, now, now);
+        let event = self.event(
+            a.ctx,
+            Some(a.org_id),
+            "login.succeeded",
+            now,
+            json!({"user_id": user.id, "session_id": session.id, "ip": a.ip.to_string(),
+                   "password_change_required": session.password_change_only}),
+        );
+        self.store.create_session(&session, vec![event]).await?;
+        self.store
+            .record_login(a.org_id, &user.id, now, &a.ip.to_string(), rehash.as_deref())
+            .await?;
+        self.metrics.login("success");
+
+        let session_policy = &a.policy.session.value;
+        let (mfa_required, mfa_enroll_by) = match grant.mfa {
+            MfaStep::None => (false, None),
+            MfaStep::Challenge => (true, None),
+            MfaStep::Enroll { until } => (false, Some(until)),
+        };
+        Ok(LoginAnswer::Granted(Box::new(LoginGranted {
+            token,
+            user_id: user.id,
+            expires_at: deadlines.expires_at,
+            idle_expires_at: deadlines.idle_expires_at,
+            password_change_required: session.password_change_only,
+            mfa_required,
+            mfa_enroll_by,
+            password_expires_at: grant.password_expires_at,
+            last_login: session_policy.show_recent_login_info.then(|| LastLogin {
+                at: user.last_login_at,
+                ip: user.last_login_ip,
+                failed_attempts: failures_before,
+            }),
+            banner: (!session_policy.login_banner.is_empty())
+                .then(|| session_policy.login_banner.clone()),
+        })))
+    }
+
+    /// A refused reservation: revealed, or hidden behind a dummy verification.
+    async fn refuse_locked(
+        &self,
+        a: &Attempt0<'_>,
+        request: &LoginRequest,
+        refusal: Refusal,
+    ) -> ServiceResult<LoginAnswer> {
+        let until = match refusal {
+            Refusal::Locked(lock) => lock.until,
+            Refusal::Saturated => None,
+        };
+        if a.policy.lockout.value.reveal_lock {
+            self.metrics.login("account_locked");
+            self.count_ip_failure(a, Vec::new()).await?;
+            return Ok(LoginAnswer::Locked { until });
+        }
+        // Same work as a wrong password: one verification, one failure counted on the IP.
+        let algorithm = a.policy.password.value.default_policy().hash_algorithm;
+        self.verify_password(&request.password, None, algorithm)
+            .await?;
+        let failed = self.event(a.ctx, Some(a.org_id), "login.failed", a.now, a.subject.clone());
+        self.count_ip_failure(a, vec![failed]).await?;
+        self.metrics.login("invalid_credentials");
+        Ok(LoginAnswer::InvalidCredentials)
+    }
+
+    /// A wrong password or unknown user: the reservation becomes a failure; the IP counts one.
+    async fn login_failed(
+        &self,
+        a: &Attempt0<'_>,
+        held: Option<Held>,
+        user_id: Option<&str>,
+    ) -> ServiceResult<LoginAnswer> {
+        let mut payload = a.subject.clone();
+        if let (Value::Object(fields), Some(id)) = (&mut payload, user_id) {
+            fields.insert("user_id".into(), json!(id));
+        }
+        let failed = self.event(a.ctx, Some(a.org_id), "login.failed", a.now, payload);
+        match held {
+            Some(Held { id, limits }) => {
+                let now = a.now;
+                self.counter_step(a.ctx, a.org_id, &a.lock_key, CounterKind::Account, &a.subject, now, vec![failed], |s| {
+                    let out = s.complete(&limits, id, Attempt::Failure, now);
+                    ((), out.events)
+                })
+                .await?;
+                self.count_ip_failure(a, Vec::new()).await?;
+            }
+            None => self.count_ip_failure(a, vec![failed]).await?,
+        }
+        self.metrics.login("invalid_credentials");
+        Ok(LoginAnswer::InvalidCredentials)
+    }
+
+    /// Counts a failed login on the client IP's counter (unless exempt), with `extra` events.
+    async fn count_ip_failure(&self, a: &Attempt0<'_>, extra: Vec<EventDraft>) -> ServiceResult<()> {
+        match a.blocking.limits_for(a.ip) {
+            Some(limits) => {
+                let subject = json!({"ip": a.ip.to_string()});
+                let now = a.now;
+                self.counter_step(a.ctx, a.org_id, &ip_key(a.ip), CounterKind::Ip, &subject, now, extra, |s| {
+                    let out = s.record_failure(&limits, now);
+                    ((), out.events)
+                })
+                .await
+            }
+            None if extra.is_empty() => Ok(()),
+            None => Ok(self.store.append_events(extra).await?),
+        }
+    }
+
+    /// Lifts the lock of a login name (admin unlock, admin password reset); answers whether one
+    /// was in force.
+    pub(crate) async fn unlock_login(
+        &self,
+        ctx: &Context,
+        org_id: &str,
+        login: &str,
+    ) -> ServiceResult<bool> {
+        let policy = self.effective_policy(org_id).await?;
+        let lockout = &policy.lockout.value;
+        // Unlock works even when the policy is now off: use the stored lock whatever the limits.
+        let limits = lockout_limits(lockout, SecretKind::Password).unwrap_or(CounterLimits {
+            max_failures: u32::MAX,
+            window: None,
+            lock_for: None,
+            reset_after_success: true,
+        });
+        let key = LockoutKey::new(
+            portcullis_model::LockoutScope::Login,
+            SecretKind::Password,
+            org_id,
+            login,
+            IpAddr::from([0, 0, 0, 0]),
+        );
+        let subject = json!({"login": key.login});
+        let now = self.now();
+        self.counter_step(ctx, org_id, &key.storage_key(), CounterKind::Account, &subject, now, Vec::new(), |s| {
+            let out = s.unlock(&limits, now);
+            (out.decision, out.events)
+        })
+        .await
+    }
+
+    /// The lock state of a login name (login scope).
+    pub(crate) async fn lock_state(
+        &self,
+        org_id: &str,
+        login: &str,
+    ) -> ServiceResult<CounterState> {
+        let key = LockoutKey::new(
+            portcullis_model::LockoutScope::Login,
+            SecretKind::Password,
+            org_id,
+            login,
+            IpAddr::from([0, 0, 0, 0]),
+        );
+        Ok(self.store.get_counter(org_id, &key.storage_key()).await?)
+    }
+}
+
+/// The counter key of a client IP.
+pub(crate) fn ip_key(ip: IpAddr) -> String {
+    format!("ip|{}", canonical_ip(ip))
+}
+
+pub(crate) fn rfc3339(t: Timestamp) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}

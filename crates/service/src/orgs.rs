@@ -1,0 +1,94 @@
+//! Organizations: creation (instance administrators), reading, listing.
+
+use portcullis_model::{OrgId, Violation};
+use portcullis_store::{Org, Page};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::caller::{Action, Caller};
+use crate::error::{ServiceError, ServiceResult};
+use crate::secrets::new_id;
+use crate::service::{Context, Service};
+
+/// A request to create an organization.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewOrg {
+    /// Caller-chosen id (`[A-Za-z0-9._-]{1,64}`); generated when absent.
+    pub id: Option<String>,
+    /// Display name (1–200 characters); defaults to the id.
+    pub name: Option<String>,
+}
+
+impl Service {
+    /// Creates an organization.
+    pub async fn create_org(
+        &self,
+        caller: &Caller,
+        ctx: &Context,
+        request: NewOrg,
+    ) -> ServiceResult<Org> {
+        caller.allow_instance()?;
+        let id = match request.id {
+            Some(id) => OrgId::parse(&id, "id").map_err(ServiceError::invalid)?,
+            None => OrgId::parse(&new_id("org"), "id").map_err(ServiceError::invalid)?,
+        };
+        let name = request.name.unwrap_or_else(|| id.to_string());
+        if name.trim().is_empty() || name.chars().count() > 200 {
+            return Err(ServiceError::invalid(Violation::new(
+                "name",
+                portcullis_model::codes::TOO_LONG,
+                "must be 1 to 200 characters",
+            )));
+        }
+        let now = self.now();
+        let org = Org {
+            id: id.to_string(),
+            name,
+            created_at: now,
+        };
+        let event = self.event(
+            ctx,
+            Some(&org.id),
+            "org.created",
+            now,
+            json!({"name": org.name}),
+        );
+        self.store
+            .create_org(&org, event)
+            .await
+            .map_err(|e| match e {
+                portcullis_store::StoreError::Conflict(_) => {
+                    ServiceError::Conflict(format!("organization `{}` exists", org.id))
+                }
+                other => other.into(),
+            })?;
+        Ok(org)
+    }
+
+    /// One organization the caller may see.
+    pub async fn get_org(&self, caller: &Caller, org_id: &str) -> ServiceResult<Org> {
+        caller.allow(org_id, Action::SelfService)?;
+        self.store
+            .get_org(org_id)
+            .await?
+            .ok_or(ServiceError::NotFound)
+    }
+
+    /// Organizations the caller may see: all for an instance administrator, its own otherwise.
+    pub async fn list_orgs(&self, caller: &Caller, page: &Page) -> ServiceResult<Vec<Org>> {
+        if caller.is_instance_admin() {
+            caller.allow_instance()?;
+            return Ok(self.store.list_orgs(page).await?);
+        }
+        let Some(own) = caller.org_id.as_deref() else {
+            return Ok(Vec::new());
+        };
+        caller.allow(own, Action::SelfService)?;
+        let after_ok = page.after.as_deref().is_none_or(|a| own > a);
+        match self.store.get_org(own).await? {
+            Some(org) if after_ok && page.limit > 0 => Ok(vec![org]),
+            _ => Ok(Vec::new()),
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! Random identifiers and bearer secrets, and how secrets are stored.
+//!
+//! Invariants: tokens carry 256 random bits from the OS; only their SHA-256 digest is stored or
+//! compared; comparisons of secret material are constant-time. Prefixes tell the token kind
+//! apart without a database lookup (`pcs_` session, `pck_` API key).
+
+use rand_core::{OsRng, RngCore};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// Prefix of session tokens.
+pub const SESSION_PREFIX: &str = "pcs_";
+/// Prefix of API keys.
+pub const API_KEY_PREFIX: &str = "pck_";
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    out
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    OsRng.fill_bytes(&mut buf);
+    hex(&buf)
+}
+
+/// A new random id (128 bits) with a readable prefix, e.g. `usr_3f…`.
+pub(crate) fn new_id(prefix: &str) -> String {
+    format!("{prefix}_{}", random_hex(16))
+}
+
+/// A new bearer token with 256 random bits.
+pub(crate) fn new_token(prefix: &str) -> String {
+    format!("{prefix}{}", random_hex(32))
+}
+
+/// A random 64-bit number (reservation ids).
+pub(crate) fn random_u64() -> u64 {
+    OsRng.next_u64()
+}
+
+/// The stored form of a token: hex SHA-256.
+pub fn token_hash(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+/// Constant-time equality of two secrets (or digests).
+pub(crate) fn secrets_equal(a: &str, b: &str) -> bool {
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_long_random_and_hashed() {
+        let a = new_token(SESSION_PREFIX);
+        let b = new_token(SESSION_PREFIX);
+        assert_ne!(a, b);
+        assert_eq!(a.len(), SESSION_PREFIX.len() + 64);
+        assert_eq!(token_hash("abc").len(), 64);
+        assert_eq!(
+            token_hash("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert!(secrets_equal(&token_hash(&a), &token_hash(&a)));
+        assert!(!secrets_equal(&token_hash(&a), &token_hash(&b)));
+    }
+}

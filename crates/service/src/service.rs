@@ -1,0 +1,230 @@
+//! The [`Service`]: the store, the clock, the hasher and the caches, plus the helpers every
+//! operation shares (effective policy, events, hashing off the async threads).
+//!
+//! Invariant: password hashing runs on the blocking pool, at most `hash_concurrency` at once, so
+//! the async threads keep answering (a blocked IP or a revealed lock is answered while hashes run).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use portcullis_engine::hashing::{HashError, PasswordHashing};
+use portcullis_model::{
+    EffectivePolicy, HashAlgorithm, InstancePolicy, OrgOverrides, SectionDetails, SectionKind,
+    SectionValue, Timestamp, resolve,
+};
+use portcullis_store::{EventDraft, Owner, SectionRow, Store};
+use serde_json::Value;
+use tokio::sync::Semaphore;
+
+use crate::clock::Clock;
+use crate::error::{ServiceError, ServiceResult};
+use crate::metrics::Metrics;
+use crate::policy_cache::PolicyCache;
+
+/// The instance's id, the `resource_owner` of instance sections.
+pub const INSTANCE_ID: &str = "instance";
+
+/// Who did something, and in which request, for the events it causes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Context {
+    /// `key:<id>`, `user:<id>`, `anonymous`, `system`.
+    pub actor: String,
+    /// The request id.
+    pub request_id: Option<String>,
+}
+
+impl Context {
+    /// A context for an actor in a request.
+    pub fn new(actor: impl Into<String>, request_id: Option<String>) -> Context {
+        Context {
+            actor: actor.into(),
+            request_id,
+        }
+    }
+}
+
+/// Everything the operations need.
+pub struct Service {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) hasher: Arc<dyn PasswordHashing>,
+    pub(crate) cache: PolicyCache,
+    pub(crate) hash_slots: Semaphore,
+    /// Counters for `/metrics`.
+    pub metrics: Metrics,
+}
+
+impl Service {
+    /// A service over `store`. `hash_concurrency` bounds simultaneous password hashes (use the
+    /// number of cores).
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        hasher: Arc<dyn PasswordHashing>,
+        hash_concurrency: usize,
+    ) -> Service {
+        Service {
+            store,
+            clock,
+            hasher,
+            cache: PolicyCache::default(),
+            hash_slots: Semaphore::new(hash_concurrency.max(1)),
+            metrics: Metrics::default(),
+        }
+    }
+
+    /// The current time.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// The store (for readiness checks).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub(crate) fn event(
+        &self,
+        ctx: &Context,
+        org_id: Option<&str>,
+        kind: impl Into<String>,
+        at: Timestamp,
+        payload: Value,
+    ) -> EventDraft {
+        EventDraft {
+            org_id: org_id.map(str::to_owned),
+            kind: kind.into(),
+            actor: ctx.actor.clone(),
+            request_id: ctx.request_id.clone(),
+            at,
+            payload,
+        }
+    }
+
+    /// The instance defaults as stored.
+    pub async fn instance_policy(&self) -> ServiceResult<InstancePolicy> {
+        let rows = self.store.load_sections(&Owner::Instance).await?;
+        let mut policy = InstancePolicy::builtin(INSTANCE_ID);
+        for row in rows {
+            let (value, details) = section_from_row(&row, INSTANCE_ID)?;
+            policy.set(value, details);
+        }
+        Ok(policy)
+    }
+
+    async fn org_overrides(&self, org_id: &str) -> ServiceResult<OrgOverrides> {
+        let rows = self.store.load_sections(&Owner::Org(org_id.to_owned())).await?;
+        let mut overrides = OrgOverrides::default();
+        for row in rows {
+            let (value, details) = section_from_row(&row, org_id)?;
+            overrides.set(value, details);
+        }
+        Ok(overrides)
+    }
+
+    /// The effective policy of an existing organization (cached).
+    pub async fn effective_policy(&self, org_id: &str) -> ServiceResult<Arc<EffectivePolicy>> {
+        let (cached, generation) = self.cache.get(org_id);
+        if let Some(policy) = cached {
+            return Ok(policy);
+        }
+        let instance = self.instance_policy().await?;
+        let overrides = self.org_overrides(org_id).await?;
+        let policy = Arc::new(resolve(&instance, &overrides));
+        self.cache.insert(org_id, generation, policy.clone());
+        Ok(policy)
+    }
+
+    /// Fails with `NotFound` unless the organization exists.
+    pub(crate) async fn require_org(&self, org_id: &str) -> ServiceResult<()> {
+        match self.store.get_org(org_id).await? {
+            Some(_) => Ok(()),
+            None => Err(ServiceError::NotFound),
+        }
+    }
+
+    /// Runs a hashing job on the blocking pool, bounded, counted and timed.
+    pub(crate) async fn hashing<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&dyn PasswordHashing) -> Result<T, HashError> + Send + 'static,
+        hashes: u64,
+    ) -> ServiceResult<Result<T, HashError>> {
+        let _slot = self
+            .hash_slots
+            .acquire()
+            .await
+            .map_err(|_| ServiceError::Unavailable("shutting down".into()))?;
+        let hasher = self.hasher.clone();
+        #[allow(clippy::disallowed_methods)] // measures a duration for metrics, not policy time
+        let started = Instant::now();
+        let result = tokio::task::spawn_blocking(move || job(hasher.as_ref()))
+            .await
+            .map_err(|e| ServiceError::Internal(format!("hashing task failed: {e}")))?;
+        Metrics::add(&self.metrics.password_hashes, hashes);
+        Metrics::add(
+            &self.metrics.hash_micros,
+            u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        );
+        Ok(result)
+    }
+
+    /// Verifies `password` against `hash`, or against the dummy hash of `algorithm` when there
+    /// is no hash (unknown user), so both cost the same. Never succeeds without a hash.
+    pub(crate) async fn verify_password(
+        &self,
+        password: &str,
+        hash: Option<&str>,
+        algorithm: HashAlgorithm,
+    ) -> ServiceResult<bool> {
+        let password = password.to_owned();
+        let hash = hash.map(str::to_owned);
+        let result = self
+            .hashing(
+                move |h| match hash {
+                    Some(hash) => h.verify(&password, &hash),
+                    None => h.verify(&password, h.dummy_hash(algorithm)).map(|_| false),
+                },
+                1,
+            )
+            .await?;
+        result.map_err(|e| ServiceError::Internal(format!("password verification failed: {e}")))
+    }
+
+    /// Hashes a new password with `algorithm`.
+    pub(crate) async fn hash_password(
+        &self,
+        password: &str,
+        algorithm: HashAlgorithm,
+    ) -> ServiceResult<String> {
+        let password = password.to_owned();
+        let result = self
+            .hashing(move |h| h.hash(algorithm, &password), 1)
+            .await?;
+        result.map_err(|e| ServiceError::Internal(format!("password hashing failed: {e}")))
+    }
+}
+
+/// Turns a stored row back into a validated section; a row that no longer validates is data
+/// corruption, reported as internal.
+pub(crate) fn section_from_row(
+    row: &SectionRow,
+    owner: &str,
+) -> ServiceResult<(SectionValue, SectionDetails)> {
+    let kind: SectionKind = row
+        .section
+        .parse()
+        .map_err(|e| ServiceError::Internal(format!("stored section: {e}")))?;
+    let value = SectionValue::parse(kind, row.value.clone()).map_err(|v| {
+        ServiceError::Internal(format!("stored {kind} section of {owner} is invalid: {v}"))
+    })?;
+    Ok((value, section_details(row, owner)))
+}
+
+pub(crate) fn section_details(row: &SectionRow, owner: &str) -> SectionDetails {
+    SectionDetails {
+        sequence: row.sequence,
+        created_at: row.created_at,
+        changed_at: row.changed_at,
+        resource_owner: owner.to_owned(),
+    }
+}

@@ -1,0 +1,517 @@
+//! Users: creation, profile, administrator password set, unlock, lock state, deletion; and the
+//! password rules every new password goes through (policy, history, minimum age).
+//!
+//! Invariants: a password is stored only after the full policy check (all violations at once,
+//! history verified against stored hashes); an administrator's password set ends the user's
+//! sessions and lifts its lock; the instance role can never be given to an organization user.
+
+use portcullis_engine::lockout::normalize_login;
+use portcullis_engine::password_age::check_min_age;
+use portcullis_engine::password_check::{AccountContext, check_password};
+use portcullis_model::{PasswordPolicy, Timestamp, Violation, Violations, codes};
+use portcullis_store::{Page, PasswordUpdate, Role, User, UserProfile};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::caller::{Action, Caller};
+use crate::error::{ServiceError, ServiceResult};
+use crate::secrets::new_id;
+use crate::service::{Context, Service};
+
+/// A user as the API shows it: never the hash or the history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UserView {
+    /// Id.
+    pub id: String,
+    /// Organization.
+    pub org_id: String,
+    /// Login name.
+    pub login: String,
+    /// Email.
+    pub email: Option<String>,
+    /// Display name.
+    pub display_name: Option<String>,
+    /// Source.
+    pub source: Option<String>,
+    /// Roles.
+    pub roles: Vec<Role>,
+    /// Disabled.
+    pub disabled: bool,
+    /// Whether a password is set.
+    pub has_password: bool,
+    /// When the password was set.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub password_changed_at: Option<Timestamp>,
+    /// The next login must change the password (set by an administrator).
+    pub password_change_required: bool,
+    /// Creation.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: Timestamp,
+    /// Last change.
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: Timestamp,
+    /// Last successful login.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_login_at: Option<Timestamp>,
+    /// IP of the last successful login.
+    pub last_login_ip: Option<String>,
+}
+
+impl From<User> for UserView {
+    fn from(u: User) -> UserView {
+        UserView {
+            id: u.id,
+            org_id: u.org_id,
+            login: u.login,
+            email: u.email,
+            display_name: u.display_name,
+            source: u.source,
+            roles: u.roles,
+            disabled: u.disabled,
+            has_password: u.password_hash.is_some(),
+            password_changed_at: u.password_changed_at,
+            password_change_required: u.password_set_by_admin,
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+            last_login_at: u.last_login_at,
+            last_login_ip: u.last_login_ip,
+        }
+    }
+}
+
+/// A request to create a user.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    /// Login name (1–256 characters, unique in the organization regardless of case).
+    pub login: String,
+    /// Initial password; must satisfy the policy.
+    pub password: Option<String>,
+    /// Email.
+    pub email: Option<String>,
+    /// Display name.
+    pub display_name: Option<String>,
+    /// Source (selects the password policy).
+    pub source: Option<String>,
+    /// Roles (default `member`).
+    pub roles: Option<Vec<Role>>,
+}
+
+/// A change of a user's profile; absent fields stay, `null` clears an optional one.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatch {
+    /// Email.
+    #[serde(default, deserialize_with = "double_option")]
+    pub email: Option<Option<String>>,
+    /// Display name.
+    #[serde(default, deserialize_with = "double_option")]
+    pub display_name: Option<Option<String>>,
+    /// Source.
+    #[serde(default, deserialize_with = "double_option")]
+    pub source: Option<Option<String>>,
+    /// Roles.
+    pub roles: Option<Vec<Role>>,
+    /// Disabled.
+    pub disabled: Option<bool>,
+}
+
+fn double_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// A user's lock state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LockView {
+    /// Locked now.
+    pub locked: bool,
+    /// Since when.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub locked_since: Option<Timestamp>,
+    /// Until when (none while locked = until unlocked).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub locked_until: Option<Timestamp>,
+    /// Failures counted in the current cycle.
+    pub failures: u32,
+    /// Attempts in flight.
+    pub in_flight: usize,
+}
+
+fn check_text(found: &mut Vec<Violation>, field: &str, value: Option<&str>, max: usize) {
+    if let Some(value) = value {
+        if value.chars().count() > max {
+            found.push(
+                Violation::new(field, codes::TOO_LONG, format!("must be at most {max} characters"))
+                    .with("max", max),
+            );
+        }
+        if value.chars().any(char::is_control) {
+            found.push(Violation::new(field, codes::INVALID_JSON, "must not contain control characters"));
+        }
+    }
+}
+
+fn check_roles(found: &mut Vec<Violation>, roles: &[Role]) {
+    if roles.contains(&Role::InstanceAdmin) {
+        found.push(Violation::new(
+            "roles",
+            ROLE_NOT_ALLOWED,
+            "instance_admin cannot be given to an organization user",
+        ));
+    }
+}
+
+/// Stable code: a role that may not be given here.
+pub const ROLE_NOT_ALLOWED: &str = "role.not_allowed";
+
+fn finish(found: Vec<Violation>) -> ServiceResult<()> {
+    match Violations::from_vec(found) {
+        Some(v) => Err(ServiceError::Invalid(v)),
+        None => Ok(()),
+    }
+}
+
+impl Service {
+    async fn user_in(&self, org_id: &str, id: &str) -> ServiceResult<User> {
+        self.store
+            .get_user(org_id, id)
+            .await?
+            .ok_or(ServiceError::NotFound)
+    }
+
+    /// Checks a new password of `user` (or of a user being created) against `rules`, history
+    /// included: the hashes are verified off the async threads.
+    pub(crate) async fn check_new_password(
+        &self,
+        rules: &PasswordPolicy,
+        password: &str,
+        account: &AccountContext,
+        history: &[String],
+    ) -> ServiceResult<()> {
+        let keep = rules.history as usize;
+        let candidates: Vec<String> = history.iter().take(keep).cloned().collect();
+        // Policy rules first (cheap); history only if it matters.
+        let mut reused = false;
+        if keep > 0 && !candidates.is_empty() {
+            let pw = password.to_owned();
+            let n = candidates.len() as u64;
+            reused = self
+                .hashing(
+                    move |h| {
+                        for hash in &candidates {
+                            if h.verify(&pw, hash)? {
+                                return Ok(true);
+                            }
+                        }
+                        Ok(false)
+                    },
+                    n,
+                )
+                .await?
+                .map_err(|e| ServiceError::Internal(format!("history check failed: {e}")))?;
+        }
+        check_password(rules, password, account, |_, _| reused)?;
+        Ok(())
+    }
+
+    /// Creates a user.
+    pub async fn create_user(
+        &self,
+        caller: &Caller,
+        ctx: &Context,
+        org_id: &str,
+        request: NewUser,
+    ) -> ServiceResult<UserView> {
+        caller.allow(org_id, Action::Manage)?;
+        self.require_org(org_id).await?;
+        let mut found = Vec::new();
+        let login = request.login.trim().to_owned();
+        if login.is_empty() {
+            found.push(Violation::new("login", codes::REQUIRED, "must not be empty"));
+        }
+        check_text(&mut found, "login", Some(&login), 256);
+        check_text(&mut found, "email", request.email.as_deref(), 320);
+        check_text(&mut found, "display_name", request.display_name.as_deref(), 256);
+        check_text(&mut found, "source", request.source.as_deref(), 128);
+        let roles = request.roles.clone().unwrap_or_else(|| vec![Role::Member]);
+        check_roles(&mut found, &roles);
+        finish(found)?;
+
+        let policy = self.effective_policy(org_id).await?;
+        let rules = policy.password.value.for_source(request.source.as_deref()).clone();
+        let now = self.now();
+        let hash = match &request.password {
+            Some(password) => {
+                let account = AccountContext::new(
+                    &login,
+                    request.email.as_deref(),
+                    request.display_name.as_deref(),
+                );
+                self.check_new_password(&rules, password, &account, &[]).await?;
+                Some(self.hash_password(password, rules.hash_algorithm).await?)
+            }
+            None => None,
+        };
+        let user = User {
+            id: new_id("usr"),
+            org_id: org_id.to_owned(),
+            login_key: normalize_login(&login),
+            login,
+            email: request.email,
+            display_name: request.display_name,
+            source: request.source,
+            roles,
+            disabled: false,
+            password_changed_at: hash.as_ref().map(|_| now),
+            password_set_by_admin: hash.is_some(),
+            password_hash: hash,
+            password_history: Vec::new(),
+            created_at: now,
+            updated_at: now,
+            last_login_at: None,
+            last_login_ip: None,
+        };
+        let event = self.event(
+            ctx,
+            Some(org_id),
+            "user.created",
+            now,
+            json!({"user_id": user.id, "login": user.login, "roles": user.roles}),
+        );
+        self.store.create_user(&user, event).await.map_err(|e| match e {
+            portcullis_store::StoreError::Conflict(_) => ServiceError::Conflict(format!(
+                "login `{}` is taken in this organization",
+                user.login
+            )),
+            other => other.into(),
+        })?;
+        Ok(user.into())
+    }
+
+    /// One user.
+    pub async fn get_user(&self, caller: &Caller, org_id: &str, id: &str) -> ServiceResult<UserView> {
+        self.allow_user(caller, org_id, id, Action::Read)?;
+        Ok(self.user_in(org_id, id).await?.into())
+    }
+
+    /// Users of an organization.
+    pub async fn list_users(
+        &self,
+        caller: &Caller,
+        org_id: &str,
+        page: &Page,
+    ) -> ServiceResult<Vec<UserView>> {
+        caller.allow(org_id, Action::Read)?;
+        self.require_org(org_id).await?;
+        let users = self.store.list_users(org_id, page).await?;
+        Ok(users.into_iter().map(UserView::from).collect())
+    }
+
+    /// Reading a user: managers and auditors, or the user itself.
+    fn allow_user(&self, caller: &Caller, org_id: &str, id: &str, action: Action) -> ServiceResult<()> {
+        match caller.allow(org_id, action) {
+            Ok(_) => Ok(()),
+            Err(ServiceError::Forbidden(_)) if caller.user_id.as_deref() == Some(id) => {
+                caller.allow(org_id, Action::SelfService).map(|_| ())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Changes a user's profile.
+    pub async fn update_user(
+        &self,
+        caller: &Caller,
+        ctx: &Context,
+        org_id: &str,
+        id: &str,
+        patch: UserPatch,
+    ) -> ServiceResult<UserView> {
+        caller.allow(org_id, Action::Manage)?;
+        let user = self.user_in(org_id, id).await?;
+        let mut found = Vec::new();
+        let pick = |field: Option<Option<String>>, current: Option<String>| match field {
+            Some(value) => value,
+            None => current,
+        };
+        let profile = UserProfile {
+            email: pick(patch.email, user.email),
+            display_name: pick(patch.display_name, user.display_name),
+            source: pick(patch.source, user.source),
+            roles: patch.roles.unwrap_or(user.roles),
+            disabled: patch.disabled.unwrap_or(user.disabled),
+        };
+        check_text(&mut found, "email", profile.email.as_deref(), 320);
+        check_text(&mut found, "display_name", profile.display_name.as_deref(), 256);
+        check_text(&mut found, "source", profile.source.as_deref(), 128);
+        check_roles(&mut found, &profile.roles);
+        finish(found)?;
+        let now = self.now();
+        let event = self.event(
+            ctx,
+            Some(org_id),
+            "user.changed",
+            now,
+            json!({"user_id": id, "roles": profile.roles, "disabled": profile.disabled}),
+        );
+        let user = self
+            .store
+            .update_user_profile(org_id, id, &profile, now, event)
+            .await?;
+        Ok(user.into())
+    }
+
+    /// Deletes a user with its sessions and keys.
+    pub async fn delete_user(
+        &self,
+        caller: &Caller,
+        ctx: &Context,
+        org_id: &str,
+        id: &str,
+    ) -> ServiceResult<()> {
+        caller.allow(org_id, Action::Manage)?;
+        let event = self.event(ctx, Some(org_id), "user.deleted", self.now(), json!({"user_id": id}));
+        if self.store.delete_user(org_id, id, event).await? {
+            Ok(())
+        } else {
+            Err(ServiceError::NotFound)
+        }
+    }
+
+    /// An administrator sets a user's password (full policy check, history included). The
+    /// user's sessions end and its lock is lifted; with `change_required` the user must change
+    /// it at its next login (under `renew_on_first_login`).
+    pub async fn admin_set_password(
+        &self,
+        caller: &Caller,
+        ctx: &Context,
+        org_id: &str,
+        id: &str,
+        password: &str,
+        change_required: bool,
+    ) -> ServiceResult<()> {
+        caller.allow(org_id, Action::Manage)?;
+        let user = self.user_in(org_id, id).await?;
+        let policy = self.effective_policy(org_id).await?;
+        let rules = policy.password.value.for_source(user.source.as_deref()).clone();
+        let account = AccountContext::new(&user.login, user.email.as_deref(), user.display_name.as_deref());
+        let mut history = user.password_hash.iter().cloned().collect::<Vec<_>>();
+        history.extend(user.password_history.iter().cloned());
+        self.check_new_password(&rules, password, &account, &history).await?;
+        let hash = self.hash_password(password, rules.hash_algorithm).await?;
+        let now = self.now();
+        let update = PasswordUpdate {
+            hash,
+            keep_history: portcullis_model::MAX_HISTORY as usize,
+            changed_at: now,
+            set_by_admin: change_required,
+        };
+        let event = self.event(
+            ctx,
+            Some(org_id),
+            "user.password.set_by_admin",
+            now,
+            json!({"user_id": id, "change_required": change_required}),
+        );
+        self.store
+            .set_password(org_id, id, &update, true, None, vec![event])
+            .await?;
+        self.unlock_login(ctx, org_id, &user.login).await?;
+        Ok(())
+    }
+
+    /// Lifts a user's lock; answers whether one was in force.
+    pub async fn unlock_user(
+        &self,
+        caller: &Caller,
+        ctx: &Context,
+        org_id: &str,
+        id: &str,
+    ) -> ServiceResult<bool> {
+        caller.allow(org_id, Action::Manage)?;
+        let user = self.user_in(org_id, id).await?;
+        self.unlock_login(ctx, org_id, &user.login).await
+    }
+
+    /// A user's lock state.
+    pub async fn user_lock(&self, caller: &Caller, org_id: &str, id: &str) -> ServiceResult<LockView> {
+        caller.allow(org_id, Action::Read)?;
+        let user = self.user_in(org_id, id).await?;
+        let state = self.lock_state(org_id, &user.login).await?;
+        let lock = state.lock_at(self.now());
+        Ok(LockView {
+            locked: lock.is_some(),
+            locked_since: lock.map(|l| l.since),
+            locked_until: lock.and_then(|l| l.until),
+            failures: if lock.is_some() || state.window_started_at.is_some() { state.failures } else { 0 },
+            in_flight: state.in_flight(),
+        })
+    }
+
+    /// A user changes its own password: the current one is verified under the lockout counter,
+    /// the new one checked (policy, history, minimum age). Every session of the user ends; the
+    /// answer is a fresh, unrestricted session.
+    pub async fn change_own_password(
+        &self,
+        caller: &Caller,
+        ctx: &Context,
+        current: &str,
+        new: &str,
+        ip: std::net::IpAddr,
+    ) -> ServiceResult<crate::login::LoginAnswer> {
+        let (Some(org_id), Some(user_id), Some(_)) =
+            (caller.org_id.as_deref(), caller.user_id.as_deref(), caller.session_id.as_deref())
+        else {
+            return Err(ServiceError::Forbidden("only a user's session can change its password"));
+        };
+        let user = self.user_in(org_id, user_id).await?;
+        let policy = self.effective_policy(org_id).await?;
+        let rules = policy.password.value.for_source(user.source.as_deref()).clone();
+        let now = self.now();
+        if let Some(changed_at) = user.password_changed_at {
+            check_min_age(&rules, changed_at, user.password_set_by_admin, now)
+                .map_err(ServiceError::invalid)?;
+        }
+        let account = AccountContext::new(&user.login, user.email.as_deref(), user.display_name.as_deref());
+        let mut history = user.password_hash.iter().cloned().collect::<Vec<_>>();
+        history.extend(user.password_history.iter().cloned());
+        // The new password must differ from the current one whatever the history setting.
+        let mut rules_with_current = rules.clone();
+        rules_with_current.history = rules.history.max(1);
+        let check = self.check_new_password(&rules_with_current, new, &account, &history).await;
+        // Verify the current password through the login flow: lockout and IP counting apply.
+        let answer = self
+            .login(ctx, org_id, crate::login::LoginRequest {
+                login: user.login.clone(),
+                password: current.to_owned(),
+                ip,
+            })
+            .await?;
+        let crate::login::LoginAnswer::Granted(granted) = answer else {
+            return Ok(answer);
+        };
+        if let Err(e) = check {
+            self.revoke_token(&granted.token).await?;
+            return Err(e);
+        }
+        let hash = self.hash_password(new, rules.hash_algorithm).await?;
+        let update = PasswordUpdate {
+            hash,
+            keep_history: portcullis_model::MAX_HISTORY as usize,
+            changed_at: self.now(),
+            set_by_admin: false,
+        };
+        let event = self.event(ctx, Some(org_id), "user.password.changed", now, json!({"user_id": user_id}));
+        self.store
+            .set_password(org_id, user_id, &update, true, None, vec![event])
+            .await?;
+        // The session granted above ended with the others; log in again with the new password.
+        self.login(ctx, org_id, crate::login::LoginRequest {
+            login: user.login,
+            password: new.to_owned(),
+            ip,
+        })
+        .await
+    }
+}
+

@@ -1,0 +1,195 @@
+//! The storage port of portcullis (DESIGN.md §6): one trait ([`Store`]) that every adapter
+//! implements (SQLite, PostgreSQL, and the in-memory [`MemoryStore`] for fast tests), and the
+//! records it keeps.
+//!
+//! Invariants every adapter must keep (the conformance suite in `portcullis-store-tests` proves
+//! them):
+//! - every mutating call is one transaction: the change and the events it is given are written
+//!   together or not at all, and an acknowledged call survives a crash;
+//! - event sequences are instance-wide and strictly increasing; a section's `sequence` is the
+//!   sequence of the event written with it;
+//! - a counter changes only inside [`Store::update_counter`], which holds the counter's row lock
+//!   (or the database write lock) from the read to the commit, so concurrent callers serialize —
+//!   never read-modify-write outside it;
+//! - data of one organization is never returned for another: every lookup is keyed by
+//!   organization (tokens are keyed by their hash, and carry their organization);
+//! - login names are unique per organization by their normalized form (`login_key`).
+
+mod memory;
+mod records;
+
+use async_trait::async_trait;
+use portcullis_engine::counter::CounterState;
+use portcullis_model::Timestamp;
+
+pub use memory::MemoryStore;
+pub use records::{
+    ApiKey, Event, EventDraft, Org, Owner, Page, PasswordUpdate, Role, SectionRow, Session, User,
+    UserProfile,
+};
+
+/// Largest page any list answers.
+pub const MAX_PAGE: u32 = 500;
+
+/// Storage failures. Messages never carry secrets; database text is logged, never sent to clients.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// A unique key is taken (organization id, login name, ...); names which.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The record to change does not exist.
+    #[error("not found")]
+    NotFound,
+    /// A conditional write found another version than expected.
+    #[error("the record changed meanwhile")]
+    VersionMismatch,
+    /// The database cannot be reached or is shutting down; the caller may retry.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else (corrupt data, bug).
+    #[error("storage error: {0}")]
+    Internal(String),
+}
+
+/// Result of store calls.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A counter transition: given the state loaded under the row lock, change it and answer the
+/// events to record with it. It may be called more than once if the adapter retries the
+/// transaction, so it must only depend on the state it is given.
+pub type CounterUpdate<'a> = &'a mut (dyn FnMut(&mut CounterState) -> Vec<EventDraft> + Send);
+
+/// The storage port.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Checks that the database answers (for `/readyz`).
+    async fn ping(&self) -> StoreResult<()>;
+
+    // --- organizations
+
+    /// Creates an organization; `Conflict` when the id is taken.
+    async fn create_org(&self, org: &Org, event: EventDraft) -> StoreResult<()>;
+    /// One organization.
+    async fn get_org(&self, id: &str) -> StoreResult<Option<Org>>;
+    /// Organizations ordered by id, after `page.after`.
+    async fn list_orgs(&self, page: &Page) -> StoreResult<Vec<Org>>;
+
+    // --- policy sections
+
+    /// Every section row of `owner`.
+    async fn load_sections(&self, owner: &Owner) -> StoreResult<Vec<SectionRow>>;
+    /// Writes one section of `owner`, with `event`; the row's `sequence` becomes the event's.
+    /// With `expected_sequence`, the write happens only if the row's current sequence is that
+    /// value (0 = the row must not exist), else `VersionMismatch`.
+    async fn write_section(
+        &self,
+        owner: &Owner,
+        section: &str,
+        value: &serde_json::Value,
+        expected_sequence: Option<u64>,
+        event: EventDraft,
+    ) -> StoreResult<SectionRow>;
+    /// Deletes an organization's custom section (reset to the instance default). Writes `event`
+    /// and answers `true` only when a row was deleted.
+    async fn delete_section(
+        &self,
+        org_id: &str,
+        section: &str,
+        event: EventDraft,
+    ) -> StoreResult<bool>;
+
+    // --- users
+
+    /// Creates a user; `Conflict` when its `login_key` is taken in the organization.
+    async fn create_user(&self, user: &User, event: EventDraft) -> StoreResult<()>;
+    /// One user of one organization.
+    async fn get_user(&self, org_id: &str, id: &str) -> StoreResult<Option<User>>;
+    /// The user of an organization with this normalized login name.
+    async fn find_user_by_login(&self, org_id: &str, login_key: &str)
+    -> StoreResult<Option<User>>;
+    /// Users of an organization ordered by id.
+    async fn list_users(&self, org_id: &str, page: &Page) -> StoreResult<Vec<User>>;
+    /// Replaces the profile fields; answers the updated user (`NotFound` if none).
+    async fn update_user_profile(
+        &self,
+        org_id: &str,
+        id: &str,
+        profile: &UserProfile,
+        at: Timestamp,
+        event: EventDraft,
+    ) -> StoreResult<User>;
+    /// Sets a new password: the old hash goes to the front of the history, which is cut to
+    /// `keep_history`. With `end_sessions`, every session of the user except `keep_session` is
+    /// deleted in the same transaction. `NotFound` if no such user.
+    async fn set_password(
+        &self,
+        org_id: &str,
+        id: &str,
+        update: &PasswordUpdate,
+        end_sessions: bool,
+        keep_session: Option<&str>,
+        events: Vec<EventDraft>,
+    ) -> StoreResult<()>;
+    /// Records a successful login (time and IP), and a re-computed hash when given.
+    async fn record_login(
+        &self,
+        org_id: &str,
+        id: &str,
+        at: Timestamp,
+        ip: &str,
+        rehash: Option<&str>,
+    ) -> StoreResult<()>;
+    /// Deletes a user with its sessions and API keys; answers whether it existed.
+    async fn delete_user(&self, org_id: &str, id: &str, event: EventDraft) -> StoreResult<bool>;
+
+    // --- attempt counters (lockout keys, IP blocks)
+
+    /// The state of one counter (a fresh default when none is stored). Read-only.
+    async fn get_counter(&self, org_id: &str, key: &str) -> StoreResult<CounterState>;
+    /// Applies `update` to one counter atomically (see [`CounterUpdate`]) and records its
+    /// events in the same transaction; answers the new state.
+    async fn update_counter(
+        &self,
+        org_id: &str,
+        key: &str,
+        update: CounterUpdate<'_>,
+    ) -> StoreResult<CounterState>;
+
+    // --- sessions
+
+    /// Stores a new session, with its events.
+    async fn create_session(&self, session: &Session, events: Vec<EventDraft>) -> StoreResult<()>;
+    /// The session with this token hash.
+    async fn find_session(&self, token_hash: &str) -> StoreResult<Option<Session>>;
+    /// Moves a session's last use forward (never backward).
+    async fn touch_session(&self, id: &str, at: Timestamp) -> StoreResult<()>;
+    /// Deletes a session; answers whether it existed. `event` is written only if it did.
+    async fn delete_session(&self, id: &str, event: EventDraft) -> StoreResult<bool>;
+    /// Sessions of one user, ordered by id.
+    async fn list_user_sessions(&self, org_id: &str, user_id: &str) -> StoreResult<Vec<Session>>;
+
+    // --- API keys
+
+    /// Stores a new API key, with its event.
+    async fn create_api_key(&self, key: &ApiKey, event: EventDraft) -> StoreResult<()>;
+    /// The key with this hash.
+    async fn find_api_key(&self, token_hash: &str) -> StoreResult<Option<ApiKey>>;
+    /// Keys of an organization (`None`: instance keys) ordered by id.
+    async fn list_api_keys(&self, org_id: Option<&str>, page: &Page) -> StoreResult<Vec<ApiKey>>;
+    /// Deletes a key of an organization; answers whether it existed.
+    async fn delete_api_key(&self, org_id: &str, id: &str, event: EventDraft) -> StoreResult<bool>;
+    /// Whether any instance-level key exists (bootstrap happens only when none does).
+    async fn has_instance_key(&self) -> StoreResult<bool>;
+
+    // --- events
+
+    /// Records events that accompany no other write.
+    async fn append_events(&self, events: Vec<EventDraft>) -> StoreResult<()>;
+    /// Events of an organization (`None`: instance events) with sequence > `after`, oldest first.
+    async fn list_events(
+        &self,
+        org_id: Option<&str>,
+        after: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<Event>>;
+}

@@ -1,0 +1,418 @@
+//! An in-memory [`Store`] for fast tests of the layers above. Not durable, one process only.
+//!
+//! Invariant: one mutex guards all state, so every call is atomic and counter updates serialize
+//! exactly like the database adapters' row locks; the conformance suite runs against it too.
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use portcullis_engine::counter::CounterState;
+use portcullis_model::Timestamp;
+use serde_json::Value;
+
+use crate::{
+    ApiKey, CounterUpdate, Event, EventDraft, MAX_PAGE, Org, Owner, Page, PasswordUpdate,
+    SectionRow, Session, Store, StoreError, StoreResult, User, UserProfile,
+};
+
+#[derive(Default)]
+struct State {
+    orgs: BTreeMap<String, Org>,
+    sections: BTreeMap<(Option<String>, String), SectionRow>,
+    users: BTreeMap<String, User>,
+    counters: BTreeMap<(String, String), CounterState>,
+    sessions: BTreeMap<String, Session>,
+    api_keys: BTreeMap<String, ApiKey>,
+    events: Vec<Event>,
+}
+
+impl State {
+    fn record(&mut self, drafts: Vec<EventDraft>) -> u64 {
+        let mut last = self.events.last().map_or(0, |e| e.sequence);
+        for draft in drafts {
+            last += 1;
+            self.events.push(Event::from_draft(last, draft));
+        }
+        last
+    }
+}
+
+/// The in-memory store.
+#[derive(Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+
+    fn lock(&self) -> StoreResult<MutexGuard<'_, State>> {
+        self.state
+            .lock()
+            .map_err(|_| StoreError::Internal("memory store poisoned".into()))
+    }
+}
+
+fn page<'a, T: 'a>(
+    items: impl Iterator<Item = (&'a String, &'a T)>,
+    page: &Page,
+) -> impl Iterator<Item = &'a T> {
+    let after = page.after.clone();
+    items
+        .filter(move |(id, _)| after.as_deref().is_none_or(|a| id.as_str() > a))
+        .map(|(_, item)| item)
+        .take(page.limit.min(MAX_PAGE) as usize)
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn ping(&self) -> StoreResult<()> {
+        self.lock().map(|_| ())
+    }
+
+    async fn create_org(&self, org: &Org, event: EventDraft) -> StoreResult<()> {
+        let mut s = self.lock()?;
+        if s.orgs.contains_key(&org.id) {
+            return Err(StoreError::Conflict("organization id".into()));
+        }
+        s.orgs.insert(org.id.clone(), org.clone());
+        s.record(vec![event]);
+        Ok(())
+    }
+
+    async fn get_org(&self, id: &str) -> StoreResult<Option<Org>> {
+        Ok(self.lock()?.orgs.get(id).cloned())
+    }
+
+    async fn list_orgs(&self, p: &Page) -> StoreResult<Vec<Org>> {
+        let s = self.lock()?;
+        Ok(page(s.orgs.iter(), p).cloned().collect())
+    }
+
+    async fn load_sections(&self, owner: &Owner) -> StoreResult<Vec<SectionRow>> {
+        let s = self.lock()?;
+        let owner = owner.org_id().map(str::to_owned);
+        Ok(s.sections
+            .iter()
+            .filter(|((o, _), _)| *o == owner)
+            .map(|(_, row)| row.clone())
+            .collect())
+    }
+
+    async fn write_section(
+        &self,
+        owner: &Owner,
+        section: &str,
+        value: &Value,
+        expected_sequence: Option<u64>,
+        event: EventDraft,
+    ) -> StoreResult<SectionRow> {
+        let mut s = self.lock()?;
+        let key = (owner.org_id().map(str::to_owned), section.to_owned());
+        let current = s.sections.get(&key);
+        if let Some(expected) = expected_sequence
+            && current.map_or(0, |r| r.sequence) != expected
+        {
+            return Err(StoreError::VersionMismatch);
+        }
+        let at = event.at;
+        let created_at = current.map_or(at, |r| r.created_at);
+        let sequence = s.record(vec![event]);
+        let row = SectionRow {
+            section: section.to_owned(),
+            value: value.clone(),
+            sequence,
+            created_at,
+            changed_at: at,
+        };
+        s.sections.insert(key, row.clone());
+        Ok(row)
+    }
+
+    async fn delete_section(
+        &self,
+        org_id: &str,
+        section: &str,
+        event: EventDraft,
+    ) -> StoreResult<bool> {
+        let mut s = self.lock()?;
+        let removed = s
+            .sections
+            .remove(&(Some(org_id.to_owned()), section.to_owned()))
+            .is_some();
+        if removed {
+            s.record(vec![event]);
+        }
+        Ok(removed)
+    }
+
+    async fn create_user(&self, user: &User, event: EventDraft) -> StoreResult<()> {
+        let mut s = self.lock()?;
+        if s.users.contains_key(&user.id) {
+            return Err(StoreError::Conflict("user id".into()));
+        }
+        if s
+            .users
+            .values()
+            .any(|u| u.org_id == user.org_id && u.login_key == user.login_key)
+        {
+            return Err(StoreError::Conflict("login".into()));
+        }
+        s.users.insert(user.id.clone(), user.clone());
+        s.record(vec![event]);
+        Ok(())
+    }
+
+    async fn get_user(&self, org_id: &str, id: &str) -> StoreResult<Option<User>> {
+        let s = self.lock()?;
+        Ok(s.users.get(id).filter(|u| u.org_id == org_id).cloned())
+    }
+
+    async fn find_user_by_login(&self, org_id: &str, login_key: &str) -> StoreResult<Option<User>> {
+        let s = self.lock()?;
+        Ok(s.users
+            .values()
+            .find(|u| u.org_id == org_id && u.login_key == login_key)
+            .cloned())
+    }
+
+    async fn list_users(&self, org_id: &str, p: &Page) -> StoreResult<Vec<User>> {
+        let s = self.lock()?;
+        Ok(page(s.users.iter().filter(|(_, u)| u.org_id == org_id), p)
+            .cloned()
+            .collect())
+    }
+
+    async fn update_user_profile(
+        &self,
+        org_id: &str,
+        id: &str,
+        profile: &UserProfile,
+        at: Timestamp,
+        event: EventDraft,
+    ) -> StoreResult<User> {
+        let mut s = self.lock()?;
+        let user = s
+            .users
+            .get_mut(id)
+            .filter(|u| u.org_id == org_id)
+            .ok_or(StoreError::NotFound)?;
+        user.email.clone_from(&profile.email);
+        user.display_name.clone_from(&profile.display_name);
+        user.source.clone_from(&profile.source);
+        user.roles.clone_from(&profile.roles);
+        user.disabled = profile.disabled;
+        user.updated_at = at;
+        let updated = user.clone();
+        s.record(vec![event]);
+        Ok(updated)
+    }
+
+    async fn set_password(
+        &self,
+        org_id: &str,
+        id: &str,
+        update: &PasswordUpdate,
+        end_sessions: bool,
+        keep_session: Option<&str>,
+        events: Vec<EventDraft>,
+    ) -> StoreResult<()> {
+        let mut s = self.lock()?;
+        let user = s
+            .users
+            .get_mut(id)
+            .filter(|u| u.org_id == org_id)
+            .ok_or(StoreError::NotFound)?;
+        if let Some(old) = user.password_hash.replace(update.hash.clone()) {
+            user.password_history.insert(0, old);
+        }
+        user.password_history.truncate(update.keep_history);
+        user.password_changed_at = Some(update.changed_at);
+        user.password_set_by_admin = update.set_by_admin;
+        user.updated_at = update.changed_at;
+        if end_sessions {
+            s.sessions
+                .retain(|sid, sess| sess.user_id != id || Some(sid.as_str()) == keep_session);
+        }
+        s.record(events);
+        Ok(())
+    }
+
+    async fn record_login(
+        &self,
+        org_id: &str,
+        id: &str,
+        at: Timestamp,
+        ip: &str,
+        rehash: Option<&str>,
+    ) -> StoreResult<()> {
+        let mut s = self.lock()?;
+        let user = s
+            .users
+            .get_mut(id)
+            .filter(|u| u.org_id == org_id)
+            .ok_or(StoreError::NotFound)?;
+        user.last_login_at = Some(at);
+        user.last_login_ip = Some(ip.to_owned());
+        if let Some(hash) = rehash {
+            user.password_hash = Some(hash.to_owned());
+        }
+        Ok(())
+    }
+
+    async fn delete_user(&self, org_id: &str, id: &str, event: EventDraft) -> StoreResult<bool> {
+        let mut s = self.lock()?;
+        if s.users.get(id).is_none_or(|u| u.org_id != org_id) {
+            return Ok(false);
+        }
+        s.users.remove(id);
+        s.sessions.retain(|_, sess| sess.user_id != id);
+        s.api_keys
+            .retain(|_, key| key.user_id.as_deref() != Some(id));
+        s.record(vec![event]);
+        Ok(true)
+    }
+
+    async fn get_counter(&self, org_id: &str, key: &str) -> StoreResult<CounterState> {
+        let s = self.lock()?;
+        Ok(s.counters
+            .get(&(org_id.to_owned(), key.to_owned()))
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn update_counter(
+        &self,
+        org_id: &str,
+        key: &str,
+        update: CounterUpdate<'_>,
+    ) -> StoreResult<CounterState> {
+        let mut s = self.lock()?;
+        let id = (org_id.to_owned(), key.to_owned());
+        let mut state = s.counters.get(&id).cloned().unwrap_or_default();
+        let events = update(&mut state);
+        if state == CounterState::default() {
+            s.counters.remove(&id);
+        } else {
+            s.counters.insert(id, state.clone());
+        }
+        s.record(events);
+        Ok(state)
+    }
+
+    async fn create_session(&self, session: &Session, events: Vec<EventDraft>) -> StoreResult<()> {
+        let mut s = self.lock()?;
+        if s.sessions.values().any(|x| x.token_hash == session.token_hash) {
+            return Err(StoreError::Conflict("session token".into()));
+        }
+        s.sessions.insert(session.id.clone(), session.clone());
+        s.record(events);
+        Ok(())
+    }
+
+    async fn find_session(&self, token_hash: &str) -> StoreResult<Option<Session>> {
+        let s = self.lock()?;
+        Ok(s.sessions
+            .values()
+            .find(|x| x.token_hash == token_hash)
+            .cloned())
+    }
+
+    async fn touch_session(&self, id: &str, at: Timestamp) -> StoreResult<()> {
+        let mut s = self.lock()?;
+        if let Some(session) = s.sessions.get_mut(id)
+            && session.last_used_at < at
+        {
+            session.last_used_at = at;
+        }
+        Ok(())
+    }
+
+    async fn delete_session(&self, id: &str, event: EventDraft) -> StoreResult<bool> {
+        let mut s = self.lock()?;
+        let removed = s.sessions.remove(id).is_some();
+        if removed {
+            s.record(vec![event]);
+        }
+        Ok(removed)
+    }
+
+    async fn list_user_sessions(&self, org_id: &str, user_id: &str) -> StoreResult<Vec<Session>> {
+        let s = self.lock()?;
+        Ok(s.sessions
+            .values()
+            .filter(|x| x.org_id == org_id && x.user_id == user_id)
+            .cloned()
+            .collect())
+    }
+
+    async fn create_api_key(&self, key: &ApiKey, event: EventDraft) -> StoreResult<()> {
+        let mut s = self.lock()?;
+        if s.api_keys.contains_key(&key.id)
+            || s.api_keys.values().any(|k| k.token_hash == key.token_hash)
+        {
+            return Err(StoreError::Conflict("api key".into()));
+        }
+        s.api_keys.insert(key.id.clone(), key.clone());
+        s.record(vec![event]);
+        Ok(())
+    }
+
+    async fn find_api_key(&self, token_hash: &str) -> StoreResult<Option<ApiKey>> {
+        let s = self.lock()?;
+        Ok(s.api_keys
+            .values()
+            .find(|k| k.token_hash == token_hash)
+            .cloned())
+    }
+
+    async fn list_api_keys(&self, org_id: Option<&str>, p: &Page) -> StoreResult<Vec<ApiKey>> {
+        let s = self.lock()?;
+        Ok(
+            page(s.api_keys.iter().filter(|(_, k)| k.org_id.as_deref() == org_id), p)
+                .cloned()
+                .collect(),
+        )
+    }
+
+    async fn delete_api_key(&self, org_id: &str, id: &str, event: EventDraft) -> StoreResult<bool> {
+        let mut s = self.lock()?;
+        if s.api_keys
+            .get(id)
+            .is_none_or(|k| k.org_id.as_deref() != Some(org_id))
+        {
+            return Ok(false);
+        }
+        s.api_keys.remove(id);
+        s.record(vec![event]);
+        Ok(true)
+    }
+
+    async fn has_instance_key(&self) -> StoreResult<bool> {
+        Ok(self.lock()?.api_keys.values().any(|k| k.org_id.is_none()))
+    }
+
+    async fn append_events(&self, events: Vec<EventDraft>) -> StoreResult<()> {
+        self.lock()?.record(events);
+        Ok(())
+    }
+
+    async fn list_events(
+        &self,
+        org_id: Option<&str>,
+        after: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<Event>> {
+        let s = self.lock()?;
+        Ok(s.events
+            .iter()
+            .filter(|e| e.sequence > after && e.org_id.as_deref() == org_id)
+            .take(limit.min(MAX_PAGE) as usize)
+            .cloned()
+            .collect())
+    }
+}

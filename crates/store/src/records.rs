@@ -1,0 +1,276 @@
+//! The records the store keeps. Plain data: no behavior beyond small accessors.
+//!
+//! Invariants: secrets never appear here in clear text — passwords only as PHC/bcrypt hashes,
+//! session tokens and API keys only as hex SHA-256 digests (`token_hash`). Login names are kept
+//! as given (`login`) and normalized (`login_key`, the unique key per organization).
+
+use std::fmt;
+use std::str::FromStr;
+
+use portcullis_model::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// An access role (DESIGN.md §4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Instance defaults and organizations; every organization's data.
+    InstanceAdmin,
+    /// Policies, users, unlocks and keys of one organization.
+    OrgAdmin,
+    /// Reads policies and events of one organization.
+    OrgAuditor,
+    /// Own password, sessions and keys.
+    Member,
+}
+
+impl Role {
+    /// Every role.
+    pub const ALL: [Role; 4] = [
+        Role::InstanceAdmin,
+        Role::OrgAdmin,
+        Role::OrgAuditor,
+        Role::Member,
+    ];
+
+    /// The canonical name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::InstanceAdmin => "instance_admin",
+            Role::OrgAdmin => "org_admin",
+            Role::OrgAuditor => "org_auditor",
+            Role::Member => "member",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Role, String> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == text)
+            .ok_or_else(|| format!("unknown role `{text}`"))
+    }
+}
+
+/// An organization (tenant).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Org {
+    /// `[A-Za-z0-9._-]{1,64}`.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Creation time.
+    pub created_at: Timestamp,
+}
+
+/// A user of one organization.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// Store-wide unique id.
+    pub id: String,
+    /// Owning organization.
+    pub org_id: String,
+    /// Login name as given.
+    pub login: String,
+    /// Normalized login name, unique in the organization.
+    pub login_key: String,
+    /// Email address.
+    pub email: Option<String>,
+    /// Display name.
+    pub display_name: Option<String>,
+    /// Where the user comes from (selects the password policy).
+    pub source: Option<String>,
+    /// Roles in the organization.
+    pub roles: Vec<Role>,
+    /// Disabled by an administrator.
+    pub disabled: bool,
+    /// Current password hash; `None` = no password (cannot log in with one).
+    pub password_hash: Option<String>,
+    /// Previous password hashes, newest first.
+    pub password_history: Vec<String>,
+    /// When the current password was set.
+    pub password_changed_at: Option<Timestamp>,
+    /// The current password was set by an administrator and not yet changed by the user.
+    pub password_set_by_admin: bool,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Last change of the record.
+    pub updated_at: Timestamp,
+    /// Last successful login.
+    pub last_login_at: Option<Timestamp>,
+    /// Client IP of the last successful login.
+    pub last_login_ip: Option<String>,
+}
+
+/// Profile fields an administrator may change (password and login state excluded).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserProfile {
+    /// Email address.
+    pub email: Option<String>,
+    /// Display name.
+    pub display_name: Option<String>,
+    /// Source.
+    pub source: Option<String>,
+    /// Roles.
+    pub roles: Vec<Role>,
+    /// Disabled flag.
+    pub disabled: bool,
+}
+
+/// A new password for a user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PasswordUpdate {
+    /// The new hash.
+    pub hash: String,
+    /// How many previous hashes to keep (the old current one is pushed first).
+    pub keep_history: usize,
+    /// When it was set.
+    pub changed_at: Timestamp,
+    /// Set by an administrator (`true`) or by the user.
+    pub set_by_admin: bool,
+}
+
+/// An authenticated session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// Store-wide unique id.
+    pub id: String,
+    /// Hex SHA-256 of the token.
+    pub token_hash: String,
+    /// Organization of the user.
+    pub org_id: String,
+    /// The user.
+    pub user_id: String,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Last authenticated use.
+    pub last_used_at: Timestamp,
+    /// The session may only change the password.
+    pub password_change_only: bool,
+}
+
+/// An API key. `org_id: None` = an instance-level key (instance administrators).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKey {
+    /// Store-wide unique id.
+    pub id: String,
+    /// Hex SHA-256 of the key.
+    pub token_hash: String,
+    /// Owning organization; `None` for instance keys.
+    pub org_id: Option<String>,
+    /// The user it belongs to; `None` for a service account key.
+    pub user_id: Option<String>,
+    /// Name given at creation.
+    pub name: String,
+    /// Roles it carries.
+    pub roles: Vec<Role>,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Expiry; `None` = none of its own.
+    pub expires_at: Option<Timestamp>,
+}
+
+/// Whose policy section a row is.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Owner {
+    /// The instance defaults.
+    Instance,
+    /// An organization's custom copy.
+    Org(String),
+}
+
+impl Owner {
+    /// The organization id, if any.
+    pub fn org_id(&self) -> Option<&str> {
+        match self {
+            Owner::Instance => None,
+            Owner::Org(id) => Some(id),
+        }
+    }
+}
+
+/// One stored policy section, as JSON (the service validates it back into the model).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SectionRow {
+    /// Section name (`lockout`, `brute_force`, ...).
+    pub section: String,
+    /// The section value, canonical JSON.
+    pub value: Value,
+    /// Sequence of the event that last wrote it.
+    pub sequence: u64,
+    /// First write.
+    pub created_at: Timestamp,
+    /// Last write.
+    pub changed_at: Timestamp,
+}
+
+/// An event to record in the same transaction as the change it describes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EventDraft {
+    /// Organization it concerns; `None` for instance events.
+    pub org_id: Option<String>,
+    /// Type, e.g. `policy.lockout.changed`, `account.locked`.
+    pub kind: String,
+    /// Who did it (`key:<id>`, `user:<id>`, `system`, `anonymous`).
+    pub actor: String,
+    /// Request that caused it.
+    pub request_id: Option<String>,
+    /// When.
+    pub at: Timestamp,
+    /// Details; never a secret.
+    pub payload: Value,
+}
+
+/// A recorded event.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Event {
+    /// Instance-wide, strictly increasing.
+    pub sequence: u64,
+    /// Organization it concerns.
+    pub org_id: Option<String>,
+    /// Type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Who did it.
+    pub actor: String,
+    /// Request that caused it.
+    pub request_id: Option<String>,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: Timestamp,
+    /// Details.
+    pub payload: Value,
+}
+
+impl Event {
+    /// The recorded form of a draft.
+    pub fn from_draft(sequence: u64, draft: EventDraft) -> Event {
+        Event {
+            sequence,
+            org_id: draft.org_id,
+            kind: draft.kind,
+            actor: draft.actor,
+            request_id: draft.request_id,
+            at: draft.at,
+            payload: draft.payload,
+        }
+    }
+}
+
+/// A page request over a list ordered by id (or sequence, for events).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Page {
+    /// Only items after this cursor.
+    pub after: Option<String>,
+    /// At most this many (the service caps it).
+    pub limit: u32,
+}
