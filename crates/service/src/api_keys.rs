@@ -13,7 +13,7 @@ use crate::secrets::{API_KEY_PREFIX, new_id, new_token, token_hash};
 use crate::service::{Context, Service};
 
 /// A request for a new key.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewApiKey {
     /// Name (1–128 characters).
@@ -22,11 +22,12 @@ pub struct NewApiKey {
     pub roles: Option<Vec<Role>>,
     /// Expiry (RFC 3339); required when the policy sets a maximum.
     #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub expires_at: Option<Timestamp>,
 }
 
 /// A key as listed: never its secret.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ApiKeyView {
     /// Id.
     pub id: String,
@@ -40,9 +41,11 @@ pub struct ApiKeyView {
     pub roles: Vec<Role>,
     /// Creation.
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
     /// Expiry.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub expires_at: Option<Timestamp>,
 }
 
@@ -61,7 +64,7 @@ impl From<ApiKey> for ApiKeyView {
 }
 
 /// A new key with its secret, shown once.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct CreatedApiKey {
     /// The key as listed.
     #[serde(flatten)]

@@ -31,7 +31,7 @@ pub use login::{LastLogin, LoginAnswer, LoginGranted, LoginRequest};
 pub use metrics::{LOGIN_RESULTS, Metrics};
 pub use orgs::NewOrg;
 pub use policies::{PasswordCheckRequest, PasswordCheckResult, SectionView, SectionWrite};
-pub use secrets::{API_KEY_PREFIX, SESSION_PREFIX, token_hash};
+pub use secrets::{API_KEY_PREFIX, SESSION_PREFIX, new_request_id, token_hash};
 pub use service::{Context, INSTANCE_ID, Service};
 
 /// Stable violation codes of the service (the model's and the engine's are in their crates).

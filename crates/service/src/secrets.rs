@@ -39,6 +39,11 @@ pub(crate) fn new_token(prefix: &str) -> String {
     format!("{prefix}{}", random_hex(32))
 }
 
+/// A new request id (for requests that came without a usable one).
+pub fn new_request_id() -> String {
+    random_hex(8)
+}
+
 /// A random 64-bit number (reservation ids).
 pub(crate) fn random_u64() -> u64 {
     OsRng.next_u64()

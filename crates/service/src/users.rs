@@ -19,7 +19,7 @@ use crate::secrets::new_id;
 use crate::service::{Context, Service};
 
 /// A user as the API shows it: never the hash or the history.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct UserView {
     /// Id.
     pub id: String,
@@ -41,17 +41,21 @@ pub struct UserView {
     pub has_password: bool,
     /// When the password was set.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub password_changed_at: Option<Timestamp>,
     /// The next login must change the password (set by an administrator).
     pub password_change_required: bool,
     /// Creation.
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
     /// Last change.
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub updated_at: Timestamp,
     /// Last successful login.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub last_login_at: Option<Timestamp>,
     /// IP of the last successful login.
     pub last_login_ip: Option<String>,
@@ -80,7 +84,7 @@ impl From<User> for UserView {
 }
 
 /// A request to create a user.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     /// Login name (1–256 characters, unique in the organization regardless of case).
@@ -98,7 +102,7 @@ pub struct NewUser {
 }
 
 /// A change of a user's profile; absent fields stay, `null` clears an optional one.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
     /// Email.
@@ -121,15 +125,17 @@ fn double_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option
 }
 
 /// A user's lock state.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct LockView {
     /// Locked now.
     pub locked: bool,
     /// Since when.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub locked_since: Option<Timestamp>,
     /// Until when (none while locked = until unlocked).
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub locked_until: Option<Timestamp>,
     /// Failures counted in the current cycle.
     pub failures: u32,

@@ -306,8 +306,12 @@ impl Store for MemoryStore {
 
     async fn create_session(&self, session: &Session, events: Vec<EventDraft>) -> StoreResult<()> {
         let mut s = self.lock()?;
-        if s.sessions.values().any(|x| x.token_hash == session.token_hash) {
-            return Err(StoreError::Conflict("session token".into()));
+        if s.sessions.contains_key(&session.id)
+            || s.sessions
+                .values()
+                .any(|x| x.token_hash == session.token_hash)
+        {
+            return Err(StoreError::Conflict("session".into()));
         }
         s.sessions.insert(session.id.clone(), session.clone());
         s.record(events);

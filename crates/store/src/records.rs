@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// An access role (DESIGN.md §4).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Instance defaults and organizations; every organization's data.
@@ -231,7 +231,7 @@ pub struct EventDraft {
 }
 
 /// A recorded event.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Event {
     /// Instance-wide, strictly increasing.
     pub sequence: u64,
@@ -245,6 +245,7 @@ pub struct Event {
     /// Request that caused it.
     pub request_id: Option<String>,
     /// When.
+    #[schema(value_type = String, format = DateTime)]
     #[serde(with = "time::serde::rfc3339")]
     pub at: Timestamp,
     /// Details.

@@ -1,0 +1,147 @@
+//! The native HTTP API of portcullis (DESIGN.md §7): axum routes under `/v1`, bearer
+//! authentication, RFC 9457 problem+json errors, the OpenAPI 3.1 document, health and metrics.
+//!
+//! Invariants: handlers translate HTTP to service calls and back, nothing else — every decision
+//! is the service's; errors are mapped once ([`error::ApiError`]); every request carries a request
+//! id (taken from a sane `X-Request-Id` or generated) that is echoed and logged; no header or body
+//! that carries a secret is logged.
+
+pub mod error;
+pub mod extract;
+mod http_metrics;
+pub mod openapi;
+pub mod routes;
+pub mod views;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::HeaderValue;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post, put};
+use portcullis_service::Service;
+use tracing::Instrument;
+
+pub use http_metrics::HttpMetrics;
+
+use crate::extract::RequestId;
+use crate::routes::{keys, ops, orgs, policy, session, users};
+
+/// Shared state of the handlers.
+#[derive(Clone)]
+pub struct AppState {
+    /// The service.
+    pub service: Arc<Service>,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
+    /// Request latency.
+    pub http_metrics: Arc<HttpMetrics>,
+}
+
+impl AppState {
+    /// State over a service.
+    pub fn new(service: Arc<Service>, trusted_proxies: Vec<ipnet::IpNet>) -> AppState {
+        AppState {
+            service,
+            trusted_proxies: Arc::new(trusted_proxies),
+            http_metrics: Arc::new(HttpMetrics::default()),
+        }
+    }
+}
+
+/// The whole API.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(ops::openapi))
+        .route("/v1/orgs", post(orgs::create_org).get(orgs::list_orgs))
+        .route("/v1/orgs/{org}", get(orgs::get_org))
+        .route("/v1/instance/policy", get(policy::get_instance_policy))
+        .route(
+            "/v1/instance/policy/{section}",
+            put(policy::put_instance_section).patch(policy::patch_instance_section),
+        )
+        .route("/v1/orgs/{org}/policy", get(policy::get_org_policy))
+        .route(
+            "/v1/orgs/{org}/policy/{section}",
+            put(policy::put_org_section)
+                .patch(policy::patch_org_section)
+                .delete(policy::reset_org_section),
+        )
+        .route(
+            "/v1/orgs/{org}/password-policies",
+            get(policy::list_password_policies).post(policy::create_password_policy),
+        )
+        .route(
+            "/v1/orgs/{org}/password-policies/{id}",
+            get(policy::get_password_policy)
+                .put(policy::replace_password_policy)
+                .delete(policy::delete_password_policy),
+        )
+        .route("/v1/orgs/{org}/password-check", post(policy::check_password))
+        .route("/v1/orgs/{org}/users", post(users::create_user).get(users::list_users))
+        .route(
+            "/v1/orgs/{org}/users/{id}",
+            get(users::get_user)
+                .patch(users::update_user)
+                .delete(users::delete_user),
+        )
+        .route("/v1/orgs/{org}/users/{id}/password", put(users::set_user_password))
+        .route("/v1/orgs/{org}/users/{id}/unlock", post(users::unlock_user))
+        .route("/v1/orgs/{org}/users/{id}/lock", get(users::get_user_lock))
+        .route("/v1/orgs/{org}/login", post(session::login))
+        .route("/v1/self", get(session::get_self))
+        .route("/v1/self/password", post(session::change_own_password))
+        .route("/v1/logout", post(session::logout))
+        .route(
+            "/v1/orgs/{org}/api-keys",
+            post(keys::create_api_key).get(keys::list_api_keys),
+        )
+        .route("/v1/orgs/{org}/api-keys/{id}", axum::routing::delete(keys::delete_api_key))
+        .route("/v1/orgs/{org}/events", get(keys::list_events))
+        .fallback(|| async { error::ApiError::not_found() })
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+fn sane_request_id(value: &HeaderValue) -> Option<String> {
+    let text = value.to_str().ok()?;
+    (!text.is_empty()
+        && text.len() <= 64
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')))
+    .then(|| text.to_owned())
+}
+
+/// Request id, tracing span, latency metric.
+async fn observe(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(sane_request_id)
+        .unwrap_or_else(portcullis_service::new_request_id);
+    request.extensions_mut().insert(RequestId(id.clone()));
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().to_string();
+    let span = tracing::info_span!("request", request_id = %id, %method, %route);
+    #[allow(clippy::disallowed_methods)] // measures latency for metrics, not policy time
+    let started = Instant::now();
+    let mut response = next.run(request).instrument(span.clone()).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let status = response.status().as_u16();
+    state.http_metrics.observe(&method, &route, status, elapsed);
+    span.in_scope(|| tracing::info!(status, latency_ms = elapsed * 1000.0, "request"));
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}

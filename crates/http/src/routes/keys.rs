@@ -1,0 +1,87 @@
+//! `/v1/orgs/{org}/api-keys` and `/v1/orgs/{org}/events`.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use portcullis_model::{Violation, codes};
+use portcullis_service::{CreatedApiKey, NewApiKey};
+use portcullis_store::MAX_PAGE;
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::{Auth, DEFAULT_PAGE, JsonBody, PageQuery, Paging};
+use crate::views::{ApiKeyList, EventList, next_after};
+
+/// Creates an API key; the secret is in this answer only.
+#[utoipa::path(post, path = "/v1/orgs/{org}/api-keys", tag = "api-keys", request_body = NewApiKey,
+    responses((status = 201, body = CreatedApiKey), (status = 400, body = Problem)))]
+pub async fn create_api_key(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(org): Path<String>,
+    JsonBody(body): JsonBody<NewApiKey>,
+) -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
+    let key = state.service.create_api_key(&auth.caller, &auth.ctx, &org, body).await?;
+    Ok((StatusCode::CREATED, Json(key)))
+}
+
+/// Lists API keys (all for administrators, one's own otherwise).
+#[utoipa::path(get, path = "/v1/orgs/{org}/api-keys", tag = "api-keys", params(PageQuery),
+    responses((status = 200, body = ApiKeyList)))]
+pub async fn list_api_keys(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(org): Path<String>,
+    Paging(page): Paging,
+) -> ApiResult<Json<ApiKeyList>> {
+    let keys = state.service.list_api_keys(&auth.caller, &org, &page).await?;
+    let next_after = next_after(&keys, page.limit, |k| k.id.clone());
+    Ok(Json(ApiKeyList { items: keys, next_after }))
+}
+
+/// Deletes an API key.
+#[utoipa::path(delete, path = "/v1/orgs/{org}/api-keys/{id}", tag = "api-keys",
+    responses((status = 204), (status = 404, body = Problem)))]
+pub async fn delete_api_key(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((org, id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    state.service.delete_api_key(&auth.caller, &auth.ctx, &org, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `?after=<sequence>&limit=`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct EventQuery {
+    /// Only events with a greater sequence (the `next_after` of the previous page).
+    pub after: Option<u64>,
+    /// Page size, 1–500 (default 50).
+    pub limit: Option<u32>,
+}
+
+/// Events of an organization, oldest first.
+#[utoipa::path(get, path = "/v1/orgs/{org}/events", tag = "events", params(EventQuery),
+    responses((status = 200, body = EventList), (status = 400, body = Problem)))]
+pub async fn list_events(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(org): Path<String>,
+    query: Result<Query<EventQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<EventList>> {
+    let Query(query) = query.map_err(|e| {
+        ApiError::invalid(vec![Violation::new("", codes::INVALID_JSON, e.body_text())])
+    })?;
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(ApiError::invalid(vec![
+            Violation::new("limit", codes::OUT_OF_RANGE, format!("must be between 1 and {MAX_PAGE}"))
+                .with("min", 1)
+                .with("max", MAX_PAGE),
+        ]));
+    }
+    let events = state.service.list_events(&auth.caller, &org, query.after.unwrap_or(0), limit).await?;
+    let next_after = next_after(&events, limit, |e| e.sequence.to_string());
+    Ok(Json(EventList { items: events, next_after }))
+}

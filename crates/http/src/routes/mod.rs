@@ -1,0 +1,8 @@
+//! Handlers, one module per resource. Handler names are the OpenAPI operation ids.
+
+pub mod keys;
+pub mod ops;
+pub mod orgs;
+pub mod policy;
+pub mod session;
+pub mod users;

@@ -1,0 +1,175 @@
+//! Policy endpoints: instance defaults, organization sections (write, patch, reset), named
+//! password policies and the password dry run.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use portcullis_model::{InstancePolicy, PasswordPolicy, SectionKind};
+use portcullis_service::{PasswordCheckRequest, PasswordCheckResult, SectionView, SectionWrite};
+use serde_json::Value;
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::{Auth, JsonBody};
+
+fn section(name: &str) -> ApiResult<SectionKind> {
+    name.parse().map_err(|_| ApiError::not_found().detail(format!("no policy section `{name}`")))
+}
+
+/// The instance defaults, every section with its details (instance administrators).
+#[utoipa::path(get, path = "/v1/instance/policy", tag = "policy",
+    responses((status = 200, body = Object), (status = 403, body = Problem)))]
+pub async fn get_instance_policy(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<InstancePolicy>> {
+    Ok(Json(state.service.get_instance_policy(&auth.caller).await?))
+}
+
+/// Replaces an instance default section.
+#[utoipa::path(put, path = "/v1/instance/policy/{section}", tag = "policy", request_body = Object,
+    responses((status = 200, body = SectionView), (status = 400, body = Problem)))]
+pub async fn put_instance_section(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(name): Path<String>,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult<Json<SectionView>> {
+    let kind = section(&name)?;
+    let view = state.service.write_instance_section(&auth.caller, &auth.ctx, kind, SectionWrite::Replace(body)).await?;
+    Ok(Json(view))
+}
+
+/// Patches an instance default section (JSON merge patch).
+#[utoipa::path(patch, path = "/v1/instance/policy/{section}", tag = "policy", request_body = Object,
+    responses((status = 200, body = SectionView), (status = 400, body = Problem)))]
+pub async fn patch_instance_section(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(name): Path<String>,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult<Json<SectionView>> {
+    let kind = section(&name)?;
+    let view = state.service.write_instance_section(&auth.caller, &auth.ctx, kind, SectionWrite::Patch(body)).await?;
+    Ok(Json(view))
+}
+
+/// The effective policy of an organization: each section with `is_default` and `details`.
+#[utoipa::path(get, path = "/v1/orgs/{org}/policy", tag = "policy",
+    responses((status = 200, body = Object), (status = 404, body = Problem)))]
+pub async fn get_org_policy(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(org): Path<String>,
+) -> ApiResult<Json<portcullis_model::EffectivePolicy>> {
+    let policy = state.service.get_org_policy(&auth.caller, &org).await?;
+    Ok(Json((*policy).clone()))
+}
+
+/// Replaces an organization's section (it now has its own copy).
+#[utoipa::path(put, path = "/v1/orgs/{org}/policy/{section}", tag = "policy", request_body = Object,
+    responses((status = 200, body = SectionView), (status = 400, body = Problem), (status = 404, body = Problem)))]
+pub async fn put_org_section(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((org, name)): Path<(String, String)>,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult<Json<SectionView>> {
+    let kind = section(&name)?;
+    let view = state.service.write_org_section(&auth.caller, &auth.ctx, &org, kind, SectionWrite::Replace(body)).await?;
+    Ok(Json(view))
+}
+
+/// Patches an organization's section (JSON merge patch over the value in force).
+#[utoipa::path(patch, path = "/v1/orgs/{org}/policy/{section}", tag = "policy", request_body = Object,
+    responses((status = 200, body = SectionView), (status = 400, body = Problem), (status = 404, body = Problem)))]
+pub async fn patch_org_section(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((org, name)): Path<(String, String)>,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult<Json<SectionView>> {
+    let kind = section(&name)?;
+    let view = state.service.write_org_section(&auth.caller, &auth.ctx, &org, kind, SectionWrite::Patch(body)).await?;
+    Ok(Json(view))
+}
+
+/// Resets an organization's section to the instance default.
+#[utoipa::path(delete, path = "/v1/orgs/{org}/policy/{section}", tag = "policy",
+    responses((status = 200, body = SectionView), (status = 404, body = Problem)))]
+pub async fn reset_org_section(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((org, name)): Path<(String, String)>,
+) -> ApiResult<Json<SectionView>> {
+    let kind = section(&name)?;
+    Ok(Json(state.service.reset_org_section(&auth.caller, &auth.ctx, &org, kind).await?))
+}
+
+/// The organization's password policies.
+#[utoipa::path(get, path = "/v1/orgs/{org}/password-policies", tag = "password-policies",
+    responses((status = 200, body = SectionView), (status = 404, body = Problem)))]
+pub async fn list_password_policies(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(org): Path<String>,
+) -> ApiResult<Json<SectionView>> {
+    Ok(Json(state.service.list_password_policies(&auth.caller, &org).await?))
+}
+
+/// Adds a password policy.
+#[utoipa::path(post, path = "/v1/orgs/{org}/password-policies", tag = "password-policies", request_body = Object,
+    responses((status = 201, body = Object), (status = 400, body = Problem), (status = 409, body = Problem)))]
+pub async fn create_password_policy(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(org): Path<String>,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult<(StatusCode, Json<PasswordPolicy>)> {
+    let policy = state.service.create_password_policy(&auth.caller, &auth.ctx, &org, body).await?;
+    Ok((StatusCode::CREATED, Json(policy)))
+}
+
+/// One password policy.
+#[utoipa::path(get, path = "/v1/orgs/{org}/password-policies/{id}", tag = "password-policies",
+    responses((status = 200, body = Object), (status = 404, body = Problem)))]
+pub async fn get_password_policy(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((org, id)): Path<(String, String)>,
+) -> ApiResult<Json<PasswordPolicy>> {
+    Ok(Json(state.service.get_password_policy(&auth.caller, &org, &id).await?))
+}
+
+/// Replaces a password policy.
+#[utoipa::path(put, path = "/v1/orgs/{org}/password-policies/{id}", tag = "password-policies", request_body = Object,
+    responses((status = 200, body = Object), (status = 400, body = Problem), (status = 404, body = Problem)))]
+pub async fn replace_password_policy(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((org, id)): Path<(String, String)>,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult<Json<PasswordPolicy>> {
+    Ok(Json(state.service.replace_password_policy(&auth.caller, &auth.ctx, &org, &id, body).await?))
+}
+
+/// Deletes a password policy (not the default).
+#[utoipa::path(delete, path = "/v1/orgs/{org}/password-policies/{id}", tag = "password-policies",
+    responses((status = 204), (status = 400, body = Problem), (status = 404, body = Problem)))]
+pub async fn delete_password_policy(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((org, id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    state.service.delete_password_policy(&auth.caller, &auth.ctx, &org, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Checks a candidate password against the policy (dry run; nothing is stored).
+#[utoipa::path(post, path = "/v1/orgs/{org}/password-check", tag = "password-policies", request_body = PasswordCheckRequest,
+    responses((status = 200, body = PasswordCheckResult), (status = 400, body = Problem)))]
+pub async fn check_password(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(org): Path<String>,
+    JsonBody(body): JsonBody<PasswordCheckRequest>,
+) -> ApiResult<Json<PasswordCheckResult>> {
+    Ok(Json(state.service.check_password(&auth.caller, &org, &body).await?))
+}

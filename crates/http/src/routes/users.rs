@@ -1,0 +1,129 @@
+//! `/v1/orgs/{org}/users`: users, administrator password set, unlock, lock state.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use portcullis_service::{LockView, NewUser, UserPatch, UserView};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::error::{ApiResult, Problem};
+use crate::extract::{Auth, JsonBody, PageQuery, Paging};
+use crate::views::{UnlockResponse, UserList, next_after};
+
+/// Creates a user.
+#[utoipa::path(post, path = "/v1/orgs/{org}/users", tag = "users", request_body = NewUser,
+    responses((status = 201, body = UserView), (status = 400, body = Problem), (status = 409, body = Problem)))]
+pub async fn create_user(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(org): Path<String>,
+    JsonBody(body): JsonBody<NewUser>,
+) -> ApiResult<(StatusCode, Json<UserView>)> {
+    let user = state.service.create_user(&auth.caller, &auth.ctx, &org, body).await?;
+    Ok((StatusCode::CREATED, Json(user)))
+}
+
+/// Lists users.
+#[utoipa::path(get, path = "/v1/orgs/{org}/users", tag = "users", params(PageQuery),
+    responses((status = 200, body = UserList), (status = 404, body = Problem)))]
+pub async fn list_users(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(org): Path<String>,
+    Paging(page): Paging,
+) -> ApiResult<Json<UserList>> {
+    let users = state.service.list_users(&auth.caller, &org, &page).await?;
+    let next_after = next_after(&users, page.limit, |u| u.id.clone());
+    Ok(Json(UserList { items: users, next_after }))
+}
+
+/// One user.
+#[utoipa::path(get, path = "/v1/orgs/{org}/users/{id}", tag = "users",
+    responses((status = 200, body = UserView), (status = 404, body = Problem)))]
+pub async fn get_user(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((org, id)): Path<(String, String)>,
+) -> ApiResult<Json<UserView>> {
+    Ok(Json(state.service.get_user(&auth.caller, &org, &id).await?))
+}
+
+/// Changes a user's profile (`null` clears an optional field).
+#[utoipa::path(patch, path = "/v1/orgs/{org}/users/{id}", tag = "users", request_body = UserPatch,
+    responses((status = 200, body = UserView), (status = 400, body = Problem), (status = 404, body = Problem)))]
+pub async fn update_user(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((org, id)): Path<(String, String)>,
+    JsonBody(body): JsonBody<UserPatch>,
+) -> ApiResult<Json<UserView>> {
+    Ok(Json(state.service.update_user(&auth.caller, &auth.ctx, &org, &id, body).await?))
+}
+
+/// Deletes a user with its sessions and keys.
+#[utoipa::path(delete, path = "/v1/orgs/{org}/users/{id}", tag = "users",
+    responses((status = 204), (status = 404, body = Problem)))]
+pub async fn delete_user(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((org, id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    state.service.delete_user(&auth.caller, &auth.ctx, &org, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// An administrator's password set.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetPassword {
+    /// The new password.
+    pub password: String,
+    /// The user must change it at its next login (default true; applies under
+    /// `renew_on_first_login`).
+    #[serde(default = "yes")]
+    pub change_required: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Sets a user's password (policy and history checked; sessions end; the lock is lifted).
+#[utoipa::path(put, path = "/v1/orgs/{org}/users/{id}/password", tag = "users", request_body = SetPassword,
+    responses((status = 204), (status = 400, body = Problem), (status = 404, body = Problem)))]
+pub async fn set_user_password(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((org, id)): Path<(String, String)>,
+    JsonBody(body): JsonBody<SetPassword>,
+) -> ApiResult<StatusCode> {
+    state
+        .service
+        .admin_set_password(&auth.caller, &auth.ctx, &org, &id, &body.password, body.change_required)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Lifts a user's lock.
+#[utoipa::path(post, path = "/v1/orgs/{org}/users/{id}/unlock", tag = "users",
+    responses((status = 200, body = UnlockResponse), (status = 404, body = Problem)))]
+pub async fn unlock_user(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((org, id)): Path<(String, String)>,
+) -> ApiResult<Json<UnlockResponse>> {
+    let unlocked = state.service.unlock_user(&auth.caller, &auth.ctx, &org, &id).await?;
+    Ok(Json(UnlockResponse { unlocked }))
+}
+
+/// A user's lock state.
+#[utoipa::path(get, path = "/v1/orgs/{org}/users/{id}/lock", tag = "users",
+    responses((status = 200, body = LockView), (status = 404, body = Problem)))]
+pub async fn get_user_lock(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((org, id)): Path<(String, String)>,
+) -> ApiResult<Json<LockView>> {
+    Ok(Json(state.service.user_lock(&auth.caller, &org, &id).await?))
+}

@@ -1,0 +1,123 @@
+//! Response bodies that are the HTTP layer's own (lists, organizations, login answers).
+
+use portcullis_model::Timestamp;
+use portcullis_service::{ApiKeyView, LastLogin, UserView};
+use portcullis_store::{Event, Org};
+use serde::Serialize;
+
+pub(crate) fn rfc3339(t: Timestamp) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// An organization.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OrgView {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Creation (RFC 3339).
+    #[schema(format = DateTime)]
+    pub created_at: String,
+}
+
+impl From<Org> for OrgView {
+    fn from(o: Org) -> OrgView {
+        OrgView {
+            id: o.id,
+            name: o.name,
+            created_at: rfc3339(o.created_at),
+        }
+    }
+}
+
+macro_rules! list_type {
+    ($name:ident, $item:ty, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(Debug, Serialize, utoipa::ToSchema)]
+        pub struct $name {
+            /// The page.
+            pub items: Vec<$item>,
+            /// Cursor of the next page (pass as `after`); absent on the last page.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub next_after: Option<String>,
+        }
+    };
+}
+
+list_type!(OrgList, OrgView, "A page of organizations.");
+list_type!(UserList, UserView, "A page of users.");
+list_type!(ApiKeyList, ApiKeyView, "A page of API keys.");
+list_type!(EventList, Event, "A page of events.");
+
+/// The cursor after a page: the last item's, when the page is full.
+pub(crate) fn next_after<T>(items: &[T], limit: u32, cursor: impl Fn(&T) -> String) -> Option<String> {
+    (items.len() == limit as usize)
+        .then(|| items.last().map(cursor))
+        .flatten()
+}
+
+/// A session handed out by a login.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SessionToken {
+    /// Bearer token, shown once.
+    pub token: String,
+    /// Absolute end (RFC 3339).
+    #[schema(format = DateTime)]
+    pub expires_at: String,
+    /// End if unused (RFC 3339), absent without an idle timeout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    pub idle_expires_at: Option<String>,
+}
+
+/// A successful login.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LoginResponse {
+    /// The session.
+    pub session: SessionToken,
+    /// The user id.
+    pub user_id: String,
+    /// The session may only change the password (`POST /v1/self/password`).
+    pub password_change_required: bool,
+    /// A second factor must be passed before the session is usable.
+    pub mfa_required: bool,
+    /// MFA is required and not enrolled: enroll before this time (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    pub mfa_enroll_by: Option<String>,
+    /// When the password expires (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    pub password_expires_at: Option<String>,
+    /// The previous login, with `show_recent_login_info`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_login: Option<LastLogin>,
+    /// The login banner.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub banner: Option<String>,
+}
+
+/// The answer of an unlock.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UnlockResponse {
+    /// Whether a lock was in force and is now lifted.
+    pub unlocked: bool,
+}
+
+/// The caller.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SelfView {
+    /// The actor (`user:<id>`, `key:<id>`).
+    pub actor: String,
+    /// Organization, absent for instance keys.
+    pub org_id: Option<String>,
+    /// Roles.
+    pub roles: Vec<portcullis_store::Role>,
+    /// The session may only change the password.
+    pub password_change_only: bool,
+    /// The user, for sessions and user keys.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<UserView>,
+}

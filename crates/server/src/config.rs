@@ -1,0 +1,237 @@
+//! Configuration, layered: built-in defaults → TOML file → `PORTCULLIS_*` environment → flags.
+//!
+//! Invariants: an unknown key in the file is an error (a typo never silently does nothing); an
+//! unknown `PORTCULLIS_*` variable is reported as a warning (the environment is shared with other
+//! tools); secrets (`bootstrap_token`) are never printed, not even in errors.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use portcullis_engine::hashing::HashParams;
+use serde::{Deserialize, Serialize};
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Password hashing cost.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HashingConfig {
+    /// argon2id memory, KiB.
+    pub argon2_memory_kib: u32,
+    /// argon2id iterations.
+    pub argon2_iterations: u32,
+    /// argon2id parallelism.
+    pub argon2_parallelism: u32,
+    /// bcrypt cost.
+    pub bcrypt_cost: u32,
+    /// Password hashes computed at once (0 = number of cores).
+    pub concurrency: usize,
+}
+
+impl Default for HashingConfig {
+    fn default() -> HashingConfig {
+        let p = HashParams::default();
+        HashingConfig {
+            argon2_memory_kib: p.argon2_memory_kib,
+            argon2_iterations: p.argon2_iterations,
+            argon2_parallelism: p.argon2_parallelism,
+            bcrypt_cost: p.bcrypt_cost,
+            concurrency: 0,
+        }
+    }
+}
+
+impl HashingConfig {
+    /// The engine's parameters.
+    pub fn params(&self) -> HashParams {
+        HashParams {
+            argon2_memory_kib: self.argon2_memory_kib,
+            argon2_iterations: self.argon2_iterations,
+            argon2_parallelism: self.argon2_parallelism,
+            bcrypt_cost: self.bcrypt_cost,
+        }
+    }
+}
+
+/// The server configuration.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// `sqlite://FILE`, a plain file path, or (later) `postgres://…`.
+    pub database_url: String,
+    /// Database connections.
+    pub pool_size: u32,
+    /// Peers (addresses or CIDRs) whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<String>,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Log filter (`info`, `portcullis=debug,info`, ...).
+    pub log_level: String,
+    /// The first instance administrator key, used instead of a generated one on first start.
+    #[serde(skip_serializing)]
+    pub bootstrap_token: Option<String>,
+    /// Password hashing.
+    pub hashing: HashingConfig,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("database_url", &self.database_url)
+            .field("pool_size", &self.pool_size)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("log_format", &self.log_format)
+            .field("log_level", &self.log_level)
+            .field("bootstrap_token", &self.bootstrap_token.as_ref().map(|_| "<set>"))
+            .field("hashing", &self.hashing)
+            .finish()
+    }
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: "sqlite://portcullis.db".into(),
+            pool_size: 8,
+            trusted_proxies: Vec::new(),
+            log_format: LogFormat::Text,
+            log_level: "info".into(),
+            bootstrap_token: None,
+            hashing: HashingConfig::default(),
+        }
+    }
+}
+
+/// Environment variables that are not configuration keys but are ours.
+const OTHER_VARIABLES: &[&str] = &["CONFIG", "TEST_DATABASE_URL"];
+
+/// Configuration keys, as environment names (without the prefix).
+fn known_env_key(key: &str) -> bool {
+    const TOP: &[&str] = &[
+        "LISTEN",
+        "DATABASE_URL",
+        "POOL_SIZE",
+        "TRUSTED_PROXIES",
+        "LOG_FORMAT",
+        "LOG_LEVEL",
+        "BOOTSTRAP_TOKEN",
+    ];
+    const HASHING: &[&str] = &[
+        "ARGON2_MEMORY_KIB",
+        "ARGON2_ITERATIONS",
+        "ARGON2_PARALLELISM",
+        "BCRYPT_COST",
+        "CONCURRENCY",
+    ];
+    TOP.contains(&key)
+        || key
+            .strip_prefix("HASHING__")
+            .is_some_and(|k| HASHING.contains(&k))
+}
+
+/// A configuration problem.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+/// Loads the configuration from `file` (when given, it must exist), the environment `env`
+/// (name, value pairs) and the flag overrides. Answers it with warnings to log.
+pub fn load(
+    file: Option<&Path>,
+    env: &[(String, String)],
+    overrides: &Overrides,
+) -> Result<(Config, Vec<String>), ConfigError> {
+    let mut warnings = Vec::new();
+    let mut figment = Figment::from(Serialized::defaults(Config::default()));
+    if let Some(file) = file {
+        if !file.exists() {
+            return Err(ConfigError(format!("file {} does not exist", file.display())));
+        }
+        figment = figment.merge(Toml::file_exact(file));
+    }
+    let mut known = Vec::new();
+    for (name, value) in env {
+        let Some(key) = name.strip_prefix("PORTCULLIS_") else {
+            continue;
+        };
+        if known_env_key(key) {
+            known.push((key.to_owned(), value.clone()));
+        } else if !OTHER_VARIABLES.contains(&key) {
+            warnings.push(format!("unknown environment variable {name} ignored"));
+        }
+    }
+    // Only known keys are merged, so unknown ones are warnings, not extraction errors.
+    for (key, value) in &known {
+        let path = key.to_lowercase().replace("__", ".");
+        let value: figment::value::Value = if key == "TRUSTED_PROXIES" {
+            value
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+                .into()
+        } else if key == "BOOTSTRAP_TOKEN" {
+            value.clone().into()
+        } else {
+            value
+                .parse::<figment::value::Value>()
+                .unwrap_or_else(|_| value.clone().into())
+        };
+        figment = figment.merge(Serialized::global(&path, value));
+    }
+    if let Some(listen) = overrides.listen {
+        figment = figment.merge(Serialized::global("listen", listen.to_string()));
+    }
+    if let Some(url) = &overrides.database_url {
+        figment = figment.merge(Serialized::global("database_url", url));
+    }
+    if let Some(format) = overrides.log_format {
+        figment = figment.merge(Serialized::global("log_format", format));
+    }
+    let config: Config = figment
+        .extract()
+        .map_err(|e| ConfigError(redact(&e.to_string())))?;
+    for entry in &config.trusted_proxies {
+        if portcullis_model::net::parse_network(entry).is_none() {
+            return Err(ConfigError(format!(
+                "trusted_proxies: `{entry}` is not an address or CIDR network"
+            )));
+        }
+    }
+    Ok((config, warnings))
+}
+
+fn redact(message: &str) -> String {
+    if message.contains("bootstrap_token") {
+        "invalid bootstrap_token".into()
+    } else {
+        message.to_owned()
+    }
+}
+
+/// Values given as command-line flags.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    /// `--listen`.
+    pub listen: Option<SocketAddr>,
+    /// `--database-url`.
+    pub database_url: Option<String>,
+    /// `--log-format`.
+    pub log_format: Option<LogFormat>,
+}

@@ -1,0 +1,138 @@
+//! The portcullis server: configuration, wiring of store → service → HTTP, startup (migrations,
+//! bootstrap of the first instance administrator key) and graceful shutdown.
+//!
+//! Invariants: the one place that chooses a storage adapter is [`open_store`]; the wall clock is
+//! the service's `SystemClock` unless a test injects another; the bootstrap key is printed once,
+//! on first start of an empty instance, and never logged.
+
+pub mod config;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use portcullis_engine::hashing::Hasher;
+use portcullis_http::AppState;
+use portcullis_service::{Clock, Service};
+use portcullis_store::Store;
+use portcullis_store_sqlite::SqliteStore;
+use tokio::net::TcpListener;
+
+pub use config::{Config, LogFormat, Overrides};
+
+/// A startup failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Bad configuration.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// The database could not be opened or migrated.
+    #[error("database: {0}")]
+    Database(String),
+    /// Something else (bind, hashing parameters).
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Opens (and migrates) the store named by `database_url`.
+pub async fn open_store(config: &Config, migrate: bool) -> Result<Arc<dyn Store>, StartError> {
+    let url = config.database_url.as_str();
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Err(StartError::Database(
+            "PostgreSQL is not supported yet; use a SQLite file".into(),
+        ));
+    }
+    let store = SqliteStore::connect(url, config.pool_size)
+        .await
+        .map_err(|e| StartError::Database(e.to_string()))?;
+    if migrate {
+        store
+            .migrate()
+            .await
+            .map_err(|e| StartError::Database(e.to_string()))?;
+    }
+    Ok(Arc::new(store))
+}
+
+/// A server that is listening.
+pub struct Running {
+    /// The bound address (useful with port 0).
+    pub addr: SocketAddr,
+    /// The generated bootstrap key, when this start created one (print it once).
+    pub bootstrap_key: Option<String>,
+    /// The service (tests look at its metrics).
+    pub service: Arc<Service>,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting, finishes the requests in flight, and waits.
+    pub async fn stop(self) -> std::io::Result<()> {
+        let _ = self.shutdown.send(());
+        self.task
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))?
+    }
+
+    /// Waits until the server ends (after `shutdown` resolves).
+    pub async fn wait(self) -> std::io::Result<()> {
+        self.task
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))?
+    }
+}
+
+/// Starts the server on `config.listen` with `clock`; answers once it is listening.
+/// `shutdown` ends it gracefully when it resolves.
+pub async fn start(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<Running, StartError> {
+    let store = open_store(config, true).await?;
+    let hasher = Hasher::new(config.hashing.params())
+        .map_err(|e| StartError::Other(format!("hashing: {e}")))?;
+    let concurrency = match config.hashing.concurrency {
+        0 => std::thread::available_parallelism().map_or(2, usize::from),
+        n => n,
+    };
+    let service = Arc::new(Service::new(store, clock, Arc::new(hasher), concurrency));
+    let bootstrap = service
+        .bootstrap(config.bootstrap_token.as_deref())
+        .await
+        .map_err(|e| StartError::Other(format!("bootstrap: {e}")))?;
+    let bootstrap_key = bootstrap.filter(|_| config.bootstrap_token.is_none());
+    let proxies = config
+        .trusted_proxies
+        .iter()
+        .filter_map(|p| portcullis_model::net::parse_network(p))
+        .collect();
+    let app = portcullis_http::router(AppState::new(service.clone(), proxies));
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| StartError::Other(format!("cannot listen on {}: {e}", config.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartError::Other(e.to_string()))?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            tokio::select! {
+                _ = rx => {}
+                () = shutdown => {}
+            }
+        })
+        .await
+    });
+    Ok(Running {
+        addr,
+        bootstrap_key,
+        service,
+        shutdown: tx,
+        task,
+    })
+}

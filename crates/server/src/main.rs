@@ -1,0 +1,135 @@
+//! `portcullis`: `serve` and `migrate`.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use portcullis_server::{Config, LogFormat, Overrides, config, open_store, start};
+use portcullis_service::SystemClock;
+
+/// Manages and enforces organizations' security settings.
+#[derive(Parser)]
+#[command(name = "portcullis", version)]
+struct Cli {
+    /// TOML configuration file (default: ./portcullis.toml when it exists).
+    #[arg(long, global = true, env = "PORTCULLIS_CONFIG")]
+    config: Option<PathBuf>,
+    /// Database: a SQLite file path or `sqlite://FILE`.
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    /// Log format.
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormat>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the server (migrations are applied at start).
+    Serve {
+        /// Address to listen on (default 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Applies the database migrations and exits.
+    Migrate,
+}
+
+fn init_logs(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down");
+}
+
+fn fail(message: &str) -> ExitCode {
+    let _ = writeln!(std::io::stderr(), "portcullis: {message}");
+    ExitCode::FAILURE
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let overrides = Overrides {
+        listen: match &cli.command {
+            Command::Serve { listen } => *listen,
+            Command::Migrate => None,
+        },
+        database_url: cli.database_url.clone(),
+        log_format: cli.log_format,
+    };
+    let file = cli.config.clone().or_else(|| {
+        let default = PathBuf::from("portcullis.toml");
+        default.exists().then_some(default)
+    });
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let (config, warnings) = match config::load(file.as_deref(), &env, &overrides) {
+        Ok(loaded) => loaded,
+        Err(e) => return fail(&e.to_string()),
+    };
+    init_logs(&config);
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
+    match cli.command {
+        Command::Migrate => match open_store(&config, true).await {
+            Ok(_) => {
+                tracing::info!(database = %config.database_url, "migrations applied");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e.to_string()),
+        },
+        Command::Serve { .. } => {
+            let running = match start(&config, Arc::new(SystemClock), shutdown_signal()).await {
+                Ok(running) => running,
+                Err(e) => return fail(&e.to_string()),
+            };
+            let mut out = std::io::stdout().lock();
+            if let Some(key) = &running.bootstrap_key {
+                let _ = writeln!(
+                    out,
+                    "First start: created an instance administrator API key. It is shown only now:\n\n    {key}\n\nUse it as `Authorization: Bearer <key>`."
+                );
+            }
+            let _ = writeln!(out, "listening on {}", running.addr);
+            let _ = out.flush();
+            drop(out);
+            tracing::info!(addr = %running.addr, database = %config.database_url, "listening");
+            match running.wait().await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(&e.to_string()),
+            }
+        }
+    }
+}

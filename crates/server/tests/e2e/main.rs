@@ -1,0 +1,7 @@
+//! The server's one end-to-end test binary: the real server on port 0, a fresh SQLite file per
+//! test, a manual clock (nothing sleeps), and the real binary where a process must be killed.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs, unreachable_pub)]
+
+mod ip_block;
+mod lockout;
+mod support;

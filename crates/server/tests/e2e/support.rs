@@ -1,0 +1,206 @@
+//! The test harness: the real server on port 0 with a fresh SQLite file, a manual clock, cheap
+//! hashing, and a small JSON client.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use portcullis_server::{Config, Running, config::HashingConfig, start};
+use portcullis_service::{ManualClock, Metrics};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+pub(crate) const ROOT: &str = "root-token-for-tests-0123456789";
+pub(crate) const T0: time::OffsetDateTime = time::macros::datetime!(2026-11-23 09:00 UTC);
+pub(crate) const GOOD: &str = "correct horse battery staple 9";
+
+static NEXT: AtomicU64 = AtomicU64::new(0);
+
+/// A fresh directory under the system temp dir, removed on drop.
+pub(crate) struct TempDir(pub(crate) PathBuf);
+
+impl TempDir {
+    pub(crate) fn new(tag: &str) -> TempDir {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("portcullis-e2e-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub(crate) fn test_config(dir: &TempDir) -> Config {
+    Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: format!("sqlite://{}", dir.0.join("portcullis.db").display()),
+        bootstrap_token: Some(ROOT.into()),
+        // Lets tests speak for other client addresses through X-Forwarded-For.
+        trusted_proxies: vec!["127.0.0.1".into()],
+        hashing: HashingConfig {
+            argon2_memory_kib: 64,
+            argon2_iterations: 1,
+            argon2_parallelism: 1,
+            bcrypt_cost: 4,
+            concurrency: 4,
+        },
+        ..Config::default()
+    }
+}
+
+pub(crate) struct App {
+    pub(crate) base: String,
+    pub(crate) http: reqwest::Client,
+    pub(crate) clock: ManualClock,
+    pub(crate) running: Option<Running>,
+    pub(crate) _dir: TempDir,
+}
+
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: reqwest::header::HeaderMap,
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) body: Value,
+}
+
+impl Answer {
+    pub(crate) fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+
+    pub(crate) fn violation_codes(&self) -> Vec<String> {
+        self.body["violations"]
+            .as_array()
+            .map(|v| v.iter().map(|x| x["code"].as_str().unwrap_or("").to_owned()).collect())
+            .unwrap_or_default()
+    }
+}
+
+pub(crate) async fn spawn_app() -> App {
+    let dir = TempDir::new("app");
+    let clock = ManualClock::new(T0);
+    let config = test_config(&dir);
+    let running = start(&config, Arc::new(clock.clone()), std::future::pending())
+        .await
+        .unwrap();
+    App {
+        base: format!("http://{}", running.addr),
+        http: reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap(),
+        clock,
+        running: Some(running),
+        _dir: dir,
+    }
+}
+
+impl App {
+    pub(crate) async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.unwrap().to_vec();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Answer { status, headers, bytes, body }
+    }
+
+    pub(crate) async fn get(&self, path: &str, token: &str) -> Answer {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+    pub(crate) async fn post(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+    pub(crate) async fn put(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.call(Method::PUT, path, Some(token), Some(body)).await
+    }
+    pub(crate) async fn patch(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.call(Method::PATCH, path, Some(token), Some(body)).await
+    }
+    pub(crate) async fn delete(&self, path: &str, token: &str) -> Answer {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    pub(crate) async fn login(&self, org: &str, login: &str, password: &str) -> Answer {
+        self.call(
+            Method::POST,
+            &format!("/v1/orgs/{org}/login"),
+            None,
+            Some(json!({"login": login, "password": password})),
+        )
+        .await
+    }
+
+    /// A login from client address `ip` (sent through the trusted local proxy).
+    pub(crate) async fn login_from(&self, org: &str, login: &str, password: &str, ip: &str) -> Answer {
+        let response = self
+            .http
+            .post(format!("{}/v1/orgs/{org}/login", self.base))
+            .header("x-forwarded-for", ip)
+            .json(&json!({"login": login, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.unwrap().to_vec();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Answer { status, headers, bytes, body }
+    }
+
+    /// Creates an organization and an `org_admin` key for it; answers the key.
+    pub(crate) async fn org_with_admin(&self, org: &str) -> String {
+        let a = self.post("/v1/orgs", ROOT, json!({"id": org, "name": org})).await;
+        assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+        let a = self
+            .post(&format!("/v1/orgs/{org}/api-keys"), ROOT, json!({"name": "admin", "roles": ["org_admin"]}))
+            .await;
+        assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+        a.body["key"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates a user with `password`; answers its id.
+    pub(crate) async fn user(&self, org: &str, admin: &str, login: &str, password: &str) -> String {
+        let a = self
+            .post(&format!("/v1/orgs/{org}/users"), admin, json!({"login": login, "password": password}))
+            .await;
+        assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+        a.body["id"].as_str().unwrap().to_owned()
+    }
+
+    pub(crate) async fn set_section(&self, org: &str, admin: &str, section: &str, patch: Value) {
+        let a = self.patch(&format!("/v1/orgs/{org}/policy/{section}"), admin, patch).await;
+        assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+    }
+
+    /// Password hashes computed so far by the server.
+    pub(crate) fn hashes(&self) -> u64 {
+        Metrics::get(&self.running.as_ref().unwrap().service.metrics.password_hashes)
+    }
+
+    pub(crate) async fn event_types(&self, org: &str, admin: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut after = 0u64;
+        loop {
+            let a = self.get(&format!("/v1/orgs/{org}/events?after={after}&limit=500"), admin).await;
+            assert_eq!(a.status, StatusCode::OK);
+            let items = a.body["items"].as_array().unwrap().clone();
+            for e in &items {
+                out.push(e["type"].as_str().unwrap().to_owned());
+                after = e["sequence"].as_u64().unwrap();
+            }
+            if items.len() < 500 {
+                return out;
+            }
+        }
+    }
+}

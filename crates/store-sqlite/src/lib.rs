@@ -1,0 +1,287 @@
+//! The SQLite adapter of the storage port ([`portcullis_store::Store`]), on sqlx.
+//!
+//! This file owns opening the database (connection options, pool), the embedded migrations and
+//! the [`Store`] implementation, which only delegates to the modules below and maps their errors
+//! (see `error.rs`) exactly once:
+//! - `orgs.rs`: organizations and policy sections;
+//! - `users.rs`: users;
+//! - `counters.rs`: attempt counters;
+//! - `tokens.rs`: sessions and API keys;
+//! - `events.rs`: the event log;
+//! - `rows.rs`: column encoding and row decoding.
+//!
+//! Invariants:
+//! - every connection runs in WAL mode with `synchronous = FULL` (a write acknowledged by a
+//!   commit survives a crash or `kill -9`), `busy_timeout` 5 s and foreign keys on;
+//! - every write that spans statements runs in one transaction opened with `BEGIN IMMEDIATE`
+//!   (the database write lock is taken at the start, so transactions never fail midway on a lock
+//!   upgrade and writers serialize); the events of a change are inserted in that transaction;
+//! - [`SqliteStore::connect`] never changes the schema; [`SqliteStore::migrate`] does.
+
+mod counters;
+mod error;
+mod events;
+mod orgs;
+mod rows;
+mod tokens;
+mod users;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use portcullis_engine::counter::CounterState;
+use portcullis_model::Timestamp;
+use portcullis_store::{
+    ApiKey, CounterUpdate, Event, EventDraft, Org, Owner, Page, PasswordUpdate, SectionRow,
+    Session, Store, StoreError, StoreResult, User, UserProfile,
+};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, Transaction};
+
+pub use sqlx::SqlitePool;
+
+use crate::error::DbResult;
+
+/// How long a connection waits for another writer's lock before reporting "busy".
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The migrations, embedded at build time from `crates/store-sqlite/migrations`.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// A [`Store`] on one SQLite database file.
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating it if missing) the database at `url_or_path` — a plain file path or a
+    /// `sqlite://…` / `sqlite:…` URL — with a pool of at most `pool_size` connections (at least
+    /// one). Does not migrate: call [`SqliteStore::migrate`], or use [`SqliteStore::open`].
+    pub async fn connect(url_or_path: &str, pool_size: u32) -> Result<SqliteStore, StoreError> {
+        let base = if url_or_path.starts_with("sqlite:") {
+            SqliteConnectOptions::from_str(url_or_path).map_err(|err| {
+                StoreError::Internal(format!("invalid SQLite URL `{url_or_path}`: {err}"))
+            })?
+        } else {
+            SqliteConnectOptions::new().filename(url_or_path)
+        };
+        let options = base
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(pool_size.max(1))
+            .connect_with(options)
+            .await
+            .map_err(|err| StoreError::from(error::DbError::from(err)))?;
+        tracing::debug!(database = url_or_path, pool_size, "SQLite store connected");
+        Ok(SqliteStore { pool })
+    }
+
+    /// [`SqliteStore::connect`], then [`SqliteStore::migrate`].
+    pub async fn open(url_or_path: &str, pool_size: u32) -> Result<SqliteStore, StoreError> {
+        let store = SqliteStore::connect(url_or_path, pool_size).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies the embedded migrations not applied yet (idempotent).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let done: DbResult<()> = async { Ok(MIGRATOR.run(&self.pool).await?) }.await;
+        Ok(done?)
+    }
+
+    /// The connection pool (for diagnostics and tests).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Closes every connection, waiting for the ones in use to be returned. Later calls fail
+    /// with `Unavailable`.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// A write transaction holding the database write lock from its start.
+    async fn write_tx(&self) -> DbResult<Transaction<'static, Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        let done: DbResult<()> = async {
+            sqlx::query("SELECT 1").execute(&self.pool).await?;
+            Ok(())
+        }
+        .await;
+        Ok(done?)
+    }
+
+    async fn create_org(&self, org: &Org, event: EventDraft) -> StoreResult<()> {
+        Ok(self.create_org_impl(org, event).await?)
+    }
+
+    async fn get_org(&self, id: &str) -> StoreResult<Option<Org>> {
+        Ok(self.get_org_impl(id).await?)
+    }
+
+    async fn list_orgs(&self, page: &Page) -> StoreResult<Vec<Org>> {
+        Ok(self.list_orgs_impl(page).await?)
+    }
+
+    async fn load_sections(&self, owner: &Owner) -> StoreResult<Vec<SectionRow>> {
+        Ok(self.load_sections_impl(owner).await?)
+    }
+
+    async fn write_section(
+        &self,
+        owner: &Owner,
+        section: &str,
+        value: &serde_json::Value,
+        expected_sequence: Option<u64>,
+        event: EventDraft,
+    ) -> StoreResult<SectionRow> {
+        Ok(self
+            .write_section_impl(owner, section, value, expected_sequence, event)
+            .await?)
+    }
+
+    async fn delete_section(
+        &self,
+        org_id: &str,
+        section: &str,
+        event: EventDraft,
+    ) -> StoreResult<bool> {
+        Ok(self.delete_section_impl(org_id, section, event).await?)
+    }
+
+    async fn create_user(&self, user: &User, event: EventDraft) -> StoreResult<()> {
+        Ok(self.create_user_impl(user, event).await?)
+    }
+
+    async fn get_user(&self, org_id: &str, id: &str) -> StoreResult<Option<User>> {
+        Ok(self.get_user_impl(org_id, id).await?)
+    }
+
+    async fn find_user_by_login(&self, org_id: &str, login_key: &str) -> StoreResult<Option<User>> {
+        Ok(self.find_user_by_login_impl(org_id, login_key).await?)
+    }
+
+    async fn list_users(&self, org_id: &str, page: &Page) -> StoreResult<Vec<User>> {
+        Ok(self.list_users_impl(org_id, page).await?)
+    }
+
+    async fn update_user_profile(
+        &self,
+        org_id: &str,
+        id: &str,
+        profile: &UserProfile,
+        at: Timestamp,
+        event: EventDraft,
+    ) -> StoreResult<User> {
+        Ok(self
+            .update_user_profile_impl(org_id, id, profile, at, event)
+            .await?)
+    }
+
+    async fn set_password(
+        &self,
+        org_id: &str,
+        id: &str,
+        update: &PasswordUpdate,
+        end_sessions: bool,
+        keep_session: Option<&str>,
+        events: Vec<EventDraft>,
+    ) -> StoreResult<()> {
+        Ok(self
+            .set_password_impl(org_id, id, update, end_sessions, keep_session, events)
+            .await?)
+    }
+
+    async fn record_login(
+        &self,
+        org_id: &str,
+        id: &str,
+        at: Timestamp,
+        ip: &str,
+        rehash: Option<&str>,
+    ) -> StoreResult<()> {
+        Ok(self.record_login_impl(org_id, id, at, ip, rehash).await?)
+    }
+
+    async fn delete_user(&self, org_id: &str, id: &str, event: EventDraft) -> StoreResult<bool> {
+        Ok(self.delete_user_impl(org_id, id, event).await?)
+    }
+
+    async fn get_counter(&self, org_id: &str, key: &str) -> StoreResult<CounterState> {
+        Ok(self.get_counter_impl(org_id, key).await?)
+    }
+
+    async fn update_counter(
+        &self,
+        org_id: &str,
+        key: &str,
+        update: CounterUpdate<'_>,
+    ) -> StoreResult<CounterState> {
+        Ok(self.update_counter_impl(org_id, key, update).await?)
+    }
+
+    async fn create_session(&self, session: &Session, events: Vec<EventDraft>) -> StoreResult<()> {
+        Ok(self.create_session_impl(session, events).await?)
+    }
+
+    async fn find_session(&self, token_hash: &str) -> StoreResult<Option<Session>> {
+        Ok(self.find_session_impl(token_hash).await?)
+    }
+
+    async fn touch_session(&self, id: &str, at: Timestamp) -> StoreResult<()> {
+        Ok(self.touch_session_impl(id, at).await?)
+    }
+
+    async fn delete_session(&self, id: &str, event: EventDraft) -> StoreResult<bool> {
+        Ok(self.delete_session_impl(id, event).await?)
+    }
+
+    async fn list_user_sessions(&self, org_id: &str, user_id: &str) -> StoreResult<Vec<Session>> {
+        Ok(self.list_user_sessions_impl(org_id, user_id).await?)
+    }
+
+    async fn create_api_key(&self, key: &ApiKey, event: EventDraft) -> StoreResult<()> {
+        Ok(self.create_api_key_impl(key, event).await?)
+    }
+
+    async fn find_api_key(&self, token_hash: &str) -> StoreResult<Option<ApiKey>> {
+        Ok(self.find_api_key_impl(token_hash).await?)
+    }
+
+    async fn list_api_keys(&self, org_id: Option<&str>, page: &Page) -> StoreResult<Vec<ApiKey>> {
+        Ok(self.list_api_keys_impl(org_id, page).await?)
+    }
+
+    async fn delete_api_key(&self, org_id: &str, id: &str, event: EventDraft) -> StoreResult<bool> {
+        Ok(self.delete_api_key_impl(org_id, id, event).await?)
+    }
+
+    async fn has_instance_key(&self) -> StoreResult<bool> {
+        Ok(self.has_instance_key_impl().await?)
+    }
+
+    async fn append_events(&self, events: Vec<EventDraft>) -> StoreResult<()> {
+        Ok(self.append_events_impl(events).await?)
+    }
+
+    async fn list_events(
+        &self,
+        org_id: Option<&str>,
+        after: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<Event>> {
+        Ok(self.list_events_impl(org_id, after, limit).await?)
+    }
+}

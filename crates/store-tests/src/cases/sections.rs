@@ -1,0 +1,376 @@
+//! Policy sections: a write's row carries its event's sequence, keeps its first write time and
+//! moves its change time; conditional writes (`expected_sequence`); deletes that record an
+//! event only when a row went; instance defaults and organizations' copies kept apart.
+
+use std::sync::Arc;
+
+use portcullis_store::{Owner, SectionRow, Store, StoreError};
+use serde_json::{Value, json};
+
+use crate::support::{at, draft, events_of, kinds, section_draft, sections_of};
+
+fn lockout_value(max: u32) -> Value {
+    json!({
+        "enabled": true,
+        "max_password_attempts": max,
+        "lock_duration": 900,
+        "scope": "login",
+        "note": "ünïcödé \"quoted\" ✓",
+        "list": [1, 2, { "deep": null }],
+        "flag": false
+    })
+}
+
+/// The row a write answers carries the sequence of the event written with it; `created_at`
+/// stays that of the first write, `changed_at` follows each write.
+pub async fn section_write_sequence_and_timestamps(store: Arc<dyn Store>) {
+    let owner = Owner::Org("s1".to_owned());
+    let first = store
+        .write_section(
+            &owner,
+            "lockout",
+            &lockout_value(5),
+            None,
+            section_draft(&owner, "lockout", 100),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        first,
+        SectionRow {
+            section: "lockout".to_owned(),
+            value: lockout_value(5),
+            sequence: first.sequence,
+            created_at: at(100),
+            changed_at: at(100),
+        }
+    );
+    let events = events_of(&*store, Some("s1")).await;
+    assert_eq!(kinds(&events), ["policy.lockout.changed"]);
+    assert_eq!(first.sequence, events[0].sequence);
+    assert_eq!(
+        sections_of(&*store, &owner).await,
+        std::slice::from_ref(&first)
+    );
+
+    // Other events in between: a section's sequence is the instance-wide event sequence.
+    store
+        .append_events(vec![
+            draft(None, "unrelated", 150),
+            draft(Some("x"), "x", 150),
+        ])
+        .await
+        .unwrap();
+
+    let second = store
+        .write_section(
+            &owner,
+            "lockout",
+            &lockout_value(7),
+            None,
+            section_draft(&owner, "lockout", 200),
+        )
+        .await
+        .unwrap();
+    let events = events_of(&*store, Some("s1")).await;
+    assert_eq!(events.len(), 2);
+    assert_eq!(second.sequence, events[1].sequence);
+    assert!(
+        second.sequence > first.sequence + 2,
+        "sequences are shared with other events"
+    );
+    assert_eq!(second.value, lockout_value(7));
+    assert_eq!(second.created_at, at(100), "created_at is kept");
+    assert_eq!(second.changed_at, at(200), "changed_at moves");
+    assert_eq!(sections_of(&*store, &owner).await, [second]);
+
+    // Instance sections work alike, with instance events.
+    let instance = store
+        .write_section(
+            &Owner::Instance,
+            "brute_force",
+            &json!({ "enabled": true }),
+            None,
+            section_draft(&Owner::Instance, "brute_force", 300),
+        )
+        .await
+        .unwrap();
+    let instance_events = events_of(&*store, None).await;
+    assert_eq!(
+        kinds(&instance_events),
+        ["unrelated", "policy.brute_force.changed"]
+    );
+    assert_eq!(instance.sequence, instance_events[1].sequence);
+    assert_eq!(instance.created_at, at(300));
+    assert_eq!(sections_of(&*store, &Owner::Instance).await, [instance]);
+}
+
+/// With `expected_sequence`, a write happens only on that exact current sequence (0: the row
+/// must not exist); otherwise `VersionMismatch`, with nothing written and no event.
+pub async fn section_expected_sequence(store: Arc<dyn Store>) {
+    let owner = Owner::Org("s2".to_owned());
+    let write = async |value: u32, expected: Option<u64>, seconds: i64| {
+        store
+            .write_section(
+                &owner,
+                "lockout",
+                &lockout_value(value),
+                expected,
+                section_draft(&owner, "lockout", seconds),
+            )
+            .await
+    };
+
+    // A missing row has sequence 0 only.
+    let err = write(1, Some(3), 10).await.unwrap_err();
+    assert_eq!(err, StoreError::VersionMismatch);
+    assert!(sections_of(&*store, &owner).await.is_empty());
+    assert!(events_of(&*store, Some("s2")).await.is_empty());
+
+    let first = write(2, Some(0), 20).await.unwrap();
+    assert_eq!(first.value, lockout_value(2));
+
+    // Must-not-exist on an existing row, a wrong value, a value from the future: all refused.
+    for expected in [0, first.sequence + 1, first.sequence - 1, u64::MAX] {
+        let err = write(3, Some(expected), 30).await.unwrap_err();
+        assert_eq!(
+            err,
+            StoreError::VersionMismatch,
+            "expected_sequence {expected}"
+        );
+    }
+    assert_eq!(
+        sections_of(&*store, &owner).await,
+        std::slice::from_ref(&first)
+    );
+    assert_eq!(events_of(&*store, Some("s2")).await.len(), 1, "no event");
+
+    let second = write(4, Some(first.sequence), 40).await.unwrap();
+    assert!(second.sequence > first.sequence);
+    assert_eq!(second.created_at, at(20));
+    assert_eq!(second.changed_at, at(40));
+
+    // The old sequence is stale now.
+    let err = write(5, Some(first.sequence), 50).await.unwrap_err();
+    assert_eq!(err, StoreError::VersionMismatch);
+    assert_eq!(
+        sections_of(&*store, &owner).await,
+        std::slice::from_ref(&second)
+    );
+    let events = events_of(&*store, Some("s2")).await;
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[1].sequence, second.sequence);
+    assert_eq!(events[1].at, at(40));
+
+    // Another section of the same owner is checked on its own row.
+    let other = store
+        .write_section(
+            &owner,
+            "brute_force",
+            &json!({ "enabled": false }),
+            Some(0),
+            section_draft(&owner, "brute_force", 60),
+        )
+        .await
+        .unwrap();
+    assert_eq!(sections_of(&*store, &owner).await, [other, second]);
+}
+
+/// `delete_section` answers whether a row went, and records its event only then.
+pub async fn section_delete(store: Arc<dyn Store>) {
+    let a = Owner::Org("s3".to_owned());
+    let b = Owner::Org("s3b".to_owned());
+    let delete_draft = |org: &str, seconds| draft(Some(org), "policy.lockout.reset", seconds);
+
+    assert!(
+        !store
+            .delete_section("s3", "lockout", delete_draft("s3", 1))
+            .await
+            .unwrap()
+    );
+    assert!(events_of(&*store, Some("s3")).await.is_empty());
+
+    for owner in [&a, &b, &Owner::Instance] {
+        store
+            .write_section(
+                owner,
+                "lockout",
+                &lockout_value(3),
+                None,
+                section_draft(owner, "lockout", 10),
+            )
+            .await
+            .unwrap();
+    }
+    let a_password = store
+        .write_section(
+            &a,
+            "password",
+            &json!({ "min_length": 12 }),
+            None,
+            section_draft(&a, "password", 11),
+        )
+        .await
+        .unwrap();
+
+    assert!(
+        store
+            .delete_section("s3", "lockout", delete_draft("s3", 20))
+            .await
+            .unwrap()
+    );
+    assert_eq!(sections_of(&*store, &a).await, [a_password]);
+    assert_eq!(
+        sections_of(&*store, &b).await.len(),
+        1,
+        "other organization untouched"
+    );
+    assert_eq!(
+        sections_of(&*store, &Owner::Instance).await.len(),
+        1,
+        "default untouched"
+    );
+    assert_eq!(
+        kinds(&events_of(&*store, Some("s3")).await),
+        [
+            "policy.lockout.changed",
+            "policy.password.changed",
+            "policy.lockout.reset"
+        ]
+    );
+
+    // Gone already: false, no event.
+    assert!(
+        !store
+            .delete_section("s3", "lockout", delete_draft("s3", 30))
+            .await
+            .unwrap()
+    );
+    assert_eq!(events_of(&*store, Some("s3")).await.len(), 3);
+
+    // After a delete, the row is missing again: a must-not-exist write succeeds.
+    let again = store
+        .write_section(
+            &a,
+            "lockout",
+            &lockout_value(9),
+            Some(0),
+            section_draft(&a, "lockout", 40),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.created_at, at(40), "a new row after a delete");
+}
+
+/// Instance defaults and each organization's copies are separate rows: loads, conditional
+/// writes and deletes of one owner never see another's.
+pub async fn section_owners_are_separate(store: Arc<dyn Store>) {
+    let a = Owner::Org("s4".to_owned());
+    let b = Owner::Org("s4b".to_owned());
+    let instance = store
+        .write_section(
+            &Owner::Instance,
+            "lockout",
+            &lockout_value(10),
+            None,
+            section_draft(&Owner::Instance, "lockout", 1),
+        )
+        .await
+        .unwrap();
+    let instance_pw = store
+        .write_section(
+            &Owner::Instance,
+            "password",
+            &json!({ "min_length": 8 }),
+            None,
+            section_draft(&Owner::Instance, "password", 2),
+        )
+        .await
+        .unwrap();
+    // The instance row exists, yet the organization's row does not: 0 is right for it.
+    let a_row = store
+        .write_section(
+            &a,
+            "lockout",
+            &lockout_value(3),
+            Some(0),
+            section_draft(&a, "lockout", 3),
+        )
+        .await
+        .unwrap();
+    // And the organization's sequence is not the instance row's.
+    let err = store
+        .write_section(
+            &b,
+            "lockout",
+            &lockout_value(4),
+            Some(instance.sequence),
+            section_draft(&b, "lockout", 4),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err, StoreError::VersionMismatch);
+
+    assert_eq!(
+        sections_of(&*store, &Owner::Instance).await,
+        [instance.clone(), instance_pw.clone()]
+    );
+    assert_eq!(sections_of(&*store, &a).await, std::slice::from_ref(&a_row));
+    assert!(sections_of(&*store, &b).await.is_empty());
+    assert_eq!(instance.value, lockout_value(10));
+    assert_eq!(a_row.value, lockout_value(3));
+
+    // Writing the instance default leaves the organization's copy alone, and vice versa.
+    let instance2 = store
+        .write_section(
+            &Owner::Instance,
+            "lockout",
+            &lockout_value(11),
+            Some(instance.sequence),
+            section_draft(&Owner::Instance, "lockout", 5),
+        )
+        .await
+        .unwrap();
+    assert_eq!(sections_of(&*store, &a).await, std::slice::from_ref(&a_row));
+    // Deleting a section the organization does not have never touches the default.
+    assert!(
+        !store
+            .delete_section(
+                "s4b",
+                "lockout",
+                draft(Some("s4b"), "policy.lockout.reset", 6)
+            )
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .delete_section(
+                "s4",
+                "password",
+                draft(Some("s4"), "policy.password.reset", 6)
+            )
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        sections_of(&*store, &Owner::Instance).await,
+        [instance2, instance_pw]
+    );
+    assert_eq!(sections_of(&*store, &a).await, [a_row]);
+
+    // Each write's event went to its owner's stream.
+    assert_eq!(
+        kinds(&events_of(&*store, None).await),
+        [
+            "policy.lockout.changed",
+            "policy.password.changed",
+            "policy.lockout.changed"
+        ]
+    );
+    assert_eq!(
+        kinds(&events_of(&*store, Some("s4")).await),
+        ["policy.lockout.changed"]
+    );
+    assert!(events_of(&*store, Some("s4b")).await.is_empty());
+}

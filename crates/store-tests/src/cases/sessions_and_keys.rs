@@ -1,0 +1,293 @@
+//! Sessions (create with events, lookup by token hash, last use that never moves back, delete
+//! with its event only when one existed, listing per user) and API keys (lookup by hash, lists
+//! per organization and for the instance, deletes scoped by organization, the bootstrap check).
+
+use std::sync::Arc;
+
+use portcullis_store::{ApiKey, Session, Store, StoreError};
+
+use crate::support::{api_key, at, draft, events_of, ids, kinds, page, session, token_hash};
+
+/// A session reads back exactly by its token hash; unique id and token hash; `touch_session`
+/// only ever moves the last use forward.
+pub async fn session_create_find_touch(store: Arc<dyn Store>) {
+    let s1 = Session {
+        password_change_only: true,
+        ..session("sk", "u1", "s-1")
+    };
+    store
+        .create_session(
+            &s1,
+            vec![
+                draft(Some("sk"), "login.succeeded", 10),
+                draft(Some("sk"), "session.created", 10),
+            ],
+        )
+        .await
+        .unwrap();
+    let found = |id: &str| {
+        let store = Arc::clone(&store);
+        let hash = token_hash("session", id);
+        async move { store.find_session(&hash).await.unwrap() }
+    };
+    assert_eq!(found("s-1").await, Some(s1.clone()));
+    assert_eq!(found("s-2").await, None);
+    assert_eq!(
+        kinds(&events_of(&*store, Some("sk")).await),
+        ["login.succeeded", "session.created"]
+    );
+
+    // Same token hash under another id, same id with another token hash: both taken.
+    let same_token = Session {
+        id: "s-2".to_owned(),
+        ..s1.clone()
+    };
+    let same_id = Session {
+        token_hash: token_hash("session", "s-3"),
+        ..session("sk", "u2", "s-1")
+    };
+    for dup in [same_token, same_id] {
+        let err = store
+            .create_session(&dup, vec![draft(Some("sk"), "session.created.dup", 11)])
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::Conflict(_)),
+            "got {err:?} for {dup:?}"
+        );
+    }
+    assert_eq!(found("s-1").await, Some(s1.clone()));
+    assert_eq!(found("s-3").await, None);
+    assert_eq!(store.list_user_sessions("sk", "u2").await.unwrap(), []);
+    assert_eq!(
+        events_of(&*store, Some("sk")).await.len(),
+        2,
+        "no event for a conflict"
+    );
+
+    // Forward only.
+    for (to, expected) in [(100, 100), (50, 100), (100, 100), (150, 150), (19, 150)] {
+        store.touch_session("s-1", at(to)).await.unwrap();
+        assert_eq!(
+            found("s-1").await,
+            Some(Session {
+                last_used_at: at(expected),
+                ..s1.clone()
+            }),
+            "after touching at {to}"
+        );
+    }
+}
+
+/// `list_user_sessions` answers one user's sessions of one organization, ordered by id;
+/// `delete_session` answers whether it existed and records its event only then.
+pub async fn session_delete_and_list(store: Arc<dyn Store>) {
+    for (org, user, id) in [
+        ("sl", "u1", "s-3"),
+        ("sl", "u1", "s-1"),
+        ("sl", "u2", "s-0"),
+        ("sl", "u1", "s-2"),
+        ("sl-other", "u1", "s-9"),
+    ] {
+        store
+            .create_session(&session(org, user, id), Vec::new())
+            .await
+            .unwrap();
+    }
+    let list = async |org: &str, user: &str| store.list_user_sessions(org, user).await.unwrap();
+    assert_eq!(
+        list("sl", "u1").await,
+        [
+            session("sl", "u1", "s-1"),
+            session("sl", "u1", "s-2"),
+            session("sl", "u1", "s-3"),
+        ]
+    );
+    assert_eq!(ids(&list("sl", "u2").await, |s| &s.id), ["s-0"]);
+    assert_eq!(ids(&list("sl-other", "u1").await, |s| &s.id), ["s-9"]);
+    assert!(list("sl", "u9").await.is_empty());
+    assert!(events_of(&*store, Some("sl")).await.is_empty());
+
+    let deleted = draft(Some("sl"), "session.deleted", 20);
+    assert!(store.delete_session("s-2", deleted.clone()).await.unwrap());
+    assert_eq!(
+        kinds(&events_of(&*store, Some("sl")).await),
+        ["session.deleted"]
+    );
+    assert_eq!(
+        store
+            .find_session(&token_hash("session", "s-2"))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(ids(&list("sl", "u1").await, |s| &s.id), ["s-1", "s-3"]);
+
+    assert!(!store.delete_session("s-2", deleted.clone()).await.unwrap());
+    assert!(!store.delete_session("s-404", deleted).await.unwrap());
+    assert_eq!(
+        events_of(&*store, Some("sl")).await.len(),
+        1,
+        "no event when none existed"
+    );
+    assert_eq!(ids(&list("sl", "u1").await, |s| &s.id), ["s-1", "s-3"]);
+    assert_eq!(ids(&list("sl-other", "u1").await, |s| &s.id), ["s-9"]);
+}
+
+/// API keys read back exactly by hash; lists per organization (`None`: instance) ordered by
+/// id with paging; unique id and hash; deletes scoped by organization.
+pub async fn api_key_create_find_list_delete(store: Arc<dyn Store>) {
+    let k1 = ApiKey {
+        expires_at: None,
+        roles: Vec::new(),
+        ..api_key(Some("ka"), None, "k-1")
+    };
+    let k2 = api_key(Some("ka"), Some("u1"), "k-2");
+    let k3 = api_key(Some("ka"), Some("u2"), "k-3");
+    let i1 = api_key(None, None, "i-1");
+    let i2 = ApiKey {
+        roles: vec![portcullis_store::Role::InstanceAdmin],
+        ..api_key(None, Some("admin"), "i-2")
+    };
+    let k9 = api_key(Some("kb"), None, "k-9");
+    for key in [&k2, &i2, &k1, &k9, &k3, &i1] {
+        store
+            .create_api_key(key, draft(key.org_id.as_deref(), "key.created", 0))
+            .await
+            .unwrap();
+    }
+
+    for key in [&k1, &k2, &k3, &i1, &i2, &k9] {
+        assert_eq!(
+            store.find_api_key(&key.token_hash).await.unwrap().as_ref(),
+            Some(key)
+        );
+    }
+    assert_eq!(
+        store.find_api_key(&token_hash("key", "k-4")).await.unwrap(),
+        None
+    );
+
+    let list = async |org: Option<&str>, after: Option<&str>, limit: u32| {
+        store.list_api_keys(org, &page(after, limit)).await.unwrap()
+    };
+    assert_eq!(list(Some("ka"), None, 2).await, [k1.clone(), k2.clone()]);
+    assert_eq!(
+        list(Some("ka"), Some("k-2"), 2).await,
+        std::slice::from_ref(&k3)
+    );
+    assert_eq!(list(Some("ka"), Some("k-3"), 2).await, []);
+    assert_eq!(list(None, None, 10).await, [i1.clone(), i2.clone()]);
+    assert_eq!(list(None, Some("i-1"), 10).await, std::slice::from_ref(&i2));
+    assert_eq!(list(Some("kb"), None, 10).await, std::slice::from_ref(&k9));
+    assert_eq!(list(Some("kc"), None, 10).await, []);
+
+    // Same hash under another id, same id with another hash: both taken.
+    let same_hash = ApiKey {
+        id: "k-4".to_owned(),
+        ..k1.clone()
+    };
+    let same_id = ApiKey {
+        token_hash: token_hash("key", "k-5"),
+        ..api_key(Some("kb"), None, "k-1")
+    };
+    for dup in [same_hash, same_id] {
+        let err = store
+            .create_api_key(&dup, draft(dup.org_id.as_deref(), "key.created.dup", 1))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::Conflict(_)),
+            "got {err:?} for {dup:?}"
+        );
+    }
+    assert_eq!(
+        store.find_api_key(&token_hash("key", "k-5")).await.unwrap(),
+        None
+    );
+    assert_eq!(list(Some("kb"), None, 10).await, std::slice::from_ref(&k9));
+    assert_eq!(
+        store.find_api_key(&k1.token_hash).await.unwrap(),
+        Some(k1.clone())
+    );
+
+    // Deletes are scoped by organization; instance keys are not an organization's.
+    let deleted = |org: &str| draft(Some(org), "key.deleted", 2);
+    assert!(
+        !store
+            .delete_api_key("kb", "k-1", deleted("kb"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .delete_api_key("ka", "i-1", deleted("ka"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .delete_api_key("ka", "k-404", deleted("ka"))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.find_api_key(&k1.token_hash).await.unwrap(),
+        Some(k1.clone())
+    );
+    assert_eq!(
+        store.find_api_key(&i1.token_hash).await.unwrap(),
+        Some(i1.clone())
+    );
+    assert_eq!(
+        kinds(&events_of(&*store, Some("kb")).await),
+        ["key.created"]
+    );
+    assert_eq!(
+        kinds(&events_of(&*store, Some("ka")).await),
+        ["key.created"; 3]
+    );
+
+    assert!(
+        store
+            .delete_api_key("ka", "k-1", deleted("ka"))
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.find_api_key(&k1.token_hash).await.unwrap(), None);
+    assert_eq!(list(Some("ka"), None, 10).await, [k2, k3]);
+    assert!(
+        !store
+            .delete_api_key("ka", "k-1", deleted("ka"))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        kinds(&events_of(&*store, Some("ka")).await),
+        ["key.created", "key.created", "key.created", "key.deleted"]
+    );
+    assert_eq!(list(None, None, 10).await, [i1, i2]);
+    assert_eq!(list(Some("kb"), None, 10).await, [k9]);
+}
+
+/// `has_instance_key` is true exactly when an instance-level key exists; organization keys do
+/// not count.
+pub async fn api_key_has_instance_key(store: Arc<dyn Store>) {
+    assert!(!store.has_instance_key().await.unwrap());
+    store
+        .create_api_key(
+            &api_key(Some("hk"), None, "k-1"),
+            draft(Some("hk"), "key.created", 0),
+        )
+        .await
+        .unwrap();
+    assert!(
+        !store.has_instance_key().await.unwrap(),
+        "an organization key is no instance key"
+    );
+    store
+        .create_api_key(&api_key(None, None, "i-1"), draft(None, "key.created", 1))
+        .await
+        .unwrap();
+    assert!(store.has_instance_key().await.unwrap());
+}

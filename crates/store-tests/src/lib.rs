@@ -1,0 +1,104 @@
+//! The conformance suite of the storage port: the behavior every [`Store`] adapter must show
+//! (the invariants listed in `portcullis-store`), as test cases that run against any adapter.
+//!
+//! # Running the suite for an adapter
+//!
+//! In a test binary of the adapter (e.g. `crates/store-sqlite/tests/conformance.rs`), with
+//! `portcullis-store-tests` and `tokio` as dev-dependencies:
+//!
+//! ```ignore
+//! portcullis_store_tests::conformance_tests!(async {
+//!     let dir = tempdir();                                  // any guard value the store needs
+//!     let store = SqliteStore::open(&dir.path().join("db")).await.unwrap();
+//!     (std::sync::Arc::new(store), dir)
+//! });
+//! ```
+//!
+//! The argument is an async expression evaluated once per test; it must answer a fresh, empty
+//! store as a [`Fixture`]: an `Arc<S>` (`S: Store`), an `Arc<dyn Store>`, or a pair
+//! `(store, guard)` whose guard (a temporary directory, a database handle, ...) is kept alive
+//! until the test ends. The macro expands, in the calling module, to one
+//! `#[tokio::test(flavor = "multi_thread", worker_threads = 4)]` function per case of
+//! [`cases`], named after the case, so `cargo test -p <adapter> <case>` runs a single one.
+//!
+//! Every case uses fixed timestamps with whole seconds ([`support::T0`] plus offsets) and ids
+//! unique within the test, so a database adapter can compare what it reads back exactly.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use portcullis_store::Store;
+
+pub mod cases;
+pub mod support;
+
+/// What the argument of [`conformance_tests!`] produces: something that hands out the store
+/// under test and keeps whatever it needs alive while the test runs.
+pub trait Fixture {
+    /// The store under test.
+    fn store(&self) -> Arc<dyn Store>;
+}
+
+impl<S: Store> Fixture for Arc<S> {
+    fn store(&self) -> Arc<dyn Store> {
+        Arc::clone(self) as Arc<dyn Store>
+    }
+}
+
+impl Fixture for Arc<dyn Store> {
+    fn store(&self) -> Arc<dyn Store> {
+        Arc::clone(self)
+    }
+}
+
+/// A store with a guard (temporary directory, container handle, ...) dropped after the store.
+impl<F: Fixture, G> Fixture for (F, G) {
+    fn store(&self) -> Arc<dyn Store> {
+        self.0.store()
+    }
+}
+
+/// Expands to one `#[tokio::test]` per conformance case, each on a fresh store made by `$make`
+/// (an async expression answering a [`Fixture`]). See the crate documentation.
+#[macro_export]
+macro_rules! conformance_tests {
+    (@cases ($make:expr) $($topic:ident :: $case:ident),* $(,)?) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let fixture = $make.await;
+                $crate::cases::$topic::$case($crate::Fixture::store(&fixture)).await;
+            }
+        )*
+    };
+    ($make:expr $(,)?) => {
+        $crate::conformance_tests!(@cases ($make)
+            orgs_and_events::org_create_get_and_conflict,
+            orgs_and_events::org_list_paging,
+            orgs_and_events::org_list_paging_walks_every_id_once,
+            orgs_and_events::events_sequences_and_cursor,
+            orgs_and_events::events_concurrent_appends_get_unique_sequences,
+            sections::section_write_sequence_and_timestamps,
+            sections::section_expected_sequence,
+            sections::section_delete,
+            sections::section_owners_are_separate,
+            users::user_create_get_find,
+            users::user_unique_keys,
+            users::user_list_paging,
+            users::user_update_profile,
+            users::user_set_password_history,
+            users::user_set_password_ends_sessions,
+            users::user_record_login,
+            users::user_delete_cascades,
+            counters::counter_default_and_persist,
+            counters::counter_reserve_is_exact_under_concurrency,
+            counters::counter_record_failure_is_exact_under_concurrency,
+            sessions_and_keys::session_create_find_touch,
+            sessions_and_keys::session_delete_and_list,
+            sessions_and_keys::api_key_create_find_list_delete,
+            sessions_and_keys::api_key_has_instance_key,
+            isolation::org_data_never_crosses_organizations,
+        );
+    };
+}
