@@ -35,7 +35,7 @@ pub struct Problem {
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    problem: Problem,
+    problem: Box<Problem>,
     retry_after: Option<u64>,
 }
 
@@ -44,7 +44,7 @@ impl ApiError {
     pub fn new(status: StatusCode, code: &str, title: &str) -> ApiError {
         ApiError {
             status,
-            problem: Problem {
+            problem: Box::new(Problem {
                 kind: format!("https://portcullis.dev/problems/{code}"),
                 title: title.to_owned(),
                 status: status.as_u16(),
@@ -52,7 +52,7 @@ impl ApiError {
                 detail: None,
                 violations: Vec::new(),
                 locked_until: None,
-            },
+            }),
             retry_after: None,
         }
     }
@@ -66,7 +66,11 @@ impl ApiError {
 
     /// A 400 listing every violation.
     pub fn invalid(violations: Vec<Violation>) -> ApiError {
-        let mut e = ApiError::new(StatusCode::BAD_REQUEST, "validation_failed", "The request is not valid");
+        let mut e = ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "validation_failed",
+            "The request is not valid",
+        );
         e.problem.violations = violations;
         e
     }

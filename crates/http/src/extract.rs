@@ -105,7 +105,10 @@ pub fn client_ip<'a>(
     if !is_trusted(&peer) {
         return peer;
     }
-    let hops: Vec<&str> = forwarded.flat_map(|v| v.split(',')).map(str::trim).collect();
+    let hops: Vec<&str> = forwarded
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
     let mut client = peer;
     for hop in hops.iter().rev() {
         match hop.parse::<IpAddr>() {
@@ -223,13 +226,23 @@ mod tests {
         let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
         // Untrusted peer: the header is ignored.
-        assert_eq!(client_ip(ip("1.2.3.4"), ["9.9.9.9"].into_iter(), &trusted), ip("1.2.3.4"));
+        assert_eq!(
+            client_ip(ip("1.2.3.4"), ["9.9.9.9"].into_iter(), &trusted),
+            ip("1.2.3.4")
+        );
         // Trusted peer: right-most untrusted hop.
         assert_eq!(
-            client_ip(ip("10.0.0.1"), ["6.6.6.6, 9.9.9.9, 10.0.0.2"].into_iter(), &trusted),
+            client_ip(
+                ip("10.0.0.1"),
+                ["6.6.6.6, 9.9.9.9, 10.0.0.2"].into_iter(),
+                &trusted
+            ),
             ip("9.9.9.9")
         );
         // Garbage stops the walk at the last good hop.
-        assert_eq!(client_ip(ip("10.0.0.1"), ["junk"].into_iter(), &trusted), ip("10.0.0.1"));
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), ["junk"].into_iter(), &trusted),
+            ip("10.0.0.1")
+        );
     }
 }

@@ -83,15 +83,24 @@ pub fn router(state: AppState) -> Router {
                 .put(policy::replace_password_policy)
                 .delete(policy::delete_password_policy),
         )
-        .route("/v1/orgs/{org}/password-check", post(policy::check_password))
-        .route("/v1/orgs/{org}/users", post(users::create_user).get(users::list_users))
+        .route(
+            "/v1/orgs/{org}/password-check",
+            post(policy::check_password),
+        )
+        .route(
+            "/v1/orgs/{org}/users",
+            post(users::create_user).get(users::list_users),
+        )
         .route(
             "/v1/orgs/{org}/users/{id}",
             get(users::get_user)
                 .patch(users::update_user)
                 .delete(users::delete_user),
         )
-        .route("/v1/orgs/{org}/users/{id}/password", put(users::set_user_password))
+        .route(
+            "/v1/orgs/{org}/users/{id}/password",
+            put(users::set_user_password),
+        )
         .route("/v1/orgs/{org}/users/{id}/unlock", post(users::unlock_user))
         .route("/v1/orgs/{org}/users/{id}/lock", get(users::get_user_lock))
         .route("/v1/orgs/{org}/login", post(session::login))
@@ -102,8 +111,12 @@ pub fn router(state: AppState) -> Router {
             "/v1/orgs/{org}/api-keys",
             post(keys::create_api_key).get(keys::list_api_keys),
         )
-        .route("/v1/orgs/{org}/api-keys/{id}", axum::routing::delete(keys::delete_api_key))
+        .route(
+            "/v1/orgs/{org}/api-keys/{id}",
+            axum::routing::delete(keys::delete_api_key),
+        )
         .route("/v1/orgs/{org}/events", get(keys::list_events))
+        .route("/v1/instance/events", get(keys::list_instance_events))
         .fallback(|| async { error::ApiError::not_found() })
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)

@@ -52,7 +52,11 @@ list_type!(ApiKeyList, ApiKeyView, "A page of API keys.");
 list_type!(EventList, Event, "A page of events.");
 
 /// The cursor after a page: the last item's, when the page is full.
-pub(crate) fn next_after<T>(items: &[T], limit: u32, cursor: impl Fn(&T) -> String) -> Option<String> {
+pub(crate) fn next_after<T>(
+    items: &[T],
+    limit: u32,
+    cursor: impl Fn(&T) -> String,
+) -> Option<String> {
     (items.len() == limit as usize)
         .then(|| items.last().map(cursor))
         .flatten()

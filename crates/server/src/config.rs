@@ -96,7 +96,10 @@ impl std::fmt::Debug for Config {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("log_format", &self.log_format)
             .field("log_level", &self.log_level)
-            .field("bootstrap_token", &self.bootstrap_token.as_ref().map(|_| "<set>"))
+            .field(
+                "bootstrap_token",
+                &self.bootstrap_token.as_ref().map(|_| "<set>"),
+            )
             .field("hashing", &self.hashing)
             .finish()
     }
@@ -160,7 +163,10 @@ pub fn load(
     let mut figment = Figment::from(Serialized::defaults(Config::default()));
     if let Some(file) = file {
         if !file.exists() {
-            return Err(ConfigError(format!("file {} does not exist", file.display())));
+            return Err(ConfigError(format!(
+                "file {} does not exist",
+                file.display()
+            )));
         }
         figment = figment.merge(Toml::file_exact(file));
     }
@@ -204,9 +210,7 @@ pub fn load(
     if let Some(format) = overrides.log_format {
         figment = figment.merge(Serialized::global("log_format", format));
     }
-    let config: Config = figment
-        .extract()
-        .map_err(|e| ConfigError(redact(&e.to_string())))?;
+    let config: Config = figment.extract().map_err(|e| ConfigError(describe(&e)))?;
     for entry in &config.trusted_proxies {
         if portcullis_model::net::parse_network(entry).is_none() {
             return Err(ConfigError(format!(
@@ -217,11 +221,12 @@ pub fn load(
     Ok((config, warnings))
 }
 
-fn redact(message: &str) -> String {
-    if message.contains("bootstrap_token") {
-        "invalid bootstrap_token".into()
+/// The error's text, without the value when it is about the bootstrap token (a secret).
+fn describe(error: &figment::Error) -> String {
+    if error.path.iter().any(|p| p == "bootstrap_token") {
+        "bootstrap_token: must be a string".into()
     } else {
-        message.to_owned()
+        error.to_string()
     }
 }
 

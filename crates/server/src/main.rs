@@ -37,6 +37,8 @@ enum Command {
     },
     /// Applies the database migrations and exits.
     Migrate,
+    /// Prints the OpenAPI 3.1 document of the native API (the committed `openapi/v1.json`).
+    Openapi,
 }
 
 fn init_logs(config: &Config) {
@@ -81,10 +83,18 @@ fn fail(message: &str) -> ExitCode {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Openapi = cli.command {
+        let _ = write!(
+            std::io::stdout(),
+            "{}",
+            portcullis_http::openapi::document_json()
+        );
+        return ExitCode::SUCCESS;
+    }
     let overrides = Overrides {
         listen: match &cli.command {
             Command::Serve { listen } => *listen,
-            Command::Migrate => None,
+            Command::Migrate | Command::Openapi => None,
         },
         database_url: cli.database_url.clone(),
         log_format: cli.log_format,
@@ -103,6 +113,7 @@ async fn main() -> ExitCode {
         tracing::warn!("{warning}");
     }
     match cli.command {
+        Command::Openapi => ExitCode::SUCCESS,
         Command::Migrate => match open_store(&config, true).await {
             Ok(_) => {
                 tracing::info!(database = %config.database_url, "migrations applied");

@@ -93,19 +93,31 @@ impl Service {
             found.push(Violation::new("name", codes::REQUIRED, "must not be empty"));
         }
         if request.name.chars().count() > 128 {
-            found.push(Violation::new("name", codes::TOO_LONG, "must be at most 128 characters").with("max", 128));
+            found.push(
+                Violation::new("name", codes::TOO_LONG, "must be at most 128 characters")
+                    .with("max", 128),
+            );
         }
         let held: Vec<Role> = if caller.is_instance_admin() {
             vec![Role::OrgAdmin, Role::OrgAuditor, Role::Member]
         } else {
-            caller.roles.iter().copied().filter(|r| *r != Role::InstanceAdmin).collect()
+            caller
+                .roles
+                .iter()
+                .copied()
+                .filter(|r| *r != Role::InstanceAdmin)
+                .collect()
         };
         let roles = request.roles.clone().unwrap_or_else(|| held.clone());
         for role in &roles {
             if !held.contains(role) {
                 found.push(
-                    Violation::new("roles", ROLE_NOT_HELD, format!("the creator does not hold `{role}`"))
-                        .with("role", role.as_str()),
+                    Violation::new(
+                        "roles",
+                        ROLE_NOT_HELD,
+                        format!("the creator does not hold `{role}`"),
+                    )
+                    .with("role", role.as_str()),
                 );
             }
         }
@@ -141,7 +153,10 @@ impl Service {
                    "manage": grant.manage}),
         );
         self.store.create_api_key(&key, event).await?;
-        Ok(CreatedApiKey { view: key.into(), key: secret })
+        Ok(CreatedApiKey {
+            view: key.into(),
+            key: secret,
+        })
     }
 
     /// Keys of an organization: all for a manager, the caller's own otherwise.
@@ -171,13 +186,30 @@ impl Service {
     ) -> ServiceResult<()> {
         let grant = caller.allow(org_id, Action::SelfService)?;
         if !grant.manage {
-            let keys = self.store.list_api_keys(Some(org_id), &Page { after: None, limit: u32::MAX }).await?;
-            let own = keys.iter().any(|k| k.id == id && k.user_id.is_some() && k.user_id == caller.user_id);
+            let keys = self
+                .store
+                .list_api_keys(
+                    Some(org_id),
+                    &Page {
+                        after: None,
+                        limit: u32::MAX,
+                    },
+                )
+                .await?;
+            let own = keys
+                .iter()
+                .any(|k| k.id == id && k.user_id.is_some() && k.user_id == caller.user_id);
             if !own {
                 return Err(ServiceError::NotFound);
             }
         }
-        let event = self.event(ctx, Some(org_id), "api_key.deleted", self.now(), json!({"key_id": id}));
+        let event = self.event(
+            ctx,
+            Some(org_id),
+            "api_key.deleted",
+            self.now(),
+            json!({"key_id": id}),
+        );
         if self.store.delete_api_key(org_id, id, event).await? {
             Ok(())
         } else {

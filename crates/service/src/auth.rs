@@ -13,7 +13,9 @@ use serde_json::json;
 
 use crate::caller::{Action, Caller};
 use crate::error::{ServiceError, ServiceResult};
-use crate::secrets::{API_KEY_PREFIX, SESSION_PREFIX, new_id, new_token, secrets_equal, token_hash};
+use crate::secrets::{
+    API_KEY_PREFIX, SESSION_PREFIX, new_id, new_token, secrets_equal, token_hash,
+};
 use crate::service::{Context, Service};
 use crate::users::UserView;
 
@@ -45,7 +47,14 @@ impl Service {
     async fn session_caller(&self, session: Session) -> ServiceResult<Caller> {
         let now = self.now();
         let policy = self.effective_policy(&session.org_id).await?;
-        if check_session(&policy.session.value, session.created_at, session.last_used_at, now).is_err() {
+        if check_session(
+            &policy.session.value,
+            session.created_at,
+            session.last_used_at,
+            now,
+        )
+        .is_err()
+        {
             return Err(ServiceError::Unauthenticated);
         }
         let user = self
@@ -118,7 +127,13 @@ impl Service {
         let (Some(session_id), Some(org_id)) = (&caller.session_id, &caller.org_id) else {
             return Err(ServiceError::Forbidden("only a session can log out"));
         };
-        let event = self.event(ctx, Some(org_id), "session.ended", self.now(), json!({"session_id": session_id}));
+        let event = self.event(
+            ctx,
+            Some(org_id),
+            "session.ended",
+            self.now(),
+            json!({"session_id": session_id}),
+        );
         self.store.delete_session(session_id, event).await?;
         Ok(())
     }
@@ -126,7 +141,9 @@ impl Service {
     /// The calling user (sessions and user keys), even in a session limited to a password change.
     pub async fn whoami(&self, caller: &Caller) -> ServiceResult<Option<UserView>> {
         match (&caller.org_id, &caller.user_id) {
-            (Some(org), Some(user)) => Ok(self.store.get_user(org, user).await?.map(UserView::from)),
+            (Some(org), Some(user)) => {
+                Ok(self.store.get_user(org, user).await?.map(UserView::from))
+            }
             _ => Ok(None),
         }
     }
@@ -142,6 +159,17 @@ impl Service {
         caller.allow(org_id, Action::Read)?;
         self.require_org(org_id).await?;
         Ok(self.store.list_events(Some(org_id), after, limit).await?)
+    }
+
+    /// Instance-level events (instance policy, organizations' creation keys) after a sequence.
+    pub async fn list_instance_events(
+        &self,
+        caller: &Caller,
+        after: u64,
+        limit: u32,
+    ) -> ServiceResult<Vec<Event>> {
+        caller.allow_instance()?;
+        Ok(self.store.list_events(None, after, limit).await?)
     }
 
     /// On an instance without an instance key, creates one and answers its secret (`token`
@@ -172,7 +200,13 @@ impl Service {
             expires_at: None,
         };
         let ctx = Context::new("system", None);
-        let event = self.event(&ctx, None, "api_key.created", now, json!({"key_id": key.id, "bootstrap": true}));
+        let event = self.event(
+            &ctx,
+            None,
+            "api_key.created",
+            now,
+            json!({"key_id": key.id, "bootstrap": true}),
+        );
         self.store.create_api_key(&key, event).await?;
         Ok(Some(secret))
     }

@@ -97,7 +97,9 @@ impl Caller {
             Action::SelfService => true,
         };
         if !allowed {
-            return Err(ServiceError::Forbidden("the caller's role does not allow this"));
+            return Err(ServiceError::Forbidden(
+                "the caller's role does not allow this",
+            ));
         }
         Ok(OrgGrant {
             org_id: org_id.to_owned(),

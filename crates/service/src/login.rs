@@ -121,6 +121,16 @@ enum CounterKind {
     Ip,
 }
 
+/// The counter a transition runs on, and what its events say.
+struct CounterRef<'a> {
+    ctx: &'a Context,
+    org_id: &'a str,
+    key: &'a str,
+    kind: CounterKind,
+    subject: &'a Value,
+    now: Timestamp,
+}
+
 /// A reservation held on a lockout key.
 struct Held {
     id: u64,
@@ -182,18 +192,14 @@ impl Service {
     /// Applies one counter transition in the store; answers what the transition decided.
     async fn counter_step<T: Send>(
         &self,
-        ctx: &Context,
-        org_id: &str,
-        key: &str,
-        kind: CounterKind,
-        subject: &Value,
-        now: Timestamp,
+        c: &CounterRef<'_>,
         extra: Vec<EventDraft>,
         mut step: impl FnMut(&mut CounterState) -> (T, Vec<CounterEvent>) + Send,
     ) -> ServiceResult<T> {
+        let (ctx, org_id, kind, subject, now) = (c.ctx, c.org_id, c.kind, c.subject, c.now);
         let mut decision = None;
         self.store
-            .update_counter(org_id, key, &mut |state| {
+            .update_counter(org_id, c.key, &mut |state| {
                 let (d, events) = step(state);
                 decision = Some(d);
                 let mut drafts = extra.clone();
@@ -201,8 +207,12 @@ impl Service {
                 for e in &events {
                     if matches!(e, CounterEvent::Locked(_)) {
                         match kind {
-                            CounterKind::Account => crate::metrics::Metrics::add(&self.metrics.locks, 1),
-                            CounterKind::Ip => crate::metrics::Metrics::add(&self.metrics.blocks, 1),
+                            CounterKind::Account => {
+                                crate::metrics::Metrics::add(&self.metrics.locks, 1)
+                            }
+                            CounterKind::Ip => {
+                                crate::metrics::Metrics::add(&self.metrics.blocks, 1)
+                            }
                         }
                     }
                 }
@@ -224,7 +234,13 @@ impl Service {
         let now = self.now();
         let ip = canonical_ip(request.ip);
         let lockout = &policy.lockout.value;
-        let key = LockoutKey::new(lockout.scope, SecretKind::Password, org_id, &request.login, ip);
+        let key = LockoutKey::new(
+            lockout.scope,
+            SecretKind::Password,
+            org_id,
+            &request.login,
+            ip,
+        );
         let a = Attempt0 {
             ctx,
             org_id,
@@ -257,10 +273,21 @@ impl Service {
                 None => {
                     let id = random_u64();
                     let decision = self
-                        .counter_step(ctx, org_id, &a.lock_key, CounterKind::Account, &a.subject, now, Vec::new(), |s| {
-                            let out = s.reserve(&limits, id, now);
-                            (out.decision, out.events)
-                        })
+                        .counter_step(
+                            &CounterRef {
+                                ctx,
+                                org_id,
+                                key: &a.lock_key,
+                                kind: CounterKind::Account,
+                                subject: &a.subject,
+                                now,
+                            },
+                            Vec::new(),
+                            |s| {
+                                let out = s.reserve(&limits, id, now);
+                                (out.decision, out.events)
+                            },
+                        )
                         .await?;
                     match decision {
                         Ok(()) => {
@@ -301,11 +328,22 @@ impl Service {
         let mut failures_before = 0;
         if let Some(Held { id, limits }) = held {
             let completion = self
-                .counter_step(ctx, org_id, &a.lock_key, CounterKind::Account, &a.subject, now, Vec::new(), |s| {
-                    let before = s.failures;
-                    let out = s.complete(&limits, id, Attempt::Success, now);
-                    ((out.decision, before), out.events)
-                })
+                .counter_step(
+                    &CounterRef {
+                        ctx,
+                        org_id,
+                        key: &a.lock_key,
+                        kind: CounterKind::Account,
+                        subject: &a.subject,
+                        now,
+                    },
+                    Vec::new(),
+                    |s| {
+                        let before = s.failures;
+                        let out = s.complete(&limits, id, Attempt::Success, now);
+                        ((out.decision, before), out.events)
+                    },
+                )
                 .await?;
             failures_before = completion.1;
             match completion.0 {
@@ -366,7 +404,9 @@ impl Service {
                     LoginRefusal::AccountDisabled | LoginRefusal::AccountInactive => {
                         (LoginAnswer::Disabled, "account_disabled")
                     }
-                    LoginRefusal::PasswordExpired => (LoginAnswer::PasswordExpired, "password_expired"),
+                    LoginRefusal::PasswordExpired => {
+                        (LoginAnswer::PasswordExpired, "password_expired")
+                    }
                     LoginRefusal::MfaEnrollmentOverdue => {
                         (LoginAnswer::MfaEnrollmentOverdue, "mfa_enrollment_overdue")
                     }
@@ -389,7 +429,10 @@ impl Service {
             && !(rules.hash_algorithm == HashAlgorithm::Bcrypt
                 && request.password.len() as u64 > portcullis_model::BCRYPT_MAX_BYTES)
         {
-            Some(self.hash_password(&request.password, rules.hash_algorithm).await?)
+            Some(
+                self.hash_password(&request.password, rules.hash_algorithm)
+                    .await?,
+            )
         } else {
             None
         };
@@ -404,8 +447,7 @@ impl Service {
             last_used_at: now,
             password_change_only: grant.password_change.is_some(),
         };
-        let deadlines =
-            portcullis_engine::session::deadlines(&a.policy.session.value, now, now);
+        let deadlines = portcullis_engine::session::deadlines(&a.policy.session.value, now, now);
         let event = self.event(
             a.ctx,
             Some(a.org_id),
@@ -416,7 +458,13 @@ impl Service {
         );
         self.store.create_session(&session, vec![event]).await?;
         self.store
-            .record_login(a.org_id, &user.id, now, &a.ip.to_string(), rehash.as_deref())
+            .record_login(
+                a.org_id,
+                &user.id,
+                now,
+                &a.ip.to_string(),
+                rehash.as_deref(),
+            )
             .await?;
         self.metrics.login("success");
 
@@ -435,7 +483,7 @@ impl Service {
             mfa_required,
             mfa_enroll_by,
             password_expires_at: grant.password_expires_at,
-            last_login: session_policy.show_recent_login_info.then(|| LastLogin {
+            last_login: session_policy.show_recent_login_info.then_some(LastLogin {
                 at: user.last_login_at,
                 ip: user.last_login_ip,
                 failed_attempts: failures_before,
@@ -465,7 +513,13 @@ impl Service {
         let algorithm = a.policy.password.value.default_policy().hash_algorithm;
         self.verify_password(&request.password, None, algorithm)
             .await?;
-        let failed = self.event(a.ctx, Some(a.org_id), "login.failed", a.now, a.subject.clone());
+        let failed = self.event(
+            a.ctx,
+            Some(a.org_id),
+            "login.failed",
+            a.now,
+            a.subject.clone(),
+        );
         self.count_ip_failure(a, vec![failed]).await?;
         self.metrics.login("invalid_credentials");
         Ok(LoginAnswer::InvalidCredentials)
@@ -486,10 +540,21 @@ impl Service {
         match held {
             Some(Held { id, limits }) => {
                 let now = a.now;
-                self.counter_step(a.ctx, a.org_id, &a.lock_key, CounterKind::Account, &a.subject, now, vec![failed], |s| {
-                    let out = s.complete(&limits, id, Attempt::Failure, now);
-                    ((), out.events)
-                })
+                self.counter_step(
+                    &CounterRef {
+                        ctx: a.ctx,
+                        org_id: a.org_id,
+                        key: &a.lock_key,
+                        kind: CounterKind::Account,
+                        subject: &a.subject,
+                        now,
+                    },
+                    vec![failed],
+                    |s| {
+                        let out = s.complete(&limits, id, Attempt::Failure, now);
+                        ((), out.events)
+                    },
+                )
                 .await?;
                 self.count_ip_failure(a, Vec::new()).await?;
             }
@@ -500,15 +565,30 @@ impl Service {
     }
 
     /// Counts a failed login on the client IP's counter (unless exempt), with `extra` events.
-    async fn count_ip_failure(&self, a: &Attempt0<'_>, extra: Vec<EventDraft>) -> ServiceResult<()> {
+    async fn count_ip_failure(
+        &self,
+        a: &Attempt0<'_>,
+        extra: Vec<EventDraft>,
+    ) -> ServiceResult<()> {
         match a.blocking.limits_for(a.ip) {
             Some(limits) => {
                 let subject = json!({"ip": a.ip.to_string()});
                 let now = a.now;
-                self.counter_step(a.ctx, a.org_id, &ip_key(a.ip), CounterKind::Ip, &subject, now, extra, |s| {
-                    let out = s.record_failure(&limits, now);
-                    ((), out.events)
-                })
+                self.counter_step(
+                    &CounterRef {
+                        ctx: a.ctx,
+                        org_id: a.org_id,
+                        key: &ip_key(a.ip),
+                        kind: CounterKind::Ip,
+                        subject: &subject,
+                        now,
+                    },
+                    extra,
+                    |s| {
+                        let out = s.record_failure(&limits, now);
+                        ((), out.events)
+                    },
+                )
                 .await
             }
             None if extra.is_empty() => Ok(()),
@@ -542,10 +622,21 @@ impl Service {
         );
         let subject = json!({"login": key.login});
         let now = self.now();
-        self.counter_step(ctx, org_id, &key.storage_key(), CounterKind::Account, &subject, now, Vec::new(), |s| {
-            let out = s.unlock(&limits, now);
-            (out.decision, out.events)
-        })
+        self.counter_step(
+            &CounterRef {
+                ctx,
+                org_id,
+                key: &key.storage_key(),
+                kind: CounterKind::Account,
+                subject: &subject,
+                now,
+            },
+            Vec::new(),
+            |s| {
+                let out = s.unlock(&limits, now);
+                (out.decision, out.events)
+            },
+        )
         .await
     }
 

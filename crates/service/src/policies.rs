@@ -169,8 +169,10 @@ impl Service {
         write: SectionWrite,
     ) -> ServiceResult<SectionView> {
         caller.allow_instance()?;
-        self.write_section_with(ctx, &Owner::Instance, kind, |current| apply(kind, current, &write))
-            .await
+        self.write_section_with(ctx, &Owner::Instance, kind, |current| {
+            apply(kind, current, &write)
+        })
+        .await
     }
 
     /// Writes (PUT) or patches (PATCH) an organization's section: it now has its own copy.
@@ -270,7 +272,9 @@ impl Service {
         let owner = Owner::Org(org_id.to_owned());
         self.write_section_with(ctx, &owner, SectionKind::Password, |current| {
             let SectionValue::Password(list) = current else {
-                return Err(ServiceError::Internal("password section of another kind".into()));
+                return Err(ServiceError::Internal(
+                    "password section of another kind".into(),
+                ));
             };
             let policies = change(list.clone().into_inner().policies)?;
             let valid = Valid::new(PasswordPolicies { policies })?;
@@ -395,19 +399,25 @@ impl Service {
 /// Stable code: the default password policy cannot be deleted.
 pub const DEFAULT_NOT_DELETABLE: &str = "password_policy.default_not_deletable";
 
-fn apply(kind: SectionKind, current: &SectionValue, write: &SectionWrite) -> ServiceResult<SectionValue> {
+fn apply(
+    kind: SectionKind,
+    current: &SectionValue,
+    write: &SectionWrite,
+) -> ServiceResult<SectionValue> {
     Ok(match write {
         SectionWrite::Replace(json) => SectionValue::parse(kind, json.clone())?,
         SectionWrite::Patch(patch) => current.patch(patch)?,
     })
 }
 
-/// Parses one password policy; an absent or empty `id` becomes `default_id`.
+/// Parses one password policy; an absent or empty `id` becomes `default_id`, and an absent
+/// `is_default` is `false` (a policy becomes the default only when asked).
 fn parse_policy(mut body: Value, default_id: &str) -> Result<PasswordPolicy, Violations> {
-    if let Value::Object(fields) = &mut body
-        && fields.get("id").is_none_or(|id| id == "")
-    {
-        fields.insert("id".into(), Value::String(default_id.to_owned()));
+    if let Value::Object(fields) = &mut body {
+        if fields.get("id").is_none_or(|id| id == "") {
+            fields.insert("id".into(), Value::String(default_id.to_owned()));
+        }
+        fields.entry("is_default").or_insert(Value::Bool(false));
     }
     portcullis_model::parse_section::<PasswordPolicy>(body).map(Valid::into_inner)
 }

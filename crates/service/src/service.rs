@@ -113,7 +113,10 @@ impl Service {
     }
 
     async fn org_overrides(&self, org_id: &str) -> ServiceResult<OrgOverrides> {
-        let rows = self.store.load_sections(&Owner::Org(org_id.to_owned())).await?;
+        let rows = self
+            .store
+            .load_sections(&Owner::Org(org_id.to_owned()))
+            .await?;
         let mut overrides = OrgOverrides::default();
         for row in rows {
             let (value, details) = section_from_row(&row, org_id)?;

@@ -120,7 +120,9 @@ pub struct UserPatch {
     pub disabled: Option<bool>,
 }
 
-fn double_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+fn double_option<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<String>>, D::Error> {
     Option::<String>::deserialize(d).map(Some)
 }
 
@@ -147,12 +149,20 @@ fn check_text(found: &mut Vec<Violation>, field: &str, value: Option<&str>, max:
     if let Some(value) = value {
         if value.chars().count() > max {
             found.push(
-                Violation::new(field, codes::TOO_LONG, format!("must be at most {max} characters"))
-                    .with("max", max),
+                Violation::new(
+                    field,
+                    codes::TOO_LONG,
+                    format!("must be at most {max} characters"),
+                )
+                .with("max", max),
             );
         }
         if value.chars().any(char::is_control) {
-            found.push(Violation::new(field, codes::INVALID_JSON, "must not contain control characters"));
+            found.push(Violation::new(
+                field,
+                codes::INVALID_JSON,
+                "must not contain control characters",
+            ));
         }
     }
 }
@@ -233,18 +243,31 @@ impl Service {
         let mut found = Vec::new();
         let login = request.login.trim().to_owned();
         if login.is_empty() {
-            found.push(Violation::new("login", codes::REQUIRED, "must not be empty"));
+            found.push(Violation::new(
+                "login",
+                codes::REQUIRED,
+                "must not be empty",
+            ));
         }
         check_text(&mut found, "login", Some(&login), 256);
         check_text(&mut found, "email", request.email.as_deref(), 320);
-        check_text(&mut found, "display_name", request.display_name.as_deref(), 256);
+        check_text(
+            &mut found,
+            "display_name",
+            request.display_name.as_deref(),
+            256,
+        );
         check_text(&mut found, "source", request.source.as_deref(), 128);
         let roles = request.roles.clone().unwrap_or_else(|| vec![Role::Member]);
         check_roles(&mut found, &roles);
         finish(found)?;
 
         let policy = self.effective_policy(org_id).await?;
-        let rules = policy.password.value.for_source(request.source.as_deref()).clone();
+        let rules = policy
+            .password
+            .value
+            .for_source(request.source.as_deref())
+            .clone();
         let now = self.now();
         let hash = match &request.password {
             Some(password) => {
@@ -253,7 +276,8 @@ impl Service {
                     request.email.as_deref(),
                     request.display_name.as_deref(),
                 );
-                self.check_new_password(&rules, password, &account, &[]).await?;
+                self.check_new_password(&rules, password, &account, &[])
+                    .await?;
                 Some(self.hash_password(password, rules.hash_algorithm).await?)
             }
             None => None,
@@ -284,18 +308,26 @@ impl Service {
             now,
             json!({"user_id": user.id, "login": user.login, "roles": user.roles}),
         );
-        self.store.create_user(&user, event).await.map_err(|e| match e {
-            portcullis_store::StoreError::Conflict(_) => ServiceError::Conflict(format!(
-                "login `{}` is taken in this organization",
-                user.login
-            )),
-            other => other.into(),
-        })?;
+        self.store
+            .create_user(&user, event)
+            .await
+            .map_err(|e| match e {
+                portcullis_store::StoreError::Conflict(_) => ServiceError::Conflict(format!(
+                    "login `{}` is taken in this organization",
+                    user.login
+                )),
+                other => other.into(),
+            })?;
         Ok(user.into())
     }
 
     /// One user.
-    pub async fn get_user(&self, caller: &Caller, org_id: &str, id: &str) -> ServiceResult<UserView> {
+    pub async fn get_user(
+        &self,
+        caller: &Caller,
+        org_id: &str,
+        id: &str,
+    ) -> ServiceResult<UserView> {
         self.allow_user(caller, org_id, id, Action::Read)?;
         Ok(self.user_in(org_id, id).await?.into())
     }
@@ -314,7 +346,13 @@ impl Service {
     }
 
     /// Reading a user: managers and auditors, or the user itself.
-    fn allow_user(&self, caller: &Caller, org_id: &str, id: &str, action: Action) -> ServiceResult<()> {
+    fn allow_user(
+        &self,
+        caller: &Caller,
+        org_id: &str,
+        id: &str,
+        action: Action,
+    ) -> ServiceResult<()> {
         match caller.allow(org_id, action) {
             Ok(_) => Ok(()),
             Err(ServiceError::Forbidden(_)) if caller.user_id.as_deref() == Some(id) => {
@@ -348,7 +386,12 @@ impl Service {
             disabled: patch.disabled.unwrap_or(user.disabled),
         };
         check_text(&mut found, "email", profile.email.as_deref(), 320);
-        check_text(&mut found, "display_name", profile.display_name.as_deref(), 256);
+        check_text(
+            &mut found,
+            "display_name",
+            profile.display_name.as_deref(),
+            256,
+        );
         check_text(&mut found, "source", profile.source.as_deref(), 128);
         check_roles(&mut found, &profile.roles);
         finish(found)?;
@@ -376,7 +419,13 @@ impl Service {
         id: &str,
     ) -> ServiceResult<()> {
         caller.allow(org_id, Action::Manage)?;
-        let event = self.event(ctx, Some(org_id), "user.deleted", self.now(), json!({"user_id": id}));
+        let event = self.event(
+            ctx,
+            Some(org_id),
+            "user.deleted",
+            self.now(),
+            json!({"user_id": id}),
+        );
         if self.store.delete_user(org_id, id, event).await? {
             Ok(())
         } else {
@@ -399,11 +448,20 @@ impl Service {
         caller.allow(org_id, Action::Manage)?;
         let user = self.user_in(org_id, id).await?;
         let policy = self.effective_policy(org_id).await?;
-        let rules = policy.password.value.for_source(user.source.as_deref()).clone();
-        let account = AccountContext::new(&user.login, user.email.as_deref(), user.display_name.as_deref());
+        let rules = policy
+            .password
+            .value
+            .for_source(user.source.as_deref())
+            .clone();
+        let account = AccountContext::new(
+            &user.login,
+            user.email.as_deref(),
+            user.display_name.as_deref(),
+        );
         let mut history = user.password_hash.iter().cloned().collect::<Vec<_>>();
         history.extend(user.password_history.iter().cloned());
-        self.check_new_password(&rules, password, &account, &history).await?;
+        self.check_new_password(&rules, password, &account, &history)
+            .await?;
         let hash = self.hash_password(password, rules.hash_algorithm).await?;
         let now = self.now();
         let update = PasswordUpdate {
@@ -440,7 +498,12 @@ impl Service {
     }
 
     /// A user's lock state.
-    pub async fn user_lock(&self, caller: &Caller, org_id: &str, id: &str) -> ServiceResult<LockView> {
+    pub async fn user_lock(
+        &self,
+        caller: &Caller,
+        org_id: &str,
+        id: &str,
+    ) -> ServiceResult<LockView> {
         caller.allow(org_id, Action::Read)?;
         let user = self.user_in(org_id, id).await?;
         let state = self.lock_state(org_id, &user.login).await?;
@@ -449,7 +512,11 @@ impl Service {
             locked: lock.is_some(),
             locked_since: lock.map(|l| l.since),
             locked_until: lock.and_then(|l| l.until),
-            failures: if lock.is_some() || state.window_started_at.is_some() { state.failures } else { 0 },
+            failures: if lock.is_some() || state.window_started_at.is_some() {
+                state.failures
+            } else {
+                0
+            },
             in_flight: state.in_flight(),
         })
     }
@@ -465,33 +532,51 @@ impl Service {
         new: &str,
         ip: std::net::IpAddr,
     ) -> ServiceResult<crate::login::LoginAnswer> {
-        let (Some(org_id), Some(user_id), Some(_)) =
-            (caller.org_id.as_deref(), caller.user_id.as_deref(), caller.session_id.as_deref())
-        else {
-            return Err(ServiceError::Forbidden("only a user's session can change its password"));
+        let (Some(org_id), Some(user_id), Some(_)) = (
+            caller.org_id.as_deref(),
+            caller.user_id.as_deref(),
+            caller.session_id.as_deref(),
+        ) else {
+            return Err(ServiceError::Forbidden(
+                "only a user's session can change its password",
+            ));
         };
         let user = self.user_in(org_id, user_id).await?;
         let policy = self.effective_policy(org_id).await?;
-        let rules = policy.password.value.for_source(user.source.as_deref()).clone();
+        let rules = policy
+            .password
+            .value
+            .for_source(user.source.as_deref())
+            .clone();
         let now = self.now();
         if let Some(changed_at) = user.password_changed_at {
             check_min_age(&rules, changed_at, user.password_set_by_admin, now)
                 .map_err(ServiceError::invalid)?;
         }
-        let account = AccountContext::new(&user.login, user.email.as_deref(), user.display_name.as_deref());
+        let account = AccountContext::new(
+            &user.login,
+            user.email.as_deref(),
+            user.display_name.as_deref(),
+        );
         let mut history = user.password_hash.iter().cloned().collect::<Vec<_>>();
         history.extend(user.password_history.iter().cloned());
         // The new password must differ from the current one whatever the history setting.
         let mut rules_with_current = rules.clone();
         rules_with_current.history = rules.history.max(1);
-        let check = self.check_new_password(&rules_with_current, new, &account, &history).await;
+        let check = self
+            .check_new_password(&rules_with_current, new, &account, &history)
+            .await;
         // Verify the current password through the login flow: lockout and IP counting apply.
         let answer = self
-            .login(ctx, org_id, crate::login::LoginRequest {
-                login: user.login.clone(),
-                password: current.to_owned(),
-                ip,
-            })
+            .login(
+                ctx,
+                org_id,
+                crate::login::LoginRequest {
+                    login: user.login.clone(),
+                    password: current.to_owned(),
+                    ip,
+                },
+            )
             .await?;
         let crate::login::LoginAnswer::Granted(granted) = answer else {
             return Ok(answer);
@@ -507,17 +592,26 @@ impl Service {
             changed_at: self.now(),
             set_by_admin: false,
         };
-        let event = self.event(ctx, Some(org_id), "user.password.changed", now, json!({"user_id": user_id}));
+        let event = self.event(
+            ctx,
+            Some(org_id),
+            "user.password.changed",
+            now,
+            json!({"user_id": user_id}),
+        );
         self.store
             .set_password(org_id, user_id, &update, true, None, vec![event])
             .await?;
         // The session granted above ended with the others; log in again with the new password.
-        self.login(ctx, org_id, crate::login::LoginRequest {
-            login: user.login,
-            password: new.to_owned(),
-            ip,
-        })
+        self.login(
+            ctx,
+            org_id,
+            crate::login::LoginRequest {
+                login: user.login,
+                password: new.to_owned(),
+                ip,
+            },
+        )
         .await
     }
 }
-

@@ -621,3 +621,16 @@ async fn a_counter_transition_outlasting_the_busy_timeout_is_retried() {
     other.close().await.unwrap();
     store.close().await;
 }
+
+/// The shared conformance suite, on a fresh file per case.
+mod conformance {
+    use super::*;
+
+    portcullis_store_tests::conformance_tests!(async {
+        let db = TempDb::new("conformance");
+        let store = SqliteStore::open(db.path.to_str().unwrap(), 4)
+            .await
+            .unwrap();
+        (Arc::new(store), db)
+    });
+}

@@ -105,8 +105,7 @@ pub trait Store: Send + Sync + 'static {
     /// One user of one organization.
     async fn get_user(&self, org_id: &str, id: &str) -> StoreResult<Option<User>>;
     /// The user of an organization with this normalized login name.
-    async fn find_user_by_login(&self, org_id: &str, login_key: &str)
-    -> StoreResult<Option<User>>;
+    async fn find_user_by_login(&self, org_id: &str, login_key: &str) -> StoreResult<Option<User>>;
     /// Users of an organization ordered by id.
     async fn list_users(&self, org_id: &str, page: &Page) -> StoreResult<Vec<User>>;
     /// Replaces the profile fields; answers the updated user (`NotFound` if none).

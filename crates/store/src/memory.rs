@@ -155,8 +155,7 @@ impl Store for MemoryStore {
         if s.users.contains_key(&user.id) {
             return Err(StoreError::Conflict("user id".into()));
         }
-        if s
-            .users
+        if s.users
             .values()
             .any(|u| u.org_id == user.org_id && u.login_key == user.login_key)
         {
@@ -376,11 +375,14 @@ impl Store for MemoryStore {
 
     async fn list_api_keys(&self, org_id: Option<&str>, p: &Page) -> StoreResult<Vec<ApiKey>> {
         let s = self.lock()?;
-        Ok(
-            page(s.api_keys.iter().filter(|(_, k)| k.org_id.as_deref() == org_id), p)
-                .cloned()
-                .collect(),
+        Ok(page(
+            s.api_keys
+                .iter()
+                .filter(|(_, k)| k.org_id.as_deref() == org_id),
+            p,
         )
+        .cloned()
+        .collect())
     }
 
     async fn delete_api_key(&self, org_id: &str, id: &str, event: EventDraft) -> StoreResult<bool> {

@@ -22,7 +22,10 @@ pub async fn create_api_key(
     Path(org): Path<String>,
     JsonBody(body): JsonBody<NewApiKey>,
 ) -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
-    let key = state.service.create_api_key(&auth.caller, &auth.ctx, &org, body).await?;
+    let key = state
+        .service
+        .create_api_key(&auth.caller, &auth.ctx, &org, body)
+        .await?;
     Ok((StatusCode::CREATED, Json(key)))
 }
 
@@ -35,9 +38,15 @@ pub async fn list_api_keys(
     Path(org): Path<String>,
     Paging(page): Paging,
 ) -> ApiResult<Json<ApiKeyList>> {
-    let keys = state.service.list_api_keys(&auth.caller, &org, &page).await?;
+    let keys = state
+        .service
+        .list_api_keys(&auth.caller, &org, &page)
+        .await?;
     let next_after = next_after(&keys, page.limit, |k| k.id.clone());
-    Ok(Json(ApiKeyList { items: keys, next_after }))
+    Ok(Json(ApiKeyList {
+        items: keys,
+        next_after,
+    }))
 }
 
 /// Deletes an API key.
@@ -48,7 +57,10 @@ pub async fn delete_api_key(
     auth: Auth,
     Path((org, id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    state.service.delete_api_key(&auth.caller, &auth.ctx, &org, &id).await?;
+    state
+        .service
+        .delete_api_key(&auth.caller, &auth.ctx, &org, &id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -61,6 +73,47 @@ pub struct EventQuery {
     pub limit: Option<u32>,
 }
 
+fn event_page(
+    query: Result<Query<EventQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<(u64, u32)> {
+    let Query(query) = query.map_err(|e| {
+        ApiError::invalid(vec![Violation::new("", codes::INVALID_JSON, e.body_text())])
+    })?;
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(ApiError::invalid(vec![
+            Violation::new(
+                "limit",
+                codes::OUT_OF_RANGE,
+                format!("must be between 1 and {MAX_PAGE}"),
+            )
+            .with("min", 1)
+            .with("max", MAX_PAGE),
+        ]));
+    }
+    Ok((query.after.unwrap_or(0), limit))
+}
+
+/// Instance events (instance policy changes, bootstrap), oldest first.
+#[utoipa::path(get, path = "/v1/instance/events", tag = "events", params(EventQuery),
+    responses((status = 200, body = EventList), (status = 400, body = Problem), (status = 403, body = Problem)))]
+pub async fn list_instance_events(
+    State(state): State<AppState>,
+    auth: Auth,
+    query: Result<Query<EventQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<EventList>> {
+    let (after, limit) = event_page(query)?;
+    let events = state
+        .service
+        .list_instance_events(&auth.caller, after, limit)
+        .await?;
+    let next_after = next_after(&events, limit, |e| e.sequence.to_string());
+    Ok(Json(EventList {
+        items: events,
+        next_after,
+    }))
+}
+
 /// Events of an organization, oldest first.
 #[utoipa::path(get, path = "/v1/orgs/{org}/events", tag = "events", params(EventQuery),
     responses((status = 200, body = EventList), (status = 400, body = Problem)))]
@@ -70,18 +123,14 @@ pub async fn list_events(
     Path(org): Path<String>,
     query: Result<Query<EventQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<EventList>> {
-    let Query(query) = query.map_err(|e| {
-        ApiError::invalid(vec![Violation::new("", codes::INVALID_JSON, e.body_text())])
-    })?;
-    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
-    if limit == 0 || limit > MAX_PAGE {
-        return Err(ApiError::invalid(vec![
-            Violation::new("limit", codes::OUT_OF_RANGE, format!("must be between 1 and {MAX_PAGE}"))
-                .with("min", 1)
-                .with("max", MAX_PAGE),
-        ]));
-    }
-    let events = state.service.list_events(&auth.caller, &org, query.after.unwrap_or(0), limit).await?;
+    let (after, limit) = event_page(query)?;
+    let events = state
+        .service
+        .list_events(&auth.caller, &org, after, limit)
+        .await?;
     let next_after = next_after(&events, limit, |e| e.sequence.to_string());
-    Ok(Json(EventList { items: events, next_after }))
+    Ok(Json(EventList {
+        items: events,
+        next_after,
+    }))
 }

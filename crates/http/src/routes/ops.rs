@@ -34,16 +34,38 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str)
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let m = &state.service.metrics;
     let mut out = String::new();
-    let _ = writeln!(out, "# HELP portcullis_logins_total Logins by result.\n# TYPE portcullis_logins_total counter");
+    let _ = writeln!(
+        out,
+        "# HELP portcullis_logins_total Logins by result.\n# TYPE portcullis_logins_total counter"
+    );
     for (i, result) in LOGIN_RESULTS.iter().enumerate() {
-        let _ = writeln!(out, "portcullis_logins_total{{result=\"{result}\"}} {}", Metrics::get(&m.logins[i]));
+        let _ = writeln!(
+            out,
+            "portcullis_logins_total{{result=\"{result}\"}} {}",
+            Metrics::get(&m.logins[i])
+        );
     }
     for (name, help, value) in [
-        ("portcullis_account_locks_total", "Accounts locked.", Metrics::get(&m.locks)),
-        ("portcullis_ip_blocks_total", "Client IPs blocked.", Metrics::get(&m.blocks)),
-        ("portcullis_password_hashes_total", "Password hash computations and verifications, dummy ones included.", Metrics::get(&m.password_hashes)),
+        (
+            "portcullis_account_locks_total",
+            "Accounts locked.",
+            Metrics::get(&m.locks),
+        ),
+        (
+            "portcullis_ip_blocks_total",
+            "Client IPs blocked.",
+            Metrics::get(&m.blocks),
+        ),
+        (
+            "portcullis_password_hashes_total",
+            "Password hash computations and verifications, dummy ones included.",
+            Metrics::get(&m.password_hashes),
+        ),
     ] {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+        );
     }
     let _ = writeln!(
         out,

@@ -18,7 +18,10 @@ pub async fn create_org(
     auth: Auth,
     JsonBody(body): JsonBody<NewOrg>,
 ) -> ApiResult<(StatusCode, Json<OrgView>)> {
-    let org = state.service.create_org(&auth.caller, &auth.ctx, body).await?;
+    let org = state
+        .service
+        .create_org(&auth.caller, &auth.ctx, body)
+        .await?;
     Ok((StatusCode::CREATED, Json(org.into())))
 }
 

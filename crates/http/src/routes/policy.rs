@@ -13,13 +13,17 @@ use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{Auth, JsonBody};
 
 fn section(name: &str) -> ApiResult<SectionKind> {
-    name.parse().map_err(|_| ApiError::not_found().detail(format!("no policy section `{name}`")))
+    name.parse()
+        .map_err(|_| ApiError::not_found().detail(format!("no policy section `{name}`")))
 }
 
 /// The instance defaults, every section with its details (instance administrators).
 #[utoipa::path(get, path = "/v1/instance/policy", tag = "policy",
     responses((status = 200, body = Object), (status = 403, body = Problem)))]
-pub async fn get_instance_policy(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<InstancePolicy>> {
+pub async fn get_instance_policy(
+    State(state): State<AppState>,
+    auth: Auth,
+) -> ApiResult<Json<InstancePolicy>> {
     Ok(Json(state.service.get_instance_policy(&auth.caller).await?))
 }
 
@@ -33,7 +37,10 @@ pub async fn put_instance_section(
     JsonBody(body): JsonBody<Value>,
 ) -> ApiResult<Json<SectionView>> {
     let kind = section(&name)?;
-    let view = state.service.write_instance_section(&auth.caller, &auth.ctx, kind, SectionWrite::Replace(body)).await?;
+    let view = state
+        .service
+        .write_instance_section(&auth.caller, &auth.ctx, kind, SectionWrite::Replace(body))
+        .await?;
     Ok(Json(view))
 }
 
@@ -47,7 +54,10 @@ pub async fn patch_instance_section(
     JsonBody(body): JsonBody<Value>,
 ) -> ApiResult<Json<SectionView>> {
     let kind = section(&name)?;
-    let view = state.service.write_instance_section(&auth.caller, &auth.ctx, kind, SectionWrite::Patch(body)).await?;
+    let view = state
+        .service
+        .write_instance_section(&auth.caller, &auth.ctx, kind, SectionWrite::Patch(body))
+        .await?;
     Ok(Json(view))
 }
 
@@ -73,7 +83,16 @@ pub async fn put_org_section(
     JsonBody(body): JsonBody<Value>,
 ) -> ApiResult<Json<SectionView>> {
     let kind = section(&name)?;
-    let view = state.service.write_org_section(&auth.caller, &auth.ctx, &org, kind, SectionWrite::Replace(body)).await?;
+    let view = state
+        .service
+        .write_org_section(
+            &auth.caller,
+            &auth.ctx,
+            &org,
+            kind,
+            SectionWrite::Replace(body),
+        )
+        .await?;
     Ok(Json(view))
 }
 
@@ -87,7 +106,16 @@ pub async fn patch_org_section(
     JsonBody(body): JsonBody<Value>,
 ) -> ApiResult<Json<SectionView>> {
     let kind = section(&name)?;
-    let view = state.service.write_org_section(&auth.caller, &auth.ctx, &org, kind, SectionWrite::Patch(body)).await?;
+    let view = state
+        .service
+        .write_org_section(
+            &auth.caller,
+            &auth.ctx,
+            &org,
+            kind,
+            SectionWrite::Patch(body),
+        )
+        .await?;
     Ok(Json(view))
 }
 
@@ -100,7 +128,12 @@ pub async fn reset_org_section(
     Path((org, name)): Path<(String, String)>,
 ) -> ApiResult<Json<SectionView>> {
     let kind = section(&name)?;
-    Ok(Json(state.service.reset_org_section(&auth.caller, &auth.ctx, &org, kind).await?))
+    Ok(Json(
+        state
+            .service
+            .reset_org_section(&auth.caller, &auth.ctx, &org, kind)
+            .await?,
+    ))
 }
 
 /// The organization's password policies.
@@ -111,7 +144,12 @@ pub async fn list_password_policies(
     auth: Auth,
     Path(org): Path<String>,
 ) -> ApiResult<Json<SectionView>> {
-    Ok(Json(state.service.list_password_policies(&auth.caller, &org).await?))
+    Ok(Json(
+        state
+            .service
+            .list_password_policies(&auth.caller, &org)
+            .await?,
+    ))
 }
 
 /// Adds a password policy.
@@ -123,7 +161,10 @@ pub async fn create_password_policy(
     Path(org): Path<String>,
     JsonBody(body): JsonBody<Value>,
 ) -> ApiResult<(StatusCode, Json<PasswordPolicy>)> {
-    let policy = state.service.create_password_policy(&auth.caller, &auth.ctx, &org, body).await?;
+    let policy = state
+        .service
+        .create_password_policy(&auth.caller, &auth.ctx, &org, body)
+        .await?;
     Ok((StatusCode::CREATED, Json(policy)))
 }
 
@@ -135,7 +176,12 @@ pub async fn get_password_policy(
     auth: Auth,
     Path((org, id)): Path<(String, String)>,
 ) -> ApiResult<Json<PasswordPolicy>> {
-    Ok(Json(state.service.get_password_policy(&auth.caller, &org, &id).await?))
+    Ok(Json(
+        state
+            .service
+            .get_password_policy(&auth.caller, &org, &id)
+            .await?,
+    ))
 }
 
 /// Replaces a password policy.
@@ -147,7 +193,12 @@ pub async fn replace_password_policy(
     Path((org, id)): Path<(String, String)>,
     JsonBody(body): JsonBody<Value>,
 ) -> ApiResult<Json<PasswordPolicy>> {
-    Ok(Json(state.service.replace_password_policy(&auth.caller, &auth.ctx, &org, &id, body).await?))
+    Ok(Json(
+        state
+            .service
+            .replace_password_policy(&auth.caller, &auth.ctx, &org, &id, body)
+            .await?,
+    ))
 }
 
 /// Deletes a password policy (not the default).
@@ -158,7 +209,10 @@ pub async fn delete_password_policy(
     auth: Auth,
     Path((org, id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    state.service.delete_password_policy(&auth.caller, &auth.ctx, &org, &id).await?;
+    state
+        .service
+        .delete_password_policy(&auth.caller, &auth.ctx, &org, &id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -171,5 +225,10 @@ pub async fn check_password(
     Path(org): Path<String>,
     JsonBody(body): JsonBody<PasswordCheckRequest>,
 ) -> ApiResult<Json<PasswordCheckResult>> {
-    Ok(Json(state.service.check_password(&auth.caller, &org, &body).await?))
+    Ok(Json(
+        state
+            .service
+            .check_password(&auth.caller, &org, &body)
+            .await?,
+    ))
 }

@@ -117,7 +117,13 @@ pub async fn change_own_password(
 ) -> ApiResult<Json<LoginResponse>> {
     let result = state
         .service
-        .change_own_password(&auth.caller, &auth.ctx, &body.current_password, &body.new_password, ip)
+        .change_own_password(
+            &auth.caller,
+            &auth.ctx,
+            &body.current_password,
+            &body.new_password,
+            ip,
+        )
         .await?;
     answer(result)
 }
@@ -142,7 +148,12 @@ pub async fn get_self(State(state): State<AppState>, auth: Auth) -> ApiResult<Js
 pub async fn logout(State(state): State<AppState>, auth: Auth) -> ApiResult<StatusCode> {
     match state.service.logout(&auth.caller, &auth.ctx).await {
         Ok(()) => Ok(StatusCode::NO_CONTENT),
-        Err(ServiceError::Forbidden(why)) => Err(ApiError::new(StatusCode::BAD_REQUEST, "not_a_session", "Only a session can log out").detail(why)),
+        Err(ServiceError::Forbidden(why)) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "not_a_session",
+            "Only a session can log out",
+        )
+        .detail(why)),
         Err(e) => Err(e.into()),
     }
 }

@@ -20,7 +20,10 @@ pub async fn create_user(
     Path(org): Path<String>,
     JsonBody(body): JsonBody<NewUser>,
 ) -> ApiResult<(StatusCode, Json<UserView>)> {
-    let user = state.service.create_user(&auth.caller, &auth.ctx, &org, body).await?;
+    let user = state
+        .service
+        .create_user(&auth.caller, &auth.ctx, &org, body)
+        .await?;
     Ok((StatusCode::CREATED, Json(user)))
 }
 
@@ -35,7 +38,10 @@ pub async fn list_users(
 ) -> ApiResult<Json<UserList>> {
     let users = state.service.list_users(&auth.caller, &org, &page).await?;
     let next_after = next_after(&users, page.limit, |u| u.id.clone());
-    Ok(Json(UserList { items: users, next_after }))
+    Ok(Json(UserList {
+        items: users,
+        next_after,
+    }))
 }
 
 /// One user.
@@ -58,7 +64,12 @@ pub async fn update_user(
     Path((org, id)): Path<(String, String)>,
     JsonBody(body): JsonBody<UserPatch>,
 ) -> ApiResult<Json<UserView>> {
-    Ok(Json(state.service.update_user(&auth.caller, &auth.ctx, &org, &id, body).await?))
+    Ok(Json(
+        state
+            .service
+            .update_user(&auth.caller, &auth.ctx, &org, &id, body)
+            .await?,
+    ))
 }
 
 /// Deletes a user with its sessions and keys.
@@ -69,7 +80,10 @@ pub async fn delete_user(
     auth: Auth,
     Path((org, id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    state.service.delete_user(&auth.caller, &auth.ctx, &org, &id).await?;
+    state
+        .service
+        .delete_user(&auth.caller, &auth.ctx, &org, &id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -100,7 +114,14 @@ pub async fn set_user_password(
 ) -> ApiResult<StatusCode> {
     state
         .service
-        .admin_set_password(&auth.caller, &auth.ctx, &org, &id, &body.password, body.change_required)
+        .admin_set_password(
+            &auth.caller,
+            &auth.ctx,
+            &org,
+            &id,
+            &body.password,
+            body.change_required,
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -113,7 +134,10 @@ pub async fn unlock_user(
     auth: Auth,
     Path((org, id)): Path<(String, String)>,
 ) -> ApiResult<Json<UnlockResponse>> {
-    let unlocked = state.service.unlock_user(&auth.caller, &auth.ctx, &org, &id).await?;
+    let unlocked = state
+        .service
+        .unlock_user(&auth.caller, &auth.ctx, &org, &id)
+        .await?;
     Ok(Json(UnlockResponse { unlocked }))
 }
 
@@ -125,5 +149,7 @@ pub async fn get_user_lock(
     auth: Auth,
     Path((org, id)): Path<(String, String)>,
 ) -> ApiResult<Json<LockView>> {
-    Ok(Json(state.service.user_lock(&auth.caller, &org, &id).await?))
+    Ok(Json(
+        state.service.user_lock(&auth.caller, &org, &id).await?,
+    ))
 }

@@ -9,7 +9,8 @@ use crate::support::{GOOD, spawn_app};
 async fn a_blocked_ip_costs_no_hash_and_an_allowlisted_one_is_never_blocked() {
     let app = spawn_app().await;
     let admin = app.org_with_admin("acme").await;
-    app.set_section("acme", &admin, "lockout", json!({"enabled": false})).await;
+    app.set_section("acme", &admin, "lockout", json!({"enabled": false}))
+        .await;
     app.set_section(
         "acme",
         &admin,
@@ -21,7 +22,9 @@ async fn a_blocked_ip_costs_no_hash_and_an_allowlisted_one_is_never_blocked() {
 
     const ATTACKER: &str = "203.0.113.5";
     for i in 0..4 {
-        let a = app.login_from("acme", &format!("user{i}"), "wrong", ATTACKER).await;
+        let a = app
+            .login_from("acme", &format!("user{i}"), "wrong", ATTACKER)
+            .await;
         assert_eq!(a.code(), "invalid_credentials");
     }
     let hashes = app.hashes();
@@ -34,8 +37,16 @@ async fn a_blocked_ip_costs_no_hash_and_an_allowlisted_one_is_never_blocked() {
     }
     assert_eq!(app.hashes(), hashes, "no password hash for a blocked IP");
     // Another address is unaffected.
-    assert_eq!(app.login_from("acme", "alice", GOOD, "198.51.100.7").await.status, StatusCode::OK);
-    assert_eq!(app.login("acme", "alice", GOOD).await.status, StatusCode::OK);
+    assert_eq!(
+        app.login_from("acme", "alice", GOOD, "198.51.100.7")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.login("acme", "alice", GOOD).await.status,
+        StatusCode::OK
+    );
 
     // Another organization (same IP) is unaffected: counted per organization and IP.
     let other = app.org_with_admin("other").await;
@@ -44,16 +55,40 @@ async fn a_blocked_ip_costs_no_hash_and_an_allowlisted_one_is_never_blocked() {
 
     // The block ends at its time.
     app.clock.advance(899);
-    assert_eq!(app.login_from("acme", "alice", GOOD, ATTACKER).await.code(), "ip_blocked");
+    assert_eq!(
+        app.login_from("acme", "alice", GOOD, ATTACKER).await.code(),
+        "ip_blocked"
+    );
     app.clock.advance(1);
-    assert_eq!(app.login_from("acme", "alice", GOOD, ATTACKER).await.status, StatusCode::OK);
+    assert_eq!(
+        app.login_from("acme", "alice", GOOD, ATTACKER).await.status,
+        StatusCode::OK
+    );
 
     // Allow-listed: never blocked.
-    app.set_section("acme", &admin, "brute_force", json!({"allowlist": ["203.0.113.0/24"]})).await;
+    app.set_section(
+        "acme",
+        &admin,
+        "brute_force",
+        json!({"allowlist": ["203.0.113.0/24"]}),
+    )
+    .await;
     for _ in 0..10 {
-        assert_eq!(app.login_from("acme", "alice", "wrong", ATTACKER).await.code(), "invalid_credentials");
+        assert_eq!(
+            app.login_from("acme", "alice", "wrong", ATTACKER)
+                .await
+                .code(),
+            "invalid_credentials"
+        );
     }
-    assert_eq!(app.login_from("acme", "alice", GOOD, ATTACKER).await.status, StatusCode::OK);
+    assert_eq!(
+        app.login_from("acme", "alice", GOOD, ATTACKER).await.status,
+        StatusCode::OK
+    );
     let events = app.event_types("acme", &admin).await;
-    assert_eq!(events.iter().filter(|e| *e == "ip.blocked").count(), 1, "{events:?}");
+    assert_eq!(
+        events.iter().filter(|e| *e == "ip.blocked").count(),
+        1,
+        "{events:?}"
+    );
 }

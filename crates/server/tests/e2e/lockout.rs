@@ -9,7 +9,13 @@ use serde_json::json;
 use crate::support::{App, GOOD, spawn_app};
 
 /// Fires `n` concurrent logins; answers the count of each problem code (or "ok").
-async fn burst(app: &App, org: &str, login: &str, password: &str, n: usize) -> BTreeMap<String, usize> {
+async fn burst(
+    app: &App,
+    org: &str,
+    login: &str,
+    password: &str,
+    n: usize,
+) -> BTreeMap<String, usize> {
     let mut tasks = Vec::new();
     for _ in 0..n {
         let http = app.http.clone();
@@ -33,7 +39,8 @@ async fn burst(app: &App, org: &str, login: &str, password: &str, n: usize) -> B
 async fn setup(app: &App, org: &str, lockout: serde_json::Value) -> String {
     let admin = app.org_with_admin(org).await;
     // The burst comes from one address: keep IP blocking out of this story.
-    app.set_section(org, &admin, "brute_force", json!({"enabled": false})).await;
+    app.set_section(org, &admin, "brute_force", json!({"enabled": false}))
+        .await;
     app.set_section(org, &admin, "lockout", lockout).await;
     admin
 }
@@ -41,26 +48,46 @@ async fn setup(app: &App, org: &str, lockout: serde_json::Value) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sixty_four_concurrent_wrong_passwords_admit_exactly_five() {
     let app = spawn_app().await;
-    let admin = setup(&app, "acme", json!({"max_password_attempts": 5, "lock_duration": null})).await;
+    let admin = setup(
+        &app,
+        "acme",
+        json!({"max_password_attempts": 5, "lock_duration": null}),
+    )
+    .await;
     let id = app.user("acme", &admin, "alice", GOOD).await;
 
     let hashes_before = app.hashes();
     let counts = burst(&app, "acme", "alice", "wrong password", 64).await;
     assert_eq!(counts.get("invalid_credentials"), Some(&5), "{counts:?}");
     assert_eq!(counts.get("account_locked"), Some(&59), "{counts:?}");
-    assert_eq!(app.hashes() - hashes_before, 5, "exactly five password checks ran");
+    assert_eq!(
+        app.hashes() - hashes_before,
+        5,
+        "exactly five password checks ran"
+    );
 
     // The right password is refused while locked, without a hash.
     let a = app.login("acme", "alice", GOOD).await;
     assert_eq!(a.status, StatusCode::FORBIDDEN);
     assert_eq!(a.code(), "account_locked");
-    assert!(a.body.get("locked_until").is_none(), "a permanent lock has no end");
-    let lock = app.get(&format!("/v1/orgs/acme/users/{id}/lock"), &admin).await;
+    assert!(
+        a.body.get("locked_until").is_none(),
+        "a permanent lock has no end"
+    );
+    let lock = app
+        .get(&format!("/v1/orgs/acme/users/{id}/lock"), &admin)
+        .await;
     assert_eq!(lock.body["locked"], true);
     assert_eq!(lock.body["failures"], 5);
 
     // Unlock, then it works.
-    let a = app.post(&format!("/v1/orgs/acme/users/{id}/unlock"), &admin, json!({})).await;
+    let a = app
+        .post(
+            &format!("/v1/orgs/acme/users/{id}/unlock"),
+            &admin,
+            json!({}),
+        )
+        .await;
     assert_eq!(a.body["unlocked"], true);
     let a = app.login("acme", "alice", GOOD).await;
     assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
@@ -74,13 +101,21 @@ async fn sixty_four_concurrent_wrong_passwords_admit_exactly_five() {
     let locked_at = events.iter().position(|e| e == "account.locked").unwrap();
     let unlocked_at = events.iter().position(|e| e == "account.unlocked").unwrap();
     let succeeded_at = events.iter().position(|e| e == "login.succeeded").unwrap();
-    assert!(locked_at < unlocked_at && unlocked_at < succeeded_at, "{events:?}");
+    assert!(
+        locked_at < unlocked_at && unlocked_at < succeeded_at,
+        "{events:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn unknown_login_gets_identical_answers_and_counts() {
     let app = spawn_app().await;
-    let admin = setup(&app, "acme", json!({"max_password_attempts": 5, "lock_duration": null})).await;
+    let admin = setup(
+        &app,
+        "acme",
+        json!({"max_password_attempts": 5, "lock_duration": null}),
+    )
+    .await;
     app.user("acme", &admin, "alice", GOOD).await;
 
     let known = burst(&app, "acme", "alice", "wrong password", 64).await;
@@ -112,7 +147,11 @@ async fn hidden_lock_answers_exactly_like_a_wrong_password() {
     assert_eq!(locked.status, wrong.status);
     assert_eq!(locked.bytes, wrong.bytes, "byte-identical bodies");
     assert_eq!(locked.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(app.hashes() - hashes, 1, "a hidden lock still costs one (dummy) hash");
+    assert_eq!(
+        app.hashes() - hashes,
+        1,
+        "a hidden lock still costs one (dummy) hash"
+    );
     let unknown = app.login("acme", "nobody", "wrong").await;
     assert_eq!(unknown.bytes, wrong.bytes);
 }
@@ -135,7 +174,12 @@ async fn window_and_lock_duration_follow_the_clock() {
     app.login("acme", "alice", "wrong").await;
     app.login("acme", "alice", "wrong").await;
     let a = app.login("acme", "alice", GOOD).await;
-    assert_eq!(a.status, StatusCode::OK, "old failures expired: {:?}", a.body);
+    assert_eq!(
+        a.status,
+        StatusCode::OK,
+        "old failures expired: {:?}",
+        a.body
+    );
 
     // Three quick failures lock for 300 s.
     for _ in 0..3 {
@@ -145,18 +189,32 @@ async fn window_and_lock_duration_follow_the_clock() {
     assert_eq!(a.code(), "account_locked");
     assert!(a.body["locked_until"].is_string());
     app.clock.advance(299);
-    assert_eq!(app.login("acme", "alice", GOOD).await.code(), "account_locked");
+    assert_eq!(
+        app.login("acme", "alice", GOOD).await.code(),
+        "account_locked"
+    );
     app.clock.advance(1);
     let a = app.login("acme", "alice", GOOD).await;
-    assert_eq!(a.status, StatusCode::OK, "the temporary lock ended at its time");
+    assert_eq!(
+        a.status,
+        StatusCode::OK,
+        "the temporary lock ended at its time"
+    );
 
     // A permanent lock does not end with time.
-    app.set_section("acme", &admin, "lockout", json!({"lock_duration": null})).await;
+    app.set_section("acme", &admin, "lockout", json!({"lock_duration": null}))
+        .await;
     for _ in 0..3 {
         app.login("acme", "alice", "wrong").await;
     }
     app.clock.advance(10 * 365 * 86_400);
-    assert_eq!(app.login("acme", "alice", GOOD).await.code(), "account_locked");
+    assert_eq!(
+        app.login("acme", "alice", GOOD).await.code(),
+        "account_locked"
+    );
     let events = app.event_types("acme", &admin).await;
-    assert!(events.iter().any(|e| e == "account.lock_expired"), "{events:?}");
+    assert!(
+        events.iter().any(|e| e == "account.lock_expired"),
+        "{events:?}"
+    );
 }

@@ -1,7 +1,19 @@
 //! The server's one end-to-end test binary: the real server on port 0, a fresh SQLite file per
 //! test, a manual clock (nothing sleeps), and the real binary where a process must be killed.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs, unreachable_pub)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    missing_docs,
+    unreachable_pub
+)]
 
+mod api;
+mod config;
+mod crash;
 mod ip_block;
+mod isolation;
+mod lifetimes;
 mod lockout;
+mod openapi;
 mod support;

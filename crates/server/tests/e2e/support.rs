@@ -22,7 +22,8 @@ pub(crate) struct TempDir(pub(crate) PathBuf);
 impl TempDir {
     pub(crate) fn new(tag: &str) -> TempDir {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("portcullis-e2e-{tag}-{}-{n}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("portcullis-e2e-{tag}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         TempDir(dir)
@@ -76,7 +77,11 @@ impl Answer {
     pub(crate) fn violation_codes(&self) -> Vec<String> {
         self.body["violations"]
             .as_array()
-            .map(|v| v.iter().map(|x| x["code"].as_str().unwrap_or("").to_owned()).collect())
+            .map(|v| {
+                v.iter()
+                    .map(|x| x["code"].as_str().unwrap_or("").to_owned())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -90,7 +95,10 @@ pub(crate) async fn spawn_app() -> App {
         .unwrap();
     App {
         base: format!("http://{}", running.addr),
-        http: reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap(),
+        http: reqwest::Client::builder()
+            .pool_max_idle_per_host(64)
+            .build()
+            .unwrap(),
         clock,
         running: Some(running),
         _dir: dir,
@@ -98,7 +106,13 @@ pub(crate) async fn spawn_app() -> App {
 }
 
 impl App {
-    pub(crate) async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
+    pub(crate) async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
         let mut request = self.http.request(method, format!("{}{path}", self.base));
         if let Some(token) = token {
             request = request.bearer_auth(token);
@@ -111,7 +125,12 @@ impl App {
         let headers = response.headers().clone();
         let bytes = response.bytes().await.unwrap().to_vec();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Answer { status, headers, bytes, body }
+        Answer {
+            status,
+            headers,
+            bytes,
+            body,
+        }
     }
 
     pub(crate) async fn get(&self, path: &str, token: &str) -> Answer {
@@ -124,7 +143,8 @@ impl App {
         self.call(Method::PUT, path, Some(token), Some(body)).await
     }
     pub(crate) async fn patch(&self, path: &str, token: &str, body: Value) -> Answer {
-        self.call(Method::PATCH, path, Some(token), Some(body)).await
+        self.call(Method::PATCH, path, Some(token), Some(body))
+            .await
     }
     pub(crate) async fn delete(&self, path: &str, token: &str) -> Answer {
         self.call(Method::DELETE, path, Some(token), None).await
@@ -141,7 +161,13 @@ impl App {
     }
 
     /// A login from client address `ip` (sent through the trusted local proxy).
-    pub(crate) async fn login_from(&self, org: &str, login: &str, password: &str, ip: &str) -> Answer {
+    pub(crate) async fn login_from(
+        &self,
+        org: &str,
+        login: &str,
+        password: &str,
+        ip: &str,
+    ) -> Answer {
         let response = self
             .http
             .post(format!("{}/v1/orgs/{org}/login", self.base))
@@ -154,15 +180,26 @@ impl App {
         let headers = response.headers().clone();
         let bytes = response.bytes().await.unwrap().to_vec();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Answer { status, headers, bytes, body }
+        Answer {
+            status,
+            headers,
+            bytes,
+            body,
+        }
     }
 
     /// Creates an organization and an `org_admin` key for it; answers the key.
     pub(crate) async fn org_with_admin(&self, org: &str) -> String {
-        let a = self.post("/v1/orgs", ROOT, json!({"id": org, "name": org})).await;
+        let a = self
+            .post("/v1/orgs", ROOT, json!({"id": org, "name": org}))
+            .await;
         assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
         let a = self
-            .post(&format!("/v1/orgs/{org}/api-keys"), ROOT, json!({"name": "admin", "roles": ["org_admin"]}))
+            .post(
+                &format!("/v1/orgs/{org}/api-keys"),
+                ROOT,
+                json!({"name": "admin", "roles": ["org_admin"]}),
+            )
             .await;
         assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
         a.body["key"].as_str().unwrap().to_owned()
@@ -171,27 +208,46 @@ impl App {
     /// Creates a user with `password`; answers its id.
     pub(crate) async fn user(&self, org: &str, admin: &str, login: &str, password: &str) -> String {
         let a = self
-            .post(&format!("/v1/orgs/{org}/users"), admin, json!({"login": login, "password": password}))
+            .post(
+                &format!("/v1/orgs/{org}/users"),
+                admin,
+                json!({"login": login, "password": password}),
+            )
             .await;
         assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
         a.body["id"].as_str().unwrap().to_owned()
     }
 
     pub(crate) async fn set_section(&self, org: &str, admin: &str, section: &str, patch: Value) {
-        let a = self.patch(&format!("/v1/orgs/{org}/policy/{section}"), admin, patch).await;
+        let a = self
+            .patch(&format!("/v1/orgs/{org}/policy/{section}"), admin, patch)
+            .await;
         assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
     }
 
     /// Password hashes computed so far by the server.
     pub(crate) fn hashes(&self) -> u64 {
-        Metrics::get(&self.running.as_ref().unwrap().service.metrics.password_hashes)
+        Metrics::get(
+            &self
+                .running
+                .as_ref()
+                .unwrap()
+                .service
+                .metrics
+                .password_hashes,
+        )
     }
 
     pub(crate) async fn event_types(&self, org: &str, admin: &str) -> Vec<String> {
         let mut out = Vec::new();
         let mut after = 0u64;
         loop {
-            let a = self.get(&format!("/v1/orgs/{org}/events?after={after}&limit=500"), admin).await;
+            let path = if org == "instance" {
+                format!("/v1/instance/events?after={after}&limit=500")
+            } else {
+                format!("/v1/orgs/{org}/events?after={after}&limit=500")
+            };
+            let a = self.get(&path, admin).await;
             assert_eq!(a.status, StatusCode::OK);
             let items = a.body["items"].as_array().unwrap().clone();
             for e in &items {

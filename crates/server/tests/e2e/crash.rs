@@ -1,0 +1,104 @@
+//! Crash safety: the real binary is killed with SIGKILL right after acknowledged writes; after a
+//! restart on the same file, every acknowledged write is there.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::support::{App, GOOD, ROOT, TempDir};
+
+fn start_binary(dir: &TempDir) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .arg("serve")
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .arg("--database-url")
+        .arg(format!("sqlite://{}", dir.0.join("crash.db").display()))
+        .env("PORTCULLIS_BOOTSTRAP_TOKEN", ROOT)
+        .env("PORTCULLIS_HASHING__ARGON2_MEMORY_KIB", "64")
+        .env("PORTCULLIS_HASHING__ARGON2_ITERATIONS", "1")
+        .env("PORTCULLIS_LOG_LEVEL", "warn")
+        .current_dir(&dir.0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("the server printed its address")
+            .unwrap();
+        if let Some(addr) = line.strip_prefix("listening on ") {
+            break addr.to_owned();
+        }
+    };
+    (child, format!("http://{addr}"))
+}
+
+fn app_at(base: String, dir: &TempDir) -> App {
+    App {
+        base,
+        http: reqwest::Client::new(),
+        clock: portcullis_service::ManualClock::new(crate::support::T0),
+        running: None,
+        _dir: TempDir::new(&format!("unused-{}", dir.0.display().to_string().len())),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_acknowledged_is_lost_on_sigkill() {
+    let dir = TempDir::new("crash");
+    let (mut child, base) = start_binary(&dir);
+    let app = app_at(base, &dir);
+    let admin = app.org_with_admin("acme").await;
+    app.set_section(
+        "acme",
+        &admin,
+        "lockout",
+        json!({"max_password_attempts": 3, "lock_duration": null}),
+    )
+    .await;
+    app.set_section("acme", &admin, "brute_force", json!({"enabled": false}))
+        .await;
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        ids.push(app.user("acme", &admin, &format!("user{i}"), GOOD).await);
+    }
+    for _ in 0..3 {
+        assert_eq!(
+            app.login("acme", "user0", "wrong").await.code(),
+            "invalid_credentials"
+        );
+    }
+    let events = app.event_types("acme", &admin).await.len();
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    let (mut child, base) = start_binary(&dir);
+    let app = app_at(base, &dir);
+    let users = app.get("/v1/orgs/acme/users?limit=500", &admin).await;
+    assert_eq!(users.status, StatusCode::OK, "the admin key survived");
+    let listed: Vec<&str> = users.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["id"].as_str().unwrap())
+        .collect();
+    for id in &ids {
+        assert!(listed.contains(&id.as_str()), "user {id} survived");
+    }
+    let policy = app.get("/v1/orgs/acme/policy", &admin).await;
+    assert_eq!(policy.body["lockout"]["value"]["max_password_attempts"], 3);
+    assert_eq!(
+        app.login("acme", "user0", GOOD).await.code(),
+        "account_locked",
+        "the lock survived"
+    );
+    assert!(app.event_types("acme", &admin).await.len() >= events);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
