@@ -6,8 +6,8 @@
 //! dummy hash uses exactly the configured parameters; bcrypt never silently truncates (a password
 //! over 72 bytes does not verify); no error message contains a password.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, PasswordHash, PasswordHasher as _, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use portcullis_model::{BCRYPT_MAX_BYTES, HashAlgorithm};
 use rand_core::{OsRng, RngCore};
 
@@ -128,6 +128,47 @@ fn random_secret() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+thread_local! {
+    /// argon2id working memory of this thread, kept between verifications: a fresh 19 MiB per
+    /// login would be faulted in and zeroed by the kernel every time, a cost that is not the
+    /// hash's and that an attacker does not pay.
+    static ARGON2_MEMORY: std::cell::RefCell<Vec<Block>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Verifies against an argon2id PHC string with the parameters it carries, in this thread's
+/// reusable working memory; the comparison of outputs is constant-time.
+fn verify_argon2id(password: &[u8], parsed: &PasswordHash<'_>) -> Result<bool, HashError> {
+    let params = Params::try_from(parsed).map_err(|_| HashError::UnknownFormat)?;
+    let version = match parsed.version {
+        Some(v) => Version::try_from(v).map_err(|_| HashError::UnknownFormat)?,
+        None => Version::V0x13,
+    };
+    let expected = parsed.hash.ok_or(HashError::UnknownFormat)?;
+    let mut salt = [0u8; 64];
+    let salt = parsed
+        .salt
+        .ok_or(HashError::UnknownFormat)?
+        .decode_b64(&mut salt)
+        .map_err(|_| HashError::UnknownFormat)?;
+    let mut out = [0u8; 64];
+    let out = out
+        .get_mut(..expected.len())
+        .ok_or(HashError::UnknownFormat)?;
+    let blocks = params.block_count();
+    let argon = Argon2::new(Algorithm::Argon2id, version, params);
+    ARGON2_MEMORY
+        .with(|memory| {
+            let mut memory = memory.borrow_mut();
+            if memory.len() < blocks {
+                memory.resize(blocks, Block::new());
+            }
+            argon.hash_password_into_with_memory(password, salt, out, &mut memory[..blocks])
+        })
+        .map_err(|e| HashError::Internal(e.to_string()))?;
+    let actual = Output::new(out).map_err(|e| HashError::Internal(e.to_string()))?;
+    Ok(actual == expected)
+}
+
 fn is_bcrypt(stored: &str) -> bool {
     ["$2a$", "$2b$", "$2x$", "$2y$"]
         .iter()
@@ -166,12 +207,7 @@ impl PasswordHashing for Hasher {
         if parsed.algorithm != Algorithm::Argon2id.ident() {
             return Err(HashError::UnknownFormat);
         }
-        // The parameters come from the PHC string, not from `self.argon2`.
-        match Argon2::default().verify_password(password.as_bytes(), &parsed) {
-            Ok(()) => Ok(true),
-            Err(argon2::password_hash::Error::Password) => Ok(false),
-            Err(e) => Err(HashError::Internal(e.to_string())),
-        }
+        verify_argon2id(password.as_bytes(), &parsed)
     }
 
     fn needs_rehash(&self, stored: &str, algorithm: HashAlgorithm) -> bool {

@@ -1,8 +1,13 @@
-//! Request latency per route and status, as a Prometheus histogram.
+//! Request latency per route, method and status, as a Prometheus histogram.
+//!
+//! Invariant: recording a request allocates only when a new series appears (route names come
+//! from the router, so the number of series is bounded).
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
+
+use axum::http::Method;
 
 const BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -15,30 +20,38 @@ struct Histogram {
     sum: f64,
 }
 
-/// Latency histograms keyed by (method, route, status).
+/// The histograms of one route, by method and status.
+type RouteSeries = HashMap<(Method, u16), Histogram>;
+
+/// Latency histograms keyed by route, then (method, status).
 #[derive(Default)]
 pub struct HttpMetrics {
-    series: Mutex<BTreeMap<(String, String, u16), Histogram>>,
+    series: Mutex<HashMap<String, RouteSeries>>,
 }
 
 impl HttpMetrics {
     /// Records one request.
-    pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
-        if let Ok(mut series) = self.series.lock() {
-            let h = series
-                .entry((method.to_owned(), route.to_owned(), status))
-                .or_default();
-            for (i, le) in BUCKETS.iter().enumerate() {
-                if seconds <= *le {
-                    h.counts[i] += 1;
-                }
-            }
-            h.count += 1;
-            h.sum += seconds;
+    pub fn observe(&self, method: &Method, route: &str, status: u16, seconds: f64) {
+        let Ok(mut series) = self.series.lock() else {
+            return;
+        };
+        if !series.contains_key(route) {
+            series.insert(route.to_owned(), HashMap::new());
         }
+        let Some(by_route) = series.get_mut(route) else {
+            return;
+        };
+        let h = by_route.entry((method.clone(), status)).or_default();
+        for (i, le) in BUCKETS.iter().enumerate() {
+            if seconds <= *le {
+                h.counts[i] += 1;
+            }
+        }
+        h.count += 1;
+        h.sum += seconds;
     }
 
-    /// Appends the exposition.
+    /// Appends the exposition, series sorted for stable output.
     pub fn render(&self, out: &mut String) {
         let _ = writeln!(
             out,
@@ -47,8 +60,19 @@ impl HttpMetrics {
         let Ok(series) = self.series.lock() else {
             return;
         };
-        for ((method, route, status), h) in series.iter() {
-            let labels = format!("method=\"{method}\",route=\"{route}\",status=\"{status}\"");
+        let mut rows: Vec<(String, &Histogram)> = series
+            .iter()
+            .flat_map(|(route, by)| {
+                by.iter().map(move |((method, status), h)| {
+                    (
+                        format!("method=\"{method}\",route=\"{route}\",status=\"{status}\""),
+                        h,
+                    )
+                })
+            })
+            .collect();
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        for (labels, h) in rows {
             for (i, le) in BUCKETS.iter().enumerate() {
                 let _ = writeln!(
                     out,

@@ -144,7 +144,7 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = request.method().to_string();
+    let method = request.method().clone();
     let span = tracing::info_span!("request", request_id = %id, %method, %route);
     #[allow(clippy::disallowed_methods)] // measures latency for metrics, not policy time
     let started = Instant::now();

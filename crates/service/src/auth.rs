@@ -81,7 +81,7 @@ impl Service {
         let now = self.now();
         let policy = match &key.org_id {
             Some(org) => self.effective_policy(org).await?.api_keys.value.clone(),
-            None => self.instance_policy().await?.api_keys.value,
+            None => self.instance_policy().await?.api_keys.value.clone(),
         };
         if check_key(&policy, key.created_at, key.expires_at, now).is_err() {
             return Err(ServiceError::Unauthenticated);

@@ -14,6 +14,7 @@ mod auth;
 mod caller;
 mod clock;
 mod error;
+mod hash_pool;
 mod login;
 mod metrics;
 mod orgs;

@@ -77,7 +77,10 @@ const WRITE_RETRIES: usize = 5;
 
 impl Service {
     /// The instance defaults, every section.
-    pub async fn get_instance_policy(&self, caller: &Caller) -> ServiceResult<InstancePolicy> {
+    pub async fn get_instance_policy(
+        &self,
+        caller: &Caller,
+    ) -> ServiceResult<std::sync::Arc<InstancePolicy>> {
         caller.allow_instance()?;
         self.instance_policy().await
     }

@@ -8,12 +8,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use portcullis_model::EffectivePolicy;
+use portcullis_model::{EffectivePolicy, InstancePolicy};
 
 #[derive(Default)]
 struct Inner {
     generation: u64,
     orgs: HashMap<String, Arc<EffectivePolicy>>,
+    instance: Option<Arc<InstancePolicy>>,
 }
 
 /// Cached effective policies per organization.
@@ -40,11 +41,29 @@ impl PolicyCache {
         }
     }
 
+    /// The cached instance defaults, with the generation to pass to [`PolicyCache::insert_instance`].
+    pub(crate) fn instance(&self) -> (Option<Arc<InstancePolicy>>, u64) {
+        match self.inner.read() {
+            Ok(inner) => (inner.instance.clone(), inner.generation),
+            Err(_) => (None, u64::MAX),
+        }
+    }
+
+    /// Caches the instance defaults loaded at `generation`; ignored if it moved since.
+    pub(crate) fn insert_instance(&self, generation: u64, policy: Arc<InstancePolicy>) {
+        if let Ok(mut inner) = self.inner.write()
+            && inner.generation == generation
+        {
+            inner.instance = Some(policy);
+        }
+    }
+
     /// Forgets everything (after any policy write).
     pub(crate) fn invalidate(&self) {
         if let Ok(mut inner) = self.inner.write() {
             inner.generation += 1;
             inner.orgs.clear();
+            inner.instance = None;
         }
     }
 }

@@ -39,9 +39,15 @@ pub(crate) fn new_token(prefix: &str) -> String {
     format!("{prefix}{}", random_hex(32))
 }
 
-/// A new request id (for requests that came without a usable one).
+/// A new request id (for requests that came without a usable one): unique in this process and,
+/// with its random per-process prefix, across replicas. Not a secret, so no system call per id.
 pub fn new_request_id() -> String {
-    random_hex(8)
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static PREFIX: OnceLock<String> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| random_hex(4));
+    format!("{prefix}-{:x}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 /// A random 64-bit number (reservation ids).

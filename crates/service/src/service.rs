@@ -1,8 +1,8 @@
 //! The [`Service`]: the store, the clock, the hasher and the caches, plus the helpers every
 //! operation shares (effective policy, events, hashing off the async threads).
 //!
-//! Invariant: password hashing runs on the blocking pool, at most `hash_concurrency` at once, so
-//! the async threads keep answering (a blocked IP or a revealed lock is answered while hashes run).
+//! Invariant: password hashing runs on the hashing threads, at most `hash_concurrency` at once,
+//! so the async threads keep answering (a blocked IP or a revealed lock is answered while hashes run).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -14,10 +14,10 @@ use portcullis_model::{
 };
 use portcullis_store::{EventDraft, Owner, SectionRow, Store};
 use serde_json::Value;
-use tokio::sync::Semaphore;
 
 use crate::clock::Clock;
 use crate::error::{ServiceError, ServiceResult};
+use crate::hash_pool::HashPool;
 use crate::metrics::Metrics;
 use crate::policy_cache::PolicyCache;
 
@@ -49,7 +49,8 @@ pub struct Service {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) hasher: Arc<dyn PasswordHashing>,
     pub(crate) cache: PolicyCache,
-    pub(crate) hash_slots: Semaphore,
+    pub(crate) hash_pool: HashPool,
+    known_orgs: std::sync::RwLock<std::collections::HashSet<String>>,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
 }
@@ -63,12 +64,14 @@ impl Service {
         hasher: Arc<dyn PasswordHashing>,
         hash_concurrency: usize,
     ) -> Service {
+        let hash_pool = HashPool::new(hasher.clone(), hash_concurrency);
         Service {
             store,
             clock,
             hasher,
             cache: PolicyCache::default(),
-            hash_slots: Semaphore::new(hash_concurrency.max(1)),
+            hash_pool,
+            known_orgs: Default::default(),
             metrics: Metrics::default(),
         }
     }
@@ -101,14 +104,20 @@ impl Service {
         }
     }
 
-    /// The instance defaults as stored.
-    pub async fn instance_policy(&self) -> ServiceResult<InstancePolicy> {
+    /// The instance defaults as stored (cached like the effective policies).
+    pub async fn instance_policy(&self) -> ServiceResult<Arc<InstancePolicy>> {
+        let (cached, generation) = self.cache.instance();
+        if let Some(policy) = cached {
+            return Ok(policy);
+        }
         let rows = self.store.load_sections(&Owner::Instance).await?;
         let mut policy = InstancePolicy::builtin(INSTANCE_ID);
         for row in rows {
             let (value, details) = section_from_row(&row, INSTANCE_ID)?;
             policy.set(value, details);
         }
+        let policy = Arc::new(policy);
+        self.cache.insert_instance(generation, policy.clone());
         Ok(policy)
     }
 
@@ -138,10 +147,23 @@ impl Service {
         Ok(policy)
     }
 
-    /// Fails with `NotFound` unless the organization exists.
+    /// Fails with `NotFound` unless the organization exists. Organizations are never deleted,
+    /// so one that was seen once is remembered.
     pub(crate) async fn require_org(&self, org_id: &str) -> ServiceResult<()> {
+        if self
+            .known_orgs
+            .read()
+            .is_ok_and(|known| known.contains(org_id))
+        {
+            return Ok(());
+        }
         match self.store.get_org(org_id).await? {
-            Some(_) => Ok(()),
+            Some(_) => {
+                if let Ok(mut known) = self.known_orgs.write() {
+                    known.insert(org_id.to_owned());
+                }
+                Ok(())
+            }
             None => Err(ServiceError::NotFound),
         }
     }
@@ -152,17 +174,13 @@ impl Service {
         job: impl FnOnce(&dyn PasswordHashing) -> Result<T, HashError> + Send + 'static,
         hashes: u64,
     ) -> ServiceResult<Result<T, HashError>> {
-        let _slot = self
-            .hash_slots
-            .acquire()
-            .await
-            .map_err(|_| ServiceError::Unavailable("shutting down".into()))?;
-        let hasher = self.hasher.clone();
         #[allow(clippy::disallowed_methods)] // measures a duration for metrics, not policy time
         let started = Instant::now();
-        let result = tokio::task::spawn_blocking(move || job(hasher.as_ref()))
+        let result = self
+            .hash_pool
+            .run(job)
             .await
-            .map_err(|e| ServiceError::Internal(format!("hashing task failed: {e}")))?;
+            .ok_or_else(|| ServiceError::Unavailable("hashing threads are gone".into()))?;
         Metrics::add(&self.metrics.password_hashes, hashes);
         Metrics::add(
             &self.metrics.hash_micros,

@@ -58,6 +58,7 @@ impl SqliteStore {
 
     /// `Store::touch_session`: one statement; a missing session is not an error.
     pub(crate) async fn touch_session_impl(&self, id: &str, at: Timestamp) -> DbResult<()> {
+        let _turn = self.write_turn().await;
         sqlx::query("UPDATE sessions SET last_used_at = ?2 WHERE id = ?1 AND last_used_at < ?2")
             .bind(id)
             .bind(rows::ts_to_db(at)?)

@@ -190,6 +190,7 @@ impl SqliteStore {
         ip: &str,
         rehash: Option<&str>,
     ) -> DbResult<()> {
+        let _turn = self.write_turn().await;
         let done = sqlx::query(
             "UPDATE users SET last_login_at = ?3, last_login_ip = ?4, \
              password_hash = COALESCE(?5, password_hash) WHERE org_id = ?1 AND id = ?2",

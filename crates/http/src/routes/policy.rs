@@ -3,8 +3,9 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use portcullis_model::{InstancePolicy, PasswordPolicy, SectionKind};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use portcullis_model::{PasswordPolicy, SectionKind};
 use portcullis_service::{PasswordCheckRequest, PasswordCheckResult, SectionView, SectionWrite};
 use serde_json::Value;
 
@@ -20,11 +21,9 @@ fn section(name: &str) -> ApiResult<SectionKind> {
 /// The instance defaults, every section with its details (instance administrators).
 #[utoipa::path(get, path = "/v1/instance/policy", tag = "policy",
     responses((status = 200, body = Object), (status = 403, body = Problem)))]
-pub async fn get_instance_policy(
-    State(state): State<AppState>,
-    auth: Auth,
-) -> ApiResult<Json<InstancePolicy>> {
-    Ok(Json(state.service.get_instance_policy(&auth.caller).await?))
+pub async fn get_instance_policy(State(state): State<AppState>, auth: Auth) -> ApiResult<Response> {
+    let policy = state.service.get_instance_policy(&auth.caller).await?;
+    Ok(json_response(&*policy))
 }
 
 /// Replaces an instance default section.
@@ -68,9 +67,18 @@ pub async fn get_org_policy(
     State(state): State<AppState>,
     auth: Auth,
     Path(org): Path<String>,
-) -> ApiResult<Json<portcullis_model::EffectivePolicy>> {
+) -> ApiResult<Response> {
     let policy = state.service.get_org_policy(&auth.caller, &org).await?;
-    Ok(Json((*policy).clone()))
+    Ok(json_response(&*policy))
+}
+
+/// A JSON answer of a shared (cached) value, serialized without copying it first.
+fn json_response<T: serde::Serialize>(value: &T) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(e) => ApiError::from(portcullis_service::ServiceError::Internal(e.to_string()))
+            .into_response(),
+    }
 }
 
 /// Replaces an organization's section (it now has its own copy).

@@ -1,0 +1,307 @@
+//! The load tool: starts the release binary on loopback with a fresh database, drives it from
+//! this process for a few seconds per scenario, and prints throughput and latency. Bounded in
+//! time and in request count; only 127.0.0.1 is ever contacted.
+//!
+//! Scenarios (figures go to docs/benchmarks.md):
+//! - raw argon2id hashes/s on all cores, measured in this run, as the reference;
+//! - successful logins/s (target ≥ 0.9 × raw hashes/s);
+//! - rejections/s of a blocked IP and of a revealed lock (target ≥ 20,000/s, generator included);
+//! - `GET /v1/orgs/{org}/policy` req/s with p50/p99 (target ≥ 20,000/s, p99 < 5 ms).
+//!
+//! Run: `cargo bench -p portcullis-server --bench load` (≈ 40 s). `LOAD_SECONDS` sets the
+//! length of each scenario (default 5).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    missing_docs
+)]
+#![allow(clippy::disallowed_methods)] // a benchmark measures wall time
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use portcullis_engine::hashing::{HashParams, Hasher, PasswordHashing};
+use portcullis_model::HashAlgorithm;
+use serde_json::json;
+
+const ROOT: &str = "load-test-root-token-0123456789";
+const PASSWORD: &str = "correct horse battery staple 9";
+/// A hard cap on requests per scenario, whatever the duration.
+const MAX_REQUESTS: usize = 5_000_000;
+/// Concurrent successful logins (each for its own user).
+const LOGIN_CONNECTIONS: usize = 8;
+
+struct Server {
+    child: Child,
+    base: String,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn start() -> Server {
+    let dir = std::env::temp_dir().join(format!("portcullis-load-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .arg("--database-url")
+        .arg(format!("sqlite://{}", dir.join("load.db").display()))
+        .env("PORTCULLIS_BOOTSTRAP_TOKEN", ROOT)
+        .env("PORTCULLIS_TRUSTED_PROXIES", "127.0.0.1")
+        .env("PORTCULLIS_LOG_LEVEL", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().unwrap().unwrap();
+        if let Some(a) = line.strip_prefix("listening on ") {
+            break a.to_owned();
+        }
+    };
+    Server {
+        child,
+        base: format!("http://{addr}"),
+        dir,
+    }
+}
+
+struct Figures {
+    requests: usize,
+    seconds: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    unexpected: usize,
+}
+
+impl Figures {
+    fn per_second(&self) -> f64 {
+        self.requests as f64 / self.seconds
+    }
+}
+
+/// Runs `connections` loops sending `make()` for `seconds`; counts answers with `status`.
+async fn drive(
+    client: &reqwest::Client,
+    connections: usize,
+    seconds: f64,
+    expect: u16,
+    make: impl Fn(&reqwest::Client, usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
+) -> Figures {
+    let make = Arc::new(make);
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for connection in 0..connections {
+        let (client, make, stop) = (client.clone(), make.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut unexpected = 0;
+            while !stop.load(Ordering::Relaxed) && latencies.len() < MAX_REQUESTS / connections {
+                let t = Instant::now();
+                let response = make(&client, connection).send().await.unwrap();
+                let status = response.status().as_u16();
+                let _ = response.bytes().await.unwrap();
+                latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+                if status != expect {
+                    unexpected += 1;
+                }
+            }
+            (latencies, unexpected)
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    let mut unexpected = 0;
+    for t in tasks {
+        let (l, u) = t.await.unwrap();
+        all.extend(l);
+        unexpected += u;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort_by(f64::total_cmp);
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0.0)
+    };
+    Figures {
+        requests: all.len(),
+        seconds: elapsed,
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+        unexpected,
+    }
+}
+
+/// Raw argon2id verifications per second on every core, with the server's default parameters.
+fn raw_hashes_per_second(seconds: f64) -> f64 {
+    let hasher = Arc::new(Hasher::new(HashParams::default()).unwrap());
+    let hash = hasher.hash(HashAlgorithm::Argon2id, PASSWORD).unwrap();
+    let threads = std::thread::available_parallelism().map_or(2, usize::from);
+    let started = Instant::now();
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let (hasher, hash) = (hasher.clone(), hash.clone());
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                while started.elapsed().as_secs_f64() < seconds {
+                    assert!(hasher.verify(PASSWORD, &hash).unwrap());
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let total: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    total as f64 / started.elapsed().as_secs_f64()
+}
+
+fn report(name: &str, f: &Figures) {
+    println!(
+        "{name:<34} {:>10.0} req/s  p50 {:>7.3} ms  p99 {:>7.3} ms  ({} requests, {} unexpected)",
+        f.per_second(),
+        f.p50_ms,
+        f.p99_ms,
+        f.requests,
+        f.unexpected
+    );
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return; // `cargo bench -- --list` and test harness probes
+    }
+    let seconds: f64 = std::env::var("LOAD_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5.0);
+    let server = start();
+    let base = server.base.clone();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .unwrap();
+    let admin = |r: reqwest::RequestBuilder| r.bearer_auth(ROOT);
+
+    // Setup: one organization, users, policies.
+    let post = |path: &str, body: serde_json::Value| {
+        admin(client.post(format!("{base}{path}")))
+            .json(&body)
+            .send()
+    };
+    assert!(
+        post("/v1/orgs", json!({"id": "load"}))
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+    );
+    for i in 0..LOGIN_CONNECTIONS {
+        post(
+            "/v1/orgs/load/users",
+            json!({"login": format!("user{i}"), "password": PASSWORD}),
+        )
+        .await
+        .unwrap();
+    }
+    post(
+        "/v1/orgs/load/users",
+        json!({"login": "locked", "password": PASSWORD}),
+    )
+    .await
+    .unwrap();
+    let patch = |path: &str, body: serde_json::Value| {
+        admin(client.patch(format!("{base}{path}")))
+            .json(&body)
+            .send()
+    };
+    patch(
+        "/v1/orgs/load/policy/lockout",
+        json!({"max_password_attempts": 3, "lock_duration": null}),
+    )
+    .await
+    .unwrap();
+    patch(
+        "/v1/orgs/load/policy/brute_force",
+        json!({"max_attempts": 3, "allowlist": ["127.0.0.1"]}),
+    )
+    .await
+    .unwrap();
+    for _ in 0..3 {
+        client
+            .post(format!("{base}/v1/orgs/load/login"))
+            .json(&json!({"login": "locked", "password": "x"}))
+            .send()
+            .await
+            .unwrap();
+        client
+            .post(format!("{base}/v1/orgs/load/login"))
+            .header("x-forwarded-for", "203.0.113.9")
+            .json(&json!({"login": "someone", "password": "x"}))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    let hashes = raw_hashes_per_second(seconds);
+    println!(
+        "{:<34} {:>10.1} hashes/s (argon2id m=19 MiB t=2 p=1, all cores)",
+        "raw argon2id verify", hashes
+    );
+
+    let url = format!("{base}/v1/orgs/load/login");
+    let u = url.clone();
+    // One user per connection: concurrent logins of one user are capped by its lockout slots.
+    let logins = drive(&client, LOGIN_CONNECTIONS, seconds, 200, move |c, i| {
+        c.post(&u)
+            .json(&json!({"login": format!("user{i}"), "password": PASSWORD}))
+    })
+    .await;
+    report("successful logins", &logins);
+    println!(
+        "{:<34} {:>10.2} (target >= 0.9)",
+        "logins/s ÷ raw hashes/s",
+        logins.per_second() / hashes
+    );
+
+    let u = url.clone();
+    let blocked = drive(&client, 64, seconds, 429, move |c, _| {
+        c.post(&u)
+            .header("x-forwarded-for", "203.0.113.9")
+            .json(&json!({"login": "user0", "password": PASSWORD}))
+    })
+    .await;
+    report("blocked IP rejections", &blocked);
+
+    let u = url.clone();
+    let locked = drive(&client, 64, seconds, 403, move |c, _| {
+        c.post(&u)
+            .json(&json!({"login": "locked", "password": PASSWORD}))
+    })
+    .await;
+    report("revealed lock rejections", &locked);
+
+    let u = format!("{base}/v1/orgs/load/policy");
+    let policy = drive(&client, 32, seconds, 200, move |c, _| {
+        c.get(&u).bearer_auth(ROOT)
+    })
+    .await;
+    report("GET /v1/orgs/{org}/policy", &policy);
+    drop(server);
+}
