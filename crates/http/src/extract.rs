@@ -179,24 +179,29 @@ pub struct PageQuery {
 /// Default page size.
 pub const DEFAULT_PAGE: u32 = 50;
 
+/// A page size: 1–500, default 50.
+pub fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
+    let limit = limit.unwrap_or(DEFAULT_PAGE);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(ApiError::invalid(vec![
+            Violation::new(
+                "limit",
+                codes::OUT_OF_RANGE,
+                format!("must be between 1 and {MAX_PAGE}"),
+            )
+            .with("min", 1)
+            .with("max", MAX_PAGE),
+        ]));
+    }
+    Ok(limit)
+}
+
 impl PageQuery {
     /// The validated page.
     pub fn page(&self) -> Result<Page, ApiError> {
-        let limit = self.limit.unwrap_or(DEFAULT_PAGE);
-        if limit == 0 || limit > MAX_PAGE {
-            return Err(ApiError::invalid(vec![
-                Violation::new(
-                    "limit",
-                    codes::OUT_OF_RANGE,
-                    format!("must be between 1 and {MAX_PAGE}"),
-                )
-                .with("min", 1)
-                .with("max", MAX_PAGE),
-            ]));
-        }
         Ok(Page {
             after: self.after.clone(),
-            limit,
+            limit: page_limit(self.limit)?,
         })
     }
 }

@@ -177,6 +177,29 @@ fn check_roles(found: &mut Vec<Violation>, roles: &[Role]) {
     }
 }
 
+/// The rules of the profile fields shared by creation and change.
+fn check_profile(
+    found: &mut Vec<Violation>,
+    email: Option<&str>,
+    display_name: Option<&str>,
+    source: Option<&str>,
+    roles: &[Role],
+) {
+    check_text(found, "email", email, 320);
+    check_text(found, "display_name", display_name, 256);
+    check_text(found, "source", source, 128);
+    check_roles(found, roles);
+}
+
+/// The user's current hash followed by its history, newest first.
+fn known_hashes(user: &User) -> Vec<String> {
+    user.password_hash
+        .iter()
+        .chain(user.password_history.iter())
+        .cloned()
+        .collect()
+}
+
 /// Stable code: a role that may not be given here.
 pub const ROLE_NOT_ALLOWED: &str = "role.not_allowed";
 
@@ -250,16 +273,14 @@ impl Service {
             ));
         }
         check_text(&mut found, "login", Some(&login), 256);
-        check_text(&mut found, "email", request.email.as_deref(), 320);
-        check_text(
-            &mut found,
-            "display_name",
-            request.display_name.as_deref(),
-            256,
-        );
-        check_text(&mut found, "source", request.source.as_deref(), 128);
         let roles = request.roles.clone().unwrap_or_else(|| vec![Role::Member]);
-        check_roles(&mut found, &roles);
+        check_profile(
+            &mut found,
+            request.email.as_deref(),
+            request.display_name.as_deref(),
+            request.source.as_deref(),
+            &roles,
+        );
         finish(found)?;
 
         let policy = self.effective_policy(org_id).await?;
@@ -385,15 +406,13 @@ impl Service {
             roles: patch.roles.unwrap_or(user.roles),
             disabled: patch.disabled.unwrap_or(user.disabled),
         };
-        check_text(&mut found, "email", profile.email.as_deref(), 320);
-        check_text(
+        check_profile(
             &mut found,
-            "display_name",
+            profile.email.as_deref(),
             profile.display_name.as_deref(),
-            256,
+            profile.source.as_deref(),
+            &profile.roles,
         );
-        check_text(&mut found, "source", profile.source.as_deref(), 128);
-        check_roles(&mut found, &profile.roles);
         finish(found)?;
         let now = self.now();
         let event = self.event(
@@ -458,8 +477,7 @@ impl Service {
             user.email.as_deref(),
             user.display_name.as_deref(),
         );
-        let mut history = user.password_hash.iter().cloned().collect::<Vec<_>>();
-        history.extend(user.password_history.iter().cloned());
+        let history = known_hashes(&user);
         self.check_new_password(&rules, password, &account, &history)
             .await?;
         let hash = self.hash_password(password, rules.hash_algorithm).await?;
@@ -558,8 +576,7 @@ impl Service {
             user.email.as_deref(),
             user.display_name.as_deref(),
         );
-        let mut history = user.password_hash.iter().cloned().collect::<Vec<_>>();
-        history.extend(user.password_history.iter().cloned());
+        let history = known_hashes(&user);
         // The new password must differ from the current one whatever the history setting.
         let mut rules_with_current = rules.clone();
         rules_with_current.history = rules.history.max(1);

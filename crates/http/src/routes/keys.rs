@@ -5,12 +5,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use portcullis_model::{Violation, codes};
 use portcullis_service::{CreatedApiKey, NewApiKey};
-use portcullis_store::MAX_PAGE;
 use serde::Deserialize;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{Auth, DEFAULT_PAGE, JsonBody, PageQuery, Paging};
+use crate::extract::{Auth, JsonBody, PageQuery, Paging, page_limit};
 use crate::views::{ApiKeyList, EventList, next_after};
 
 /// Creates an API key; the secret is in this answer only.
@@ -79,18 +78,7 @@ fn event_page(
     let Query(query) = query.map_err(|e| {
         ApiError::invalid(vec![Violation::new("", codes::INVALID_JSON, e.body_text())])
     })?;
-    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
-    if limit == 0 || limit > MAX_PAGE {
-        return Err(ApiError::invalid(vec![
-            Violation::new(
-                "limit",
-                codes::OUT_OF_RANGE,
-                format!("must be between 1 and {MAX_PAGE}"),
-            )
-            .with("min", 1)
-            .with("max", MAX_PAGE),
-        ]));
-    }
+    let limit = page_limit(query.limit)?;
     Ok((query.after.unwrap_or(0), limit))
 }
 

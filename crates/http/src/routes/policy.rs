@@ -26,6 +26,22 @@ pub async fn get_instance_policy(State(state): State<AppState>, auth: Auth) -> A
     Ok(json_response(&*policy))
 }
 
+/// Writes an instance default section.
+async fn write_instance(
+    state: AppState,
+    auth: Auth,
+    name: &str,
+    write: SectionWrite,
+) -> ApiResult<Json<SectionView>> {
+    let kind = section(name)?;
+    Ok(Json(
+        state
+            .service
+            .write_instance_section(&auth.caller, &auth.ctx, kind, write)
+            .await?,
+    ))
+}
+
 /// Replaces an instance default section.
 #[utoipa::path(put, path = "/v1/instance/policy/{section}", tag = "policy", request_body = Object,
     responses((status = 200, body = SectionView), (status = 400, body = Problem)))]
@@ -35,12 +51,7 @@ pub async fn put_instance_section(
     Path(name): Path<String>,
     JsonBody(body): JsonBody<Value>,
 ) -> ApiResult<Json<SectionView>> {
-    let kind = section(&name)?;
-    let view = state
-        .service
-        .write_instance_section(&auth.caller, &auth.ctx, kind, SectionWrite::Replace(body))
-        .await?;
-    Ok(Json(view))
+    write_instance(state, auth, &name, SectionWrite::Replace(body)).await
 }
 
 /// Patches an instance default section (JSON merge patch).
@@ -52,12 +63,7 @@ pub async fn patch_instance_section(
     Path(name): Path<String>,
     JsonBody(body): JsonBody<Value>,
 ) -> ApiResult<Json<SectionView>> {
-    let kind = section(&name)?;
-    let view = state
-        .service
-        .write_instance_section(&auth.caller, &auth.ctx, kind, SectionWrite::Patch(body))
-        .await?;
-    Ok(Json(view))
+    write_instance(state, auth, &name, SectionWrite::Patch(body)).await
 }
 
 /// The effective policy of an organization: each section with `is_default` and `details`.
@@ -81,6 +87,23 @@ fn json_response<T: serde::Serialize>(value: &T) -> Response {
     }
 }
 
+/// Writes an organization's section.
+async fn write_org(
+    state: AppState,
+    auth: Auth,
+    org: &str,
+    name: &str,
+    write: SectionWrite,
+) -> ApiResult<Json<SectionView>> {
+    let kind = section(name)?;
+    Ok(Json(
+        state
+            .service
+            .write_org_section(&auth.caller, &auth.ctx, org, kind, write)
+            .await?,
+    ))
+}
+
 /// Replaces an organization's section (it now has its own copy).
 #[utoipa::path(put, path = "/v1/orgs/{org}/policy/{section}", tag = "policy", request_body = Object,
     responses((status = 200, body = SectionView), (status = 400, body = Problem), (status = 404, body = Problem)))]
@@ -90,18 +113,7 @@ pub async fn put_org_section(
     Path((org, name)): Path<(String, String)>,
     JsonBody(body): JsonBody<Value>,
 ) -> ApiResult<Json<SectionView>> {
-    let kind = section(&name)?;
-    let view = state
-        .service
-        .write_org_section(
-            &auth.caller,
-            &auth.ctx,
-            &org,
-            kind,
-            SectionWrite::Replace(body),
-        )
-        .await?;
-    Ok(Json(view))
+    write_org(state, auth, &org, &name, SectionWrite::Replace(body)).await
 }
 
 /// Patches an organization's section (JSON merge patch over the value in force).
@@ -113,18 +125,7 @@ pub async fn patch_org_section(
     Path((org, name)): Path<(String, String)>,
     JsonBody(body): JsonBody<Value>,
 ) -> ApiResult<Json<SectionView>> {
-    let kind = section(&name)?;
-    let view = state
-        .service
-        .write_org_section(
-            &auth.caller,
-            &auth.ctx,
-            &org,
-            kind,
-            SectionWrite::Patch(body),
-        )
-        .await?;
-    Ok(Json(view))
+    write_org(state, auth, &org, &name, SectionWrite::Patch(body)).await
 }
 
 /// Resets an organization's section to the instance default.

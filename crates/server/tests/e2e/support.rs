@@ -70,6 +70,19 @@ pub(crate) struct Answer {
 }
 
 impl Answer {
+    pub(crate) async fn read(response: reqwest::Response) -> Answer {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.unwrap().to_vec();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Answer {
+            status,
+            headers,
+            bytes,
+            body,
+        }
+    }
+
     pub(crate) fn code(&self) -> &str {
         self.body["code"].as_str().unwrap_or("")
     }
@@ -121,16 +134,7 @@ impl App {
             request = request.json(&body);
         }
         let response = request.send().await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.bytes().await.unwrap().to_vec();
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Answer {
-            status,
-            headers,
-            bytes,
-            body,
-        }
+        Answer::read(response).await
     }
 
     pub(crate) async fn get(&self, path: &str, token: &str) -> Answer {
@@ -176,16 +180,7 @@ impl App {
             .send()
             .await
             .unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.bytes().await.unwrap().to_vec();
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Answer {
-            status,
-            headers,
-            bytes,
-            body,
-        }
+        Answer::read(response).await
     }
 
     /// Creates an organization and an `org_admin` key for it; answers the key.
