@@ -266,9 +266,12 @@ impl Service {
         // 2. Reserve an attempt on the lockout key.
         let mut held = None;
         if let Some(limits) = lockout_limits(lockout, SecretKind::Password) {
-            // A lock in force is read without a write; it can only end by time or unlock.
+            // A revealed lock in force is answered from a read: it can only end by time or
+            // unlock. A hidden lock goes through the reservation like any attempt, so that it
+            // does the same store work as a wrong password.
             let state = self.store.get_counter(org_id, &a.lock_key).await?;
-            let refusal = match state.lock_at(now) {
+            let revealed = state.lock_at(now).filter(|_| lockout.reveal_lock);
+            let refusal = match revealed {
                 Some(lock) => Some(Refusal::Locked(lock)),
                 None => {
                     let id = random_u64();
@@ -509,8 +512,18 @@ impl Service {
             self.count_ip_failure(a, Vec::new()).await?;
             return Ok(LoginAnswer::Locked { until });
         }
-        // Same work as a wrong password: one verification, one failure counted on the IP.
-        let algorithm = a.policy.password.value.default_policy().hash_algorithm;
+        // The same work as a wrong password: a counter read and write (done), a user lookup, one
+        // verification of the user's algorithm, a write for the failure, one for the IP.
+        let user = self
+            .store
+            .find_user_by_login(a.org_id, &normalize_login(&request.login))
+            .await?;
+        let algorithm = a
+            .policy
+            .password
+            .value
+            .for_source(user.as_ref().and_then(|u| u.source.as_deref()))
+            .hash_algorithm;
         self.verify_password(&request.password, None, algorithm)
             .await?;
         let failed = self.event(
@@ -520,7 +533,8 @@ impl Service {
             a.now,
             a.subject.clone(),
         );
-        self.count_ip_failure(a, vec![failed]).await?;
+        self.store.append_events(vec![failed]).await?;
+        self.count_ip_failure(a, Vec::new()).await?;
         self.metrics.login("invalid_credentials");
         Ok(LoginAnswer::InvalidCredentials)
     }
