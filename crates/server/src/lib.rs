@@ -33,14 +33,49 @@ pub enum StartError {
     Other(String),
 }
 
+/// The open store and what keeps it ours: with SQLite, an exclusive lock on `<file>.lock`, held
+/// while the store is open, so a second server on the same file refuses to start (its policy
+/// cache would never see the first one's changes).
+pub struct OpenStore {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    _lock: Option<std::fs::File>,
+}
+
+/// The SQLite file named by a `sqlite:` URL or a plain path.
+fn sqlite_file(url: &str) -> &str {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    path.split('?').next().unwrap_or(path)
+}
+
+fn lock_database(file: &str) -> Result<std::fs::File, StartError> {
+    let path = format!("{file}.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| StartError::Database(format!("cannot open {path}: {e}")))?;
+    lock.try_lock().map_err(|_| {
+        StartError::Database(format!(
+            "{file} is in use by another portcullis process (lock {path}); one server per SQLite file"
+        ))
+    })?;
+    Ok(lock)
+}
+
 /// Opens (and migrates) the store named by `database_url`.
-pub async fn open_store(config: &Config, migrate: bool) -> Result<Arc<dyn Store>, StartError> {
+pub async fn open_store(config: &Config, migrate: bool) -> Result<OpenStore, StartError> {
     let url = config.database_url.as_str();
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         return Err(StartError::Database(
             "PostgreSQL is not supported yet; use a SQLite file".into(),
         ));
     }
+    let lock = lock_database(sqlite_file(url))?;
     let store = SqliteStore::connect(url, config.pool_size)
         .await
         .map_err(|e| StartError::Database(e.to_string()))?;
@@ -50,7 +85,10 @@ pub async fn open_store(config: &Config, migrate: bool) -> Result<Arc<dyn Store>
             .await
             .map_err(|e| StartError::Database(e.to_string()))?;
     }
-    Ok(Arc::new(store))
+    Ok(OpenStore {
+        store: Arc::new(store),
+        _lock: Some(lock),
+    })
 }
 
 /// A server that is listening.
@@ -63,6 +101,7 @@ pub struct Running {
     pub service: Arc<Service>,
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    _store: OpenStore,
 }
 
 impl Running {
@@ -89,7 +128,8 @@ pub async fn start(
     clock: Arc<dyn Clock>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<Running, StartError> {
-    let store = open_store(config, true).await?;
+    let opened = open_store(config, true).await?;
+    let store = opened.store.clone();
     let hasher = Hasher::new(config.hashing.params())
         .map_err(|e| StartError::Other(format!("hashing: {e}")))?;
     let concurrency = match config.hashing.concurrency {
@@ -134,5 +174,6 @@ pub async fn start(
         service,
         shutdown: tx,
         task,
+        _store: opened,
     })
 }

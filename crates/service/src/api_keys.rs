@@ -73,6 +73,12 @@ pub struct CreatedApiKey {
     pub key: String,
 }
 
+/// Expiries from this instant on are refused (far beyond any policy, and past what every store
+/// can represent).
+fn latest_expiry() -> Timestamp {
+    time::macros::datetime!(2200-01-01 0:00 UTC)
+}
+
 /// Stable code: a role the creator does not hold.
 pub const ROLE_NOT_HELD: &str = "role.not_held";
 
@@ -123,6 +129,16 @@ impl Service {
         }
         let policy = self.effective_policy(org_id).await?;
         let now = self.now();
+        if request.expires_at.is_some_and(|at| at >= latest_expiry()) {
+            found.push(
+                Violation::new(
+                    "expires_at",
+                    codes::OUT_OF_RANGE,
+                    "must be before 2200-01-01T00:00:00Z",
+                )
+                .with("max", "2200-01-01T00:00:00Z"),
+            );
+        }
         let expires_at = match new_key_expiry(&policy.api_keys.value, request.expires_at, now) {
             Ok(at) => at,
             Err(v) => {
@@ -168,12 +184,12 @@ impl Service {
     ) -> ServiceResult<Vec<ApiKeyView>> {
         let grant = caller.allow(org_id, Action::SelfService)?;
         self.require_org(org_id).await?;
-        let keys = self.store.list_api_keys(Some(org_id), page).await?;
-        Ok(keys
-            .into_iter()
-            .filter(|k| grant.manage || (k.user_id.is_some() && k.user_id == caller.user_id))
-            .map(ApiKeyView::from)
-            .collect())
+        let keys = match (&caller.user_id, grant.manage) {
+            (_, true) => self.store.list_api_keys(Some(org_id), page).await?,
+            (Some(user_id), false) => self.store.list_user_api_keys(org_id, user_id, page).await?,
+            (None, false) => Vec::new(),
+        };
+        Ok(keys.into_iter().map(ApiKeyView::from).collect())
     }
 
     /// Deletes a key: any of the organization's for a manager, one's own otherwise.
@@ -186,19 +202,11 @@ impl Service {
     ) -> ServiceResult<()> {
         let grant = caller.allow(org_id, Action::SelfService)?;
         if !grant.manage {
-            let keys = self
+            let own = self
                 .store
-                .list_api_keys(
-                    Some(org_id),
-                    &Page {
-                        after: None,
-                        limit: u32::MAX,
-                    },
-                )
-                .await?;
-            let own = keys
-                .iter()
-                .any(|k| k.id == id && k.user_id.is_some() && k.user_id == caller.user_id);
+                .get_api_key(org_id, id)
+                .await?
+                .is_some_and(|k| k.user_id.is_some() && k.user_id == caller.user_id);
             if !own {
                 return Err(ServiceError::NotFound);
             }

@@ -179,12 +179,12 @@ impl Service {
             return Ok(None);
         }
         let secret = token.map_or_else(|| new_token(API_KEY_PREFIX), str::to_owned);
-        if secret.len() < 16 {
+        if secret.len() < 16 || secret.starts_with(SESSION_PREFIX) {
             return Err(ServiceError::Invalid(portcullis_model::Violations::one(
                 portcullis_model::Violation::new(
                     "bootstrap_token",
                     portcullis_model::codes::OUT_OF_RANGE,
-                    "must be at least 16 characters",
+                    "must be at least 16 characters and not start with the session prefix `pcs_`",
                 ),
             )));
         }

@@ -7,6 +7,7 @@
 //! run at once; a job's result comes back through a one-shot channel, so async threads never
 //! block.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 
@@ -14,9 +15,15 @@ use portcullis_engine::hashing::PasswordHashing;
 
 type Job = Box<dyn FnOnce(&dyn PasswordHashing) + Send>;
 
+/// Jobs that may wait per hashing thread before new logins are refused (about 1–3 s of work at
+/// default cost, well inside the 60 s a reservation lives).
+const QUEUE_PER_THREAD: usize = 64;
+
 /// The pool; dropping it lets the threads end once the queue is empty.
 pub(crate) struct HashPool {
     jobs: Mutex<Sender<Job>>,
+    queued: Arc<AtomicUsize>,
+    capacity: usize,
 }
 
 impl HashPool {
@@ -35,7 +42,14 @@ impl HashPool {
         }
         HashPool {
             jobs: Mutex::new(tx),
+            queued: Arc::new(AtomicUsize::new(0)),
+            capacity: threads.max(1) * QUEUE_PER_THREAD,
         }
+    }
+
+    /// Whether a new job would find room in the queue.
+    pub(crate) fn has_room(&self) -> bool {
+        self.queued.load(Ordering::Relaxed) < self.capacity
     }
 
     /// Runs `job` on a hashing thread and answers its result (`None` if the pool is gone).
@@ -44,7 +58,10 @@ impl HashPool {
         job: impl FnOnce(&dyn PasswordHashing) -> T + Send + 'static,
     ) -> Option<T> {
         let (tx, rx) = tokio::sync::oneshot::channel();
+        let queued = self.queued.clone();
+        queued.fetch_add(1, Ordering::Relaxed);
         let job: Job = Box::new(move |hasher| {
+            queued.fetch_sub(1, Ordering::Relaxed);
             let _ = tx.send(job(hasher));
         });
         self.jobs.lock().ok()?.send(job).ok()?;

@@ -23,13 +23,16 @@ use portcullis_engine::lockout::{LockoutKey, SecretKind, lockout_limits, normali
 use portcullis_engine::login::{LoginPolicies, LoginRefusal, MfaStep, UserFacts, decide_login};
 use portcullis_engine::password_check::{AccountContext, check_rules};
 use portcullis_model::{EffectivePolicy, HashAlgorithm, Timestamp};
-use portcullis_store::{EventDraft, Session, User};
+use portcullis_store::{EventDraft, LoginRecord, Session, User};
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::error::{ServiceError, ServiceResult};
 use crate::secrets::{SESSION_PREFIX, new_id, new_token, random_u64, token_hash};
 use crate::service::{Context, Service};
+
+/// Longest login name a user can have (and so the longest worth counting).
+pub(crate) const MAX_LOGIN_CHARS: usize = 256;
 
 /// A login attempt.
 #[derive(Clone)]
@@ -198,27 +201,27 @@ impl Service {
     ) -> ServiceResult<T> {
         let (ctx, org_id, kind, subject, now) = (c.ctx, c.org_id, c.kind, c.subject, c.now);
         let mut decision = None;
+        let mut locks = 0;
         self.store
             .update_counter(org_id, c.key, &mut |state| {
                 let (d, events) = step(state);
                 decision = Some(d);
+                // Counted from the last run only: the store may run the closure again.
+                locks = events
+                    .iter()
+                    .filter(|e| matches!(e, CounterEvent::Locked(_)))
+                    .count() as u64;
                 let mut drafts = extra.clone();
                 drafts.extend(self.counter_drafts(ctx, org_id, kind, subject, &events, now));
-                for e in &events {
-                    if matches!(e, CounterEvent::Locked(_)) {
-                        match kind {
-                            CounterKind::Account => {
-                                crate::metrics::Metrics::add(&self.metrics.locks, 1)
-                            }
-                            CounterKind::Ip => {
-                                crate::metrics::Metrics::add(&self.metrics.blocks, 1)
-                            }
-                        }
-                    }
-                }
                 drafts
             })
             .await?;
+        // Committed: now the locks count.
+        let counter = match kind {
+            CounterKind::Account => &self.metrics.locks,
+            CounterKind::Ip => &self.metrics.blocks,
+        };
+        crate::metrics::Metrics::add(counter, locks);
         decision.ok_or_else(|| ServiceError::Internal("counter update did not run".into()))
     }
 
@@ -233,6 +236,21 @@ impl Service {
         let policy = self.effective_policy(org_id).await?;
         let now = self.now();
         let ip = canonical_ip(request.ip);
+        if request.login.chars().count() > MAX_LOGIN_CHARS {
+            // No such user can exist; answer like one without creating a counter for it.
+            let algorithm = policy.password.value.default_policy().hash_algorithm;
+            self.verify_password(&request.password, None, algorithm)
+                .await?;
+            self.metrics.login("invalid_credentials");
+            return Ok(LoginAnswer::InvalidCredentials);
+        }
+        // Refuse before reserving when the hash queue is full: a reservation that waited past
+        // its lifetime would count as a failure against an innocent user.
+        if !self.hash_pool.has_room() {
+            return Err(ServiceError::Unavailable(
+                "too many logins in progress".into(),
+            ));
+        }
         let lockout = &policy.lockout.value;
         let key = LockoutKey::new(
             lockout.scope,
@@ -393,7 +411,12 @@ impl Service {
             password_set_by_admin: user.password_set_by_admin,
             password_compliant: check_rules(rules, &request.password, &account).is_empty(),
             mfa_enrolled: false,
-            mfa_required_since: user.created_at,
+            // The grace runs from when MFA became required for this user: its creation or the
+            // last change of a section that can require it, whichever is later.
+            mfa_required_since: user
+                .created_at
+                .max(a.policy.mfa.details.changed_at)
+                .max(a.policy.password.details.changed_at),
         };
         let policies = LoginPolicies {
             password: rules,
@@ -459,16 +482,21 @@ impl Service {
             json!({"user_id": user.id, "session_id": session.id, "ip": a.ip.to_string(),
                    "password_change_required": session.password_change_only}),
         );
-        self.store.create_session(&session, vec![event]).await?;
-        self.store
-            .record_login(
-                a.org_id,
-                &user.id,
-                now,
-                &a.ip.to_string(),
-                rehash.as_deref(),
-            )
-            .await?;
+        let login = LoginRecord {
+            verified_hash: stored_hash,
+            ip: a.ip.to_string(),
+            rehash,
+        };
+        // The session opens only if the password verified is still the user's: a password set
+        // or a disable that committed meanwhile wins, and the login fails like a wrong password.
+        if !self
+            .store
+            .open_login_session(&session, &login, vec![event])
+            .await?
+        {
+            self.metrics.login("invalid_credentials");
+            return Ok(LoginAnswer::InvalidCredentials);
+        }
         self.metrics.login("success");
 
         let session_policy = &a.policy.session.value;
@@ -610,8 +638,30 @@ impl Service {
         }
     }
 
-    /// Lifts the lock of a login name (admin unlock, admin password reset); answers whether one
-    /// was in force.
+    /// The password counters of a login name: the login-scope key and every per-IP key
+    /// (`login_and_ip` scope), whatever the scope in force now.
+    async fn login_counter_keys(&self, org_id: &str, login: &str) -> ServiceResult<Vec<String>> {
+        let key = LockoutKey::new(
+            portcullis_model::LockoutScope::Login,
+            SecretKind::Password,
+            org_id,
+            login,
+            IpAddr::from([0, 0, 0, 0]),
+        );
+        let prefix = key.storage_key();
+        let keys = self.store.counter_keys(org_id, &prefix).await?;
+        // A longer login name sharing the prefix (`alice|x`) is not this login's counter.
+        Ok(keys
+            .into_iter()
+            .filter(|k| {
+                k.strip_prefix(&prefix)
+                    .is_some_and(|rest| rest.is_empty() || rest.parse::<IpAddr>().is_ok())
+            })
+            .collect())
+    }
+
+    /// Lifts every lock of a login name (admin unlock, admin password reset); answers whether
+    /// one was in force.
     pub(crate) async fn unlock_login(
         &self,
         ctx: &Context,
@@ -627,47 +677,42 @@ impl Service {
             lock_for: None,
             reset_after_success: true,
         });
-        let key = LockoutKey::new(
-            portcullis_model::LockoutScope::Login,
-            SecretKind::Password,
-            org_id,
-            login,
-            IpAddr::from([0, 0, 0, 0]),
-        );
-        let subject = json!({"login": key.login});
         let now = self.now();
-        self.counter_step(
-            &CounterRef {
-                ctx,
-                org_id,
-                key: &key.storage_key(),
-                kind: CounterKind::Account,
-                subject: &subject,
-                now,
-            },
-            Vec::new(),
-            |s| {
-                let out = s.unlock(&limits, now);
-                (out.decision, out.events)
-            },
-        )
-        .await
+        let mut lifted = false;
+        for key in self.login_counter_keys(org_id, login).await? {
+            let subject = json!({"login": normalize_login(login), "key": key});
+            lifted |= self
+                .counter_step(
+                    &CounterRef {
+                        ctx,
+                        org_id,
+                        key: &key,
+                        kind: CounterKind::Account,
+                        subject: &subject,
+                        now,
+                    },
+                    Vec::new(),
+                    |s| {
+                        let out = s.unlock(&limits, now);
+                        (out.decision, out.events)
+                    },
+                )
+                .await?;
+        }
+        Ok(lifted)
     }
 
-    /// The lock state of a login name (login scope).
-    pub(crate) async fn lock_state(
+    /// The password counters of a login name (every scope), as stored.
+    pub(crate) async fn lock_states(
         &self,
         org_id: &str,
         login: &str,
-    ) -> ServiceResult<CounterState> {
-        let key = LockoutKey::new(
-            portcullis_model::LockoutScope::Login,
-            SecretKind::Password,
-            org_id,
-            login,
-            IpAddr::from([0, 0, 0, 0]),
-        );
-        Ok(self.store.get_counter(org_id, &key.storage_key()).await?)
+    ) -> ServiceResult<Vec<CounterState>> {
+        let mut states = Vec::new();
+        for key in self.login_counter_keys(org_id, login).await? {
+            states.push(self.store.get_counter(org_id, &key).await?);
+        }
+        Ok(states)
     }
 }
 

@@ -5,6 +5,7 @@
 //! history verified against stored hashes); an administrator's password set ends the user's
 //! sessions and lifts its lock; the instance role can never be given to an organization user.
 
+use portcullis_engine::counter::CounterState;
 use portcullis_engine::lockout::normalize_login;
 use portcullis_engine::password_age::check_min_age;
 use portcullis_engine::password_check::{AccountContext, check_password};
@@ -272,7 +273,12 @@ impl Service {
                 "must not be empty",
             ));
         }
-        check_text(&mut found, "login", Some(&login), 256);
+        check_text(
+            &mut found,
+            "login",
+            Some(&login),
+            crate::login::MAX_LOGIN_CHARS,
+        );
         let roles = request.roles.clone().unwrap_or_else(|| vec![Role::Member]);
         check_profile(
             &mut found,
@@ -524,18 +530,28 @@ impl Service {
     ) -> ServiceResult<LockView> {
         caller.allow(org_id, Action::Read)?;
         let user = self.user_in(org_id, id).await?;
-        let state = self.lock_state(org_id, &user.login).await?;
-        let lock = state.lock_at(self.now());
+        let states = self.lock_states(org_id, &user.login).await?;
+        let now = self.now();
+        // With `login_and_ip` there is a counter per address: report the lock that lasts longest.
+        let lock = states
+            .iter()
+            .filter_map(|s| s.lock_at(now))
+            .max_by_key(|l| {
+                l.until
+                    .map_or((1, time::OffsetDateTime::UNIX_EPOCH), |u| (0, u))
+            });
+        let failures = states
+            .iter()
+            .filter(|s| s.lock_at(now).is_some() || s.window_started_at.is_some())
+            .map(|s| s.failures)
+            .max()
+            .unwrap_or(0);
         Ok(LockView {
             locked: lock.is_some(),
             locked_since: lock.map(|l| l.since),
             locked_until: lock.and_then(|l| l.until),
-            failures: if lock.is_some() || state.window_started_at.is_some() {
-                state.failures
-            } else {
-                0
-            },
-            in_flight: state.in_flight(),
+            failures,
+            in_flight: states.iter().map(CounterState::in_flight).sum(),
         })
     }
 

@@ -52,6 +52,28 @@ impl SqliteStore {
         Ok(load(&mut conn, org_id, key).await?.unwrap_or_default())
     }
 
+    /// `Store::counter_keys`: a range scan of the primary key (`prefix` ≤ key < `prefix` + U+10FFFF).
+    pub(crate) async fn counter_keys_impl(
+        &self,
+        org_id: &str,
+        prefix: &str,
+    ) -> DbResult<Vec<String>> {
+        let found = sqlx::query(
+            "SELECT key FROM counters WHERE org_id = ?1 AND key >= ?2 AND key < ?3 \
+             ORDER BY key LIMIT ?4",
+        )
+        .bind(org_id)
+        .bind(prefix)
+        .bind(format!("{prefix}\u{10FFFF}"))
+        .bind(i64::from(portcullis_store::MAX_PAGE))
+        .fetch_all(&self.pool)
+        .await?;
+        found
+            .iter()
+            .map(|row| Ok(row.try_get::<String, _>("key")?))
+            .collect()
+    }
+
     /// `Store::update_counter`.
     pub(crate) async fn update_counter_impl(
         &self,

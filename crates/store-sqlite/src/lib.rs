@@ -33,8 +33,8 @@ use async_trait::async_trait;
 use portcullis_engine::counter::CounterState;
 use portcullis_model::Timestamp;
 use portcullis_store::{
-    ApiKey, CounterUpdate, Event, EventDraft, Org, Owner, Page, PasswordUpdate, SectionRow,
-    Session, Store, StoreError, StoreResult, User, UserProfile,
+    ApiKey, CounterUpdate, Event, EventDraft, LoginRecord, Org, Owner, Page, PasswordUpdate,
+    SectionRow, Session, Store, StoreError, StoreResult, User, UserProfile,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, Transaction};
@@ -281,6 +281,19 @@ impl Store for SqliteStore {
         Ok(self.update_counter_impl(org_id, key, update).await?)
     }
 
+    async fn counter_keys(&self, org_id: &str, prefix: &str) -> StoreResult<Vec<String>> {
+        Ok(self.counter_keys_impl(org_id, prefix).await?)
+    }
+
+    async fn open_login_session(
+        &self,
+        session: &Session,
+        login: &LoginRecord,
+        events: Vec<EventDraft>,
+    ) -> StoreResult<bool> {
+        Ok(self.open_login_session_impl(session, login, events).await?)
+    }
+
     async fn create_session(&self, session: &Session, events: Vec<EventDraft>) -> StoreResult<()> {
         Ok(self.create_session_impl(session, events).await?)
     }
@@ -311,6 +324,19 @@ impl Store for SqliteStore {
 
     async fn list_api_keys(&self, org_id: Option<&str>, page: &Page) -> StoreResult<Vec<ApiKey>> {
         Ok(self.list_api_keys_impl(org_id, page).await?)
+    }
+
+    async fn list_user_api_keys(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        page: &Page,
+    ) -> StoreResult<Vec<ApiKey>> {
+        Ok(self.list_user_api_keys_impl(org_id, user_id, page).await?)
+    }
+
+    async fn get_api_key(&self, org_id: &str, id: &str) -> StoreResult<Option<ApiKey>> {
+        Ok(self.get_api_key_impl(org_id, id).await?)
     }
 
     async fn delete_api_key(&self, org_id: &str, id: &str, event: EventDraft) -> StoreResult<bool> {

@@ -6,7 +6,7 @@
 //! only then, in the same transaction.
 
 use portcullis_model::Timestamp;
-use portcullis_store::{ApiKey, EventDraft, MAX_PAGE, Page, Session};
+use portcullis_store::{ApiKey, EventDraft, LoginRecord, MAX_PAGE, Page, Session};
 use sqlx::Row;
 
 use crate::SqliteStore;
@@ -41,6 +41,51 @@ impl SqliteStore {
         insert_events(&mut tx, events).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// `Store::open_login_session`: the user row is updated only if the verified hash is still
+    /// current and the user not disabled; the session is inserted in the same transaction.
+    pub(crate) async fn open_login_session_impl(
+        &self,
+        session: &Session,
+        login: &LoginRecord,
+        events: Vec<EventDraft>,
+    ) -> DbResult<bool> {
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query(
+            "UPDATE users SET last_login_at = ?3, last_login_ip = ?4, \
+             password_hash = COALESCE(?5, password_hash) \
+             WHERE org_id = ?1 AND id = ?2 AND disabled = 0 AND password_hash = ?6",
+        )
+        .bind(&session.org_id)
+        .bind(&session.user_id)
+        .bind(rows::ts_to_db(session.created_at)?)
+        .bind(&login.ip)
+        .bind(login.rehash.as_deref())
+        .bind(&login.verified_hash)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query(concat!(
+            "INSERT INTO sessions (",
+            session_columns!(),
+            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+        ))
+        .bind(&session.id)
+        .bind(&session.token_hash)
+        .bind(&session.org_id)
+        .bind(&session.user_id)
+        .bind(rows::ts_to_db(session.created_at)?)
+        .bind(rows::ts_to_db(session.last_used_at)?)
+        .bind(session.password_change_only)
+        .execute(&mut *tx)
+        .await?;
+        insert_events(&mut tx, events).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// `Store::find_session`.
@@ -159,6 +204,46 @@ impl SqliteStore {
         .fetch_all(&self.pool)
         .await?;
         rows::all(&found, rows::api_key)
+    }
+
+    /// `Store::list_user_api_keys`.
+    pub(crate) async fn list_user_api_keys_impl(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        page: &Page,
+    ) -> DbResult<Vec<ApiKey>> {
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            api_key_columns!(),
+            " FROM api_keys WHERE org_id = ?1 AND user_id = ?2 AND (?3 IS NULL OR id > ?3) \
+             ORDER BY id LIMIT ?4"
+        ))
+        .bind(org_id)
+        .bind(user_id)
+        .bind(page.after.as_deref())
+        .bind(i64::from(page.limit.min(MAX_PAGE)))
+        .fetch_all(&self.pool)
+        .await?;
+        rows::all(&found, rows::api_key)
+    }
+
+    /// `Store::get_api_key`.
+    pub(crate) async fn get_api_key_impl(
+        &self,
+        org_id: &str,
+        id: &str,
+    ) -> DbResult<Option<ApiKey>> {
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            api_key_columns!(),
+            " FROM api_keys WHERE org_id = ?1 AND id = ?2"
+        ))
+        .bind(org_id)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        found.as_ref().map(rows::api_key).transpose()
     }
 
     /// `Store::delete_api_key`: only a key of that organization (never an instance key).

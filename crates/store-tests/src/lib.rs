@@ -99,6 +99,9 @@ macro_rules! conformance_tests {
             sessions_and_keys::api_key_create_find_list_delete,
             sessions_and_keys::api_key_has_instance_key,
             isolation::org_data_never_crosses_organizations,
+            logins_and_lookups::login_session_opens_only_for_the_current_hash,
+            logins_and_lookups::api_keys_of_a_user_and_by_id,
+            logins_and_lookups::counter_keys_by_prefix,
         );
     };
 }

@@ -24,8 +24,8 @@ use portcullis_model::Timestamp;
 
 pub use memory::MemoryStore;
 pub use records::{
-    ApiKey, Event, EventDraft, Org, Owner, Page, PasswordUpdate, Role, SectionRow, Session, User,
-    UserProfile,
+    ApiKey, Event, EventDraft, LoginRecord, Org, Owner, Page, PasswordUpdate, Role, SectionRow,
+    Session, User, UserProfile,
 };
 
 /// Largest page any list answers.
@@ -154,10 +154,24 @@ pub trait Store: Send + Sync + 'static {
         update: CounterUpdate<'_>,
     ) -> StoreResult<CounterState>;
 
+    /// Keys of the organization's counters that start with `prefix`, in key order (at most
+    /// [`MAX_PAGE`]); for operations on every counter of a login name.
+    async fn counter_keys(&self, org_id: &str, prefix: &str) -> StoreResult<Vec<String>>;
+
     // --- sessions
 
     /// Stores a new session, with its events.
     async fn create_session(&self, session: &Session, events: Vec<EventDraft>) -> StoreResult<()>;
+    /// Opens the session of a successful login, in one transaction: only if the user still
+    /// exists, is not disabled and still has `login.verified_hash` as its password hash. Records
+    /// the login time (`session.created_at`) and IP, stores `login.rehash` when given, and writes
+    /// `events`. Answers `false` (nothing written) when the condition does not hold.
+    async fn open_login_session(
+        &self,
+        session: &Session,
+        login: &LoginRecord,
+        events: Vec<EventDraft>,
+    ) -> StoreResult<bool>;
     /// The session with this token hash.
     async fn find_session(&self, token_hash: &str) -> StoreResult<Option<Session>>;
     /// Moves a session's last use forward (never backward).
@@ -175,6 +189,15 @@ pub trait Store: Send + Sync + 'static {
     async fn find_api_key(&self, token_hash: &str) -> StoreResult<Option<ApiKey>>;
     /// Keys of an organization (`None`: instance keys) ordered by id.
     async fn list_api_keys(&self, org_id: Option<&str>, page: &Page) -> StoreResult<Vec<ApiKey>>;
+    /// Keys of one user of an organization, ordered by id.
+    async fn list_user_api_keys(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        page: &Page,
+    ) -> StoreResult<Vec<ApiKey>>;
+    /// One key of an organization.
+    async fn get_api_key(&self, org_id: &str, id: &str) -> StoreResult<Option<ApiKey>>;
     /// Deletes a key of an organization; answers whether it existed.
     async fn delete_api_key(&self, org_id: &str, id: &str, event: EventDraft) -> StoreResult<bool>;
     /// Whether any instance-level key exists (bootstrap happens only when none does).

@@ -12,8 +12,8 @@ use portcullis_model::Timestamp;
 use serde_json::Value;
 
 use crate::{
-    ApiKey, CounterUpdate, Event, EventDraft, MAX_PAGE, Org, Owner, Page, PasswordUpdate,
-    SectionRow, Session, Store, StoreError, StoreResult, User, UserProfile,
+    ApiKey, CounterUpdate, Event, EventDraft, LoginRecord, MAX_PAGE, Org, Owner, Page,
+    PasswordUpdate, SectionRow, Session, Store, StoreError, StoreResult, User, UserProfile,
 };
 
 #[derive(Default)]
@@ -303,6 +303,16 @@ impl Store for MemoryStore {
         Ok(state)
     }
 
+    async fn counter_keys(&self, org_id: &str, prefix: &str) -> StoreResult<Vec<String>> {
+        let s = self.lock()?;
+        Ok(s.counters
+            .keys()
+            .filter(|(org, key)| org == org_id && key.starts_with(prefix))
+            .map(|(_, key)| key.clone())
+            .take(MAX_PAGE as usize)
+            .collect())
+    }
+
     async fn create_session(&self, session: &Session, events: Vec<EventDraft>) -> StoreResult<()> {
         let mut s = self.lock()?;
         if s.sessions.contains_key(&session.id)
@@ -315,6 +325,37 @@ impl Store for MemoryStore {
         s.sessions.insert(session.id.clone(), session.clone());
         s.record(events);
         Ok(())
+    }
+
+    async fn open_login_session(
+        &self,
+        session: &Session,
+        login: &LoginRecord,
+        events: Vec<EventDraft>,
+    ) -> StoreResult<bool> {
+        let mut s = self.lock()?;
+        if s.sessions.contains_key(&session.id)
+            || s.sessions
+                .values()
+                .any(|x| x.token_hash == session.token_hash)
+        {
+            return Err(StoreError::Conflict("session".into()));
+        }
+        let Some(user) = s.users.get_mut(&session.user_id).filter(|u| {
+            u.org_id == session.org_id
+                && !u.disabled
+                && u.password_hash.as_deref() == Some(login.verified_hash.as_str())
+        }) else {
+            return Ok(false);
+        };
+        user.last_login_at = Some(session.created_at);
+        user.last_login_ip = Some(login.ip.clone());
+        if let Some(hash) = &login.rehash {
+            user.password_hash = Some(hash.clone());
+        }
+        s.sessions.insert(session.id.clone(), session.clone());
+        s.record(events);
+        Ok(true)
     }
 
     async fn find_session(&self, token_hash: &str) -> StoreResult<Option<Session>> {
@@ -383,6 +424,31 @@ impl Store for MemoryStore {
         )
         .cloned()
         .collect())
+    }
+
+    async fn list_user_api_keys(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        p: &Page,
+    ) -> StoreResult<Vec<ApiKey>> {
+        let s = self.lock()?;
+        Ok(page(
+            s.api_keys.iter().filter(|(_, k)| {
+                k.org_id.as_deref() == Some(org_id) && k.user_id.as_deref() == Some(user_id)
+            }),
+            p,
+        )
+        .cloned()
+        .collect())
+    }
+
+    async fn get_api_key(&self, org_id: &str, id: &str) -> StoreResult<Option<ApiKey>> {
+        let s = self.lock()?;
+        Ok(s.api_keys
+            .get(id)
+            .filter(|k| k.org_id.as_deref() == Some(org_id))
+            .cloned())
     }
 
     async fn delete_api_key(&self, org_id: &str, id: &str, event: EventDraft) -> StoreResult<bool> {

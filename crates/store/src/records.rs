@@ -151,6 +151,18 @@ pub struct PasswordUpdate {
     pub set_by_admin: bool,
 }
 
+/// What a successful login records with its session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoginRecord {
+    /// The hash the password was verified against: the session opens only if it is still the
+    /// user's current hash (a password changed meanwhile wins).
+    pub verified_hash: String,
+    /// Client IP of the login.
+    pub ip: String,
+    /// A re-computed hash of the same password (new parameters), to store instead.
+    pub rehash: Option<String>,
+}
+
 /// An authenticated session.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {

@@ -102,3 +102,25 @@ async fn nothing_acknowledged_is_lost_on_sigkill() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_server_on_the_same_file_refuses_to_start() {
+    let dir = TempDir::new("second");
+    let config = crate::support::test_config(&dir);
+    let clock = std::sync::Arc::new(portcullis_service::ManualClock::new(crate::support::T0));
+    let first = portcullis_server::start(&config, clock.clone(), std::future::pending())
+        .await
+        .unwrap();
+    let second = portcullis_server::start(&config, clock.clone(), std::future::pending()).await;
+    let err = second
+        .err()
+        .expect("the second server must not start")
+        .to_string();
+    assert!(err.contains("in use"), "{err}");
+    first.stop().await.unwrap();
+    // Once the first has stopped, the file is free again.
+    let third = portcullis_server::start(&config, clock, std::future::pending())
+        .await
+        .unwrap();
+    third.stop().await.unwrap();
+}

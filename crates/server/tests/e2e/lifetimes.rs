@@ -215,3 +215,48 @@ async fn password_history_and_expiry_with_grace() {
         StatusCode::OK
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requiring_mfa_gives_existing_users_the_grace_from_the_change() {
+    let app = spawn_app().await;
+    let admin = app.org_with_admin("acme").await;
+    let policy_id = app
+        .get("/v1/orgs/acme/password-policies", &admin)
+        .await
+        .body["value"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.put(
+        &format!("/v1/orgs/acme/password-policies/{policy_id}"),
+        &admin,
+        json!({"name": "Default", "is_default": true, "grace_period": 3600}),
+    )
+    .await;
+    app.user("acme", &admin, "alice", GOOD).await;
+    app.clock.advance(30 * 86400); // the user is old; MFA becomes required only now
+    app.set_section("acme", &admin, "mfa", json!({"required": true}))
+        .await;
+    let a = app.login("acme", "alice", GOOD).await;
+    assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+    assert_eq!(a.body["mfa_enroll_by"], at(30 * 86400 + 3600).as_str());
+    app.clock.advance(3600);
+    let a = app.login("acme", "alice", GOOD).await;
+    assert_eq!(a.code(), "mfa_enrollment_overdue");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expiry_beyond_what_can_be_stored_is_a_400() {
+    let app = spawn_app().await;
+    let admin = app.org_with_admin("acme").await;
+    let a = app
+        .post(
+            "/v1/orgs/acme/api-keys",
+            &admin,
+            json!({"name": "k", "expires_at": "2300-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{:?}", a.body);
+    assert_eq!(a.violation_codes(), ["value.out_of_range"]);
+    let _ = ROOT;
+}

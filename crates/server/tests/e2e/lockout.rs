@@ -218,3 +218,94 @@ async fn window_and_lock_duration_follow_the_clock() {
         "{events:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_and_ip_scope_locks_per_address_and_unlocks_them_all() {
+    let app = spawn_app().await;
+    let admin = setup(
+        &app,
+        "acme",
+        json!({"max_password_attempts": 2, "lock_duration": null, "scope": "login_and_ip"}),
+    )
+    .await;
+    let id = app.user("acme", &admin, "alice", GOOD).await;
+    for _ in 0..2 {
+        app.login_from("acme", "alice", "wrong", "203.0.113.1")
+            .await;
+    }
+    // Locked from that address only.
+    assert_eq!(
+        app.login_from("acme", "alice", GOOD, "203.0.113.1")
+            .await
+            .code(),
+        "account_locked"
+    );
+    assert_eq!(
+        app.login_from("acme", "alice", GOOD, "203.0.113.2")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let lock = app
+        .get(&format!("/v1/orgs/acme/users/{id}/lock"), &admin)
+        .await;
+    assert_eq!(lock.body["locked"], true, "{:?}", lock.body);
+    let a = app
+        .post(
+            &format!("/v1/orgs/acme/users/{id}/unlock"),
+            &admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(a.body["unlocked"], true);
+    assert_eq!(
+        app.login_from("acme", "alice", GOOD, "203.0.113.1")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get(&format!("/v1/orgs/acme/users/{id}/lock"), &admin)
+            .await
+            .body["locked"],
+        false
+    );
+
+    // An administrator's password set lifts every per-address lock too.
+    for _ in 0..2 {
+        app.login_from("acme", "alice", "wrong", "203.0.113.3")
+            .await;
+    }
+    let a = app
+        .put(
+            &format!("/v1/orgs/acme/users/{id}/password"),
+            &admin,
+            json!({"password": "a new passphrase for her 4", "change_required": false}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.login_from("acme", "alice", "a new passphrase for her 4", "203.0.113.3")
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overlong_login_name_is_refused_without_a_counter() {
+    let app = spawn_app().await;
+    let admin = setup(&app, "acme", json!({"max_password_attempts": 5})).await;
+    let events = app.event_types("acme", &admin).await.len();
+    let long = "x".repeat(257);
+    let a = app.login("acme", &long, "whatever").await;
+    assert_eq!(a.code(), "invalid_credentials");
+    let b = app.login("acme", "nobody", "whatever").await;
+    assert_eq!(a.bytes, b.bytes);
+    let after = app.event_types("acme", &admin).await;
+    assert_eq!(
+        after.len(),
+        events + 1,
+        "only the short name's failure is recorded: {after:?}"
+    );
+}

@@ -1,0 +1,198 @@
+//! Opening a login session conditionally (the verified hash must still be current and the user
+//! enabled), keys of one user, one key by id, and counter keys by prefix.
+
+use std::sync::Arc;
+
+use portcullis_engine::counter::CounterState;
+use portcullis_store::{LoginRecord, Store, UserProfile};
+
+use crate::support::{api_key, at, draft, events_of, ids, kinds, org, page, session, user};
+
+fn record(verified: &str, rehash: Option<&str>) -> LoginRecord {
+    LoginRecord {
+        verified_hash: verified.to_owned(),
+        ip: "203.0.113.9".to_owned(),
+        rehash: rehash.map(str::to_owned),
+    }
+}
+
+/// The session opens, with the login recorded, only while the verified hash is current and the
+/// user enabled; otherwise nothing at all is written.
+pub async fn login_session_opens_only_for_the_current_hash(store: Arc<dyn Store>) {
+    store
+        .create_org(&org("ls"), draft(Some("ls"), "org.created", 0))
+        .await
+        .unwrap();
+    let u = user("ls", "u1", "alice");
+    store
+        .create_user(&u, draft(Some("ls"), "user.created", 1))
+        .await
+        .unwrap();
+    let current = u.password_hash.clone().unwrap();
+
+    // A stale hash (the password changed meanwhile): refused, nothing written.
+    let s0 = session("ls", "u1", "s-0");
+    let opened = store
+        .open_login_session(
+            &s0,
+            &record("stale", None),
+            vec![draft(Some("ls"), "login.succeeded", 2)],
+        )
+        .await
+        .unwrap();
+    assert!(!opened);
+    assert_eq!(store.find_session(&s0.token_hash).await.unwrap(), None);
+    assert_eq!(
+        store.get_user("ls", "u1").await.unwrap().unwrap(),
+        u,
+        "user untouched"
+    );
+    assert_eq!(
+        kinds(&events_of(&*store, Some("ls")).await),
+        ["org.created", "user.created"]
+    );
+
+    // Current hash: opened, login recorded, rehash stored, event written.
+    let s1 = session("ls", "u1", "s-1");
+    let opened = store
+        .open_login_session(
+            &s1,
+            &record(&current, Some("rehashed")),
+            vec![draft(Some("ls"), "login.succeeded", 3)],
+        )
+        .await
+        .unwrap();
+    assert!(opened);
+    assert_eq!(
+        store.find_session(&s1.token_hash).await.unwrap(),
+        Some(s1.clone())
+    );
+    let after = store.get_user("ls", "u1").await.unwrap().unwrap();
+    assert_eq!(after.last_login_at, Some(s1.created_at));
+    assert_eq!(after.last_login_ip.as_deref(), Some("203.0.113.9"));
+    assert_eq!(after.password_hash.as_deref(), Some("rehashed"));
+    assert_eq!(
+        kinds(&events_of(&*store, Some("ls")).await),
+        ["org.created", "user.created", "login.succeeded"]
+    );
+
+    // Disabled: refused even with the current hash.
+    let profile = UserProfile {
+        email: after.email.clone(),
+        display_name: after.display_name.clone(),
+        source: after.source.clone(),
+        roles: after.roles.clone(),
+        disabled: true,
+    };
+    store
+        .update_user_profile(
+            "ls",
+            "u1",
+            &profile,
+            at(4),
+            draft(Some("ls"), "user.changed", 4),
+        )
+        .await
+        .unwrap();
+    let s2 = session("ls", "u1", "s-2");
+    assert!(
+        !store
+            .open_login_session(&s2, &record("rehashed", None), Vec::new())
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.find_session(&s2.token_hash).await.unwrap(), None);
+
+    // Another organization's user, or a missing one: refused.
+    let s3 = session("other", "u1", "s-3");
+    assert!(
+        !store
+            .open_login_session(&s3, &record("rehashed", None), Vec::new())
+            .await
+            .unwrap()
+    );
+}
+
+/// Keys of one user, paged; one key by id, scoped by organization.
+pub async fn api_keys_of_a_user_and_by_id(store: Arc<dyn Store>) {
+    for (o, u, id) in [
+        ("ku", Some("u1"), "k-1"),
+        ("ku", Some("u2"), "k-2"),
+        ("ku", Some("u1"), "k-3"),
+        ("ku", None, "k-4"),
+        ("kv", Some("u1"), "k-5"),
+    ] {
+        store
+            .create_api_key(
+                &api_key(Some(o), u, id),
+                draft(Some(o), "api_key.created", 1),
+            )
+            .await
+            .unwrap();
+    }
+    let mine = store
+        .list_user_api_keys("ku", "u1", &page(None, 10))
+        .await
+        .unwrap();
+    assert_eq!(ids(&mine, |k| &k.id), ["k-1", "k-3"]);
+    let first = store
+        .list_user_api_keys("ku", "u1", &page(None, 1))
+        .await
+        .unwrap();
+    assert_eq!(ids(&first, |k| &k.id), ["k-1"]);
+    let next = store
+        .list_user_api_keys("ku", "u1", &page(Some("k-1"), 1))
+        .await
+        .unwrap();
+    assert_eq!(ids(&next, |k| &k.id), ["k-3"]);
+    assert_eq!(
+        store.get_api_key("ku", "k-2").await.unwrap().map(|k| k.id),
+        Some("k-2".to_owned())
+    );
+    assert_eq!(
+        store.get_api_key("kv", "k-2").await.unwrap(),
+        None,
+        "scoped by organization"
+    );
+    assert_eq!(store.get_api_key("ku", "nope").await.unwrap(), None);
+}
+
+/// Counter keys by prefix: only that organization's, only that prefix, in key order.
+pub async fn counter_keys_by_prefix(store: Arc<dyn Store>) {
+    for (o, key) in [
+        ("cp", "password|alice|"),
+        ("cp", "password|alice|192.0.2.1"),
+        ("cp", "password|alice|2001:db8::1"),
+        ("cp", "password|alicia|"),
+        ("cp", "otp|alice|"),
+        ("cq", "password|alice|"),
+    ] {
+        store
+            .update_counter(o, key, &mut |s: &mut CounterState| {
+                s.failures = 1;
+                Vec::new()
+            })
+            .await
+            .unwrap();
+    }
+    let keys = store.counter_keys("cp", "password|alice|").await.unwrap();
+    assert_eq!(
+        keys,
+        [
+            "password|alice|",
+            "password|alice|192.0.2.1",
+            "password|alice|2001:db8::1"
+        ]
+    );
+    assert!(
+        store
+            .counter_keys("cp", "password|bob|")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.counter_keys("cq", "password|").await.unwrap(),
+        ["password|alice|"]
+    );
+}
