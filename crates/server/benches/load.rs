@@ -303,5 +303,84 @@ async fn main() {
     })
     .await;
     report("GET /v1/orgs/{org}/policy", &policy);
+
+    // No oracle: a wrong password, an unknown login name and a hidden lock, one connection
+    // each in turn, same organization (hidden locks, no IP blocking for loopback).
+    let post = |path: &str, body: serde_json::Value| {
+        admin(client.post(format!("{base}{path}")))
+            .json(&body)
+            .send()
+    };
+    post("/v1/orgs", json!({"id": "oracle"})).await.unwrap();
+    post(
+        "/v1/orgs/oracle/users",
+        json!({"login": "known", "password": PASSWORD}),
+    )
+    .await
+    .unwrap();
+    post(
+        "/v1/orgs/oracle/users",
+        json!({"login": "locked", "password": PASSWORD}),
+    )
+    .await
+    .unwrap();
+    let patch = |path: &str, body: serde_json::Value| {
+        admin(client.patch(format!("{base}{path}")))
+            .json(&body)
+            .send()
+    };
+    patch(
+        "/v1/orgs/oracle/policy/brute_force",
+        json!({"allowlist": ["127.0.0.1"]}),
+    )
+    .await
+    .unwrap();
+    patch(
+        "/v1/orgs/oracle/policy/lockout",
+        json!({"max_password_attempts": 1000, "reveal_lock": false, "lock_duration": null}),
+    )
+    .await
+    .unwrap();
+    let oracle = format!("{base}/v1/orgs/oracle/login");
+    // Lock `locked` by lowering the limit, failing once, and raising it again.
+    patch(
+        "/v1/orgs/oracle/policy/lockout",
+        json!({"max_password_attempts": 1}),
+    )
+    .await
+    .unwrap();
+    client
+        .post(&oracle)
+        .json(&json!({"login": "locked", "password": "x"}))
+        .send()
+        .await
+        .unwrap();
+    patch(
+        "/v1/orgs/oracle/policy/lockout",
+        json!({"max_password_attempts": 1000}),
+    )
+    .await
+    .unwrap();
+    let mut medians = Vec::new();
+    for (name, login, password) in [
+        ("wrong password", "known", "wrong"),
+        ("unknown login name", "nobody", "wrong"),
+        ("hidden lock, right password", "locked", PASSWORD),
+    ] {
+        let u = oracle.clone();
+        let f = drive(&client, 1, seconds / 2.0, 401, move |c, _| {
+            c.post(&u)
+                .json(&json!({"login": login, "password": password}))
+        })
+        .await;
+        report(&format!("401: {name}"), &f);
+        medians.push(f.p50_ms);
+    }
+    let spread = medians.iter().copied().fold(f64::MIN, f64::max)
+        / medians.iter().copied().fold(f64::MAX, f64::min);
+    println!(
+        "{:<34} {:>10.3} (1.000 = identical medians)",
+        "401 latency: max/min median", spread
+    );
     drop(server);
 }
