@@ -91,6 +91,22 @@ pub async fn open_store(config: &Config, migrate: bool) -> Result<OpenStore, Sta
     })
 }
 
+/// How often the policy version is polled: another replica's policy change is enforced here
+/// within this period plus one query.
+pub const POLICY_POLL: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Polls the store's policy version and drops cached policies when it moves.
+async fn watch_policies(service: Arc<Service>) {
+    let mut tick = tokio::time::interval(POLICY_POLL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = service.refresh_policies().await {
+            tracing::debug!(error = %e, "policy version check failed; retrying");
+        }
+    }
+}
+
 /// A server that is listening.
 pub struct Running {
     /// The bound address (useful with port 0).
@@ -154,9 +170,10 @@ pub async fn start(
     let addr = listener
         .local_addr()
         .map_err(|e| StartError::Other(e.to_string()))?;
+    let watcher = tokio::spawn(watch_policies(service.clone()));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(
+        let served = axum::serve(
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
@@ -166,7 +183,9 @@ pub async fn start(
                 () = shutdown => {}
             }
         })
-        .await
+        .await;
+        watcher.abort();
+        served
     });
     Ok(Running {
         addr,

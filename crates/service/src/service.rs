@@ -51,6 +51,7 @@ pub struct Service {
     pub(crate) cache: PolicyCache,
     pub(crate) hash_pool: HashPool,
     known_orgs: std::sync::RwLock<std::collections::HashSet<String>>,
+    seen_policy_version: std::sync::atomic::AtomicU64,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
 }
@@ -72,6 +73,7 @@ impl Service {
             cache: PolicyCache::default(),
             hash_pool,
             known_orgs: Default::default(),
+            seen_policy_version: std::sync::atomic::AtomicU64::new(0),
             metrics: Metrics::default(),
         }
     }
@@ -145,6 +147,20 @@ impl Service {
         let policy = Arc::new(resolve(&instance, &overrides));
         self.cache.insert(org_id, generation, policy.clone());
         Ok(policy)
+    }
+
+    /// Drops the cached policies when the store's policy version moved since the last call,
+    /// i.e. when any process changed a policy. The server calls this every 250 ms, which bounds
+    /// how long another replica's change can go unenforced here.
+    pub async fn refresh_policies(&self) -> ServiceResult<()> {
+        let version = self.store.policy_version().await?;
+        let seen = self
+            .seen_policy_version
+            .swap(version, std::sync::atomic::Ordering::SeqCst);
+        if seen != version {
+            self.cache.invalidate();
+        }
+        Ok(())
     }
 
     /// Fails with `NotFound` unless the organization exists. Organizations are never deleted,

@@ -184,6 +184,10 @@ impl Store for SqliteStore {
         Ok(self.list_orgs_impl(page).await?)
     }
 
+    async fn policy_version(&self) -> StoreResult<u64> {
+        Ok(self.policy_version_impl().await?)
+    }
+
     async fn load_sections(&self, owner: &Owner) -> StoreResult<Vec<SectionRow>> {
         Ok(self.load_sections_impl(owner).await?)
     }

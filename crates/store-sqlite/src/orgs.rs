@@ -118,6 +118,7 @@ impl SqliteStore {
         .bind(rows::ts_to_db(changed_at)?)
         .execute(&mut *tx)
         .await?;
+        bump_policy_version(&mut tx).await?;
         tx.commit().await?;
         Ok(SectionRow {
             section: section.to_owned(),
@@ -149,7 +150,27 @@ impl SqliteStore {
             return Ok(false);
         }
         insert_event(&mut tx, event).await?;
+        bump_policy_version(&mut tx).await?;
         tx.commit().await?;
         Ok(true)
+    }
+}
+
+/// Counts one policy write, in the writer's transaction (replicas poll the count).
+async fn bump_policy_version(conn: &mut sqlx::SqliteConnection) -> DbResult<()> {
+    sqlx::query("UPDATE policy_version SET version = version + 1 WHERE id = 1")
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+impl SqliteStore {
+    /// `Store::policy_version`.
+    pub(crate) async fn policy_version_impl(&self) -> DbResult<u64> {
+        let row = sqlx::query("SELECT version FROM policy_version WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        let version: i64 = row.try_get("version")?;
+        Ok(u64::try_from(version).unwrap_or(0))
     }
 }

@@ -13,7 +13,8 @@
 //!   never read-modify-write outside it;
 //! - data of one organization is never returned for another: every lookup is keyed by
 //!   organization (tokens are keyed by their hash, and carry their organization);
-//! - login names are unique per organization by their normalized form (`login_key`).
+//! - login names are unique per organization by their normalized form (`login_key`);
+//! - [`Store::policy_version`] grows in the same transaction as every section write or reset.
 
 mod memory;
 mod records;
@@ -76,6 +77,9 @@ pub trait Store: Send + Sync + 'static {
 
     // --- policy sections
 
+    /// A number that changes (grows) with every committed policy write or reset, whoever made
+    /// it; replicas poll it to drop cached policies.
+    async fn policy_version(&self) -> StoreResult<u64>;
     /// Every section row of `owner`.
     async fn load_sections(&self, owner: &Owner) -> StoreResult<Vec<SectionRow>>;
     /// Writes one section of `owner`, with `event`; the row's `sequence` becomes the event's.

@@ -25,6 +25,7 @@ struct State {
     sessions: BTreeMap<String, Session>,
     api_keys: BTreeMap<String, ApiKey>,
     events: Vec<Event>,
+    policy_version: u64,
 }
 
 impl State {
@@ -93,6 +94,10 @@ impl Store for MemoryStore {
         Ok(page(s.orgs.iter(), p).cloned().collect())
     }
 
+    async fn policy_version(&self) -> StoreResult<u64> {
+        Ok(self.lock()?.policy_version)
+    }
+
     async fn load_sections(&self, owner: &Owner) -> StoreResult<Vec<SectionRow>> {
         let s = self.lock()?;
         let owner = owner.org_id().map(str::to_owned);
@@ -130,6 +135,7 @@ impl Store for MemoryStore {
             changed_at: at,
         };
         s.sections.insert(key, row.clone());
+        s.policy_version += 1;
         Ok(row)
     }
 
@@ -146,6 +152,7 @@ impl Store for MemoryStore {
             .is_some();
         if removed {
             s.record(vec![event]);
+            s.policy_version += 1;
         }
         Ok(removed)
     }

@@ -374,3 +374,71 @@ pub async fn section_owners_are_separate(store: Arc<dyn Store>) {
     );
     assert!(events_of(&*store, Some("s4b")).await.is_empty());
 }
+
+/// The policy version grows with every committed write and reset, of the instance or of an
+/// organization, and not with a refused write or a reset of nothing.
+pub async fn section_writes_bump_the_policy_version(store: Arc<dyn Store>) {
+    let v0 = store.policy_version().await.unwrap();
+    let org = Owner::Org("pv".to_owned());
+    store
+        .write_section(
+            &org,
+            "lockout",
+            &json!({"a": 1}),
+            None,
+            section_draft(&org, "lockout", 1),
+        )
+        .await
+        .unwrap();
+    let v1 = store.policy_version().await.unwrap();
+    assert!(v1 > v0);
+    store
+        .write_section(
+            &Owner::Instance,
+            "session",
+            &json!({}),
+            None,
+            section_draft(&Owner::Instance, "session", 2),
+        )
+        .await
+        .unwrap();
+    let v2 = store.policy_version().await.unwrap();
+    assert!(v2 > v1);
+    let refused = store
+        .write_section(
+            &org,
+            "lockout",
+            &json!({"a": 2}),
+            Some(999),
+            section_draft(&org, "lockout", 3),
+        )
+        .await;
+    assert_eq!(refused.unwrap_err(), StoreError::VersionMismatch);
+    assert_eq!(
+        store.policy_version().await.unwrap(),
+        v2,
+        "a refused write changes nothing"
+    );
+    assert!(
+        !store
+            .delete_section("pv", "mfa", draft(Some("pv"), "policy.mfa.reset", 4))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.policy_version().await.unwrap(),
+        v2,
+        "resetting nothing changes nothing"
+    );
+    assert!(
+        store
+            .delete_section(
+                "pv",
+                "lockout",
+                draft(Some("pv"), "policy.lockout.reset", 5)
+            )
+            .await
+            .unwrap()
+    );
+    assert!(store.policy_version().await.unwrap() > v2);
+}

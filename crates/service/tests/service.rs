@@ -1,0 +1,86 @@
+//! The service's test binary, on the in-memory store: what only the service can show.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::sync::Arc;
+
+use portcullis_engine::hashing::{HashParams, Hasher};
+use portcullis_model::SectionKind;
+use portcullis_service::{ManualClock, Service};
+use portcullis_store::{EventDraft, MemoryStore, Org, Owner, Store};
+use serde_json::json;
+
+const T0: time::OffsetDateTime = time::macros::datetime!(2026-11-23 09:00 UTC);
+
+fn service(store: Arc<MemoryStore>) -> Service {
+    let hasher = Hasher::new(HashParams::insecure_for_tests()).unwrap();
+    Service::new(store, Arc::new(ManualClock::new(T0)), Arc::new(hasher), 1)
+}
+
+fn draft(kind: &str) -> EventDraft {
+    EventDraft {
+        org_id: Some("acme".into()),
+        kind: kind.into(),
+        actor: "test".into(),
+        request_id: None,
+        at: T0,
+        payload: json!({}),
+    }
+}
+
+/// A change written by another replica (straight into the shared store) is picked up by the
+/// next policy-version check, and not before.
+#[tokio::test]
+async fn another_replicas_policy_change_is_seen_after_the_version_check() {
+    let store = Arc::new(MemoryStore::new());
+    let org = Org {
+        id: "acme".into(),
+        name: "Acme".into(),
+        created_at: T0,
+    };
+    store.create_org(&org, draft("org.created")).await.unwrap();
+    let here = service(store.clone());
+    here.refresh_policies().await.unwrap();
+    let before = here.effective_policy("acme").await.unwrap();
+    assert_eq!(before.lockout.value.max_password_attempts, 10);
+
+    // "Replica B" writes the lockout section.
+    let owner = Owner::Org("acme".into());
+    store
+        .write_section(
+            &owner,
+            "lockout",
+            &json!({"max_password_attempts": 3}),
+            None,
+            draft("policy.lockout.changed"),
+        )
+        .await
+        .unwrap();
+    let cached = here.effective_policy("acme").await.unwrap();
+    assert_eq!(
+        cached.lockout.value.max_password_attempts, 10,
+        "still cached before the check"
+    );
+    here.refresh_policies().await.unwrap();
+    let fresh = here.effective_policy("acme").await.unwrap();
+    assert_eq!(fresh.lockout.value.max_password_attempts, 3);
+    assert!(
+        !fresh.section_meta(SectionKind::Lockout).0,
+        "now a custom section"
+    );
+
+    // A reset by "replica B" too.
+    store
+        .delete_section("acme", "lockout", draft("policy.lockout.reset"))
+        .await
+        .unwrap();
+    here.refresh_policies().await.unwrap();
+    assert_eq!(
+        here.effective_policy("acme")
+            .await
+            .unwrap()
+            .lockout
+            .value
+            .max_password_attempts,
+        10
+    );
+}
