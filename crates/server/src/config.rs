@@ -91,7 +91,7 @@ impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("listen", &self.listen)
-            .field("database_url", &self.database_url)
+            .field("database_url", &loggable_database_url(&self.database_url))
             .field("pool_size", &self.pool_size)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("log_format", &self.log_format)
@@ -117,6 +117,20 @@ impl Default for Config {
             bootstrap_token: None,
             hashing: HashingConfig::default(),
         }
+    }
+}
+
+/// The database URL as it may be logged: a password in it is replaced by `***`.
+pub fn loggable_database_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((credentials, host)) = rest.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    match credentials.split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
     }
 }
 

@@ -14,6 +14,7 @@ use portcullis_engine::hashing::Hasher;
 use portcullis_http::AppState;
 use portcullis_service::{Clock, Service};
 use portcullis_store::Store;
+use portcullis_store_postgres::PostgresStore;
 use portcullis_store_sqlite::SqliteStore;
 use tokio::net::TcpListener;
 
@@ -71,9 +72,21 @@ fn lock_database(file: &str) -> Result<std::fs::File, StartError> {
 pub async fn open_store(config: &Config, migrate: bool) -> Result<OpenStore, StartError> {
     let url = config.database_url.as_str();
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Err(StartError::Database(
-            "PostgreSQL is not supported yet; use a SQLite file".into(),
-        ));
+        // Several replicas share one PostgreSQL database: no lock, migrations are serialized
+        // by the adapter's advisory lock.
+        let store = PostgresStore::connect(url, config.pool_size)
+            .await
+            .map_err(|e| StartError::Database(e.to_string()))?;
+        if migrate {
+            store
+                .migrate()
+                .await
+                .map_err(|e| StartError::Database(e.to_string()))?;
+        }
+        return Ok(OpenStore {
+            store: Arc::new(store),
+            _lock: None,
+        });
     }
     let lock = lock_database(sqlite_file(url))?;
     let store = SqliteStore::connect(url, config.pool_size)

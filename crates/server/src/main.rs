@@ -17,7 +17,7 @@ struct Cli {
     /// TOML configuration file (default: ./portcullis.toml when it exists).
     #[arg(long, global = true, env = "PORTCULLIS_CONFIG")]
     config: Option<PathBuf>,
-    /// Database: a SQLite file path or `sqlite://FILE`.
+    /// Database: a SQLite file path, `sqlite://FILE`, or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`.
     #[arg(long, global = true)]
     database_url: Option<String>,
     /// Log format.
@@ -116,7 +116,7 @@ async fn main() -> ExitCode {
         Command::Openapi => ExitCode::SUCCESS,
         Command::Migrate => match open_store(&config, true).await {
             Ok(_) => {
-                tracing::info!(database = %config.database_url, "migrations applied");
+                tracing::info!(database = %config::loggable_database_url(&config.database_url), "migrations applied");
                 ExitCode::SUCCESS
             }
             Err(e) => fail(&e.to_string()),
@@ -136,7 +136,7 @@ async fn main() -> ExitCode {
             let _ = writeln!(out, "listening on {}", running.addr);
             let _ = out.flush();
             drop(out);
-            tracing::info!(addr = %running.addr, database = %config.database_url, "listening");
+            tracing::info!(addr = %running.addr, database = %config::loggable_database_url(&config.database_url), "listening");
             match running.wait().await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(&e.to_string()),

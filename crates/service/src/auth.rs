@@ -207,7 +207,11 @@ impl Service {
             now,
             json!({"key_id": key.id, "bootstrap": true}),
         );
-        self.store.create_api_key(&key, event).await?;
-        Ok(Some(secret))
+        match self.store.create_api_key(&key, event).await {
+            Ok(()) => Ok(Some(secret)),
+            // Another replica starting at the same time stored the same configured key first.
+            Err(portcullis_store::StoreError::Conflict(_)) if token.is_some() => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 }

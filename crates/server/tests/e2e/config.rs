@@ -82,3 +82,20 @@ fn unknown_or_bad_file_keys_are_errors() {
         .is_err()
     );
 }
+
+#[test]
+fn database_passwords_are_not_logged() {
+    use portcullis_server::config::loggable_database_url;
+    assert_eq!(
+        loggable_database_url("postgres://app:s3cret@db.example:5432/portcullis"),
+        "postgres://app:***@db.example:5432/portcullis"
+    );
+    assert_eq!(
+        loggable_database_url("postgres://postgres@127.0.0.1/test"),
+        "postgres://postgres@127.0.0.1/test"
+    );
+    assert_eq!(
+        loggable_database_url("sqlite://portcullis.db"),
+        "sqlite://portcullis.db"
+    );
+}

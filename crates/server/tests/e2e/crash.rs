@@ -1,42 +1,16 @@
 //! Crash safety: the real binary is killed with SIGKILL right after acknowledged writes; after a
 //! restart on the same file, every acknowledged write is there.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::support::{App, GOOD, ROOT, TempDir};
+use crate::support::{App, GOOD, TempDir};
 
 fn start_binary(dir: &TempDir) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .arg("serve")
-        .arg("--listen")
-        .arg("127.0.0.1:0")
-        .arg("--database-url")
-        .arg(format!("sqlite://{}", dir.0.join("crash.db").display()))
-        .env("PORTCULLIS_BOOTSTRAP_TOKEN", ROOT)
-        .env("PORTCULLIS_HASHING__ARGON2_MEMORY_KIB", "64")
-        .env("PORTCULLIS_HASHING__ARGON2_ITERATIONS", "1")
-        .env("PORTCULLIS_LOG_LEVEL", "warn")
-        .current_dir(&dir.0)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("the server printed its address")
-            .unwrap();
-        if let Some(addr) = line.strip_prefix("listening on ") {
-            break addr.to_owned();
-        }
-    };
-    (child, format!("http://{addr}"))
+    let url = format!("sqlite://{}", dir.0.join("crash.db").display());
+    crate::support::spawn_binary(&url, dir, &[])
 }
 
 fn app_at(base: String, dir: &TempDir) -> App {

@@ -16,4 +16,5 @@ mod isolation;
 mod lifetimes;
 mod lockout;
 mod openapi;
+mod replicas;
 mod support;

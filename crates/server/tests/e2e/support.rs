@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use portcullis_server::{Config, Running, config::HashingConfig, start};
 use portcullis_service::{ManualClock, Metrics};
+use portcullis_store_postgres::testing::TestDatabase;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -16,8 +17,51 @@ pub(crate) const GOOD: &str = "correct horse battery staple 9";
 
 static NEXT: AtomicU64 = AtomicU64::new(0);
 
-/// A fresh directory under the system temp dir, removed on drop.
-pub(crate) struct TempDir(pub(crate) PathBuf);
+/// Starts the real binary on port 0 with `database_url` and cheap hashing; answers the child
+/// and its base URL once it listens. The child is not killed on drop: callers kill it.
+pub(crate) fn spawn_binary(
+    database_url: &str,
+    dir: &TempDir,
+    env: &[(&str, &str)],
+) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"));
+    command
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            database_url,
+        ])
+        .env("PORTCULLIS_BOOTSTRAP_TOKEN", ROOT)
+        .env("PORTCULLIS_HASHING__ARGON2_MEMORY_KIB", "64")
+        .env("PORTCULLIS_HASHING__ARGON2_ITERATIONS", "1")
+        .env("PORTCULLIS_LOG_LEVEL", "warn")
+        .current_dir(&dir.0)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = command.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("the server printed its address")
+            .unwrap();
+        if let Some(addr) = line.strip_prefix("listening on ") {
+            break addr.to_owned();
+        }
+    };
+    (child, format!("http://{addr}"))
+}
+
+/// A fresh directory under the system temp dir, removed on drop (with the test's PostgreSQL
+/// database, when the suite runs on PostgreSQL).
+pub(crate) struct TempDir(pub(crate) PathBuf, Option<TestDatabase>);
 
 impl TempDir {
     pub(crate) fn new(tag: &str) -> TempDir {
@@ -26,7 +70,7 @@ impl TempDir {
             std::env::temp_dir().join(format!("portcullis-e2e-{tag}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
+        TempDir(dir, None)
     }
 }
 
@@ -99,10 +143,21 @@ impl Answer {
     }
 }
 
+/// Which store the end-to-end suite runs on: `PORTCULLIS_TEST_BACKEND=postgres` picks a fresh
+/// PostgreSQL database per test (at `PORTCULLIS_TEST_DATABASE_URL`); anything else, SQLite.
+pub(crate) fn on_postgres() -> bool {
+    std::env::var("PORTCULLIS_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
+
 pub(crate) async fn spawn_app() -> App {
-    let dir = TempDir::new("app");
+    let mut dir = TempDir::new("app");
     let clock = ManualClock::new(T0);
-    let config = test_config(&dir);
+    let mut config = test_config(&dir);
+    if on_postgres() {
+        let db = TestDatabase::create().await;
+        config.database_url = db.url().to_owned();
+        dir.1 = Some(db);
+    }
     let running = start(&config, Arc::new(clock.clone()), std::future::pending())
         .await
         .unwrap();

@@ -1,0 +1,175 @@
+//! Attempt counters (lockout keys, IP blocks): read-only loads and atomic transitions.
+//!
+//! Invariants:
+//! - a counter changes only in [`PostgresStore::update_counter_impl`], in one transaction that
+//!   first locks the counter's row, inserting it with the default state when missing (`INSERT …
+//!   ON CONFLICT … DO UPDATE … WHERE FALSE`, see [`lock`]; a concurrent inserter makes it wait
+//!   for that transaction's outcome), then reads it (`SELECT … FOR UPDATE`): the row lock is held
+//!   from the read to the commit, so concurrent transitions of one counter serialize exactly (no
+//!   lost update), across replicas, while transitions of different counters run in parallel;
+//! - the state is stored as JSON keyed by (`org_id`, `key`); a committed row exists only while
+//!   the state differs from `CounterState::default()` (a transition back to the default — or
+//!   one that leaves a fresh counter at the default — deletes the row);
+//! - the transition's events are inserted in the same transaction as the state, after it (see
+//!   `events.rs`);
+//! - a transition that changes nothing and answers no event writes nothing (its transaction,
+//!   and the placeholder row it may have inserted, are rolled back);
+//! - on a serialization failure or deadlock (SQLSTATE 40001 / 40P01) the whole transaction is
+//!   retried (up to [`MAX_ATTEMPTS`] times), so the closure may run more than once — always on
+//!   freshly loaded state.
+
+use portcullis_engine::counter::CounterState;
+use portcullis_store::CounterUpdate;
+use sqlx::{PgConnection, Row};
+
+use crate::PostgresStore;
+use crate::error::{DbError, DbResult};
+use crate::events::insert_events;
+
+/// Tries of one counter transition before a serialization failure or deadlock is reported as
+/// unavailable.
+const MAX_ATTEMPTS: u32 = 4;
+
+/// Decodes a stored state.
+fn decode(text: &str) -> DbResult<CounterState> {
+    serde_json::from_str(text).map_err(DbError::corrupt)
+}
+
+/// The stored state of a counter, or `None` if no row exists; with `for_update`, the row stays
+/// locked until the end of the transaction `conn` is in.
+async fn load(
+    conn: &mut PgConnection,
+    org_id: &str,
+    key: &str,
+    for_update: bool,
+) -> DbResult<Option<CounterState>> {
+    let sql = if for_update {
+        "SELECT state FROM counters WHERE org_id = $1 AND key = $2 FOR UPDATE"
+    } else {
+        "SELECT state FROM counters WHERE org_id = $1 AND key = $2"
+    };
+    let row = sqlx::query(sql)
+        .bind(org_id)
+        .bind(key)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(|row| decode(&row.try_get::<String, _>("state")?))
+        .transpose()
+}
+
+/// Locks the row of (`org_id`, `key`) for the rest of the transaction `conn` is in — inserting
+/// a placeholder with the default state when there is none (a transition that leaves the default
+/// deletes it again or rolls back, so it is never committed as such) — and answers the state.
+///
+/// The insert's `ON CONFLICT DO UPDATE … WHERE FALSE` updates nothing but locks the conflicting
+/// row (PostgreSQL locks every conflicting row of a `DO UPDATE`, whatever its `WHERE`), and
+/// PostgreSQL guarantees that such an insert either inserts or locks, even when a concurrent
+/// transaction deletes the row meanwhile. (`ON CONFLICT DO NOTHING` then `SELECT … FOR UPDATE`
+/// leaves a gap between the two statements in which another transition can delete the row, so
+/// under churn a transition could find no row again and again.)
+async fn lock(conn: &mut PgConnection, org_id: &str, key: &str) -> DbResult<CounterState> {
+    sqlx::query(
+        "INSERT INTO counters (org_id, key, state) VALUES ($1, $2, $3) \
+         ON CONFLICT (org_id, key) DO UPDATE SET state = EXCLUDED.state WHERE FALSE",
+    )
+    .bind(org_id)
+    .bind(key)
+    .bind(serde_json::to_string(&CounterState::default())?)
+    .execute(&mut *conn)
+    .await?;
+    load(conn, org_id, key, true)
+        .await?
+        .ok_or_else(|| DbError::corrupt("a locked counter row vanished"))
+}
+
+impl PostgresStore {
+    /// `Store::get_counter`.
+    pub(crate) async fn get_counter_impl(&self, org_id: &str, key: &str) -> DbResult<CounterState> {
+        let mut conn = self.pool.acquire().await?;
+        Ok(load(&mut conn, org_id, key, false)
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// `Store::counter_keys`: a range scan of the primary key (`prefix` ≤ key < `prefix` +
+    /// U+10FFFF, in the byte order of the `"C"` collation; no `LIKE`, so `%` and `_` in a prefix
+    /// are plain characters).
+    pub(crate) async fn counter_keys_impl(
+        &self,
+        org_id: &str,
+        prefix: &str,
+    ) -> DbResult<Vec<String>> {
+        let found = sqlx::query(
+            "SELECT key FROM counters WHERE org_id = $1 AND key >= $2 AND key < $3 \
+             ORDER BY key LIMIT $4",
+        )
+        .bind(org_id)
+        .bind(prefix)
+        .bind(format!("{prefix}\u{10FFFF}"))
+        .bind(i64::from(portcullis_store::MAX_PAGE))
+        .fetch_all(&self.pool)
+        .await?;
+        found
+            .iter()
+            .map(|row| Ok(row.try_get::<String, _>("key")?))
+            .collect()
+    }
+
+    /// `Store::update_counter`.
+    pub(crate) async fn update_counter_impl(
+        &self,
+        org_id: &str,
+        key: &str,
+        update: CounterUpdate<'_>,
+    ) -> DbResult<CounterState> {
+        let mut attempt = 1;
+        loop {
+            match self.try_update_counter(org_id, key, &mut *update).await {
+                Err(err) if err.is_retryable() && attempt < MAX_ATTEMPTS => {
+                    tracing::debug!(
+                        attempt,
+                        org_id,
+                        "counter transition met a serialization failure or deadlock; retrying"
+                    );
+                    attempt += 1;
+                }
+                done => return done,
+            }
+        }
+    }
+
+    /// One attempt of a counter transition.
+    async fn try_update_counter(
+        &self,
+        org_id: &str,
+        key: &str,
+        update: CounterUpdate<'_>,
+    ) -> DbResult<CounterState> {
+        let mut tx = self.begin().await?;
+        let before = lock(&mut tx, org_id, key).await?;
+        let mut state = before.clone();
+        let events = update(&mut state);
+        if state == before && events.is_empty() {
+            tx.rollback().await?;
+            return Ok(state);
+        }
+        if state == CounterState::default() {
+            // Back to the default, or a placeholder that stays at the default: no row.
+            sqlx::query("DELETE FROM counters WHERE org_id = $1 AND key = $2")
+                .bind(org_id)
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+        } else if state != before {
+            sqlx::query("UPDATE counters SET state = $3 WHERE org_id = $1 AND key = $2")
+                .bind(org_id)
+                .bind(key)
+                .bind(serde_json::to_string(&state)?)
+                .execute(&mut *tx)
+                .await?;
+        }
+        insert_events(&mut tx, events).await?;
+        tx.commit().await?;
+        Ok(state)
+    }
+}

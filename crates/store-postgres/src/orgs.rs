@@ -1,0 +1,210 @@
+//! Organizations, policy sections and the policy version.
+//!
+//! Invariants: a section row is keyed by (`owner`, `section`) with `owner` = '' for the instance
+//! defaults (organization ids are never empty); its `sequence` is always the sequence of the
+//! event written in the same transaction. A section write first locks its row — inserting a
+//! placeholder row (sequence 0, never committed as such) when there is none, so that two writers
+//! of a missing section also serialize (the second insert waits for the first transaction) —
+//! then compares the current sequence (0 = no row) under that lock, so no other writer can slip
+//! in between. Every section write or
+//! reset bumps `policy_version` in the same transaction. Lock order: section row, then the
+//! `policy_version` row, then the event lock (see `events.rs`).
+
+use portcullis_store::{EventDraft, MAX_PAGE, Org, Owner, Page, SectionRow, StoreError};
+use sqlx::Row;
+
+use crate::error::{DbError, DbResult};
+use crate::events::insert_event;
+use crate::rows::{self, org_columns, section_columns};
+use crate::{PgTx, PostgresStore};
+
+/// The `owner` column value of a section owner.
+fn owner_key(owner: &Owner) -> &str {
+    owner.org_id().unwrap_or("")
+}
+
+/// Locks the row of (`owner`, `section`) for the rest of `tx`, creating a placeholder (the
+/// caller overwrites it before committing, or rolls back) when it does not exist. Answers the
+/// current sequence and creation time, or `(0, None)` when the row is new. The insert's
+/// `ON CONFLICT DO UPDATE … WHERE FALSE` changes nothing but locks the existing row (see
+/// `counters.rs`). The placeholder's sequence 0 tells it from a written row, whose sequence is
+/// its event's (identities start at 1).
+async fn lock_section(
+    tx: &mut PgTx,
+    owner: &str,
+    section: &str,
+    placeholder_at: i64,
+) -> DbResult<(u64, Option<i64>)> {
+    sqlx::query(
+        "INSERT INTO sections (owner, section, value, sequence, created_at, changed_at) \
+         VALUES ($1, $2, 'null', 0, $3, $3) \
+         ON CONFLICT (owner, section) DO UPDATE SET value = EXCLUDED.value WHERE FALSE",
+    )
+    .bind(owner)
+    .bind(section)
+    .bind(placeholder_at)
+    .execute(&mut **tx)
+    .await?;
+    let row = sqlx::query(
+        "SELECT sequence, created_at FROM sections WHERE owner = $1 AND section = $2 FOR UPDATE",
+    )
+    .bind(owner)
+    .bind(section)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| DbError::corrupt("a locked section row vanished"))?;
+    let sequence = rows::seq_from_db(row.try_get::<i64, _>("sequence")?)?;
+    // Placeholders have sequence 0; a written row always carries its event's (positive) one.
+    if sequence == 0 {
+        return Ok((0, None));
+    }
+    Ok((sequence, Some(row.try_get::<i64, _>("created_at")?)))
+}
+
+/// Counts one policy write, in the writer's transaction (replicas poll the count).
+async fn bump_policy_version(tx: &mut PgTx) -> DbResult<()> {
+    sqlx::query("UPDATE policy_version SET version = version + 1 WHERE id = 1")
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+impl PostgresStore {
+    /// `Store::create_org`.
+    pub(crate) async fn create_org_impl(&self, org: &Org, event: EventDraft) -> DbResult<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query("INSERT INTO orgs (id, name, created_at) VALUES ($1, $2, $3)")
+            .bind(&org.id)
+            .bind(&org.name)
+            .bind(rows::ts_to_db(org.created_at)?)
+            .execute(&mut *tx)
+            .await?;
+        insert_event(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// `Store::get_org`.
+    pub(crate) async fn get_org_impl(&self, id: &str) -> DbResult<Option<Org>> {
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            org_columns!(),
+            " FROM orgs WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        found.as_ref().map(rows::org).transpose()
+    }
+
+    /// `Store::list_orgs`.
+    pub(crate) async fn list_orgs_impl(&self, page: &Page) -> DbResult<Vec<Org>> {
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            org_columns!(),
+            " FROM orgs WHERE ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2"
+        ))
+        .bind(page.after.as_deref())
+        .bind(i64::from(page.limit.min(MAX_PAGE)))
+        .fetch_all(&self.pool)
+        .await?;
+        rows::all(&found, rows::org)
+    }
+
+    /// `Store::policy_version`.
+    pub(crate) async fn policy_version_impl(&self) -> DbResult<u64> {
+        let row = sqlx::query("SELECT version FROM policy_version WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        let version: i64 = row.try_get("version")?;
+        Ok(u64::try_from(version).unwrap_or(0))
+    }
+
+    /// `Store::load_sections`.
+    pub(crate) async fn load_sections_impl(&self, owner: &Owner) -> DbResult<Vec<SectionRow>> {
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            section_columns!(),
+            " FROM sections WHERE owner = $1 ORDER BY section"
+        ))
+        .bind(owner_key(owner))
+        .fetch_all(&self.pool)
+        .await?;
+        rows::all(&found, rows::section)
+    }
+
+    /// `Store::write_section`.
+    pub(crate) async fn write_section_impl(
+        &self,
+        owner: &Owner,
+        section: &str,
+        value: &serde_json::Value,
+        expected_sequence: Option<u64>,
+        event: EventDraft,
+    ) -> DbResult<SectionRow> {
+        let owner = owner_key(owner);
+        let changed_at = event.at;
+        let changed_at_db = rows::ts_to_db(changed_at)?;
+        let value_text = serde_json::to_string(value)?;
+        let mut tx = self.begin().await?;
+        let (current_sequence, created_at) =
+            lock_section(&mut tx, owner, section, changed_at_db).await?;
+        if expected_sequence.is_some_and(|expected| expected != current_sequence) {
+            // Also removes a placeholder row inserted by `lock_section`.
+            tx.rollback().await?;
+            return Err(StoreError::VersionMismatch.into());
+        }
+        let created_at_db = created_at.unwrap_or(changed_at_db);
+        let created_at = rows::ts_from_db(created_at_db)?;
+        bump_policy_version(&mut tx).await?;
+        let sequence = insert_event(&mut tx, event).await?;
+        // The row is locked by this transaction (above), so this never waits.
+        sqlx::query(
+            "UPDATE sections SET value = $3, sequence = $4, created_at = $5, changed_at = $6 \
+             WHERE owner = $1 AND section = $2",
+        )
+        .bind(owner)
+        .bind(section)
+        .bind(value_text)
+        .bind(rows::seq_to_db(sequence))
+        .bind(created_at_db)
+        .bind(changed_at_db)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(SectionRow {
+            section: section.to_owned(),
+            value: value.clone(),
+            sequence,
+            created_at,
+            changed_at,
+        })
+    }
+
+    /// `Store::delete_section`.
+    pub(crate) async fn delete_section_impl(
+        &self,
+        org_id: &str,
+        section: &str,
+        event: EventDraft,
+    ) -> DbResult<bool> {
+        if org_id.is_empty() {
+            // '' is the instance's owner key, never an organization's.
+            return Ok(false);
+        }
+        let mut tx = self.begin().await?;
+        let done = sqlx::query("DELETE FROM sections WHERE owner = $1 AND section = $2")
+            .bind(org_id)
+            .bind(section)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        bump_policy_version(&mut tx).await?;
+        insert_event(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,294 @@
+//! Sessions and API keys: the two kinds of bearer credentials, both found by token hash.
+//!
+//! Invariants: token hashes are unique per table (`UNIQUE` columns → `Conflict`); a session's
+//! `last_used_at` only moves forward (the comparison is in the `UPDATE` itself, so concurrent
+//! touches cannot move it back: under READ COMMITTED a waiting `UPDATE` re-checks its `WHERE` on
+//! the newest row version); deleting answers whether a row went, and the event is written only
+//! then, in the same transaction. A login session opens only through a conditional `UPDATE` of
+//! the user row (hash still current, not disabled), which also locks that row until commit.
+//! Row writes come first, events last (see `events.rs`).
+
+use portcullis_model::Timestamp;
+use portcullis_store::{ApiKey, EventDraft, LoginRecord, MAX_PAGE, Page, Session};
+use sqlx::Row;
+
+use crate::PostgresStore;
+use crate::error::DbResult;
+use crate::events::{insert_event, insert_events};
+use crate::rows::{self, api_key_columns, session_columns};
+
+impl PostgresStore {
+    // --- sessions
+
+    /// `Store::create_session`.
+    pub(crate) async fn create_session_impl(
+        &self,
+        session: &Session,
+        events: Vec<EventDraft>,
+    ) -> DbResult<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(concat!(
+            "INSERT INTO sessions (",
+            session_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        ))
+        .bind(&session.id)
+        .bind(&session.token_hash)
+        .bind(&session.org_id)
+        .bind(&session.user_id)
+        .bind(rows::ts_to_db(session.created_at)?)
+        .bind(rows::ts_to_db(session.last_used_at)?)
+        .bind(session.password_change_only)
+        .execute(&mut *tx)
+        .await?;
+        insert_events(&mut tx, events).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// `Store::open_login_session`: the user row is updated only if the verified hash is still
+    /// current and the user not disabled; the session is inserted in the same transaction.
+    pub(crate) async fn open_login_session_impl(
+        &self,
+        session: &Session,
+        login: &LoginRecord,
+        events: Vec<EventDraft>,
+    ) -> DbResult<bool> {
+        let mut tx = self.begin().await?;
+        let done = sqlx::query(
+            "UPDATE users SET last_login_at = $3, last_login_ip = $4, \
+             password_hash = COALESCE($5, password_hash) \
+             WHERE org_id = $1 AND id = $2 AND NOT disabled AND password_hash = $6",
+        )
+        .bind(&session.org_id)
+        .bind(&session.user_id)
+        .bind(rows::ts_to_db(session.created_at)?)
+        .bind(&login.ip)
+        .bind(login.rehash.as_deref())
+        .bind(&login.verified_hash)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query(concat!(
+            "INSERT INTO sessions (",
+            session_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        ))
+        .bind(&session.id)
+        .bind(&session.token_hash)
+        .bind(&session.org_id)
+        .bind(&session.user_id)
+        .bind(rows::ts_to_db(session.created_at)?)
+        .bind(rows::ts_to_db(session.last_used_at)?)
+        .bind(session.password_change_only)
+        .execute(&mut *tx)
+        .await?;
+        insert_events(&mut tx, events).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// `Store::find_session`.
+    pub(crate) async fn find_session_impl(&self, token_hash: &str) -> DbResult<Option<Session>> {
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE token_hash = $1"
+        ))
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        found.as_ref().map(rows::session).transpose()
+    }
+
+    /// `Store::touch_session`: one statement; a missing session is not an error.
+    pub(crate) async fn touch_session_impl(&self, id: &str, at: Timestamp) -> DbResult<()> {
+        sqlx::query("UPDATE sessions SET last_used_at = $2 WHERE id = $1 AND last_used_at < $2")
+            .bind(id)
+            .bind(rows::ts_to_db(at)?)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// `Store::delete_session`.
+    pub(crate) async fn delete_session_impl(&self, id: &str, event: EventDraft) -> DbResult<bool> {
+        let mut tx = self.begin().await?;
+        let done = sqlx::query("DELETE FROM sessions WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        insert_event(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// `Store::list_user_sessions`.
+    pub(crate) async fn list_user_sessions_impl(
+        &self,
+        org_id: &str,
+        user_id: &str,
+    ) -> DbResult<Vec<Session>> {
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE user_id = $1 AND org_id = $2 ORDER BY id"
+        ))
+        .bind(user_id)
+        .bind(org_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows::all(&found, rows::session)
+    }
+
+    // --- API keys
+
+    /// `Store::create_api_key`.
+    pub(crate) async fn create_api_key_impl(
+        &self,
+        key: &ApiKey,
+        event: EventDraft,
+    ) -> DbResult<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(concat!(
+            "INSERT INTO api_keys (",
+            api_key_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        ))
+        .bind(&key.id)
+        .bind(&key.token_hash)
+        .bind(key.org_id.as_deref())
+        .bind(key.user_id.as_deref())
+        .bind(&key.name)
+        .bind(rows::roles_to_db(&key.roles)?)
+        .bind(rows::ts_to_db(key.created_at)?)
+        .bind(rows::opt_ts_to_db(key.expires_at)?)
+        .execute(&mut *tx)
+        .await?;
+        insert_event(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// `Store::find_api_key`.
+    pub(crate) async fn find_api_key_impl(&self, token_hash: &str) -> DbResult<Option<ApiKey>> {
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            api_key_columns!(),
+            " FROM api_keys WHERE token_hash = $1"
+        ))
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        found.as_ref().map(rows::api_key).transpose()
+    }
+
+    /// `Store::list_api_keys`.
+    pub(crate) async fn list_api_keys_impl(
+        &self,
+        org_id: Option<&str>,
+        page: &Page,
+    ) -> DbResult<Vec<ApiKey>> {
+        // Two statements rather than `org_id IS NOT DISTINCT FROM $1`, so that both lists use
+        // the `api_keys_by_org` index.
+        let query = match org_id {
+            Some(org_id) => sqlx::query(concat!(
+                "SELECT ",
+                api_key_columns!(),
+                " FROM api_keys WHERE org_id = $1 AND ($2::text IS NULL OR id > $2) \
+                 ORDER BY id LIMIT $3"
+            ))
+            .bind(org_id),
+            None => sqlx::query(concat!(
+                "SELECT ",
+                api_key_columns!(),
+                " FROM api_keys WHERE org_id IS NULL AND ($1::text IS NULL OR id > $1) \
+                 ORDER BY id LIMIT $2"
+            )),
+        };
+        let found = query
+            .bind(page.after.as_deref())
+            .bind(i64::from(page.limit.min(MAX_PAGE)))
+            .fetch_all(&self.pool)
+            .await?;
+        rows::all(&found, rows::api_key)
+    }
+
+    /// `Store::list_user_api_keys`.
+    pub(crate) async fn list_user_api_keys_impl(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        page: &Page,
+    ) -> DbResult<Vec<ApiKey>> {
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            api_key_columns!(),
+            " FROM api_keys WHERE org_id = $1 AND user_id = $2 AND ($3::text IS NULL OR id > $3) \
+             ORDER BY id LIMIT $4"
+        ))
+        .bind(org_id)
+        .bind(user_id)
+        .bind(page.after.as_deref())
+        .bind(i64::from(page.limit.min(MAX_PAGE)))
+        .fetch_all(&self.pool)
+        .await?;
+        rows::all(&found, rows::api_key)
+    }
+
+    /// `Store::get_api_key`.
+    pub(crate) async fn get_api_key_impl(
+        &self,
+        org_id: &str,
+        id: &str,
+    ) -> DbResult<Option<ApiKey>> {
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            api_key_columns!(),
+            " FROM api_keys WHERE org_id = $1 AND id = $2"
+        ))
+        .bind(org_id)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        found.as_ref().map(rows::api_key).transpose()
+    }
+
+    /// `Store::delete_api_key`: only a key of that organization (never an instance key).
+    pub(crate) async fn delete_api_key_impl(
+        &self,
+        org_id: &str,
+        id: &str,
+        event: EventDraft,
+    ) -> DbResult<bool> {
+        let mut tx = self.begin().await?;
+        let done = sqlx::query("DELETE FROM api_keys WHERE org_id = $1 AND id = $2")
+            .bind(org_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        insert_event(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// `Store::has_instance_key`.
+    pub(crate) async fn has_instance_key_impl(&self) -> DbResult<bool> {
+        let row =
+            sqlx::query("SELECT EXISTS (SELECT 1 FROM api_keys WHERE org_id IS NULL) AS present")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(row.try_get::<bool, _>("present")?)
+    }
+}

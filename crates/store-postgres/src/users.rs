@@ -1,0 +1,245 @@
+//! Users: creation, lookups, profile and password changes, login records, deletion.
+//!
+//! Invariants: every lookup is keyed by organization (`org_id = $1 AND id = $2`); `(org_id,
+//! login_key)` is unique (index `users_by_login` → `Conflict("login")`); a password change locks
+//! the user row (`FOR UPDATE`) before reading the current hash and history, pushes the old hash
+//! to the front of the history and cuts it, in the same transaction as the session purge and its
+//! events (two concurrent changes serialize; neither loses the other's hash); deleting a user
+//! deletes its sessions and API keys in the same transaction. Row writes come first, events
+//! last (see `events.rs`).
+
+use portcullis_model::Timestamp;
+use portcullis_store::{EventDraft, MAX_PAGE, Page, PasswordUpdate, StoreError, User, UserProfile};
+use sqlx::Row;
+
+use crate::PostgresStore;
+use crate::error::DbResult;
+use crate::events::{insert_event, insert_events};
+use crate::rows::{self, user_columns};
+
+impl PostgresStore {
+    /// `Store::create_user`.
+    pub(crate) async fn create_user_impl(&self, user: &User, event: EventDraft) -> DbResult<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(concat!(
+            "INSERT INTO users (",
+            user_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+        ))
+        .bind(&user.id)
+        .bind(&user.org_id)
+        .bind(&user.login)
+        .bind(&user.login_key)
+        .bind(user.email.as_deref())
+        .bind(user.display_name.as_deref())
+        .bind(user.source.as_deref())
+        .bind(rows::roles_to_db(&user.roles)?)
+        .bind(user.disabled)
+        .bind(user.password_hash.as_deref())
+        .bind(rows::strings_to_db(&user.password_history)?)
+        .bind(rows::opt_ts_to_db(user.password_changed_at)?)
+        .bind(user.password_set_by_admin)
+        .bind(rows::ts_to_db(user.created_at)?)
+        .bind(rows::ts_to_db(user.updated_at)?)
+        .bind(rows::opt_ts_to_db(user.last_login_at)?)
+        .bind(user.last_login_ip.as_deref())
+        .execute(&mut *tx)
+        .await?;
+        insert_event(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// `Store::get_user`.
+    pub(crate) async fn get_user_impl(&self, org_id: &str, id: &str) -> DbResult<Option<User>> {
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE org_id = $1 AND id = $2"
+        ))
+        .bind(org_id)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        found.as_ref().map(rows::user).transpose()
+    }
+
+    /// `Store::find_user_by_login`.
+    pub(crate) async fn find_user_by_login_impl(
+        &self,
+        org_id: &str,
+        login_key: &str,
+    ) -> DbResult<Option<User>> {
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE org_id = $1 AND login_key = $2"
+        ))
+        .bind(org_id)
+        .bind(login_key)
+        .fetch_optional(&self.pool)
+        .await?;
+        found.as_ref().map(rows::user).transpose()
+    }
+
+    /// `Store::list_users`.
+    pub(crate) async fn list_users_impl(&self, org_id: &str, page: &Page) -> DbResult<Vec<User>> {
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE org_id = $1 AND ($2::text IS NULL OR id > $2) ORDER BY id LIMIT $3"
+        ))
+        .bind(org_id)
+        .bind(page.after.as_deref())
+        .bind(i64::from(page.limit.min(MAX_PAGE)))
+        .fetch_all(&self.pool)
+        .await?;
+        rows::all(&found, rows::user)
+    }
+
+    /// `Store::update_user_profile`.
+    pub(crate) async fn update_user_profile_impl(
+        &self,
+        org_id: &str,
+        id: &str,
+        profile: &UserProfile,
+        at: Timestamp,
+        event: EventDraft,
+    ) -> DbResult<User> {
+        let mut tx = self.begin().await?;
+        let updated = sqlx::query(concat!(
+            "UPDATE users SET email = $3, display_name = $4, source = $5, roles = $6, ",
+            "disabled = $7, updated_at = $8 WHERE org_id = $1 AND id = $2 RETURNING ",
+            user_columns!()
+        ))
+        .bind(org_id)
+        .bind(id)
+        .bind(profile.email.as_deref())
+        .bind(profile.display_name.as_deref())
+        .bind(profile.source.as_deref())
+        .bind(rows::roles_to_db(&profile.roles)?)
+        .bind(profile.disabled)
+        .bind(rows::ts_to_db(at)?)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(updated) = updated else {
+            return Err(StoreError::NotFound.into());
+        };
+        let user = rows::user(&updated)?;
+        insert_event(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    /// `Store::set_password`.
+    pub(crate) async fn set_password_impl(
+        &self,
+        org_id: &str,
+        id: &str,
+        update: &PasswordUpdate,
+        end_sessions: bool,
+        keep_session: Option<&str>,
+        events: Vec<EventDraft>,
+    ) -> DbResult<()> {
+        let mut tx = self.begin().await?;
+        let current = sqlx::query(
+            "SELECT password_hash, password_history FROM users WHERE org_id = $1 AND id = $2 \
+             FOR UPDATE",
+        )
+        .bind(org_id)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(current) = current else {
+            return Err(StoreError::NotFound.into());
+        };
+        let mut history =
+            rows::strings_from_db(&current.try_get::<String, _>("password_history")?)?;
+        if let Some(old) = current.try_get::<Option<String>, _>("password_hash")? {
+            history.insert(0, old);
+        }
+        history.truncate(update.keep_history);
+        let changed_at = rows::ts_to_db(update.changed_at)?;
+        sqlx::query(
+            "UPDATE users SET password_hash = $3, password_history = $4, \
+             password_changed_at = $5, password_set_by_admin = $6, updated_at = $5 \
+             WHERE org_id = $1 AND id = $2",
+        )
+        .bind(org_id)
+        .bind(id)
+        .bind(&update.hash)
+        .bind(rows::strings_to_db(&history)?)
+        .bind(changed_at)
+        .bind(update.set_by_admin)
+        .execute(&mut *tx)
+        .await?;
+        if end_sessions {
+            sqlx::query(
+                "DELETE FROM sessions WHERE user_id = $1 AND ($2::text IS NULL OR id <> $2)",
+            )
+            .bind(id)
+            .bind(keep_session)
+            .execute(&mut *tx)
+            .await?;
+        }
+        insert_events(&mut tx, events).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// `Store::record_login`: one statement, so one implicit transaction; writes no event.
+    pub(crate) async fn record_login_impl(
+        &self,
+        org_id: &str,
+        id: &str,
+        at: Timestamp,
+        ip: &str,
+        rehash: Option<&str>,
+    ) -> DbResult<()> {
+        let done = sqlx::query(
+            "UPDATE users SET last_login_at = $3, last_login_ip = $4, \
+             password_hash = COALESCE($5, password_hash) WHERE org_id = $1 AND id = $2",
+        )
+        .bind(org_id)
+        .bind(id)
+        .bind(rows::ts_to_db(at)?)
+        .bind(ip)
+        .bind(rehash)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound.into());
+        }
+        Ok(())
+    }
+
+    /// `Store::delete_user`.
+    pub(crate) async fn delete_user_impl(
+        &self,
+        org_id: &str,
+        id: &str,
+        event: EventDraft,
+    ) -> DbResult<bool> {
+        let mut tx = self.begin().await?;
+        let done = sqlx::query("DELETE FROM users WHERE org_id = $1 AND id = $2")
+            .bind(org_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM api_keys WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        insert_event(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
