@@ -52,12 +52,17 @@ impl Drop for Server {
 
 fn start() -> Server {
     let dir = std::env::temp_dir().join(format!("portcullis-load-{}", std::process::id()));
+    let url = format!("sqlite://{}", dir.join("load.db").display());
+    start_on(&url, dir)
+}
+
+fn start_on(database_url: &str, dir: std::path::PathBuf) -> Server {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
         .args(["serve", "--listen", "127.0.0.1:0"])
         .arg("--database-url")
-        .arg(format!("sqlite://{}", dir.join("load.db").display()))
+        .arg(database_url)
         .env("PORTCULLIS_BOOTSTRAP_TOKEN", ROOT)
         .env("PORTCULLIS_TRUSTED_PROXIES", "127.0.0.1")
         .env("PORTCULLIS_LOG_LEVEL", "warn")
@@ -382,5 +387,98 @@ async fn main() {
         "{:<34} {:>10.3} (1.000 = identical medians)",
         "401 latency: max/min median", spread
     );
+    let sqlite = (
+        logins.per_second(),
+        blocked.per_second(),
+        policy.per_second(),
+    );
     drop(server);
+    replicas_on_postgres(&client, seconds, hashes, sqlite).await;
+}
+
+/// The same login, blocked-IP and policy-read scenarios against two replicas on one PostgreSQL
+/// database (a fresh one, dropped afterwards), the load spread over both, compared with the
+/// single SQLite node measured just before.
+async fn replicas_on_postgres(
+    client: &reqwest::Client,
+    seconds: f64,
+    hashes: f64,
+    sqlite: (f64, f64, f64),
+) {
+    let db = portcullis_store_postgres::testing::TestDatabase::create().await;
+    let servers: Vec<Server> = (0..2)
+        .map(|i| {
+            let dir =
+                std::env::temp_dir().join(format!("portcullis-load-pg{i}-{}", std::process::id()));
+            start_on(db.url(), dir)
+        })
+        .collect();
+    let bases: Arc<Vec<String>> = Arc::new(servers.iter().map(|s| s.base.clone()).collect());
+    let first = bases[0].clone();
+    let send = |method: reqwest::Method, path: &str, body: serde_json::Value| {
+        client
+            .request(method, format!("{first}{path}"))
+            .bearer_auth(ROOT)
+            .json(&body)
+            .send()
+    };
+    send(reqwest::Method::POST, "/v1/orgs", json!({"id": "load"}))
+        .await
+        .unwrap();
+    for i in 0..LOGIN_CONNECTIONS {
+        send(
+            reqwest::Method::POST,
+            "/v1/orgs/load/users",
+            json!({"login": format!("user{i}"), "password": PASSWORD}),
+        )
+        .await
+        .unwrap();
+    }
+    send(
+        reqwest::Method::PATCH,
+        "/v1/orgs/load/policy/brute_force",
+        json!({"max_attempts": 3, "allowlist": ["127.0.0.1"]}),
+    )
+    .await
+    .unwrap();
+    for _ in 0..3 {
+        client
+            .post(format!("{first}/v1/orgs/load/login"))
+            .header("x-forwarded-for", "203.0.113.9")
+            .json(&json!({"login": "someone", "password": "x"}))
+            .send()
+            .await
+            .unwrap();
+    }
+    let b = bases.clone();
+    let logins = drive(client, LOGIN_CONNECTIONS, seconds, 200, move |c, i| {
+        c.post(format!("{}/v1/orgs/load/login", b[i % b.len()]))
+            .json(&json!({"login": format!("user{i}"), "password": PASSWORD}))
+    })
+    .await;
+    report("2 replicas on PG: logins", &logins);
+    let b = bases.clone();
+    let blocked = drive(client, 64, seconds, 429, move |c, i| {
+        c.post(format!("{}/v1/orgs/load/login", b[i % b.len()]))
+            .header("x-forwarded-for", "203.0.113.9")
+            .json(&json!({"login": "user0", "password": PASSWORD}))
+    })
+    .await;
+    report("2 replicas on PG: blocked IP", &blocked);
+    let b = bases.clone();
+    let policy = drive(client, 32, seconds, 200, move |c, i| {
+        c.get(format!("{}/v1/orgs/load/policy", b[i % b.len()]))
+            .bearer_auth(ROOT)
+    })
+    .await;
+    report("2 replicas on PG: GET policy", &policy);
+    println!(
+        "{:<34} logins {:.2} (÷ raw hashes {:.2}), blocked IP {:.2}, policy reads {:.2}",
+        "2 replicas on PG ÷ SQLite node",
+        logins.per_second() / sqlite.0,
+        logins.per_second() / hashes,
+        blocked.per_second() / sqlite.1,
+        policy.per_second() / sqlite.2
+    );
+    drop(servers);
 }

@@ -63,7 +63,7 @@ use crate::error::{DbError, DbResult};
 
 /// How long a call waits for a free pooled connection (or a new one) before reporting
 /// `Unavailable`.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The migrations, embedded at build time from `crates/store-postgres/migrations`.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
