@@ -83,6 +83,9 @@ pub struct Config {
     /// The first instance administrator key, used instead of a generated one on first start.
     #[serde(skip_serializing)]
     pub bootstrap_token: Option<String>,
+    /// Seconds between background sweeps (expired sessions, ended locks and blocks); 0 = off.
+    /// One replica sweeps at a time.
+    pub sweep_interval_secs: u64,
     /// Password hashing.
     pub hashing: HashingConfig,
 }
@@ -100,6 +103,7 @@ impl std::fmt::Debug for Config {
                 "bootstrap_token",
                 &self.bootstrap_token.as_ref().map(|_| "<set>"),
             )
+            .field("sweep_interval_secs", &self.sweep_interval_secs)
             .field("hashing", &self.hashing)
             .finish()
     }
@@ -115,6 +119,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             log_level: "info".into(),
             bootstrap_token: None,
+            sweep_interval_secs: 60,
             hashing: HashingConfig::default(),
         }
     }
@@ -147,6 +152,7 @@ fn known_env_key(key: &str) -> bool {
         "LOG_FORMAT",
         "LOG_LEVEL",
         "BOOTSTRAP_TOKEN",
+        "SWEEP_INTERVAL_SECS",
     ];
     const HASHING: &[&str] = &[
         "ARGON2_MEMORY_KIB",

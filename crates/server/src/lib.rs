@@ -120,6 +120,24 @@ async fn watch_policies(service: Arc<Service>) {
     }
 }
 
+/// Runs a sweep every `interval` seconds on whichever replica holds the sweep lease.
+async fn sweep_periodically(service: Arc<Service>, interval: u64) {
+    if interval == 0 {
+        return;
+    }
+    let holder = format!("replica-{}", portcullis_service::new_request_id());
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(interval));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match service.sweep(&holder, interval.saturating_mul(3)).await {
+            Ok(Some(report)) => tracing::info!(?report, "sweep"),
+            Ok(None) => tracing::debug!("another replica sweeps"),
+            Err(e) => tracing::warn!(error = %e, "sweep failed; next one in {interval} s"),
+        }
+    }
+}
+
 /// A server that is listening.
 pub struct Running {
     /// The bound address (useful with port 0).
@@ -184,6 +202,10 @@ pub async fn start(
         .local_addr()
         .map_err(|e| StartError::Other(e.to_string()))?;
     let watcher = tokio::spawn(watch_policies(service.clone()));
+    let sweeper = tokio::spawn(sweep_periodically(
+        service.clone(),
+        config.sweep_interval_secs,
+    ));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let served = axum::serve(
@@ -198,6 +220,7 @@ pub async fn start(
         })
         .await;
         watcher.abort();
+        sweeper.abort();
         served
     });
     Ok(Running {

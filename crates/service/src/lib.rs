@@ -22,6 +22,7 @@ mod policies;
 mod policy_cache;
 mod secrets;
 mod service;
+mod sweep;
 mod users;
 
 pub use api_keys::{ApiKeyView, CreatedApiKey, NewApiKey};
@@ -34,6 +35,7 @@ pub use orgs::NewOrg;
 pub use policies::{PasswordCheckRequest, PasswordCheckResult, SectionView, SectionWrite};
 pub use secrets::{API_KEY_PREFIX, SESSION_PREFIX, new_request_id, token_hash};
 pub use service::{Context, INSTANCE_ID, Service};
+pub use sweep::SweepReport;
 
 /// Stable violation codes of the service (the model's and the engine's are in their crates).
 pub mod codes {

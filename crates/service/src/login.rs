@@ -119,19 +119,19 @@ pub enum LoginAnswer {
 
 /// Which counter a transition ran on, to name its events.
 #[derive(Clone, Copy)]
-enum CounterKind {
+pub(crate) enum CounterKind {
     Account,
     Ip,
 }
 
 /// The counter a transition runs on, and what its events say.
-struct CounterRef<'a> {
-    ctx: &'a Context,
-    org_id: &'a str,
-    key: &'a str,
-    kind: CounterKind,
-    subject: &'a Value,
-    now: Timestamp,
+pub(crate) struct CounterRef<'a> {
+    pub(crate) ctx: &'a Context,
+    pub(crate) org_id: &'a str,
+    pub(crate) key: &'a str,
+    pub(crate) kind: CounterKind,
+    pub(crate) subject: &'a Value,
+    pub(crate) now: Timestamp,
 }
 
 /// A reservation held on a lockout key.
@@ -193,7 +193,7 @@ impl Service {
     }
 
     /// Applies one counter transition in the store; answers what the transition decided.
-    async fn counter_step<T: Send>(
+    pub(crate) async fn counter_step<T: Send>(
         &self,
         c: &CounterRef<'_>,
         extra: Vec<EventDraft>,
@@ -649,7 +649,7 @@ impl Service {
             IpAddr::from([0, 0, 0, 0]),
         );
         let prefix = key.storage_key();
-        let keys = self.store.counter_keys(org_id, &prefix).await?;
+        let keys = self.store.counter_keys(org_id, &prefix, None).await?;
         // A longer login name sharing the prefix (`alice|x`) is not this login's counter.
         Ok(keys
             .into_iter()

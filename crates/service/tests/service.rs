@@ -84,3 +84,30 @@ async fn another_replicas_policy_change_is_seen_after_the_version_check() {
         10
     );
 }
+
+/// Two replicas on one store: one sweeps while its lease lasts; the other takes over after.
+#[tokio::test]
+async fn one_replica_sweeps_at_a_time() {
+    let store = Arc::new(MemoryStore::new());
+    let clock = ManualClock::new(T0);
+    let make = || {
+        let hasher = Hasher::new(HashParams::insecure_for_tests()).unwrap();
+        Service::new(store.clone(), Arc::new(clock.clone()), Arc::new(hasher), 1)
+    };
+    let (a, b) = (make(), make());
+    assert!(a.sweep("a", 60).await.unwrap().is_some());
+    assert!(b.sweep("b", 60).await.unwrap().is_none());
+    clock.advance(30);
+    assert!(
+        a.sweep("a", 60).await.unwrap().is_some(),
+        "the holder renews"
+    );
+    clock.advance(59);
+    assert!(b.sweep("b", 60).await.unwrap().is_none());
+    clock.advance(1);
+    assert!(
+        b.sweep("b", 60).await.unwrap().is_some(),
+        "taken over once the lease ended"
+    );
+    assert!(a.sweep("a", 60).await.unwrap().is_none());
+}

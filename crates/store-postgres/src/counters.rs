@@ -98,15 +98,17 @@ impl PostgresStore {
         &self,
         org_id: &str,
         prefix: &str,
+        after: Option<&str>,
     ) -> DbResult<Vec<String>> {
         let found = sqlx::query(
             "SELECT key FROM counters WHERE org_id = $1 AND key >= $2 AND key < $3 \
-             ORDER BY key LIMIT $4",
+             AND ($5::text IS NULL OR key > $5) ORDER BY key LIMIT $4",
         )
         .bind(org_id)
         .bind(prefix)
         .bind(format!("{prefix}\u{10FFFF}"))
         .bind(i64::from(portcullis_store::MAX_PAGE))
+        .bind(after)
         .fetch_all(&self.pool)
         .await?;
         found

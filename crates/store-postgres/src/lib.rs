@@ -277,8 +277,34 @@ impl Store for PostgresStore {
         Ok(self.update_counter_impl(org_id, key, update).await?)
     }
 
-    async fn counter_keys(&self, org_id: &str, prefix: &str) -> StoreResult<Vec<String>> {
-        Ok(self.counter_keys_impl(org_id, prefix).await?)
+    async fn counter_keys(
+        &self,
+        org_id: &str,
+        prefix: &str,
+        after: Option<&str>,
+    ) -> StoreResult<Vec<String>> {
+        Ok(self.counter_keys_impl(org_id, prefix, after).await?)
+    }
+
+    async fn delete_expired_sessions(
+        &self,
+        org_id: &str,
+        created_before: Timestamp,
+        idle_before: Option<Timestamp>,
+    ) -> StoreResult<u64> {
+        Ok(self
+            .delete_expired_sessions_impl(org_id, created_before, idle_before)
+            .await?)
+    }
+
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> StoreResult<bool> {
+        Ok(self.try_lease_impl(name, holder, now, until).await?)
     }
 
     async fn open_login_session(

@@ -292,3 +292,48 @@ impl PostgresStore {
         Ok(row.try_get::<bool, _>("present")?)
     }
 }
+
+impl PostgresStore {
+    /// `Store::delete_expired_sessions`: one statement.
+    pub(crate) async fn delete_expired_sessions_impl(
+        &self,
+        org_id: &str,
+        created_before: Timestamp,
+        idle_before: Option<Timestamp>,
+    ) -> DbResult<u64> {
+        let idle = idle_before.map(rows::ts_to_db).transpose()?;
+
+        let done = sqlx::query(
+            "DELETE FROM sessions WHERE org_id = $1 AND (created_at <= $2 \
+             OR ($3::bigint IS NOT NULL AND last_used_at <= $3))",
+        )
+        .bind(org_id)
+        .bind(rows::ts_to_db(created_before)?)
+        .bind(idle)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// `Store::try_lease`: one upsert that only takes a free, ended or own lease.
+    pub(crate) async fn try_lease_impl(
+        &self,
+        name: &str,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> DbResult<bool> {
+        let done = sqlx::query(
+            "INSERT INTO leases (name, holder, until) VALUES ($1, $2, $4) \
+             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until \
+             WHERE leases.until <= $3 OR leases.holder = excluded.holder",
+        )
+        .bind(name)
+        .bind(holder)
+        .bind(rows::ts_to_db(now)?)
+        .bind(rows::ts_to_db(until)?)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

@@ -103,6 +103,8 @@ macro_rules! conformance_tests {
             logins_and_lookups::login_session_opens_only_for_the_current_hash,
             logins_and_lookups::api_keys_of_a_user_and_by_id,
             logins_and_lookups::counter_keys_by_prefix,
+            logins_and_lookups::expired_sessions_are_deleted,
+            logins_and_lookups::a_lease_has_one_holder_at_a_time,
         );
     };
 }

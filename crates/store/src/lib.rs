@@ -158,9 +158,15 @@ pub trait Store: Send + Sync + 'static {
         update: CounterUpdate<'_>,
     ) -> StoreResult<CounterState>;
 
-    /// Keys of the organization's counters that start with `prefix`, in key order (at most
-    /// [`MAX_PAGE`]); for operations on every counter of a login name.
-    async fn counter_keys(&self, org_id: &str, prefix: &str) -> StoreResult<Vec<String>>;
+    /// Keys of the organization's counters that start with `prefix` and sort after `after`, in
+    /// key order, at most [`MAX_PAGE`]; for operations on every counter of a login name, and
+    /// for sweeps.
+    async fn counter_keys(
+        &self,
+        org_id: &str,
+        prefix: &str,
+        after: Option<&str>,
+    ) -> StoreResult<Vec<String>>;
 
     // --- sessions
 
@@ -185,6 +191,16 @@ pub trait Store: Send + Sync + 'static {
     /// Sessions of one user, ordered by id.
     async fn list_user_sessions(&self, org_id: &str, user_id: &str) -> StoreResult<Vec<Session>>;
 
+    /// Deletes the organization's sessions created at or before `created_before`, or last used
+    /// at or before `idle_before` when given (both already past their lifetime); answers how
+    /// many. No event: nothing changed but time.
+    async fn delete_expired_sessions(
+        &self,
+        org_id: &str,
+        created_before: Timestamp,
+        idle_before: Option<Timestamp>,
+    ) -> StoreResult<u64>;
+
     // --- API keys
 
     /// Stores a new API key, with its event.
@@ -206,6 +222,20 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_api_key(&self, org_id: &str, id: &str, event: EventDraft) -> StoreResult<bool>;
     /// Whether any instance-level key exists (bootstrap happens only when none does).
     async fn has_instance_key(&self) -> StoreResult<bool>;
+
+    // --- coordination
+
+    /// Takes or renews the lease `name` for `holder` until `until`, atomically: granted when
+    /// nobody holds it, when the holder's lease ended at or before `now`, or when `holder`
+    /// already holds it. Answers whether `holder` holds it now. (One replica at a time runs
+    /// the background sweeps.)
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> StoreResult<bool>;
 
     // --- events
 

@@ -26,6 +26,7 @@ struct State {
     api_keys: BTreeMap<String, ApiKey>,
     events: Vec<Event>,
     policy_version: u64,
+    leases: BTreeMap<String, (String, Timestamp)>,
 }
 
 impl State {
@@ -310,11 +311,18 @@ impl Store for MemoryStore {
         Ok(state)
     }
 
-    async fn counter_keys(&self, org_id: &str, prefix: &str) -> StoreResult<Vec<String>> {
+    async fn counter_keys(
+        &self,
+        org_id: &str,
+        prefix: &str,
+        after: Option<&str>,
+    ) -> StoreResult<Vec<String>> {
         let s = self.lock()?;
         Ok(s.counters
             .keys()
-            .filter(|(org, key)| org == org_id && key.starts_with(prefix))
+            .filter(|(org, key)| {
+                org == org_id && key.starts_with(prefix) && after.is_none_or(|a| key.as_str() > a)
+            })
             .map(|(_, key)| key.clone())
             .take(MAX_PAGE as usize)
             .collect())
@@ -399,6 +407,40 @@ impl Store for MemoryStore {
             .filter(|x| x.org_id == org_id && x.user_id == user_id)
             .cloned()
             .collect())
+    }
+
+    async fn delete_expired_sessions(
+        &self,
+        org_id: &str,
+        created_before: Timestamp,
+        idle_before: Option<Timestamp>,
+    ) -> StoreResult<u64> {
+        let mut s = self.lock()?;
+        let before = s.sessions.len();
+        s.sessions.retain(|_, x| {
+            x.org_id != org_id
+                || !(x.created_at <= created_before
+                    || idle_before.is_some_and(|idle| x.last_used_at <= idle))
+        });
+        Ok((before - s.sessions.len()) as u64)
+    }
+
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> StoreResult<bool> {
+        let mut s = self.lock()?;
+        let free = s
+            .leases
+            .get(name)
+            .is_none_or(|(current, ends)| *ends <= now || current == holder);
+        if free {
+            s.leases.insert(name.to_owned(), (holder.to_owned(), until));
+        }
+        Ok(free)
     }
 
     async fn create_api_key(&self, key: &ApiKey, event: EventDraft) -> StoreResult<()> {

@@ -18,3 +18,4 @@ mod lockout;
 mod openapi;
 mod replicas;
 mod support;
+mod sweeps;

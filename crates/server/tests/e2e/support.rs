@@ -87,6 +87,8 @@ pub(crate) fn test_config(dir: &TempDir) -> Config {
         bootstrap_token: Some(ROOT.into()),
         // Lets tests speak for other client addresses through X-Forwarded-For.
         trusted_proxies: vec!["127.0.0.1".into()],
+        // Tests run sweeps themselves, on their clock.
+        sweep_interval_secs: 0,
         hashing: HashingConfig {
             argon2_memory_kib: 64,
             argon2_iterations: 1,

@@ -175,7 +175,10 @@ pub async fn counter_keys_by_prefix(store: Arc<dyn Store>) {
             .await
             .unwrap();
     }
-    let keys = store.counter_keys("cp", "password|alice|").await.unwrap();
+    let keys = store
+        .counter_keys("cp", "password|alice|", None)
+        .await
+        .unwrap();
     assert_eq!(
         keys,
         [
@@ -186,13 +189,88 @@ pub async fn counter_keys_by_prefix(store: Arc<dyn Store>) {
     );
     assert!(
         store
-            .counter_keys("cp", "password|bob|")
+            .counter_keys("cp", "password|bob|", None)
             .await
             .unwrap()
             .is_empty()
     );
     assert_eq!(
-        store.counter_keys("cq", "password|").await.unwrap(),
+        store.counter_keys("cq", "password|", None).await.unwrap(),
         ["password|alice|"]
+    );
+}
+
+/// Expired sessions go, by absolute or idle deadline, in one organization only.
+pub async fn expired_sessions_are_deleted(store: Arc<dyn Store>) {
+    let make = |org: &str, id: &str, created: i64, used: i64| {
+        let mut s = session(org, "u1", id);
+        s.created_at = at(created);
+        s.last_used_at = at(used);
+        s
+    };
+    for s in [
+        make("xs", "old", 0, 500),
+        make("xs", "idle", 100, 150),
+        make("xs", "live", 400, 900),
+        make("xt", "other-org-old", 0, 0),
+    ] {
+        store.create_session(&s, Vec::new()).await.unwrap();
+    }
+    // Absolute: created at or before 50; idle: last used at or before 200.
+    let gone = store
+        .delete_expired_sessions("xs", at(50), Some(at(200)))
+        .await
+        .unwrap();
+    assert_eq!(gone, 2);
+    let left = store.list_user_sessions("xs", "u1").await.unwrap();
+    assert_eq!(ids(&left, |s| &s.id), ["live"]);
+    assert_eq!(
+        store.list_user_sessions("xt", "u1").await.unwrap().len(),
+        1,
+        "other org untouched"
+    );
+    assert_eq!(
+        store
+            .delete_expired_sessions("xs", at(50), None)
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+/// A lease goes to one holder at a time, is renewed by its holder, and changes hands only
+/// after it ended.
+pub async fn a_lease_has_one_holder_at_a_time(store: Arc<dyn Store>) {
+    assert!(store.try_lease("sweep", "a", at(0), at(60)).await.unwrap());
+    assert!(!store.try_lease("sweep", "b", at(10), at(70)).await.unwrap());
+    assert!(
+        store.try_lease("sweep", "a", at(30), at(90)).await.unwrap(),
+        "renewed"
+    );
+    assert!(
+        !store
+            .try_lease("sweep", "b", at(89), at(149))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .try_lease("sweep", "b", at(90), at(150))
+            .await
+            .unwrap(),
+        "ended: taken over"
+    );
+    assert!(
+        !store
+            .try_lease("sweep", "a", at(100), at(160))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .try_lease("other", "a", at(100), at(160))
+            .await
+            .unwrap(),
+        "leases are named"
     );
 }

@@ -1,0 +1,156 @@
+//! Background sweeps: expired sessions are deleted, and every counter is brought up to the
+//! current time (ended locks and blocks open and are recorded as `account.lock_expired` /
+//! `ip.block_expired`; a counter back to its fresh state is deleted by the store).
+//!
+//! Invariants: a sweep runs on one replica at a time (the `sweep` lease, renewed by its holder);
+//! it only applies what time already decided — it never lifts a lock before its end, never
+//! forgets a failure still counted, and leaves counters whose policy is off untouched; each
+//! counter is settled through the same atomic update as a login.
+
+use portcullis_engine::counter::{CounterLimits, CounterState};
+use portcullis_engine::ip_block::IpBlocking;
+use portcullis_engine::lockout::{SecretKind, lockout_limits};
+use portcullis_model::EffectivePolicy;
+use portcullis_store::Page;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::error::ServiceResult;
+use crate::login::{CounterKind, CounterRef};
+use crate::service::{Context, Service};
+use portcullis_engine::time_math::plus;
+
+/// The lease that elects the sweeping replica.
+const LEASE: &str = "sweep";
+
+/// What one sweep did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SweepReport {
+    /// Sessions deleted (past their absolute or idle deadline).
+    pub sessions_deleted: u64,
+    /// Counters brought up to date.
+    pub counters_settled: u64,
+    /// Counters deleted because they were back to their fresh state.
+    pub counters_deleted: u64,
+}
+
+fn limits_for(policy: &EffectivePolicy, key: &str) -> Option<(CounterLimits, CounterKind)> {
+    if key.starts_with("ip|") {
+        let blocking = IpBlocking::new(&policy.brute_force.value);
+        // The allow-list does not matter here: a counter that exists was counted.
+        let ip = key.trim_start_matches("ip|").parse().ok()?;
+        return blocking
+            .limits_for(ip)
+            .or_else(|| blocking.limits_for(std::net::IpAddr::from([0, 0, 0, 0])))
+            .map(|l| (l, CounterKind::Ip));
+    }
+    let kind = if key.starts_with("password|") {
+        SecretKind::Password
+    } else if key.starts_with("otp|") {
+        SecretKind::Otp
+    } else {
+        return None;
+    };
+    lockout_limits(&policy.lockout.value, kind).map(|l| (l, CounterKind::Account))
+}
+
+impl Service {
+    /// Runs one sweep if this replica (`holder`) holds or can take the sweep lease for
+    /// `lease_seconds`; answers `None` when another replica holds it.
+    pub async fn sweep(
+        &self,
+        holder: &str,
+        lease_seconds: u64,
+    ) -> ServiceResult<Option<SweepReport>> {
+        let now = self.now();
+        if !self
+            .store
+            .try_lease(LEASE, holder, now, plus(now, lease_seconds))
+            .await?
+        {
+            return Ok(None);
+        }
+        let ctx = Context::new("system", None);
+        let mut report = SweepReport::default();
+        let mut page = Page {
+            after: None,
+            limit: 100,
+        };
+        loop {
+            let orgs = self.store.list_orgs(&page).await?;
+            for org in &orgs {
+                self.sweep_org(&ctx, &org.id, &mut report).await?;
+            }
+            match orgs.last() {
+                Some(last) if orgs.len() == page.limit as usize => {
+                    page.after = Some(last.id.clone())
+                }
+                _ => break,
+            }
+        }
+        Ok(Some(report))
+    }
+
+    async fn sweep_org(
+        &self,
+        ctx: &Context,
+        org_id: &str,
+        report: &mut SweepReport,
+    ) -> ServiceResult<()> {
+        let policy = self.effective_policy(org_id).await?;
+        let now = self.now();
+        let session = &policy.session.value;
+        report.sessions_deleted += self
+            .store
+            .delete_expired_sessions(
+                org_id,
+                now - time::Duration::seconds(
+                    i64::try_from(session.max_session_duration).unwrap_or(i64::MAX),
+                ),
+                session.idle_timeout.map(|idle| {
+                    now - time::Duration::seconds(i64::try_from(idle).unwrap_or(i64::MAX))
+                }),
+            )
+            .await?;
+        let mut after: Option<String> = None;
+        loop {
+            let keys = self
+                .store
+                .counter_keys(org_id, "", after.as_deref())
+                .await?;
+            for key in &keys {
+                let Some((limits, kind)) = limits_for(&policy, key) else {
+                    continue;
+                };
+                let subject = json!({"key": key, "sweep": true});
+                let fresh = self
+                    .counter_step(
+                        &CounterRef {
+                            ctx,
+                            org_id,
+                            key,
+                            kind,
+                            subject: &subject,
+                            now,
+                        },
+                        Vec::new(),
+                        |state| {
+                            let mut events = Vec::new();
+                            state.settle(&limits, now, &mut events);
+                            (*state == CounterState::default(), events)
+                        },
+                    )
+                    .await?;
+                report.counters_settled += 1;
+                report.counters_deleted += u64::from(fresh);
+            }
+            match keys.last() {
+                Some(last) if keys.len() == portcullis_store::MAX_PAGE as usize => {
+                    after = Some(last.clone())
+                }
+                _ => break,
+            }
+        }
+        Ok(())
+    }
+}
