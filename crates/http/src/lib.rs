@@ -20,7 +20,7 @@ use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use portcullis_service::Service;
 use tracing::Instrument;
@@ -132,8 +132,23 @@ fn sane_request_id(value: &HeaderValue) -> Option<String> {
     .then(|| text.to_owned())
 }
 
+/// Whether a raw path encodes a control character (`%00`–`%1F`, `%7F`): no id, name or login
+/// holds one, and some stores refuse them, so such a path names nothing.
+fn path_has_control(path: &str) -> bool {
+    path.as_bytes().windows(3).any(|w| {
+        w[0] == b'%'
+            && matches!(
+                (w[1].to_ascii_uppercase(), w[2].to_ascii_uppercase()),
+                (b'0' | b'1', b'0'..=b'9' | b'A'..=b'F') | (b'7', b'F')
+            )
+    })
+}
+
 /// Request id, tracing span, latency metric.
 async fn observe(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    if path_has_control(request.uri().path()) {
+        return error::ApiError::not_found().into_response();
+    }
     let id = request
         .headers()
         .get("x-request-id")
@@ -157,4 +172,19 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
         response.headers_mut().insert("x-request-id", value);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_has_control;
+
+    #[test]
+    fn encoded_control_characters_in_paths_are_spotted() {
+        assert!(path_has_control("/v1/orgs/a%00b/users"));
+        assert!(path_has_control("/v1/orgs/a%1fb"));
+        assert!(path_has_control("/v1/orgs/a%7Fb"));
+        assert!(!path_has_control("/v1/orgs/acme/users/usr_1"));
+        assert!(!path_has_control("/v1/orgs/a%20b"));
+        assert!(!path_has_control("/v1/orgs/a%2Fb"));
+    }
 }

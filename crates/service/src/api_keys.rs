@@ -98,12 +98,7 @@ impl Service {
         if request.name.trim().is_empty() {
             found.push(Violation::new("name", codes::REQUIRED, "must not be empty"));
         }
-        if request.name.chars().count() > 128 {
-            found.push(
-                Violation::new("name", codes::TOO_LONG, "must be at most 128 characters")
-                    .with("max", 128),
-            );
-        }
+        crate::text::check_text(&mut found, "name", Some(&request.name), 128);
         let held: Vec<Role> = if caller.is_instance_admin() {
             vec![Role::OrgAdmin, Role::OrgAuditor, Role::Member]
         } else {

@@ -23,6 +23,7 @@ mod policy_cache;
 mod secrets;
 mod service;
 mod sweep;
+mod text;
 mod users;
 
 pub use api_keys::{ApiKeyView, CreatedApiKey, NewApiKey};

@@ -236,8 +236,11 @@ impl Service {
         let policy = self.effective_policy(org_id).await?;
         let now = self.now();
         let ip = canonical_ip(request.ip);
-        if request.login.chars().count() > MAX_LOGIN_CHARS {
-            // No such user can exist; answer like one without creating a counter for it.
+        if request.login.chars().count() > MAX_LOGIN_CHARS
+            || request.login.chars().any(char::is_control)
+        {
+            // No such user can exist (too long, or a control character no user name has):
+            // answer like one without creating a counter for it.
             let algorithm = policy.password.value.default_policy().hash_algorithm;
             self.verify_password(&request.password, None, algorithm)
                 .await?;

@@ -34,12 +34,17 @@ impl Service {
             None => OrgId::parse(&new_id("org"), "id").map_err(ServiceError::invalid)?,
         };
         let name = request.name.unwrap_or_else(|| id.to_string());
-        if name.trim().is_empty() || name.chars().count() > 200 {
-            return Err(ServiceError::invalid(Violation::new(
+        let mut found = Vec::new();
+        if name.trim().is_empty() {
+            found.push(Violation::new(
                 "name",
-                portcullis_model::codes::TOO_LONG,
-                "must be 1 to 200 characters",
-            )));
+                portcullis_model::codes::REQUIRED,
+                "must not be empty",
+            ));
+        }
+        crate::text::check_text(&mut found, "name", Some(&name), 200);
+        if let Some(violations) = portcullis_model::Violations::from_vec(found) {
+            return Err(ServiceError::Invalid(violations));
         }
         let now = self.now();
         let org = Org {

@@ -18,6 +18,7 @@ use crate::caller::{Action, Caller};
 use crate::error::{ServiceError, ServiceResult};
 use crate::secrets::new_id;
 use crate::service::{Context, Service};
+use crate::text::check_text;
 
 /// A user as the API shows it: never the hash or the history.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -144,28 +145,6 @@ pub struct LockView {
     pub failures: u32,
     /// Attempts in flight.
     pub in_flight: usize,
-}
-
-fn check_text(found: &mut Vec<Violation>, field: &str, value: Option<&str>, max: usize) {
-    if let Some(value) = value {
-        if value.chars().count() > max {
-            found.push(
-                Violation::new(
-                    field,
-                    codes::TOO_LONG,
-                    format!("must be at most {max} characters"),
-                )
-                .with("max", max),
-            );
-        }
-        if value.chars().any(char::is_control) {
-            found.push(Violation::new(
-                field,
-                codes::INVALID_JSON,
-                "must not contain control characters",
-            ));
-        }
-    }
 }
 
 fn check_roles(found: &mut Vec<Violation>, roles: &[Role]) {

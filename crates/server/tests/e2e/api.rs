@@ -813,6 +813,31 @@ async fn every_validation_error_is_400_and_changes_nothing() {
         &["id.invalid"],
     )
     .await;
+    refused(
+        &app,
+        "instance",
+        "/v1/orgs",
+        app.post("/v1/orgs", ROOT, json!({"id": "ok", "name": "a\u{0}b"})),
+        &["value.invalid"],
+    )
+    .await;
+    refused(
+        &app,
+        "acme",
+        keys,
+        app.post(
+            keys,
+            &admin,
+            json!({"name": "k\u{7}", "expires_at": "2026-11-23T10:00:00Z"}),
+        ),
+        &["value.invalid"],
+    )
+    .await;
+    // A control character in a path names nothing.
+    assert_eq!(
+        app.get("/v1/orgs/ac%00me/users", ROOT).await.status,
+        StatusCode::NOT_FOUND
+    );
     // Malformed JSON is a 400 problem too.
     let a = app
         .http

@@ -302,6 +302,11 @@ async fn an_overlong_login_name_is_refused_without_a_counter() {
     assert_eq!(a.code(), "invalid_credentials");
     let b = app.login("acme", "nobody", "whatever").await;
     assert_eq!(a.bytes, b.bytes);
+    let c = app.login("acme", "nul\u{0}name", "whatever").await;
+    assert_eq!(
+        c.bytes, b.bytes,
+        "a control character in a login name: same answer, no 500"
+    );
     let after = app.event_types("acme", &admin).await;
     assert_eq!(
         after.len(),

@@ -1,0 +1,28 @@
+//! Rules for the free texts people type (names, emails, sources): a length in code points and
+//! no control characters (they break logs and are refused by some stores).
+
+use portcullis_model::{Violation, codes};
+
+/// Records a violation when `value` is longer than `max` code points or holds a control
+/// character; `None` passes.
+pub(crate) fn check_text(found: &mut Vec<Violation>, field: &str, value: Option<&str>, max: usize) {
+    if let Some(value) = value {
+        if value.chars().count() > max {
+            found.push(
+                Violation::new(
+                    field,
+                    codes::TOO_LONG,
+                    format!("must be at most {max} characters"),
+                )
+                .with("max", max),
+            );
+        }
+        if value.chars().any(char::is_control) {
+            found.push(Violation::new(
+                field,
+                codes::INVALID_JSON,
+                "must not contain control characters",
+            ));
+        }
+    }
+}
