@@ -31,6 +31,7 @@ use std::sync::Arc;
 use portcullis_store::Store;
 
 pub mod cases;
+pub mod scenario;
 pub mod support;
 
 /// What the argument of [`conformance_tests!`] produces: something that hands out the store
@@ -105,6 +106,7 @@ macro_rules! conformance_tests {
             logins_and_lookups::counter_keys_by_prefix,
             logins_and_lookups::expired_sessions_are_deleted,
             logins_and_lookups::a_lease_has_one_holder_at_a_time,
+            logins_and_lookups::answers_like_the_memory_store,
         );
     };
 }

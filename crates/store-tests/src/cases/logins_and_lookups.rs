@@ -274,3 +274,8 @@ pub async fn a_lease_has_one_holder_at_a_time(store: Arc<dyn Store>) {
         "leases are named"
     );
 }
+
+/// Every method, one scenario, the same answers as the in-memory reference store.
+pub async fn answers_like_the_memory_store(store: Arc<dyn Store>) {
+    crate::scenario::answers_like_the_memory_store(store).await;
+}
