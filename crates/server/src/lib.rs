@@ -43,27 +43,71 @@ pub struct OpenStore {
     _lock: Option<std::fs::File>,
 }
 
-/// The SQLite file named by a `sqlite:` URL or a plain path.
-fn sqlite_file(url: &str) -> &str {
-    let path = url
+/// The SQLite file named by a `sqlite:` URL (percent-decoded, as sqlx reads it) or a plain path.
+fn sqlite_file(url: &str) -> String {
+    let Some(rest) = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
-        .unwrap_or(url);
-    path.split('?').next().unwrap_or(path)
+    else {
+        return url.to_owned();
+    };
+    let path = rest.split('?').next().unwrap_or(rest);
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push(u8::try_from(hi * 16 + lo).unwrap_or(b'%'));
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The lock file of a database file: beside its real location (symlinks resolved), so every
+/// spelling of the same file takes the same lock.
+fn lock_path(file: &str) -> std::path::PathBuf {
+    let path = std::path::Path::new(file);
+    let name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let parent = std::fs::canonicalize(&parent).unwrap_or(parent);
+    let mut lock = name;
+    lock.push(".lock");
+    parent.join(lock)
 }
 
 fn lock_database(file: &str) -> Result<std::fs::File, StartError> {
-    let path = format!("{file}.lock");
+    let path = lock_path(file).display().to_string();
     let lock = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(&path)
         .map_err(|e| StartError::Database(format!("cannot open {path}: {e}")))?;
-    lock.try_lock().map_err(|_| {
-        StartError::Database(format!(
+    lock.try_lock().map_err(|e| match e {
+        std::fs::TryLockError::WouldBlock => StartError::Database(format!(
             "{file} is in use by another portcullis process (lock {path}); one server per SQLite file"
-        ))
+        )),
+        std::fs::TryLockError::Error(e) => {
+            StartError::Database(format!("cannot lock {path}: {e}"))
+        }
     })?;
     Ok(lock)
 }
@@ -88,7 +132,7 @@ pub async fn open_store(config: &Config, migrate: bool) -> Result<OpenStore, Sta
             _lock: None,
         });
     }
-    let lock = lock_database(sqlite_file(url))?;
+    let lock = lock_database(&sqlite_file(url))?;
     let store = SqliteStore::connect(url, config.pool_size)
         .await
         .map_err(|e| StartError::Database(e.to_string()))?;
@@ -112,10 +156,19 @@ pub const POLICY_POLL: std::time::Duration = std::time::Duration::from_millis(25
 async fn watch_policies(service: Arc<Service>) {
     let mut tick = tokio::time::interval(POLICY_POLL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing = false;
     loop {
         tick.tick().await;
-        if let Err(e) = service.refresh_policies().await {
-            tracing::debug!(error = %e, "policy version check failed; retrying");
+        match service.refresh_policies().await {
+            Err(e) if !failing => {
+                failing = true;
+                tracing::warn!(error = %e, "policy version check failed; cached policies dropped until it works again");
+            }
+            Ok(()) if failing => {
+                failing = false;
+                tracing::info!("policy version check works again");
+            }
+            _ => {}
         }
     }
 }
@@ -231,4 +284,22 @@ pub async fn start(
         task,
         _store: opened,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{lock_path, sqlite_file};
+
+    #[test]
+    fn every_spelling_of_a_database_file_takes_the_same_lock() {
+        assert_eq!(sqlite_file("sqlite://my%20db.sqlite"), "my db.sqlite");
+        assert_eq!(
+            sqlite_file("sqlite:my%20db.sqlite?mode=rwc"),
+            "my db.sqlite"
+        );
+        assert_eq!(sqlite_file("my db.sqlite"), "my db.sqlite");
+        assert_eq!(lock_path("x.db"), lock_path("./x.db"));
+        assert!(lock_path("x.db").ends_with("x.db.lock"));
+        assert!(lock_path("x.db").is_absolute());
+    }
 }

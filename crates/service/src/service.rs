@@ -21,6 +21,9 @@ use crate::hash_pool::HashPool;
 use crate::metrics::Metrics;
 use crate::policy_cache::PolicyCache;
 
+/// How long a policy-version check may take before the cache is dropped regardless.
+const POLICY_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// The instance's id, the `resource_owner` of instance sections.
 pub const INSTANCE_ID: &str = "instance";
 
@@ -152,8 +155,25 @@ impl Service {
     /// Drops the cached policies when the store's policy version moved since the last call,
     /// i.e. when any process changed a policy. The server calls this every 250 ms, which bounds
     /// how long another replica's change can go unenforced here.
+    ///
+    /// When the version cannot be read (the store is unreachable, or the check takes longer
+    /// than `POLICY_CHECK_TIMEOUT`), the cache is dropped anyway: readers then reload from the
+    /// store, or fail with 503 if it is down, but never serve a policy of unknown age.
     pub async fn refresh_policies(&self) -> ServiceResult<()> {
-        let version = self.store.policy_version().await?;
+        let version =
+            match tokio::time::timeout(POLICY_CHECK_TIMEOUT, self.store.policy_version()).await {
+                Ok(Ok(version)) => version,
+                Ok(Err(e)) => {
+                    self.cache.invalidate();
+                    return Err(e.into());
+                }
+                Err(_) => {
+                    self.cache.invalidate();
+                    return Err(ServiceError::Unavailable(
+                        "policy version check timed out".into(),
+                    ));
+                }
+            };
         let seen = self
             .seen_policy_version
             .swap(version, std::sync::atomic::Ordering::SeqCst);

@@ -15,7 +15,7 @@ use portcullis_store::Page;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::error::ServiceResult;
+use crate::error::{ServiceError, ServiceResult};
 use crate::login::{CounterKind, CounterRef};
 use crate::service::{Context, Service};
 use portcullis_engine::time_math::plus;
@@ -32,6 +32,8 @@ pub struct SweepReport {
     pub counters_settled: u64,
     /// Counters deleted because they were back to their fresh state.
     pub counters_deleted: u64,
+    /// Organizations or counters skipped after an error (logged).
+    pub errors: u64,
 }
 
 fn limits_for(policy: &EffectivePolicy, key: &str) -> Option<(CounterLimits, CounterKind)> {
@@ -79,7 +81,16 @@ impl Service {
         loop {
             let orgs = self.store.list_orgs(&page).await?;
             for org in &orgs {
-                self.sweep_org(&ctx, &org.id, &mut report).await?;
+                // One organization that cannot be swept (corrupt data) must not stop the others;
+                // an unreachable store stops the sweep.
+                match self.sweep_org(&ctx, &org.id, &mut report).await {
+                    Ok(()) => {}
+                    Err(e @ ServiceError::Unavailable(_)) => return Err(e),
+                    Err(e) => {
+                        tracing::error!(org = %org.id, error = %e, "sweep of an organization failed");
+                        report.errors += 1;
+                    }
+                }
             }
             match orgs.last() {
                 Some(last) if orgs.len() == page.limit as usize => {
@@ -123,7 +134,7 @@ impl Service {
                     continue;
                 };
                 let subject = json!({"key": key, "sweep": true});
-                let fresh = self
+                let settled = self
                     .counter_step(
                         &CounterRef {
                             ctx,
@@ -140,7 +151,16 @@ impl Service {
                             (*state == CounterState::default(), events)
                         },
                     )
-                    .await?;
+                    .await;
+                let fresh = match settled {
+                    Ok(fresh) => fresh,
+                    Err(e @ ServiceError::Unavailable(_)) => return Err(e),
+                    Err(e) => {
+                        tracing::error!(org = %org_id, %key, error = %e, "sweep of a counter failed");
+                        report.errors += 1;
+                        continue;
+                    }
+                };
                 report.counters_settled += 1;
                 report.counters_deleted += u64::from(fresh);
             }

@@ -111,3 +111,46 @@ async fn one_replica_sweeps_at_a_time() {
     );
     assert!(a.sweep("a", 60).await.unwrap().is_none());
 }
+
+/// An organization whose stored policy no longer decodes is skipped (and counted); the sweep
+/// still reaches the organizations after it.
+#[tokio::test]
+async fn a_corrupt_organization_does_not_stop_the_sweep() {
+    let store = Arc::new(MemoryStore::new());
+    for id in ["a-broken", "b-fine"] {
+        let org = Org {
+            id: id.into(),
+            name: id.into(),
+            created_at: T0,
+        };
+        store.create_org(&org, draft("org.created")).await.unwrap();
+    }
+    // A section that no longer validates (as after a careless manual edit).
+    store
+        .write_section(
+            &Owner::Org("a-broken".into()),
+            "lockout",
+            &json!({"max_password_attempts": 0}),
+            None,
+            draft("policy.lockout.changed"),
+        )
+        .await
+        .unwrap();
+    let session = portcullis_store::Session {
+        id: "s1".into(),
+        token_hash: "h1".into(),
+        org_id: "b-fine".into(),
+        user_id: "u1".into(),
+        created_at: T0 - time::Duration::days(400),
+        last_used_at: T0 - time::Duration::days(400),
+        password_change_only: false,
+    };
+    store.create_session(&session, Vec::new()).await.unwrap();
+    let here = service(store.clone());
+    let report = here.sweep("me", 60).await.unwrap().unwrap();
+    assert_eq!(report.errors, 1, "{report:?}");
+    assert_eq!(
+        report.sessions_deleted, 1,
+        "the next organization was swept: {report:?}"
+    );
+}

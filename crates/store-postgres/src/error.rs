@@ -116,7 +116,14 @@ fn is_unavailable_state(code: &str) -> bool {
         || code.starts_with("53")
         || matches!(
             code,
-            "57P01" | "57P02" | "57P03" | "25006" | SERIALIZATION_FAILURE | DEADLOCK_DETECTED
+            "57P01"
+                | "57P02"
+                | "57P03"
+                | "25006"
+                | "55P03"
+                | "57014"
+                | SERIALIZATION_FAILURE
+                | DEADLOCK_DETECTED
         )
 }
 
@@ -179,11 +186,11 @@ mod tests {
     fn transient_states_are_unavailable() {
         for code in [
             "08000", "08006", "08001", "57P01", "57P02", "57P03", "53300", "53100", "25006",
-            "40001", "40P01",
+            "40001", "40P01", "55P03", "57014",
         ] {
             assert!(is_unavailable_state(code), "{code}");
         }
-        for code in ["23505", "42P01", "22021", "57014", "XX000", ""] {
+        for code in ["23505", "42P01", "22021", "XX000", ""] {
             assert!(!is_unavailable_state(code), "{code}");
         }
     }

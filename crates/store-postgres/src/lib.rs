@@ -21,8 +21,11 @@
 //!   advisory lock of `events.rs`, then commits — so event sequences grow in commit order and
 //!   no transaction ever waits for a row lock while holding that advisory lock (no deadlock);
 //! - a counter transition holds its counter's row lock from the read to the commit (`INSERT … ON
-//!   CONFLICT DO NOTHING`, then `SELECT … FOR UPDATE`), so concurrent transitions on one counter
-//!   serialize exactly, across processes and replicas;
+//!   CONFLICT … DO UPDATE … WHERE FALSE`, which inserts the row or locks the existing one, then
+//!   `SELECT … FOR UPDATE`), so concurrent transitions on one counter serialize exactly, across
+//!   processes and replicas;
+//! - sessions run with `idle_in_transaction_session_timeout` 10 s, `lock_timeout` 5 s and
+//!   `statement_timeout` 30 s, so a stuck replica cannot stall the others' writes for longer;
 //! - durability is PostgreSQL's: a commit is acknowledged after its WAL is flushed (with the
 //!   server's default `synchronous_commit = on`);
 //! - [`PostgresStore::connect`] never changes the schema; [`PostgresStore::migrate`] does, and
@@ -87,7 +90,14 @@ impl PostgresStore {
         // The URL may carry a password: it never goes into a message or a log.
         let options = PgConnectOptions::from_str(url)
             .map_err(|err| StoreError::Internal(format!("invalid PostgreSQL URL: {err}")))?
-            .application_name("portcullis");
+            .application_name("portcullis")
+            // A frozen or partitioned replica must not hold locks (the events lock above all)
+            // for long: its transaction is ended by the server, and waits end as `Unavailable`.
+            .options([
+                ("idle_in_transaction_session_timeout", "10s"),
+                ("lock_timeout", "5s"),
+                ("statement_timeout", "30s"),
+            ]);
         let (host, port) = (options.get_host().to_owned(), options.get_port());
         let database = options.get_database().map(str::to_owned);
         let pool = PgPoolOptions::new()
