@@ -12,103 +12,17 @@ use portcullis_model::Timestamp;
 use portcullis_store::{ApiKey, Event, Org, Role, SectionRow, Session, User};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
-use time::OffsetDateTime;
 
-use crate::error::{DbError, DbResult};
+use crate::error::DbResult;
 
-/// Columns of `orgs`, as [`org`] reads them.
-macro_rules! org_columns {
-    () => {
-        "id, name, created_at"
-    };
-}
-
-/// Columns of `users`, as [`user`] reads them.
-macro_rules! user_columns {
-    () => {
-        "id, org_id, login, login_key, email, display_name, source, roles, disabled, \
-         password_hash, password_history, password_changed_at, password_set_by_admin, \
-         created_at, updated_at, last_login_at, last_login_ip"
-    };
-}
-
-/// Columns of `sections`, as [`section`] reads them.
-macro_rules! section_columns {
-    () => {
-        "section, value, sequence, created_at, changed_at"
-    };
-}
-
-/// Columns of `sessions`, as [`session`] reads them.
-macro_rules! session_columns {
-    () => {
-        "id, token_hash, org_id, user_id, created_at, last_used_at, password_change_only"
-    };
-}
-
-/// Columns of `api_keys`, as [`api_key`] reads them.
-macro_rules! api_key_columns {
-    () => {
-        "id, token_hash, org_id, user_id, name, roles, created_at, expires_at"
-    };
-}
-
-/// Columns of `events`, as [`event`] reads them.
-macro_rules! event_columns {
-    () => {
-        "sequence, org_id, kind, actor, request_id, at, payload"
-    };
-}
-
-pub(crate) use {
+use portcullis_store::sql::{json_from_db, roles_from_db};
+pub(crate) use portcullis_store::sql::{
+    opt_ts_to_db, roles_to_db, seq_from_db, seq_to_db, strings_from_db, strings_to_db, ts_from_db,
+    ts_to_db,
+};
+pub(crate) use portcullis_store::{
     api_key_columns, event_columns, org_columns, section_columns, session_columns, user_columns,
 };
-
-// --- field encoding
-
-/// A timestamp as stored (unix nanoseconds).
-pub(crate) fn ts_to_db(at: Timestamp) -> DbResult<i64> {
-    i64::try_from(at.unix_timestamp_nanos()).map_err(|_| {
-        DbError::Store(portcullis_store::StoreError::Internal(format!(
-            "timestamp {at} out of the storable range"
-        )))
-    })
-}
-
-/// An optional timestamp as stored.
-pub(crate) fn opt_ts_to_db(at: Option<Timestamp>) -> DbResult<Option<i64>> {
-    at.map(ts_to_db).transpose()
-}
-
-/// A stored timestamp, in UTC.
-pub(crate) fn ts_from_db(nanos: i64) -> DbResult<Timestamp> {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(nanos)).map_err(DbError::corrupt)
-}
-
-/// A stored sequence (always positive).
-pub(crate) fn seq_from_db(sequence: i64) -> DbResult<u64> {
-    u64::try_from(sequence).map_err(DbError::corrupt)
-}
-
-/// A sequence cursor as a column value (saturating: no stored sequence exceeds `i64::MAX`).
-pub(crate) fn seq_to_db(sequence: u64) -> i64 {
-    i64::try_from(sequence).unwrap_or(i64::MAX)
-}
-
-/// Roles as a JSON array of their names.
-pub(crate) fn roles_to_db(roles: &[Role]) -> DbResult<String> {
-    Ok(serde_json::to_string(roles)?)
-}
-
-/// A list of strings as a JSON array.
-pub(crate) fn strings_to_db(items: &[String]) -> DbResult<String> {
-    Ok(serde_json::to_string(items)?)
-}
-
-/// A stored JSON array of strings.
-pub(crate) fn strings_from_db(text: &str) -> DbResult<Vec<String>> {
-    serde_json::from_str(text).map_err(DbError::corrupt)
-}
 
 // --- column access
 
@@ -125,21 +39,22 @@ fn flag(row: &PgRow, column: &str) -> DbResult<bool> {
 }
 
 fn ts(row: &PgRow, column: &str) -> DbResult<Timestamp> {
-    ts_from_db(row.try_get::<i64, _>(column)?)
+    Ok(ts_from_db(row.try_get::<i64, _>(column)?)?)
 }
 
 fn opt_ts(row: &PgRow, column: &str) -> DbResult<Option<Timestamp>> {
-    row.try_get::<Option<i64>, _>(column)?
+    Ok(row
+        .try_get::<Option<i64>, _>(column)?
         .map(ts_from_db)
-        .transpose()
+        .transpose()?)
 }
 
 fn roles(row: &PgRow, column: &str) -> DbResult<Vec<Role>> {
-    serde_json::from_str(&text(row, column)?).map_err(DbError::corrupt)
+    Ok(roles_from_db(&text(row, column)?)?)
 }
 
 fn json(row: &PgRow, column: &str) -> DbResult<serde_json::Value> {
-    serde_json::from_str(&text(row, column)?).map_err(DbError::corrupt)
+    Ok(json_from_db(&text(row, column)?)?)
 }
 
 // --- records

@@ -187,32 +187,6 @@ impl PostgresStore {
         Ok(())
     }
 
-    /// `Store::record_login`: one statement, so one implicit transaction; writes no event.
-    pub(crate) async fn record_login_impl(
-        &self,
-        org_id: &str,
-        id: &str,
-        at: Timestamp,
-        ip: &str,
-        rehash: Option<&str>,
-    ) -> DbResult<()> {
-        let done = sqlx::query(
-            "UPDATE users SET last_login_at = $3, last_login_ip = $4, \
-             password_hash = COALESCE($5, password_hash) WHERE org_id = $1 AND id = $2",
-        )
-        .bind(org_id)
-        .bind(id)
-        .bind(rows::ts_to_db(at)?)
-        .bind(ip)
-        .bind(rehash)
-        .execute(&self.pool)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound.into());
-        }
-        Ok(())
-    }
-
     /// `Store::delete_user`.
     pub(crate) async fn delete_user_impl(
         &self,

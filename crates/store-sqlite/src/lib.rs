@@ -257,17 +257,6 @@ impl Store for SqliteStore {
             .await?)
     }
 
-    async fn record_login(
-        &self,
-        org_id: &str,
-        id: &str,
-        at: Timestamp,
-        ip: &str,
-        rehash: Option<&str>,
-    ) -> StoreResult<()> {
-        Ok(self.record_login_impl(org_id, id, at, ip, rehash).await?)
-    }
-
     async fn delete_user(&self, org_id: &str, id: &str, event: EventDraft) -> StoreResult<bool> {
         Ok(self.delete_user_impl(org_id, id, event).await?)
     }

@@ -91,7 +91,7 @@ macro_rules! conformance_tests {
             users::user_update_profile,
             users::user_set_password_history,
             users::user_set_password_ends_sessions,
-            users::user_record_login,
+            users::user_login_is_recorded_with_its_session,
             users::user_delete_cascades,
             counters::counter_default_and_persist,
             counters::counter_reserve_is_exact_under_concurrency,

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use portcullis_engine::counter::{CounterLimits, CounterState};
 use portcullis_model::Timestamp;
 use portcullis_store::{
-    ApiKey, EventDraft, MemoryStore, Org, Owner, Page, PasswordUpdate, Role, Session, Store, User,
-    UserProfile,
+    ApiKey, EventDraft, LoginRecord, MemoryStore, Org, Owner, Page, PasswordUpdate, Role, Session,
+    Store, User, UserProfile,
 };
 use serde_json::json;
 use time::macros::datetime;
@@ -246,9 +246,26 @@ pub async fn replay(s: &dyn Store) -> Vec<String> {
     log!(s.list_user_sessions("acme", "u1"));
     (update.hash, update.keep_history, update.set_by_admin) = ("hash-u1-2".to_owned(), 0, true);
     log!(s.set_password("acme", "u1", &update, false, None, vec![]));
-    log!(s.record_login("acme", "u1", at(70), "192.0.2.1", None));
-    log!(s.record_login("acme", "u2", at(71), "2001:db8::1", Some("rehashed")));
-    log!(s.record_login("globex", "u2", at(71), "192.0.2.1", None));
+    let login = |verified: &str, rehash: Option<&str>| LoginRecord {
+        verified_hash: verified.to_owned(),
+        ip: "192.0.2.1".to_owned(),
+        rehash: rehash.map(str::to_owned),
+    };
+    log!(s.open_login_session(
+        &session("s70", "u1", 70),
+        &login("hash-u1-2", None),
+        vec![ev("acme", 70)]
+    ));
+    log!(s.open_login_session(
+        &session("s71", "u2", 71),
+        &login("hash-u2-0", Some("rehashed")),
+        vec![ev("acme", 71)]
+    ));
+    log!(s.open_login_session(
+        &session("s72", "u2", 72),
+        &login("stale", None),
+        vec![ev("acme", 72)]
+    ));
     log!(s.get_user("acme", "u1"));
     log!(s.get_user("acme", "u2"));
 

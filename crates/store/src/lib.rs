@@ -18,6 +18,7 @@
 
 mod memory;
 mod records;
+pub mod sql;
 
 use async_trait::async_trait;
 use portcullis_engine::counter::CounterState;
@@ -132,15 +133,6 @@ pub trait Store: Send + Sync + 'static {
         end_sessions: bool,
         keep_session: Option<&str>,
         events: Vec<EventDraft>,
-    ) -> StoreResult<()>;
-    /// Records a successful login (time and IP), and a re-computed hash when given.
-    async fn record_login(
-        &self,
-        org_id: &str,
-        id: &str,
-        at: Timestamp,
-        ip: &str,
-        rehash: Option<&str>,
     ) -> StoreResult<()>;
     /// Deletes a user with its sessions and API keys; answers whether it existed.
     async fn delete_user(&self, org_id: &str, id: &str, event: EventDraft) -> StoreResult<bool>;

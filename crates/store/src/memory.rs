@@ -249,28 +249,6 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn record_login(
-        &self,
-        org_id: &str,
-        id: &str,
-        at: Timestamp,
-        ip: &str,
-        rehash: Option<&str>,
-    ) -> StoreResult<()> {
-        let mut s = self.lock()?;
-        let user = s
-            .users
-            .get_mut(id)
-            .filter(|u| u.org_id == org_id)
-            .ok_or(StoreError::NotFound)?;
-        user.last_login_at = Some(at);
-        user.last_login_ip = Some(ip.to_owned());
-        if let Some(hash) = rehash {
-            user.password_hash = Some(hash.to_owned());
-        }
-        Ok(())
-    }
-
     async fn delete_user(&self, org_id: &str, id: &str, event: EventDraft) -> StoreResult<bool> {
         let mut s = self.lock()?;
         if s.users.get(id).is_none_or(|u| u.org_id != org_id) {

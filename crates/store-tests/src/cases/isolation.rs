@@ -206,11 +206,27 @@ pub async fn org_data_never_crosses_organizations(store: Arc<dyn Store>) {
             .unwrap_err(),
         StoreError::NotFound
     );
+    let alice_hash = store
+        .get_user(A, "a-alice")
+        .await
+        .unwrap()
+        .unwrap()
+        .password_hash
+        .unwrap();
+    let b_session = portcullis_store::Session {
+        org_id: B.to_owned(),
+        ..session(B, "a-alice", "b-s-x")
+    };
+    let login = portcullis_store::LoginRecord {
+        verified_hash: alice_hash,
+        ip: "192.0.2.1".to_owned(),
+        rehash: Some("evil".to_owned()),
+    };
     assert!(
-        store
-            .record_login(B, "a-alice", at(12), "192.0.2.1", Some("evil"))
+        !store
+            .open_login_session(&b_session, &login, Vec::new())
             .await
-            .is_err()
+            .unwrap()
     );
     assert!(
         !store

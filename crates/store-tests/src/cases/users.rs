@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use portcullis_store::{PasswordUpdate, Role, Store, StoreError, User, UserProfile};
+use portcullis_store::{
+    LoginRecord, PasswordUpdate, Role, Session, Store, StoreError, User, UserProfile,
+};
 
 use crate::support::{
     api_key, at, bare_user, draft, events_of, ids, kinds, page, session, token_hash, user,
@@ -469,16 +471,30 @@ pub async fn user_set_password_ends_sessions(store: Arc<dyn Store>) {
     assert_eq!(events_of(&*store, Some("ps")).await.len(), 2 + 5);
 }
 
-/// `record_login` sets the last login's time and IP, and replaces the hash only when a rehash
-/// is given (without touching the history); another organization's user is `NotFound`.
-pub async fn user_record_login(store: Arc<dyn Store>) {
+/// A login session records the last login's time and IP, and replaces the hash only when a
+/// rehash is given (without touching the history); another organization's or a missing user
+/// opens nothing and changes nothing.
+pub async fn user_login_is_recorded_with_its_session(store: Arc<dyn Store>) {
     let original = user("rl", "u1", "alice");
     create(&*store, &original).await;
+    let current = original.password_hash.clone().unwrap();
+    let record = |rehash: Option<&str>, ip: &str| LoginRecord {
+        verified_hash: current.clone(),
+        ip: ip.to_owned(),
+        rehash: rehash.map(str::to_owned),
+    };
+    let opened = |id: &str, seconds: i64| Session {
+        created_at: at(seconds),
+        last_used_at: at(seconds),
+        ..session("rl", "u1", id)
+    };
 
-    store
-        .record_login("rl", "u1", at(900), "203.0.113.7", None)
-        .await
-        .unwrap();
+    assert!(
+        store
+            .open_login_session(&opened("s1", 900), &record(None, "203.0.113.7"), Vec::new())
+            .await
+            .unwrap()
+    );
     let after_login = get(&*store, "rl", "u1").await;
     let expected = User {
         last_login_at: Some(at(900)),
@@ -488,16 +504,13 @@ pub async fn user_record_login(store: Arc<dyn Store>) {
     };
     assert_eq!(after_login, expected);
 
-    store
-        .record_login(
-            "rl",
-            "u1",
-            at(1_000),
-            "2001:db8::1",
-            Some("$argon2id$rehashed"),
-        )
-        .await
-        .unwrap();
+    let rehash = record(Some("$argon2id$rehashed"), "2001:db8::1");
+    assert!(
+        store
+            .open_login_session(&opened("s2", 1_000), &rehash, Vec::new())
+            .await
+            .unwrap()
+    );
     let after_rehash = get(&*store, "rl", "u1").await;
     let expected = User {
         last_login_at: Some(at(1_000)),
@@ -508,12 +521,23 @@ pub async fn user_record_login(store: Arc<dyn Store>) {
     };
     assert_eq!(after_rehash, expected, "a rehash is no password change");
 
-    for (org, id) in [("rl-other", "u1"), ("rl", "u9")] {
-        let err = store
-            .record_login(org, id, at(2_000), "198.51.100.1", Some("$evil"))
-            .await
-            .unwrap_err();
-        assert_eq!(err, StoreError::NotFound, "{org}/{id}");
+    for (org, user_id) in [("rl-other", "u1"), ("rl", "u9")] {
+        let s = Session {
+            org_id: org.to_owned(),
+            user_id: user_id.to_owned(),
+            ..opened("s3", 2_000)
+        };
+        let login = LoginRecord {
+            verified_hash: "$argon2id$rehashed".to_owned(),
+            ..record(Some("$evil"), "198.51.100.1")
+        };
+        assert!(
+            !store
+                .open_login_session(&s, &login, Vec::new())
+                .await
+                .unwrap(),
+            "{org}/{user_id}"
+        );
     }
     assert_eq!(get(&*store, "rl", "u1").await, after_rehash);
 }

@@ -1,0 +1,133 @@
+//! The column encoding both SQL adapters share, so that a record written through one reads back
+//! the same through the other (and the conformance suite compares them with `==`):
+//! timestamps as `i64` unix nanoseconds read back in UTC (the range is the years 1677–2262; a
+//! value outside is refused rather than cut), event sequences as positive `i64`, roles and string
+//! lists as JSON arrays of text, and the column list each record is read with.
+//!
+//! Invariant: every decoding failure is corrupt stored data, reported as `Internal`.
+
+use portcullis_model::Timestamp;
+use time::OffsetDateTime;
+
+use crate::{Role, StoreError, StoreResult};
+
+fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Internal(format!("corrupt stored data: {what}"))
+}
+
+/// A timestamp as stored (unix nanoseconds).
+pub fn ts_to_db(at: Timestamp) -> StoreResult<i64> {
+    i64::try_from(at.unix_timestamp_nanos())
+        .map_err(|_| StoreError::Internal(format!("timestamp {at} out of the storable range")))
+}
+
+/// An optional timestamp as stored.
+pub fn opt_ts_to_db(at: Option<Timestamp>) -> StoreResult<Option<i64>> {
+    at.map(ts_to_db).transpose()
+}
+
+/// A stored timestamp, in UTC.
+pub fn ts_from_db(nanos: i64) -> StoreResult<Timestamp> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(nanos)).map_err(corrupt)
+}
+
+/// A stored sequence (always positive).
+pub fn seq_from_db(sequence: i64) -> StoreResult<u64> {
+    u64::try_from(sequence).map_err(corrupt)
+}
+
+/// A sequence cursor as a column value (saturating: no stored sequence exceeds `i64::MAX`).
+pub fn seq_to_db(sequence: u64) -> i64 {
+    i64::try_from(sequence).unwrap_or(i64::MAX)
+}
+
+/// Roles as a JSON array of their names.
+pub fn roles_to_db(roles: &[Role]) -> StoreResult<String> {
+    serde_json::to_string(roles).map_err(|e| StoreError::Internal(format!("JSON: {e}")))
+}
+
+/// Stored roles.
+pub fn roles_from_db(text: &str) -> StoreResult<Vec<Role>> {
+    serde_json::from_str(text).map_err(corrupt)
+}
+
+/// A list of strings as a JSON array.
+pub fn strings_to_db(items: &[String]) -> StoreResult<String> {
+    serde_json::to_string(items).map_err(|e| StoreError::Internal(format!("JSON: {e}")))
+}
+
+/// A stored JSON array of strings.
+pub fn strings_from_db(text: &str) -> StoreResult<Vec<String>> {
+    serde_json::from_str(text).map_err(corrupt)
+}
+
+/// A stored JSON value.
+pub fn json_from_db(text: &str) -> StoreResult<serde_json::Value> {
+    serde_json::from_str(text).map_err(corrupt)
+}
+
+/// Columns of `orgs`, in the order the adapters read them.
+#[macro_export]
+macro_rules! org_columns {
+    () => {
+        "id, name, created_at"
+    };
+}
+
+/// Columns of `users`.
+#[macro_export]
+macro_rules! user_columns {
+    () => {
+        "id, org_id, login, login_key, email, display_name, source, roles, disabled, \
+         password_hash, password_history, password_changed_at, password_set_by_admin, \
+         created_at, updated_at, last_login_at, last_login_ip"
+    };
+}
+
+/// Columns of `sections`.
+#[macro_export]
+macro_rules! section_columns {
+    () => {
+        "section, value, sequence, created_at, changed_at"
+    };
+}
+
+/// Columns of `sessions`.
+#[macro_export]
+macro_rules! session_columns {
+    () => {
+        "id, token_hash, org_id, user_id, created_at, last_used_at, password_change_only"
+    };
+}
+
+/// Columns of `api_keys`.
+#[macro_export]
+macro_rules! api_key_columns {
+    () => {
+        "id, token_hash, org_id, user_id, name, roles, created_at, expires_at"
+    };
+}
+
+/// Columns of `events`.
+#[macro_export]
+macro_rules! event_columns {
+    () => {
+        "sequence, org_id, kind, actor, request_id, at, payload"
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_round_trip_to_the_nanosecond_and_refuse_what_does_not_fit() {
+        let t = time::macros::datetime!(2025-03-01 10:00:00.123_456_789 UTC);
+        assert_eq!(ts_from_db(ts_to_db(t).unwrap()).unwrap(), t);
+        let far = time::macros::datetime!(2300-01-01 0:00 UTC);
+        assert!(matches!(ts_to_db(far), Err(StoreError::Internal(_))));
+        assert_eq!(seq_to_db(u64::MAX), i64::MAX);
+        assert!(seq_from_db(-1).is_err());
+        assert!(roles_from_db("not json").is_err());
+    }
+}
