@@ -52,8 +52,14 @@ impl AppState {
     }
 }
 
-/// The whole API.
+/// The native API.
 pub fn router(state: AppState) -> Router {
+    router_with(state, Router::new())
+}
+
+/// The native API plus `extra` routes (the vendor dialects), all behind the same request-id,
+/// tracing and metrics layer.
+pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
@@ -111,12 +117,14 @@ pub fn router(state: AppState) -> Router {
             "/v1/orgs/{org}/api-keys",
             post(keys::create_api_key).get(keys::list_api_keys),
         )
+        .route("/v1/orgs/{org}/access-keys", post(keys::create_access_key))
         .route(
             "/v1/orgs/{org}/api-keys/{id}",
             axum::routing::delete(keys::delete_api_key),
         )
         .route("/v1/orgs/{org}/events", get(keys::list_events))
         .route("/v1/instance/events", get(keys::list_instance_events))
+        .merge(extra)
         .fallback(|| async { error::ApiError::not_found() })
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)

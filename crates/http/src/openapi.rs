@@ -19,7 +19,7 @@ use crate::routes::{keys, ops, orgs, policy, session, users};
         users::create_user, users::list_users, users::get_user, users::update_user, users::delete_user,
         users::set_user_password, users::unlock_user, users::get_user_lock,
         session::login, session::change_own_password, session::get_self, session::logout,
-        keys::create_api_key, keys::list_api_keys, keys::delete_api_key, keys::list_events, keys::list_instance_events,
+        keys::create_api_key, keys::create_access_key, keys::list_api_keys, keys::delete_api_key, keys::list_events, keys::list_instance_events,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),

@@ -26,11 +26,18 @@ pub struct FeaturesPolicy {
     pub force_email_verification: bool,
     /// Other tenant settings, stored and returned as set.
     pub tenant_settings: Map<String, Value>,
+    /// Settings a vendor dialect carries that no other part of the policy holds (for example
+    /// ZITADEL's login-policy switches, Huawei's protect policy), one object per dialect,
+    /// stored and returned as set; counted with `tenant_settings` against the 64 KiB limit.
+    pub dialect_settings: Map<String, Value>,
 }
 
 impl Validate for FeaturesPolicy {
     fn check(&self, c: &mut Checker) {
-        let size = serde_json::to_vec(&self.tenant_settings).map_or(usize::MAX, |v| v.len());
+        let size = [&self.tenant_settings, &self.dialect_settings]
+            .iter()
+            .map(|m| serde_json::to_vec(m).map_or(usize::MAX, |v| v.len()))
+            .fold(0usize, usize::saturating_add);
         if size > MAX_TENANT_SETTINGS_BYTES {
             c.push(
                 Violation::new("tenant_settings", codes::TOO_LARGE, "is larger than 64 KiB")

@@ -88,6 +88,13 @@ pub struct Config {
     pub sweep_interval_secs: u64,
     /// Password hashing.
     pub hashing: HashingConfig,
+    /// The instance master key (64 hex digits) that seals access-key secrets.
+    #[serde(skip_serializing)]
+    pub master_key: Option<String>,
+    /// A file holding the master key, created with a new key when missing. Default: with
+    /// SQLite, `<database file>.master-key`; with PostgreSQL, none (set `master_key` or this on
+    /// every replica to use access keys).
+    pub master_key_file: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Config {
@@ -105,6 +112,8 @@ impl std::fmt::Debug for Config {
             )
             .field("sweep_interval_secs", &self.sweep_interval_secs)
             .field("hashing", &self.hashing)
+            .field("master_key", &self.master_key.as_ref().map(|_| "<set>"))
+            .field("master_key_file", &self.master_key_file)
             .finish()
     }
 }
@@ -121,6 +130,8 @@ impl Default for Config {
             bootstrap_token: None,
             sweep_interval_secs: 60,
             hashing: HashingConfig::default(),
+            master_key: None,
+            master_key_file: None,
         }
     }
 }
@@ -153,6 +164,8 @@ fn known_env_key(key: &str) -> bool {
         "LOG_LEVEL",
         "BOOTSTRAP_TOKEN",
         "SWEEP_INTERVAL_SECS",
+        "MASTER_KEY",
+        "MASTER_KEY_FILE",
     ];
     const HASHING: &[&str] = &[
         "ARGON2_MEMORY_KIB",

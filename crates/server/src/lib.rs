@@ -6,6 +6,7 @@
 //! on first start of an empty instance, and never logged.
 
 pub mod config;
+mod master_key_file;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -44,6 +45,11 @@ pub struct OpenStore {
 }
 
 /// The SQLite file named by a `sqlite:` URL (percent-decoded, as sqlx reads it) or a plain path.
+/// Whether `url` names a PostgreSQL database.
+fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
 fn sqlite_file(url: &str) -> String {
     let Some(rest) = url
         .strip_prefix("sqlite://")
@@ -115,7 +121,7 @@ fn lock_database(file: &str) -> Result<std::fs::File, StartError> {
 /// Opens (and migrates) the store named by `database_url`.
 pub async fn open_store(config: &Config, migrate: bool) -> Result<OpenStore, StartError> {
     let url = config.database_url.as_str();
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+    if is_postgres(url) {
         // Several replicas share one PostgreSQL database: no lock, migrations are serialized
         // by the adapter's advisory lock.
         let store = PostgresStore::connect(url, config.pool_size)
@@ -236,7 +242,14 @@ pub async fn start(
         0 => std::thread::available_parallelism().map_or(2, usize::from),
         n => n,
     };
-    let service = Arc::new(Service::new(store, clock, Arc::new(hasher), concurrency));
+    let mut service = Service::new(store, clock, Arc::new(hasher), concurrency);
+    match master_key_file::load_master_key(config)? {
+        Some(key) => service = service.with_master_key(key),
+        None => tracing::warn!(
+            "no master_key or master_key_file is set: access keys (signed requests) are unavailable"
+        ),
+    }
+    let service = Arc::new(service);
     let bootstrap = service
         .bootstrap(config.bootstrap_token.as_deref())
         .await
@@ -247,7 +260,10 @@ pub async fn start(
         .iter()
         .filter_map(|p| portcullis_model::net::parse_network(p))
         .collect();
-    let app = portcullis_http::router(AppState::new(service.clone(), proxies));
+    let app = portcullis_http::router_with(
+        AppState::new(service.clone(), proxies),
+        portcullis_dialects::routes(),
+    );
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| StartError::Other(format!("cannot listen on {}: {e}", config.listen)))?;

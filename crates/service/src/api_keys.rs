@@ -47,11 +47,28 @@ pub struct ApiKeyView {
     #[serde(with = "time::serde::rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub expires_at: Option<Timestamp>,
+    /// `bearer` (sent as `Authorization: Bearer`) or `access` (an access key that signs requests).
+    pub kind: KeyKind,
+}
+
+/// What a key is used for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyKind {
+    /// A bearer key: its secret authenticates requests.
+    Bearer,
+    /// An access key: its id names it and its secret signs requests (never sent).
+    Access,
 }
 
 impl From<ApiKey> for ApiKeyView {
     fn from(k: ApiKey) -> ApiKeyView {
         ApiKeyView {
+            kind: if k.sealed_secret.is_some() {
+                KeyKind::Access
+            } else {
+                KeyKind::Bearer
+            },
             id: k.id,
             name: k.name,
             org_id: k.org_id,
@@ -92,7 +109,28 @@ impl Service {
         org_id: &str,
         request: NewApiKey,
     ) -> ServiceResult<CreatedApiKey> {
-        let grant = caller.allow(org_id, Action::SelfService)?;
+        let secret = new_token(API_KEY_PREFIX);
+        let key = self
+            .new_key(caller, org_id, &request, new_id("key"), token_hash(&secret))
+            .await?;
+        self.store_new_key(caller, ctx, org_id, &key).await?;
+        Ok(CreatedApiKey {
+            view: key.into(),
+            key: secret,
+        })
+    }
+
+    /// Checks a key request (name, roles at most the creator's, expiry within the policy) and
+    /// builds the record.
+    pub(crate) async fn new_key(
+        &self,
+        caller: &Caller,
+        org_id: &str,
+        request: &NewApiKey,
+        id: String,
+        token_hash: String,
+    ) -> ServiceResult<ApiKey> {
+        caller.allow(org_id, Action::SelfService)?;
         self.require_org(org_id).await?;
         let mut found = Vec::new();
         if request.name.trim().is_empty() {
@@ -144,30 +182,43 @@ impl Service {
         if let Some(v) = Violations::from_vec(found) {
             return Err(ServiceError::Invalid(v));
         }
-        let secret = new_token(API_KEY_PREFIX);
-        let key = ApiKey {
-            id: new_id("key"),
-            token_hash: token_hash(&secret),
+        Ok(ApiKey {
+            id,
+            token_hash,
             org_id: Some(org_id.to_owned()),
             user_id: caller.user_id.clone(),
             name: request.name.trim().to_owned(),
             roles,
             created_at: now,
             expires_at,
+            sealed_secret: None,
+        })
+    }
+
+    /// Stores a new key with its event.
+    pub(crate) async fn store_new_key(
+        &self,
+        caller: &Caller,
+        ctx: &Context,
+        org_id: &str,
+        key: &ApiKey,
+    ) -> ServiceResult<()> {
+        let manage = caller.allow(org_id, Action::SelfService)?.manage;
+        let kind = if key.sealed_secret.is_some() {
+            "access_key.created"
+        } else {
+            "api_key.created"
         };
         let event = self.event(
             ctx,
             Some(org_id),
-            "api_key.created",
-            now,
+            kind,
+            key.created_at,
             json!({"key_id": key.id, "name": key.name, "roles": key.roles, "user_id": key.user_id,
-                   "manage": grant.manage}),
+                   "manage": manage}),
         );
-        self.store.create_api_key(&key, event).await?;
-        Ok(CreatedApiKey {
-            view: key.into(),
-            key: secret,
-        })
+        self.store.create_api_key(key, event).await?;
+        Ok(())
     }
 
     /// Keys of an organization: all for a manager, the caller's own otherwise.

@@ -40,6 +40,7 @@ impl Service {
             .find_api_key(&hash)
             .await?
             .filter(|k| secrets_equal(&k.token_hash, &hash))
+            .filter(|k| k.sealed_secret.is_none())
             .ok_or(ServiceError::Unauthenticated)?;
         self.key_caller(key).await
     }
@@ -77,7 +78,7 @@ impl Service {
         })
     }
 
-    async fn key_caller(&self, key: ApiKey) -> ServiceResult<Caller> {
+    pub(crate) async fn key_caller(&self, key: ApiKey) -> ServiceResult<Caller> {
         let now = self.now();
         let policy = match &key.org_id {
             Some(org) => self.effective_policy(org).await?.api_keys.value.clone(),
@@ -198,6 +199,7 @@ impl Service {
             roles: vec![Role::InstanceAdmin],
             created_at: now,
             expires_at: None,
+            sealed_secret: None,
         };
         let ctx = Context::new("system", None);
         let event = self.event(

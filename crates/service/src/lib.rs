@@ -9,31 +9,39 @@
 //! - every operation on organization data first checks the [`Caller`] (roles, isolation);
 //! - no password, token or key is logged or put in an event; tokens are stored hashed.
 
+mod access_keys;
 mod api_keys;
 mod auth;
 mod caller;
+mod client_credentials;
 mod clock;
 mod error;
 mod hash_pool;
 mod login;
+mod master_key;
 mod metrics;
 mod orgs;
 mod policies;
 mod policy_cache;
+mod policy_patch;
 mod secrets;
 mod service;
 mod sweep;
 mod text;
 mod users;
 
-pub use api_keys::{ApiKeyView, CreatedApiKey, NewApiKey};
+pub use access_keys::{ACCESS_KEY_PREFIX, CreatedAccessKey};
+pub use api_keys::{ApiKeyView, CreatedApiKey, KeyKind, NewApiKey};
 pub use caller::{Action, Caller, OrgGrant};
+pub use client_credentials::IssuedToken;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{ServiceError, ServiceResult};
 pub use login::{LastLogin, LoginAnswer, LoginGranted, LoginRequest};
+pub use master_key::MasterKey;
 pub use metrics::{LOGIN_RESULTS, Metrics};
 pub use orgs::NewOrg;
 pub use policies::{PasswordCheckRequest, PasswordCheckResult, SectionView, SectionWrite};
+pub use policy_patch::{PatchOutcome, PolicyScope, Precondition};
 pub use secrets::{API_KEY_PREFIX, SESSION_PREFIX, new_request_id, token_hash};
 pub use service::{Context, INSTANCE_ID, Service};
 pub use sweep::SweepReport;

@@ -18,6 +18,7 @@ use serde_json::Value;
 use crate::clock::Clock;
 use crate::error::{ServiceError, ServiceResult};
 use crate::hash_pool::HashPool;
+use crate::master_key::MasterKey;
 use crate::metrics::Metrics;
 use crate::policy_cache::PolicyCache;
 
@@ -57,6 +58,8 @@ pub struct Service {
     seen_policy_version: std::sync::atomic::AtomicU64,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
+    /// Seals access-key secrets; `None`: access keys cannot be created or used.
+    pub(crate) master_key: Option<MasterKey>,
 }
 
 impl Service {
@@ -78,7 +81,14 @@ impl Service {
             known_orgs: Default::default(),
             seen_policy_version: std::sync::atomic::AtomicU64::new(0),
             metrics: Metrics::default(),
+            master_key: None,
         }
+    }
+
+    /// The same service with an instance master key (access keys need one).
+    pub fn with_master_key(mut self, key: MasterKey) -> Service {
+        self.master_key = Some(key);
+        self
     }
 
     /// The current time.

@@ -10,7 +10,9 @@
 //! reset bumps `policy_version` in the same transaction. Lock order: section row, then the
 //! `policy_version` row, then the event lock (see `events.rs`).
 
-use portcullis_store::{EventDraft, MAX_PAGE, Org, Owner, Page, SectionRow, StoreError};
+use portcullis_store::{
+    EventDraft, MAX_PAGE, Org, Owner, Page, SectionChange, SectionRow, StoreError,
+};
 use sqlx::Row;
 
 use crate::error::{DbError, DbResult};
@@ -134,51 +136,57 @@ impl PostgresStore {
     }
 
     /// `Store::write_section`.
-    pub(crate) async fn write_section_impl(
+    pub(crate) async fn write_sections_impl(
         &self,
         owner: &Owner,
-        section: &str,
-        value: &serde_json::Value,
-        expected_sequence: Option<u64>,
-        event: EventDraft,
-    ) -> DbResult<SectionRow> {
+        changes: Vec<SectionChange>,
+    ) -> DbResult<Vec<SectionRow>> {
         let owner = owner_key(owner);
-        let changed_at = event.at;
-        let changed_at_db = rows::ts_to_db(changed_at)?;
-        let value_text = serde_json::to_string(value)?;
         let mut tx = self.begin().await?;
-        let (current_sequence, created_at) =
-            lock_section(&mut tx, owner, section, changed_at_db).await?;
-        if expected_sequence.is_some_and(|expected| expected != current_sequence) {
-            // Also removes a placeholder row inserted by `lock_section`.
-            tx.rollback().await?;
-            return Err(StoreError::VersionMismatch.into());
+        let mut rows = Vec::with_capacity(changes.len());
+        for change in changes {
+            let changed_at = change.event.at;
+            let changed_at_db = rows::ts_to_db(changed_at)?;
+            let value_text = serde_json::to_string(&change.value)?;
+            let (current_sequence, created_at) =
+                lock_section(&mut tx, owner, &change.section, changed_at_db).await?;
+            if change
+                .expected_sequence
+                .is_some_and(|expected| expected != current_sequence)
+            {
+                // Also removes placeholder rows inserted by `lock_section`.
+                tx.rollback().await?;
+                return Err(StoreError::VersionMismatch.into());
+            }
+            let created_at_db = created_at.unwrap_or(changed_at_db);
+            let created_at = rows::ts_from_db(created_at_db)?;
+            if rows.is_empty() {
+                bump_policy_version(&mut tx).await?;
+            }
+            let sequence = insert_event(&mut tx, change.event).await?;
+            // The row is locked by this transaction (above), so this never waits.
+            sqlx::query(
+                "UPDATE sections SET value = $3, sequence = $4, created_at = $5, changed_at = $6 \
+                 WHERE owner = $1 AND section = $2",
+            )
+            .bind(owner)
+            .bind(&change.section)
+            .bind(value_text)
+            .bind(rows::seq_to_db(sequence))
+            .bind(created_at_db)
+            .bind(changed_at_db)
+            .execute(&mut *tx)
+            .await?;
+            rows.push(SectionRow {
+                section: change.section,
+                value: change.value,
+                sequence,
+                created_at,
+                changed_at,
+            });
         }
-        let created_at_db = created_at.unwrap_or(changed_at_db);
-        let created_at = rows::ts_from_db(created_at_db)?;
-        bump_policy_version(&mut tx).await?;
-        let sequence = insert_event(&mut tx, event).await?;
-        // The row is locked by this transaction (above), so this never waits.
-        sqlx::query(
-            "UPDATE sections SET value = $3, sequence = $4, created_at = $5, changed_at = $6 \
-             WHERE owner = $1 AND section = $2",
-        )
-        .bind(owner)
-        .bind(section)
-        .bind(value_text)
-        .bind(rows::seq_to_db(sequence))
-        .bind(created_at_db)
-        .bind(changed_at_db)
-        .execute(&mut *tx)
-        .await?;
         tx.commit().await?;
-        Ok(SectionRow {
-            section: section.to_owned(),
-            value: value.clone(),
-            sequence,
-            created_at,
-            changed_at,
-        })
+        Ok(rows)
     }
 
     /// `Store::delete_section`.

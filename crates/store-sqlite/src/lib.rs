@@ -34,7 +34,7 @@ use portcullis_engine::counter::CounterState;
 use portcullis_model::Timestamp;
 use portcullis_store::{
     ApiKey, CounterUpdate, Event, EventDraft, LoginRecord, Org, Owner, Page, PasswordUpdate,
-    SectionRow, Session, Store, StoreError, StoreResult, User, UserProfile,
+    SectionChange, SectionRow, Session, Store, StoreError, StoreResult, User, UserProfile,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, Transaction};
@@ -192,17 +192,12 @@ impl Store for SqliteStore {
         Ok(self.load_sections_impl(owner).await?)
     }
 
-    async fn write_section(
+    async fn write_sections(
         &self,
         owner: &Owner,
-        section: &str,
-        value: &serde_json::Value,
-        expected_sequence: Option<u64>,
-        event: EventDraft,
-    ) -> StoreResult<SectionRow> {
-        Ok(self
-            .write_section_impl(owner, section, value, expected_sequence, event)
-            .await?)
+        changes: Vec<SectionChange>,
+    ) -> StoreResult<Vec<SectionRow>> {
+        Ok(self.write_sections_impl(owner, changes).await?)
     }
 
     async fn delete_section(

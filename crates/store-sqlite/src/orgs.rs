@@ -5,7 +5,9 @@
 //! event written in the same transaction; a conditional write compares the current sequence
 //! (0 = no row) inside the write transaction, so no other writer can slip in between.
 
-use portcullis_store::{EventDraft, MAX_PAGE, Org, Owner, Page, SectionRow, StoreError};
+use portcullis_store::{
+    EventDraft, MAX_PAGE, Org, Owner, Page, SectionChange, SectionRow, StoreError,
+};
 use sqlx::Row;
 
 use crate::SqliteStore;
@@ -74,59 +76,63 @@ impl SqliteStore {
     }
 
     /// `Store::write_section`.
-    pub(crate) async fn write_section_impl(
+    pub(crate) async fn write_sections_impl(
         &self,
         owner: &Owner,
-        section: &str,
-        value: &serde_json::Value,
-        expected_sequence: Option<u64>,
-        event: EventDraft,
-    ) -> DbResult<SectionRow> {
+        changes: Vec<SectionChange>,
+    ) -> DbResult<Vec<SectionRow>> {
         let owner = owner_key(owner);
         let mut tx = self.write_tx().await?;
-        let current = sqlx::query(
-            "SELECT sequence, created_at FROM sections WHERE owner = ?1 AND section = ?2",
-        )
-        .bind(owner)
-        .bind(section)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let (current_sequence, created_at) = match &current {
-            Some(row) => (
-                rows::seq_from_db(row.try_get::<i64, _>("sequence")?)?,
-                Some(rows::ts_from_db(row.try_get::<i64, _>("created_at")?)?),
-            ),
-            None => (0, None),
-        };
-        if expected_sequence.is_some_and(|expected| expected != current_sequence) {
-            return Err(StoreError::VersionMismatch.into());
+        let mut rows = Vec::with_capacity(changes.len());
+        for change in changes {
+            let current = sqlx::query(
+                "SELECT sequence, created_at FROM sections WHERE owner = ?1 AND section = ?2",
+            )
+            .bind(owner)
+            .bind(&change.section)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let (current_sequence, created_at) = match &current {
+                Some(row) => (
+                    rows::seq_from_db(row.try_get::<i64, _>("sequence")?)?,
+                    Some(rows::ts_from_db(row.try_get::<i64, _>("created_at")?)?),
+                ),
+                None => (0, None),
+            };
+            if change
+                .expected_sequence
+                .is_some_and(|expected| expected != current_sequence)
+            {
+                return Err(StoreError::VersionMismatch.into());
+            }
+            let changed_at = change.event.at;
+            let created_at = created_at.unwrap_or(changed_at);
+            let sequence = insert_event(&mut tx, change.event).await?;
+            sqlx::query(
+                "INSERT INTO sections (owner, section, value, sequence, created_at, changed_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                 ON CONFLICT (owner, section) DO UPDATE SET value = excluded.value, \
+                 sequence = excluded.sequence, changed_at = excluded.changed_at",
+            )
+            .bind(owner)
+            .bind(&change.section)
+            .bind(serde_json::to_string(&change.value)?)
+            .bind(rows::seq_to_db(sequence))
+            .bind(rows::ts_to_db(created_at)?)
+            .bind(rows::ts_to_db(changed_at)?)
+            .execute(&mut *tx)
+            .await?;
+            rows.push(SectionRow {
+                section: change.section,
+                value: change.value,
+                sequence,
+                created_at,
+                changed_at,
+            });
         }
-        let changed_at = event.at;
-        let created_at = created_at.unwrap_or(changed_at);
-        let sequence = insert_event(&mut tx, event).await?;
-        sqlx::query(
-            "INSERT INTO sections (owner, section, value, sequence, created_at, changed_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
-             ON CONFLICT (owner, section) DO UPDATE SET value = excluded.value, \
-             sequence = excluded.sequence, changed_at = excluded.changed_at",
-        )
-        .bind(owner)
-        .bind(section)
-        .bind(serde_json::to_string(value)?)
-        .bind(rows::seq_to_db(sequence))
-        .bind(rows::ts_to_db(created_at)?)
-        .bind(rows::ts_to_db(changed_at)?)
-        .execute(&mut *tx)
-        .await?;
         bump_policy_version(&mut tx).await?;
         tx.commit().await?;
-        Ok(SectionRow {
-            section: section.to_owned(),
-            value: value.clone(),
-            sequence,
-            created_at,
-            changed_at,
-        })
+        Ok(rows)
     }
 
     /// `Store::delete_section`.

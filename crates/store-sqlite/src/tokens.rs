@@ -157,7 +157,7 @@ impl SqliteStore {
         sqlx::query(concat!(
             "INSERT INTO api_keys (",
             api_key_columns!(),
-            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
         ))
         .bind(&key.id)
         .bind(&key.token_hash)
@@ -167,6 +167,7 @@ impl SqliteStore {
         .bind(rows::roles_to_db(&key.roles)?)
         .bind(rows::ts_to_db(key.created_at)?)
         .bind(rows::opt_ts_to_db(key.expires_at)?)
+        .bind(key.sealed_secret.as_deref())
         .execute(&mut *tx)
         .await?;
         insert_event(&mut tx, event).await?;

@@ -26,8 +26,8 @@ use portcullis_model::Timestamp;
 
 pub use memory::MemoryStore;
 pub use records::{
-    ApiKey, Event, EventDraft, LoginRecord, Org, Owner, Page, PasswordUpdate, Role, SectionRow,
-    Session, User, UserProfile,
+    ApiKey, Event, EventDraft, LoginRecord, Org, Owner, Page, PasswordUpdate, Role, SectionChange,
+    SectionRow, Session, User, UserProfile,
 };
 
 /// Largest page any list answers.
@@ -83,9 +83,16 @@ pub trait Store: Send + Sync + 'static {
     async fn policy_version(&self) -> StoreResult<u64>;
     /// Every section row of `owner`.
     async fn load_sections(&self, owner: &Owner) -> StoreResult<Vec<SectionRow>>;
-    /// Writes one section of `owner`, with `event`; the row's `sequence` becomes the event's.
-    /// With `expected_sequence`, the write happens only if the row's current sequence is that
-    /// value (0 = the row must not exist), else `VersionMismatch`.
+    /// Writes several sections of `owner` in one transaction: all of them or none. Each change
+    /// records its event, and the row's `sequence` becomes that event's. A change with
+    /// `expected_sequence` happens only if the row's current sequence is that value (0 = the row
+    /// must not exist); one mismatch fails the whole batch with `VersionMismatch`.
+    async fn write_sections(
+        &self,
+        owner: &Owner,
+        changes: Vec<SectionChange>,
+    ) -> StoreResult<Vec<SectionRow>>;
+    /// Writes one section of `owner` (a batch of one).
     async fn write_section(
         &self,
         owner: &Owner,
@@ -93,7 +100,17 @@ pub trait Store: Send + Sync + 'static {
         value: &serde_json::Value,
         expected_sequence: Option<u64>,
         event: EventDraft,
-    ) -> StoreResult<SectionRow>;
+    ) -> StoreResult<SectionRow> {
+        let change = SectionChange {
+            section: section.to_owned(),
+            value: value.clone(),
+            expected_sequence,
+            event,
+        };
+        let mut rows = self.write_sections(owner, vec![change]).await?;
+        rows.pop()
+            .ok_or_else(|| StoreError::Internal("a batch of one wrote nothing".into()))
+    }
     /// Deletes an organization's custom section (reset to the instance default). Writes `event`
     /// and answers `true` only when a row was deleted.
     async fn delete_section(

@@ -9,11 +9,11 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 use portcullis_engine::counter::CounterState;
 use portcullis_model::Timestamp;
-use serde_json::Value;
 
 use crate::{
     ApiKey, CounterUpdate, Event, EventDraft, LoginRecord, MAX_PAGE, Org, Owner, Page,
-    PasswordUpdate, SectionRow, Session, Store, StoreError, StoreResult, User, UserProfile,
+    PasswordUpdate, SectionChange, SectionRow, Session, Store, StoreError, StoreResult, User,
+    UserProfile,
 };
 
 #[derive(Default)]
@@ -109,35 +109,39 @@ impl Store for MemoryStore {
             .collect())
     }
 
-    async fn write_section(
+    async fn write_sections(
         &self,
         owner: &Owner,
-        section: &str,
-        value: &Value,
-        expected_sequence: Option<u64>,
-        event: EventDraft,
-    ) -> StoreResult<SectionRow> {
+        changes: Vec<SectionChange>,
+    ) -> StoreResult<Vec<SectionRow>> {
         let mut s = self.lock()?;
-        let key = (owner.org_id().map(str::to_owned), section.to_owned());
-        let current = s.sections.get(&key);
-        if let Some(expected) = expected_sequence
-            && current.map_or(0, |r| r.sequence) != expected
-        {
-            return Err(StoreError::VersionMismatch);
+        let org = owner.org_id().map(str::to_owned);
+        for change in &changes {
+            let current = s.sections.get(&(org.clone(), change.section.clone()));
+            if let Some(expected) = change.expected_sequence
+                && current.map_or(0, |r| r.sequence) != expected
+            {
+                return Err(StoreError::VersionMismatch);
+            }
         }
-        let at = event.at;
-        let created_at = current.map_or(at, |r| r.created_at);
-        let sequence = s.record(vec![event]);
-        let row = SectionRow {
-            section: section.to_owned(),
-            value: value.clone(),
-            sequence,
-            created_at,
-            changed_at: at,
-        };
-        s.sections.insert(key, row.clone());
+        let mut rows = Vec::with_capacity(changes.len());
+        for change in changes {
+            let key = (org.clone(), change.section.clone());
+            let at = change.event.at;
+            let created_at = s.sections.get(&key).map_or(at, |r| r.created_at);
+            let sequence = s.record(vec![change.event]);
+            let row = SectionRow {
+                section: change.section,
+                value: change.value,
+                sequence,
+                created_at,
+                changed_at: at,
+            };
+            s.sections.insert(key, row.clone());
+            rows.push(row);
+        }
         s.policy_version += 1;
-        Ok(row)
+        Ok(rows)
     }
 
     async fn delete_section(

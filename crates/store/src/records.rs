@@ -201,6 +201,9 @@ pub struct ApiKey {
     pub created_at: Timestamp,
     /// Expiry; `None` = none of its own.
     pub expires_at: Option<Timestamp>,
+    /// For an access key (signed requests): its secret, sealed with the instance master key.
+    /// `None` for a bearer key.
+    pub sealed_secret: Option<String>,
 }
 
 /// Whose policy section a row is.
@@ -235,6 +238,19 @@ pub struct SectionRow {
     pub created_at: Timestamp,
     /// Last write.
     pub changed_at: Timestamp,
+}
+
+/// One section write of a [`crate::Store::write_sections`] batch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SectionChange {
+    /// Section name.
+    pub section: String,
+    /// The new value, canonical JSON.
+    pub value: Value,
+    /// The sequence the row must have (0 = must not exist), or `None` for an unconditional write.
+    pub expected_sequence: Option<u64>,
+    /// The event describing this change; the row's `sequence` becomes its sequence.
+    pub event: EventDraft,
 }
 
 /// An event to record in the same transaction as the change it describes.

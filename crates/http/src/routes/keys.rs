@@ -1,10 +1,10 @@
-//! `/v1/orgs/{org}/api-keys` and `/v1/orgs/{org}/events`.
+//! `/v1/orgs/{org}/api-keys`, `/v1/orgs/{org}/access-keys` and `/v1/orgs/{org}/events`.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use portcullis_model::{Violation, codes};
-use portcullis_service::{CreatedApiKey, NewApiKey};
+use portcullis_service::{CreatedAccessKey, CreatedApiKey, NewApiKey};
 use serde::Deserialize;
 
 use crate::AppState;
@@ -24,6 +24,24 @@ pub async fn create_api_key(
     let key = state
         .service
         .create_api_key(&auth.caller, &auth.ctx, &org, body)
+        .await?;
+    Ok((StatusCode::CREATED, Json(key)))
+}
+
+/// Creates an access key for signed requests (id and secret; the secret is in this answer only,
+/// and stored sealed with the instance master key). It is listed and deleted with the API keys.
+#[utoipa::path(post, path = "/v1/orgs/{org}/access-keys", tag = "api-keys", request_body = NewApiKey,
+    responses((status = 201, body = CreatedAccessKey), (status = 400, body = Problem),
+        (status = 409, body = Problem, description = "no master key is configured")))]
+pub async fn create_access_key(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(org): Path<String>,
+    JsonBody(body): JsonBody<NewApiKey>,
+) -> ApiResult<(StatusCode, Json<CreatedAccessKey>)> {
+    let key = state
+        .service
+        .create_access_key(&auth.caller, &auth.ctx, &org, body)
         .await?;
     Ok((StatusCode::CREATED, Json(key)))
 }

@@ -11,6 +11,7 @@
 mod api;
 mod config;
 mod crash;
+mod dialects;
 mod ip_block;
 mod isolation;
 mod lifetimes;

@@ -96,6 +96,8 @@ pub(crate) fn test_config(dir: &TempDir) -> Config {
             bcrypt_cost: 4,
             concurrency: 4,
         },
+        // The same key on every backend (PostgreSQL has no default key file).
+        master_key: Some("0123456789abcdef".repeat(4)),
         ..Config::default()
     }
 }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use portcullis_store::{Owner, SectionRow, Store, StoreError};
+use portcullis_store::{Owner, SectionChange, SectionRow, Store, StoreError};
 use serde_json::{Value, json};
 
 use crate::support::{at, draft, events_of, kinds, section_draft, sections_of};
@@ -441,4 +441,53 @@ pub async fn section_writes_bump_the_policy_version(store: Arc<dyn Store>) {
             .unwrap()
     );
     assert!(store.policy_version().await.unwrap() > v2);
+}
+
+/// A batch writes every section with its own event, or none: one stale `expected_sequence`
+/// fails the whole batch and leaves rows, events and the policy version as they were.
+pub async fn section_batches_are_all_or_nothing(store: Arc<dyn Store>) {
+    let owner = Owner::Org("sb".to_owned());
+    let change = |section: &str, max: u32, expected: Option<u64>, at_secs: i64| SectionChange {
+        section: section.to_owned(),
+        value: lockout_value(max),
+        expected_sequence: expected,
+        event: section_draft(&owner, section, at_secs),
+    };
+    let rows = store
+        .write_sections(
+            &owner,
+            vec![
+                change("lockout", 3, Some(0), 100),
+                change("session", 4, Some(0), 100),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    let events = events_of(&*store, Some("sb")).await;
+    assert_eq!(
+        kinds(&events),
+        ["policy.lockout.changed", "policy.session.changed"]
+    );
+    assert_eq!(rows[0].sequence, events[0].sequence);
+    assert_eq!(rows[1].sequence, events[1].sequence);
+    assert_eq!(sections_of(&*store, &owner).await.len(), 2);
+
+    let version = store.policy_version().await.unwrap();
+    // The second change expects a sequence the row no longer has: nothing is written.
+    let err = store
+        .write_sections(
+            &owner,
+            vec![
+                change("lockout", 9, Some(rows[0].sequence), 200),
+                change("session", 9, Some(0), 200),
+                change("mfa", 9, None, 200),
+            ],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err, StoreError::VersionMismatch);
+    assert_eq!(sections_of(&*store, &owner).await, rows);
+    assert_eq!(events_of(&*store, Some("sb")).await.len(), 2);
+    assert_eq!(store.policy_version().await.unwrap(), version);
 }

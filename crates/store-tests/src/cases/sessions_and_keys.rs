@@ -142,7 +142,11 @@ pub async fn api_key_create_find_list_delete(store: Arc<dyn Store>) {
         roles: Vec::new(),
         ..api_key(Some("ka"), None, "k-1")
     };
-    let k2 = api_key(Some("ka"), Some("u1"), "k-2");
+    // An access key: its sealed secret reads back as written.
+    let k2 = ApiKey {
+        sealed_secret: Some("v1.sealed-secret".to_owned()),
+        ..api_key(Some("ka"), Some("u1"), "k-2")
+    };
     let k3 = api_key(Some("ka"), Some("u2"), "k-3");
     let i1 = api_key(None, None, "i-1");
     let i2 = ApiKey {

@@ -1,0 +1,728 @@
+//! Huawei Cloud IAM security policies (`../shared/dialects/README.md` §3, §6).
+//!
+//! `GET`/`PUT /v3.0/OS-SECURITYPOLICY/domains/{domain_id}/login-policy`, `.../password-policy`
+//! and `.../protect-policy`, bodies wrapped in `{login_policy|password_policy|protect_policy}`.
+//! A PUT changes only the fields present. Authentication: an access key's AK/SK signature
+//! (`SDK-HMAC-SHA256`, with `X-Sdk-Date` within 15 minutes and the body hash checked), or
+//! `X-Auth-Token` with an ordinary token. Minutes and days are converted to seconds; reads
+//! round up. Huawei's documented ranges are checked on write. Errors are
+//! `{error_code, error_msg}`.
+
+pub mod signing;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use portcullis_http::AppState;
+use portcullis_http::extract::RequestId;
+use portcullis_model::{AccountAttribute, EffectivePolicy, SectionKind};
+use portcullis_service::{Caller, Context, PolicyScope, Precondition, ServiceError};
+use serde_json::{Map, Value, json};
+
+use crate::common;
+
+const BASE: &str = "/v3.0/OS-SECURITYPOLICY/domains/{domain_id}";
+/// Largest clock difference accepted in `X-Sdk-Date`, in seconds.
+pub const MAX_CLOCK_SKEW: i64 = 15 * 60;
+/// Key of the protect policy in `features.dialect_settings`.
+const PROTECT_KEY: &str = "huawei_protect_policy";
+
+/// This dialect's routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            &format!("{BASE}/login-policy"),
+            get(get_login).put(put_login),
+        )
+        .route(
+            &format!("{BASE}/password-policy"),
+            get(get_password).put(put_password),
+        )
+        .route(
+            &format!("{BASE}/protect-policy"),
+            get(get_protect).put(put_protect),
+        )
+}
+
+/// A Huawei error answer.
+#[derive(Debug)]
+pub struct HuaweiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl HuaweiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> HuaweiError {
+        HuaweiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn out_of_range(message: impl Into<String>) -> HuaweiError {
+        HuaweiError::new(StatusCode::BAD_REQUEST, "IAM.0072", message)
+    }
+
+    fn malformed(message: impl Into<String>) -> HuaweiError {
+        HuaweiError::new(StatusCode::BAD_REQUEST, "IAM.0073", message)
+    }
+
+    fn unauthenticated(message: impl Into<String>) -> HuaweiError {
+        HuaweiError::new(StatusCode::UNAUTHORIZED, "IAM.0001", message)
+    }
+
+    fn from_service(error: ServiceError) -> HuaweiError {
+        common::log_if_server_side(&error);
+        let message = common::public_message(&error);
+        let (status, code) = match error {
+            ServiceError::Invalid(_) => (StatusCode::BAD_REQUEST, "IAM.0072"),
+            ServiceError::NotFound => (StatusCode::NOT_FOUND, "IAM.0004"),
+            ServiceError::Conflict(_) => (StatusCode::CONFLICT, "IAM.0009"),
+            ServiceError::Unauthenticated => (StatusCode::UNAUTHORIZED, "IAM.0001"),
+            ServiceError::Forbidden(_) | ServiceError::PasswordChangeRequired => {
+                (StatusCode::FORBIDDEN, "IAM.0002")
+            }
+            ServiceError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "IAM.0007"),
+            ServiceError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "IAM.0006"),
+        };
+        HuaweiError::new(status, code, message)
+    }
+}
+
+impl IntoResponse for HuaweiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(json!({"error_code": self.code, "error_msg": self.message})),
+        )
+            .into_response()
+    }
+}
+
+type Rid = Option<Extension<RequestId>>;
+type Answer = Result<Json<Value>, HuaweiError>;
+
+/// Everything the signature covers.
+struct Signed<'a> {
+    method: &'a Method,
+    uri: &'a Uri,
+    headers: &'a HeaderMap,
+    body: &'a [u8],
+}
+
+async fn caller_of(
+    state: &AppState,
+    domain_id: &str,
+    request: Signed<'_>,
+    rid: &Rid,
+) -> Result<(Caller, Context), HuaweiError> {
+    let headers = request.headers;
+    let authorization = common::header(headers, "authorization");
+    let Some(auth) = authorization.and_then(signing::parse_authorization) else {
+        // No signature: an ordinary token in X-Auth-Token.
+        let token = common::header(headers, "x-auth-token").filter(|t| !t.is_empty());
+        let token = token.ok_or_else(|| {
+            HuaweiError::unauthenticated("a signature or X-Auth-Token is required")
+        })?;
+        return common::authenticate(state, Some(token), rid.as_ref().map(|e| &e.0))
+            .await
+            .map_err(HuaweiError::from_service);
+    };
+    let date = common::header(headers, "x-sdk-date")
+        .ok_or_else(|| HuaweiError::unauthenticated("X-Sdk-Date is required"))?;
+    let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    let signed_at = time::PrimitiveDateTime::parse(date, format)
+        .map_err(|_| HuaweiError::unauthenticated("X-Sdk-Date must look like 20260101T120000Z"))?
+        .assume_utc();
+    if (state.service.now() - signed_at).whole_seconds().abs() > MAX_CLOCK_SKEW {
+        return Err(HuaweiError::unauthenticated(
+            "X-Sdk-Date is more than 15 minutes off",
+        ));
+    }
+    let string_to_sign = signing::string_to_sign(
+        request.method,
+        request.uri.path(),
+        request.uri.query(),
+        headers,
+        &auth.signed_headers,
+        request.body,
+        date,
+    )
+    .ok_or_else(|| HuaweiError::unauthenticated("a signed header is missing"))?;
+    // The key is looked up in the organization the credentials name (X-Domain-Id), else the
+    // one in the path; the path is then checked against the caller like any other request.
+    let key_org = common::header(headers, "x-domain-id").unwrap_or(domain_id);
+    let caller = state
+        .service
+        .authenticate_access_key(key_org, &auth.access, |secret| {
+            signing::signature_matches(secret, &string_to_sign, &auth.signature)
+        })
+        .await
+        .map_err(|e| match e {
+            ServiceError::Unauthenticated => {
+                HuaweiError::unauthenticated("the signature does not match")
+            }
+            other => HuaweiError::from_service(other),
+        })?;
+    let ctx = common::context(&caller, rid.as_ref().map(|e| &e.0));
+    Ok((caller, ctx))
+}
+
+fn wrapped<'a>(
+    body: &'a Map<String, Value>,
+    key: &str,
+) -> Result<&'a Map<String, Value>, HuaweiError> {
+    body.get(key)
+        .and_then(Value::as_object)
+        .ok_or_else(|| HuaweiError::malformed(format!("the body must be {{\"{key}\": {{...}}}}")))
+}
+
+/// A whole-number field within Huawei's documented `min..=max` (in the field's own unit).
+fn number(
+    fields: &Map<String, Value>,
+    name: &str,
+    min: u64,
+    max: u64,
+    errors: &mut Vec<HuaweiError>,
+) -> Option<u64> {
+    match common::uint_field(fields, name, false) {
+        Ok(Some(v)) if (min..=max).contains(&v) => Some(v),
+        Ok(Some(_)) => {
+            errors.push(HuaweiError::out_of_range(format!(
+                "{name} must be between {min} and {max}"
+            )));
+            None
+        }
+        Ok(None) => None,
+        Err(e) => {
+            errors.push(HuaweiError::malformed(e));
+            None
+        }
+    }
+}
+
+fn flag(fields: &Map<String, Value>, name: &str, errors: &mut Vec<HuaweiError>) -> Option<bool> {
+    common::bool_field(fields, name).unwrap_or_else(|e| {
+        errors.push(HuaweiError::malformed(e));
+        None
+    })
+}
+
+fn known(fields: &Map<String, Value>, names: &[&str], errors: &mut Vec<HuaweiError>) {
+    for name in fields.keys().filter(|k| !names.contains(&k.as_str())) {
+        errors.push(HuaweiError::malformed(format!("unknown field `{name}`")));
+    }
+}
+
+/// The first error (the envelope carries one), with the others appended to its message.
+fn first_error(mut errors: Vec<HuaweiError>) -> Result<(), HuaweiError> {
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let mut first = errors.remove(0);
+    for more in errors {
+        first.message.push_str("; ");
+        first.message.push_str(&more.message);
+    }
+    Err(first)
+}
+
+// --- login policy
+
+fn login_view(policy: &EffectivePolicy) -> Value {
+    let lockout = &policy.lockout.value;
+    let session = &policy.session.value;
+    let minutes = |seconds: Option<u64>| seconds.map_or(0, |s| common::ceil_div(s, 60));
+    json!({"login_policy": {
+        "account_validity_period": session.account_validity_days,
+        "custom_info_for_login": session.login_banner,
+        "lockout_duration": minutes(lockout.lock_duration),
+        "login_failed_times": if lockout.enabled { lockout.max_password_attempts } else { 0 },
+        "period_with_login_failures": minutes(lockout.window),
+        "session_timeout": minutes(session.idle_timeout),
+        "show_recent_login_info": session.show_recent_login_info,
+    }})
+}
+
+fn login_patches(fields: &Map<String, Value>) -> Result<Vec<(SectionKind, Value)>, HuaweiError> {
+    let mut errors = Vec::new();
+    known(
+        fields,
+        &[
+            "account_validity_period",
+            "custom_info_for_login",
+            "lockout_duration",
+            "login_failed_times",
+            "period_with_login_failures",
+            "session_timeout",
+            "show_recent_login_info",
+        ],
+        &mut errors,
+    );
+    let mut lockout = Map::new();
+    let mut session = Map::new();
+    if let Some(n) = number(fields, "login_failed_times", 3, 10, &mut errors) {
+        lockout.insert("enabled".into(), true.into());
+        lockout.insert("max_password_attempts".into(), n.into());
+    }
+    if let Some(m) = number(fields, "period_with_login_failures", 15, 60, &mut errors) {
+        lockout.insert("window".into(), (m * 60).into());
+    }
+    if let Some(m) = number(fields, "lockout_duration", 15, 30, &mut errors) {
+        lockout.insert("lock_duration".into(), (m * 60).into());
+    }
+    if let Some(m) = number(fields, "session_timeout", 15, 1440, &mut errors) {
+        session.insert("idle_timeout".into(), (m * 60).into());
+    }
+    if let Some(days) = number(fields, "account_validity_period", 0, 3650, &mut errors) {
+        session.insert("account_validity_days".into(), days.into());
+    }
+    if let Some(on) = flag(fields, "show_recent_login_info", &mut errors) {
+        session.insert("show_recent_login_info".into(), on.into());
+    }
+    match common::string_field(fields, "custom_info_for_login") {
+        Ok(Some(text)) => {
+            session.insert("login_banner".into(), text.into());
+        }
+        Ok(None) => {}
+        Err(e) => errors.push(HuaweiError::malformed(e)),
+    }
+    first_error(errors)?;
+    Ok(non_empty([
+        (SectionKind::Lockout, lockout),
+        (SectionKind::Session, session),
+    ]))
+}
+
+fn non_empty<const N: usize>(
+    patches: [(SectionKind, Map<String, Value>); N],
+) -> Vec<(SectionKind, Value)> {
+    patches
+        .into_iter()
+        .filter(|(_, p)| !p.is_empty())
+        .map(|(k, p)| (k, Value::Object(p)))
+        .collect()
+}
+
+// --- password policy
+
+/// A sentence describing the default password policy's composition rules.
+fn requirements(policy: &EffectivePolicy) -> String {
+    let p = policy.password.value.default_policy();
+    let mut parts = vec![format!("{} to {} characters", p.min_length, p.max_length)];
+    if p.min_character_types > 0 {
+        parts.push(format!(
+            "at least {} of: lowercase letters, uppercase letters, digits, special characters",
+            p.min_character_types
+        ));
+    }
+    for (n, what) in [
+        (p.min_lowercase, "lowercase letters"),
+        (p.min_uppercase, "uppercase letters"),
+        (p.min_digits, "digits"),
+        (p.min_special, "special characters"),
+    ] {
+        if n > 0 {
+            parts.push(format!("at least {n} {what}"));
+        }
+    }
+    if p.max_repeated_chars > 0 {
+        parts.push(format!(
+            "no character more than {} times in a row",
+            p.max_repeated_chars
+        ));
+    }
+    if p.check_account_attributes && p.account_attributes.contains(&AccountAttribute::Login) {
+        parts.push("not the username or the username reversed".into());
+    }
+    format!("The password must have {}.", parts.join("; "))
+}
+
+fn password_view(policy: &EffectivePolicy) -> Value {
+    let p = policy.password.value.default_policy();
+    json!({"password_policy": {
+        "maximum_consecutive_identical_chars": p.max_repeated_chars,
+        "minimum_password_age": common::ceil_div(p.min_age, 60),
+        "minimum_password_length": p.min_length,
+        "number_of_recent_passwords_disallowed": p.history,
+        "password_not_username_or_invert":
+            p.check_account_attributes && p.account_attributes.contains(&AccountAttribute::Login),
+        "password_validity_period": if p.expiration_enabled { p.max_age_days } else { 0 },
+        "password_char_combination": p.min_character_types,
+        "maximum_password_length": p.max_length,
+        "password_requirements": requirements(policy),
+    }})
+}
+
+fn password_patches(
+    fields: &Map<String, Value>,
+    current: &EffectivePolicy,
+) -> Result<Vec<(SectionKind, Value)>, HuaweiError> {
+    let mut errors = Vec::new();
+    known(
+        fields,
+        &[
+            "maximum_consecutive_identical_chars",
+            "minimum_password_age",
+            "minimum_password_length",
+            "number_of_recent_passwords_disallowed",
+            "password_not_username_or_invert",
+            "password_validity_period",
+            "password_char_combination",
+        ],
+        &mut errors,
+    );
+    let mut password = Map::new();
+    for (name, canonical, min, max) in [
+        (
+            "maximum_consecutive_identical_chars",
+            "max_repeated_chars",
+            0,
+            32,
+        ),
+        ("minimum_password_length", "min_length", 6, 32),
+        ("number_of_recent_passwords_disallowed", "history", 0, 10),
+        ("password_char_combination", "min_character_types", 2, 4),
+    ] {
+        if let Some(v) = number(fields, name, min, max, &mut errors) {
+            password.insert(canonical.into(), v.into());
+        }
+    }
+    if let Some(m) = number(fields, "minimum_password_age", 0, 1440, &mut errors) {
+        password.insert("min_age".into(), (m * 60).into());
+    }
+    match number(fields, "password_validity_period", 0, 180, &mut errors) {
+        Some(0) => {
+            password.insert("expiration_enabled".into(), false.into());
+        }
+        Some(days) => {
+            password.insert("expiration_enabled".into(), true.into());
+            password.insert("max_age_days".into(), days.into());
+        }
+        None => {}
+    }
+    if let Some(on) = flag(fields, "password_not_username_or_invert", &mut errors) {
+        let p = current.password.value.default_policy();
+        let mut attributes = if p.check_account_attributes {
+            p.account_attributes.clone()
+        } else {
+            Default::default()
+        };
+        if on {
+            attributes.insert(AccountAttribute::Login);
+        } else {
+            attributes.remove(&AccountAttribute::Login);
+        }
+        password.insert(
+            "check_account_attributes".into(),
+            (!attributes.is_empty()).into(),
+        );
+        if !attributes.is_empty() {
+            password.insert(
+                "account_attributes".into(),
+                serde_json::to_value(&attributes).unwrap_or_default(),
+            );
+        }
+    }
+    first_error(errors)?;
+    Ok(non_empty([(SectionKind::Password, password)]))
+}
+
+// --- protect policy (stored and returned as set)
+
+fn protect_stored(policy: &EffectivePolicy) -> Map<String, Value> {
+    let mut out = match json!({
+        "operation_protection": false,
+        "allow_user": {"manage_accesskey": true, "manage_email": true, "manage_mobile": true,
+                       "manage_password": true},
+        "mobile": "",
+        "admin_check": "off",
+        "email": "",
+        "scene": "",
+    }) {
+        Value::Object(fields) => fields,
+        _ => Map::new(),
+    };
+    if let Some(Value::Object(stored)) = policy.features.value.dialect_settings.get(PROTECT_KEY) {
+        merge_two_levels(&mut out, stored);
+    }
+    out
+}
+
+/// Overlays `from` on `into`; an object value (`allow_user`) is overlaid key by key.
+fn merge_two_levels(into: &mut Map<String, Value>, from: &Map<String, Value>) {
+    for (k, v) in from {
+        match (into.get_mut(k), v) {
+            (Some(Value::Object(inner)), Value::Object(over)) => inner.extend(over.clone()),
+            _ => {
+                into.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+fn protect_patch(
+    fields: &Map<String, Value>,
+    current: &EffectivePolicy,
+) -> Result<Vec<(SectionKind, Value)>, HuaweiError> {
+    let mut errors = Vec::new();
+    known(
+        fields,
+        &[
+            "operation_protection",
+            "allow_user",
+            "mobile",
+            "admin_check",
+            "email",
+            "scene",
+        ],
+        &mut errors,
+    );
+    flag(fields, "operation_protection", &mut errors);
+    for name in ["mobile", "email"] {
+        if let Err(e) = common::string_field(fields, name) {
+            errors.push(HuaweiError::malformed(e));
+        }
+    }
+    if let Some(allow) = fields.get("allow_user") {
+        match allow.as_object() {
+            Some(allow) => {
+                known(
+                    allow,
+                    &[
+                        "manage_accesskey",
+                        "manage_email",
+                        "manage_mobile",
+                        "manage_password",
+                    ],
+                    &mut errors,
+                );
+                for name in allow.keys() {
+                    flag(allow, name, &mut errors);
+                }
+            }
+            None => errors.push(HuaweiError::malformed("allow_user must be an object")),
+        }
+    }
+    let mut merged = protect_stored(current);
+    merge_two_levels(&mut merged, fields);
+    match merged.get("admin_check").and_then(Value::as_str) {
+        Some("on") => {
+            if !matches!(
+                merged.get("scene").and_then(Value::as_str),
+                Some("mobile" | "email")
+            ) {
+                errors.push(HuaweiError::out_of_range(
+                    "scene must be \"mobile\" or \"email\" when admin_check is \"on\"",
+                ));
+            }
+        }
+        Some("off") => {}
+        _ => errors.push(HuaweiError::out_of_range(
+            "admin_check must be \"on\" or \"off\"",
+        )),
+    }
+    if let Some(scene) = fields.get("scene")
+        && !matches!(scene.as_str(), Some("mobile" | "email" | ""))
+    {
+        errors.push(HuaweiError::out_of_range(
+            "scene must be \"mobile\" or \"email\"",
+        ));
+    }
+    first_error(errors)?;
+    Ok(vec![(
+        SectionKind::Features,
+        json!({"dialect_settings": {PROTECT_KEY: Value::Object(merged)}}),
+    )])
+}
+
+// --- handlers
+
+async fn read_policy(
+    state: &AppState,
+    domain_id: &str,
+    signed: Signed<'_>,
+    rid: &Rid,
+) -> Result<std::sync::Arc<EffectivePolicy>, HuaweiError> {
+    let (caller, _) = caller_of(state, domain_id, signed, rid).await?;
+    state
+        .service
+        .get_org_policy(&caller, domain_id)
+        .await
+        .map_err(HuaweiError::from_service)
+}
+
+async fn write_policy(
+    state: &AppState,
+    domain_id: &str,
+    signed: Signed<'_>,
+    rid: &Rid,
+    key: &str,
+    patches: impl FnOnce(
+        &Map<String, Value>,
+        &EffectivePolicy,
+    ) -> Result<Vec<(SectionKind, Value)>, HuaweiError>,
+) -> Result<std::sync::Arc<EffectivePolicy>, HuaweiError> {
+    let body = signed.body;
+    let (caller, ctx) = caller_of(state, domain_id, signed, rid).await?;
+    let fields = common::json_object(body).map_err(HuaweiError::malformed)?;
+    let inner = wrapped(&fields, key)?;
+    let current = state
+        .service
+        .get_org_policy(&caller, domain_id)
+        .await
+        .map_err(HuaweiError::from_service)?;
+    let patches = patches(inner, &current)?;
+    let scope = PolicyScope::Org(domain_id.to_owned());
+    state
+        .service
+        .patch_policy(&caller, &ctx, &scope, &patches, Precondition::Any)
+        .await
+        .map_err(HuaweiError::from_service)?;
+    state
+        .service
+        .get_org_policy(&caller, domain_id)
+        .await
+        .map_err(HuaweiError::from_service)
+}
+
+macro_rules! signed {
+    ($method:expr, $uri:expr, $headers:expr, $body:expr) => {
+        Signed {
+            method: &$method,
+            uri: &$uri,
+            headers: &$headers,
+            body: &$body,
+        }
+    };
+}
+
+async fn get_login(
+    State(state): State<AppState>,
+    Path(domain_id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    rid: Rid,
+    body: Bytes,
+) -> Answer {
+    let policy = read_policy(
+        &state,
+        &domain_id,
+        signed!(method, uri, headers, body),
+        &rid,
+    )
+    .await?;
+    Ok(Json(login_view(&policy)))
+}
+
+async fn put_login(
+    State(state): State<AppState>,
+    Path(domain_id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    rid: Rid,
+    body: Bytes,
+) -> Answer {
+    let signed = signed!(method, uri, headers, body);
+    let policy = write_policy(&state, &domain_id, signed, &rid, "login_policy", |f, _| {
+        login_patches(f)
+    })
+    .await?;
+    Ok(Json(login_view(&policy)))
+}
+
+async fn get_password(
+    State(state): State<AppState>,
+    Path(domain_id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    rid: Rid,
+    body: Bytes,
+) -> Answer {
+    let policy = read_policy(
+        &state,
+        &domain_id,
+        signed!(method, uri, headers, body),
+        &rid,
+    )
+    .await?;
+    Ok(Json(password_view(&policy)))
+}
+
+async fn put_password(
+    State(state): State<AppState>,
+    Path(domain_id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    rid: Rid,
+    body: Bytes,
+) -> Answer {
+    let signed = signed!(method, uri, headers, body);
+    let policy = write_policy(
+        &state,
+        &domain_id,
+        signed,
+        &rid,
+        "password_policy",
+        password_patches,
+    )
+    .await?;
+    Ok(Json(password_view(&policy)))
+}
+
+async fn get_protect(
+    State(state): State<AppState>,
+    Path(domain_id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    rid: Rid,
+    body: Bytes,
+) -> Answer {
+    let policy = read_policy(
+        &state,
+        &domain_id,
+        signed!(method, uri, headers, body),
+        &rid,
+    )
+    .await?;
+    Ok(Json(json!({"protect_policy": protect_stored(&policy)})))
+}
+
+async fn put_protect(
+    State(state): State<AppState>,
+    Path(domain_id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    rid: Rid,
+    body: Bytes,
+) -> Answer {
+    let signed = signed!(method, uri, headers, body);
+    let policy = write_policy(
+        &state,
+        &domain_id,
+        signed,
+        &rid,
+        "protect_policy",
+        protect_patch,
+    )
+    .await?;
+    let stored = protect_stored(&policy);
+    let answer: Map<String, Value> = stored
+        .into_iter()
+        .filter(|(k, _)| {
+            ["allow_user", "operation_protection", "admin_check", "scene"].contains(&k.as_str())
+        })
+        .collect();
+    Ok(Json(json!({"protect_policy": answer})))
+}

@@ -1,0 +1,368 @@
+//! ZITADEL lockout, password complexity, password age and login policies
+//! (`../shared/dialects/README.md` §2, §6).
+//!
+//! v1 REST: the management API (`/management/v1/policies/...`, organization from
+//! `x-zitadel-orgid` or the caller's own) with get, get default, add (409 when the organization
+//! has its own copy), update (404 without one, 400 when nothing changes) and reset (404 without
+//! one); the admin API (`/admin/v1/policies/...`, instance defaults; the lockout update is at
+//! `/admin/v1/policies/password/lockout`). v2: the Connect calls the official client makes,
+//! `POST /zitadel.settings.v2.SettingsService/Get{Lockout,PasswordComplexity,PasswordExpiry,
+//! Login}Settings`, with `ctx.orgId` or `ctx.instance` in the body. Credentials:
+//! `Authorization: Bearer`.
+
+mod errors;
+mod policies;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::routing::{get, post, put};
+use axum::{Extension, Json, Router};
+use portcullis_http::AppState;
+use portcullis_http::extract::RequestId;
+use portcullis_model::EffectivePolicy;
+use portcullis_service::{Caller, Context, PatchOutcome, PolicyScope, Precondition};
+use serde_json::{Map, Value, json};
+
+pub use errors::{Code, Generation, ZitadelError};
+pub use policies::Kind;
+
+use crate::common;
+
+type Answer = Result<Json<Value>, ZitadelError>;
+type Rid = Option<Extension<RequestId>>;
+
+/// This dialect's routes.
+pub fn routes() -> Router<AppState> {
+    let mut router = Router::new().route(
+        "/zitadel.settings.v2.SettingsService/{method}",
+        post(v2_settings),
+    );
+    for (path, admin_get, admin_put, kind) in [
+        ("lockout", "lockout", "password/lockout", Kind::Lockout),
+        (
+            "password/complexity",
+            "password/complexity",
+            "password/complexity",
+            Kind::Complexity,
+        ),
+        ("password/age", "password/age", "password/age", Kind::Age),
+        ("login", "login", "login", Kind::Login),
+    ] {
+        router = router
+            .route(
+                &format!("/management/v1/policies/{path}"),
+                get(move |s: State<AppState>, h: HeaderMap, r: Rid| mgmt_get(s, h, r, kind))
+                    .post(move |s: State<AppState>, h: HeaderMap, r: Rid, b: Bytes| {
+                        mgmt_write(s, h, r, b, kind, Precondition::Inherited(kind.primary()))
+                    })
+                    .put(move |s: State<AppState>, h: HeaderMap, r: Rid, b: Bytes| {
+                        mgmt_write(s, h, r, b, kind, Precondition::Custom(kind.primary()))
+                    })
+                    .delete(move |s: State<AppState>, h: HeaderMap, r: Rid| {
+                        mgmt_reset(s, h, r, kind)
+                    }),
+            )
+            .route(
+                &format!("/management/v1/policies/default/{path}"),
+                get(move |s: State<AppState>, h: HeaderMap, r: Rid| {
+                    mgmt_get_default(s, h, r, kind)
+                }),
+            );
+        // The admin lockout GET and PUT live at different paths; the others share one.
+        let admin_read =
+            get(move |s: State<AppState>, h: HeaderMap, r: Rid| admin_get_policy(s, h, r, kind));
+        let admin_write = put(move |s: State<AppState>, h: HeaderMap, r: Rid, b: Bytes| {
+            admin_update(s, h, r, b, kind)
+        });
+        router = if admin_get == admin_put {
+            router.route(
+                &format!("/admin/v1/policies/{admin_get}"),
+                admin_read.merge(admin_write),
+            )
+        } else {
+            router
+                .route(&format!("/admin/v1/policies/{admin_get}"), admin_read)
+                .route(&format!("/admin/v1/policies/{admin_put}"), admin_write)
+        };
+    }
+    router
+}
+
+async fn caller_of(
+    state: &AppState,
+    headers: &HeaderMap,
+    request_id: &Rid,
+) -> Result<(Caller, Context), ZitadelError> {
+    common::authenticate(
+        state,
+        common::bearer(headers),
+        request_id.as_ref().map(|e| &e.0),
+    )
+    .await
+    .map_err(ZitadelError::from_service)
+}
+
+/// The organization a management call acts on.
+fn org_of(caller: &Caller, headers: &HeaderMap) -> Result<String, ZitadelError> {
+    common::header(headers, "x-zitadel-orgid")
+        .filter(|org| !org.is_empty())
+        .map(str::to_owned)
+        .or_else(|| caller.org_id.clone())
+        .ok_or_else(|| {
+            ZitadelError::new(
+                Code::InvalidArgument,
+                "AUTHZ-orgid",
+                "x-zitadel-orgid is required with instance credentials",
+            )
+        })
+}
+
+/// A v1 policy message: the fields, `details` and `isDefault`, zero values omitted.
+fn policy_message(kind: Kind, policy: &EffectivePolicy, is_default: bool) -> Value {
+    let (_, details) = policy.section_meta(kind.primary());
+    let mut fields = kind.fields(policy);
+    fields.insert("details".into(), policies::details(details));
+    fields.insert("isDefault".into(), is_default.into());
+    policies::omit_zero(Value::Object(fields))
+}
+
+fn details_only(kind: Kind, policy: &EffectivePolicy) -> Json<Value> {
+    let (_, details) = policy.section_meta(kind.primary());
+    Json(json!({"details": policies::details(details)}))
+}
+
+async fn mgmt_get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    rid: Rid,
+    kind: Kind,
+) -> Answer {
+    let (caller, _) = caller_of(&state, &headers, &rid).await?;
+    let org = org_of(&caller, &headers)?;
+    let policy = state
+        .service
+        .get_org_policy(&caller, &org)
+        .await
+        .map_err(ZitadelError::from_service)?;
+    let (inherited, _) = policy.section_meta(kind.primary());
+    Ok(Json(policies::omit_zero(json!({
+        "policy": policy_message(kind, &policy, inherited),
+        "isDefault": inherited,
+    }))))
+}
+
+async fn mgmt_get_default(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    rid: Rid,
+    kind: Kind,
+) -> Answer {
+    let (caller, _) = caller_of(&state, &headers, &rid).await?;
+    let org = org_of(&caller, &headers)?;
+    let policy = state
+        .service
+        .get_default_policy(&caller, &org)
+        .await
+        .map_err(ZitadelError::from_service)?;
+    Ok(Json(json!({"policy": policy_message(kind, &policy, true)})))
+}
+
+fn body_of(body: &[u8]) -> Result<Map<String, Value>, ZitadelError> {
+    common::json_object(body)
+        .map_err(|e| ZitadelError::new(Code::InvalidArgument, "POLICY-body", e))
+}
+
+fn not_changed(kind: Kind) -> ZitadelError {
+    let what = match kind {
+        Kind::Lockout => "LockoutPolicy",
+        Kind::Complexity => "PasswordComplexityPolicy",
+        Kind::Age => "PasswordAgePolicy",
+        Kind::Login => "LoginPolicy",
+    };
+    ZitadelError::new(
+        Code::FailedPrecondition,
+        "POLICY-notchanged",
+        format!("Errors.Org.{what}.NotChanged"),
+    )
+}
+
+async fn write(
+    state: &AppState,
+    caller: &Caller,
+    ctx: &Context,
+    scope: &PolicyScope,
+    body: &[u8],
+    kind: Kind,
+    precondition: Precondition,
+) -> Result<std::sync::Arc<EffectivePolicy>, ZitadelError> {
+    let fields = body_of(body)?;
+    let current = state
+        .service
+        .scoped_policy(caller, scope)
+        .await
+        .map_err(ZitadelError::from_service)?;
+    let patches = kind
+        .patches(&fields, &current)
+        .map_err(|e| ZitadelError::new(Code::InvalidArgument, "POLICY-invalid", e))?;
+    let outcome = state
+        .service
+        .patch_policy(caller, ctx, scope, &patches, precondition)
+        .await
+        .map_err(ZitadelError::from_service)?;
+    // Adding a policy identical to the default still creates the organization's own copy; an
+    // update that changes nothing is refused, as ZITADEL does.
+    if outcome == PatchOutcome::Unchanged && !matches!(precondition, Precondition::Inherited(_)) {
+        return Err(not_changed(kind));
+    }
+    state
+        .service
+        .scoped_policy(caller, scope)
+        .await
+        .map_err(ZitadelError::from_service)
+}
+
+async fn mgmt_write(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    rid: Rid,
+    body: Bytes,
+    kind: Kind,
+    precondition: Precondition,
+) -> Answer {
+    let (caller, ctx) = caller_of(&state, &headers, &rid).await?;
+    let scope = PolicyScope::Org(org_of(&caller, &headers)?);
+    let policy = write(&state, &caller, &ctx, &scope, &body, kind, precondition).await?;
+    Ok(details_only(kind, &policy))
+}
+
+async fn mgmt_reset(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    rid: Rid,
+    kind: Kind,
+) -> Answer {
+    let (caller, ctx) = caller_of(&state, &headers, &rid).await?;
+    let org = org_of(&caller, &headers)?;
+    let policy = state
+        .service
+        .get_org_policy(&caller, &org)
+        .await
+        .map_err(ZitadelError::from_service)?;
+    if policy.section_meta(kind.primary()).0 {
+        return Err(ZitadelError::new(
+            Code::NotFound,
+            "POLICY-nocustom",
+            "the organization has no policy of its own to reset",
+        ));
+    }
+    for section in kind.reset_sections() {
+        state
+            .service
+            .reset_org_section(&caller, &ctx, &org, *section)
+            .await
+            .map_err(ZitadelError::from_service)?;
+    }
+    let policy = state
+        .service
+        .get_org_policy(&caller, &org)
+        .await
+        .map_err(ZitadelError::from_service)?;
+    Ok(details_only(kind, &policy))
+}
+
+async fn admin_get_policy(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    rid: Rid,
+    kind: Kind,
+) -> Answer {
+    let (caller, _) = caller_of(&state, &headers, &rid).await?;
+    let policy = state
+        .service
+        .scoped_policy(&caller, &PolicyScope::Instance)
+        .await
+        .map_err(ZitadelError::from_service)?;
+    Ok(Json(json!({"policy": policy_message(kind, &policy, true)})))
+}
+
+async fn admin_update(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    rid: Rid,
+    body: Bytes,
+    kind: Kind,
+) -> Answer {
+    let (caller, ctx) = caller_of(&state, &headers, &rid).await?;
+    let scope = PolicyScope::Instance;
+    let policy = write(
+        &state,
+        &caller,
+        &ctx,
+        &scope,
+        &body,
+        kind,
+        Precondition::Any,
+    )
+    .await?;
+    Ok(details_only(kind, &policy))
+}
+
+async fn v2_settings(
+    State(state): State<AppState>,
+    Path(method): Path<String>,
+    headers: HeaderMap,
+    rid: Rid,
+    body: Bytes,
+) -> Answer {
+    let v2 = |e: ZitadelError| e.in_generation(Generation::V2);
+    let kind = match method.as_str() {
+        "GetLockoutSettings" => Kind::Lockout,
+        "GetPasswordComplexitySettings" => Kind::Complexity,
+        "GetPasswordExpirySettings" => Kind::Age,
+        "GetLoginSettings" => Kind::Login,
+        _ => {
+            return Err(v2(ZitadelError::new(
+                Code::NotFound,
+                "SETTINGS-method",
+                format!("no method {method}"),
+            )));
+        }
+    };
+    let (caller, _) = caller_of(&state, &headers, &rid).await.map_err(v2)?;
+    let fields = body_of(&body).map_err(v2)?;
+    let ctx = fields.get("ctx").and_then(Value::as_object);
+    let org = ctx
+        .and_then(|c| c.get("orgId"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let instance = ctx
+        .and_then(|c| c.get("instance"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let (policy, owner_is_org) = match (org, instance, &caller.org_id) {
+        (Some(org), _, _) => (state.service.get_org_policy(&caller, &org).await, true),
+        (None, true, Some(own)) => (state.service.get_default_policy(&caller, own).await, false),
+        (None, false, Some(own)) => (state.service.get_org_policy(&caller, own).await, true),
+        (None, _, None) => (
+            state
+                .service
+                .scoped_policy(&caller, &PolicyScope::Instance)
+                .await,
+            false,
+        ),
+    };
+    let policy = policy.map_err(|e| v2(ZitadelError::from_service(e)))?;
+    let (inherited, details) = policy.section_meta(kind.primary());
+    let mut settings = kind.settings_v2(&policy);
+    let owner_type = if owner_is_org && !inherited {
+        "RESOURCE_OWNER_TYPE_ORG"
+    } else {
+        "RESOURCE_OWNER_TYPE_INSTANCE"
+    };
+    settings.insert("resourceOwnerType".into(), owner_type.into());
+    Ok(Json(json!({
+        "details": policies::details(details),
+        "settings": policies::omit_zero(Value::Object(settings)),
+    })))
+}

@@ -1,0 +1,380 @@
+//! The four ZITADEL policies and how each maps to canonical sections (§6 of the dialects doc).
+//!
+//! Input follows proto3: a field absent from an add or update body is its zero value, so an
+//! update replaces every field the policy names. Output follows protojson: lowerCamel names,
+//! 64-bit integers as strings, zero values (false, 0, "", []) omitted.
+
+use portcullis_model::{EffectivePolicy, SectionDetails, SectionKind};
+use serde_json::{Map, Value, json};
+
+use crate::common;
+use crate::scaleway::parse_duration;
+
+/// Key of ZITADEL's login-policy switches in `features.dialect_settings`.
+const LOGIN_SETTINGS_KEY: &str = "zitadel_login_policy";
+
+/// One of the four policies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Lockout: `lockout` section.
+    Lockout,
+    /// Password complexity: the default password policy.
+    Complexity,
+    /// Password age: the default password policy.
+    Age,
+    /// Login: `features` (with the switches stored as set), `mfa.required`, `grace_period`.
+    Login,
+}
+
+impl Kind {
+    /// The section whose inheritance says whether the organization has a custom policy.
+    pub fn primary(self) -> SectionKind {
+        match self {
+            Kind::Lockout => SectionKind::Lockout,
+            Kind::Complexity | Kind::Age => SectionKind::Password,
+            Kind::Login => SectionKind::Features,
+        }
+    }
+
+    /// Every section a reset of this policy deletes.
+    pub fn reset_sections(self) -> &'static [SectionKind] {
+        match self {
+            Kind::Lockout => &[SectionKind::Lockout],
+            Kind::Complexity | Kind::Age => &[SectionKind::Password],
+            Kind::Login => &[SectionKind::Features, SectionKind::Mfa],
+        }
+    }
+
+    /// The v1 policy fields (without `details` and `isDefault`), zero values included.
+    pub fn fields(self, policy: &EffectivePolicy) -> Map<String, Value> {
+        let password = policy.password.value.default_policy();
+        let value = match self {
+            Kind::Lockout => {
+                let lockout = &policy.lockout.value;
+                let max = if lockout.enabled {
+                    lockout.max_password_attempts
+                } else {
+                    0
+                };
+                json!({"maxPasswordAttempts": max.to_string(),
+                       "maxOtpAttempts": lockout.max_otp_attempts.to_string()})
+            }
+            Kind::Complexity => json!({
+                "minLength": password.min_length.to_string(),
+                "hasUppercase": password.min_uppercase > 0,
+                "hasLowercase": password.min_lowercase > 0,
+                "hasNumber": password.min_digits > 0,
+                "hasSymbol": password.min_special > 0,
+            }),
+            Kind::Age => {
+                let max_age = if password.expiration_enabled {
+                    password.max_age_days
+                } else {
+                    0
+                };
+                json!({"maxAgeDays": max_age.to_string(),
+                       "expireWarnDays": password.expire_warn_days.to_string()})
+            }
+            Kind::Login => {
+                let features = &policy.features.value;
+                let mut fields = login_defaults();
+                if let Some(Value::Object(stored)) =
+                    features.dialect_settings.get(LOGIN_SETTINGS_KEY)
+                {
+                    fields.extend(stored.clone());
+                }
+                fields.insert("allowRegister".into(), features.register_enabled.into());
+                fields.insert("forceMfa".into(), policy.mfa.value.required.into());
+                fields.insert(
+                    "hidePasswordReset".into(),
+                    (!features.forgot_password_enabled).into(),
+                );
+                fields.insert(
+                    "mfaInitSkipLifetime".into(),
+                    format!("{}s", password.grace_period).into(),
+                );
+                return fields;
+            }
+        };
+        match value {
+            Value::Object(fields) => fields,
+            _ => Map::new(),
+        }
+    }
+
+    /// The v2 settings fields (zero values included).
+    pub fn settings_v2(self, policy: &EffectivePolicy) -> Map<String, Value> {
+        let mut fields = self.fields(policy);
+        let rename = |fields: &mut Map<String, Value>, from: &str, to: &str| {
+            if let Some(value) = fields.remove(from) {
+                fields.insert(to.to_owned(), value);
+            }
+        };
+        match self {
+            Kind::Complexity => {
+                rename(&mut fields, "hasUppercase", "requiresUppercase");
+                rename(&mut fields, "hasLowercase", "requiresLowercase");
+                rename(&mut fields, "hasNumber", "requiresNumber");
+                rename(&mut fields, "hasSymbol", "requiresSymbol");
+            }
+            Kind::Login => {
+                let passkeys = match fields.remove("passwordlessType") {
+                    Some(Value::String(t)) if t == "PASSWORDLESS_TYPE_ALLOWED" => {
+                        "PASSKEYS_TYPE_ALLOWED"
+                    }
+                    _ => "PASSKEYS_TYPE_NOT_ALLOWED",
+                };
+                fields.insert("passkeysType".into(), passkeys.into());
+                if let Some(local) = fields.get("allowUsernamePassword").cloned() {
+                    fields.insert("allowLocalAuthentication".into(), local);
+                }
+                fields.remove("idps");
+            }
+            Kind::Lockout | Kind::Age => {}
+        }
+        fields
+    }
+
+    /// The canonical merge patches of an add or update body. `current` supplies the values a
+    /// boolean switch keeps (a class minimum stays as it was when the switch stays on).
+    pub fn patches(
+        self,
+        body: &Map<String, Value>,
+        current: &EffectivePolicy,
+    ) -> Result<Vec<(SectionKind, Value)>, String> {
+        let uint = |name: &str| common::uint_field(body, name, true).map(|v| v.unwrap_or(0));
+        let flag = |name: &str| common::bool_field(body, name).map(|v| v.unwrap_or(false));
+        match self {
+            Kind::Lockout => {
+                known_fields(body, &["maxPasswordAttempts", "maxOtpAttempts"])?;
+                let max = uint("maxPasswordAttempts")?;
+                let otp = uint("maxOtpAttempts")?;
+                let mut lockout = json!({"enabled": max > 0, "max_otp_attempts": otp});
+                if max > 0 {
+                    lockout["max_password_attempts"] = max.into();
+                }
+                Ok(vec![(SectionKind::Lockout, lockout)])
+            }
+            Kind::Complexity => {
+                known_fields(
+                    body,
+                    &[
+                        "minLength",
+                        "hasUppercase",
+                        "hasLowercase",
+                        "hasNumber",
+                        "hasSymbol",
+                    ],
+                )?;
+                let password = current.password.value.default_policy();
+                let class = |on: bool, now: u64| if on { now.max(1) } else { 0 };
+                Ok(vec![(
+                    SectionKind::Password,
+                    json!({
+                        "min_length": uint("minLength")?,
+                        "min_uppercase": class(flag("hasUppercase")?, password.min_uppercase),
+                        "min_lowercase": class(flag("hasLowercase")?, password.min_lowercase),
+                        "min_digits": class(flag("hasNumber")?, password.min_digits),
+                        "min_special": class(flag("hasSymbol")?, password.min_special),
+                    }),
+                )])
+            }
+            Kind::Age => {
+                known_fields(body, &["maxAgeDays", "expireWarnDays"])?;
+                let max_age = uint("maxAgeDays")?;
+                let mut password = json!({"expiration_enabled": max_age > 0, "expire_warn_days": uint("expireWarnDays")?});
+                if max_age > 0 {
+                    password["max_age_days"] = max_age.into();
+                }
+                Ok(vec![(SectionKind::Password, password)])
+            }
+            Kind::Login => login_patches(body),
+        }
+    }
+}
+
+/// The login-policy switches a policy that was never written shows (ZITADEL's defaults).
+fn login_defaults() -> Map<String, Value> {
+    match json!({
+        "allowUsernamePassword": true,
+        "allowExternalIdp": false,
+        "passwordlessType": "PASSWORDLESS_TYPE_NOT_ALLOWED",
+        "passwordCheckLifetime": "864000s",
+        "externalLoginCheckLifetime": "864000s",
+        "secondFactorCheckLifetime": "64800s",
+        "multiFactorCheckLifetime": "43200s",
+        "secondFactors": [],
+        "multiFactors": [],
+    }) {
+        Value::Object(fields) => fields,
+        _ => Map::new(),
+    }
+}
+
+/// Login-policy fields: mapped to canonical fields, or stored as set.
+const LOGIN_MAPPED: [&str; 4] = [
+    "allowRegister",
+    "forceMfa",
+    "hidePasswordReset",
+    "mfaInitSkipLifetime",
+];
+const LOGIN_STORED: [&str; 17] = [
+    "allowUsernamePassword",
+    "allowExternalIdp",
+    "passwordlessType",
+    "defaultRedirectUri",
+    "passwordCheckLifetime",
+    "externalLoginCheckLifetime",
+    "secondFactorCheckLifetime",
+    "multiFactorCheckLifetime",
+    "secondFactors",
+    "multiFactors",
+    "idps",
+    "ignoreUnknownUsernames",
+    "allowDomainDiscovery",
+    "disableLoginWithEmail",
+    "disableLoginWithPhone",
+    "forceMfaLocalOnly",
+    "allowLocalAuthentication",
+];
+
+fn login_patches(body: &Map<String, Value>) -> Result<Vec<(SectionKind, Value)>, String> {
+    let mut known: Vec<&str> = LOGIN_MAPPED.to_vec();
+    known.extend(LOGIN_STORED);
+    known_fields(body, &known)?;
+    let flag = |name: &str| common::bool_field(body, name).map(|v| v.unwrap_or(false));
+    let grace = match body.get("mfaInitSkipLifetime") {
+        None | Some(Value::Null) => 0,
+        Some(Value::String(text)) => parse_duration(text)
+            .ok_or("mfaInitSkipLifetime must be a duration such as \"2592000s\"")?,
+        Some(_) => return Err("mfaInitSkipLifetime must be a duration string".into()),
+    };
+    for name in ["defaultRedirectUri", "passwordlessType"] {
+        common::string_field(body, name)?;
+    }
+    for name in LOGIN_STORED {
+        if let Some(value) = body.get(name)
+            && name.ends_with("Lifetime")
+            && value.as_str().is_none_or(|t| parse_duration(t).is_none())
+        {
+            return Err(format!("{name} must be a duration such as \"864000s\""));
+        }
+    }
+    // proto3: an absent field is its zero value. In the merge patch, null removes the stored
+    // switch, so the update replaces every switch; the output then omits it (or shows the
+    // default of a policy never written).
+    let mut stored = Map::new();
+    for name in LOGIN_STORED {
+        let value = body.get(name).cloned().unwrap_or(Value::Null);
+        stored.insert(
+            name.to_owned(),
+            if is_zero(&value) {
+                zero_of(name)
+            } else {
+                value
+            },
+        );
+    }
+    Ok(vec![
+        (
+            SectionKind::Features,
+            json!({
+                "register_enabled": flag("allowRegister")?,
+                "forgot_password_enabled": !flag("hidePasswordReset")?,
+                "dialect_settings": {LOGIN_SETTINGS_KEY: stored},
+            }),
+        ),
+        (SectionKind::Mfa, json!({"required": flag("forceMfa")?})),
+        (SectionKind::Password, json!({"grace_period": grace})),
+    ])
+}
+
+/// The explicit zero value of a stored login switch (so it overrides the default).
+fn zero_of(name: &str) -> Value {
+    match name {
+        "secondFactors" | "multiFactors" | "idps" => json!([]),
+        "passwordlessType" => json!("PASSWORDLESS_TYPE_NOT_ALLOWED"),
+        "defaultRedirectUri" => json!(""),
+        n if n.ends_with("Lifetime") => json!("0s"),
+        _ => json!(false),
+    }
+}
+
+fn known_fields(body: &Map<String, Value>, known: &[&str]) -> Result<(), String> {
+    match body.keys().find(|k| !known.contains(&k.as_str())) {
+        // protojson input discards unknown fields; a typo would silently do nothing, so refuse.
+        Some(unknown) => Err(format!("unknown field `{unknown}`")),
+        None => Ok(()),
+    }
+}
+
+/// `ObjectDetails` of a section.
+pub(super) fn details(details: &SectionDetails) -> Value {
+    let timestamp = |at: time::OffsetDateTime| {
+        at.format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()
+    };
+    omit_zero(json!({
+        "sequence": details.sequence.to_string(),
+        "creationDate": timestamp(details.created_at),
+        "changeDate": timestamp(details.changed_at),
+        "resourceOwner": details.resource_owner,
+    }))
+}
+
+/// Drops protojson zero values: false, 0 and "0", "", [] and {} (recursively for objects).
+pub(super) fn omit_zero(value: Value) -> Value {
+    match value {
+        Value::Object(fields) => Value::Object(
+            fields
+                .into_iter()
+                .map(|(k, v)| (k, omit_zero(v)))
+                .filter(|(_, v)| !is_zero(v))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+fn is_zero(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty() || s == "0",
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_values_are_omitted() {
+        let v =
+            omit_zero(json!({"a": false, "b": "0", "c": "5", "d": [], "e": {"f": 0}, "g": true}));
+        assert_eq!(v, json!({"c": "5", "g": true}));
+    }
+
+    #[test]
+    fn lockout_zero_means_off_and_absent_means_zero() {
+        let policy = portcullis_model::resolve(
+            &portcullis_model::InstancePolicy::builtin("i"),
+            &Default::default(),
+        );
+        let body = common::json_object(br#"{"maxPasswordAttempts": "0"}"#).unwrap();
+        assert_eq!(
+            Kind::Lockout.patches(&body, &policy).unwrap(),
+            [(
+                SectionKind::Lockout,
+                json!({"enabled": false, "max_otp_attempts": 0})
+            )]
+        );
+        let body = common::json_object(br#"{"maxPasswordAttempts": 3, "bogus": 1}"#).unwrap();
+        assert!(Kind::Lockout.patches(&body, &policy).is_err());
+        let fields = Kind::Lockout.fields(&policy);
+        assert_eq!(fields["maxPasswordAttempts"], "10");
+    }
+}

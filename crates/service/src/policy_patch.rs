@@ -1,0 +1,196 @@
+//! Patches over several policy sections at once, for the vendor dialects: a dialect names the
+//! canonical fields it carries as JSON merge patches, one per section, and they are written
+//! together or not at all.
+//!
+//! Invariants: a patch changes only the fields it names; the first write on an organization
+//! that inherits a section starts from the inherited value; the `password` patch applies to the
+//! default password policy only; every section is validated before anything is written (all
+//! violations at once, field paths prefixed with the section name) and the batch is one
+//! conditional store write, retried when another write got in between; nothing is written when
+//! no value would change and no inherited section would become custom.
+
+use portcullis_model::{
+    EffectivePolicy, PasswordPolicies, PasswordPolicy, SectionKind, SectionValue, Valid, Violations,
+};
+use portcullis_store::{Owner, SectionChange, StoreError};
+use serde_json::{Value, json};
+
+use crate::caller::{Action, Caller};
+use crate::error::{ServiceError, ServiceResult};
+use crate::service::{Context, Service};
+
+/// Whose sections a patch writes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PolicyScope {
+    /// The instance defaults (instance administrators only).
+    Instance,
+    /// One organization's own sections.
+    Org(String),
+}
+
+/// A condition on one section's inheritance, checked in the same conditional write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Precondition {
+    /// None.
+    Any,
+    /// The organization must still inherit this section (else `Conflict`).
+    Inherited(SectionKind),
+    /// The organization must have its own copy of this section (else `NotFound`).
+    Custom(SectionKind),
+}
+
+/// What a patch did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PatchOutcome {
+    /// The sections were written.
+    Written,
+    /// Every value was already as asked and every section already the scope's own: nothing
+    /// was written.
+    Unchanged,
+}
+
+const PATCH_RETRIES: usize = 5;
+
+impl Service {
+    /// The policy as it applies in `scope`: the organization's effective policy (callers that
+    /// may read it), or the instance defaults resolved as an organization with no overrides
+    /// (instance administrators).
+    pub async fn scoped_policy(
+        &self,
+        caller: &Caller,
+        scope: &PolicyScope,
+    ) -> ServiceResult<std::sync::Arc<EffectivePolicy>> {
+        match scope {
+            PolicyScope::Instance => {
+                caller.allow_instance()?;
+                self.default_policy().await
+            }
+            PolicyScope::Org(org_id) => self.get_org_policy(caller, org_id).await,
+        }
+    }
+
+    /// The instance defaults as an organization that inherits everything sees them, for any
+    /// caller who may read `org_id`.
+    pub async fn get_default_policy(
+        &self,
+        caller: &Caller,
+        org_id: &str,
+    ) -> ServiceResult<std::sync::Arc<EffectivePolicy>> {
+        caller.allow(org_id, Action::Read)?;
+        self.require_org(org_id).await?;
+        self.default_policy().await
+    }
+
+    async fn default_policy(&self) -> ServiceResult<std::sync::Arc<EffectivePolicy>> {
+        let instance = self.instance_policy().await?;
+        Ok(std::sync::Arc::new(portcullis_model::resolve(
+            &instance,
+            &Default::default(),
+        )))
+    }
+
+    /// Applies merge patches to several sections of `scope` at once (see the module header).
+    pub async fn patch_policy(
+        &self,
+        caller: &Caller,
+        ctx: &Context,
+        scope: &PolicyScope,
+        patches: &[(SectionKind, Value)],
+        precondition: Precondition,
+    ) -> ServiceResult<PatchOutcome> {
+        let owner = match scope {
+            PolicyScope::Instance => {
+                caller.allow_instance()?;
+                Owner::Instance
+            }
+            PolicyScope::Org(org_id) => {
+                caller.allow(org_id, Action::Manage)?;
+                self.require_org(org_id).await?;
+                Owner::Org(org_id.clone())
+            }
+        };
+        for _ in 0..PATCH_RETRIES {
+            let policy = match scope {
+                PolicyScope::Instance => self.default_policy().await?,
+                PolicyScope::Org(org_id) => self.effective_policy(org_id).await?,
+            };
+            let inherited = |kind| match scope {
+                PolicyScope::Instance => false,
+                PolicyScope::Org(_) => policy.section_meta(kind).0,
+            };
+            match precondition {
+                Precondition::Inherited(kind) if !inherited(kind) => {
+                    return Err(ServiceError::Conflict(format!(
+                        "the organization has its own `{kind}` section already"
+                    )));
+                }
+                Precondition::Custom(kind) if inherited(kind) => {
+                    return Err(ServiceError::NotFound);
+                }
+                _ => {}
+            }
+            let mut changes = Vec::with_capacity(patches.len());
+            let mut found = Vec::new();
+            let mut any_change = false;
+            for (kind, patch) in patches {
+                let current = policy.section(*kind);
+                match patch_section(&current, patch) {
+                    Ok(value) => {
+                        any_change |= value != current || inherited(*kind);
+                        let (is_inherited, details) = policy.section_meta(*kind);
+                        let expected = match scope {
+                            PolicyScope::Org(_) if is_inherited => 0,
+                            _ => details.sequence,
+                        };
+                        let json = value.to_json();
+                        changes.push(SectionChange {
+                            section: kind.as_str().to_owned(),
+                            event: self.event(
+                                ctx,
+                                owner.org_id(),
+                                format!("policy.{kind}.changed"),
+                                self.now(),
+                                json!({"section": kind, "value": json}),
+                            ),
+                            value: json,
+                            expected_sequence: Some(expected),
+                        });
+                    }
+                    Err(violations) => found.extend(violations.under(kind.as_str())),
+                }
+            }
+            if let Some(violations) = Violations::from_vec(found) {
+                return Err(ServiceError::Invalid(violations));
+            }
+            if !any_change {
+                return Ok(PatchOutcome::Unchanged);
+            }
+            match self.store.write_sections(&owner, changes).await {
+                Ok(_) => {
+                    self.cache.invalidate();
+                    return Ok(PatchOutcome::Written);
+                }
+                Err(StoreError::VersionMismatch) => self.cache.invalidate(),
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(ServiceError::Conflict(
+            "the policy kept changing meanwhile; retry".into(),
+        ))
+    }
+}
+
+/// One section's merge patch; the password section's patch applies to its default policy.
+fn patch_section(current: &SectionValue, patch: &Value) -> Result<SectionValue, Violations> {
+    let SectionValue::Password(list) = current else {
+        return current.patch(patch);
+    };
+    let mut policies = list.clone().into_inner().policies;
+    let at = policies.iter().position(|p| p.is_default).unwrap_or(0);
+    let Some(default) = policies.get(at) else {
+        return current.patch(patch);
+    };
+    let patched: PasswordPolicy = portcullis_model::patch_section(default, patch)?.into_inner();
+    policies[at] = patched;
+    Valid::new(PasswordPolicies { policies }).map(SectionValue::Password)
+}
