@@ -205,9 +205,7 @@ async fn patch_settings(
 }
 
 /// The canonical merge patches of a Scaleway PATCH body, or every argument error.
-fn to_patches(
-    fields: &Map<String, Value>,
-) -> Result<common::Patches, Vec<(String, String)>> {
+fn to_patches(fields: &Map<String, Value>) -> Result<common::Patches, Vec<(String, String)>> {
     let mut errors = Vec::new();
     let mut password = Map::new();
     let mut lockout = Map::new();

@@ -6,8 +6,9 @@
 //! that inherits a section starts from the inherited value; the `password` patch applies to the
 //! default password policy only; every section is validated before anything is written (all
 //! violations at once, field paths prefixed with the section name) and the batch is one
-//! conditional store write, retried when another write got in between; nothing is written when
-//! no value would change and no inherited section would become custom.
+//! conditional store write, retried when another write got in between; a section whose value
+//! would not change is left as it is (an inherited one stays inherited) unless the precondition
+//! names it, and nothing is written when no section would change.
 
 use portcullis_model::{
     EffectivePolicy, PasswordPolicies, PasswordPolicy, SectionKind, SectionValue, Valid, Violations,
@@ -44,8 +45,8 @@ pub enum Precondition {
 pub enum PatchOutcome {
     /// The sections were written.
     Written,
-    /// Every value was already as asked and every section already the scope's own: nothing
-    /// was written.
+    /// No section's value would change (and the precondition's section, if any, is already the
+    /// organization's own): nothing was written.
     Unchanged,
 }
 
@@ -129,14 +130,21 @@ impl Service {
                 }
                 _ => {}
             }
+            let named = match precondition {
+                Precondition::Inherited(kind) | Precondition::Custom(kind) => Some(kind),
+                Precondition::Any => None,
+            };
             let mut changes = Vec::with_capacity(patches.len());
             let mut found = Vec::new();
-            let mut any_change = false;
             for (kind, patch) in patches {
                 let current = policy.section(*kind);
                 match patch_section(&current, patch) {
+                    // A section whose value stays is not written (an inherited one stays
+                    // inherited), unless the precondition names it: adding a policy equal to
+                    // the default still creates the organization's own copy.
+                    Ok(value) if value == current && named != Some(*kind) => {}
+                    Ok(value) if value == current && !inherited(*kind) => {}
                     Ok(value) => {
-                        any_change |= value != current || inherited(*kind);
                         let (is_inherited, details) = policy.section_meta(*kind);
                         let expected = match scope {
                             PolicyScope::Org(_) if is_inherited => 0,
@@ -162,7 +170,7 @@ impl Service {
             if let Some(violations) = Violations::from_vec(found) {
                 return Err(ServiceError::Invalid(violations));
             }
-            if !any_change {
+            if changes.is_empty() {
                 return Ok(PatchOutcome::Unchanged);
             }
             match self.store.write_sections(&owner, changes).await {

@@ -270,6 +270,10 @@ async fn a_value_written_through_one_dialect_is_read_by_all_and_enforced() {
     );
     assert_eq!(native.body["lockout"]["value"]["lock_duration"], 1200);
     assert_eq!(native.body["session"]["value"]["idle_timeout"], 1800);
+    // Only the sections Huawei's login policy names became the organization's own.
+    assert_eq!(native.body["lockout"]["is_default"], false);
+    assert_eq!(native.body["password"]["is_default"], true);
+    assert_eq!(native.body["brute_force"]["is_default"], true);
 
     let zitadel = app
         .send(
