@@ -13,6 +13,20 @@ use serde_json::Value;
 /// Canonical merge patches, one per section, as the service's `patch_policy` takes them.
 pub(crate) type Patches = Vec<(portcullis_model::SectionKind, Value)>;
 
+/// The patches that name at least one field, as `patch_policy` takes them.
+pub(crate) fn non_empty<const N: usize>(
+    patches: [(
+        portcullis_model::SectionKind,
+        serde_json::Map<String, Value>,
+    ); N],
+) -> Patches {
+    patches
+        .into_iter()
+        .filter(|(_, patch)| !patch.is_empty())
+        .map(|(kind, patch)| (kind, Value::Object(patch)))
+        .collect()
+}
+
 /// The token of an `Authorization: Bearer <token>` header.
 pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get("authorization")?.to_str().ok()?;

@@ -335,7 +335,7 @@ fn map_fields(
 }
 
 /// The canonical merge patches of a PATCH body, or every problem found.
-fn to_patches(body: &Map<String, Value>) -> Result<Vec<(SectionKind, Value)>, Vec<String>> {
+fn to_patches(body: &Map<String, Value>) -> Result<common::Patches, Vec<String>> {
     let mut errors = Vec::new();
     let mut password = Map::new();
     let mut lockout = Map::new();
@@ -444,7 +444,7 @@ fn to_patches(body: &Map<String, Value>) -> Result<Vec<(SectionKind, Value)>, Ve
     if !tenant.is_empty() {
         features.insert("tenant_settings".into(), Value::Object(tenant));
     }
-    Ok([
+    Ok(common::non_empty([
         (SectionKind::Password, password),
         (SectionKind::Lockout, lockout),
         (SectionKind::BruteForce, brute),
@@ -452,11 +452,7 @@ fn to_patches(body: &Map<String, Value>) -> Result<Vec<(SectionKind, Value)>, Ve
         (SectionKind::Session, session),
         (SectionKind::Mfa, mfa),
         (SectionKind::Features, features),
-    ]
-    .into_iter()
-    .filter(|(_, patch)| !patch.is_empty())
-    .map(|(kind, patch)| (kind, Value::Object(patch)))
-    .collect())
+    ]))
 }
 
 #[cfg(test)]

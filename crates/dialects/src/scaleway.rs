@@ -266,16 +266,12 @@ fn to_patches(fields: &Map<String, Value>) -> Result<common::Patches, Vec<(Strin
     if !errors.is_empty() {
         return Err(errors);
     }
-    Ok([
+    Ok(common::non_empty([
         (SectionKind::Password, password),
         (SectionKind::Lockout, lockout),
         (SectionKind::Session, session),
         (SectionKind::ApiKeys, api_keys),
-    ]
-    .into_iter()
-    .filter(|(_, patch)| !patch.is_empty())
-    .map(|(kind, patch)| (kind, Value::Object(patch)))
-    .collect())
+    ]))
 }
 
 #[cfg(test)]

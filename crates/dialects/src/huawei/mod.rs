@@ -32,19 +32,10 @@ const PROTECT_KEY: &str = "huawei_protect_policy";
 
 /// This dialect's routes.
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            &format!("{BASE}/login-policy"),
-            get(get_login).put(put_login),
-        )
-        .route(
-            &format!("{BASE}/password-policy"),
-            get(get_password).put(put_password),
-        )
-        .route(
-            &format!("{BASE}/protect-policy"),
-            get(get_protect).put(put_protect),
-        )
+    Router::new().route(
+        &format!("{BASE}/{{policy}}"),
+        get(get_policy).put(put_policy),
+    )
 }
 
 /// A Huawei error answer.
@@ -249,7 +240,7 @@ fn login_view(policy: &EffectivePolicy) -> Value {
     }})
 }
 
-fn login_patches(fields: &Map<String, Value>) -> Result<Vec<(SectionKind, Value)>, HuaweiError> {
+fn login_patches(fields: &Map<String, Value>) -> Result<common::Patches, HuaweiError> {
     let mut errors = Vec::new();
     known(
         fields,
@@ -293,20 +284,10 @@ fn login_patches(fields: &Map<String, Value>) -> Result<Vec<(SectionKind, Value)
         Err(e) => errors.push(HuaweiError::malformed(e)),
     }
     first_error(errors)?;
-    Ok(non_empty([
+    Ok(common::non_empty([
         (SectionKind::Lockout, lockout),
         (SectionKind::Session, session),
     ]))
-}
-
-fn non_empty<const N: usize>(
-    patches: [(SectionKind, Map<String, Value>); N],
-) -> Vec<(SectionKind, Value)> {
-    patches
-        .into_iter()
-        .filter(|(_, p)| !p.is_empty())
-        .map(|(k, p)| (k, Value::Object(p)))
-        .collect()
 }
 
 // --- password policy
@@ -362,7 +343,7 @@ fn password_view(policy: &EffectivePolicy) -> Value {
 fn password_patches(
     fields: &Map<String, Value>,
     current: &EffectivePolicy,
-) -> Result<Vec<(SectionKind, Value)>, HuaweiError> {
+) -> Result<common::Patches, HuaweiError> {
     let mut errors = Vec::new();
     known(
         fields,
@@ -430,7 +411,7 @@ fn password_patches(
         }
     }
     first_error(errors)?;
-    Ok(non_empty([(SectionKind::Password, password)]))
+    Ok(common::non_empty([(SectionKind::Password, password)]))
 }
 
 // --- protect policy (stored and returned as set)
@@ -469,7 +450,7 @@ fn merge_two_levels(into: &mut Map<String, Value>, from: &Map<String, Value>) {
 fn protect_patch(
     fields: &Map<String, Value>,
     current: &EffectivePolicy,
-) -> Result<Vec<(SectionKind, Value)>, HuaweiError> {
+) -> Result<common::Patches, HuaweiError> {
     let mut errors = Vec::new();
     known(
         fields,
@@ -563,10 +544,7 @@ async fn write_policy(
     signed: Signed<'_>,
     rid: &Rid,
     key: &str,
-    patches: impl FnOnce(
-        &Map<String, Value>,
-        &EffectivePolicy,
-    ) -> Result<Vec<(SectionKind, Value)>, HuaweiError>,
+    patches: impl FnOnce(&Map<String, Value>, &EffectivePolicy) -> Result<common::Patches, HuaweiError>,
 ) -> Result<std::sync::Arc<EffectivePolicy>, HuaweiError> {
     let body = signed.body;
     let (caller, ctx) = caller_of(state, domain_id, signed, rid).await?;
@@ -591,138 +569,118 @@ async fn write_policy(
         .map_err(HuaweiError::from_service)
 }
 
-macro_rules! signed {
-    ($method:expr, $uri:expr, $headers:expr, $body:expr) => {
-        Signed {
-            method: &$method,
-            uri: &$uri,
-            headers: &$headers,
-            body: &$body,
+/// The three policies behind `{domain_id}/{policy}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Which {
+    Login,
+    Password,
+    Protect,
+}
+
+impl Which {
+    fn from_path(segment: &str) -> Option<Which> {
+        match segment {
+            "login-policy" => Some(Which::Login),
+            "password-policy" => Some(Which::Password),
+            "protect-policy" => Some(Which::Protect),
+            _ => None,
         }
-    };
+    }
+
+    fn key(self) -> &'static str {
+        match self {
+            Which::Login => "login_policy",
+            Which::Password => "password_policy",
+            Which::Protect => "protect_policy",
+        }
+    }
+
+    fn view(self, policy: &EffectivePolicy) -> Value {
+        match self {
+            Which::Login => login_view(policy),
+            Which::Password => password_view(policy),
+            Which::Protect => json!({"protect_policy": protect_stored(policy)}),
+        }
+    }
+
+    /// The answer to a PUT: the same object as a GET, but the protect policy's PUT answers
+    /// only `allow_user`, `operation_protection`, `admin_check` and `scene`.
+    fn put_answer(self, policy: &EffectivePolicy) -> Value {
+        if self != Which::Protect {
+            return self.view(policy);
+        }
+        let answer: Map<String, Value> = protect_stored(policy)
+            .into_iter()
+            .filter(|(k, _)| {
+                ["allow_user", "operation_protection", "admin_check", "scene"].contains(&k.as_str())
+            })
+            .collect();
+        json!({"protect_policy": answer})
+    }
+
+    fn patches(
+        self,
+        fields: &Map<String, Value>,
+        current: &EffectivePolicy,
+    ) -> Result<common::Patches, HuaweiError> {
+        match self {
+            Which::Login => login_patches(fields),
+            Which::Password => password_patches(fields, current),
+            Which::Protect => protect_patch(fields, current),
+        }
+    }
 }
 
-async fn get_login(
-    State(state): State<AppState>,
-    Path(domain_id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    rid: Rid,
-    body: Bytes,
-) -> Answer {
-    let policy = read_policy(
-        &state,
-        &domain_id,
-        signed!(method, uri, headers, body),
-        &rid,
-    )
-    .await?;
-    Ok(Json(login_view(&policy)))
-}
-
-async fn put_login(
-    State(state): State<AppState>,
-    Path(domain_id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    rid: Rid,
-    body: Bytes,
-) -> Answer {
-    let signed = signed!(method, uri, headers, body);
-    let policy = write_policy(&state, &domain_id, signed, &rid, "login_policy", |f, _| {
-        login_patches(f)
+fn which(segment: &str) -> Result<Which, HuaweiError> {
+    Which::from_path(segment).ok_or_else(|| {
+        HuaweiError::new(StatusCode::NOT_FOUND, "IAM.0004", "no such security policy")
     })
-    .await?;
-    Ok(Json(login_view(&policy)))
 }
 
-async fn get_password(
+async fn get_policy(
     State(state): State<AppState>,
-    Path(domain_id): Path<String>,
+    Path((domain_id, segment)): Path<(String, String)>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     rid: Rid,
     body: Bytes,
 ) -> Answer {
-    let policy = read_policy(
-        &state,
-        &domain_id,
-        signed!(method, uri, headers, body),
-        &rid,
-    )
-    .await?;
-    Ok(Json(password_view(&policy)))
+    let which = which(&segment)?;
+    let signed = Signed {
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+        body: &body,
+    };
+    let policy = read_policy(&state, &domain_id, signed, &rid).await?;
+    Ok(Json(which.view(&policy)))
 }
 
-async fn put_password(
+async fn put_policy(
     State(state): State<AppState>,
-    Path(domain_id): Path<String>,
+    Path((domain_id, segment)): Path<(String, String)>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     rid: Rid,
     body: Bytes,
 ) -> Answer {
-    let signed = signed!(method, uri, headers, body);
+    let which = which(&segment)?;
+    let signed = Signed {
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+        body: &body,
+    };
     let policy = write_policy(
         &state,
         &domain_id,
         signed,
         &rid,
-        "password_policy",
-        password_patches,
+        which.key(),
+        |fields, current| which.patches(fields, current),
     )
     .await?;
-    Ok(Json(password_view(&policy)))
-}
-
-async fn get_protect(
-    State(state): State<AppState>,
-    Path(domain_id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    rid: Rid,
-    body: Bytes,
-) -> Answer {
-    let policy = read_policy(
-        &state,
-        &domain_id,
-        signed!(method, uri, headers, body),
-        &rid,
-    )
-    .await?;
-    Ok(Json(json!({"protect_policy": protect_stored(&policy)})))
-}
-
-async fn put_protect(
-    State(state): State<AppState>,
-    Path(domain_id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    rid: Rid,
-    body: Bytes,
-) -> Answer {
-    let signed = signed!(method, uri, headers, body);
-    let policy = write_policy(
-        &state,
-        &domain_id,
-        signed,
-        &rid,
-        "protect_policy",
-        protect_patch,
-    )
-    .await?;
-    let stored = protect_stored(&policy);
-    let answer: Map<String, Value> = stored
-        .into_iter()
-        .filter(|(k, _)| {
-            ["allow_user", "operation_protection", "admin_check", "scene"].contains(&k.as_str())
-        })
-        .collect();
-    Ok(Json(json!({"protect_policy": answer})))
+    Ok(Json(which.put_answer(&policy)))
 }
