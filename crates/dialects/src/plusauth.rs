@@ -283,6 +283,22 @@ const BRUTE_FORCE: [Field; 6] = [
     field("notification", "notify_admin", None),
     field("white_list", "allowlist", None),
 ];
+/// The tenant settings with no canonical home (stored in `features.tenant_settings`).
+const TENANT_ONLY: [&str; 13] = [
+    "branding",
+    "default_strategy",
+    "auto_sign_in",
+    "expose_unsafe_errors",
+    "welcome_emails_enabled",
+    "environment_variables",
+    "extra_params",
+    "acr_values",
+    "extra_scopes",
+    "api_version",
+    "tenant_login_url",
+    "authenticator",
+    "ciba",
+];
 const TTL: [&str; 7] = [
     "access_token",
     "authorization_code",
@@ -357,24 +373,24 @@ fn to_patches(body: &Map<String, Value>) -> Result<common::Patches, Vec<String>>
                         errors.push(format!("policies.{name} is not a known policy"));
                     }
                 }
-                password = map_fields(
+                password.extend(map_fields(
                     policies.get("password"),
                     "policies.password",
                     &PASSWORD,
                     &mut errors,
-                );
-                lockout = map_fields(
+                ));
+                lockout.extend(map_fields(
                     policies.get("account_blocking"),
                     "policies.account_blocking",
                     &ACCOUNT_BLOCKING,
                     &mut errors,
-                );
-                brute = map_fields(
+                ));
+                brute.extend(map_fields(
                     policies.get("brute_force"),
                     "policies.brute_force",
                     &BRUTE_FORCE,
                     &mut errors,
-                );
+                ));
             }
             "ttl" => {
                 let Some(ttl) = value.as_object() else {
@@ -424,9 +440,10 @@ fn to_patches(body: &Map<String, Value>) -> Result<common::Patches, Vec<String>>
                 }
                 None => errors.push("user_self_deletion.enabled must be a boolean".into()),
             },
-            _ => {
+            known if TENANT_ONLY.contains(&known) => {
                 tenant.insert(key.clone(), value.clone());
             }
+            unknown => errors.push(format!("{unknown} is not a tenant setting")),
         }
     }
     for list in ["extra_params", "acr_values", "extra_scopes"] {
@@ -472,6 +489,18 @@ mod tests {
             json!({"enabled": true, "max_attempts": 5})
         )));
         assert!(patches.contains(&(SectionKind::Session, json!({"max_session_duration": 7200}))));
+        // Fields of one section from two places of the body are all kept.
+        let body = common::json_object(
+            br#"{"hash_function":"bcrypt","policies":{"password":{"max":72}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            to_patches(&body).unwrap(),
+            [(
+                SectionKind::Password,
+                json!({"hash_algorithm": "bcrypt", "max_length": 72})
+            )]
+        );
         assert!(patches.contains(&(
             SectionKind::Features,
             json!({"tenant_settings": {"branding": {"display_name": "Acme"}}})
@@ -486,6 +515,7 @@ mod tests {
             r#"{"hash_function":"pbkdf2"}"#,
             r#"{"policies":{"password":{"bogus":1}}}"#,
             r#"{"extra_scopes":"x"}"#,
+            r#"{"brandng":{}}"#,
         ] {
             let body = common::json_object(bad.as_bytes()).unwrap();
             assert!(to_patches(&body).is_err(), "{bad}");

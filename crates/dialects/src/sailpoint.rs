@@ -7,9 +7,12 @@
 //! exchanges an API key's id and secret (client credentials) for an access token.
 //!
 //! A policy object maps to one named canonical password policy. A write replaces the fields
-//! SailPoint names (absent numbers take the canonical defaults, absent booleans are false) and
-//! keeps the canonical fields it does not name (history, hash algorithm, grace period, ...).
-//! `-1` means "off" for `minCharacterTypes`, `maxRepeatedChars` and the word-length fields.
+//! SailPoint names: absent counts take the canonical defaults, absent booleans are false,
+//! except that an absent `passwordExpiration` or word length keeps the current value, and
+//! `defaultPolicy: false` never takes the flag from the current default (make another policy
+//! the default instead). It keeps the canonical fields SailPoint does not name (history, hash
+//! algorithm, grace period, ...). `-1` means "off" for `minCharacterTypes`,
+//! `maxRepeatedChars` and the word-length fields.
 
 use std::collections::BTreeSet;
 
@@ -360,7 +363,10 @@ pub fn from_dto(body: &Map<String, Value>, base: &PasswordPolicy) -> Result<Valu
         "require_mfa_untrusted_geographies",
         flag("requireStrongAuthUntrustedGeographies").into(),
     );
-    set("is_default", flag("defaultPolicy").into());
+    set(
+        "is_default",
+        (flag("defaultPolicy") || base.is_default).into(),
+    );
     for (from, to) in [
         ("id", "id"),
         ("name", "name"),
@@ -505,6 +511,7 @@ async fn create(
     let base = PasswordPolicy {
         id: String::new(),
         name: String::new(),
+        is_default: false,
         ..PasswordPolicy::default()
     };
     let canonical = from_dto(&fields, &base).map_err(|e| invalid(e, &rid))?;

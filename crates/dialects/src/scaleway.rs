@@ -61,7 +61,7 @@ impl ScalewayError {
         }
     }
 
-    fn from_service(error: ServiceError, organization_id: &str) -> ScalewayError {
+    fn from_service(error: ServiceError, organization_id: &str, action: &str) -> ScalewayError {
         common::log_if_server_side(&error);
         let message = common::public_message(&error);
         let (status, body) = match error {
@@ -85,7 +85,7 @@ impl ScalewayError {
             ServiceError::Forbidden(_) | ServiceError::PasswordChangeRequired => (
                 StatusCode::FORBIDDEN,
                 json!({"type": "permissions_denied", "message": "insufficient permissions",
-                       "details": [{"resource": "security_settings", "action": "write"}]}),
+                       "details": [{"resource": "security_settings", "action": action}]}),
             ),
             ServiceError::Conflict(_) => (
                 StatusCode::CONFLICT,
@@ -161,7 +161,7 @@ async fn caller_of(
     let token = common::header(headers, "x-auth-token").or_else(|| common::bearer(headers));
     common::authenticate(state, token, request_id.as_ref().map(|e| &e.0))
         .await
-        .map_err(|e| ScalewayError::from_service(e, organization_id))
+        .map_err(|e| ScalewayError::from_service(e, organization_id, "read"))
 }
 
 async fn get_settings(
@@ -175,7 +175,7 @@ async fn get_settings(
         .service
         .get_org_policy(&caller, &organization_id)
         .await
-        .map_err(|e| ScalewayError::from_service(e, &organization_id))?;
+        .map_err(|e| ScalewayError::from_service(e, &organization_id, "read"))?;
     Ok(Json(view(&policy)))
 }
 
@@ -195,12 +195,12 @@ async fn patch_settings(
         .service
         .patch_policy(&caller, &ctx, &scope, &patches, Precondition::Any)
         .await
-        .map_err(|e| ScalewayError::from_service(e, &organization_id))?;
+        .map_err(|e| ScalewayError::from_service(e, &organization_id, "write"))?;
     let policy = state
         .service
         .get_org_policy(&caller, &organization_id)
         .await
-        .map_err(|e| ScalewayError::from_service(e, &organization_id))?;
+        .map_err(|e| ScalewayError::from_service(e, &organization_id, "write"))?;
     Ok(Json(view(&policy)))
 }
 

@@ -126,6 +126,15 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .route("/v1/instance/events", get(keys::list_instance_events))
         .merge(extra)
         .fallback(|| async { error::ApiError::not_found() })
+        // A JSON body for a known path with another method too (some vendor clients parse every
+        // error body as JSON).
+        .method_not_allowed_fallback(|| async {
+            error::ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "Method not allowed",
+            )
+        })
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }

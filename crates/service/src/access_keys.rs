@@ -40,7 +40,7 @@ impl Service {
     ) -> ServiceResult<CreatedAccessKey> {
         let master = self.master_key.as_ref().ok_or_else(|| {
             ServiceError::Conflict(
-                "access keys need an instance master key; set `master_key` in the configuration"
+                "access keys need an instance master key; set `master_key` or `master_key_file` in the configuration"
                     .into(),
             )
         })?;

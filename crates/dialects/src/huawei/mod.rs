@@ -113,17 +113,24 @@ async fn caller_of(
     rid: &Rid,
 ) -> Result<(Caller, Context), HuaweiError> {
     let headers = request.headers;
-    let authorization = common::header(headers, "authorization");
-    let Some(auth) = authorization.and_then(signing::parse_authorization) else {
-        // No signature: an ordinary token in X-Auth-Token.
-        let token = common::header(headers, "x-auth-token").filter(|t| !t.is_empty());
-        let token = token.ok_or_else(|| {
-            HuaweiError::unauthenticated("a signature or X-Auth-Token is required")
-        })?;
+    // An ordinary token in X-Auth-Token is a full credential on its own (the SDK still signs
+    // such a request, possibly with placeholder keys, so the token comes first).
+    if let Some(token) = common::header(headers, "x-auth-token").filter(|t| !t.is_empty()) {
         return common::authenticate(state, Some(token), rid.as_ref().map(|e| &e.0))
             .await
             .map_err(HuaweiError::from_service);
-    };
+    }
+    let auth = common::header(headers, "authorization")
+        .and_then(signing::parse_authorization)
+        .ok_or_else(|| HuaweiError::unauthenticated("a signature or X-Auth-Token is required"))?;
+    // The signature must bind the host and the date, or it could be replayed elsewhere.
+    for required in ["host", "x-sdk-date"] {
+        if !auth.signed_headers.iter().any(|h| h == required) {
+            return Err(HuaweiError::unauthenticated(format!(
+                "SignedHeaders must include {required}"
+            )));
+        }
+    }
     let date = common::header(headers, "x-sdk-date")
         .ok_or_else(|| HuaweiError::unauthenticated("X-Sdk-Date is required"))?;
     let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
@@ -168,6 +175,11 @@ fn wrapped<'a>(
     body: &'a Map<String, Value>,
     key: &str,
 ) -> Result<&'a Map<String, Value>, HuaweiError> {
+    if let Some(other) = body.keys().find(|k| *k != key) {
+        return Err(HuaweiError::malformed(format!(
+            "unknown field `{other}`: the body must be {{\"{key}\": {{...}}}}"
+        )));
+    }
     body.get(key)
         .and_then(Value::as_object)
         .ok_or_else(|| HuaweiError::malformed(format!("the body must be {{\"{key}\": {{...}}}}")))
@@ -451,6 +463,13 @@ fn protect_patch(
     fields: &Map<String, Value>,
     current: &EffectivePolicy,
 ) -> Result<common::Patches, HuaweiError> {
+    // null means "unchanged", as for the other policies.
+    let fields: Map<String, Value> = fields
+        .iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let fields = &fields;
     let mut errors = Vec::new();
     known(
         fields,

@@ -21,7 +21,7 @@ use axum::{Extension, Json, Router};
 use portcullis_http::AppState;
 use portcullis_http::extract::RequestId;
 use portcullis_model::EffectivePolicy;
-use portcullis_service::{Caller, Context, PatchOutcome, PolicyScope, Precondition};
+use portcullis_service::{Caller, Context, PatchOutcome, PolicyScope, Precondition, ServiceError};
 use serde_json::{Map, Value, json};
 
 pub use errors::{Code, Generation, ZitadelError};
@@ -173,7 +173,11 @@ fn body_of(body: &[u8]) -> Result<Map<String, Value>, ZitadelError> {
         .map_err(|e| ZitadelError::new(Code::InvalidArgument, "POLICY-body", e))
 }
 
-fn not_changed(kind: Kind) -> ZitadelError {
+fn not_changed(kind: Kind, scope: &PolicyScope) -> ZitadelError {
+    let owner = match scope {
+        PolicyScope::Instance => "IAM",
+        PolicyScope::Org(_) => "Org",
+    };
     let what = match kind {
         Kind::Lockout => "LockoutPolicy",
         Kind::Complexity => "PasswordComplexityPolicy",
@@ -183,7 +187,7 @@ fn not_changed(kind: Kind) -> ZitadelError {
     ZitadelError::new(
         Code::FailedPrecondition,
         "POLICY-notchanged",
-        format!("Errors.Org.{what}.NotChanged"),
+        format!("Errors.{owner}.{what}.NotChanged"),
     )
 }
 
@@ -213,7 +217,7 @@ async fn write(
     // Adding a policy identical to the default still creates the organization's own copy; an
     // update that changes nothing is refused, as ZITADEL does.
     if outcome == PatchOutcome::Unchanged && !matches!(precondition, Precondition::Inherited(_)) {
-        return Err(not_changed(kind));
+        return Err(not_changed(kind, scope));
     }
     state
         .service
@@ -244,24 +248,47 @@ async fn mgmt_reset(
 ) -> Answer {
     let (caller, ctx) = caller_of(&state, &headers, &rid).await?;
     let org = org_of(&caller, &headers)?;
+    let default = state
+        .service
+        .get_default_policy(&caller, &org)
+        .await
+        .map_err(ZitadelError::from_service)?;
+    // Only the fields this policy names go back to the default, in one conditional write that
+    // requires the organization's own copy; sections then equal to the default inherit again.
+    let patches = kind.reset_patches(&default);
+    let scope = PolicyScope::Org(org.clone());
+    state
+        .service
+        .patch_policy(
+            &caller,
+            &ctx,
+            &scope,
+            &patches,
+            Precondition::Custom(kind.primary()),
+        )
+        .await
+        .map_err(|e| match e {
+            ServiceError::NotFound => ZitadelError::new(
+                Code::NotFound,
+                "POLICY-nocustom",
+                "the organization has no policy of its own to reset",
+            ),
+            other => ZitadelError::from_service(other),
+        })?;
     let policy = state
         .service
         .get_org_policy(&caller, &org)
         .await
         .map_err(ZitadelError::from_service)?;
-    if policy.section_meta(kind.primary()).0 {
-        return Err(ZitadelError::new(
-            Code::NotFound,
-            "POLICY-nocustom",
-            "the organization has no policy of its own to reset",
-        ));
-    }
-    for section in kind.reset_sections() {
-        state
-            .service
-            .reset_org_section(&caller, &ctx, &org, *section)
-            .await
-            .map_err(ZitadelError::from_service)?;
+    for (section, _) in &patches {
+        if !policy.section_meta(*section).0 && policy.section(*section) == default.section(*section)
+        {
+            state
+                .service
+                .reset_org_section(&caller, &ctx, &org, *section)
+                .await
+                .map_err(ZitadelError::from_service)?;
+        }
     }
     let policy = state
         .service
@@ -316,6 +343,7 @@ async fn v2_settings(
     body: Bytes,
 ) -> Answer {
     let v2 = |e: ZitadelError| e.in_generation(Generation::V2);
+    let (caller, _) = caller_of(&state, &headers, &rid).await.map_err(v2)?;
     let kind = match method.as_str() {
         "GetLockoutSettings" => Kind::Lockout,
         "GetPasswordComplexitySettings" => Kind::Complexity,
@@ -329,7 +357,6 @@ async fn v2_settings(
             )));
         }
     };
-    let (caller, _) = caller_of(&state, &headers, &rid).await.map_err(v2)?;
     let fields = body_of(&body).map_err(v2)?;
     let ctx = fields.get("ctx").and_then(Value::as_object);
     let org = ctx

@@ -36,12 +36,53 @@ impl Kind {
         }
     }
 
-    /// Every section a reset of this policy deletes.
-    pub fn reset_sections(self) -> &'static [SectionKind] {
+    /// The patches that put back the instance default of every field this policy names (and
+    /// nothing else: other dialects' fields in the same sections stay).
+    pub fn reset_patches(self, default: &EffectivePolicy) -> crate::common::Patches {
+        let password = default.password.value.default_policy();
         match self {
-            Kind::Lockout => &[SectionKind::Lockout],
-            Kind::Complexity | Kind::Age => &[SectionKind::Password],
-            Kind::Login => &[SectionKind::Features, SectionKind::Mfa],
+            Kind::Lockout => {
+                let lockout = &default.lockout.value;
+                vec![(
+                    SectionKind::Lockout,
+                    json!({"enabled": lockout.enabled,
+                           "max_password_attempts": lockout.max_password_attempts,
+                           "max_otp_attempts": lockout.max_otp_attempts}),
+                )]
+            }
+            Kind::Complexity => vec![(
+                SectionKind::Password,
+                json!({"min_length": password.min_length,
+                       "min_uppercase": password.min_uppercase,
+                       "min_lowercase": password.min_lowercase,
+                       "min_digits": password.min_digits,
+                       "min_special": password.min_special}),
+            )],
+            Kind::Age => vec![(
+                SectionKind::Password,
+                json!({"expiration_enabled": password.expiration_enabled,
+                       "max_age_days": password.max_age_days,
+                       "expire_warn_days": password.expire_warn_days}),
+            )],
+            Kind::Login => {
+                let features = &default.features.value;
+                vec![
+                    (
+                        SectionKind::Features,
+                        json!({"register_enabled": features.register_enabled,
+                               "forgot_password_enabled": features.forgot_password_enabled,
+                               "dialect_settings": {LOGIN_SETTINGS_KEY: Value::Null}}),
+                    ),
+                    (
+                        SectionKind::Mfa,
+                        json!({"required": default.mfa.value.required}),
+                    ),
+                    (
+                        SectionKind::Password,
+                        json!({"grace_period": password.grace_period}),
+                    ),
+                ]
+            }
         }
     }
 
@@ -125,7 +166,9 @@ impl Kind {
                     _ => "PASSKEYS_TYPE_NOT_ALLOWED",
                 };
                 fields.insert("passkeysType".into(), passkeys.into());
-                if let Some(local) = fields.get("allowUsernamePassword").cloned() {
+                if !fields.contains_key("allowLocalAuthentication")
+                    && let Some(local) = fields.get("allowUsernamePassword").cloned()
+                {
                     fields.insert("allowLocalAuthentication".into(), local);
                 }
                 fields.remove("idps");
@@ -249,20 +292,10 @@ fn login_patches(body: &Map<String, Value>) -> Result<Vec<(SectionKind, Value)>,
             .ok_or("mfaInitSkipLifetime must be a duration such as \"2592000s\"")?,
         Some(_) => return Err("mfaInitSkipLifetime must be a duration string".into()),
     };
-    for name in ["defaultRedirectUri", "passwordlessType"] {
-        common::string_field(body, name)?;
-    }
-    for name in LOGIN_STORED {
-        if let Some(value) = body.get(name)
-            && name.ends_with("Lifetime")
-            && value.as_str().is_none_or(|t| parse_duration(t).is_none())
-        {
-            return Err(format!("{name} must be a duration such as \"864000s\""));
-        }
-    }
-    // proto3: an absent field is its zero value. In the merge patch, null removes the stored
-    // switch, so the update replaces every switch; the output then omits it (or shows the
-    // default of a policy never written).
+    check_login_switches(body)?;
+    // proto3: an absent field is its zero value, so the update replaces every switch: an absent
+    // one is stored as its explicit zero (which overrides the default a policy never written
+    // shows, and which the output omits).
     let mut stored = Map::new();
     for name in LOGIN_STORED {
         let value = body.get(name).cloned().unwrap_or(Value::Null);
@@ -287,6 +320,37 @@ fn login_patches(body: &Map<String, Value>) -> Result<Vec<(SectionKind, Value)>,
         (SectionKind::Mfa, json!({"required": flag("forceMfa")?})),
         (SectionKind::Password, json!({"grace_period": grace})),
     ])
+}
+
+/// Checks the type of every stored login switch that is present.
+fn check_login_switches(body: &Map<String, Value>) -> Result<(), String> {
+    for name in LOGIN_STORED {
+        let Some(value) = body.get(name).filter(|v| !v.is_null()) else {
+            continue;
+        };
+        let fine = match name {
+            "defaultRedirectUri" => value.is_string(),
+            "passwordlessType" => matches!(
+                value.as_str(),
+                Some("PASSWORDLESS_TYPE_NOT_ALLOWED" | "PASSWORDLESS_TYPE_ALLOWED")
+            ),
+            "secondFactors" | "multiFactors" => value.as_array().is_some_and(|v| {
+                v.iter()
+                    .all(|f| f.as_str().is_some_and(|t| t.contains("FACTOR_TYPE_")))
+            }),
+            "idps" => value
+                .as_array()
+                .is_some_and(|v| v.iter().all(Value::is_object)),
+            n if n.ends_with("Lifetime") => {
+                value.as_str().is_some_and(|t| parse_duration(t).is_some())
+            }
+            _ => value.is_boolean(),
+        };
+        if !fine {
+            return Err(format!("{name} has the wrong type or value"));
+        }
+    }
+    Ok(())
 }
 
 /// The explicit zero value of a stored login switch (so it overrides the default).

@@ -215,7 +215,33 @@ async fn huawei_signatures_are_verified_on_the_server_clock() {
     assert_eq!(tampered.status, StatusCode::UNAUTHORIZED);
     assert_eq!(app.policy_bytes(ORG).await, before);
 
-    // An ordinary token in X-Auth-Token works too; an access key is never a bearer token.
+    // A signature that does not cover the host is refused.
+    let unbound =
+        format!("SDK-HMAC-SHA256 Access={ak}, SignedHeaders=x-sdk-date, Signature={signature}");
+    let refused = app
+        .send(
+            Method::GET,
+            LOGIN_POLICY,
+            &[("x-sdk-date", &sdk_date(0)), ("authorization", &unbound)],
+            "",
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+
+    // An ordinary token in X-Auth-Token works too, even beside a placeholder signature (the
+    // SDK signs every request); an access key is never a bearer token.
+    let placeholder = app
+        .send(
+            Method::GET,
+            LOGIN_POLICY,
+            &[
+                ("x-auth-token", admin.as_str()),
+                ("authorization", &unbound),
+            ],
+            "",
+        )
+        .await;
+    assert_eq!(placeholder.status, StatusCode::OK);
     let token = app
         .send(
             Method::GET,
@@ -366,6 +392,29 @@ async fn a_value_written_through_one_dialect_is_read_by_all_and_enforced() {
     // What SailPoint does not name (the lockout set through Huawei) is untouched.
     let native = app.get(&format!("/v1/orgs/{ORG}/policy"), &admin).await;
     assert_eq!(native.body["lockout"]["value"]["max_password_attempts"], 3);
+
+    // A ZITADEL reset puts back only the fields ZITADEL names: Huawei's history stays.
+    let history = r#"{"password_policy":{"number_of_recent_passwords_disallowed":5}}"#;
+    let path = LOGIN_POLICY.replace("login-policy", "password-policy");
+    let put = app
+        .huawei(Method::PUT, &path, &ak, &sk, &sdk_date(0), history)
+        .await;
+    assert_eq!(put.status, StatusCode::OK, "{:?}", put.body);
+    let bearer = format!("Bearer {admin}");
+    let reset = app
+        .send(
+            Method::DELETE,
+            "/management/v1/policies/password/complexity",
+            &[("authorization", &bearer)],
+            "",
+        )
+        .await;
+    assert_eq!(reset.status, StatusCode::OK, "{:?}", reset.body);
+    let native = app.get(&format!("/v1/orgs/{ORG}/policy"), &admin).await;
+    let default = &native.body["password"]["value"][0];
+    assert_eq!(default["min_length"], 15, "back to the instance default");
+    assert_eq!(default["history"], 5, "what ZITADEL does not name stays");
+    assert_eq!(native.body["password"]["is_default"], false);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
