@@ -202,6 +202,13 @@ fn number(
             None
         }
         Ok(None) => None,
+        // A negative whole number is a value out of range, not a malformed one.
+        Err(_) if fields.get(name).is_some_and(|v| v.as_i64().is_some()) => {
+            errors.push(HuaweiError::out_of_range(format!(
+                "{name} must be between {min} and {max}"
+            )));
+            None
+        }
         Err(e) => {
             errors.push(HuaweiError::malformed(e));
             None
