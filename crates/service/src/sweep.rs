@@ -1,4 +1,4 @@
-//! Background sweeps: expired sessions are deleted, and every counter is brought up to the
+//! Background sweeps: expired sessions and API keys are deleted, and every counter is brought up to the
 //! current time (ended locks and blocks open and are recorded as `account.lock_expired` /
 //! `ip.block_expired`; a counter back to its fresh state is deleted by the store).
 //!
@@ -28,6 +28,9 @@ const LEASE: &str = "sweep";
 pub struct SweepReport {
     /// Sessions deleted (past their absolute or idle deadline).
     pub sessions_deleted: u64,
+    /// API keys deleted (past their expiry or the policy's maximum lifetime), among them the
+    /// access tokens of the client-credentials exchange.
+    pub api_keys_deleted: u64,
     /// Counters brought up to date.
     pub counters_settled: u64,
     /// Counters deleted because they were back to their fresh state.
@@ -120,6 +123,17 @@ impl Service {
                 ),
                 session.idle_timeout.map(|idle| {
                     now - time::Duration::seconds(i64::try_from(idle).unwrap_or(i64::MAX))
+                }),
+            )
+            .await?;
+        let max_expiration = policy.api_keys.value.max_expiration;
+        report.api_keys_deleted += self
+            .store
+            .delete_expired_api_keys(
+                org_id,
+                now,
+                (max_expiration > 0).then(|| {
+                    now - time::Duration::seconds(i64::try_from(max_expiration).unwrap_or(i64::MAX))
                 }),
             )
             .await?;

@@ -289,6 +289,17 @@ impl Store for SqliteStore {
             .await?)
     }
 
+    async fn delete_expired_api_keys(
+        &self,
+        org_id: &str,
+        expired_by: Timestamp,
+        created_before: Option<Timestamp>,
+    ) -> StoreResult<u64> {
+        Ok(self
+            .delete_expired_api_keys_impl(org_id, expired_by, created_before)
+            .await?)
+    }
+
     async fn try_lease(
         &self,
         name: &str,

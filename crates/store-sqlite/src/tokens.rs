@@ -300,6 +300,27 @@ impl SqliteStore {
         Ok(done.rows_affected())
     }
 
+    /// `Store::delete_expired_api_keys`.
+    pub(crate) async fn delete_expired_api_keys_impl(
+        &self,
+        org_id: &str,
+        expired_by: Timestamp,
+        created_before: Option<Timestamp>,
+    ) -> DbResult<u64> {
+        let created = created_before.map(rows::ts_to_db).transpose()?;
+        let _turn = self.write_turn().await;
+        let done = sqlx::query(
+            "DELETE FROM api_keys WHERE org_id = ?1 AND ((expires_at IS NOT NULL AND expires_at <= ?2) \
+             OR (?3 IS NOT NULL AND created_at <= ?3))",
+        )
+        .bind(org_id)
+        .bind(rows::ts_to_db(expired_by)?)
+        .bind(created)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// `Store::try_lease`: one upsert that only takes a free, ended or own lease.
     pub(crate) async fn try_lease_impl(
         &self,

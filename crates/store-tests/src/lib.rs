@@ -101,6 +101,7 @@ macro_rules! conformance_tests {
             sessions_and_keys::session_delete_and_list,
             sessions_and_keys::api_key_create_find_list_delete,
             sessions_and_keys::api_key_has_instance_key,
+            sessions_and_keys::api_key_expired_deletion,
             isolation::org_data_never_crosses_organizations,
             logins_and_lookups::login_session_opens_only_for_the_current_hash,
             logins_and_lookups::api_keys_of_a_user_and_by_id,

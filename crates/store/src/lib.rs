@@ -209,6 +209,15 @@ pub trait Store: Send + Sync + 'static {
         created_before: Timestamp,
         idle_before: Option<Timestamp>,
     ) -> StoreResult<u64>;
+    /// Deletes an organization's keys that expired at or before `expired_by`, or, with
+    /// `created_before`, were created at or before it (past the policy's maximum lifetime);
+    /// answers how many.
+    async fn delete_expired_api_keys(
+        &self,
+        org_id: &str,
+        expired_by: Timestamp,
+        created_before: Option<Timestamp>,
+    ) -> StoreResult<u64>;
 
     // --- API keys
 

@@ -407,6 +407,22 @@ impl Store for MemoryStore {
         Ok((before - s.sessions.len()) as u64)
     }
 
+    async fn delete_expired_api_keys(
+        &self,
+        org_id: &str,
+        expired_by: Timestamp,
+        created_before: Option<Timestamp>,
+    ) -> StoreResult<u64> {
+        let mut s = self.lock()?;
+        let before = s.api_keys.len();
+        s.api_keys.retain(|_, k| {
+            k.org_id.as_deref() != Some(org_id)
+                || !(k.expires_at.is_some_and(|at| at <= expired_by)
+                    || created_before.is_some_and(|c| k.created_at <= c))
+        });
+        Ok((before - s.api_keys.len()) as u64)
+    }
+
     async fn try_lease(
         &self,
         name: &str,

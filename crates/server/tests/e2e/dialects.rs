@@ -643,6 +643,21 @@ async fn sailpoint_client_credentials_buy_a_short_lived_token() {
         app.get("/password-policies/v1", &access).await.status,
         StatusCode::UNAUTHORIZED
     );
+    // The sweep deletes the expired token; the client's own key stays.
+    let service = app.running.as_ref().unwrap().service.clone();
+    let report = service.sweep("test", 180).await.unwrap().unwrap();
+    assert_eq!(report.api_keys_deleted, 1, "{report:?}");
+    let keys = app.get(&format!("/v1/orgs/{ORG}/api-keys"), ROOT).await;
+    let names: Vec<&str> = keys.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"client") && !names.iter().any(|n| n.starts_with("access token")),
+        "{names:?}"
+    );
     let wrong = format!("grant_type=client_credentials&client_id={id}&client_secret=pck_wrong");
     let refused = app.send(Method::POST, "/oauth/token", &[], &wrong).await;
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED);

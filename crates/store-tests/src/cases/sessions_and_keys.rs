@@ -295,3 +295,66 @@ pub async fn api_key_has_instance_key(store: Arc<dyn Store>) {
         .unwrap();
     assert!(store.has_instance_key().await.unwrap());
 }
+
+/// Expired keys of one organization are deleted: by their own expiry, or by creation time when
+/// the policy caps lifetimes; keys of other organizations and keys still valid stay.
+pub async fn api_key_expired_deletion(store: Arc<dyn Store>) {
+    let key = |org: &str, id: &str, created: i64, expires: Option<i64>| ApiKey {
+        created_at: at(created),
+        expires_at: expires.map(at),
+        ..api_key(Some(org), None, id)
+    };
+    let soon = key("ke", "ke-soon", 10, Some(100));
+    let later = key("ke", "ke-later", 50, Some(300));
+    let forever = key("ke", "ke-forever", 60, None);
+    let elsewhere = key("kf", "kf-soon", 10, Some(100));
+    for k in [&soon, &later, &forever, &elsewhere] {
+        store
+            .create_api_key(k, draft(k.org_id.as_deref(), "key.created", 0))
+            .await
+            .unwrap();
+    }
+    let ids = async |org: &str| -> Vec<String> {
+        let list = store
+            .list_api_keys(Some(org), &page(None, 10))
+            .await
+            .unwrap();
+        list.into_iter().map(|k| k.id).collect()
+    };
+    assert_eq!(
+        store
+            .delete_expired_api_keys("ke", at(99), None)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .delete_expired_api_keys("ke", at(100), None)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(ids("ke").await, ["ke-forever", "ke-later"]);
+    assert_eq!(
+        ids("kf").await,
+        ["kf-soon"],
+        "another organization's keys stay"
+    );
+    // A lifetime cap: keys created at or before 55 are past it, whatever their own expiry.
+    assert_eq!(
+        store
+            .delete_expired_api_keys("ke", at(100), Some(at(55)))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(ids("ke").await, ["ke-forever"]);
+    assert!(
+        store
+            .find_api_key(&later.token_hash)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
