@@ -206,7 +206,21 @@ impl Store for SqliteStore {
         section: &str,
         event: EventDraft,
     ) -> StoreResult<bool> {
-        Ok(self.delete_section_impl(org_id, section, event).await?)
+        Ok(self
+            .delete_section_impl(org_id, section, None, event)
+            .await?)
+    }
+
+    async fn delete_section_at(
+        &self,
+        org_id: &str,
+        section: &str,
+        sequence: u64,
+        event: EventDraft,
+    ) -> StoreResult<bool> {
+        Ok(self
+            .delete_section_impl(org_id, section, Some(sequence), event)
+            .await?)
     }
 
     async fn create_user(&self, user: &User, event: EventDraft) -> StoreResult<()> {

@@ -136,10 +136,12 @@ impl SqliteStore {
     }
 
     /// `Store::delete_section`.
+    /// With `sequence`, only while the row still has it.
     pub(crate) async fn delete_section_impl(
         &self,
         org_id: &str,
         section: &str,
+        sequence: Option<u64>,
         event: EventDraft,
     ) -> DbResult<bool> {
         if org_id.is_empty() {
@@ -147,11 +149,14 @@ impl SqliteStore {
             return Ok(false);
         }
         let mut tx = self.write_tx().await?;
-        let done = sqlx::query("DELETE FROM sections WHERE owner = ?1 AND section = ?2")
-            .bind(org_id)
-            .bind(section)
-            .execute(&mut *tx)
-            .await?;
+        let done = sqlx::query(
+            "DELETE FROM sections WHERE owner = ?1 AND section = ?2 AND (?3 IS NULL OR sequence = ?3)",
+        )
+        .bind(org_id)
+        .bind(section)
+        .bind(sequence.map(rows::seq_to_db))
+        .execute(&mut *tx)
+        .await?;
         if done.rows_affected() == 0 {
             return Ok(false);
         }

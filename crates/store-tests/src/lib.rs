@@ -86,6 +86,7 @@ macro_rules! conformance_tests {
             sections::section_owners_are_separate,
             sections::section_writes_bump_the_policy_version,
             sections::section_batches_are_all_or_nothing,
+            sections::section_delete_at_a_sequence,
             users::user_create_get_find,
             users::user_unique_keys,
             users::user_list_paging,

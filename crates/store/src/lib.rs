@@ -119,6 +119,15 @@ pub trait Store: Send + Sync + 'static {
         section: &str,
         event: EventDraft,
     ) -> StoreResult<bool>;
+    /// Like `delete_section`, but only while the row's sequence is still `sequence` (nothing
+    /// wrote it since it was read); answers whether it was deleted.
+    async fn delete_section_at(
+        &self,
+        org_id: &str,
+        section: &str,
+        sequence: u64,
+        event: EventDraft,
+    ) -> StoreResult<bool>;
 
     // --- users
 

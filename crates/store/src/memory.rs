@@ -47,6 +47,27 @@ pub struct MemoryStore {
 }
 
 impl MemoryStore {
+    fn delete_section_if(
+        &self,
+        org_id: &str,
+        section: &str,
+        sequence: Option<u64>,
+        event: EventDraft,
+    ) -> StoreResult<bool> {
+        let mut s = self.lock()?;
+        let key = (Some(org_id.to_owned()), section.to_owned());
+        let matches = s
+            .sections
+            .get(&key)
+            .is_some_and(|row| sequence.is_none_or(|seq| row.sequence == seq));
+        if matches {
+            s.sections.remove(&key);
+            s.record(vec![event]);
+            s.policy_version += 1;
+        }
+        Ok(matches)
+    }
+
     /// An empty store.
     pub fn new() -> MemoryStore {
         MemoryStore::default()
@@ -150,16 +171,17 @@ impl Store for MemoryStore {
         section: &str,
         event: EventDraft,
     ) -> StoreResult<bool> {
-        let mut s = self.lock()?;
-        let removed = s
-            .sections
-            .remove(&(Some(org_id.to_owned()), section.to_owned()))
-            .is_some();
-        if removed {
-            s.record(vec![event]);
-            s.policy_version += 1;
-        }
-        Ok(removed)
+        self.delete_section_if(org_id, section, None, event)
+    }
+
+    async fn delete_section_at(
+        &self,
+        org_id: &str,
+        section: &str,
+        sequence: u64,
+        event: EventDraft,
+    ) -> StoreResult<bool> {
+        self.delete_section_if(org_id, section, Some(sequence), event)
     }
 
     async fn create_user(&self, user: &User, event: EventDraft) -> StoreResult<()> {

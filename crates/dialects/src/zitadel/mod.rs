@@ -281,11 +281,12 @@ async fn mgmt_reset(
         .await
         .map_err(ZitadelError::from_service)?;
     for (section, _) in &patches {
-        if !policy.section_meta(*section).0 && policy.section(*section) == default.section(*section)
-        {
+        let (inherited, details) = policy.section_meta(*section);
+        if !inherited && policy.section(*section) == default.section(*section) {
+            // Conditional on the sequence just read: a write in between keeps its section.
             state
                 .service
-                .reset_org_section(&caller, &ctx, &org, *section)
+                .reset_org_section_at(&caller, &ctx, &org, *section, details.sequence)
                 .await
                 .map_err(ZitadelError::from_service)?;
         }

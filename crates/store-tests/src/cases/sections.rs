@@ -491,3 +491,62 @@ pub async fn section_batches_are_all_or_nothing(store: Arc<dyn Store>) {
     assert_eq!(events_of(&*store, Some("sb")).await.len(), 2);
     assert_eq!(store.policy_version().await.unwrap(), version);
 }
+
+/// A conditional delete happens only while the row keeps the sequence it was read with; a
+/// miss writes no event and leaves the row.
+pub async fn section_delete_at_a_sequence(store: Arc<dyn Store>) {
+    let owner = Owner::Org("sd".to_owned());
+    let row = store
+        .write_section(
+            &owner,
+            "lockout",
+            &lockout_value(3),
+            None,
+            section_draft(&owner, "lockout", 100),
+        )
+        .await
+        .unwrap();
+    let events = events_of(&*store, Some("sd")).await.len();
+    let stale = row.sequence + 1000;
+    assert!(
+        !store
+            .delete_section_at(
+                "sd",
+                "lockout",
+                stale,
+                section_draft(&owner, "lockout", 200)
+            )
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        sections_of(&*store, &owner).await,
+        std::slice::from_ref(&row)
+    );
+    assert_eq!(events_of(&*store, Some("sd")).await.len(), events);
+    assert!(
+        store
+            .delete_section_at(
+                "sd",
+                "lockout",
+                row.sequence,
+                section_draft(&owner, "lockout", 200)
+            )
+            .await
+            .unwrap()
+    );
+    assert!(sections_of(&*store, &owner).await.is_empty());
+    assert_eq!(events_of(&*store, Some("sd")).await.len(), events + 1);
+    assert!(
+        !store
+            .delete_section_at(
+                "sd",
+                "lockout",
+                row.sequence,
+                section_draft(&owner, "lockout", 300)
+            )
+            .await
+            .unwrap(),
+        "gone already"
+    );
+}
