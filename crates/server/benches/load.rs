@@ -309,6 +309,48 @@ async fn main() {
     .await;
     report("GET /v1/orgs/{org}/policy", &policy);
 
+    // The same reads through the vendor dialects (the same cached policy, another wire format).
+    let dialect_reads: [(&str, fn(&reqwest::Client, &str) -> reqwest::RequestBuilder); 5] = [
+        ("Scaleway GET security-settings", |c, base| {
+            c.get(format!(
+                "{base}/iam/v1alpha1/organizations/load/security-settings"
+            ))
+            .header("x-auth-token", ROOT)
+        }),
+        ("ZITADEL v1 GET lockout", |c, base| {
+            c.get(format!("{base}/management/v1/policies/lockout"))
+                .bearer_auth(ROOT)
+                .header("x-zitadel-orgid", "load")
+        }),
+        ("Huawei GET login-policy (token)", |c, base| {
+            c.get(format!(
+                "{base}/v3.0/OS-SECURITYPOLICY/domains/load/login-policy"
+            ))
+            .header("x-auth-token", ROOT)
+        }),
+        ("PlusAuth GET tenant settings", |c, base| {
+            c.get(format!("{base}/api/v1/tenants/load/settings"))
+                .bearer_auth(ROOT)
+        }),
+        ("ZITADEL v2 GetLockoutSettings", |c, base| {
+            c.post(format!(
+                "{base}/zitadel.settings.v2.SettingsService/GetLockoutSettings"
+            ))
+            .bearer_auth(ROOT)
+            .json(&json!({"ctx": {"orgId": "load"}}))
+        }),
+    ];
+    for (name, request) in dialect_reads {
+        let b = base.clone();
+        let read = drive(&client, 32, seconds, 200, move |c, _| request(c, &b)).await;
+        report(name, &read);
+        println!(
+            "{:<34} {:>10.2}",
+            "  ÷ native policy reads/s",
+            read.per_second() / policy.per_second()
+        );
+    }
+
     // No oracle: a wrong password, an unknown login name and a hidden lock, one connection
     // each in turn, same organization (hidden locks, no IP blocking for loopback).
     let post = |path: &str, body: serde_json::Value| {

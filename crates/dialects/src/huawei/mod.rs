@@ -470,11 +470,23 @@ fn protect_patch(
     fields: &Map<String, Value>,
     current: &EffectivePolicy,
 ) -> Result<common::Patches, HuaweiError> {
-    // null means "unchanged", as for the other policies.
+    // null means "unchanged", as for the other policies, at both levels.
     let fields: Map<String, Value> = fields
         .iter()
         .filter(|(_, v)| !v.is_null())
-        .map(|(k, v)| (k.clone(), v.clone()))
+        .map(|(k, v)| match v {
+            Value::Object(inner) => (
+                k.clone(),
+                Value::Object(
+                    inner
+                        .iter()
+                        .filter(|(_, v)| !v.is_null())
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                ),
+            ),
+            _ => (k.clone(), v.clone()),
+        })
         .collect();
     let fields = &fields;
     let mut errors = Vec::new();
