@@ -310,7 +310,8 @@ async fn main() {
     report("GET /v1/orgs/{org}/policy", &policy);
 
     // The same reads through the vendor dialects (the same cached policy, another wire format).
-    let dialect_reads: [(&str, fn(&reqwest::Client, &str) -> reqwest::RequestBuilder); 5] = [
+    type Read = fn(&reqwest::Client, &str) -> reqwest::RequestBuilder;
+    let dialect_reads: [(&str, Read); 5] = [
         ("Scaleway GET security-settings", |c, base| {
             c.get(format!(
                 "{base}/iam/v1alpha1/organizations/load/security-settings"

@@ -143,11 +143,15 @@ impl PostgresStore {
     ) -> DbResult<Vec<SectionRow>> {
         let owner = owner_key(owner);
         let mut tx = self.begin().await?;
-        let mut rows = Vec::with_capacity(changes.len());
-        for change in changes {
-            let changed_at = change.event.at;
-            let changed_at_db = rows::ts_to_db(changed_at)?;
-            let value_text = serde_json::to_string(&change.value)?;
+        // Lock order, the same for every writer: the section rows sorted by name, then the
+        // policy version, then the events lock. Two batches that name the same sections in
+        // other orders wait for each other instead of deadlocking.
+        let mut order: Vec<usize> = (0..changes.len()).collect();
+        order.sort_by(|a, b| changes[*a].section.cmp(&changes[*b].section));
+        let mut locked = vec![(0u64, None); changes.len()];
+        for at in order {
+            let change = &changes[at];
+            let changed_at_db = rows::ts_to_db(change.event.at)?;
             let (current_sequence, created_at) =
                 lock_section(&mut tx, owner, &change.section, changed_at_db).await?;
             if change
@@ -158,11 +162,16 @@ impl PostgresStore {
                 tx.rollback().await?;
                 return Err(StoreError::VersionMismatch.into());
             }
+            locked[at] = (current_sequence, created_at);
+        }
+        bump_policy_version(&mut tx).await?;
+        let mut rows = Vec::with_capacity(changes.len());
+        for (change, (_, created_at)) in changes.into_iter().zip(locked) {
+            let changed_at = change.event.at;
+            let changed_at_db = rows::ts_to_db(changed_at)?;
             let created_at_db = created_at.unwrap_or(changed_at_db);
             let created_at = rows::ts_from_db(created_at_db)?;
-            if rows.is_empty() {
-                bump_policy_version(&mut tx).await?;
-            }
+            let value_text = serde_json::to_string(&change.value)?;
             let sequence = insert_event(&mut tx, change.event).await?;
             // The row is locked by this transaction (above), so this never waits.
             sqlx::query(

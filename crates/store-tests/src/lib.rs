@@ -87,6 +87,7 @@ macro_rules! conformance_tests {
             sections::section_writes_bump_the_policy_version,
             sections::section_batches_are_all_or_nothing,
             sections::section_delete_at_a_sequence,
+            sections::section_batches_in_crossing_orders_all_commit,
             users::user_create_get_find,
             users::user_unique_keys,
             users::user_list_paging,

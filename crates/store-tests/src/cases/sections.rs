@@ -550,3 +550,39 @@ pub async fn section_delete_at_a_sequence(store: Arc<dyn Store>) {
         "gone already"
     );
 }
+
+/// Batches naming the same sections in opposite orders, written at once, all succeed: the
+/// stores take their locks in one order (no deadlock, no lost batch).
+pub async fn section_batches_in_crossing_orders_all_commit(store: Arc<dyn Store>) {
+    let owner = Owner::Org("sx".to_owned());
+    let batch = |sections: [&str; 3], n: u32| {
+        sections
+            .iter()
+            .map(|section| SectionChange {
+                section: (*section).to_owned(),
+                value: lockout_value(n),
+                expected_sequence: None,
+                event: section_draft(&owner, section, 100),
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut tasks = Vec::new();
+    for n in 0..24u32 {
+        let store = store.clone();
+        let owner = owner.clone();
+        let sections = if n % 2 == 0 {
+            ["features", "mfa", "password"]
+        } else {
+            ["password", "mfa", "features"]
+        };
+        let changes = batch(sections, n);
+        tasks.push(tokio::spawn(async move {
+            store.write_sections(&owner, changes).await
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap().unwrap().len(), 3);
+    }
+    assert_eq!(sections_of(&*store, &owner).await.len(), 3);
+    assert_eq!(events_of(&*store, Some("sx")).await.len(), 24 * 3);
+}
