@@ -161,6 +161,35 @@ fn path_has_control(path: &str) -> bool {
     })
 }
 
+/// An error answered without a JSON body (a request the framework refused before any handler,
+/// such as a malformed query string or an oversized body) becomes a problem+json document:
+/// every error this server sends is JSON, which some vendor clients require.
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (_, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let code = match status.as_u16() {
+        413 => "body_too_large",
+        415 => "unsupported_media_type",
+        _ => "request_rejected",
+    };
+    let reason = status.canonical_reason().unwrap_or("Request rejected");
+    let mut problem = error::ApiError::new(status, code, reason);
+    let text = String::from_utf8_lossy(&text);
+    if !text.trim().is_empty() {
+        problem = problem.detail(text.trim().to_owned());
+    }
+    problem.into_response()
+}
+
 /// Request id, tracing span, latency metric.
 async fn observe(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     if path_has_control(request.uri().path()) {
@@ -180,7 +209,7 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
     let span = tracing::info_span!("request", request_id = %id, %method, %route);
     #[allow(clippy::disallowed_methods)] // measures latency for metrics, not policy time
     let started = Instant::now();
-    let mut response = next.run(request).instrument(span.clone()).await;
+    let mut response = json_errors(next.run(request).instrument(span.clone()).await).await;
     let elapsed = started.elapsed().as_secs_f64();
     let status = response.status().as_u16();
     state.http_metrics.observe(&method, &route, status, elapsed);

@@ -1,10 +1,12 @@
 //! Where the instance master key comes from: the `master_key` setting (64 hex digits), else the
-//! file `master_key_file`, else, for SQLite, `<database file>.master-key` next to the data.
-//! A missing file is created with a new random key, readable by its owner only.
+//! file `master_key_file`, else, for a SQLite file, `<database file>.master-key` next to the
+//! data. With SQLite a missing file is created with a new random key, readable by its owner
+//! only; an in-memory SQLite database gets a key for the life of the process.
 //!
 //! Invariants: the key is never logged; a file that exists but does not hold a key stops the
 //! start (a new key would make every sealed secret unreadable); PostgreSQL replicas share the
-//! key through the setting or a file they all read, never by generating one each.
+//! key through the setting or a file they all read, never by generating one each: on
+//! PostgreSQL a missing `master_key_file` stops the start.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -22,15 +24,40 @@ pub(crate) fn load_master_key(config: &Config) -> Result<Option<MasterKey>, Star
             .map(Some)
             .ok_or_else(|| StartError::Other("master_key must be 64 hexadecimal digits".into()));
     }
+    let postgres = crate::is_postgres(&config.database_url);
     let file = match &config.master_key_file {
         Some(file) => file.clone(),
-        None if crate::is_postgres(&config.database_url) => return Ok(None),
+        None if postgres => return Ok(None),
+        None if is_in_memory(&config.database_url) => return Ok(Some(MasterKey::generate())),
         None => PathBuf::from(format!(
             "{}.master-key",
             crate::sqlite_file(&config.database_url)
         )),
     };
+    if postgres {
+        return read(&file);
+    }
     read_or_create(&file).map(Some)
+}
+
+fn is_in_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
+/// Reads an existing key file (replicas must not make one each).
+fn read(file: &Path) -> Result<Option<MasterKey>, StartError> {
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        StartError::Other(format!(
+            "cannot read master_key_file {} ({e}); with PostgreSQL every replica must read the same existing key",
+            file.display()
+        ))
+    })?;
+    MasterKey::from_hex(&text).map(Some).ok_or_else(|| {
+        StartError::Other(format!(
+            "{} does not hold a master key (64 hexadecimal digits)",
+            file.display()
+        ))
+    })
 }
 
 fn read_or_create(file: &Path) -> Result<MasterKey, StartError> {
@@ -120,6 +147,24 @@ mod tests {
             ..Config::default()
         };
         assert!(load_master_key(&pg).unwrap().is_none());
+        // On PostgreSQL a key file is read, never created.
+        let pg_missing = Config {
+            master_key_file: Some(dir.join("missing.key")),
+            ..pg.clone()
+        };
+        assert!(load_master_key(&pg_missing).is_err());
+        assert!(!dir.join("missing.key").exists());
+        let pg_file = Config {
+            master_key_file: Some(file.clone()),
+            ..pg
+        };
+        std::fs::write(&file, "cd".repeat(32)).unwrap();
+        assert!(load_master_key(&pg_file).unwrap().is_some());
+        let memory = Config {
+            database_url: "sqlite::memory:".into(),
+            ..Config::default()
+        };
+        assert!(load_master_key(&memory).unwrap().is_some());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

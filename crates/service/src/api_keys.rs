@@ -192,6 +192,7 @@ impl Service {
             created_at: now,
             expires_at,
             sealed_secret: None,
+            parent_id: None,
         })
     }
 

@@ -87,6 +87,17 @@ impl Service {
         if check_key(&policy, key.created_at, key.expires_at, now).is_err() {
             return Err(ServiceError::Unauthenticated);
         }
+        // A client-credentials token works only while the key it was issued for does.
+        if let (Some(org), Some(parent_id)) = (&key.org_id, &key.parent_id) {
+            let parent = self
+                .store
+                .get_api_key(org, parent_id)
+                .await?
+                .ok_or(ServiceError::Unauthenticated)?;
+            if check_key(&policy, parent.created_at, parent.expires_at, now).is_err() {
+                return Err(ServiceError::Unauthenticated);
+            }
+        }
         let mut roles = key.roles.clone();
         if let (Some(org), Some(user_id)) = (&key.org_id, &key.user_id) {
             let user = self
@@ -200,6 +211,7 @@ impl Service {
             created_at: now,
             expires_at: None,
             sealed_secret: None,
+            parent_id: None,
         };
         let ctx = Context::new("system", None);
         let event = self.event(

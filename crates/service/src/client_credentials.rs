@@ -2,9 +2,11 @@
 //! token, for clients configured with a client id and secret instead of a token.
 //!
 //! Invariants: the token is a new bearer key that carries at most the parent key's current
-//! roles, belongs to the same organization and user, and expires at the earliest of the
+//! roles, belongs to the same organization and user, names its parent and works only while the
+//! parent does (deleting the parent revokes its tokens), and expires at the earliest of the
 //! organization's `tokens.access_token` lifetime, `api_keys.max_expiration` and the parent's own
-//! expiry; an unknown id, a wrong secret or an access key are all `Unauthenticated`, alike.
+//! expiry; an unknown id, a wrong secret, an access key or an instance key are all
+//! `Unauthenticated`, alike.
 
 use portcullis_engine::time_math::plus;
 use portcullis_store::ApiKey;
@@ -41,25 +43,17 @@ impl Service {
             .filter(|k| secrets_equal(&k.token_hash, &hash))
             .filter(|k| bool::from(k.id.as_bytes().ct_eq(client_id.as_bytes())))
             .filter(|k| k.sealed_secret.is_none())
+            // Organization keys only: an instance key's tokens could not be listed or revoked.
+            .filter(|k| k.org_id.is_some())
             .ok_or(ServiceError::Unauthenticated)?;
         let caller = self.key_caller(parent.clone()).await?;
         let now = self.now();
-        let (lifetime, max_expiration) = match &parent.org_id {
-            Some(org) => {
-                let policy = self.effective_policy(org).await?;
-                (
-                    policy.tokens.value.access_token,
-                    policy.api_keys.value.max_expiration,
-                )
-            }
-            None => {
-                let policy = self.instance_policy().await?;
-                (
-                    policy.tokens.value.access_token,
-                    policy.api_keys.value.max_expiration,
-                )
-            }
-        };
+        let org_id = parent.org_id.clone().ok_or(ServiceError::Unauthenticated)?;
+        let policy = self.effective_policy(&org_id).await?;
+        let (lifetime, max_expiration) = (
+            policy.tokens.value.access_token,
+            policy.api_keys.value.max_expiration,
+        );
         let mut expires_at = plus(now, lifetime);
         if max_expiration > 0 {
             expires_at = expires_at.min(plus(now, max_expiration));
@@ -78,6 +72,7 @@ impl Service {
             created_at: now,
             expires_at: Some(expires_at),
             sealed_secret: None,
+            parent_id: Some(parent.id.clone()),
         };
         let event = self.event(
             ctx,

@@ -28,8 +28,8 @@ const LEASE: &str = "sweep";
 pub struct SweepReport {
     /// Sessions deleted (past their absolute or idle deadline).
     pub sessions_deleted: u64,
-    /// API keys deleted (past their expiry or the policy's maximum lifetime), among them the
-    /// access tokens of the client-credentials exchange.
+    /// API keys deleted (past their own expiry), among them the access tokens of the
+    /// client-credentials exchange.
     pub api_keys_deleted: u64,
     /// Counters brought up to date.
     pub counters_settled: u64,
@@ -126,17 +126,7 @@ impl Service {
                 }),
             )
             .await?;
-        let max_expiration = policy.api_keys.value.max_expiration;
-        report.api_keys_deleted += self
-            .store
-            .delete_expired_api_keys(
-                org_id,
-                now,
-                (max_expiration > 0).then(|| {
-                    now - time::Duration::seconds(i64::try_from(max_expiration).unwrap_or(i64::MAX))
-                }),
-            )
-            .await?;
+        report.api_keys_deleted += self.store.delete_expired_api_keys(org_id, now).await?;
         let mut after: Option<String> = None;
         loop {
             let keys = self

@@ -154,3 +154,61 @@ async fn a_corrupt_organization_does_not_stop_the_sweep() {
         "the next organization was swept: {report:?}"
     );
 }
+
+/// An access key is never a bearer credential: even a record whose stored digest matches a
+/// presented token is refused by bearer authentication and by the client-credentials
+/// exchange, because it carries a sealed secret. The same record without one is accepted.
+#[tokio::test]
+async fn a_key_with_a_sealed_secret_never_authenticates_as_a_bearer() {
+    let store = Arc::new(MemoryStore::new());
+    let org = Org {
+        id: "acme".into(),
+        name: "Acme".into(),
+        created_at: T0,
+    };
+    store.create_org(&org, draft("org.created")).await.unwrap();
+    let service = service(store.clone());
+    let token = "pck_presented-token";
+    let key = |id: &str, sealed: Option<&str>| portcullis_store::ApiKey {
+        id: id.into(),
+        token_hash: portcullis_service::token_hash(&format!("{token}-{id}")),
+        org_id: Some("acme".into()),
+        user_id: None,
+        name: id.into(),
+        roles: vec![portcullis_store::Role::OrgAdmin],
+        created_at: T0,
+        expires_at: None,
+        sealed_secret: sealed.map(str::to_owned),
+        parent_id: None,
+    };
+    store
+        .create_api_key(
+            &key("PCAKSEALED", Some("v1.00")),
+            draft("access_key.created"),
+        )
+        .await
+        .unwrap();
+    store
+        .create_api_key(&key("key_plain", None), draft("api_key.created"))
+        .await
+        .unwrap();
+    let ctx = portcullis_service::Context::new("test", None);
+    let sealed_token = format!("{token}-PCAKSEALED");
+    assert!(matches!(
+        service.authenticate(&sealed_token).await,
+        Err(portcullis_service::ServiceError::Unauthenticated)
+    ));
+    assert!(matches!(
+        service
+            .exchange_client_credentials(&ctx, "PCAKSEALED", &sealed_token)
+            .await,
+        Err(portcullis_service::ServiceError::Unauthenticated)
+    ));
+    let plain_token = format!("{token}-key_plain");
+    assert!(service.authenticate(&plain_token).await.is_ok());
+    let issued = service
+        .exchange_client_credentials(&ctx, "key_plain", &plain_token)
+        .await
+        .unwrap();
+    assert!(service.authenticate(&issued.access_token).await.is_ok());
+}

@@ -309,10 +309,9 @@ impl Store for PostgresStore {
         &self,
         org_id: &str,
         expired_by: Timestamp,
-        created_before: Option<Timestamp>,
     ) -> StoreResult<u64> {
         Ok(self
-            .delete_expired_api_keys_impl(org_id, expired_by, created_before)
+            .delete_expired_api_keys_impl(org_id, expired_by)
             .await?)
     }
 

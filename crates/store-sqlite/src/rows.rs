@@ -127,6 +127,7 @@ pub(crate) fn api_key(row: &SqliteRow) -> DbResult<ApiKey> {
         created_at: ts(row, "created_at")?,
         expires_at: opt_ts(row, "expires_at")?,
         sealed_secret: opt_text(row, "sealed_secret")?,
+        parent_id: opt_text(row, "parent_id")?,
     })
 }
 

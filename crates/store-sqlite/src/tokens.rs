@@ -157,7 +157,7 @@ impl SqliteStore {
         sqlx::query(concat!(
             "INSERT INTO api_keys (",
             api_key_columns!(),
-            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
         ))
         .bind(&key.id)
         .bind(&key.token_hash)
@@ -168,6 +168,7 @@ impl SqliteStore {
         .bind(rows::ts_to_db(key.created_at)?)
         .bind(rows::opt_ts_to_db(key.expires_at)?)
         .bind(key.sealed_secret.as_deref())
+        .bind(key.parent_id.as_deref())
         .execute(&mut *tx)
         .await?;
         insert_event(&mut tx, event).await?;
@@ -305,17 +306,13 @@ impl SqliteStore {
         &self,
         org_id: &str,
         expired_by: Timestamp,
-        created_before: Option<Timestamp>,
     ) -> DbResult<u64> {
-        let created = created_before.map(rows::ts_to_db).transpose()?;
         let _turn = self.write_turn().await;
         let done = sqlx::query(
-            "DELETE FROM api_keys WHERE org_id = ?1 AND ((expires_at IS NOT NULL AND expires_at <= ?2) \
-             OR (?3 IS NOT NULL AND created_at <= ?3))",
+            "DELETE FROM api_keys WHERE org_id = ?1 AND expires_at IS NOT NULL AND expires_at <= ?2",
         )
         .bind(org_id)
         .bind(rows::ts_to_db(expired_by)?)
-        .bind(created)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())

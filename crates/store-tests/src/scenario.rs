@@ -83,6 +83,7 @@ pub fn api_key(id: &str, org: Option<&str>, user_id: Option<&str>) -> ApiKey {
         created_at: at(2),
         expires_at: Some(at(86_400)),
         sealed_secret: None,
+        parent_id: None,
     }
 }
 

@@ -148,6 +148,7 @@ pub fn api_key(org: Option<&str>, user: Option<&str>, id: &str) -> ApiKey {
         created_at: at(30),
         expires_at: Some(at(86_400 * 30)),
         sealed_secret: None,
+        parent_id: None,
     }
 }
 

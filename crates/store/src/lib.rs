@@ -218,14 +218,13 @@ pub trait Store: Send + Sync + 'static {
         created_before: Timestamp,
         idle_before: Option<Timestamp>,
     ) -> StoreResult<u64>;
-    /// Deletes an organization's keys that expired at or before `expired_by`, or, with
-    /// `created_before`, were created at or before it (past the policy's maximum lifetime);
-    /// answers how many.
+    /// Deletes an organization's keys whose own expiry is at or before `expired_by`; answers
+    /// how many. (A key past the policy's maximum lifetime is refused, not deleted: loosening
+    /// the policy brings it back.)
     async fn delete_expired_api_keys(
         &self,
         org_id: &str,
         expired_by: Timestamp,
-        created_before: Option<Timestamp>,
     ) -> StoreResult<u64>;
 
     // --- API keys

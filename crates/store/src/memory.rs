@@ -433,14 +433,11 @@ impl Store for MemoryStore {
         &self,
         org_id: &str,
         expired_by: Timestamp,
-        created_before: Option<Timestamp>,
     ) -> StoreResult<u64> {
         let mut s = self.lock()?;
         let before = s.api_keys.len();
         s.api_keys.retain(|_, k| {
-            k.org_id.as_deref() != Some(org_id)
-                || !(k.expires_at.is_some_and(|at| at <= expired_by)
-                    || created_before.is_some_and(|c| k.created_at <= c))
+            k.org_id.as_deref() != Some(org_id) || k.expires_at.is_none_or(|at| at > expired_by)
         });
         Ok((before - s.api_keys.len()) as u64)
     }

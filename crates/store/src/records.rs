@@ -204,6 +204,9 @@ pub struct ApiKey {
     /// For an access key (signed requests): its secret, sealed with the instance master key.
     /// `None` for a bearer key.
     pub sealed_secret: Option<String>,
+    /// For an access token of the client-credentials exchange: the key it was issued for (it
+    /// works only while that key does).
+    pub parent_id: Option<String>,
 }
 
 /// Whose policy section a row is.

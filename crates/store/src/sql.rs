@@ -104,7 +104,7 @@ macro_rules! session_columns {
 #[macro_export]
 macro_rules! api_key_columns {
     () => {
-        "id, token_hash, org_id, user_id, name, roles, created_at, expires_at, sealed_secret"
+        "id, token_hash, org_id, user_id, name, roles, created_at, expires_at, sealed_secret, parent_id"
     };
 }
 

@@ -280,7 +280,7 @@ async fn mgmt_reset(
         .get_org_policy(&caller, &org)
         .await
         .map_err(ZitadelError::from_service)?;
-    for (section, _) in &patches {
+    for section in kind.owned_sections() {
         let (inherited, details) = policy.section_meta(*section);
         if !inherited && policy.section(*section) == default.section(*section) {
             // Conditional on the sequence just read: a write in between keeps its section.

@@ -36,6 +36,16 @@ impl Kind {
         }
     }
 
+    /// The sections this policy owns: a reset returns them to inheriting when they equal the
+    /// default (the password section's grace period is shared, so a login reset leaves it).
+    pub fn owned_sections(self) -> &'static [SectionKind] {
+        match self {
+            Kind::Lockout => &[SectionKind::Lockout],
+            Kind::Complexity | Kind::Age => &[SectionKind::Password],
+            Kind::Login => &[SectionKind::Features, SectionKind::Mfa],
+        }
+    }
+
     /// The patches that put back the instance default of every field this policy names (and
     /// nothing else: other dialects' fields in the same sections stay).
     pub fn reset_patches(self, default: &EffectivePolicy) -> crate::common::Patches {

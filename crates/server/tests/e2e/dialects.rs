@@ -215,18 +215,48 @@ async fn huawei_signatures_are_verified_on_the_server_clock() {
     assert_eq!(tampered.status, StatusCode::UNAUTHORIZED);
     assert_eq!(app.policy_bytes(ORG).await, before);
 
-    // A signature that does not cover the host is refused.
+    // A signature that does not cover the host (or the date) is refused, even when it is right.
+    for signed in [["x-sdk-date"], ["host"]] {
+        let date = sdk_date(0);
+        let mut headers = HeaderMap::new();
+        headers.insert("host", HeaderValue::from_str(&host).unwrap());
+        headers.insert("x-sdk-date", HeaderValue::from_str(&date).unwrap());
+        let names = vec![signed[0].to_owned()];
+        let sts = signing::string_to_sign(
+            &AxumMethod::GET,
+            LOGIN_POLICY,
+            None,
+            &headers,
+            &names,
+            b"",
+            &date,
+        )
+        .unwrap();
+        let authorization = format!(
+            "SDK-HMAC-SHA256 Access={ak}, SignedHeaders={}, Signature={}",
+            signed[0],
+            signing::sign(sk.as_bytes(), &sts)
+        );
+        let refused = app
+            .send(
+                Method::GET,
+                LOGIN_POLICY,
+                &[("x-sdk-date", &date), ("authorization", &authorization)],
+                "",
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{signed:?}");
+        assert!(
+            refused.body["error_msg"]
+                .as_str()
+                .unwrap()
+                .contains("SignedHeaders must include"),
+            "{:?}",
+            refused.body
+        );
+    }
     let unbound =
         format!("SDK-HMAC-SHA256 Access={ak}, SignedHeaders=x-sdk-date, Signature={signature}");
-    let refused = app
-        .send(
-            Method::GET,
-            LOGIN_POLICY,
-            &[("x-sdk-date", &sdk_date(0)), ("authorization", &unbound)],
-            "",
-        )
-        .await;
-    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
 
     // An ordinary token in X-Auth-Token works too, even beside a placeholder signature (the
     // SDK signs every request); an access key is never a bearer token.
@@ -269,6 +299,46 @@ async fn huawei_signatures_are_verified_on_the_server_clock() {
         .await;
     // Looked up in the path's organization, the other organization's key is unknown.
     assert_eq!(cross.status, StatusCode::UNAUTHORIZED);
+    // Named by X-Domain-Id (as the SDK sends it), the key is found, and the path's
+    // organization is another one: 404.
+    let date = sdk_date(0);
+    let mut headers = HeaderMap::new();
+    headers.insert("host", HeaderValue::from_str(&host).unwrap());
+    headers.insert("x-sdk-date", HeaderValue::from_str(&date).unwrap());
+    headers.insert("x-domain-id", HeaderValue::from_static(OTHER));
+    let names = vec![
+        "host".to_owned(),
+        "x-domain-id".to_owned(),
+        "x-sdk-date".to_owned(),
+    ];
+    let sts = signing::string_to_sign(
+        &AxumMethod::GET,
+        LOGIN_POLICY,
+        None,
+        &headers,
+        &names,
+        b"",
+        &date,
+    )
+    .unwrap();
+    let authorization = format!(
+        "SDK-HMAC-SHA256 Access={other_ak}, SignedHeaders=host;x-domain-id;x-sdk-date, Signature={}",
+        signing::sign(other_sk.as_bytes(), &sts)
+    );
+    let cross = app
+        .send(
+            Method::GET,
+            LOGIN_POLICY,
+            &[
+                ("x-sdk-date", &date),
+                ("x-domain-id", OTHER),
+                ("authorization", &authorization),
+            ],
+            "",
+        )
+        .await;
+    assert_eq!(cross.status, StatusCode::NOT_FOUND, "{:?}", cross.body);
+    assert_eq!(cross.body["error_code"], "IAM.0004");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -537,6 +607,16 @@ async fn dialect_errors_change_nothing_and_keep_their_envelopes() {
     assert_eq!(read.body["policy"]["maxPasswordAttempts"], "10");
 
     // SailPoint: limit above 250, the default policy cannot be deleted, an unknown id is 404.
+    // A query the framework refuses before the handler still answers JSON.
+    let duplicate = app
+        .get("/v3/password-policies?limit=1&limit=2", &admin)
+        .await;
+    assert_eq!(duplicate.status, StatusCode::BAD_REQUEST);
+    assert!(
+        duplicate.body.is_object(),
+        "{:?}",
+        String::from_utf8_lossy(&duplicate.bytes)
+    );
     let list = app.get("/v3/password-policies?limit=251", &admin).await;
     assert_eq!(list.status, StatusCode::BAD_REQUEST);
     assert_eq!(list.body["detailCode"], "400.1 Bad request content");
@@ -668,6 +748,29 @@ async fn sailpoint_client_credentials_buy_a_short_lived_token() {
         app.send(Method::POST, "/oauth/token", &[], &other_id)
             .await
             .status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Deleting the client's key revokes the tokens issued for it at once.
+    let token = app
+        .send(
+            Method::POST,
+            "/oauth/token",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            &form,
+        )
+        .await;
+    let access = token.body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.get("/password-policies/v1", &access).await.status,
+        StatusCode::OK
+    );
+    let deleted = app
+        .delete(&format!("/v1/orgs/{ORG}/api-keys/{id}"), ROOT)
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.get("/password-policies/v1", &access).await.status,
         StatusCode::UNAUTHORIZED
     );
 }
