@@ -533,15 +533,20 @@ async fn replace(
     let (caller, ctx, org) = caller_of(&state, &headers, &rid).await?;
     let mut fields = body_of(&body, &rid)?;
     fields.entry("id").or_insert_with(|| id.clone().into());
-    let (policies, _) = section_details(&state, &caller, &org, &rid).await?;
-    let existing = policies
-        .iter()
-        .find(|p| p.id == id)
-        .ok_or_else(|| SailPointError::from_service(ServiceError::NotFound, &rid))?;
-    let canonical = from_dto(&fields, existing).map_err(|e| invalid(e, &rid))?;
     state
         .service
-        .replace_password_policy(&caller, &ctx, &org, &id, canonical)
+        .replace_password_policy_with(&caller, &ctx, &org, &id, |existing| {
+            from_dto(&fields, existing).map_err(|errors| {
+                let violations = errors
+                    .into_iter()
+                    .map(|e| portcullis_model::Violation::new("", "sailpoint.invalid", e))
+                    .collect();
+                portcullis_model::Violations::from_vec(violations).map_or_else(
+                    || ServiceError::Internal("no error".into()),
+                    ServiceError::Invalid,
+                )
+            })
+        })
         .await
         .map_err(|e| SailPointError::from_service(e, &rid))?;
     answer(&state, &caller, &org, &id, &rid).await

@@ -41,7 +41,7 @@ pub use master_key::MasterKey;
 pub use metrics::{LOGIN_RESULTS, Metrics};
 pub use orgs::NewOrg;
 pub use policies::{PasswordCheckRequest, PasswordCheckResult, SectionView, SectionWrite};
-pub use policy_patch::{PatchOutcome, PolicyScope, Precondition};
+pub use policy_patch::{PatchError, PatchOutcome, PolicyScope, Precondition};
 pub use secrets::{API_KEY_PREFIX, SESSION_PREFIX, new_request_id, token_hash};
 pub use service::{Context, INSTANCE_ID, Service};
 pub use sweep::SweepReport;

@@ -362,28 +362,50 @@ impl Service {
         id: &str,
         body: Value,
     ) -> ServiceResult<PasswordPolicy> {
-        let new = parse_policy(body, id)?;
-        if new.id != id {
-            return Err(ServiceError::invalid(Violation::new(
-                "id",
-                codes::INVALID_ID,
-                "must match the id in the path",
-            )));
-        }
-        let replaced = new.clone();
+        self.replace_password_policy_with(caller, ctx, org_id, id, |_| Ok(body.clone()))
+            .await
+    }
+
+    /// Replaces a password policy with the one `build` makes from the policy each attempt
+    /// reads, so fields `build` keeps from the current policy are never written back from a
+    /// stale read.
+    pub async fn replace_password_policy_with(
+        &self,
+        caller: &Caller,
+        ctx: &Context,
+        org_id: &str,
+        id: &str,
+        build: impl Fn(&PasswordPolicy) -> ServiceResult<Value>,
+    ) -> ServiceResult<PasswordPolicy> {
+        let replaced = std::sync::Mutex::new(None);
         self.change_password_policies(caller, ctx, org_id, |mut list| {
             let at = list
                 .iter()
-                .position(|p| p.id == new.id)
+                .position(|p| p.id == id)
                 .ok_or(ServiceError::NotFound)?;
+            let new = parse_policy(build(&list[at])?, id)?;
+            if new.id != id {
+                return Err(ServiceError::invalid(Violation::new(
+                    "id",
+                    codes::INVALID_ID,
+                    "must match the id in the path",
+                )));
+            }
             if new.is_default {
                 list.iter_mut().for_each(|p| p.is_default = false);
             }
             list[at] = new.clone();
+            if let Ok(mut slot) = replaced.lock() {
+                *slot = Some(new);
+            }
             Ok(list)
         })
         .await?;
-        Ok(replaced)
+        replaced
+            .into_inner()
+            .ok()
+            .flatten()
+            .ok_or_else(|| ServiceError::Internal("the replaced policy went missing".into()))
     }
 
     /// Deletes a password policy; the default one cannot be deleted.

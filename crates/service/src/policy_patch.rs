@@ -40,6 +40,28 @@ pub enum Precondition {
     Custom(SectionKind),
 }
 
+/// Why [`Service::patch_policy_with`] failed: the caller's builder refused the input, or the
+/// service refused the change.
+#[derive(Debug)]
+pub enum PatchError<E> {
+    /// The builder's error.
+    Input(E),
+    /// A service error.
+    Service(ServiceError),
+}
+
+impl<E> From<ServiceError> for PatchError<E> {
+    fn from(e: ServiceError) -> PatchError<E> {
+        PatchError::Service(e)
+    }
+}
+
+impl<E> From<portcullis_store::StoreError> for PatchError<E> {
+    fn from(e: portcullis_store::StoreError) -> PatchError<E> {
+        PatchError::Service(e.into())
+    }
+}
+
 /// What a patch did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PatchOutcome {
@@ -99,6 +121,28 @@ impl Service {
         patches: &[(SectionKind, Value)],
         precondition: Precondition,
     ) -> ServiceResult<PatchOutcome> {
+        self.patch_policy_with(caller, ctx, scope, precondition, |_| {
+            Ok::<_, std::convert::Infallible>(patches.to_vec())
+        })
+        .await
+        .map_err(|e| match e {
+            PatchError::Service(e) => e,
+            PatchError::Input(never) => match never {},
+        })
+    }
+
+    /// Like [`Service::patch_policy`], with the patches built by `build` from the policy each
+    /// attempt reads: a patch that depends on current values (a class minimum kept, an
+    /// attribute list extended) is recomputed when another write got in between, never
+    /// written from a stale read. `build`'s own error comes back as [`PatchError::Input`].
+    pub async fn patch_policy_with<E>(
+        &self,
+        caller: &Caller,
+        ctx: &Context,
+        scope: &PolicyScope,
+        precondition: Precondition,
+        build: impl Fn(&EffectivePolicy) -> Result<Vec<(SectionKind, Value)>, E>,
+    ) -> Result<PatchOutcome, PatchError<E>> {
         let owner = match scope {
             PolicyScope::Instance => {
                 caller.allow_instance()?;
@@ -123,20 +167,22 @@ impl Service {
                 Precondition::Inherited(kind) if !inherited(kind) => {
                     return Err(ServiceError::Conflict(format!(
                         "the organization has its own `{kind}` section already"
-                    )));
+                    ))
+                    .into());
                 }
                 Precondition::Custom(kind) if inherited(kind) => {
-                    return Err(ServiceError::NotFound);
+                    return Err(ServiceError::NotFound.into());
                 }
                 _ => {}
             }
+            let patches = build(&policy).map_err(PatchError::Input)?;
             let named = match precondition {
                 Precondition::Inherited(kind) | Precondition::Custom(kind) => Some(kind),
                 Precondition::Any => None,
             };
             let mut changes = Vec::with_capacity(patches.len());
             let mut found = Vec::new();
-            for (kind, patch) in patches {
+            for (kind, patch) in &patches {
                 let current = policy.section(*kind);
                 match patch_section(&current, patch) {
                     // A section whose value stays is not written (an inherited one stays
@@ -168,7 +214,7 @@ impl Service {
                 }
             }
             if let Some(violations) = Violations::from_vec(found) {
-                return Err(ServiceError::Invalid(violations));
+                return Err(ServiceError::Invalid(violations).into());
             }
             if changes.is_empty() {
                 return Ok(PatchOutcome::Unchanged);
@@ -182,9 +228,7 @@ impl Service {
                 Err(other) => return Err(other.into()),
             }
         }
-        Err(ServiceError::Conflict(
-            "the policy kept changing meanwhile; retry".into(),
-        ))
+        Err(ServiceError::Conflict("the policy kept changing meanwhile; retry".into()).into())
     }
 }
 

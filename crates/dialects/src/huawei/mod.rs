@@ -19,7 +19,7 @@ use axum::{Extension, Json, Router};
 use portcullis_http::AppState;
 use portcullis_http::extract::RequestId;
 use portcullis_model::{AccountAttribute, EffectivePolicy, SectionKind};
-use portcullis_service::{Caller, Context, PolicyScope, Precondition, ServiceError};
+use portcullis_service::{Caller, Context, PatchError, PolicyScope, Precondition, ServiceError};
 use serde_json::{Map, Value, json};
 
 use crate::common;
@@ -582,24 +582,24 @@ async fn write_policy(
     signed: Signed<'_>,
     rid: &Rid,
     key: &str,
-    patches: impl FnOnce(&Map<String, Value>, &EffectivePolicy) -> Result<common::Patches, HuaweiError>,
+    patches: impl Fn(&Map<String, Value>, &EffectivePolicy) -> Result<common::Patches, HuaweiError>,
 ) -> Result<std::sync::Arc<EffectivePolicy>, HuaweiError> {
     let body = signed.body;
     let (caller, ctx) = caller_of(state, domain_id, signed, rid).await?;
     let fields = common::json_object(body).map_err(HuaweiError::malformed)?;
     let inner = wrapped(&fields, key)?;
-    let current = state
-        .service
-        .get_org_policy(&caller, domain_id)
-        .await
-        .map_err(HuaweiError::from_service)?;
-    let patches = patches(inner, &current)?;
     let scope = PolicyScope::Org(domain_id.to_owned());
+    // Built from the policy each attempt reads (the attribute list is extended, not replaced).
     state
         .service
-        .patch_policy(&caller, &ctx, &scope, &patches, Precondition::Any)
+        .patch_policy_with(&caller, &ctx, &scope, Precondition::Any, |current| {
+            patches(inner, current)
+        })
         .await
-        .map_err(HuaweiError::from_service)?;
+        .map_err(|e| match e {
+            PatchError::Input(e) => e,
+            PatchError::Service(e) => HuaweiError::from_service(e),
+        })?;
     state
         .service
         .get_org_policy(&caller, domain_id)

@@ -21,7 +21,9 @@ use axum::{Extension, Json, Router};
 use portcullis_http::AppState;
 use portcullis_http::extract::RequestId;
 use portcullis_model::EffectivePolicy;
-use portcullis_service::{Caller, Context, PatchOutcome, PolicyScope, Precondition, ServiceError};
+use portcullis_service::{
+    Caller, Context, PatchError, PatchOutcome, PolicyScope, Precondition, ServiceError,
+};
 use serde_json::{Map, Value, json};
 
 pub use errors::{Code, Generation, ZitadelError};
@@ -201,19 +203,18 @@ async fn write(
     precondition: Precondition,
 ) -> Result<std::sync::Arc<EffectivePolicy>, ZitadelError> {
     let fields = body_of(body)?;
-    let current = state
-        .service
-        .scoped_policy(caller, scope)
-        .await
-        .map_err(ZitadelError::from_service)?;
-    let patches = kind
-        .patches(&fields, &current)
-        .map_err(|e| ZitadelError::new(Code::InvalidArgument, "POLICY-invalid", e))?;
+    // The patch is built from the policy each attempt reads (a class minimum that stays on
+    // keeps its current value), so a concurrent write is never overwritten from a stale read.
     let outcome = state
         .service
-        .patch_policy(caller, ctx, scope, &patches, precondition)
+        .patch_policy_with(caller, ctx, scope, precondition, |current| {
+            kind.patches(&fields, current)
+        })
         .await
-        .map_err(ZitadelError::from_service)?;
+        .map_err(|e| match e {
+            PatchError::Input(e) => ZitadelError::new(Code::InvalidArgument, "POLICY-invalid", e),
+            PatchError::Service(e) => ZitadelError::from_service(e),
+        })?;
     // Adding a policy identical to the default still creates the organization's own copy; an
     // update that changes nothing is refused, as ZITADEL does.
     if outcome == PatchOutcome::Unchanged && !matches!(precondition, Precondition::Inherited(_)) {
