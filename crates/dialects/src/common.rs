@@ -109,6 +109,9 @@ pub(crate) fn public_message(error: &ServiceError) -> String {
         ServiceError::Unauthenticated => "authentication required".into(),
         ServiceError::Forbidden(what) => (*what).to_owned(),
         ServiceError::PasswordChangeRequired => "this session may only change its password".into(),
+        ServiceError::MfaEnrollmentRequired => {
+            "this session may only enroll a second factor".into()
+        }
         ServiceError::Unavailable(_) => "the service is unavailable; retry".into(),
         ServiceError::Internal(_) => "internal error".into(),
     }

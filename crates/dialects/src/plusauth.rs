@@ -55,9 +55,9 @@ impl PlusAuthError {
             ServiceError::NotFound => (StatusCode::NOT_FOUND, "entity_not_found"),
             ServiceError::Conflict(_) => (StatusCode::CONFLICT, "already_exists"),
             ServiceError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthorized_user"),
-            ServiceError::Forbidden(_) | ServiceError::PasswordChangeRequired => {
-                (StatusCode::UNAUTHORIZED, "missing_scope")
-            }
+            ServiceError::Forbidden(_)
+            | ServiceError::PasswordChangeRequired
+            | ServiceError::MfaEnrollmentRequired => (StatusCode::UNAUTHORIZED, "missing_scope"),
             ServiceError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "server_error"),
             ServiceError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
         };

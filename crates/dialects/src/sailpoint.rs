@@ -71,9 +71,9 @@ impl SailPointError {
             ServiceError::NotFound => StatusCode::NOT_FOUND,
             ServiceError::Conflict(_) => StatusCode::CONFLICT,
             ServiceError::Unauthenticated => StatusCode::UNAUTHORIZED,
-            ServiceError::Forbidden(_) | ServiceError::PasswordChangeRequired => {
-                StatusCode::FORBIDDEN
-            }
+            ServiceError::Forbidden(_)
+            | ServiceError::PasswordChangeRequired
+            | ServiceError::MfaEnrollmentRequired => StatusCode::FORBIDDEN,
             ServiceError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };

@@ -82,7 +82,9 @@ impl ScalewayError {
                 json!({"type": "denied_authentication", "message": "invalid or missing x-auth-token",
                        "method": "api_key", "reason": "invalid_argument"}),
             ),
-            ServiceError::Forbidden(_) | ServiceError::PasswordChangeRequired => (
+            ServiceError::Forbidden(_)
+            | ServiceError::PasswordChangeRequired
+            | ServiceError::MfaEnrollmentRequired => (
                 StatusCode::FORBIDDEN,
                 json!({"type": "permissions_denied", "message": "insufficient permissions",
                        "details": [{"resource": "security_settings", "action": action}]}),

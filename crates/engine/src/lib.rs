@@ -22,3 +22,4 @@ pub mod password_age;
 pub mod password_check;
 pub mod session;
 pub mod time_math;
+pub mod totp;

@@ -121,6 +121,11 @@ impl From<ServiceError> for ApiError {
                 "password_change_required",
                 "The password must be changed first",
             ),
+            ServiceError::MfaEnrollmentRequired => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "mfa_enrollment_required",
+                "A second factor must be enrolled first",
+            ),
             ServiceError::Unavailable(cause) => {
                 tracing::warn!(%cause, "storage unavailable");
                 ApiError::new(

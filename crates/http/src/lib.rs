@@ -28,7 +28,7 @@ use tracing::Instrument;
 pub use http_metrics::HttpMetrics;
 
 use crate::extract::RequestId;
-use crate::routes::{keys, ops, orgs, policy, session, users};
+use crate::routes::{keys, mfa, ops, orgs, policy, session, users};
 
 /// Shared state of the handlers.
 #[derive(Clone)]
@@ -110,6 +110,16 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .route("/v1/orgs/{org}/users/{id}/unlock", post(users::unlock_user))
         .route("/v1/orgs/{org}/users/{id}/lock", get(users::get_user_lock))
         .route("/v1/orgs/{org}/login", post(session::login))
+        .route("/v1/orgs/{org}/login/mfa", post(mfa::login_mfa))
+        .route(
+            "/v1/self/mfa/totp",
+            post(mfa::start_totp).delete(mfa::remove_totp),
+        )
+        .route("/v1/self/mfa/totp/confirm", post(mfa::confirm_totp))
+        .route(
+            "/v1/orgs/{org}/users/{id}/mfa",
+            axum::routing::delete(mfa::reset_user_mfa),
+        )
         .route("/v1/self", get(session::get_self))
         .route("/v1/self/password", post(session::change_own_password))
         .route("/v1/logout", post(session::logout))

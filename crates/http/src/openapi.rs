@@ -4,7 +4,7 @@
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use crate::routes::{keys, ops, orgs, policy, session, users};
+use crate::routes::{keys, mfa, ops, orgs, policy, session, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,7 +18,8 @@ use crate::routes::{keys, ops, orgs, policy, session, users};
         policy::replace_password_policy, policy::delete_password_policy, policy::check_password,
         users::create_user, users::list_users, users::get_user, users::update_user, users::delete_user,
         users::set_user_password, users::unlock_user, users::get_user_lock,
-        session::login, session::change_own_password, session::get_self, session::logout,
+        session::login, mfa::login_mfa, session::change_own_password, session::get_self, session::logout,
+        mfa::start_totp, mfa::confirm_totp, mfa::remove_totp, mfa::reset_user_mfa,
         keys::create_api_key, keys::create_access_key, keys::list_api_keys, keys::delete_api_key, keys::list_events, keys::list_instance_events,
     ),
     modifiers(&BearerAuth),

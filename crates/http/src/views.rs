@@ -79,15 +79,24 @@ pub struct SessionToken {
 /// A successful login.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LoginResponse {
-    /// The session.
-    pub session: SessionToken,
+    /// The session (absent while a second factor is required: see `challenge`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<SessionToken>,
+    /// With `mfa_required`: the challenge to send with a code to `POST /v1/orgs/{org}/login/mfa`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub challenge: Option<String>,
+    /// When the challenge ends (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    pub challenge_expires_at: Option<String>,
     /// The user id.
     pub user_id: String,
     /// The session may only change the password (`POST /v1/self/password`).
     pub password_change_required: bool,
     /// A second factor must be passed before the session is usable.
     pub mfa_required: bool,
-    /// MFA is required and not enrolled: enroll before this time (RFC 3339).
+    /// MFA is required and not enrolled: enroll before this time (RFC 3339); until then the
+    /// session may only enroll a second factor (`/v1/self/mfa/totp`).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(format = DateTime)]
     pub mfa_enroll_by: Option<String>,

@@ -8,7 +8,7 @@
 
 use portcullis_engine::api_key::check_key;
 use portcullis_engine::session::check_session;
-use portcullis_store::{ApiKey, Event, Role, Session};
+use portcullis_store::{ApiKey, Event, Role, Session, SessionStage};
 use serde_json::json;
 
 use crate::caller::{Action, Caller};
@@ -46,6 +46,10 @@ impl Service {
     }
 
     async fn session_caller(&self, session: Session) -> ServiceResult<Caller> {
+        // A second-factor challenge is no credential: it only completes through its own call.
+        if session.stage == SessionStage::MfaChallenge {
+            return Err(ServiceError::Unauthenticated);
+        }
         let now = self.now();
         let policy = self.effective_policy(&session.org_id).await?;
         if check_session(
@@ -75,6 +79,7 @@ impl Service {
             session_id: Some(session.id),
             key_id: None,
             password_change_only: session.password_change_only,
+            mfa_enroll_only: session.stage == SessionStage::MfaEnrollOnly,
         })
     }
 
@@ -116,6 +121,7 @@ impl Service {
             session_id: None,
             key_id: Some(key.id),
             password_change_only: false,
+            mfa_enroll_only: false,
         })
     }
 

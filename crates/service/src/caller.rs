@@ -27,6 +27,8 @@ pub struct Caller {
     pub key_id: Option<String>,
     /// The session may only change its password.
     pub password_change_only: bool,
+    /// The session may only enroll a second factor (MFA required, within its grace).
+    pub mfa_enroll_only: bool,
 }
 
 /// What a caller wants to do in an organization.
@@ -61,11 +63,22 @@ impl Caller {
     }
 
     fn unrestricted(&self) -> ServiceResult<()> {
-        if self.password_change_only {
+        if self.mfa_enroll_only {
+            Err(ServiceError::MfaEnrollmentRequired)
+        } else if self.password_change_only {
             Err(ServiceError::PasswordChangeRequired)
         } else {
             Ok(())
         }
+    }
+
+    /// Enrolling one's own second factor: allowed to the user's own sessions, restricted ones
+    /// included (a session limited to enrolling exists for this).
+    pub fn allow_mfa_enrollment(&self, org_id: &str) -> ServiceResult<()> {
+        if self.org_id.as_deref() != Some(org_id) || self.user_id.is_none() {
+            return Err(ServiceError::NotFound);
+        }
+        Ok(())
     }
 
     /// Instance-level actions (instance policy, organizations).
@@ -121,6 +134,7 @@ mod tests {
             session_id: None,
             key_id: Some("k".into()),
             password_change_only: false,
+            mfa_enroll_only: false,
         }
     }
 
@@ -159,6 +173,7 @@ mod tests {
 
         let restricted = Caller {
             password_change_only: true,
+            mfa_enroll_only: false,
             ..admin
         };
         assert!(matches!(

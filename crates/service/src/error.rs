@@ -27,6 +27,9 @@ pub enum ServiceError {
     /// The session may only change its password (403).
     #[error("password change required")]
     PasswordChangeRequired,
+    /// The session may only enroll a second factor (403).
+    #[error("second factor enrollment required")]
+    MfaEnrollmentRequired,
     /// The store is unreachable (503).
     #[error("unavailable: {0}")]
     Unavailable(String),

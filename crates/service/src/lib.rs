@@ -20,6 +20,7 @@ mod hash_pool;
 mod login;
 mod master_key;
 mod metrics;
+mod mfa;
 mod orgs;
 mod policies;
 mod policy_cache;
@@ -39,6 +40,7 @@ pub use error::{ServiceError, ServiceResult};
 pub use login::{LastLogin, LoginAnswer, LoginGranted, LoginRequest};
 pub use master_key::MasterKey;
 pub use metrics::{LOGIN_RESULTS, Metrics};
+pub use mfa::{CHALLENGE_SECONDS, MfaLoginRequest, RecoveryCodes, TotpEnrollment};
 pub use orgs::NewOrg;
 pub use policies::{PasswordCheckRequest, PasswordCheckResult, SectionView, SectionWrite};
 pub use policy_patch::{PatchError, PatchOutcome, PolicyScope, Precondition};
@@ -49,6 +51,7 @@ pub use sweep::SweepReport;
 /// Stable violation codes of the service (the model's and the engine's are in their crates).
 pub mod codes {
     pub use crate::api_keys::ROLE_NOT_HELD;
+    pub use crate::mfa::{CODE_INVALID, PASSWORD_INCORRECT};
     pub use crate::policies::DEFAULT_NOT_DELETABLE;
     pub use crate::users::ROLE_NOT_ALLOWED;
 }

@@ -23,7 +23,7 @@ use portcullis_engine::lockout::{LockoutKey, SecretKind, lockout_limits, normali
 use portcullis_engine::login::{LoginPolicies, LoginRefusal, MfaStep, UserFacts, decide_login};
 use portcullis_engine::password_check::{AccountContext, check_rules};
 use portcullis_model::{EffectivePolicy, HashAlgorithm, Timestamp};
-use portcullis_store::{EventDraft, LoginRecord, Session, User};
+use portcullis_store::{EventDraft, LoginRecord, Session, SessionStage, User};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -82,6 +82,9 @@ pub struct LoginGranted {
     pub password_change_required: bool,
     /// A second factor must be passed (no session is usable before).
     pub mfa_required: bool,
+    /// `token` is a second-factor challenge, not a session (`mfa_required`); `expires_at` is
+    /// the challenge's end.
+    pub mfa_challenge: bool,
     /// MFA is required and not enrolled: it must be enrolled before this time.
     pub mfa_enroll_by: Option<Timestamp>,
     /// When the password expires.
@@ -110,6 +113,10 @@ pub enum LoginAnswer {
     PasswordExpired,
     /// MFA is required, not enrolled, and the enrollment grace is over.
     MfaEnrollmentOverdue,
+    /// The second step: the code is neither the current TOTP code nor an unused recovery code.
+    InvalidCode,
+    /// The second step: the challenge is unknown, expired or already completed.
+    InvalidChallenge,
     /// The client IP is blocked for `retry_after` more seconds.
     IpBlocked {
         /// Seconds until the block ends.
@@ -413,7 +420,7 @@ impl Service {
             password_changed_at: user.password_changed_at.unwrap_or(user.created_at),
             password_set_by_admin: user.password_set_by_admin,
             password_compliant: check_rules(rules, &request.password, &account).is_empty(),
-            mfa_enrolled: false,
+            mfa_enrolled: self.mfa_enrolled(a.org_id, &user.id).await?,
             // The grace runs from when MFA became required for this user: its creation or the
             // last change of a section that can require it, whichever is later.
             mfa_required_since: user
@@ -475,15 +482,27 @@ impl Service {
             created_at: now,
             last_used_at: now,
             password_change_only: grant.password_change.is_some(),
+            stage: match grant.mfa {
+                MfaStep::None => SessionStage::Full,
+                MfaStep::Challenge => SessionStage::MfaChallenge,
+                MfaStep::Enroll { .. } => SessionStage::MfaEnrollOnly,
+            },
         };
-        let deadlines = portcullis_engine::session::deadlines(&a.policy.session.value, now, now);
+        let mut deadlines =
+            portcullis_engine::session::deadlines(&a.policy.session.value, now, now);
+        if session.stage == SessionStage::MfaChallenge {
+            deadlines.expires_at =
+                portcullis_engine::time_math::plus(now, crate::mfa::CHALLENGE_SECONDS);
+            deadlines.idle_expires_at = None;
+        }
         let event = self.event(
             a.ctx,
             Some(a.org_id),
             "login.succeeded",
             now,
             json!({"user_id": user.id, "session_id": session.id, "ip": a.ip.to_string(),
-                   "password_change_required": session.password_change_only}),
+                   "password_change_required": session.password_change_only,
+                   "stage": session.stage.as_str()}),
         );
         let login = LoginRecord {
             verified_hash: stored_hash,
@@ -515,6 +534,7 @@ impl Service {
             idle_expires_at: deadlines.idle_expires_at,
             password_change_required: session.password_change_only,
             mfa_required,
+            mfa_challenge: mfa_required,
             mfa_enroll_by,
             password_expires_at: grant.password_expires_at,
             last_login: session_policy.show_recent_login_info.then_some(LastLogin {
@@ -644,23 +664,25 @@ impl Service {
     /// The password counters of a login name: the login-scope key and every per-IP key
     /// (`login_and_ip` scope), whatever the scope in force now.
     async fn login_counter_keys(&self, org_id: &str, login: &str) -> ServiceResult<Vec<String>> {
-        let key = LockoutKey::new(
-            portcullis_model::LockoutScope::Login,
-            SecretKind::Password,
-            org_id,
-            login,
-            IpAddr::from([0, 0, 0, 0]),
-        );
-        let prefix = key.storage_key();
-        let keys = self.store.counter_keys(org_id, &prefix, None).await?;
-        // A longer login name sharing the prefix (`alice|x`) is not this login's counter.
-        Ok(keys
-            .into_iter()
-            .filter(|k| {
+        let mut found = Vec::new();
+        // Password and one-time-code counters alike.
+        for kind in [SecretKind::Password, SecretKind::Otp] {
+            let key = LockoutKey::new(
+                portcullis_model::LockoutScope::Login,
+                kind,
+                org_id,
+                login,
+                IpAddr::from([0, 0, 0, 0]),
+            );
+            let prefix = key.storage_key();
+            let keys = self.store.counter_keys(org_id, &prefix, None).await?;
+            // A longer login name sharing the prefix (`alice|x`) is not this login's counter.
+            found.extend(keys.into_iter().filter(|k| {
                 k.strip_prefix(&prefix)
                     .is_some_and(|rest| rest.is_empty() || rest.parse::<IpAddr>().is_ok())
-            })
-            .collect())
+            }));
+        }
+        Ok(found)
     }
 
     /// Lifts every lock of a login name (admin unlock, admin password reset); answers whether

@@ -191,7 +191,7 @@ fn finish(found: Vec<Violation>) -> ServiceResult<()> {
 }
 
 impl Service {
-    async fn user_in(&self, org_id: &str, id: &str) -> ServiceResult<User> {
+    pub(crate) async fn user_in(&self, org_id: &str, id: &str) -> ServiceResult<User> {
         self.store
             .get_user(org_id, id)
             .await?

@@ -144,6 +144,7 @@ async fn a_corrupt_organization_does_not_stop_the_sweep() {
         created_at: T0 - time::Duration::days(400),
         last_used_at: T0 - time::Duration::days(400),
         password_change_only: false,
+        stage: portcullis_store::SessionStage::Full,
     };
     store.create_session(&session, Vec::new()).await.unwrap();
     let here = service(store.clone());

@@ -9,19 +9,20 @@
 //! - the `*_columns!` lists are the exact column order each decoder reads by name.
 
 use portcullis_model::Timestamp;
-use portcullis_store::{ApiKey, Event, Org, Role, SectionRow, Session, User};
+use portcullis_store::{ApiKey, Event, MfaFactor, Org, Role, SectionRow, Session, User};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
 use crate::error::DbResult;
 
-use portcullis_store::sql::{json_from_db, roles_from_db};
+use portcullis_store::sql::{json_from_db, roles_from_db, stage_from_db};
 pub(crate) use portcullis_store::sql::{
     opt_ts_to_db, roles_to_db, seq_from_db, seq_to_db, strings_from_db, strings_to_db, ts_from_db,
     ts_to_db,
 };
 pub(crate) use portcullis_store::{
-    api_key_columns, event_columns, org_columns, section_columns, session_columns, user_columns,
+    api_key_columns, event_columns, mfa_factor_columns, org_columns, section_columns,
+    session_columns, user_columns,
 };
 
 // --- column access
@@ -112,6 +113,7 @@ pub(crate) fn session(row: &PgRow) -> DbResult<Session> {
         created_at: ts(row, "created_at")?,
         last_used_at: ts(row, "last_used_at")?,
         password_change_only: flag(row, "password_change_only")?,
+        stage: stage_from_db(&text(row, "stage")?)?,
     })
 }
 
@@ -128,6 +130,19 @@ pub(crate) fn api_key(row: &PgRow) -> DbResult<ApiKey> {
         expires_at: opt_ts(row, "expires_at")?,
         sealed_secret: opt_text(row, "sealed_secret")?,
         parent_id: opt_text(row, "parent_id")?,
+    })
+}
+
+/// A second factor from [`mfa_factor_columns!`].
+pub(crate) fn mfa_factor(row: &PgRow) -> DbResult<MfaFactor> {
+    Ok(MfaFactor {
+        org_id: text(row, "org_id")?,
+        user_id: text(row, "user_id")?,
+        secret_sealed: text(row, "secret_sealed")?,
+        confirmed_at: opt_ts(row, "confirmed_at")?,
+        last_step: seq_from_db(row.try_get::<i64, _>("last_step")?)?,
+        recovery_codes: strings_from_db(&text(row, "recovery_codes")?)?,
+        created_at: ts(row, "created_at")?,
     })
 }
 

@@ -30,7 +30,7 @@ impl PostgresStore {
         sqlx::query(concat!(
             "INSERT INTO sessions (",
             session_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         ))
         .bind(&session.id)
         .bind(&session.token_hash)
@@ -39,6 +39,7 @@ impl PostgresStore {
         .bind(rows::ts_to_db(session.created_at)?)
         .bind(rows::ts_to_db(session.last_used_at)?)
         .bind(session.password_change_only)
+        .bind(session.stage.as_str())
         .execute(&mut *tx)
         .await?;
         insert_events(&mut tx, events).await?;
@@ -75,7 +76,7 @@ impl PostgresStore {
         sqlx::query(concat!(
             "INSERT INTO sessions (",
             session_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         ))
         .bind(&session.id)
         .bind(&session.token_hash)
@@ -84,6 +85,7 @@ impl PostgresStore {
         .bind(rows::ts_to_db(session.created_at)?)
         .bind(rows::ts_to_db(session.last_used_at)?)
         .bind(session.password_change_only)
+        .bind(session.stage.as_str())
         .execute(&mut *tx)
         .await?;
         insert_events(&mut tx, events).await?;

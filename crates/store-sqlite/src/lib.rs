@@ -21,6 +21,7 @@
 mod counters;
 mod error;
 mod events;
+mod mfa;
 mod orgs;
 mod rows;
 mod tokens;
@@ -33,8 +34,9 @@ use async_trait::async_trait;
 use portcullis_engine::counter::CounterState;
 use portcullis_model::Timestamp;
 use portcullis_store::{
-    ApiKey, CounterUpdate, Event, EventDraft, LoginRecord, Org, Owner, Page, PasswordUpdate,
-    SectionChange, SectionRow, Session, Store, StoreError, StoreResult, User, UserProfile,
+    ApiKey, CounterUpdate, Event, EventDraft, LoginRecord, MfaFactor, Org, Owner, Page,
+    PasswordUpdate, SectionChange, SectionRow, Session, Store, StoreError, StoreResult, User,
+    UserProfile,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, Transaction};
@@ -310,6 +312,51 @@ impl Store for SqliteStore {
     ) -> StoreResult<u64> {
         Ok(self
             .delete_expired_api_keys_impl(org_id, expired_by)
+            .await?)
+    }
+
+    async fn get_mfa_factor(&self, org_id: &str, user_id: &str) -> StoreResult<Option<MfaFactor>> {
+        Ok(self.get_mfa_factor_impl(org_id, user_id).await?)
+    }
+
+    async fn put_mfa_factor(&self, factor: &MfaFactor, event: EventDraft) -> StoreResult<()> {
+        Ok(self.put_mfa_factor_impl(factor, event).await?)
+    }
+
+    async fn delete_mfa_factor(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        event: EventDraft,
+    ) -> StoreResult<bool> {
+        Ok(self.delete_mfa_factor_impl(org_id, user_id, event).await?)
+    }
+
+    async fn use_mfa_step(&self, org_id: &str, user_id: &str, step: u64) -> StoreResult<bool> {
+        Ok(self.use_mfa_step_impl(org_id, user_id, step).await?)
+    }
+
+    async fn use_recovery_code(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        code_hash: &str,
+        event: EventDraft,
+    ) -> StoreResult<bool> {
+        Ok(self
+            .use_recovery_code_impl(org_id, user_id, code_hash, event)
+            .await?)
+    }
+
+    async fn complete_mfa_challenge(
+        &self,
+        session_id: &str,
+        token_hash: &str,
+        now: Timestamp,
+        events: Vec<EventDraft>,
+    ) -> StoreResult<bool> {
+        Ok(self
+            .complete_mfa_challenge_impl(session_id, token_hash, now, events)
             .await?)
     }
 

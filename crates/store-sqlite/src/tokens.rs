@@ -27,7 +27,7 @@ impl SqliteStore {
         sqlx::query(concat!(
             "INSERT INTO sessions (",
             session_columns!(),
-            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
         ))
         .bind(&session.id)
         .bind(&session.token_hash)
@@ -36,6 +36,7 @@ impl SqliteStore {
         .bind(rows::ts_to_db(session.created_at)?)
         .bind(rows::ts_to_db(session.last_used_at)?)
         .bind(session.password_change_only)
+        .bind(session.stage.as_str())
         .execute(&mut *tx)
         .await?;
         insert_events(&mut tx, events).await?;
@@ -72,7 +73,7 @@ impl SqliteStore {
         sqlx::query(concat!(
             "INSERT INTO sessions (",
             session_columns!(),
-            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
         ))
         .bind(&session.id)
         .bind(&session.token_hash)
@@ -81,6 +82,7 @@ impl SqliteStore {
         .bind(rows::ts_to_db(session.created_at)?)
         .bind(rows::ts_to_db(session.last_used_at)?)
         .bind(session.password_change_only)
+        .bind(session.stage.as_str())
         .execute(&mut *tx)
         .await?;
         insert_events(&mut tx, events).await?;

@@ -205,6 +205,11 @@ impl SqliteStore {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        sqlx::query("DELETE FROM mfa_factors WHERE org_id = ?1 AND user_id = ?2")
+            .bind(org_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         insert_event(&mut tx, event).await?;
         tx.commit().await?;
         Ok(true)

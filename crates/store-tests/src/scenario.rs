@@ -68,6 +68,7 @@ pub fn session(id: &str, user_id: &str, seconds: i64) -> Session {
         created_at: at(seconds),
         last_used_at: at(seconds),
         password_change_only: false,
+        stage: portcullis_store::SessionStage::Full,
     }
 }
 

@@ -133,6 +133,7 @@ pub fn session(org: &str, user: &str, id: &str) -> Session {
         created_at: at(10),
         last_used_at: at(20),
         password_change_only: false,
+        stage: portcullis_store::SessionStage::Full,
     }
 }
 

@@ -26,8 +26,8 @@ use portcullis_model::Timestamp;
 
 pub use memory::MemoryStore;
 pub use records::{
-    ApiKey, Event, EventDraft, LoginRecord, Org, Owner, Page, PasswordUpdate, Role, SectionChange,
-    SectionRow, Session, User, UserProfile,
+    ApiKey, Event, EventDraft, LoginRecord, MfaFactor, Org, Owner, Page, PasswordUpdate, Role,
+    SectionChange, SectionRow, Session, SessionStage, User, UserProfile,
 };
 
 /// Largest page any list answers.
@@ -248,6 +248,43 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_api_key(&self, org_id: &str, id: &str, event: EventDraft) -> StoreResult<bool>;
     /// Whether any instance-level key exists (bootstrap happens only when none does).
     async fn has_instance_key(&self) -> StoreResult<bool>;
+
+    // --- second factors
+
+    /// A user's TOTP factor.
+    async fn get_mfa_factor(&self, org_id: &str, user_id: &str) -> StoreResult<Option<MfaFactor>>;
+    /// Creates or replaces a user's factor, with `event`; `NotFound` when the user is not in
+    /// the organization.
+    async fn put_mfa_factor(&self, factor: &MfaFactor, event: EventDraft) -> StoreResult<()>;
+    /// Deletes a user's factor, with `event`; answers whether there was one.
+    async fn delete_mfa_factor(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        event: EventDraft,
+    ) -> StoreResult<bool>;
+    /// Records `step` as used, atomically, only when the factor is confirmed and its last
+    /// used step is older; answers whether it was (a replay or a race answers `false`).
+    async fn use_mfa_step(&self, org_id: &str, user_id: &str, step: u64) -> StoreResult<bool>;
+    /// Removes one unused recovery code (by hash) of a confirmed factor, atomically, with
+    /// `event`; answers whether it was there.
+    async fn use_recovery_code(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        code_hash: &str,
+        event: EventDraft,
+    ) -> StoreResult<bool>;
+    /// Turns the challenge session `session_id` into a full session with a new token hash,
+    /// starting at `now`, with `events`; answers `false` when it is no longer a challenge
+    /// (completed by another request, or gone).
+    async fn complete_mfa_challenge(
+        &self,
+        session_id: &str,
+        token_hash: &str,
+        now: Timestamp,
+        events: Vec<EventDraft>,
+    ) -> StoreResult<bool>;
 
     // --- coordination
 

@@ -11,9 +11,9 @@ use portcullis_engine::counter::CounterState;
 use portcullis_model::Timestamp;
 
 use crate::{
-    ApiKey, CounterUpdate, Event, EventDraft, LoginRecord, MAX_PAGE, Org, Owner, Page,
-    PasswordUpdate, SectionChange, SectionRow, Session, Store, StoreError, StoreResult, User,
-    UserProfile,
+    ApiKey, CounterUpdate, Event, EventDraft, LoginRecord, MAX_PAGE, MfaFactor, Org, Owner, Page,
+    PasswordUpdate, SectionChange, SectionRow, Session, SessionStage, Store, StoreError,
+    StoreResult, User, UserProfile,
 };
 
 #[derive(Default)]
@@ -27,6 +27,7 @@ struct State {
     events: Vec<Event>,
     policy_version: u64,
     leases: BTreeMap<String, (String, Timestamp)>,
+    mfa: BTreeMap<(String, String), MfaFactor>,
 }
 
 impl State {
@@ -284,6 +285,7 @@ impl Store for MemoryStore {
         s.sessions.retain(|_, sess| sess.user_id != id);
         s.api_keys
             .retain(|_, key| key.user_id.as_deref() != Some(id));
+        s.mfa.remove(&(org_id.to_owned(), id.to_owned()));
         s.record(vec![event]);
         Ok(true)
     }
@@ -440,6 +442,108 @@ impl Store for MemoryStore {
             k.org_id.as_deref() != Some(org_id) || k.expires_at.is_none_or(|at| at > expired_by)
         });
         Ok((before - s.api_keys.len()) as u64)
+    }
+
+    async fn get_mfa_factor(&self, org_id: &str, user_id: &str) -> StoreResult<Option<MfaFactor>> {
+        let s = self.lock()?;
+        Ok(s.mfa.get(&(org_id.to_owned(), user_id.to_owned())).cloned())
+    }
+
+    async fn put_mfa_factor(&self, factor: &MfaFactor, event: EventDraft) -> StoreResult<()> {
+        let mut s = self.lock()?;
+        if s.users
+            .get(&factor.user_id)
+            .is_none_or(|u| u.org_id != factor.org_id)
+        {
+            return Err(StoreError::NotFound);
+        }
+        s.mfa.insert(
+            (factor.org_id.clone(), factor.user_id.clone()),
+            factor.clone(),
+        );
+        s.record(vec![event]);
+        Ok(())
+    }
+
+    async fn delete_mfa_factor(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        event: EventDraft,
+    ) -> StoreResult<bool> {
+        let mut s = self.lock()?;
+        let removed = s
+            .mfa
+            .remove(&(org_id.to_owned(), user_id.to_owned()))
+            .is_some();
+        if removed {
+            s.record(vec![event]);
+        }
+        Ok(removed)
+    }
+
+    async fn use_mfa_step(&self, org_id: &str, user_id: &str, step: u64) -> StoreResult<bool> {
+        let mut s = self.lock()?;
+        match s.mfa.get_mut(&(org_id.to_owned(), user_id.to_owned())) {
+            Some(f) if f.confirmed_at.is_some() && f.last_step < step => {
+                f.last_step = step;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn use_recovery_code(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        code_hash: &str,
+        event: EventDraft,
+    ) -> StoreResult<bool> {
+        let mut s = self.lock()?;
+        let used = match s.mfa.get_mut(&(org_id.to_owned(), user_id.to_owned())) {
+            Some(f) if f.confirmed_at.is_some() => {
+                match f.recovery_codes.iter().position(|c| c == code_hash) {
+                    Some(at) => {
+                        f.recovery_codes.remove(at);
+                        true
+                    }
+                    None => false,
+                }
+            }
+            _ => false,
+        };
+        if used {
+            s.record(vec![event]);
+        }
+        Ok(used)
+    }
+
+    async fn complete_mfa_challenge(
+        &self,
+        session_id: &str,
+        token_hash: &str,
+        now: Timestamp,
+        events: Vec<EventDraft>,
+    ) -> StoreResult<bool> {
+        let mut s = self.lock()?;
+        if s.sessions.values().any(|x| x.token_hash == token_hash) {
+            return Err(StoreError::Conflict("session token".into()));
+        }
+        let done = match s.sessions.get_mut(session_id) {
+            Some(session) if session.stage == SessionStage::MfaChallenge => {
+                session.token_hash = token_hash.to_owned();
+                session.stage = SessionStage::Full;
+                session.created_at = now;
+                session.last_used_at = now;
+                true
+            }
+            _ => false,
+        };
+        if done {
+            s.record(events);
+        }
+        Ok(done)
     }
 
     async fn try_lease(

@@ -180,6 +180,62 @@ pub struct Session {
     pub last_used_at: Timestamp,
     /// The session may only change the password.
     pub password_change_only: bool,
+    /// How far the login got: a full session, a pending second factor, or a session that may
+    /// only enroll one.
+    pub stage: SessionStage,
+}
+
+/// How far a login got.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionStage {
+    /// A session.
+    #[default]
+    Full,
+    /// A second-factor challenge: no use but completing it.
+    MfaChallenge,
+    /// A session that may only enroll a second factor (MFA required, within its grace).
+    MfaEnrollOnly,
+}
+
+impl SessionStage {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionStage::Full => "full",
+            SessionStage::MfaChallenge => "mfa_challenge",
+            SessionStage::MfaEnrollOnly => "mfa_enroll_only",
+        }
+    }
+
+    /// The stage of a stored name.
+    pub fn parse(text: &str) -> Option<SessionStage> {
+        match text {
+            "full" => Some(SessionStage::Full),
+            "mfa_challenge" => Some(SessionStage::MfaChallenge),
+            "mfa_enroll_only" => Some(SessionStage::MfaEnrollOnly),
+            _ => None,
+        }
+    }
+}
+
+/// A user's TOTP second factor.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MfaFactor {
+    /// Organization.
+    pub org_id: String,
+    /// The user.
+    pub user_id: String,
+    /// The TOTP secret, sealed with the instance master key.
+    pub secret_sealed: String,
+    /// When the user proved the factor works; `None` while enrolling.
+    pub confirmed_at: Option<Timestamp>,
+    /// The last TOTP step accepted (codes of this step or older are refused).
+    pub last_step: u64,
+    /// Hex SHA-256 of each unused recovery code.
+    pub recovery_codes: Vec<String>,
+    /// Enrollment start.
+    pub created_at: Timestamp,
 }
 
 /// An API key. `org_id: None` = an instance-level key (instance administrators).

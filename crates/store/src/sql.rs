@@ -51,6 +51,12 @@ pub fn roles_from_db(text: &str) -> StoreResult<Vec<Role>> {
     serde_json::from_str(text).map_err(corrupt)
 }
 
+/// The stage of a stored session (an unknown name is corrupt data).
+pub fn stage_from_db(text: &str) -> StoreResult<crate::SessionStage> {
+    crate::SessionStage::parse(text)
+        .ok_or_else(|| StoreError::Internal(format!("unknown session stage `{text}`")))
+}
+
 /// A list of strings as a JSON array.
 pub fn strings_to_db(items: &[String]) -> StoreResult<String> {
     serde_json::to_string(items).map_err(|e| StoreError::Internal(format!("JSON: {e}")))
@@ -96,7 +102,7 @@ macro_rules! section_columns {
 #[macro_export]
 macro_rules! session_columns {
     () => {
-        "id, token_hash, org_id, user_id, created_at, last_used_at, password_change_only"
+        "id, token_hash, org_id, user_id, created_at, last_used_at, password_change_only, stage"
     };
 }
 
@@ -105,6 +111,14 @@ macro_rules! session_columns {
 macro_rules! api_key_columns {
     () => {
         "id, token_hash, org_id, user_id, name, roles, created_at, expires_at, sealed_secret, parent_id"
+    };
+}
+
+/// Columns of `mfa_factors`.
+#[macro_export]
+macro_rules! mfa_factor_columns {
+    () => {
+        "org_id, user_id, secret_sealed, confirmed_at, last_step, recovery_codes, created_at"
     };
 }
 

@@ -75,9 +75,9 @@ impl HuaweiError {
             ServiceError::NotFound => (StatusCode::NOT_FOUND, "IAM.0004"),
             ServiceError::Conflict(_) => (StatusCode::CONFLICT, "IAM.0009"),
             ServiceError::Unauthenticated => (StatusCode::UNAUTHORIZED, "IAM.0001"),
-            ServiceError::Forbidden(_) | ServiceError::PasswordChangeRequired => {
-                (StatusCode::FORBIDDEN, "IAM.0002")
-            }
+            ServiceError::Forbidden(_)
+            | ServiceError::PasswordChangeRequired
+            | ServiceError::MfaEnrollmentRequired => (StatusCode::FORBIDDEN, "IAM.0002"),
             ServiceError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "IAM.0007"),
             ServiceError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "IAM.0006"),
         };

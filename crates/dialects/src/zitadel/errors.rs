@@ -114,9 +114,9 @@ impl ZitadelError {
             ServiceError::NotFound => (Code::NotFound, "POLICY-notfound"),
             ServiceError::Conflict(_) => (Code::AlreadyExists, "POLICY-exists"),
             ServiceError::Unauthenticated => (Code::Unauthenticated, "AUTH-unauthenticated"),
-            ServiceError::Forbidden(_) | ServiceError::PasswordChangeRequired => {
-                (Code::PermissionDenied, "AUTH-denied")
-            }
+            ServiceError::Forbidden(_)
+            | ServiceError::PasswordChangeRequired
+            | ServiceError::MfaEnrollmentRequired => (Code::PermissionDenied, "AUTH-denied"),
             ServiceError::Unavailable(_) => (Code::Unavailable, "STORE-unavailable"),
             ServiceError::Internal(_) => (Code::Internal, "SERVER-internal"),
         };

@@ -1,6 +1,7 @@
 //! Handlers, one module per resource. Handler names are the OpenAPI operation ids.
 
 pub mod keys;
+pub mod mfa;
 pub mod ops;
 pub mod orgs;
 pub mod policy;

@@ -34,14 +34,28 @@ pub struct ChangePassword {
     pub new_password: String,
 }
 
-fn answer(answer: LoginAnswer) -> ApiResult<Json<LoginResponse>> {
+pub(crate) fn answer(answer: LoginAnswer) -> ApiResult<Json<LoginResponse>> {
     match answer {
+        LoginAnswer::Granted(g) if g.mfa_challenge => Ok(Json(LoginResponse {
+            session: None,
+            challenge: Some(g.token),
+            challenge_expires_at: Some(rfc3339(g.expires_at)),
+            user_id: g.user_id,
+            password_change_required: g.password_change_required,
+            mfa_required: true,
+            mfa_enroll_by: None,
+            password_expires_at: g.password_expires_at.map(rfc3339),
+            last_login: g.last_login,
+            banner: None,
+        })),
         LoginAnswer::Granted(g) => Ok(Json(LoginResponse {
-            session: SessionToken {
+            session: Some(SessionToken {
                 token: g.token,
                 expires_at: rfc3339(g.expires_at),
                 idle_expires_at: g.idle_expires_at.map(rfc3339),
-            },
+            }),
+            challenge: None,
+            challenge_expires_at: None,
             user_id: g.user_id,
             password_change_required: g.password_change_required,
             mfa_required: g.mfa_required,
@@ -75,6 +89,16 @@ fn answer(answer: LoginAnswer) -> ApiResult<Json<LoginResponse>> {
             StatusCode::FORBIDDEN,
             "mfa_enrollment_overdue",
             "A second factor is required and was not enrolled in time",
+        )),
+        LoginAnswer::InvalidCode => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_code",
+            "The code is not valid",
+        )),
+        LoginAnswer::InvalidChallenge => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_challenge",
+            "The challenge is unknown, expired or already used; log in again",
         )),
         LoginAnswer::IpBlocked { retry_after } => Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,

@@ -16,6 +16,7 @@ mod ip_block;
 mod isolation;
 mod lifetimes;
 mod lockout;
+mod mfa;
 mod openapi;
 mod replicas;
 mod support;

@@ -13,6 +13,7 @@ use crate::support::{api_key, at, draft, events_of, ids, kinds, page, session, t
 pub async fn session_create_find_touch(store: Arc<dyn Store>) {
     let s1 = Session {
         password_change_only: true,
+        stage: portcullis_store::SessionStage::Full,
         ..session("sk", "u1", "s-1")
     };
     store

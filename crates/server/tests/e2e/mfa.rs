@@ -1,0 +1,325 @@
+//! The TOTP second factor over the real server: enrollment with recovery codes, the login's
+//! second step (a code works once, a replay fails, a recovery code works once), the one-time
+//! code counter's exactness under 64 concurrent wrong codes, the enrollment grace on the test
+//! clock, and removal.
+
+use portcullis_engine::totp::{code_at, secret_from_base32};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::support::{Answer, App, GOOD, T0, spawn_app};
+
+const ORG: &str = "acme";
+
+/// The server's clock at the start of a test, in seconds (tests add what they advanced).
+fn t0() -> u64 {
+    u64::try_from(T0.unix_timestamp()).unwrap()
+}
+
+impl App {
+    async fn login_token(&self, login: &str) -> String {
+        let a = self.login(ORG, login, GOOD).await;
+        assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+        a.body["session"]["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Enrolls `login`'s TOTP; answers its secret and recovery codes.
+    async fn enroll(&self, login: &str) -> (Vec<u8>, Vec<String>) {
+        let token = self.login_token(login).await;
+        let started = self.post("/v1/self/mfa/totp", &token, json!({})).await;
+        assert_eq!(started.status, StatusCode::CREATED, "{:?}", started.body);
+        assert!(
+            started.body["otpauth_uri"]
+                .as_str()
+                .unwrap()
+                .starts_with("otpauth://totp/")
+        );
+        let secret = secret_from_base32(started.body["secret"].as_str().unwrap()).unwrap();
+        let confirmed = self
+            .post(
+                "/v1/self/mfa/totp/confirm",
+                &token,
+                json!({"code": code_at(&secret, t0())}),
+            )
+            .await;
+        assert_eq!(confirmed.status, StatusCode::OK, "{:?}", confirmed.body);
+        let codes: Vec<String> = confirmed.body["recovery_codes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_owned())
+            .collect();
+        (secret, codes)
+    }
+
+    async fn challenge(&self, login: &str) -> String {
+        let a = self.login(ORG, login, GOOD).await;
+        assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+        assert_eq!(a.body["mfa_required"], true);
+        assert!(
+            a.body.get("session").is_none(),
+            "no session before the second step"
+        );
+        a.body["challenge"].as_str().unwrap().to_owned()
+    }
+
+    async fn second_step(&self, challenge: &str, code: &str) -> Answer {
+        self.call(
+            Method::POST,
+            &format!("/v1/orgs/{ORG}/login/mfa"),
+            None,
+            Some(json!({"challenge": challenge, "code": code})),
+        )
+        .await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn enrollment_second_step_replay_and_recovery_codes() {
+    let app = spawn_app().await;
+    let admin = app.org_with_admin(ORG).await;
+    app.user(ORG, &admin, "alice", GOOD).await;
+
+    // Enrollment: a wrong code is refused with its field; a second start is refused once done.
+    let token = app.login_token("alice").await;
+    let started = app.post("/v1/self/mfa/totp", &token, json!({})).await;
+    let secret = secret_from_base32(started.body["secret"].as_str().unwrap()).unwrap();
+    let now = code_at(&secret, t0());
+    let wrong = if now == "000000" { "111111" } else { "000000" };
+    let refused = app
+        .post("/v1/self/mfa/totp/confirm", &token, json!({"code": wrong}))
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        refused.body["violations"][0]["code"], "mfa.code_invalid",
+        "{:?}",
+        refused.body
+    );
+    let confirmed = app
+        .post("/v1/self/mfa/totp/confirm", &token, json!({"code": now}))
+        .await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{:?}", confirmed.body);
+    let recovery: Vec<String> = confirmed.body["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(recovery.len(), 10);
+    let again = app.post("/v1/self/mfa/totp", &token, json!({})).await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+
+    // The password step now answers a challenge, which is no credential.
+    let challenge = app.challenge("alice").await;
+    assert_eq!(
+        app.get("/v1/self", &challenge).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    // The code shown at confirmation is used: a replay.
+    assert_eq!(
+        app.second_step(&challenge, &now).await.body["code"],
+        "invalid_code"
+    );
+    app.clock.advance(30);
+    let next = code_at(&secret, t0() + 30);
+    let granted = app.second_step(&challenge, &next).await;
+    assert_eq!(granted.status, StatusCode::OK, "{:?}", granted.body);
+    let session = granted.body["session"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(app.get("/v1/self", &session).await.status, StatusCode::OK);
+    // The challenge completed once; the same code on a new challenge is a replay.
+    assert_eq!(
+        app.second_step(&challenge, &next).await.body["code"],
+        "invalid_challenge"
+    );
+    let fresh = app.challenge("alice").await;
+    assert_eq!(
+        app.second_step(&fresh, &next).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // A recovery code works once, typed loosely.
+    let typed = recovery[3].to_uppercase().replace('-', " ");
+    assert_eq!(app.second_step(&fresh, &typed).await.status, StatusCode::OK);
+    let other = app.challenge("alice").await;
+    assert_eq!(
+        app.second_step(&other, &recovery[3]).await.body["code"],
+        "invalid_code"
+    );
+
+    // A challenge expires after five minutes.
+    app.clock.advance(301);
+    let late = code_at(&secret, t0() + 331);
+    assert_eq!(
+        app.second_step(&other, &late).await.body["code"],
+        "invalid_challenge"
+    );
+
+    // Removal needs the password; then the password alone logs in again.
+    let session = {
+        let c = app.challenge("alice").await;
+        let a = app.second_step(&c, &recovery[0]).await;
+        a.body["session"]["token"].as_str().unwrap().to_owned()
+    };
+    let bad = app
+        .call(
+            Method::DELETE,
+            "/v1/self/mfa/totp",
+            Some(&session),
+            Some(json!({"password": "nope"})),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    let removed = app
+        .call(
+            Method::DELETE,
+            "/v1/self/mfa/totp",
+            Some(&session),
+            Some(json!({"password": GOOD})),
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT);
+    assert!(app.login(ORG, "alice", GOOD).await.body["session"]["token"].is_string());
+
+    let events = app.event_types(ORG, &admin).await;
+    for kind in [
+        "mfa.enrollment_started",
+        "mfa.enrolled",
+        "mfa.recovery_code_used",
+        "mfa.removed",
+    ] {
+        assert!(events.iter().any(|e| e == kind), "{kind} in {events:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixty_four_concurrent_wrong_codes_count_exactly_max_otp_attempts() {
+    let app = spawn_app().await;
+    let admin = app.org_with_admin(ORG).await;
+    let bob = app.user(ORG, &admin, "bob", GOOD).await;
+    app.set_section(
+        ORG,
+        &admin,
+        "lockout",
+        json!({"max_otp_attempts": 5, "lock_duration": null}),
+    )
+    .await;
+    let (secret, _) = app.enroll("bob").await;
+    app.clock.advance(30);
+    let right = code_at(&secret, t0() + 30);
+    let wrong: &str = if right == "123456" {
+        "654321"
+    } else {
+        "123456"
+    };
+    let challenge = app.challenge("bob").await;
+
+    let mut tasks = Vec::new();
+    for _ in 0..64 {
+        let (base, http, challenge) = (app.base.clone(), app.http.clone(), challenge.clone());
+        tasks.push(tokio::spawn(async move {
+            http.post(format!("{base}/v1/orgs/{ORG}/login/mfa"))
+                .json(&json!({"challenge": challenge, "code": wrong}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }));
+    }
+    let (mut counted, mut locked) = (0, 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            StatusCode::UNAUTHORIZED => counted += 1,
+            StatusCode::FORBIDDEN => locked += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!((counted, locked), (5, 59));
+    let events = app.event_types(ORG, &admin).await;
+    assert_eq!(
+        events.iter().filter(|e| *e == "login.mfa_failed").count(),
+        5
+    );
+    assert_eq!(events.iter().filter(|e| *e == "account.locked").count(), 1);
+    // Locked: even the right code is refused without being looked at.
+    let refused = app.second_step(&challenge, &right).await;
+    assert_eq!(
+        (refused.status, refused.body["code"].clone()),
+        (StatusCode::FORBIDDEN, json!("account_locked"))
+    );
+    // An administrator's unlock lifts the one-time-code lock too.
+    let unlocked = app
+        .post(
+            &format!("/v1/orgs/{ORG}/users/{bob}/unlock"),
+            &admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(unlocked.status, StatusCode::OK, "{:?}", unlocked.body);
+    assert_eq!(unlocked.body["unlocked"], true);
+    assert_eq!(
+        app.second_step(&challenge, &right).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn enrollment_grace_allows_only_enrolling_then_refuses() {
+    let app = spawn_app().await;
+    let admin = app.org_with_admin(ORG).await;
+    let carol = app.user(ORG, &admin, "carol", GOOD).await;
+    app.set_section(ORG, &admin, "mfa", json!({"required": true}))
+        .await;
+    app.patch(
+        &format!("/v1/orgs/{ORG}/password-policies/default"),
+        &admin,
+        json!({"grace_period": 3600}),
+    )
+    .await;
+    let policies = app
+        .get(&format!("/v1/orgs/{ORG}/password-policies/default"), &admin)
+        .await;
+    if policies.body["grace_period"] != 3600 {
+        let put = app
+            .put(
+                &format!("/v1/orgs/{ORG}/password-policies/default"),
+                &admin,
+                {
+                    let mut p: Value = policies.body.clone();
+                    p["grace_period"] = json!(3600);
+                    p
+                },
+            )
+            .await;
+        assert_eq!(put.status, StatusCode::OK, "{:?}", put.body);
+    }
+
+    // Inside the grace: a session limited to enrolling.
+    let login = app.login(ORG, "carol", GOOD).await;
+    assert_eq!(login.status, StatusCode::OK, "{:?}", login.body);
+    assert!(login.body["mfa_enroll_by"].is_string());
+    let token = login.body["session"]["token"].as_str().unwrap().to_owned();
+    let other = app.get(&format!("/v1/orgs/{ORG}/api-keys"), &token).await;
+    assert_eq!(other.status, StatusCode::FORBIDDEN);
+    assert_eq!(other.body["code"], "mfa_enrollment_required");
+    let started = app.post("/v1/self/mfa/totp", &token, json!({})).await;
+    assert_eq!(started.status, StatusCode::CREATED, "{:?}", started.body);
+
+    // After the grace, without a factor: refused.
+    let reset = app
+        .delete(&format!("/v1/orgs/{ORG}/users/{carol}/mfa"), &admin)
+        .await;
+    assert_eq!(
+        reset.status,
+        StatusCode::NO_CONTENT,
+        "the started enrollment is removed"
+    );
+    app.clock.advance(3601);
+    let late = app.login(ORG, "carol", GOOD).await;
+    assert_eq!(
+        (late.status, late.body["code"].clone()),
+        (StatusCode::FORBIDDEN, json!("mfa_enrollment_overdue"))
+    );
+}

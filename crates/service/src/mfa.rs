@@ -1,0 +1,510 @@
+//! The TOTP second factor (DESIGN.md §3.3): enrollment by the user, removal (by the user with
+//! its password, or by an administrator), and the login's second step.
+//!
+//! Invariants:
+//! - the TOTP secret is stored only sealed with the instance master key, bound to the user;
+//! - a code is checked only inside a reservation on the user's own one-time-code counter
+//!   (`max_otp_attempts`), with the same exactness as passwords: however many codes race, at
+//!   most `max_otp_attempts` failures are counted per lock cycle, and a locked counter answers
+//!   `account_locked` without looking at the code;
+//! - a TOTP step is used once (the store records it atomically), so a code cannot be replayed,
+//!   and a recovery code is used once;
+//! - a challenge completes into one session, once, within `CHALLENGE_SECONDS`.
+
+use std::net::IpAddr;
+
+use portcullis_engine::counter::{Attempt, Completion, Refusal};
+use portcullis_engine::ip_block::canonical_ip;
+use portcullis_engine::lockout::{LockoutKey, SecretKind, lockout_limits};
+use portcullis_engine::time_math::plus;
+use portcullis_engine::totp::{self, CodeRefusal};
+use portcullis_model::Timestamp;
+use portcullis_store::{MfaFactor, Session, SessionStage, User};
+use rand_core::{OsRng, RngCore};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::caller::{Action, Caller};
+use crate::error::{ServiceError, ServiceResult};
+use crate::login::{CounterKind, CounterRef, LoginAnswer, LoginGranted};
+use crate::secrets::{SESSION_PREFIX, new_token, random_u64, token_hash};
+use crate::service::{Context, Service};
+
+/// Seconds a login's second-factor challenge stays open.
+pub const CHALLENGE_SECONDS: u64 = 300;
+
+/// A started enrollment: what the user's authenticator app needs. Shown once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct TotpEnrollment {
+    /// The secret, base32 (to type in).
+    pub secret: String,
+    /// The `otpauth://` URI (to scan as a QR code).
+    pub otpauth_uri: String,
+}
+
+/// The recovery codes of a confirmed factor. Shown once; each works once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct RecoveryCodes {
+    /// Ten single-use codes.
+    pub recovery_codes: Vec<String>,
+}
+
+/// The second step of a login.
+#[derive(Clone, Debug)]
+pub struct MfaLoginRequest {
+    /// The challenge the password step answered.
+    pub challenge: String,
+    /// A TOTP code, or a recovery code.
+    pub code: String,
+    /// The client address.
+    pub ip: IpAddr,
+}
+
+fn sealing_context(org_id: &str, user_id: &str) -> String {
+    format!("mfa:{org_id}:{user_id}")
+}
+
+/// A recovery code: ten characters of a-z and 2-7 (50 bits), shown as `xxxxx-xxxxx`.
+fn new_recovery_code() -> String {
+    const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+    let mut bytes = [0u8; 10];
+    OsRng.fill_bytes(&mut bytes);
+    let chars: String = bytes
+        .iter()
+        .map(|b| char::from(ALPHABET[usize::from(b & 31)]))
+        .collect();
+    format!("{}-{}", &chars[..5], &chars[5..])
+}
+
+fn recovery_hash(code: &str) -> String {
+    token_hash(&totp::normalize_recovery_code(code))
+}
+
+fn unix(at: Timestamp) -> u64 {
+    u64::try_from(at.unix_timestamp()).unwrap_or(0)
+}
+
+impl Service {
+    /// The calling user's organization and id (second factors belong to users, not keys
+    /// without a user).
+    fn mfa_owner(caller: &Caller) -> ServiceResult<(String, String)> {
+        match (&caller.org_id, &caller.user_id) {
+            (Some(org), Some(user)) => Ok((org.clone(), user.clone())),
+            _ => Err(ServiceError::Forbidden(
+                "a second factor belongs to a user: sign in as the user",
+            )),
+        }
+    }
+
+    fn master(&self) -> ServiceResult<&crate::master_key::MasterKey> {
+        self.master_key.as_ref().ok_or_else(|| {
+            ServiceError::Conflict(
+                "second factors need an instance master key; set `master_key` or `master_key_file`"
+                    .into(),
+            )
+        })
+    }
+
+    /// Starts (or restarts) the caller's TOTP enrollment. Refused while a confirmed factor
+    /// exists: remove it first.
+    pub async fn start_totp_enrollment(
+        &self,
+        caller: &Caller,
+        ctx: &Context,
+    ) -> ServiceResult<TotpEnrollment> {
+        let (org_id, user_id) = Self::mfa_owner(caller)?;
+        caller.allow_mfa_enrollment(&org_id)?;
+        let master = self.master()?;
+        if self
+            .store
+            .get_mfa_factor(&org_id, &user_id)
+            .await?
+            .is_some_and(|f| f.confirmed_at.is_some())
+        {
+            return Err(ServiceError::Conflict(
+                "a second factor is enrolled already; remove it first".into(),
+            ));
+        }
+        let user = self.user_in(&org_id, &user_id).await?;
+        let mut secret = [0u8; totp::SECRET_BYTES];
+        OsRng.fill_bytes(&mut secret);
+        let secret_hex = crate::secrets::hex(&secret);
+        let sealed = master
+            .seal(&sealing_context(&org_id, &user_id), &secret_hex)
+            .ok_or_else(|| ServiceError::Internal("sealing the secret failed".into()))?;
+        let now = self.now();
+        let factor = MfaFactor {
+            org_id: org_id.clone(),
+            user_id: user_id.clone(),
+            secret_sealed: sealed,
+            confirmed_at: None,
+            last_step: 0,
+            recovery_codes: Vec::new(),
+            created_at: now,
+        };
+        let event = self.event(
+            ctx,
+            Some(&org_id),
+            "mfa.enrollment_started",
+            now,
+            json!({"user_id": user_id}),
+        );
+        self.store.put_mfa_factor(&factor, event).await?;
+        let account = format!("{}@{}", user.login, org_id);
+        Ok(TotpEnrollment {
+            secret: totp::secret_base32(&secret),
+            otpauth_uri: totp::otpauth_uri(&secret, &account)
+                .ok_or_else(|| ServiceError::Internal("building the otpauth URI failed".into()))?,
+        })
+    }
+
+    fn open_secret(&self, factor: &MfaFactor) -> ServiceResult<Vec<u8>> {
+        let sealed = self
+            .master()?
+            .open(
+                &sealing_context(&factor.org_id, &factor.user_id),
+                &factor.secret_sealed,
+            )
+            .ok_or_else(|| {
+                ServiceError::Internal("the second factor's secret does not open".into())
+            })?;
+        crate::secrets::from_hex(&sealed)
+            .ok_or_else(|| ServiceError::Internal("the second factor's secret is corrupt".into()))
+    }
+
+    /// Confirms the caller's enrollment with a current code; answers the recovery codes (once).
+    pub async fn confirm_totp(
+        &self,
+        caller: &Caller,
+        ctx: &Context,
+        code: &str,
+    ) -> ServiceResult<RecoveryCodes> {
+        let (org_id, user_id) = Self::mfa_owner(caller)?;
+        caller.allow_mfa_enrollment(&org_id)?;
+        let factor = self
+            .store
+            .get_mfa_factor(&org_id, &user_id)
+            .await?
+            .filter(|f| f.confirmed_at.is_none())
+            .ok_or(ServiceError::NotFound)?;
+        let secret = self.open_secret(&factor)?;
+        let now = self.now();
+        let step = totp::check_code(&secret, code, unix(now), 0).map_err(|_| {
+            ServiceError::invalid(portcullis_model::Violation::new(
+                "code",
+                CODE_INVALID,
+                "is not the current code of this secret",
+            ))
+        })?;
+        let codes: Vec<String> = (0..totp::RECOVERY_CODES)
+            .map(|_| new_recovery_code())
+            .collect();
+        let confirmed = MfaFactor {
+            confirmed_at: Some(now),
+            // The code just shown cannot log in again.
+            last_step: step,
+            recovery_codes: codes.iter().map(|c| recovery_hash(c)).collect(),
+            ..factor
+        };
+        let event = self.event(
+            ctx,
+            Some(&org_id),
+            "mfa.enrolled",
+            now,
+            json!({"user_id": user_id}),
+        );
+        self.store.put_mfa_factor(&confirmed, event).await?;
+        Ok(RecoveryCodes {
+            recovery_codes: codes,
+        })
+    }
+
+    /// Removes the caller's factor after checking its password again.
+    pub async fn remove_own_totp(
+        &self,
+        caller: &Caller,
+        ctx: &Context,
+        password: &str,
+    ) -> ServiceResult<()> {
+        let (org_id, user_id) = Self::mfa_owner(caller)?;
+        caller.allow(&org_id, Action::SelfService)?;
+        let user = self.user_in(&org_id, &user_id).await?;
+        if !self.password_matches(&org_id, &user, password).await? {
+            return Err(ServiceError::invalid(portcullis_model::Violation::new(
+                "password",
+                PASSWORD_INCORRECT,
+                "is not the account's password",
+            )));
+        }
+        self.delete_factor(ctx, &org_id, &user_id).await
+    }
+
+    /// Removes a user's factor (an administrator, e.g. for a lost device).
+    pub async fn reset_user_mfa(
+        &self,
+        caller: &Caller,
+        ctx: &Context,
+        org_id: &str,
+        user_id: &str,
+    ) -> ServiceResult<()> {
+        caller.allow(org_id, Action::Manage)?;
+        self.user_in(org_id, user_id).await?;
+        self.delete_factor(ctx, org_id, user_id).await
+    }
+
+    async fn delete_factor(&self, ctx: &Context, org_id: &str, user_id: &str) -> ServiceResult<()> {
+        let event = self.event(
+            ctx,
+            Some(org_id),
+            "mfa.removed",
+            self.now(),
+            json!({"user_id": user_id}),
+        );
+        if self.store.delete_mfa_factor(org_id, user_id, event).await? {
+            Ok(())
+        } else {
+            Err(ServiceError::NotFound)
+        }
+    }
+
+    async fn password_matches(
+        &self,
+        org_id: &str,
+        user: &User,
+        password: &str,
+    ) -> ServiceResult<bool> {
+        let policy = self.effective_policy(org_id).await?;
+        let algorithm = policy
+            .password
+            .value
+            .for_source(user.source.as_deref())
+            .hash_algorithm;
+        self.verify_password(password, user.password_hash.as_deref(), algorithm)
+            .await
+    }
+
+    /// Whether the user has a confirmed factor (the login's password step asks).
+    pub(crate) async fn mfa_enrolled(&self, org_id: &str, user_id: &str) -> ServiceResult<bool> {
+        Ok(self
+            .store
+            .get_mfa_factor(org_id, user_id)
+            .await?
+            .is_some_and(|f| f.confirmed_at.is_some()))
+    }
+
+    /// The login's second step: a TOTP or recovery code against the challenge.
+    pub async fn complete_mfa_login(
+        &self,
+        ctx: &Context,
+        org_id: &str,
+        request: MfaLoginRequest,
+    ) -> ServiceResult<LoginAnswer> {
+        self.require_org(org_id).await?;
+        let now = self.now();
+        let challenge = self
+            .store
+            .find_session(&token_hash(&request.challenge))
+            .await?
+            .filter(|s| {
+                crate::secrets::secrets_equal(&s.token_hash, &token_hash(&request.challenge))
+            })
+            .filter(|s| s.stage == SessionStage::MfaChallenge && s.org_id == org_id)
+            .filter(|s| plus(s.created_at, CHALLENGE_SECONDS) > now);
+        let Some(challenge) = challenge else {
+            self.metrics.login("invalid_challenge");
+            return Ok(LoginAnswer::InvalidChallenge);
+        };
+        let user = self.user_in(org_id, &challenge.user_id).await?;
+        let policy = self.effective_policy(org_id).await?;
+        let lockout = &policy.lockout.value;
+        let ip = canonical_ip(request.ip);
+        let key = LockoutKey::new(lockout.scope, SecretKind::Otp, org_id, &user.login, ip);
+        let lock_key = key.storage_key();
+        let subject = json!({"login": key.login, "ip": ip.to_string(), "factor": "totp"});
+        let counter = CounterRef {
+            ctx,
+            org_id,
+            key: &lock_key,
+            kind: CounterKind::Account,
+            subject: &subject,
+            now,
+        };
+
+        // 1. Reserve an attempt on the user's one-time-code counter.
+        let limits = lockout_limits(lockout, SecretKind::Otp);
+        let reservation = random_u64();
+        if let Some(limits) = &limits {
+            let reserved = self
+                .counter_step(&counter, Vec::new(), |s| {
+                    let out = s.reserve(limits, reservation, now);
+                    (out.decision, out.events)
+                })
+                .await?;
+            if let Err(refusal) = reserved {
+                self.metrics.login("account_locked");
+                let until = match refusal {
+                    Refusal::Locked(lock) => lock.until,
+                    Refusal::Saturated => None,
+                };
+                return Ok(LoginAnswer::Locked { until });
+            }
+        }
+
+        // 2. Check the code: a TOTP step used once, or a recovery code used once.
+        let accepted = self
+            .check_second_factor(ctx, org_id, &user.id, &request.code, now)
+            .await?;
+
+        // 3. Complete the reservation.
+        if let Some(limits) = &limits {
+            let attempt = if accepted {
+                Attempt::Success
+            } else {
+                Attempt::Failure
+            };
+            let failed = (!accepted).then(|| {
+                self.event(
+                    ctx,
+                    Some(org_id),
+                    "login.mfa_failed",
+                    now,
+                    json!({"user_id": user.id, "ip": ip.to_string()}),
+                )
+            });
+            let completion = self
+                .counter_step(&counter, failed.into_iter().collect(), |s| {
+                    let out = s.complete(limits, reservation, attempt, now);
+                    (out.decision, out.events)
+                })
+                .await?;
+            if let Completion::LockedMeanwhile(lock) = completion {
+                self.metrics.login("account_locked");
+                return Ok(LoginAnswer::Locked { until: lock.until });
+            }
+        } else if !accepted {
+            let failed = self.event(
+                ctx,
+                Some(org_id),
+                "login.mfa_failed",
+                now,
+                json!({"user_id": user.id, "ip": ip.to_string()}),
+            );
+            self.store.append_events(vec![failed]).await?;
+        }
+        if !accepted {
+            self.metrics.login("invalid_code");
+            return Ok(LoginAnswer::InvalidCode);
+        }
+
+        // 4. The challenge becomes the session, under a new token.
+        self.open_mfa_session(ctx, &policy, challenge, &user, ip, now)
+            .await
+    }
+
+    async fn check_second_factor(
+        &self,
+        ctx: &Context,
+        org_id: &str,
+        user_id: &str,
+        code: &str,
+        now: Timestamp,
+    ) -> ServiceResult<bool> {
+        let Some(factor) = self
+            .store
+            .get_mfa_factor(org_id, user_id)
+            .await?
+            .filter(|f| f.confirmed_at.is_some())
+        else {
+            return Ok(false);
+        };
+        let trimmed = code.trim();
+        if trimmed.len() == usize::from(totp::DIGITS) && trimmed.bytes().all(|b| b.is_ascii_digit())
+        {
+            let secret = self.open_secret(&factor)?;
+            return match totp::check_code(&secret, trimmed, unix(now), factor.last_step) {
+                Ok(step) => Ok(self.store.use_mfa_step(org_id, user_id, step).await?),
+                Err(CodeRefusal::Wrong | CodeRefusal::Replayed) => Ok(false),
+            };
+        }
+        let event = self.event(
+            ctx,
+            Some(org_id),
+            "mfa.recovery_code_used",
+            now,
+            json!({"user_id": user_id}),
+        );
+        Ok(self
+            .store
+            .use_recovery_code(org_id, user_id, &recovery_hash(code), event)
+            .await?)
+    }
+
+    async fn open_mfa_session(
+        &self,
+        ctx: &Context,
+        policy: &portcullis_model::EffectivePolicy,
+        challenge: Session,
+        user: &User,
+        ip: IpAddr,
+        now: Timestamp,
+    ) -> ServiceResult<LoginAnswer> {
+        let token = new_token(SESSION_PREFIX);
+        let event = self.event(
+            ctx,
+            Some(&challenge.org_id),
+            "login.succeeded",
+            now,
+            json!({"user_id": user.id, "session_id": challenge.id, "ip": ip.to_string(),
+                   "mfa": true, "password_change_required": challenge.password_change_only}),
+        );
+        if !self
+            .store
+            .complete_mfa_challenge(&challenge.id, &token_hash(&token), now, vec![event])
+            .await?
+        {
+            // Another request completed it first.
+            self.metrics.login("invalid_challenge");
+            return Ok(LoginAnswer::InvalidChallenge);
+        }
+        self.metrics.login("success");
+        let session_policy = &policy.session.value;
+        let deadlines = portcullis_engine::session::deadlines(session_policy, now, now);
+        Ok(LoginAnswer::Granted(Box::new(LoginGranted {
+            token,
+            user_id: user.id.clone(),
+            expires_at: deadlines.expires_at,
+            idle_expires_at: deadlines.idle_expires_at,
+            password_change_required: challenge.password_change_only,
+            mfa_required: false,
+            mfa_challenge: false,
+            mfa_enroll_by: None,
+            password_expires_at: None,
+            last_login: None,
+            banner: (!session_policy.login_banner.is_empty())
+                .then(|| session_policy.login_banner.clone()),
+        })))
+    }
+}
+
+/// Stable code: a TOTP code that is not the current one.
+pub const CODE_INVALID: &str = "mfa.code_invalid";
+/// Stable code: the password given to remove a factor is not the account's.
+pub const PASSWORD_INCORRECT: &str = "password.incorrect";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recovery_codes_are_random_and_typed_loosely() {
+        let a = new_recovery_code();
+        let b = new_recovery_code();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 11);
+        assert_eq!(&a[5..6], "-");
+        assert_eq!(
+            recovery_hash(&a),
+            recovery_hash(&a.to_uppercase().replace('-', " "))
+        );
+    }
+}
