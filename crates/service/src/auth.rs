@@ -68,6 +68,13 @@ impl Service {
             .await?
             .filter(|u| !u.disabled)
             .ok_or(ServiceError::Unauthenticated)?;
+        // A session limited to enrolling ends once a factor is enrolled: from then on, logins
+        // go through the second step.
+        if session.stage == SessionStage::MfaEnrollOnly
+            && self.mfa_enrolled(&session.org_id, &user.id).await?
+        {
+            return Err(ServiceError::Unauthenticated);
+        }
         if (now - session.last_used_at).whole_seconds() >= TOUCH_EVERY {
             self.store.touch_session(&session.id, now).await?;
         }

@@ -413,6 +413,7 @@ impl Service {
             user.email.as_deref(),
             user.display_name.as_deref(),
         );
+        let (mfa_enrolled, factor_removed_at) = self.mfa_state(a.org_id, &user.id).await?;
         let facts = UserFacts {
             disabled: user.disabled,
             created_at: user.created_at,
@@ -420,13 +421,15 @@ impl Service {
             password_changed_at: user.password_changed_at.unwrap_or(user.created_at),
             password_set_by_admin: user.password_set_by_admin,
             password_compliant: check_rules(rules, &request.password, &account).is_empty(),
-            mfa_enrolled: self.mfa_enrolled(a.org_id, &user.id).await?,
-            // The grace runs from when MFA became required for this user: its creation or the
-            // last change of a section that can require it, whichever is later.
+            mfa_enrolled,
+            // The grace runs from when MFA became required for this user: its creation, the
+            // last change of a section that can require it, or the removal of its factor,
+            // whichever is later.
             mfa_required_since: user
                 .created_at
                 .max(a.policy.mfa.details.changed_at)
-                .max(a.policy.password.details.changed_at),
+                .max(a.policy.password.details.changed_at)
+                .max(factor_removed_at.unwrap_or(user.created_at)),
         };
         let policies = LoginPolicies {
             password: rules,

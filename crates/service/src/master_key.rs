@@ -66,6 +66,20 @@ impl MasterKey {
         Some(format!("{VERSION}{}{}", hex(&nonce), hex(&sealed)))
     }
 
+    /// A keyed digest (HMAC-SHA256, hex) of `data` for `context`: what is stored of secrets that
+    /// are only ever compared (recovery codes), so a copy of the database alone cannot test
+    /// guesses against them.
+    pub fn digest(&self, context: &str, data: &str) -> String {
+        use hmac::{Hmac, Mac};
+        let Ok(mut mac) = <Hmac<sha2::Sha256> as Mac>::new_from_slice(self.0.as_ref()) else {
+            return String::new();
+        };
+        mac.update(context.as_bytes());
+        mac.update(&[0]);
+        mac.update(data.as_bytes());
+        hex(&mac.finalize().into_bytes())
+    }
+
     /// Opens what [`MasterKey::seal`] made for `record_id`; `None` when the key, the record or
     /// the text do not match.
     pub fn open(&self, record_id: &str, sealed: &str) -> Option<Zeroizing<String>> {
@@ -125,5 +139,12 @@ mod tests {
         assert!(MasterKey::from_hex("abcd").is_none());
         assert!(MasterKey::from_hex(&"g".repeat(64)).is_none());
         assert!(format!("{key:?}").contains(".."));
+        // Digests depend on the key, the context and the data.
+        let d = key.digest("ctx", "data");
+        assert_eq!(d.len(), 64);
+        assert_eq!(again.digest("ctx", "data"), d);
+        assert_ne!(key.digest("ctx2", "data"), d);
+        assert_ne!(key.digest("ctx", "data2"), d);
+        assert_ne!(MasterKey::generate().digest("ctx", "data"), d);
     }
 }

@@ -14,7 +14,7 @@
 use std::net::IpAddr;
 
 use portcullis_engine::counter::{Attempt, Completion, Refusal};
-use portcullis_engine::ip_block::canonical_ip;
+use portcullis_engine::ip_block::{IpBlocking, IpStatus, canonical_ip};
 use portcullis_engine::lockout::{LockoutKey, SecretKind, lockout_limits};
 use portcullis_engine::time_math::plus;
 use portcullis_engine::totp::{self, CodeRefusal};
@@ -26,7 +26,7 @@ use serde_json::json;
 
 use crate::caller::{Action, Caller};
 use crate::error::{ServiceError, ServiceResult};
-use crate::login::{CounterKind, CounterRef, LoginAnswer, LoginGranted};
+use crate::login::{CounterKind, CounterRef, LoginAnswer, LoginGranted, ip_key};
 use crate::secrets::{SESSION_PREFIX, new_token, random_u64, token_hash};
 use crate::service::{Context, Service};
 
@@ -74,10 +74,6 @@ fn new_recovery_code() -> String {
         .map(|b| char::from(ALPHABET[usize::from(b & 31)]))
         .collect();
     format!("{}-{}", &chars[..5], &chars[5..])
-}
-
-fn recovery_hash(code: &str) -> String {
-    token_hash(&totp::normalize_recovery_code(code))
 }
 
 fn unix(at: Timestamp) -> u64 {
@@ -158,6 +154,14 @@ impl Service {
         })
     }
 
+    /// What is stored of a recovery code: keyed by the master key, bound to the user.
+    fn recovery_hash(&self, org_id: &str, user_id: &str, code: &str) -> ServiceResult<String> {
+        Ok(self.master()?.digest(
+            &sealing_context(org_id, user_id),
+            &totp::normalize_recovery_code(code),
+        ))
+    }
+
     fn open_secret(&self, factor: &MfaFactor) -> ServiceResult<Vec<u8>> {
         let sealed = self
             .master()?
@@ -185,7 +189,7 @@ impl Service {
             .store
             .get_mfa_factor(&org_id, &user_id)
             .await?
-            .filter(|f| f.confirmed_at.is_none())
+            .filter(|f| f.confirmed_at.is_none() && !f.secret_sealed.is_empty())
             .ok_or(ServiceError::NotFound)?;
         let secret = self.open_secret(&factor)?;
         let now = self.now();
@@ -203,7 +207,10 @@ impl Service {
             confirmed_at: Some(now),
             // The code just shown cannot log in again.
             last_step: step,
-            recovery_codes: codes.iter().map(|c| recovery_hash(c)).collect(),
+            recovery_codes: codes
+                .iter()
+                .map(|c| self.recovery_hash(&org_id, &user_id, c))
+                .collect::<ServiceResult<_>>()?,
             ..factor
         };
         let event = self.event(
@@ -219,22 +226,44 @@ impl Service {
         })
     }
 
-    /// Removes the caller's factor after checking its password again.
+    /// Removes the caller's factor after checking its password again, through the login flow:
+    /// lockout, IP blocking and the hashing limits apply as to any password check.
     pub async fn remove_own_totp(
         &self,
         caller: &Caller,
         ctx: &Context,
         password: &str,
+        ip: IpAddr,
     ) -> ServiceResult<()> {
         let (org_id, user_id) = Self::mfa_owner(caller)?;
         caller.allow(&org_id, Action::SelfService)?;
         let user = self.user_in(&org_id, &user_id).await?;
-        if !self.password_matches(&org_id, &user, password).await? {
-            return Err(ServiceError::invalid(portcullis_model::Violation::new(
-                "password",
-                PASSWORD_INCORRECT,
-                "is not the account's password",
-            )));
+        let answer = self
+            .login(
+                ctx,
+                &org_id,
+                crate::login::LoginRequest {
+                    login: user.login.clone(),
+                    password: password.to_owned(),
+                    ip,
+                },
+            )
+            .await?;
+        match answer {
+            // The session or challenge the check opened is not wanted.
+            LoginAnswer::Granted(granted) => self.revoke_token(&granted.token).await?,
+            LoginAnswer::Locked { .. } | LoginAnswer::IpBlocked { .. } => {
+                return Err(ServiceError::Forbidden(
+                    "password checks are locked for this account or address",
+                ));
+            }
+            _ => {
+                return Err(ServiceError::invalid(portcullis_model::Violation::new(
+                    "password",
+                    PASSWORD_INCORRECT,
+                    "is not the account's password",
+                )));
+            }
         }
         self.delete_factor(ctx, &org_id, &user_id).await
     }
@@ -248,48 +277,66 @@ impl Service {
         user_id: &str,
     ) -> ServiceResult<()> {
         caller.allow(org_id, Action::Manage)?;
+        if caller.user_id.as_deref() == Some(user_id) {
+            return Err(ServiceError::Forbidden(
+                "remove your own factor with DELETE /v1/self/mfa/totp and your password",
+            ));
+        }
         self.user_in(org_id, user_id).await?;
         self.delete_factor(ctx, org_id, user_id).await
     }
 
+    /// Removes a factor by writing an empty one: its `created_at` records the removal, from which
+    /// a required second factor's enrollment grace runs again (a user whose lost device was
+    /// reset can enroll anew, instead of being refused as overdue).
     async fn delete_factor(&self, ctx: &Context, org_id: &str, user_id: &str) -> ServiceResult<()> {
+        let present = self
+            .store
+            .get_mfa_factor(org_id, user_id)
+            .await?
+            .is_some_and(|f| !f.secret_sealed.is_empty());
+        if !present {
+            return Err(ServiceError::NotFound);
+        }
+        let now = self.now();
+        let removed = MfaFactor {
+            org_id: org_id.to_owned(),
+            user_id: user_id.to_owned(),
+            secret_sealed: String::new(),
+            confirmed_at: None,
+            last_step: 0,
+            recovery_codes: Vec::new(),
+            created_at: now,
+        };
         let event = self.event(
             ctx,
             Some(org_id),
             "mfa.removed",
-            self.now(),
+            now,
             json!({"user_id": user_id}),
         );
-        if self.store.delete_mfa_factor(org_id, user_id, event).await? {
-            Ok(())
-        } else {
-            Err(ServiceError::NotFound)
-        }
+        self.store.put_mfa_factor(&removed, event).await?;
+        Ok(())
     }
 
-    async fn password_matches(
+    /// Whether the user has a confirmed factor, and when a factor was last removed (the
+    /// login's password step asks).
+    pub(crate) async fn mfa_state(
         &self,
         org_id: &str,
-        user: &User,
-        password: &str,
-    ) -> ServiceResult<bool> {
-        let policy = self.effective_policy(org_id).await?;
-        let algorithm = policy
-            .password
-            .value
-            .for_source(user.source.as_deref())
-            .hash_algorithm;
-        self.verify_password(password, user.password_hash.as_deref(), algorithm)
-            .await
+        user_id: &str,
+    ) -> ServiceResult<(bool, Option<Timestamp>)> {
+        let factor = self.store.get_mfa_factor(org_id, user_id).await?;
+        Ok(match factor {
+            Some(f) if f.confirmed_at.is_some() => (true, None),
+            Some(f) if f.secret_sealed.is_empty() => (false, Some(f.created_at)),
+            _ => (false, None),
+        })
     }
 
-    /// Whether the user has a confirmed factor (the login's password step asks).
+    /// Whether the user has a confirmed factor.
     pub(crate) async fn mfa_enrolled(&self, org_id: &str, user_id: &str) -> ServiceResult<bool> {
-        Ok(self
-            .store
-            .get_mfa_factor(org_id, user_id)
-            .await?
-            .is_some_and(|f| f.confirmed_at.is_some()))
+        Ok(self.mfa_state(org_id, user_id).await?.0)
     }
 
     /// The login's second step: a TOTP or recovery code against the challenge.
@@ -329,6 +376,20 @@ impl Service {
             subject: &subject,
             now,
         };
+
+        // 0. A blocked address gets no code checked; its wrong codes count like wrong passwords.
+        let blocking = IpBlocking::new(&policy.brute_force.value);
+        let ip_limits = blocking.limits_for(ip);
+        if ip_limits.is_some() {
+            let state = self.store.get_counter(org_id, &ip_key(ip)).await?;
+            if let IpStatus::Blocked(lock) = blocking.status(&state, ip, now) {
+                self.metrics.login("ip_blocked");
+                let retry_after = lock.until.map_or(1, |u| {
+                    u64::try_from((u - now).whole_seconds()).unwrap_or(0).max(1)
+                });
+                return Ok(LoginAnswer::IpBlocked { retry_after });
+            }
+        }
 
         // 1. Reserve an attempt on the user's one-time-code counter.
         let limits = lockout_limits(lockout, SecretKind::Otp);
@@ -377,9 +438,18 @@ impl Service {
                     (out.decision, out.events)
                 })
                 .await?;
-            if let Completion::LockedMeanwhile(lock) = completion {
-                self.metrics.login("account_locked");
-                return Ok(LoginAnswer::Locked { until: lock.until });
+            match completion {
+                Completion::Succeeded | Completion::FailureCounted { .. } => {}
+                Completion::LockedMeanwhile(lock) => {
+                    self.metrics.login("account_locked");
+                    return Ok(LoginAnswer::Locked { until: lock.until });
+                }
+                // The reservation outlived its life and was counted as a failure: a success
+                // is not honored.
+                Completion::Stale => {
+                    self.metrics.login("invalid_code");
+                    return Ok(LoginAnswer::InvalidCode);
+                }
             }
         } else if !accepted {
             let failed = self.event(
@@ -392,6 +462,22 @@ impl Service {
             self.store.append_events(vec![failed]).await?;
         }
         if !accepted {
+            if let Some(limits) = ip_limits {
+                let ip_subject = json!({"ip": ip.to_string()});
+                let ip_counter = CounterRef {
+                    ctx,
+                    org_id,
+                    key: &ip_key(ip),
+                    kind: CounterKind::Ip,
+                    subject: &ip_subject,
+                    now,
+                };
+                self.counter_step(&ip_counter, Vec::new(), |s| {
+                    let out = s.record_failure(&limits, now);
+                    ((), out.events)
+                })
+                .await?;
+            }
             self.metrics.login("invalid_code");
             return Ok(LoginAnswer::InvalidCode);
         }
@@ -435,7 +521,12 @@ impl Service {
         );
         Ok(self
             .store
-            .use_recovery_code(org_id, user_id, &recovery_hash(code), event)
+            .use_recovery_code(
+                org_id,
+                user_id,
+                &self.recovery_hash(org_id, user_id, code)?,
+                event,
+            )
             .await?)
     }
 
@@ -503,8 +594,8 @@ mod tests {
         assert_eq!(a.len(), 11);
         assert_eq!(&a[5..6], "-");
         assert_eq!(
-            recovery_hash(&a),
-            recovery_hash(&a.to_uppercase().replace('-', " "))
+            totp::normalize_recovery_code(&a),
+            totp::normalize_recovery_code(&a.to_uppercase().replace('-', " "))
         );
     }
 }

@@ -554,6 +554,9 @@ impl Service {
                 "only a user's session can change its password",
             ));
         };
+        if caller.mfa_enroll_only {
+            return Err(ServiceError::MfaEnrollmentRequired);
+        }
         let user = self.user_in(org_id, user_id).await?;
         let policy = self.effective_policy(org_id).await?;
         let rules = policy

@@ -323,15 +323,6 @@ impl Store for SqliteStore {
         Ok(self.put_mfa_factor_impl(factor, event).await?)
     }
 
-    async fn delete_mfa_factor(
-        &self,
-        org_id: &str,
-        user_id: &str,
-        event: EventDraft,
-    ) -> StoreResult<bool> {
-        Ok(self.delete_mfa_factor_impl(org_id, user_id, event).await?)
-    }
-
     async fn use_mfa_step(&self, org_id: &str, user_id: &str, step: u64) -> StoreResult<bool> {
         Ok(self.use_mfa_step_impl(org_id, user_id, step).await?)
     }

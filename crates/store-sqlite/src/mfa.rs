@@ -70,27 +70,6 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// `Store::delete_mfa_factor`.
-    pub(crate) async fn delete_mfa_factor_impl(
-        &self,
-        org_id: &str,
-        user_id: &str,
-        event: EventDraft,
-    ) -> DbResult<bool> {
-        let mut tx = self.write_tx().await?;
-        let done = sqlx::query("DELETE FROM mfa_factors WHERE org_id = ?1 AND user_id = ?2")
-            .bind(org_id)
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() == 0 {
-            return Ok(false);
-        }
-        insert_event(&mut tx, event).await?;
-        tx.commit().await?;
-        Ok(true)
-    }
-
     /// `Store::use_mfa_step`.
     pub(crate) async fn use_mfa_step_impl(
         &self,

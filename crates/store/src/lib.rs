@@ -256,13 +256,6 @@ pub trait Store: Send + Sync + 'static {
     /// Creates or replaces a user's factor, with `event`; `NotFound` when the user is not in
     /// the organization.
     async fn put_mfa_factor(&self, factor: &MfaFactor, event: EventDraft) -> StoreResult<()>;
-    /// Deletes a user's factor, with `event`; answers whether there was one.
-    async fn delete_mfa_factor(
-        &self,
-        org_id: &str,
-        user_id: &str,
-        event: EventDraft,
-    ) -> StoreResult<bool>;
     /// Records `step` as used, atomically, only when the factor is confirmed and its last
     /// used step is older; answers whether it was (a replay or a race answers `false`).
     async fn use_mfa_step(&self, org_id: &str, user_id: &str, step: u64) -> StoreResult<bool>;

@@ -465,23 +465,6 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn delete_mfa_factor(
-        &self,
-        org_id: &str,
-        user_id: &str,
-        event: EventDraft,
-    ) -> StoreResult<bool> {
-        let mut s = self.lock()?;
-        let removed = s
-            .mfa
-            .remove(&(org_id.to_owned(), user_id.to_owned()))
-            .is_some();
-        if removed {
-            s.record(vec![event]);
-        }
-        Ok(removed)
-    }
-
     async fn use_mfa_step(&self, org_id: &str, user_id: &str, step: u64) -> StoreResult<bool> {
         let mut s = self.lock()?;
         match s.mfa.get_mut(&(org_id.to_owned(), user_id.to_owned())) {

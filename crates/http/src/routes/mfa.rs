@@ -75,11 +75,12 @@ pub async fn confirm_totp(
 pub async fn remove_totp(
     State(state): State<AppState>,
     auth: Auth,
+    ClientIp(ip): ClientIp,
     JsonBody(body): JsonBody<PasswordBody>,
 ) -> ApiResult<StatusCode> {
     state
         .service
-        .remove_own_totp(&auth.caller, &auth.ctx, &body.password)
+        .remove_own_totp(&auth.caller, &auth.ctx, &body.password, ip)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -44,8 +44,9 @@ pub(crate) fn answer(answer: LoginAnswer) -> ApiResult<Json<LoginResponse>> {
             password_change_required: g.password_change_required,
             mfa_required: true,
             mfa_enroll_by: None,
-            password_expires_at: g.password_expires_at.map(rfc3339),
-            last_login: g.last_login,
+            // Nothing about the account before the second factor is passed.
+            password_expires_at: None,
+            last_login: None,
             banner: None,
         })),
         LoginAnswer::Granted(g) => Ok(Json(LoginResponse {

@@ -136,8 +136,8 @@ async fn enrollment_second_step_replay_and_recovery_codes() {
     );
     let fresh = app.challenge("alice").await;
     assert_eq!(
-        app.second_step(&fresh, &next).await.status,
-        StatusCode::UNAUTHORIZED
+        app.second_step(&fresh, &next).await.body["code"],
+        "invalid_code"
     );
 
     // A recovery code works once, typed loosely.
@@ -182,6 +182,21 @@ async fn enrollment_second_step_replay_and_recovery_codes() {
         .await;
     assert_eq!(removed.status, StatusCode::NO_CONTENT);
     assert!(app.login(ORG, "alice", GOOD).await.body["session"]["token"].is_string());
+
+    // An administrator cannot remove its own factor without its password.
+    let admin_user = app
+        .post(
+            &format!("/v1/orgs/{ORG}/users"),
+            &admin,
+            json!({"login": "dana", "password": GOOD, "roles": ["org_admin"]}),
+        )
+        .await;
+    let dana = admin_user.body["id"].as_str().unwrap().to_owned();
+    let dana_session = app.login_token("dana").await;
+    let own = app
+        .delete(&format!("/v1/orgs/{ORG}/users/{dana}/mfa"), &dana_session)
+        .await;
+    assert_eq!(own.status, StatusCode::FORBIDDEN, "{:?}", own.body);
 
     let events = app.event_types(ORG, &admin).await;
     for kind in [
@@ -304,22 +319,100 @@ async fn enrollment_grace_allows_only_enrolling_then_refuses() {
     let other = app.get(&format!("/v1/orgs/{ORG}/api-keys"), &token).await;
     assert_eq!(other.status, StatusCode::FORBIDDEN);
     assert_eq!(other.body["code"], "mfa_enrollment_required");
-    let started = app.post("/v1/self/mfa/totp", &token, json!({})).await;
-    assert_eq!(started.status, StatusCode::CREATED, "{:?}", started.body);
-
-    // After the grace, without a factor: refused.
-    let reset = app
-        .delete(&format!("/v1/orgs/{ORG}/users/{carol}/mfa"), &admin)
+    // It cannot change the password either (that would answer a fresh session).
+    let change = app
+        .post(
+            "/v1/self/password",
+            &token,
+            json!({"current_password": GOOD, "new_password": "another long passphrase 42"}),
+        )
         .await;
     assert_eq!(
-        reset.status,
-        StatusCode::NO_CONTENT,
-        "the started enrollment is removed"
+        change.body["code"], "mfa_enrollment_required",
+        "{:?}",
+        change.body
     );
-    app.clock.advance(3601);
+    let started = app.post("/v1/self/mfa/totp", &token, json!({})).await;
+    assert_eq!(started.status, StatusCode::CREATED, "{:?}", started.body);
+    let secret = secret_from_base32(started.body["secret"].as_str().unwrap()).unwrap();
+    let confirmed = app
+        .post(
+            "/v1/self/mfa/totp/confirm",
+            &token,
+            json!({"code": code_at(&secret, t0())}),
+        )
+        .await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{:?}", confirmed.body);
+    // Enrolled: the session limited to enrolling has ended; logins take the second step.
+    assert_eq!(
+        app.get("/v1/self", &token).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    app.challenge("carol").await;
+
+    // An administrator resets the factor (a lost device) late in the grace: the grace runs
+    // again from the reset, so carol can still enroll; past that, she is refused.
+    app.clock.advance(3000);
+    let own = app
+        .delete(&format!("/v1/orgs/{ORG}/users/{carol}/mfa"), &admin)
+        .await;
+    assert_eq!(own.status, StatusCode::NO_CONTENT, "{:?}", own.body);
+    app.clock.advance(1000);
+    let again = app.login(ORG, "carol", GOOD).await;
+    assert_eq!(again.status, StatusCode::OK, "{:?}", again.body);
+    assert!(again.body["mfa_enroll_by"].is_string(), "{:?}", again.body);
+    app.clock.advance(2601);
     let late = app.login(ORG, "carol", GOOD).await;
     assert_eq!(
         (late.status, late.body["code"].clone()),
         (StatusCode::FORBIDDEN, json!("mfa_enrollment_overdue"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn wrong_codes_count_on_the_address_and_a_blocked_address_is_refused() {
+    let app = spawn_app().await;
+    let admin = app.org_with_admin(ORG).await;
+    app.user(ORG, &admin, "erin", GOOD).await;
+    // OTP lockout off: only IP blocking limits guessing.
+    app.set_section(ORG, &admin, "lockout", json!({"max_otp_attempts": 0}))
+        .await;
+    app.set_section(
+        ORG,
+        &admin,
+        "brute_force",
+        json!({"enabled": true, "max_attempts": 3}),
+    )
+    .await;
+    let (secret, _) = app.enroll("erin").await;
+    app.clock.advance(30);
+    let right = code_at(&secret, t0() + 30);
+    let wrong = if right == "123456" {
+        "654321"
+    } else {
+        "123456"
+    };
+    let login = app.login_from(ORG, "erin", GOOD, "198.51.100.7").await;
+    let challenge = login.body["challenge"].as_str().unwrap().to_owned();
+    let step = |code: String| {
+        let (base, http, challenge) = (app.base.clone(), app.http.clone(), challenge.clone());
+        async move {
+            let response = http
+                .post(format!("{base}/v1/orgs/{ORG}/login/mfa"))
+                .header("x-forwarded-for", "198.51.100.7")
+                .json(&json!({"challenge": challenge, "code": code}))
+                .send()
+                .await
+                .unwrap();
+            Answer::read(response).await
+        }
+    };
+    for _ in 0..3 {
+        assert_eq!(step(wrong.to_owned()).await.body["code"], "invalid_code");
+    }
+    let blocked = step(right.clone()).await;
+    assert_eq!(
+        (blocked.status, blocked.body["code"].clone()),
+        (StatusCode::TOO_MANY_REQUESTS, json!("ip_blocked"))
     );
 }
