@@ -19,7 +19,7 @@ use portcullis_engine::lockout::{LockoutKey, SecretKind, lockout_limits};
 use portcullis_engine::time_math::plus;
 use portcullis_engine::totp::{self, CodeRefusal};
 use portcullis_model::Timestamp;
-use portcullis_store::{MfaFactor, Session, SessionStage, User};
+use portcullis_store::{FactorCondition, MfaFactor, Session, SessionStage, User};
 use rand_core::{OsRng, RngCore};
 use serde::Serialize;
 use serde_json::json;
@@ -145,7 +145,15 @@ impl Service {
             now,
             json!({"user_id": user_id}),
         );
-        self.store.put_mfa_factor(&factor, event).await?;
+        if !self
+            .store
+            .put_mfa_factor(&factor, FactorCondition::NotConfirmed, event)
+            .await?
+        {
+            return Err(ServiceError::Conflict(
+                "a second factor is enrolled already; remove it first".into(),
+            ));
+        }
         let account = format!("{}@{}", user.login, org_id);
         Ok(TotpEnrollment {
             secret: totp::secret_base32(&secret),
@@ -203,6 +211,7 @@ impl Service {
         let codes: Vec<String> = (0..totp::RECOVERY_CODES)
             .map(|_| new_recovery_code())
             .collect();
+        let enrolling = FactorCondition::Enrolling(factor.secret_sealed.clone());
         let confirmed = MfaFactor {
             confirmed_at: Some(now),
             // The code just shown cannot log in again.
@@ -220,7 +229,16 @@ impl Service {
             now,
             json!({"user_id": user_id}),
         );
-        self.store.put_mfa_factor(&confirmed, event).await?;
+        if !self
+            .store
+            .put_mfa_factor(&confirmed, enrolling, event)
+            .await?
+        {
+            return Err(ServiceError::Conflict(
+                "the enrollment changed meanwhile (restarted, confirmed or removed); start again"
+                    .into(),
+            ));
+        }
         Ok(RecoveryCodes {
             recovery_codes: codes,
         })
@@ -315,8 +333,15 @@ impl Service {
             now,
             json!({"user_id": user_id}),
         );
-        self.store.put_mfa_factor(&removed, event).await?;
-        Ok(())
+        if self
+            .store
+            .put_mfa_factor(&removed, FactorCondition::Present, event)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(ServiceError::NotFound)
+        }
     }
 
     /// Whether the user has a confirmed factor, and when a factor was last removed (the

@@ -55,8 +55,8 @@ use async_trait::async_trait;
 use portcullis_engine::counter::CounterState;
 use portcullis_model::Timestamp;
 use portcullis_store::{
-    ApiKey, CounterUpdate, Event, EventDraft, LoginRecord, MfaFactor, Org, Owner, Page,
-    PasswordUpdate, SectionChange, SectionRow, Session, Store, StoreError, StoreResult, User,
+    ApiKey, CounterUpdate, Event, EventDraft, FactorCondition, LoginRecord, MfaFactor, Org, Owner,
+    Page, PasswordUpdate, SectionChange, SectionRow, Session, Store, StoreError, StoreResult, User,
     UserProfile,
 };
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -321,8 +321,13 @@ impl Store for PostgresStore {
         Ok(self.get_mfa_factor_impl(org_id, user_id).await?)
     }
 
-    async fn put_mfa_factor(&self, factor: &MfaFactor, event: EventDraft) -> StoreResult<()> {
-        Ok(self.put_mfa_factor_impl(factor, event).await?)
+    async fn put_mfa_factor(
+        &self,
+        factor: &MfaFactor,
+        condition: FactorCondition,
+        event: EventDraft,
+    ) -> StoreResult<bool> {
+        Ok(self.put_mfa_factor_impl(factor, condition, event).await?)
     }
 
     async fn use_mfa_step(&self, org_id: &str, user_id: &str, step: u64) -> StoreResult<bool> {

@@ -6,7 +6,7 @@
 //! conditional `UPDATE` of its stage, so it completes once; events are written with the change.
 
 use portcullis_model::Timestamp;
-use portcullis_store::{EventDraft, MfaFactor, SessionStage, StoreError};
+use portcullis_store::{EventDraft, FactorCondition, MfaFactor, SessionStage, StoreError};
 use sqlx::Row;
 
 use crate::PostgresStore;
@@ -37,8 +37,9 @@ impl PostgresStore {
     pub(crate) async fn put_mfa_factor_impl(
         &self,
         factor: &MfaFactor,
+        condition: FactorCondition,
         event: EventDraft,
-    ) -> DbResult<()> {
+    ) -> DbResult<bool> {
         let mut tx = self.begin().await?;
         let user = sqlx::query("SELECT 1 FROM users WHERE org_id = $1 AND id = $2 FOR UPDATE")
             .bind(&factor.org_id)
@@ -48,6 +49,22 @@ impl PostgresStore {
         if user.is_none() {
             tx.rollback().await?;
             return Err(StoreError::NotFound.into());
+        }
+        // The user's row is held (SQLite: the write transaction; PostgreSQL: FOR UPDATE), so
+        // the factor read here is the one the write replaces.
+        let current = sqlx::query(concat!(
+            "SELECT ",
+            mfa_factor_columns!(),
+            " FROM mfa_factors WHERE org_id = $1 AND user_id = $2"
+        ))
+        .bind(&factor.org_id)
+        .bind(&factor.user_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let current = current.as_ref().map(rows::mfa_factor).transpose()?;
+        if !condition.holds(current.as_ref()) {
+            tx.rollback().await?;
+            return Ok(false);
         }
         sqlx::query(concat!(
             "INSERT INTO mfa_factors (",
@@ -68,7 +85,7 @@ impl PostgresStore {
         .await?;
         insert_event(&mut tx, event).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     /// `Store::use_mfa_step`.

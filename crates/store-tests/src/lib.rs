@@ -108,6 +108,7 @@ macro_rules! conformance_tests {
             mfa::mfa_step_is_used_once,
             mfa::mfa_recovery_code_is_used_once,
             mfa::mfa_challenge_completes_once,
+            mfa::mfa_factor_writes_are_conditional,
             isolation::org_data_never_crosses_organizations,
             logins_and_lookups::login_session_opens_only_for_the_current_hash,
             logins_and_lookups::api_keys_of_a_user_and_by_id,

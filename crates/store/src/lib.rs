@@ -26,8 +26,8 @@ use portcullis_model::Timestamp;
 
 pub use memory::MemoryStore;
 pub use records::{
-    ApiKey, Event, EventDraft, LoginRecord, MfaFactor, Org, Owner, Page, PasswordUpdate, Role,
-    SectionChange, SectionRow, Session, SessionStage, User, UserProfile,
+    ApiKey, Event, EventDraft, FactorCondition, LoginRecord, MfaFactor, Org, Owner, Page,
+    PasswordUpdate, Role, SectionChange, SectionRow, Session, SessionStage, User, UserProfile,
 };
 
 /// Largest page any list answers.
@@ -253,9 +253,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// A user's TOTP factor.
     async fn get_mfa_factor(&self, org_id: &str, user_id: &str) -> StoreResult<Option<MfaFactor>>;
-    /// Creates or replaces a user's factor, with `event`; `NotFound` when the user is not in
-    /// the organization.
-    async fn put_mfa_factor(&self, factor: &MfaFactor, event: EventDraft) -> StoreResult<()>;
+    /// Creates or replaces a user's factor, with `event`, only when the factor in place meets
+    /// `condition`; answers whether it wrote. `NotFound` when the user is not in the
+    /// organization.
+    async fn put_mfa_factor(
+        &self,
+        factor: &MfaFactor,
+        condition: FactorCondition,
+        event: EventDraft,
+    ) -> StoreResult<bool>;
     /// Records `step` as used, atomically, only when the factor is confirmed and its last
     /// used step is older; answers whether it was (a replay or a race answers `false`).
     async fn use_mfa_step(&self, org_id: &str, user_id: &str, step: u64) -> StoreResult<bool>;

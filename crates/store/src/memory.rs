@@ -11,9 +11,9 @@ use portcullis_engine::counter::CounterState;
 use portcullis_model::Timestamp;
 
 use crate::{
-    ApiKey, CounterUpdate, Event, EventDraft, LoginRecord, MAX_PAGE, MfaFactor, Org, Owner, Page,
-    PasswordUpdate, SectionChange, SectionRow, Session, SessionStage, Store, StoreError,
-    StoreResult, User, UserProfile,
+    ApiKey, CounterUpdate, Event, EventDraft, FactorCondition, LoginRecord, MAX_PAGE, MfaFactor,
+    Org, Owner, Page, PasswordUpdate, SectionChange, SectionRow, Session, SessionStage, Store,
+    StoreError, StoreResult, User, UserProfile,
 };
 
 #[derive(Default)]
@@ -449,7 +449,12 @@ impl Store for MemoryStore {
         Ok(s.mfa.get(&(org_id.to_owned(), user_id.to_owned())).cloned())
     }
 
-    async fn put_mfa_factor(&self, factor: &MfaFactor, event: EventDraft) -> StoreResult<()> {
+    async fn put_mfa_factor(
+        &self,
+        factor: &MfaFactor,
+        condition: FactorCondition,
+        event: EventDraft,
+    ) -> StoreResult<bool> {
         let mut s = self.lock()?;
         if s.users
             .get(&factor.user_id)
@@ -457,12 +462,13 @@ impl Store for MemoryStore {
         {
             return Err(StoreError::NotFound);
         }
-        s.mfa.insert(
-            (factor.org_id.clone(), factor.user_id.clone()),
-            factor.clone(),
-        );
+        let key = (factor.org_id.clone(), factor.user_id.clone());
+        if !condition.holds(s.mfa.get(&key)) {
+            return Ok(false);
+        }
+        s.mfa.insert(key, factor.clone());
         s.record(vec![event]);
-        Ok(())
+        Ok(true)
     }
 
     async fn use_mfa_step(&self, org_id: &str, user_id: &str, step: u64) -> StoreResult<bool> {

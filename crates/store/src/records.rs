@@ -219,6 +219,34 @@ impl SessionStage {
     }
 }
 
+/// What a factor write requires of the factor in place (checked in the write's transaction,
+/// which holds the user's row, so concurrent writes on one user's factor take turns).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FactorCondition {
+    /// No confirmed factor (none, an enrollment in progress, or a removed one): a new
+    /// enrollment.
+    NotConfirmed,
+    /// The enrollment in progress with exactly this sealed secret: its confirmation.
+    Enrolling(String),
+    /// A factor with a secret, confirmed or not: its removal.
+    Present,
+}
+
+impl FactorCondition {
+    /// Whether `current` satisfies the condition.
+    pub fn holds(&self, current: Option<&MfaFactor>) -> bool {
+        match self {
+            FactorCondition::NotConfirmed => current.is_none_or(|f| f.confirmed_at.is_none()),
+            FactorCondition::Enrolling(secret) => current.is_some_and(|f| {
+                f.confirmed_at.is_none()
+                    && !f.secret_sealed.is_empty()
+                    && &f.secret_sealed == secret
+            }),
+            FactorCondition::Present => current.is_some_and(|f| !f.secret_sealed.is_empty()),
+        }
+    }
+}
+
 /// A user's TOTP second factor.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MfaFactor {

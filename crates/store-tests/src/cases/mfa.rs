@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use portcullis_store::{MfaFactor, Session, SessionStage, Store, StoreError};
+use portcullis_store::{FactorCondition, MfaFactor, Session, SessionStage, Store, StoreError};
 
 use crate::support::{at, draft, events_of, kinds, session, token_hash, user};
 
@@ -34,14 +34,22 @@ pub async fn mfa_factor_belongs_to_a_user(store: Arc<dyn Store>) {
     with_user(&*store, "mb", "u2").await;
     for stray in [factor("ma", "u2", false), factor("ma", "nobody", false)] {
         let err = store
-            .put_mfa_factor(&stray, draft(Some("ma"), "mfa.enrolling", 1))
+            .put_mfa_factor(
+                &stray,
+                FactorCondition::NotConfirmed,
+                draft(Some("ma"), "mfa.enrolling", 1),
+            )
             .await
             .unwrap_err();
         assert_eq!(err, StoreError::NotFound);
     }
     let enrolling = factor("ma", "u1", false);
     store
-        .put_mfa_factor(&enrolling, draft(Some("ma"), "mfa.enrolling", 1))
+        .put_mfa_factor(
+            &enrolling,
+            FactorCondition::NotConfirmed,
+            draft(Some("ma"), "mfa.enrolling", 1),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -51,7 +59,11 @@ pub async fn mfa_factor_belongs_to_a_user(store: Arc<dyn Store>) {
     assert_eq!(store.get_mfa_factor("mb", "u1").await.unwrap(), None);
     let confirmed = factor("ma", "u1", true);
     store
-        .put_mfa_factor(&confirmed, draft(Some("ma"), "mfa.enrolled", 2))
+        .put_mfa_factor(
+            &confirmed,
+            FactorCondition::NotConfirmed,
+            draft(Some("ma"), "mfa.enrolled", 2),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -65,6 +77,7 @@ pub async fn mfa_factor_belongs_to_a_user(store: Arc<dyn Store>) {
     store
         .put_mfa_factor(
             &factor("mb", "u2", true),
+            FactorCondition::NotConfirmed,
             draft(Some("mb"), "mfa.enrolled", 5),
         )
         .await
@@ -85,6 +98,7 @@ pub async fn mfa_step_is_used_once(store: Arc<dyn Store>) {
     store
         .put_mfa_factor(
             &factor("ms", "u1", false),
+            FactorCondition::NotConfirmed,
             draft(Some("ms"), "mfa.enrolling", 1),
         )
         .await
@@ -96,6 +110,7 @@ pub async fn mfa_step_is_used_once(store: Arc<dyn Store>) {
     store
         .put_mfa_factor(
             &factor("ms", "u1", true),
+            FactorCondition::NotConfirmed,
             draft(Some("ms"), "mfa.enrolled", 1),
         )
         .await
@@ -143,6 +158,7 @@ pub async fn mfa_recovery_code_is_used_once(store: Arc<dyn Store>) {
     store
         .put_mfa_factor(
             &factor("mr", "u1", true),
+            FactorCondition::NotConfirmed,
             draft(Some("mr"), "mfa.enrolled", 1),
         )
         .await
@@ -244,5 +260,57 @@ pub async fn mfa_challenge_completes_once(store: Arc<dyn Store>) {
     assert_eq!(
         events.iter().filter(|k| **k == "login.succeeded").count(),
         1
+    );
+}
+
+/// A factor write happens only when the factor in place meets its condition: no new enrollment
+/// over a confirmed factor, a confirmation only of the very enrollment it read, a removal only
+/// of a factor with a secret; a refused write writes no event.
+pub async fn mfa_factor_writes_are_conditional(store: Arc<dyn Store>) {
+    with_user(&*store, "mw", "u1").await;
+    let put = async |f: &MfaFactor, c: FactorCondition| {
+        store
+            .put_mfa_factor(f, c, draft(Some("mw"), "mfa.write", 1))
+            .await
+            .unwrap()
+    };
+    let enrolling = factor("mw", "u1", false);
+    assert!(
+        !put(&enrolling, FactorCondition::Present).await,
+        "nothing to remove"
+    );
+    assert!(
+        !put(&enrolling, FactorCondition::Enrolling("v1.sealed".into())).await,
+        "nothing to confirm"
+    );
+    assert!(put(&enrolling, FactorCondition::NotConfirmed).await);
+    let confirmed = factor("mw", "u1", true);
+    assert!(
+        !put(&confirmed, FactorCondition::Enrolling("v1.other".into())).await,
+        "another enrollment's secret"
+    );
+    assert!(put(&confirmed, FactorCondition::Enrolling("v1.sealed".into())).await);
+    assert!(
+        !put(&enrolling, FactorCondition::NotConfirmed).await,
+        "a confirmed factor is not replaced by a new enrollment"
+    );
+    let removed = MfaFactor {
+        secret_sealed: String::new(),
+        confirmed_at: None,
+        ..factor("mw", "u1", false)
+    };
+    assert!(put(&removed, FactorCondition::Present).await);
+    assert!(
+        !put(&removed, FactorCondition::Present).await,
+        "removed already"
+    );
+    assert_eq!(
+        store.get_mfa_factor("mw", "u1").await.unwrap(),
+        Some(removed)
+    );
+    let writes = events_of(&*store, Some("mw")).await;
+    assert_eq!(
+        kinds(&writes).iter().filter(|k| **k == "mfa.write").count(),
+        3
     );
 }
