@@ -1,5 +1,6 @@
 //! Lifetimes on the test clock: sessions (absolute and idle), API keys against the maximum
-//! expiration, password history and expiry with grace.
+//! expiration, password history and expiry with grace, a password made non-compliant by a
+//! policy change.
 
 use reqwest::StatusCode;
 use serde_json::json;
@@ -259,4 +260,47 @@ async fn an_expiry_beyond_what_can_be_stored_is_a_400() {
     assert_eq!(a.status, StatusCode::BAD_REQUEST, "{:?}", a.body);
     assert_eq!(a.violation_codes(), ["value.out_of_range"]);
     let _ = ROOT;
+}
+
+/// A password that a tightened policy no longer accepts still logs in, to a session that may
+/// only change it; the change lifts the restriction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_password_made_non_compliant_by_a_policy_change_must_be_changed() {
+    let app = spawn_app().await;
+    let admin = app.org_with_admin("acme").await;
+    app.user("acme", &admin, "alice", GOOD).await;
+    let compliant = app.login("acme", "alice", GOOD).await;
+    assert_eq!(compliant.body["password_change_required"], false);
+
+    // GOOD has 30 characters; the new minimum is 40.
+    let put = app
+        .put(
+            "/v1/orgs/acme/password-policies/default",
+            &admin,
+            json!({"name": "Default", "is_default": true, "min_length": 40}),
+        )
+        .await;
+    assert_eq!(put.status, StatusCode::OK, "{:?}", put.body);
+    let login = app.login("acme", "alice", GOOD).await;
+    assert_eq!(login.status, StatusCode::OK, "{:?}", login.body);
+    assert_eq!(login.body["password_change_required"], true);
+    let token = login.body["session"]["token"].as_str().unwrap().to_owned();
+    let refused = app.get("/v1/orgs/acme/api-keys", &token).await;
+    assert_eq!(refused.body["code"], "password_change_required");
+
+    let new = "a much longer passphrase that fits the new rule 7";
+    let changed = app
+        .post(
+            "/v1/self/password",
+            &token,
+            json!({"current_password": GOOD, "new_password": new}),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{:?}", changed.body);
+    assert_eq!(changed.body["password_change_required"], false);
+    let fresh = changed.body["session"]["token"].as_str().unwrap();
+    assert_eq!(
+        app.get("/v1/orgs/acme/api-keys", fresh).await.status,
+        StatusCode::OK
+    );
 }
