@@ -38,12 +38,7 @@ impl Service {
         org_id: &str,
         request: NewApiKey,
     ) -> ServiceResult<CreatedAccessKey> {
-        let master = self.master_key.as_ref().ok_or_else(|| {
-            ServiceError::Conflict(
-                "access keys need an instance master key; set `master_key` or `master_key_file` in the configuration"
-                    .into(),
-            )
-        })?;
+        let master = self.master_key()?;
         let id = format!("{ACCESS_KEY_PREFIX}{}", random_hex(8).to_uppercase());
         let secret = random_hex(20);
         // A digest of a value nobody holds: the key can never authenticate as a bearer token.

@@ -80,11 +80,9 @@ pub struct LoginGranted {
     pub idle_expires_at: Option<Timestamp>,
     /// The session may only change the password.
     pub password_change_required: bool,
-    /// A second factor must be passed (no session is usable before).
+    /// A second factor must be passed: `token` is then a challenge, not a session, and
+    /// `expires_at` the challenge's end.
     pub mfa_required: bool,
-    /// `token` is a second-factor challenge, not a session (`mfa_required`); `expires_at` is
-    /// the challenge's end.
-    pub mfa_challenge: bool,
     /// MFA is required and not enrolled: it must be enrolled before this time.
     pub mfa_enroll_by: Option<Timestamp>,
     /// When the password expires.
@@ -537,7 +535,6 @@ impl Service {
             idle_expires_at: deadlines.idle_expires_at,
             password_change_required: session.password_change_only,
             mfa_required,
-            mfa_challenge: mfa_required,
             mfa_enroll_by,
             password_expires_at: grant.password_expires_at,
             last_login: session_policy.show_recent_login_info.then_some(LastLogin {

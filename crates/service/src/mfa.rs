@@ -92,15 +92,6 @@ impl Service {
         }
     }
 
-    fn master(&self) -> ServiceResult<&crate::master_key::MasterKey> {
-        self.master_key.as_ref().ok_or_else(|| {
-            ServiceError::Conflict(
-                "second factors need an instance master key; set `master_key` or `master_key_file`"
-                    .into(),
-            )
-        })
-    }
-
     /// Starts (or restarts) the caller's TOTP enrollment. Refused while a confirmed factor
     /// exists: remove it first.
     pub async fn start_totp_enrollment(
@@ -110,7 +101,7 @@ impl Service {
     ) -> ServiceResult<TotpEnrollment> {
         let (org_id, user_id) = Self::mfa_owner(caller)?;
         caller.allow_mfa_enrollment(&org_id)?;
-        let master = self.master()?;
+        let master = self.master_key()?;
         if self
             .store
             .get_mfa_factor(&org_id, &user_id)
@@ -164,7 +155,7 @@ impl Service {
 
     /// What is stored of a recovery code: keyed by the master key, bound to the user.
     fn recovery_hash(&self, org_id: &str, user_id: &str, code: &str) -> ServiceResult<String> {
-        Ok(self.master()?.digest(
+        Ok(self.master_key()?.digest(
             &sealing_context(org_id, user_id),
             &totp::normalize_recovery_code(code),
         ))
@@ -172,7 +163,7 @@ impl Service {
 
     fn open_secret(&self, factor: &MfaFactor) -> ServiceResult<Vec<u8>> {
         let sealed = self
-            .master()?
+            .master_key()?
             .open(
                 &sealing_context(&factor.org_id, &factor.user_id),
                 &factor.secret_sealed,
@@ -373,13 +364,12 @@ impl Service {
     ) -> ServiceResult<LoginAnswer> {
         self.require_org(org_id).await?;
         let now = self.now();
+        let challenge_hash = token_hash(&request.challenge);
         let challenge = self
             .store
-            .find_session(&token_hash(&request.challenge))
+            .find_session(&challenge_hash)
             .await?
-            .filter(|s| {
-                crate::secrets::secrets_equal(&s.token_hash, &token_hash(&request.challenge))
-            })
+            .filter(|s| crate::secrets::secrets_equal(&s.token_hash, &challenge_hash))
             .filter(|s| s.stage == SessionStage::MfaChallenge && s.org_id == org_id)
             .filter(|s| plus(s.created_at, CHALLENGE_SECONDS) > now);
         let Some(challenge) = challenge else {
@@ -592,7 +582,6 @@ impl Service {
             idle_expires_at: deadlines.idle_expires_at,
             password_change_required: challenge.password_change_only,
             mfa_required: false,
-            mfa_challenge: false,
             mfa_enroll_by: None,
             password_expires_at: None,
             last_login: None,

@@ -85,6 +85,16 @@ impl Service {
         }
     }
 
+    /// The instance master key; `Conflict` (saying how to configure one) without it.
+    pub(crate) fn master_key(&self) -> ServiceResult<&MasterKey> {
+        self.master_key.as_ref().ok_or_else(|| {
+            ServiceError::Conflict(
+                "this needs an instance master key; set `master_key` or `master_key_file` in the configuration"
+                    .into(),
+            )
+        })
+    }
+
     /// The same service with an instance master key (access keys need one).
     pub fn with_master_key(mut self, key: MasterKey) -> Service {
         self.master_key = Some(key);

@@ -36,7 +36,7 @@ pub struct ChangePassword {
 
 pub(crate) fn answer(answer: LoginAnswer) -> ApiResult<Json<LoginResponse>> {
     match answer {
-        LoginAnswer::Granted(g) if g.mfa_challenge => Ok(Json(LoginResponse {
+        LoginAnswer::Granted(g) if g.mfa_required => Ok(Json(LoginResponse {
             session: None,
             challenge: Some(g.token),
             challenge_expires_at: Some(rfc3339(g.expires_at)),
