@@ -11,6 +11,7 @@
 
 use axum::http::{HeaderMap, Method};
 use hmac::{Hmac, Mac};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, percent_encode};
 use sha2::{Digest, Sha256};
 
 /// The parts of an `Authorization: SDK-HMAC-SHA256 ...` header.
@@ -51,59 +52,21 @@ pub fn parse_authorization(value: &str) -> Option<SignedAuthorization> {
     })
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+/// Every byte but the unreserved `A-Z a-z 0-9 - _ . ~` is percent-encoded.
+const SIGNED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
-fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
-fn percent_decode(text: &str) -> Vec<u8> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(b) = text
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    out
-}
-
-/// Percent-encodes every byte except `A-Z a-z 0-9 - _ . ~`.
-fn encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len());
-    for &b in bytes {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+/// A path segment or query part as the signer writes it: decoded, then encoded again.
+fn encode(text: &str) -> String {
+    let raw: Vec<u8> = percent_decode_str(text).collect();
+    percent_encode(&raw, SIGNED).to_string()
 }
 
 fn canonical_uri(path: &str) -> String {
-    let mut uri: String = path
-        .split('/')
-        .map(|segment| encode(&percent_decode(segment)))
-        .collect::<Vec<_>>()
-        .join("/");
+    let mut uri: String = path.split('/').map(encode).collect::<Vec<_>>().join("/");
     if !uri.ends_with('/') {
         uri.push('/');
     }
@@ -118,10 +81,7 @@ fn canonical_query(query: Option<&str>) -> String {
         .map(|pair| {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             let plus = |s: &str| s.replace('+', " ");
-            (
-                encode(&percent_decode(&plus(k))),
-                encode(&percent_decode(&plus(v))),
-            )
+            (encode(&plus(k)), encode(&plus(v)))
         })
         .collect();
     pairs.sort();
@@ -155,17 +115,17 @@ pub fn string_to_sign(
         canonical_query(query),
         canonical_headers,
         signed_headers.join(";"),
-        hex(&Sha256::digest(body)),
+        hex::encode(Sha256::digest(body)),
     );
     Some(format!(
         "{ALGORITHM}\n{sdk_date}\n{}",
-        hex(&Sha256::digest(canonical.as_bytes()))
+        hex::encode(Sha256::digest(canonical.as_bytes()))
     ))
 }
 
 /// Whether `signature` (hex) is the HMAC of `string_to_sign` under `secret`; constant time.
 pub fn signature_matches(secret: &[u8], string_to_sign: &str, signature: &str) -> bool {
-    let Some(expected) = decode_hex(signature) else {
+    let Ok(expected) = hex::decode(signature) else {
         return false;
     };
     let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else {
@@ -182,7 +142,7 @@ pub fn sign(secret: &[u8], string_to_sign: &str) -> String {
         Err(_) => return String::new(),
     };
     mac.update(string_to_sign.as_bytes());
-    hex(&mac.finalize().into_bytes())
+    hex::encode(mac.finalize().into_bytes())
 }
 
 #[cfg(test)]
