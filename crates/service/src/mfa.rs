@@ -431,24 +431,25 @@ impl Service {
             .check_second_factor(ctx, org_id, &user.id, &request.code, now)
             .await?;
 
-        // 3. Complete the reservation.
+        // 3. Complete the reservation; a failure's event goes with the first counter it changes.
+        let mut failed = Vec::new();
+        if !accepted {
+            failed.push(self.event(
+                ctx,
+                Some(org_id),
+                "login.mfa_failed",
+                now,
+                json!({"user_id": user.id, "ip": ip.to_string()}),
+            ));
+        }
         if let Some(limits) = &limits {
             let attempt = if accepted {
                 Attempt::Success
             } else {
                 Attempt::Failure
             };
-            let failed = (!accepted).then(|| {
-                self.event(
-                    ctx,
-                    Some(org_id),
-                    "login.mfa_failed",
-                    now,
-                    json!({"user_id": user.id, "ip": ip.to_string()}),
-                )
-            });
             let completion = self
-                .counter_step(&counter, failed.into_iter().collect(), |s| {
+                .counter_step(&counter, std::mem::take(&mut failed), |s| {
                     let out = s.complete(limits, reservation, attempt, now);
                     (out.decision, out.events)
                 })
@@ -466,32 +467,27 @@ impl Service {
                     return Ok(LoginAnswer::InvalidCode);
                 }
             }
-        } else if !accepted {
-            let failed = self.event(
-                ctx,
-                Some(org_id),
-                "login.mfa_failed",
-                now,
-                json!({"user_id": user.id, "ip": ip.to_string()}),
-            );
-            self.store.append_events(vec![failed]).await?;
         }
         if !accepted {
-            if let Some(limits) = ip_limits {
-                let ip_subject = json!({"ip": ip.to_string()});
-                let ip_counter = CounterRef {
-                    ctx,
-                    org_id,
-                    key: &ip_key(ip),
-                    kind: CounterKind::Ip,
-                    subject: &ip_subject,
-                    now,
-                };
-                self.counter_step(&ip_counter, Vec::new(), |s| {
-                    let out = s.record_failure(&limits, now);
-                    ((), out.events)
-                })
-                .await?;
+            match ip_limits {
+                Some(limits) => {
+                    let ip_subject = json!({"ip": ip.to_string()});
+                    let ip_counter = CounterRef {
+                        ctx,
+                        org_id,
+                        key: &ip_key(ip),
+                        kind: CounterKind::Ip,
+                        subject: &ip_subject,
+                        now,
+                    };
+                    self.counter_step(&ip_counter, failed, |s| {
+                        let out = s.record_failure(&limits, now);
+                        ((), out.events)
+                    })
+                    .await?;
+                }
+                None if !failed.is_empty() => self.store.append_events(failed).await?,
+                None => {}
             }
             self.metrics.login("invalid_code");
             return Ok(LoginAnswer::InvalidCode);

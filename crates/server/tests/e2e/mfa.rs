@@ -410,6 +410,12 @@ async fn wrong_codes_count_on_the_address_and_a_blocked_address_is_refused() {
     for _ in 0..3 {
         assert_eq!(step(wrong.to_owned()).await.body["code"], "invalid_code");
     }
+    let events = app.event_types(ORG, &admin).await;
+    assert_eq!(
+        events.iter().filter(|e| *e == "login.mfa_failed").count(),
+        3
+    );
+    assert_eq!(events.iter().filter(|e| *e == "ip.blocked").count(), 1);
     let blocked = step(right.clone()).await;
     assert_eq!(
         (blocked.status, blocked.body["code"].clone()),
