@@ -126,6 +126,7 @@ impl Service {
             request_id: ctx.request_id.clone(),
             at,
             payload,
+            mail: None,
         }
     }
 

@@ -81,6 +81,7 @@ impl From<User> for UserView {
             updated_at: u.updated_at,
             last_login_at: u.last_login_at,
             last_login_ip: u.last_login_ip,
+            verification_pending: false,
         }
     }
 }
@@ -306,6 +307,7 @@ impl Service {
             updated_at: now,
             last_login_at: None,
             last_login_ip: None,
+            verification_pending: false,
         };
         let event = self.event(
             ctx,
@@ -472,6 +474,7 @@ impl Service {
             keep_history: portcullis_model::MAX_HISTORY as usize,
             changed_at: now,
             set_by_admin: change_required,
+            expected_hash: None,
         };
         let event = self.event(
             ctx,
@@ -606,6 +609,7 @@ impl Service {
             keep_history: portcullis_model::MAX_HISTORY as usize,
             changed_at: self.now(),
             set_by_admin: false,
+            expected_hash: None,
         };
         let event = self.event(
             ctx,

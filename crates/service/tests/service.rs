@@ -24,6 +24,7 @@ fn draft(kind: &str) -> EventDraft {
         request_id: None,
         at: T0,
         payload: json!({}),
+        mail: None,
     }
 }
 

@@ -49,6 +49,11 @@ pub(crate) enum DbError {
 pub(crate) type DbResult<T> = Result<T, DbError>;
 
 impl DbError {
+    /// Whether a unique key was taken (23505).
+    pub(crate) fn is_unique_violation(&self) -> bool {
+        matches!(self, DbError::Sqlx(err) if sqlstate(err).as_deref() == Some("23505"))
+    }
+
     /// Whether retrying the whole transaction may succeed (serialization failure or deadlock).
     pub(crate) fn is_retryable(&self) -> bool {
         match self {

@@ -24,7 +24,7 @@ impl PostgresStore {
         sqlx::query(concat!(
             "INSERT INTO users (",
             user_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
         ))
         .bind(&user.id)
         .bind(&user.org_id)
@@ -43,6 +43,7 @@ impl PostgresStore {
         .bind(rows::ts_to_db(user.updated_at)?)
         .bind(rows::opt_ts_to_db(user.last_login_at)?)
         .bind(user.last_login_ip.as_deref())
+        .bind(user.verification_pending)
         .execute(&mut *tx)
         .await?;
         insert_event(&mut tx, event).await?;
@@ -155,7 +156,11 @@ impl PostgresStore {
         };
         let mut history =
             rows::strings_from_db(&current.try_get::<String, _>("password_history")?)?;
-        if let Some(old) = current.try_get::<Option<String>, _>("password_hash")? {
+        let old = current.try_get::<Option<String>, _>("password_hash")?;
+        if update.expected_hash.as_ref().is_some_and(|e| *e != old) {
+            return Err(StoreError::VersionMismatch.into());
+        }
+        if let Some(old) = old {
             history.insert(0, old);
         }
         history.truncate(update.keep_history);
@@ -185,6 +190,34 @@ impl PostgresStore {
         insert_events(&mut tx, events).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// `Store::confirm_email`.
+    pub(crate) async fn confirm_email_impl(
+        &self,
+        org_id: &str,
+        id: &str,
+        email: &str,
+        at: Timestamp,
+        event: EventDraft,
+    ) -> DbResult<bool> {
+        let mut tx = self.begin().await?;
+        let done = sqlx::query(
+            "UPDATE users SET verification_pending = FALSE, updated_at = $4 \
+             WHERE org_id = $1 AND id = $2 AND email = $3 AND verification_pending",
+        )
+        .bind(org_id)
+        .bind(id)
+        .bind(email)
+        .bind(rows::ts_to_db(at)?)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        insert_event(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// `Store::delete_user`.

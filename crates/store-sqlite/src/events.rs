@@ -5,12 +5,13 @@
 //! `INTEGER PRIMARY KEY AUTOINCREMENT`, so sequences are instance-wide, strictly increasing and
 //! never reused (writers are serialized by `BEGIN IMMEDIATE`, so commit order = sequence order).
 
-use portcullis_store::{Event, EventDraft, MAX_PAGE};
+use portcullis_model::Timestamp;
+use portcullis_store::{Event, EventDraft, MAX_PAGE, MailDraft, MailOutcome, OutboxMail, Page};
 use sqlx::SqliteConnection;
 
 use crate::SqliteStore;
 use crate::error::DbResult;
-use crate::rows::{self, event_columns};
+use crate::rows::{self, event_columns, outbox_columns};
 
 /// Inserts `drafts` in order on `conn` (inside the caller's transaction); answers the sequence of
 /// the last one, `None` when there were none.
@@ -19,7 +20,10 @@ pub(crate) async fn insert_events(
     drafts: Vec<EventDraft>,
 ) -> DbResult<Option<u64>> {
     let mut last = None;
-    for draft in drafts {
+    for mut draft in drafts {
+        let mail = draft.mail.take();
+        let at = draft.at;
+        let org_id = draft.org_id.clone();
         let done = sqlx::query(
             "INSERT INTO events (org_id, kind, actor, request_id, at, payload) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -32,9 +36,41 @@ pub(crate) async fn insert_events(
         .bind(serde_json::to_string(&draft.payload)?)
         .execute(&mut *conn)
         .await?;
-        last = Some(rows::seq_from_db(done.last_insert_rowid())?);
+        let sequence = rows::seq_from_db(done.last_insert_rowid())?;
+        if let Some(mail) = mail {
+            insert_mail(conn, org_id.as_deref(), sequence, at, &mail).await?;
+        }
+        last = Some(sequence);
     }
     Ok(last)
+}
+
+/// Queues `mail`, caused by the event `sequence`, on `conn` (inside the event's transaction).
+async fn insert_mail(
+    conn: &mut SqliteConnection,
+    org_id: Option<&str>,
+    sequence: u64,
+    at: Timestamp,
+    mail: &MailDraft,
+) -> DbResult<()> {
+    let at = rows::ts_to_db(at)?;
+    sqlx::query(
+        "INSERT INTO outbox (org_id, event_sequence, kind, recipient, subject, body, \
+         token_claims, dedupe_key, created_at, next_attempt_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+    )
+    .bind(org_id)
+    .bind(rows::seq_to_db(sequence))
+    .bind(&mail.kind)
+    .bind(&mail.recipient)
+    .bind(&mail.subject)
+    .bind(&mail.body)
+    .bind(rows::opt_json_to_db(mail.token_claims.as_ref())?)
+    .bind(mail.dedupe_key.as_deref())
+    .bind(at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// Inserts one event; answers its sequence.
@@ -73,5 +109,93 @@ impl SqliteStore {
         .fetch_all(&self.pool)
         .await?;
         rows::all(&found, rows::event)
+    }
+
+    /// `Store::queue_mail_once`.
+    pub(crate) async fn queue_mail_once_impl(&self, draft: EventDraft) -> DbResult<bool> {
+        let mut tx = self.write_tx().await?;
+        if let Some(key) = draft.mail.as_ref().and_then(|m| m.dedupe_key.as_deref()) {
+            let taken = sqlx::query("SELECT 1 FROM outbox WHERE org_id IS ?1 AND dedupe_key = ?2")
+                .bind(draft.org_id.as_deref())
+                .bind(key)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if taken.is_some() {
+                return Ok(false);
+            }
+        }
+        insert_events(&mut tx, vec![draft]).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// `Store::list_outbox`.
+    pub(crate) async fn list_outbox_impl(
+        &self,
+        org_id: &str,
+        page: &Page,
+    ) -> DbResult<Vec<OutboxMail>> {
+        let after = match page.after.as_deref() {
+            Some(cursor) => cursor.parse::<i64>().unwrap_or(i64::MAX),
+            None => 0,
+        };
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            outbox_columns!(),
+            " FROM outbox WHERE org_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
+        ))
+        .bind(org_id)
+        .bind(after)
+        .bind(i64::from(page.limit.min(MAX_PAGE)))
+        .fetch_all(&self.pool)
+        .await?;
+        rows::all(&found, rows::outbox_mail)
+    }
+
+    /// `Store::claim_mail`.
+    pub(crate) async fn claim_mail_impl(
+        &self,
+        now: Timestamp,
+        until: Timestamp,
+        limit: u32,
+    ) -> DbResult<Vec<OutboxMail>> {
+        let mut tx = self.write_tx().await?;
+        let found = sqlx::query(concat!(
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2 WHERE id IN \
+             (SELECT id FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= ?1 \
+              ORDER BY next_attempt_at, id LIMIT ?3) RETURNING ",
+            outbox_columns!()
+        ))
+        .bind(rows::ts_to_db(now)?)
+        .bind(rows::ts_to_db(until)?)
+        .bind(i64::from(limit.min(MAX_PAGE)))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let mut claimed = rows::all(&found, rows::outbox_mail)?;
+        claimed.sort_by_key(|m| m.id);
+        Ok(claimed)
+    }
+
+    /// `Store::finish_mail`.
+    pub(crate) async fn finish_mail_impl(&self, id: u64, outcome: &MailOutcome) -> DbResult<()> {
+        let mut tx = self.write_tx().await?;
+        let query = match outcome {
+            MailOutcome::Sent(at) => {
+                sqlx::query("UPDATE outbox SET sent_at = ?2, last_error = NULL WHERE id = ?1")
+                    .bind(rows::seq_to_db(id))
+                    .bind(rows::ts_to_db(*at)?)
+            }
+            MailOutcome::Failed { retry_at, error } => sqlx::query(
+                "UPDATE outbox SET next_attempt_at = ?2, last_error = ?3 \
+                 WHERE id = ?1 AND sent_at IS NULL",
+            )
+            .bind(rows::seq_to_db(id))
+            .bind(rows::ts_to_db(*retry_at)?)
+            .bind(error.as_str()),
+        };
+        query.execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
     }
 }

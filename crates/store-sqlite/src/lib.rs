@@ -34,9 +34,9 @@ use async_trait::async_trait;
 use portcullis_engine::counter::CounterState;
 use portcullis_model::Timestamp;
 use portcullis_store::{
-    ApiKey, CounterUpdate, Event, EventDraft, FactorCondition, LoginRecord, MfaFactor, Org, Owner,
-    Page, PasswordUpdate, SectionChange, SectionRow, Session, Store, StoreError, StoreResult, User,
-    UserProfile,
+    ApiKey, CounterUpdate, Event, EventDraft, FactorCondition, LoginRecord, MailOutcome, MfaFactor,
+    Org, OutboxMail, Owner, Page, PasswordUpdate, SectionChange, SectionRow, Session, Store,
+    StoreError, StoreResult, User, UserProfile,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, Transaction};
@@ -268,6 +268,19 @@ impl Store for SqliteStore {
             .await?)
     }
 
+    async fn confirm_email(
+        &self,
+        org_id: &str,
+        id: &str,
+        email: &str,
+        at: Timestamp,
+        event: EventDraft,
+    ) -> StoreResult<bool> {
+        Ok(self
+            .confirm_email_impl(org_id, id, email, at, event)
+            .await?)
+    }
+
     async fn delete_user(&self, org_id: &str, id: &str, event: EventDraft) -> StoreResult<bool> {
         Ok(self.delete_user_impl(org_id, id, event).await?)
     }
@@ -426,6 +439,27 @@ impl Store for SqliteStore {
 
     async fn has_instance_key(&self) -> StoreResult<bool> {
         Ok(self.has_instance_key_impl().await?)
+    }
+
+    async fn queue_mail_once(&self, event: EventDraft) -> StoreResult<bool> {
+        Ok(self.queue_mail_once_impl(event).await?)
+    }
+
+    async fn list_outbox(&self, org_id: &str, page: &Page) -> StoreResult<Vec<OutboxMail>> {
+        Ok(self.list_outbox_impl(org_id, page).await?)
+    }
+
+    async fn claim_mail(
+        &self,
+        now: Timestamp,
+        until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<OutboxMail>> {
+        Ok(self.claim_mail_impl(now, until, limit).await?)
+    }
+
+    async fn finish_mail(&self, id: u64, outcome: &MailOutcome) -> StoreResult<()> {
+        Ok(self.finish_mail_impl(id, outcome).await?)
     }
 
     async fn append_events(&self, events: Vec<EventDraft>) -> StoreResult<()> {

@@ -9,20 +9,25 @@
 //! - the `*_columns!` lists are the exact column order each decoder reads by name.
 
 use portcullis_model::Timestamp;
-use portcullis_store::{ApiKey, Event, MfaFactor, Org, Role, SectionRow, Session, User};
+use portcullis_store::{
+    ApiKey, Event, MailDraft, MfaFactor, Org, OutboxMail, Role, SectionRow, Session, User,
+};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use crate::error::DbResult;
 
-use portcullis_store::sql::{json_from_db, roles_from_db, stage_from_db};
+pub(crate) use portcullis_store::sql::opt_json_to_db;
+use portcullis_store::sql::{
+    count_from_db, json_from_db, opt_json_from_db, roles_from_db, stage_from_db,
+};
 pub(crate) use portcullis_store::sql::{
     opt_ts_to_db, roles_to_db, seq_from_db, seq_to_db, strings_from_db, strings_to_db, ts_from_db,
     ts_to_db,
 };
 pub(crate) use portcullis_store::{
-    api_key_columns, event_columns, mfa_factor_columns, org_columns, section_columns,
-    session_columns, user_columns,
+    api_key_columns, event_columns, mfa_factor_columns, org_columns, outbox_columns,
+    section_columns, session_columns, user_columns,
 };
 
 // --- column access
@@ -89,6 +94,7 @@ pub(crate) fn user(row: &SqliteRow) -> DbResult<User> {
         updated_at: ts(row, "updated_at")?,
         last_login_at: opt_ts(row, "last_login_at")?,
         last_login_ip: opt_text(row, "last_login_ip")?,
+        verification_pending: flag(row, "verification_pending")?,
     })
 }
 
@@ -156,6 +162,28 @@ pub(crate) fn event(row: &SqliteRow) -> DbResult<Event> {
         request_id: opt_text(row, "request_id")?,
         at: ts(row, "at")?,
         payload: json(row, "payload")?,
+    })
+}
+
+/// A queued mail from [`outbox_columns!`].
+pub(crate) fn outbox_mail(row: &SqliteRow) -> DbResult<OutboxMail> {
+    Ok(OutboxMail {
+        id: seq_from_db(row.try_get::<i64, _>("id")?)?,
+        org_id: opt_text(row, "org_id")?,
+        event_sequence: seq_from_db(row.try_get::<i64, _>("event_sequence")?)?,
+        draft: MailDraft {
+            kind: text(row, "kind")?,
+            recipient: text(row, "recipient")?,
+            subject: text(row, "subject")?,
+            body: text(row, "body")?,
+            token_claims: opt_json_from_db(opt_text(row, "token_claims")?.as_deref())?,
+            dedupe_key: opt_text(row, "dedupe_key")?,
+        },
+        created_at: ts(row, "created_at")?,
+        attempts: count_from_db(row.try_get::<i64, _>("attempts")?)?,
+        next_attempt_at: ts(row, "next_attempt_at")?,
+        sent_at: opt_ts(row, "sent_at")?,
+        last_error: opt_text(row, "last_error")?,
     })
 }
 

@@ -32,6 +32,7 @@ pub fn event(org: Option<&str>, kind: &str, seconds: i64) -> EventDraft {
         request_id: Some(format!("req-{seconds}")),
         at: at(seconds),
         payload: json!({ "n": seconds, "nested": { "b": [1, 2.5, null], "a": "x" } }),
+        mail: None,
     }
 }
 
@@ -55,6 +56,7 @@ pub fn user(org: &str, id: &str, login: &str) -> User {
         updated_at: at(1),
         last_login_at: None,
         last_login_ip: None,
+        verification_pending: false,
     }
 }
 
@@ -235,6 +237,7 @@ pub async fn replay(s: &dyn Store) -> Vec<String> {
         keep_history: 2,
         changed_at: at(60),
         set_by_admin: false,
+        expected_hash: None,
     };
     log!(s.set_password(
         "acme",

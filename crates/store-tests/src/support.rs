@@ -31,6 +31,7 @@ pub fn draft(org: Option<&str>, kind: &str, seconds: i64) -> EventDraft {
         request_id: Some(format!("req-{kind}-{seconds}")),
         at: at(seconds),
         payload: json!({ "kind": kind, "n": seconds, "nested": { "list": [1, "two", null] } }),
+        mail: None,
     }
 }
 
@@ -69,6 +70,7 @@ pub fn counter_draft(org: &str, event: CounterEvent, at: Timestamp) -> EventDraf
         request_id: None,
         at,
         payload,
+        mail: None,
     }
 }
 
@@ -101,6 +103,7 @@ pub fn user(org: &str, id: &str, login: &str) -> User {
         updated_at: at(-86_400),
         last_login_at: Some(at(-3_600)),
         last_login_ip: Some("192.0.2.10".to_owned()),
+        verification_pending: true,
     }
 }
 
@@ -117,6 +120,7 @@ pub fn bare_user(org: &str, id: &str, login: &str) -> User {
         password_set_by_admin: false,
         last_login_at: None,
         last_login_ip: None,
+        verification_pending: false,
         created_at: T0,
         updated_at: T0,
         ..user(org, id, login)

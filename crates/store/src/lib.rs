@@ -26,8 +26,9 @@ use portcullis_model::Timestamp;
 
 pub use memory::MemoryStore;
 pub use records::{
-    ApiKey, Event, EventDraft, FactorCondition, LoginRecord, MfaFactor, Org, Owner, Page,
-    PasswordUpdate, Role, SectionChange, SectionRow, Session, SessionStage, User, UserProfile,
+    ApiKey, Event, EventDraft, FactorCondition, LoginRecord, MailDraft, MailOutcome, MfaFactor,
+    ORG_ADMINS, Org, OutboxMail, Owner, Page, PasswordUpdate, Role, SectionChange, SectionRow,
+    Session, SessionStage, User, UserProfile,
 };
 
 /// Largest page any list answers.
@@ -160,6 +161,17 @@ pub trait Store: Send + Sync + 'static {
         keep_session: Option<&str>,
         events: Vec<EventDraft>,
     ) -> StoreResult<()>;
+    /// Clears `verification_pending` of a user whose address is still `email`, with `event`;
+    /// answers whether it did (an address changed meanwhile, or a user already verified,
+    /// answers `false`).
+    async fn confirm_email(
+        &self,
+        org_id: &str,
+        id: &str,
+        email: &str,
+        at: Timestamp,
+        event: EventDraft,
+    ) -> StoreResult<bool>;
     /// Deletes a user with its sessions and API keys; answers whether it existed.
     async fn delete_user(&self, org_id: &str, id: &str, event: EventDraft) -> StoreResult<bool>;
 
@@ -298,6 +310,25 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
         until: Timestamp,
     ) -> StoreResult<bool>;
+
+    // --- mail outbox
+
+    /// Writes `event` with its mail only when the organization has no mail with the same
+    /// `dedupe_key` yet; answers whether it wrote (for reminders a sweep may find again).
+    async fn queue_mail_once(&self, event: EventDraft) -> StoreResult<bool>;
+    /// Mails of an organization ordered by id, after `page.after`, newest last.
+    async fn list_outbox(&self, org_id: &str, page: &Page) -> StoreResult<Vec<OutboxMail>>;
+    /// Claims at most `limit` unsent mails due at `now` (oldest first), atomically: each
+    /// claimed mail counts one more attempt and is not due again before `until`, so replicas
+    /// never send one mail at the same time, and a mail whose sender died is tried again.
+    async fn claim_mail(
+        &self,
+        now: Timestamp,
+        until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<OutboxMail>>;
+    /// Records how a claimed mail's delivery ended.
+    async fn finish_mail(&self, id: u64, outcome: &MailOutcome) -> StoreResult<()>;
 
     // --- events
 

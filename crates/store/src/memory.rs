@@ -11,9 +11,9 @@ use portcullis_engine::counter::CounterState;
 use portcullis_model::Timestamp;
 
 use crate::{
-    ApiKey, CounterUpdate, Event, EventDraft, FactorCondition, LoginRecord, MAX_PAGE, MfaFactor,
-    Org, Owner, Page, PasswordUpdate, SectionChange, SectionRow, Session, SessionStage, Store,
-    StoreError, StoreResult, User, UserProfile,
+    ApiKey, CounterUpdate, Event, EventDraft, FactorCondition, LoginRecord, MAX_PAGE, MailOutcome,
+    MfaFactor, Org, OutboxMail, Owner, Page, PasswordUpdate, SectionChange, SectionRow, Session,
+    SessionStage, Store, StoreError, StoreResult, User, UserProfile,
 };
 
 #[derive(Default)]
@@ -28,13 +28,27 @@ struct State {
     policy_version: u64,
     leases: BTreeMap<String, (String, Timestamp)>,
     mfa: BTreeMap<(String, String), MfaFactor>,
+    outbox: Vec<OutboxMail>,
 }
 
 impl State {
     fn record(&mut self, drafts: Vec<EventDraft>) -> u64 {
         let mut last = self.events.last().map_or(0, |e| e.sequence);
-        for draft in drafts {
+        for mut draft in drafts {
             last += 1;
+            if let Some(mail) = draft.mail.take() {
+                self.outbox.push(OutboxMail {
+                    id: self.outbox.last().map_or(1, |m| m.id + 1),
+                    org_id: draft.org_id.clone(),
+                    event_sequence: last,
+                    draft: mail,
+                    created_at: draft.at,
+                    attempts: 0,
+                    next_attempt_at: draft.at,
+                    sent_at: None,
+                    last_error: None,
+                });
+            }
             self.events.push(Event::from_draft(last, draft));
         }
         last
@@ -261,6 +275,13 @@ impl Store for MemoryStore {
             .get_mut(id)
             .filter(|u| u.org_id == org_id)
             .ok_or(StoreError::NotFound)?;
+        if update
+            .expected_hash
+            .as_ref()
+            .is_some_and(|e| *e != user.password_hash)
+        {
+            return Err(StoreError::VersionMismatch);
+        }
         if let Some(old) = user.password_hash.replace(update.hash.clone()) {
             user.password_history.insert(0, old);
         }
@@ -274,6 +295,26 @@ impl Store for MemoryStore {
         }
         s.record(events);
         Ok(())
+    }
+
+    async fn confirm_email(
+        &self,
+        org_id: &str,
+        id: &str,
+        email: &str,
+        at: Timestamp,
+        event: EventDraft,
+    ) -> StoreResult<bool> {
+        let mut s = self.lock()?;
+        let Some(user) = s.users.get_mut(id).filter(|u| {
+            u.org_id == org_id && u.verification_pending && u.email.as_deref() == Some(email)
+        }) else {
+            return Ok(false);
+        };
+        user.verification_pending = false;
+        user.updated_at = at;
+        s.record(vec![event]);
+        Ok(true)
     }
 
     async fn delete_user(&self, org_id: &str, id: &str, event: EventDraft) -> StoreResult<bool> {
@@ -625,6 +666,77 @@ impl Store for MemoryStore {
 
     async fn has_instance_key(&self) -> StoreResult<bool> {
         Ok(self.lock()?.api_keys.values().any(|k| k.org_id.is_none()))
+    }
+
+    async fn queue_mail_once(&self, event: EventDraft) -> StoreResult<bool> {
+        let mut s = self.lock()?;
+        if let Some(key) = event.mail.as_ref().and_then(|m| m.dedupe_key.as_deref())
+            && s.outbox
+                .iter()
+                .any(|m| m.org_id == event.org_id && m.draft.dedupe_key.as_deref() == Some(key))
+        {
+            return Ok(false);
+        }
+        s.record(vec![event]);
+        Ok(true)
+    }
+
+    async fn list_outbox(&self, org_id: &str, page: &Page) -> StoreResult<Vec<OutboxMail>> {
+        let after = match page.after.as_deref() {
+            Some(cursor) => cursor.parse::<u64>().unwrap_or(u64::MAX),
+            None => 0,
+        };
+        let s = self.lock()?;
+        Ok(s.outbox
+            .iter()
+            .filter(|m| m.org_id.as_deref() == Some(org_id) && m.id > after)
+            .take(page.limit.min(MAX_PAGE) as usize)
+            .cloned()
+            .collect())
+    }
+
+    async fn claim_mail(
+        &self,
+        now: Timestamp,
+        until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<OutboxMail>> {
+        let mut s = self.lock()?;
+        let mut due: Vec<&mut OutboxMail> = s
+            .outbox
+            .iter_mut()
+            .filter(|m| m.sent_at.is_none() && m.next_attempt_at <= now)
+            .collect();
+        due.sort_by_key(|m| (m.next_attempt_at, m.id));
+        let mut claimed: Vec<OutboxMail> = due
+            .into_iter()
+            .take(limit.min(MAX_PAGE) as usize)
+            .map(|m| {
+                m.attempts += 1;
+                m.next_attempt_at = until;
+                m.clone()
+            })
+            .collect();
+        claimed.sort_by_key(|m| m.id);
+        Ok(claimed)
+    }
+
+    async fn finish_mail(&self, id: u64, outcome: &MailOutcome) -> StoreResult<()> {
+        let mut s = self.lock()?;
+        if let Some(mail) = s.outbox.iter_mut().find(|m| m.id == id) {
+            match outcome {
+                MailOutcome::Sent(at) => {
+                    mail.sent_at = Some(*at);
+                    mail.last_error = None;
+                }
+                MailOutcome::Failed { retry_at, error } if mail.sent_at.is_none() => {
+                    mail.next_attempt_at = *retry_at;
+                    mail.last_error = Some(error.clone());
+                }
+                MailOutcome::Failed { .. } => {}
+            }
+        }
+        Ok(())
     }
 
     async fn append_events(&self, events: Vec<EventDraft>) -> StoreResult<()> {

@@ -121,6 +121,9 @@ pub struct User {
     pub last_login_at: Option<Timestamp>,
     /// Client IP of the last successful login.
     pub last_login_ip: Option<String>,
+    /// Registered itself and has not yet proved its email address (logins are refused while
+    /// the organization forces email verification).
+    pub verification_pending: bool,
 }
 
 /// Profile fields an administrator may change (password and login state excluded).
@@ -149,6 +152,9 @@ pub struct PasswordUpdate {
     pub changed_at: Timestamp,
     /// Set by an administrator (`true`) or by the user.
     pub set_by_admin: bool,
+    /// Write only if the user's current hash is this one (`Some(None)`: the user has no
+    /// password); otherwise `VersionMismatch`. `None`: unconditional.
+    pub expected_hash: Option<Option<String>>,
 }
 
 /// What a successful login records with its session.
@@ -355,6 +361,74 @@ pub struct EventDraft {
     pub at: Timestamp,
     /// Details; never a secret.
     pub payload: Value,
+    /// A mail the event causes, queued in the outbox in the same transaction.
+    pub mail: Option<MailDraft>,
+}
+
+/// A mail to queue in the outbox with the event that causes it.
+///
+/// Invariant: it holds no secret. A mail that carries a one-time link keeps the link's claims
+/// (`token_claims`, not secret) and the text holds the `{token}` placeholder; the sender signs
+/// the claims into the token when it delivers the mail.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MailDraft {
+    /// What it is about (`account_locked`, `ip_blocked`, `password_expiring`, ...).
+    pub kind: String,
+    /// An email address, or [`ORG_ADMINS`] (the organization's administrators, resolved when
+    /// sending).
+    pub recipient: String,
+    /// Subject line.
+    pub subject: String,
+    /// Plain-text body, with `{token}` where the signed token goes.
+    pub body: String,
+    /// The claims of the one-time token the mail carries.
+    pub token_claims: Option<Value>,
+    /// At most one mail of an organization has a given key (see `Store::queue_mail_once`).
+    pub dedupe_key: Option<String>,
+}
+
+/// The recipient that stands for every administrator of the organization with an address.
+pub const ORG_ADMINS: &str = "org_admins";
+
+/// A mail in the outbox.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct OutboxMail {
+    /// Instance-wide, increasing.
+    pub id: u64,
+    /// Organization it concerns.
+    pub org_id: Option<String>,
+    /// Sequence of the event that queued it.
+    pub event_sequence: u64,
+    /// The queued draft.
+    #[serde(flatten)]
+    pub draft: MailDraft,
+    /// When it was queued.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: Timestamp,
+    /// Delivery attempts started.
+    pub attempts: u32,
+    /// Not tried again before this time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub next_attempt_at: Timestamp,
+    /// When the SMTP server accepted it; `None` while queued.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub sent_at: Option<Timestamp>,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+}
+
+/// How a delivery attempt ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MailOutcome {
+    /// Accepted by the SMTP server at this time.
+    Sent(Timestamp),
+    /// Refused or unreachable: try again at `retry_at`.
+    Failed {
+        /// Next attempt.
+        retry_at: Timestamp,
+        /// What went wrong (no secret).
+        error: String,
+    },
 }
 
 /// A recorded event.

@@ -86,7 +86,7 @@ macro_rules! user_columns {
     () => {
         "id, org_id, login, login_key, email, display_name, source, roles, disabled, \
          password_hash, password_history, password_changed_at, password_set_by_admin, \
-         created_at, updated_at, last_login_at, last_login_ip"
+         created_at, updated_at, last_login_at, last_login_ip, verification_pending"
     };
 }
 
@@ -144,4 +144,30 @@ mod tests {
         assert!(seq_from_db(-1).is_err());
         assert!(roles_from_db("not json").is_err());
     }
+}
+
+/// Columns of `outbox`.
+#[macro_export]
+macro_rules! outbox_columns {
+    () => {
+        "id, org_id, event_sequence, kind, recipient, subject, body, token_claims, dedupe_key, \
+         created_at, attempts, next_attempt_at, sent_at, last_error"
+    };
+}
+
+/// Stored token claims.
+pub fn opt_json_from_db(text: Option<&str>) -> StoreResult<Option<serde_json::Value>> {
+    text.map(json_from_db).transpose()
+}
+
+/// Token claims as stored.
+pub fn opt_json_to_db(value: Option<&serde_json::Value>) -> StoreResult<Option<String>> {
+    value
+        .map(|v| serde_json::to_string(v).map_err(|e| StoreError::Internal(format!("JSON: {e}"))))
+        .transpose()
+}
+
+/// A stored attempt count.
+pub fn count_from_db(count: i64) -> StoreResult<u32> {
+    u32::try_from(count).map_err(corrupt)
 }

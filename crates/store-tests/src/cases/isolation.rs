@@ -191,6 +191,7 @@ pub async fn org_data_never_crosses_organizations(store: Arc<dyn Store>) {
         keep_history: 0,
         changed_at: at(11),
         set_by_admin: true,
+        expected_hash: None,
     };
     assert_eq!(
         store

@@ -5,6 +5,7 @@
 pub mod counters;
 pub mod isolation;
 pub mod logins_and_lookups;
+pub mod mail;
 pub mod mfa;
 pub mod orgs_and_events;
 pub mod sections;

@@ -306,6 +306,7 @@ pub async fn user_set_password_history(store: Arc<dyn Store>) {
             keep_history: keep,
             changed_at: at(n * 100),
             set_by_admin: n % 2 == 0,
+            expected_hash: None,
         };
         store
             .set_password(
@@ -344,6 +345,7 @@ pub async fn user_set_password_history(store: Arc<dyn Store>) {
         keep_history: 5,
         changed_at: at(9_000),
         set_by_admin: true,
+        expected_hash: None,
     };
     for (org, id) in [("pw-other", "u1"), ("pw", "u9")] {
         let err = store
@@ -370,6 +372,7 @@ pub async fn user_set_password_history(store: Arc<dyn Store>) {
         keep_history: 5,
         changed_at: at(10_000),
         set_by_admin: true,
+        expected_hash: None,
     };
     store
         .set_password("pw", "u2", &first, false, None, Vec::new())
@@ -409,6 +412,7 @@ pub async fn user_set_password_ends_sessions(store: Arc<dyn Store>) {
             keep_history: 5,
             changed_at: at(n * 100),
             set_by_admin: false,
+            expected_hash: None,
         };
         store
             .set_password(

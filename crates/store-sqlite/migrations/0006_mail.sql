@@ -1,0 +1,27 @@
+-- Self-registered users that have not yet proved their email address.
+ALTER TABLE users ADD COLUMN verification_pending INTEGER NOT NULL DEFAULT 0;
+
+-- The mail outbox: each mail is written in the transaction of the event that causes it
+-- (`event_sequence`), holds no secret (one-time links keep only their claims), and is claimed by
+-- a sender that pushes `next_attempt_at` forward before it tries, so replicas never send one mail
+-- at the same time and a mail whose sender died is tried again.
+CREATE TABLE outbox (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    org_id          TEXT,
+    event_sequence  INTEGER NOT NULL,
+    kind            TEXT    NOT NULL,
+    recipient       TEXT    NOT NULL,
+    subject         TEXT    NOT NULL,
+    body            TEXT    NOT NULL,
+    token_claims    TEXT,
+    dedupe_key      TEXT,
+    created_at      INTEGER NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    sent_at         INTEGER,
+    last_error      TEXT
+) STRICT;
+
+CREATE INDEX outbox_by_org ON outbox (org_id, id);
+CREATE INDEX outbox_due ON outbox (next_attempt_at, id) WHERE sent_at IS NULL;
+CREATE UNIQUE INDEX outbox_dedupe ON outbox (org_id, dedupe_key) WHERE dedupe_key IS NOT NULL;

@@ -1,0 +1,341 @@
+//! The mail outbox and the writes self-service needs: a mail is queued with the event that
+//! causes it and only then (a failed write leaves no mail); mails are listed per organization;
+//! a claimed mail is not claimed again before its lease ends, a sent one never again; a
+//! reminder queued once stays one; a conditional password write and an email confirmation
+//! happen once.
+
+use std::sync::Arc;
+
+use portcullis_store::{
+    MailDraft, MailOutcome, Owner, PasswordUpdate, SectionChange, Store, StoreError,
+};
+use serde_json::json;
+
+use crate::support::{at, draft, events_of, kinds, page, section_draft, user};
+
+fn mail(kind: &str, to: &str, dedupe: Option<&str>) -> MailDraft {
+    MailDraft {
+        kind: kind.to_owned(),
+        recipient: to.to_owned(),
+        subject: format!("About {kind}"),
+        body: "Hello,\nuse {token} once.\n".to_owned(),
+        token_claims: Some(json!({"purpose": kind, "n": [1, 2]})),
+        dedupe_key: dedupe.map(str::to_owned),
+    }
+}
+
+/// A mail is written with its event (same sequence), read back exactly, and listed only for its
+/// organization, in id order, with paging.
+pub async fn mail_is_queued_with_its_event(store: Arc<dyn Store>) {
+    let mut first = draft(Some("oa"), "account.locked", 5);
+    first.mail = Some(mail("account_locked", "alice@example.test", None));
+    let mut second = draft(Some("oa"), "ip.blocked", 6);
+    second.mail = Some(mail("ip_blocked", portcullis_store::ORG_ADMINS, None));
+    let mut other = draft(Some("ob"), "account.locked", 7);
+    other.mail = Some(mail("account_locked", "bob@example.test", None));
+    store
+        .append_events(vec![first, draft(Some("oa"), "login.failed", 5), second])
+        .await
+        .unwrap();
+    store.append_events(vec![other]).await.unwrap();
+
+    let events = events_of(&*store, Some("oa")).await;
+    let mails = store.list_outbox("oa", &page(None, 10)).await.unwrap();
+    assert_eq!(mails.len(), 2, "{mails:?}");
+    assert_eq!(mails[0].event_sequence, events[0].sequence);
+    assert_eq!(mails[1].event_sequence, events[2].sequence);
+    assert!(mails[0].id < mails[1].id);
+    assert_eq!(
+        mails[0].draft,
+        mail("account_locked", "alice@example.test", None)
+    );
+    assert_eq!(mails[0].org_id.as_deref(), Some("oa"));
+    assert_eq!((mails[0].attempts, mails[0].sent_at), (0, None));
+    assert_eq!(mails[0].created_at, at(5));
+    assert_eq!(mails[0].next_attempt_at, at(5), "due at once");
+
+    let next = store
+        .list_outbox("oa", &page(Some(&mails[0].id.to_string()), 10))
+        .await
+        .unwrap();
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].id, mails[1].id);
+    let theirs = store.list_outbox("ob", &page(None, 10)).await.unwrap();
+    assert_eq!(theirs.len(), 1);
+    assert_eq!(theirs[0].draft.recipient, "bob@example.test");
+    assert!(
+        store
+            .list_outbox("oc", &page(None, 10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// A write that fails leaves neither its event nor its mail.
+pub async fn failed_write_queues_no_mail(store: Arc<dyn Store>) {
+    let owner = Owner::Org("oa".to_owned());
+    let mut event = section_draft(&owner, "lockout", 1);
+    event.mail = Some(mail("policy_changed", "admin@example.test", None));
+    let err = store
+        .write_sections(
+            &owner,
+            vec![SectionChange {
+                section: "lockout".to_owned(),
+                value: json!({"enabled": true}),
+                expected_sequence: Some(42),
+                event,
+            }],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err, StoreError::VersionMismatch);
+    assert!(
+        store
+            .list_outbox("oa", &page(None, 10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(events_of(&*store, Some("oa")).await.is_empty());
+}
+
+/// Claims: due mails oldest first, each attempt counted; a claimed mail is not due again before
+/// its lease ends; a failed one comes back at its retry time with its error; a sent one never.
+pub async fn claimed_mail_is_sent_once(store: Arc<dyn Store>) {
+    for n in 0..3 {
+        let mut event = draft(Some("oa"), "account.locked", n);
+        event.mail = Some(mail("account_locked", &format!("u{n}@example.test"), None));
+        store.append_events(vec![event]).await.unwrap();
+    }
+    assert!(
+        store
+            .claim_mail(at(-1), at(100), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "none due yet"
+    );
+    let claimed = store.claim_mail(at(1), at(61), 10).await.unwrap();
+    assert_eq!(claimed.len(), 2, "{claimed:?}");
+    assert!(
+        claimed
+            .iter()
+            .all(|m| m.attempts == 1 && m.next_attempt_at == at(61))
+    );
+    assert!(claimed[0].id < claimed[1].id);
+    let third = store.claim_mail(at(2), at(62), 10).await.unwrap();
+    assert_eq!(third.len(), 1, "the claimed two are leased: {third:?}");
+    assert_eq!(third[0].draft.recipient, "u2@example.test");
+
+    store
+        .finish_mail(claimed[0].id, &MailOutcome::Sent(at(3)))
+        .await
+        .unwrap();
+    store
+        .finish_mail(
+            claimed[1].id,
+            &MailOutcome::Failed {
+                retry_at: at(30),
+                error: "connection refused".to_owned(),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_mail(at(29), at(90), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let retried = store.claim_mail(at(30), at(90), 10).await.unwrap();
+    assert_eq!(retried.len(), 1);
+    assert_eq!(retried[0].id, claimed[1].id);
+    assert_eq!(retried[0].attempts, 2);
+    assert_eq!(retried[0].last_error.as_deref(), Some("connection refused"));
+    // The third mail's sender died: its lease ended, so it is due again.
+    let after_lease = store.claim_mail(at(62), at(200), 10).await.unwrap();
+    assert_eq!(after_lease.len(), 1);
+    assert_eq!(after_lease[0].id, third[0].id);
+
+    let listed = store.list_outbox("oa", &page(None, 10)).await.unwrap();
+    assert_eq!(listed[0].sent_at, Some(at(3)));
+    assert_eq!(listed[0].last_error, None);
+    assert!(
+        store
+            .claim_mail(at(10_000), at(10_060), 10)
+            .await
+            .unwrap()
+            .iter()
+            .all(|m| m.id != listed[0].id)
+    );
+    // A late failure report does not undo a delivery.
+    store
+        .finish_mail(
+            listed[0].id,
+            &MailOutcome::Failed {
+                retry_at: at(5),
+                error: "late".to_owned(),
+            },
+        )
+        .await
+        .unwrap();
+    let listed = store.list_outbox("oa", &page(None, 1)).await.unwrap();
+    assert_eq!(
+        (listed[0].sent_at, listed[0].last_error.as_deref()),
+        (Some(at(3)), None)
+    );
+}
+
+/// A reminder with a dedupe key is queued once per organization: the second call writes
+/// neither event nor mail; another key or another organization is queued.
+pub async fn reminder_is_queued_once(store: Arc<dyn Store>) {
+    let reminder = |org: &str, key: &str| {
+        let mut event = draft(Some(org), "user.password.expiring", 1);
+        event.mail = Some(mail("password_expiring", "a@example.test", Some(key)));
+        event
+    };
+    assert!(store.queue_mail_once(reminder("oa", "k1")).await.unwrap());
+    assert!(!store.queue_mail_once(reminder("oa", "k1")).await.unwrap());
+    assert!(store.queue_mail_once(reminder("oa", "k2")).await.unwrap());
+    assert!(store.queue_mail_once(reminder("ob", "k1")).await.unwrap());
+    assert_eq!(events_of(&*store, Some("oa")).await.len(), 2);
+    assert_eq!(
+        store
+            .list_outbox("oa", &page(None, 10))
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        store
+            .list_outbox("ob", &page(None, 10))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+/// A password write conditional on the current hash happens only while that hash is current
+/// (so a one-time reset token sets a password once); `Some(None)` means "no password yet".
+pub async fn conditional_password_write(store: Arc<dyn Store>) {
+    let alice = user("oa", "u1", "alice");
+    store
+        .create_user(&alice, draft(Some("oa"), "user.created", 0))
+        .await
+        .unwrap();
+    let update = |hash: &str, expected: Option<Option<String>>| PasswordUpdate {
+        hash: hash.to_owned(),
+        keep_history: 5,
+        changed_at: at(10),
+        set_by_admin: false,
+        expected_hash: expected,
+    };
+    let stale = update("h-new", Some(Some("not-the-hash".to_owned())));
+    let none = update("h-new", Some(None));
+    for wrong in [stale, none] {
+        let err = store
+            .set_password(
+                "oa",
+                "u1",
+                &wrong,
+                true,
+                None,
+                vec![draft(Some("oa"), "x", 10)],
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err, StoreError::VersionMismatch);
+    }
+    let current = store.get_user("oa", "u1").await.unwrap().unwrap();
+    assert_eq!(current, alice, "nothing changed");
+    assert_eq!(
+        kinds(&events_of(&*store, Some("oa")).await),
+        ["user.created"]
+    );
+
+    let right = update("h-new", Some(alice.password_hash.clone()));
+    store
+        .set_password(
+            "oa",
+            "u1",
+            &right,
+            true,
+            None,
+            vec![draft(Some("oa"), "user.password.reset", 10)],
+        )
+        .await
+        .unwrap();
+    let again = store
+        .set_password(
+            "oa",
+            "u1",
+            &right,
+            true,
+            None,
+            vec![draft(Some("oa"), "x", 11)],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        again,
+        StoreError::VersionMismatch,
+        "the same condition holds once"
+    );
+    let changed = store.get_user("oa", "u1").await.unwrap().unwrap();
+    assert_eq!(changed.password_hash.as_deref(), Some("h-new"));
+    assert_eq!(changed.password_history[0], alice.password_hash.unwrap());
+}
+
+/// An email confirmation clears the pending flag once, only for the address still on record,
+/// only in the user's organization, with its event.
+pub async fn email_confirmation_happens_once(store: Arc<dyn Store>) {
+    let alice = user("oa", "u1", "alice");
+    assert!(alice.verification_pending);
+    store
+        .create_user(&alice, draft(Some("oa"), "user.created", 0))
+        .await
+        .unwrap();
+    let email = alice.email.clone().unwrap();
+    let confirm = |org: &'static str, address: String| {
+        let store = store.clone();
+        async move {
+            store
+                .confirm_email(
+                    org,
+                    "u1",
+                    &address,
+                    at(9),
+                    draft(Some(org), "user.email.verified", 9),
+                )
+                .await
+                .unwrap()
+        }
+    };
+    assert!(!confirm("ob", email.clone()).await, "another organization");
+    assert!(
+        !confirm("oa", "old@example.test".to_owned()).await,
+        "another address"
+    );
+    assert!(
+        store
+            .get_user("oa", "u1")
+            .await
+            .unwrap()
+            .unwrap()
+            .verification_pending
+    );
+    assert!(confirm("oa", email.clone()).await);
+    assert!(!confirm("oa", email).await, "once");
+    let done = store.get_user("oa", "u1").await.unwrap().unwrap();
+    assert!(!done.verification_pending);
+    assert_eq!(done.updated_at, at(9));
+    assert_eq!(
+        kinds(&events_of(&*store, Some("oa")).await),
+        ["user.created", "user.email.verified"]
+    );
+    assert!(events_of(&*store, Some("ob")).await.is_empty());
+}
