@@ -40,6 +40,9 @@ pub struct UserFacts {
     /// When MFA became required for this user (the later of its creation and the policy change
     /// that required it); the enrollment grace runs from here.
     pub mfa_required_since: Timestamp,
+    /// The user registered itself, has not proved its email address, and the organization
+    /// forces email verification.
+    pub email_unverified: bool,
 }
 
 /// The policies that apply to the login.
@@ -64,6 +67,8 @@ pub enum LoginRefusal {
     PasswordExpired,
     /// MFA is required, the user has none, and the enrollment grace is over.
     MfaEnrollmentOverdue,
+    /// A self-registered user whose email address is not verified yet (verification forced).
+    EmailNotVerified,
 }
 
 /// Why the password must be changed before anything else.
@@ -129,6 +134,9 @@ pub fn decide_login(
 ) -> Result<LoginGrant, LoginRefusal> {
     if user.disabled {
         return Err(LoginRefusal::AccountDisabled);
+    }
+    if user.email_unverified {
+        return Err(LoginRefusal::EmailNotVerified);
     }
     if policies.session.account_validity_days > 0 {
         let last_seen = user.last_login_at.unwrap_or(user.created_at);

@@ -28,7 +28,7 @@ use tracing::Instrument;
 pub use http_metrics::HttpMetrics;
 
 use crate::extract::RequestId;
-use crate::routes::{keys, mfa, ops, orgs, policy, session, users};
+use crate::routes::{keys, mfa, ops, orgs, policy, self_service, session, users};
 
 /// Shared state of the handlers.
 #[derive(Clone)]
@@ -120,7 +120,22 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
             "/v1/orgs/{org}/users/{id}/mfa",
             axum::routing::delete(mfa::reset_user_mfa),
         )
-        .route("/v1/self", get(session::get_self))
+        .route(
+            "/v1/self",
+            get(session::get_self).delete(self_service::delete_self),
+        )
+        .route("/v1/unblock", post(self_service::unblock))
+        .route(
+            "/v1/orgs/{org}/password-reset",
+            post(self_service::request_password_reset),
+        )
+        .route(
+            "/v1/password-reset/confirm",
+            post(self_service::confirm_password_reset),
+        )
+        .route("/v1/orgs/{org}/register", post(self_service::register))
+        .route("/v1/verify-email", post(self_service::verify_email))
+        .route("/v1/orgs/{org}/outbox", get(self_service::list_outbox))
         .route("/v1/self/password", post(session::change_own_password))
         .route("/v1/logout", post(session::logout))
         .route(

@@ -4,7 +4,7 @@
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use crate::routes::{keys, mfa, ops, orgs, policy, session, users};
+use crate::routes::{keys, mfa, ops, orgs, policy, self_service, session, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -20,6 +20,8 @@ use crate::routes::{keys, mfa, ops, orgs, policy, session, users};
         users::set_user_password, users::unlock_user, users::get_user_lock,
         session::login, mfa::login_mfa, session::change_own_password, session::get_self, session::logout,
         mfa::start_totp, mfa::confirm_totp, mfa::remove_totp, mfa::reset_user_mfa,
+        self_service::unblock, self_service::request_password_reset, self_service::confirm_password_reset,
+        self_service::register, self_service::verify_email, self_service::delete_self, self_service::list_outbox,
         keys::create_api_key, keys::create_access_key, keys::list_api_keys, keys::delete_api_key, keys::list_events, keys::list_instance_events,
     ),
     modifiers(&BearerAuth),

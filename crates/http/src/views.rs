@@ -1,7 +1,7 @@
 //! Response bodies that are the HTTP layer's own (lists, organizations, login answers).
 
 use portcullis_model::Timestamp;
-use portcullis_service::{ApiKeyView, LastLogin, UserView};
+use portcullis_service::{ApiKeyView, LastLogin, OutboxView, UserView};
 use portcullis_store::{Event, Org};
 use serde::Serialize;
 
@@ -50,6 +50,7 @@ list_type!(OrgList, OrgView, "A page of organizations.");
 list_type!(UserList, UserView, "A page of users.");
 list_type!(ApiKeyList, ApiKeyView, "A page of API keys.");
 list_type!(EventList, Event, "A page of events.");
+list_type!(OutboxList, OutboxView, "A page of queued and sent mails.");
 
 /// The cursor after a page: the last item's, when the page is full.
 pub(crate) fn next_after<T>(

@@ -95,6 +95,82 @@ pub struct Config {
     /// SQLite, `<database file>.master-key`; with PostgreSQL, none (set `master_key` or this on
     /// every replica to use access keys).
     pub master_key_file: Option<std::path::PathBuf>,
+    /// The public base URL of the front end that mailed links open (`<url>/unblock?token=…`,
+    /// `<url>/reset-password?token=…`, `<url>/verify-email?token=…`); without it mails carry
+    /// the bare token.
+    pub public_url: Option<String>,
+    /// Outgoing mail. Without `smtp.host`, mails stay in the outbox.
+    pub smtp: SmtpConfig,
+}
+
+/// How the SMTP connection is secured.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain text (a relay on the same host or network only).
+    None,
+    /// STARTTLS after connecting (port 587), required.
+    #[default]
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+}
+
+/// The SMTP server mails are delivered to.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmtpConfig {
+    /// Host name or address; none = no delivery (mails stay queued in the outbox).
+    pub host: Option<String>,
+    /// Port.
+    pub port: u16,
+    /// Connection security.
+    pub tls: SmtpTls,
+    /// User name for AUTH, if the server wants one.
+    pub username: Option<String>,
+    /// Password for AUTH.
+    #[serde(skip_serializing)]
+    pub password: Option<String>,
+    /// The sender address (`From:`), e.g. `Portcullis <security@example.com>`.
+    pub from: String,
+    /// Seconds one SMTP exchange may take.
+    pub timeout_secs: u64,
+    /// Seconds between two looks at the outbox.
+    pub interval_secs: u64,
+    /// Mails sent per look at most.
+    pub batch: u32,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> SmtpConfig {
+        SmtpConfig {
+            host: None,
+            port: 587,
+            tls: SmtpTls::Starttls,
+            username: None,
+            password: None,
+            from: "portcullis@localhost".into(),
+            timeout_secs: 10,
+            interval_secs: 5,
+            batch: 50,
+        }
+    }
+}
+
+impl std::fmt::Debug for SmtpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<set>"))
+            .field("from", &self.from)
+            .field("timeout_secs", &self.timeout_secs)
+            .field("interval_secs", &self.interval_secs)
+            .field("batch", &self.batch)
+            .finish()
+    }
 }
 
 impl std::fmt::Debug for Config {
@@ -114,6 +190,8 @@ impl std::fmt::Debug for Config {
             .field("hashing", &self.hashing)
             .field("master_key", &self.master_key.as_ref().map(|_| "<set>"))
             .field("master_key_file", &self.master_key_file)
+            .field("public_url", &self.public_url)
+            .field("smtp", &self.smtp)
             .finish()
     }
 }
@@ -132,6 +210,8 @@ impl Default for Config {
             hashing: HashingConfig::default(),
             master_key: None,
             master_key_file: None,
+            public_url: None,
+            smtp: SmtpConfig::default(),
         }
     }
 }
@@ -166,6 +246,18 @@ fn known_env_key(key: &str) -> bool {
         "SWEEP_INTERVAL_SECS",
         "MASTER_KEY",
         "MASTER_KEY_FILE",
+        "PUBLIC_URL",
+    ];
+    const SMTP: &[&str] = &[
+        "HOST",
+        "PORT",
+        "TLS",
+        "USERNAME",
+        "PASSWORD",
+        "FROM",
+        "TIMEOUT_SECS",
+        "INTERVAL_SECS",
+        "BATCH",
     ];
     const HASHING: &[&str] = &[
         "ARGON2_MEMORY_KIB",
@@ -178,7 +270,21 @@ fn known_env_key(key: &str) -> bool {
         || key
             .strip_prefix("HASHING__")
             .is_some_and(|k| HASHING.contains(&k))
+        || key
+            .strip_prefix("SMTP__")
+            .is_some_and(|k| SMTP.contains(&k))
 }
+
+/// Keys whose values are always text (secrets, names and addresses that may look like numbers).
+const TEXT_KEYS: &[&str] = &[
+    "BOOTSTRAP_TOKEN",
+    "MASTER_KEY",
+    "PUBLIC_URL",
+    "SMTP__HOST",
+    "SMTP__USERNAME",
+    "SMTP__PASSWORD",
+    "SMTP__FROM",
+];
 
 /// A configuration problem.
 #[derive(Debug, thiserror::Error)]
@@ -225,7 +331,7 @@ pub fn load(
                 .map(str::to_owned)
                 .collect::<Vec<_>>()
                 .into()
-        } else if key == "BOOTSTRAP_TOKEN" {
+        } else if TEXT_KEYS.contains(&key.as_str()) {
             value.clone().into()
         } else {
             value
@@ -244,6 +350,13 @@ pub fn load(
         figment = figment.merge(Serialized::global("log_format", format));
     }
     let config: Config = figment.extract().map_err(|e| ConfigError(describe(&e)))?;
+    if let Some(url) = &config.public_url
+        && !(url.starts_with("https://") || url.starts_with("http://"))
+    {
+        return Err(ConfigError(format!(
+            "public_url: `{url}` must start with https:// or http://"
+        )));
+    }
     for entry in &config.trusted_proxies {
         if portcullis_model::net::parse_network(entry).is_none() {
             return Err(ConfigError(format!(
@@ -258,6 +371,10 @@ pub fn load(
 fn describe(error: &figment::Error) -> String {
     if error.path.iter().any(|p| p == "bootstrap_token") {
         "bootstrap_token: must be a string".into()
+    } else if error.path.iter().any(|p| p == "master_key") {
+        "master_key: must be a string of 64 hex digits".into()
+    } else if error.path.iter().any(|p| p == "password") {
+        "smtp.password: must be a string".into()
     } else {
         error.to_string()
     }

@@ -7,6 +7,7 @@
 
 pub mod config;
 mod master_key_file;
+pub mod smtp;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -249,7 +250,12 @@ pub async fn start(
             "no master_key or master_key_file is set: access keys (signed requests) are unavailable"
         ),
     }
-    let service = Arc::new(service);
+    let service = Arc::new(service.with_public_url(config.public_url.clone()));
+    let transport = smtp::SmtpTransport::new(&config.smtp)
+        .map_err(|e| StartError::Config(config::ConfigError(e)))?;
+    if transport.is_none() {
+        tracing::warn!("no smtp.host is set: mails stay queued in the outbox");
+    }
     let bootstrap = service
         .bootstrap(config.bootstrap_token.as_deref())
         .await
@@ -275,6 +281,14 @@ pub async fn start(
         service.clone(),
         config.sweep_interval_secs,
     ));
+    let mailer = transport.map(|transport| {
+        tokio::spawn(smtp::deliver_periodically(
+            service.clone(),
+            Arc::new(transport),
+            config.smtp.interval_secs,
+            config.smtp.batch,
+        ))
+    });
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let served = axum::serve(
@@ -290,6 +304,9 @@ pub async fn start(
         .await;
         watcher.abort();
         sweeper.abort();
+        if let Some(mailer) = mailer {
+            mailer.abort();
+        }
         served
     });
     Ok(Running {

@@ -10,6 +10,7 @@
 //! - no password, token or key is logged or put in an event; tokens are stored hashed.
 
 mod access_keys;
+mod action_token;
 mod api_keys;
 mod auth;
 mod caller;
@@ -18,14 +19,17 @@ mod clock;
 mod error;
 mod hash_pool;
 mod login;
+mod mail;
 mod master_key;
 mod metrics;
 mod mfa;
 mod orgs;
+mod outbox;
 mod policies;
 mod policy_cache;
 mod policy_patch;
 mod secrets;
+mod self_service;
 mod service;
 mod sweep;
 mod text;
@@ -42,9 +46,14 @@ pub use master_key::MasterKey;
 pub use metrics::{LOGIN_RESULTS, Metrics};
 pub use mfa::{CHALLENGE_SECONDS, MfaLoginRequest, RecoveryCodes, TotpEnrollment};
 pub use orgs::NewOrg;
+pub use outbox::{
+    DeliveryReport, MailTransport, OutboxView, OutgoingMail, RETRY_BASE_SECONDS, RETRY_MAX_SECONDS,
+    SEND_LEASE_SECONDS, retry_delay,
+};
 pub use policies::{PasswordCheckRequest, PasswordCheckResult, SectionView, SectionWrite};
 pub use policy_patch::{PatchError, PatchOutcome, PolicyScope, Precondition};
 pub use secrets::{API_KEY_PREFIX, SESSION_PREFIX, new_request_id, token_hash};
+pub use self_service::Registration;
 pub use service::{Context, INSTANCE_ID, Service};
 pub use sweep::SweepReport;
 
@@ -53,6 +62,7 @@ pub mod codes {
     pub use crate::api_keys::ROLE_NOT_HELD;
     pub use crate::mfa::{CODE_INVALID, PASSWORD_INCORRECT};
     pub use crate::policies::DEFAULT_NOT_DELETABLE;
+    pub use crate::self_service::{EMAIL_INVALID, TOKEN_INVALID};
     pub use crate::users::ROLE_NOT_ALLOWED;
 }
 pub use users::{LockView, NewUser, UserPatch, UserView};

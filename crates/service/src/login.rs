@@ -28,6 +28,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::error::{ServiceError, ServiceResult};
+use crate::mail::LockNotice;
 use crate::secrets::{SESSION_PREFIX, new_id, new_token, random_u64, token_hash};
 use crate::service::{Context, Service};
 
@@ -107,6 +108,8 @@ pub enum LoginAnswer {
     },
     /// Disabled by an administrator or inactive too long.
     Disabled,
+    /// Registered itself and has not verified its email address yet (verification forced).
+    EmailNotVerified,
     /// The password expired and its grace is over.
     PasswordExpired,
     /// MFA is required, not enrolled, and the enrollment grace is over.
@@ -137,6 +140,8 @@ pub(crate) struct CounterRef<'a> {
     pub(crate) kind: CounterKind,
     pub(crate) subject: &'a Value,
     pub(crate) now: Timestamp,
+    /// Who hears of a lock this transition places.
+    pub(crate) notice: Option<&'a LockNotice>,
 }
 
 /// A reservation held on a lockout key.
@@ -166,15 +171,8 @@ fn seconds_until(until: Option<Timestamp>, now: Timestamp) -> u64 {
 
 impl Service {
     /// Turns a counter's events into event drafts.
-    fn counter_drafts(
-        &self,
-        ctx: &Context,
-        org_id: &str,
-        kind: CounterKind,
-        subject: &Value,
-        events: &[CounterEvent],
-        now: Timestamp,
-    ) -> Vec<EventDraft> {
+    fn counter_drafts(&self, c: &CounterRef<'_>, events: &[CounterEvent]) -> Vec<EventDraft> {
+        let (ctx, org_id, kind, subject, now) = (c.ctx, c.org_id, c.kind, c.subject, c.now);
         let (locked, expired, unlocked) = match kind {
             CounterKind::Account => ("account.locked", "account.lock_expired", "account.unlocked"),
             CounterKind::Ip => ("ip.blocked", "ip.block_expired", "ip.unblocked"),
@@ -192,7 +190,11 @@ impl Service {
                 if let (Value::Object(fields), Some(lock)) = (&mut payload, lock) {
                     fields.insert("until".into(), json!(lock.until.map(rfc3339)));
                 }
-                self.event(ctx, Some(org_id), name, now, payload)
+                let mut draft = self.event(ctx, Some(org_id), name, now, payload);
+                if let (CounterEvent::Locked(lock), Some(notice)) = (e, c.notice) {
+                    draft.mail = self.lock_mail(notice, lock, now);
+                }
+                draft
             })
             .collect()
     }
@@ -204,7 +206,7 @@ impl Service {
         extra: Vec<EventDraft>,
         mut step: impl FnMut(&mut CounterState) -> (T, Vec<CounterEvent>) + Send,
     ) -> ServiceResult<T> {
-        let (ctx, org_id, kind, subject, now) = (c.ctx, c.org_id, c.kind, c.subject, c.now);
+        let (org_id, kind) = (c.org_id, c.kind);
         let mut decision = None;
         let mut locks = 0;
         self.store
@@ -217,7 +219,7 @@ impl Service {
                     .filter(|e| matches!(e, CounterEvent::Locked(_)))
                     .count() as u64;
                 let mut drafts = extra.clone();
-                drafts.extend(self.counter_drafts(ctx, org_id, kind, subject, &events, now));
+                drafts.extend(self.counter_drafts(c, &events));
                 drafts
             })
             .await?;
@@ -310,6 +312,7 @@ impl Service {
                                 kind: CounterKind::Account,
                                 subject: &a.subject,
                                 now,
+                                notice: None,
                             },
                             Vec::new(),
                             |s| {
@@ -347,10 +350,7 @@ impl Service {
             .await?;
         let user = match user {
             Some(user) if verified => user,
-            other => {
-                let user_id = other.map(|u| u.id);
-                return self.login_failed(&a, held, user_id.as_deref()).await;
-            }
+            other => return self.login_failed(&a, held, other.as_ref()).await,
         };
 
         // 4. Complete the reservation as a success.
@@ -365,6 +365,7 @@ impl Service {
                         kind: CounterKind::Account,
                         subject: &a.subject,
                         now,
+                        notice: None,
                     },
                     Vec::new(),
                     |s| {
@@ -428,6 +429,8 @@ impl Service {
                 .max(a.policy.mfa.details.changed_at)
                 .max(a.policy.password.details.changed_at)
                 .max(factor_removed_at.unwrap_or(user.created_at)),
+            email_unverified: user.verification_pending
+                && a.policy.features.value.force_email_verification,
         };
         let policies = LoginPolicies {
             password: rules,
@@ -440,6 +443,9 @@ impl Service {
                 let (answer, label) = match refusal {
                     LoginRefusal::AccountDisabled | LoginRefusal::AccountInactive => {
                         (LoginAnswer::Disabled, "account_disabled")
+                    }
+                    LoginRefusal::EmailNotVerified => {
+                        (LoginAnswer::EmailNotVerified, "email_not_verified")
                     }
                     LoginRefusal::PasswordExpired => {
                         (LoginAnswer::PasswordExpired, "password_expired")
@@ -595,12 +601,14 @@ impl Service {
         &self,
         a: &Attempt0<'_>,
         held: Option<Held>,
-        user_id: Option<&str>,
+        user: Option<&User>,
     ) -> ServiceResult<LoginAnswer> {
         let mut payload = a.subject.clone();
-        if let (Value::Object(fields), Some(id)) = (&mut payload, user_id) {
-            fields.insert("user_id".into(), json!(id));
+        if let (Value::Object(fields), Some(user)) = (&mut payload, user) {
+            fields.insert("user_id".into(), json!(user.id));
         }
+        let notice =
+            user.and_then(|u| LockNotice::for_user(u, &a.lock_key, &a.policy.lockout.value));
         let failed = self.event(a.ctx, Some(a.org_id), "login.failed", a.now, payload);
         match held {
             Some(Held { id, limits }) => {
@@ -613,6 +621,7 @@ impl Service {
                         kind: CounterKind::Account,
                         subject: &a.subject,
                         now,
+                        notice: notice.as_ref(),
                     },
                     vec![failed],
                     |s| {
@@ -639,6 +648,7 @@ impl Service {
             Some(limits) => {
                 let subject = json!({"ip": a.ip.to_string()});
                 let now = a.now;
+                let notice = LockNotice::for_admins(a.ip, &a.policy.brute_force.value);
                 self.counter_step(
                     &CounterRef {
                         ctx: a.ctx,
@@ -647,6 +657,7 @@ impl Service {
                         kind: CounterKind::Ip,
                         subject: &subject,
                         now,
+                        notice: notice.as_ref(),
                     },
                     extra,
                     |s| {
@@ -715,6 +726,7 @@ impl Service {
                         kind: CounterKind::Account,
                         subject: &subject,
                         now,
+                        notice: None,
                     },
                     Vec::new(),
                     |s| {

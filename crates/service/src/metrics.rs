@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Login results, in the order of [`Metrics::logins`].
-pub const LOGIN_RESULTS: [&str; 7] = [
+pub const LOGIN_RESULTS: [&str; 8] = [
     "success",
     "invalid_credentials",
     "account_locked",
@@ -12,13 +12,14 @@ pub const LOGIN_RESULTS: [&str; 7] = [
     "password_expired",
     "ip_blocked",
     "mfa_enrollment_overdue",
+    "email_not_verified",
 ];
 
 /// Service counters.
 #[derive(Debug, Default)]
 pub struct Metrics {
     /// Logins by result (index into [`LOGIN_RESULTS`]).
-    pub logins: [AtomicU64; 7],
+    pub logins: [AtomicU64; 8],
     /// Accounts locked.
     pub locks: AtomicU64,
     /// IPs blocked.

@@ -27,6 +27,7 @@ use serde_json::json;
 use crate::caller::{Action, Caller};
 use crate::error::{ServiceError, ServiceResult};
 use crate::login::{CounterKind, CounterRef, LoginAnswer, LoginGranted, ip_key};
+use crate::mail::LockNotice;
 use crate::secrets::{SESSION_PREFIX, new_token, random_u64, token_hash};
 use crate::service::{Context, Service};
 
@@ -247,33 +248,7 @@ impl Service {
         let (org_id, user_id) = Self::mfa_owner(caller)?;
         caller.allow(&org_id, Action::SelfService)?;
         let user = self.user_in(&org_id, &user_id).await?;
-        let answer = self
-            .login(
-                ctx,
-                &org_id,
-                crate::login::LoginRequest {
-                    login: user.login.clone(),
-                    password: password.to_owned(),
-                    ip,
-                },
-            )
-            .await?;
-        match answer {
-            // The session or challenge the check opened is not wanted.
-            LoginAnswer::Granted(granted) => self.revoke_token(&granted.token).await?,
-            LoginAnswer::Locked { .. } | LoginAnswer::IpBlocked { .. } => {
-                return Err(ServiceError::Forbidden(
-                    "password checks are locked for this account or address",
-                ));
-            }
-            _ => {
-                return Err(ServiceError::invalid(portcullis_model::Violation::new(
-                    "password",
-                    PASSWORD_INCORRECT,
-                    "is not the account's password",
-                )));
-            }
-        }
+        self.recheck_password(ctx, &user, password, ip).await?;
         self.delete_factor(ctx, &org_id, &user_id).await
     }
 
@@ -383,6 +358,7 @@ impl Service {
         let key = LockoutKey::new(lockout.scope, SecretKind::Otp, org_id, &user.login, ip);
         let lock_key = key.storage_key();
         let subject = json!({"login": key.login, "ip": ip.to_string(), "factor": "totp"});
+        let notice = LockNotice::for_user(&user, &lock_key, lockout);
         let counter = CounterRef {
             ctx,
             org_id,
@@ -390,6 +366,7 @@ impl Service {
             kind: CounterKind::Account,
             subject: &subject,
             now,
+            notice: notice.as_ref(),
         };
 
         // 0. A blocked address gets no code checked; its wrong codes count like wrong passwords.
@@ -472,6 +449,7 @@ impl Service {
             match ip_limits {
                 Some(limits) => {
                     let ip_subject = json!({"ip": ip.to_string()});
+                    let ip_notice = LockNotice::for_admins(ip, &policy.brute_force.value);
                     let ip_counter = CounterRef {
                         ctx,
                         org_id,
@@ -479,6 +457,7 @@ impl Service {
                         kind: CounterKind::Ip,
                         subject: &ip_subject,
                         now,
+                        notice: ip_notice.as_ref(),
                     };
                     self.counter_step(&ip_counter, failed, |s| {
                         let out = s.record_failure(&limits, now);

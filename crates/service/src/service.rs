@@ -60,6 +60,8 @@ pub struct Service {
     pub metrics: Metrics,
     /// Seals access-key secrets; `None`: access keys cannot be created or used.
     pub(crate) master_key: Option<MasterKey>,
+    /// Where users open mailed one-time links (`None`: mails carry the bare token).
+    pub(crate) public_url: Option<String>,
 }
 
 impl Service {
@@ -82,6 +84,7 @@ impl Service {
             seen_policy_version: std::sync::atomic::AtomicU64::new(0),
             metrics: Metrics::default(),
             master_key: None,
+            public_url: None,
         }
     }
 
@@ -98,6 +101,14 @@ impl Service {
     /// The same service with an instance master key (access keys need one).
     pub fn with_master_key(mut self, key: MasterKey) -> Service {
         self.master_key = Some(key);
+        self
+    }
+
+    /// The same service with the public base URL that mailed links point to (e.g.
+    /// `https://id.example.com`; the links are `<url>/unblock?token=…`, `<url>/reset-password?…`
+    /// and `<url>/verify-email?…`, pages of the front end that post the token to the API).
+    pub fn with_public_url(mut self, url: Option<String>) -> Service {
+        self.public_url = url.filter(|u| !u.trim().is_empty());
         self
     }
 

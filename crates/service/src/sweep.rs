@@ -1,4 +1,5 @@
-//! Background sweeps: expired sessions and API keys are deleted, and every counter is brought up to the
+//! Background sweeps: expired sessions and API keys are deleted, password-expiry reminders are
+//! queued (once per password), and every counter is brought up to the
 //! current time (ended locks and blocks open and are recorded as `account.lock_expired` /
 //! `ip.block_expired`; a counter back to its fresh state is deleted by the store).
 //!
@@ -10,6 +11,7 @@
 use portcullis_engine::counter::{CounterLimits, CounterState};
 use portcullis_engine::ip_block::IpBlocking;
 use portcullis_engine::lockout::{SecretKind, lockout_limits};
+use portcullis_engine::password_age::{expires_at, warn_from};
 use portcullis_model::EffectivePolicy;
 use portcullis_store::Page;
 use serde::Serialize;
@@ -35,6 +37,8 @@ pub struct SweepReport {
     pub counters_settled: u64,
     /// Counters deleted because they were back to their fresh state.
     pub counters_deleted: u64,
+    /// Password-expiry reminders queued (one per password, however many sweeps see it).
+    pub reminders_queued: u64,
     /// Organizations or counters skipped after an error (logged).
     pub errors: u64,
 }
@@ -127,6 +131,8 @@ impl Service {
             )
             .await?;
         report.api_keys_deleted += self.store.delete_expired_api_keys(org_id, now).await?;
+        self.queue_expiry_reminders(ctx, org_id, &policy, report)
+            .await?;
         let mut after: Option<String> = None;
         loop {
             let keys = self
@@ -147,6 +153,7 @@ impl Service {
                             kind,
                             subject: &subject,
                             now,
+                            notice: None,
                         },
                         Vec::new(),
                         |state| {
@@ -171,6 +178,71 @@ impl Service {
             match keys.last() {
                 Some(last) if keys.len() == portcullis_store::MAX_PAGE as usize => {
                     after = Some(last.clone())
+                }
+                _ => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues a reminder for every enabled user with an address whose password is inside its
+    /// warning period (`expire_warn_days` before it expires), once per password.
+    async fn queue_expiry_reminders(
+        &self,
+        ctx: &Context,
+        org_id: &str,
+        policy: &EffectivePolicy,
+        report: &mut SweepReport,
+    ) -> ServiceResult<()> {
+        let passwords = &policy.password.value;
+        if !passwords
+            .policies
+            .iter()
+            .any(|p| p.expiration_enabled && p.expire_warn_days > 0)
+        {
+            return Ok(());
+        }
+        let now = self.now();
+        let mut page = Page {
+            after: None,
+            limit: portcullis_store::MAX_PAGE,
+        };
+        loop {
+            let users = self.store.list_users(org_id, &page).await?;
+            for user in &users {
+                let Some(changed_at) = user.password_changed_at else {
+                    continue;
+                };
+                if user.disabled || user.password_hash.is_none() {
+                    continue;
+                }
+                let rules = passwords.for_source(user.source.as_deref());
+                let (Some(warn), Some(expires)) =
+                    (warn_from(rules, changed_at), expires_at(rules, changed_at))
+                else {
+                    continue;
+                };
+                if now < warn || now >= expires {
+                    continue;
+                }
+                let Some(mail) = self.password_expiring_mail(user, changed_at, expires) else {
+                    continue;
+                };
+                let mut event = self.event(
+                    ctx,
+                    Some(org_id),
+                    "user.password.expiring",
+                    now,
+                    json!({"user_id": user.id, "expires_at": crate::login::rfc3339(expires)}),
+                );
+                event.mail = Some(mail);
+                if self.store.queue_mail_once(event).await? {
+                    report.reminders_queued += 1;
+                }
+            }
+            match users.last() {
+                Some(last) if users.len() == page.limit as usize => {
+                    page.after = Some(last.id.clone())
                 }
                 _ => break,
             }

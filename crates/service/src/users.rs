@@ -61,6 +61,8 @@ pub struct UserView {
     pub last_login_at: Option<Timestamp>,
     /// IP of the last successful login.
     pub last_login_ip: Option<String>,
+    /// Registered itself and has not verified its email address yet.
+    pub email_verification_pending: bool,
 }
 
 impl From<User> for UserView {
@@ -81,7 +83,7 @@ impl From<User> for UserView {
             updated_at: u.updated_at,
             last_login_at: u.last_login_at,
             last_login_ip: u.last_login_ip,
-            verification_pending: false,
+            email_verification_pending: u.verification_pending,
         }
     }
 }
@@ -159,7 +161,7 @@ fn check_roles(found: &mut Vec<Violation>, roles: &[Role]) {
 }
 
 /// The rules of the profile fields shared by creation and change.
-fn check_profile(
+pub(crate) fn check_profile(
     found: &mut Vec<Violation>,
     email: Option<&str>,
     display_name: Option<&str>,
@@ -172,8 +174,19 @@ fn check_profile(
     check_roles(found, roles);
 }
 
+/// Who creates a user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// An administrator.
+    Admin,
+    /// The user itself, with no address verification.
+    Registration,
+    /// The user itself; it must verify its address before it can log in.
+    RegistrationToVerify,
+}
+
 /// The user's current hash followed by its history, newest first.
-fn known_hashes(user: &User) -> Vec<String> {
+pub(crate) fn known_hashes(user: &User) -> Vec<String> {
     user.password_hash
         .iter()
         .chain(user.password_history.iter())
@@ -184,7 +197,7 @@ fn known_hashes(user: &User) -> Vec<String> {
 /// Stable code: a role that may not be given here.
 pub const ROLE_NOT_ALLOWED: &str = "role.not_allowed";
 
-fn finish(found: Vec<Violation>) -> ServiceResult<()> {
+pub(crate) fn finish(found: Vec<Violation>) -> ServiceResult<()> {
     match Violations::from_vec(found) {
         Some(v) => Err(ServiceError::Invalid(v)),
         None => Ok(()),
@@ -243,6 +256,21 @@ impl Service {
         request: NewUser,
     ) -> ServiceResult<UserView> {
         caller.allow(org_id, Action::Manage)?;
+        Ok(self
+            .add_user(ctx, org_id, request, Origin::Admin)
+            .await?
+            .into())
+    }
+
+    /// Validates and stores a new user (an administrator's, or a registration), with its event
+    /// and, for a registration to verify, the verification mail in the same transaction.
+    pub(crate) async fn add_user(
+        &self,
+        ctx: &Context,
+        org_id: &str,
+        request: NewUser,
+        origin: Origin,
+    ) -> ServiceResult<User> {
         self.require_org(org_id).await?;
         let mut found = Vec::new();
         let login = request.login.trim().to_owned();
@@ -300,22 +328,29 @@ impl Service {
             roles,
             disabled: false,
             password_changed_at: hash.as_ref().map(|_| now),
-            password_set_by_admin: hash.is_some(),
+            password_set_by_admin: hash.is_some() && origin == Origin::Admin,
             password_hash: hash,
             password_history: Vec::new(),
             created_at: now,
             updated_at: now,
             last_login_at: None,
             last_login_ip: None,
-            verification_pending: false,
+            verification_pending: origin == Origin::RegistrationToVerify,
         };
-        let event = self.event(
+        let kind = match origin {
+            Origin::Admin => "user.created",
+            Origin::Registration | Origin::RegistrationToVerify => "user.registered",
+        };
+        let mut event = self.event(
             ctx,
             Some(org_id),
-            "user.created",
+            kind,
             now,
             json!({"user_id": user.id, "login": user.login, "roles": user.roles}),
         );
+        if user.verification_pending {
+            event.mail = self.verification_mail(&user, now);
+        }
         self.store
             .create_user(&user, event)
             .await
@@ -326,7 +361,7 @@ impl Service {
                 )),
                 other => other.into(),
             })?;
-        Ok(user.into())
+        Ok(user)
     }
 
     /// One user.
@@ -476,13 +511,14 @@ impl Service {
             set_by_admin: change_required,
             expected_hash: None,
         };
-        let event = self.event(
+        let mut event = self.event(
             ctx,
             Some(org_id),
             "user.password.set_by_admin",
             now,
             json!({"user_id": id, "change_required": change_required}),
         );
+        event.mail = self.password_changed_mail(&user);
         self.store
             .set_password(org_id, id, &update, true, None, vec![event])
             .await?;
@@ -611,13 +647,14 @@ impl Service {
             set_by_admin: false,
             expected_hash: None,
         };
-        let event = self.event(
+        let mut event = self.event(
             ctx,
             Some(org_id),
             "user.password.changed",
             now,
             json!({"user_id": user_id}),
         );
+        event.mail = self.password_changed_mail(&user);
         self.store
             .set_password(org_id, user_id, &update, true, None, vec![event])
             .await?;

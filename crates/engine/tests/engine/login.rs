@@ -20,6 +20,7 @@ fn user() -> UserFacts {
         password_compliant: true,
         mfa_enrolled: false,
         mfa_required_since: T0,
+        email_unverified: false,
     }
 }
 
@@ -94,6 +95,23 @@ fn decisions_follow_the_designed_order() {
             },
             expect: Err(LoginRefusal::AccountDisabled),
             ..case("disabled")
+        },
+        Case {
+            user: UserFacts {
+                email_unverified: true,
+                ..user()
+            },
+            expect: Err(LoginRefusal::EmailNotVerified),
+            ..case("email not verified")
+        },
+        Case {
+            user: UserFacts {
+                disabled: true,
+                email_unverified: true,
+                ..user()
+            },
+            expect: Err(LoginRefusal::AccountDisabled),
+            ..case("disabled wins over unverified")
         },
         Case {
             now: 11 * DAY - 1,

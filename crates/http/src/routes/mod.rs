@@ -5,5 +5,6 @@ pub mod mfa;
 pub mod ops;
 pub mod orgs;
 pub mod policy;
+pub mod self_service;
 pub mod session;
 pub mod users;

@@ -81,6 +81,11 @@ pub(crate) fn answer(answer: LoginAnswer) -> ApiResult<Json<LoginResponse>> {
             "account_disabled",
             "The account is disabled",
         )),
+        LoginAnswer::EmailNotVerified => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "email_not_verified",
+            "The email address is not verified yet; use the link in the verification mail",
+        )),
         LoginAnswer::PasswordExpired => Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "password_expired",

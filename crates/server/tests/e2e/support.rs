@@ -154,9 +154,15 @@ pub(crate) fn on_postgres() -> bool {
 }
 
 pub(crate) async fn spawn_app() -> App {
+    spawn_app_with(|_| {}).await
+}
+
+/// A server whose test configuration `tweak` changed first.
+pub(crate) async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> App {
     let mut dir = TempDir::new("app");
     let clock = ManualClock::new(T0);
     let mut config = test_config(&dir);
+    tweak(&mut config);
     if on_postgres() {
         let db = TestDatabase::create().await;
         config.database_url = db.url().to_owned();

@@ -1,0 +1,423 @@
+//! Self-service: self-unblock, forgotten password, registration, email verification and
+//! self-deletion, each only while the organization's policy allows it (`lockout` for the
+//! unblock, `features` for the rest).
+//!
+//! Invariants:
+//! - a reset request answers the same, and does the same store work (one event), whether or not
+//!   the login exists; only an existing, enabled user with an address gets a mail;
+//! - a mailed token works once (see `action_token`): the lock it names, the password hash it
+//!   replaces or the pending address it proves is gone after its use, and the store applies
+//!   each use conditionally on that state, so two concurrent uses make one change;
+//! - a password set with a reset token passes the full policy check, history included; the
+//!   reset ends every session and lifts the login's locks (the mailbox was proven);
+//! - self-deletion and other password re-checks go through the counted login flow, so they
+//!   cannot be used to guess passwords beyond the lockout.
+
+use portcullis_engine::counter::CounterLimits;
+use portcullis_engine::lockout::{SecretKind, lockout_limits, normalize_login};
+use portcullis_engine::password_check::AccountContext;
+use portcullis_model::{Violation, codes as model_codes};
+use portcullis_store::{PasswordUpdate, Role, User};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::action_token::{Claims, Purpose, lock_binding, reset_binding, verify};
+use crate::caller::{Action, Caller};
+use crate::error::{ServiceError, ServiceResult};
+use crate::login::{CounterKind, CounterRef, LoginAnswer, LoginRequest};
+use crate::secrets::secrets_equal;
+use crate::service::{Context, Service};
+use crate::users::{NewUser, Origin, UserView, known_hashes};
+
+/// Stable code: a mailed token that is unknown, expired, already used or of another purpose.
+pub const TOKEN_INVALID: &str = "token.invalid";
+/// Stable code: an email address that cannot receive mail.
+pub const EMAIL_INVALID: &str = "email.invalid";
+
+/// A self-registration.
+#[derive(Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Registration {
+    /// Login name (unique in the organization regardless of case).
+    pub login: String,
+    /// Password; must satisfy the organization's policy.
+    pub password: String,
+    /// Email address (required when the organization forces email verification).
+    pub email: Option<String>,
+    /// Display name.
+    pub display_name: Option<String>,
+}
+
+fn invalid_token() -> ServiceError {
+    ServiceError::invalid(Violation::new(
+        "token",
+        TOKEN_INVALID,
+        "is unknown, expired or already used",
+    ))
+}
+
+/// Whether `email` looks like an address a mail server takes: `local@domain`, no spaces.
+fn plausible_email(email: &str) -> bool {
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains('@')
+                && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        }
+        None => false,
+    }
+}
+
+impl Service {
+    /// The claims of a valid token of `purpose`.
+    fn claims(&self, token: &str, purpose: Purpose) -> ServiceResult<Claims> {
+        let key = self.master_key.as_ref().ok_or_else(invalid_token)?;
+        verify(key, token, purpose, self.now()).ok_or_else(invalid_token)
+    }
+
+    /// Re-checks `user`'s password through the counted login flow (lockout and IP counting
+    /// apply), without keeping the session it opens.
+    pub(crate) async fn recheck_password(
+        &self,
+        ctx: &Context,
+        user: &User,
+        password: &str,
+        ip: std::net::IpAddr,
+    ) -> ServiceResult<()> {
+        let answer = self
+            .login(
+                ctx,
+                &user.org_id,
+                LoginRequest {
+                    login: user.login.clone(),
+                    password: password.to_owned(),
+                    ip,
+                },
+            )
+            .await?;
+        match answer {
+            // The session or challenge the check opened is not wanted.
+            LoginAnswer::Granted(granted) => self.revoke_token(&granted.token).await,
+            LoginAnswer::Locked { .. } | LoginAnswer::IpBlocked { .. } => Err(
+                ServiceError::Forbidden("password checks are locked for this account or address"),
+            ),
+            _ => Err(ServiceError::invalid(Violation::new(
+                "password",
+                crate::mfa::PASSWORD_INCORRECT,
+                "is not the account's password",
+            ))),
+        }
+    }
+
+    /// Lifts the lock a mailed unblock token names, once, while the organization allows
+    /// self-unblock.
+    pub async fn self_unblock(&self, ctx: &Context, token: &str) -> ServiceResult<()> {
+        let claims = self.claims(token, Purpose::Unblock)?;
+        let org_id = claims.org.as_str();
+        self.require_org(org_id)
+            .await
+            .map_err(|_| invalid_token())?;
+        let policy = self.effective_policy(org_id).await?;
+        let lockout = &policy.lockout.value;
+        if !lockout.allow_self_unblock {
+            return Err(ServiceError::Forbidden(
+                "self-unblock is not enabled for this organization",
+            ));
+        }
+        let limits = lockout_limits(lockout, SecretKind::Password).unwrap_or(CounterLimits {
+            max_failures: u32::MAX,
+            window: None,
+            lock_for: None,
+            reset_after_success: true,
+        });
+        let now = self.now();
+        let subject = json!({"key": claims.subject, "via": "self_unblock"});
+        let lifted = self
+            .counter_step(
+                &CounterRef {
+                    ctx,
+                    org_id,
+                    key: &claims.subject,
+                    kind: CounterKind::Account,
+                    subject: &subject,
+                    now,
+                    notice: None,
+                },
+                Vec::new(),
+                |s| match s.lock {
+                    Some(lock) if lock_binding(lock.since) == claims.binding => {
+                        let out = s.unlock(&limits, now);
+                        (out.decision, out.events)
+                    }
+                    _ => (false, Vec::new()),
+                },
+            )
+            .await?;
+        if lifted { Ok(()) } else { Err(invalid_token()) }
+    }
+
+    /// Asks for a password-reset mail. Answers `Ok` whether or not the login exists.
+    pub async fn request_password_reset(
+        &self,
+        ctx: &Context,
+        org_id: &str,
+        login: &str,
+    ) -> ServiceResult<()> {
+        self.require_org(org_id).await?;
+        let policy = self.effective_policy(org_id).await?;
+        if !policy.features.value.forgot_password_enabled {
+            return Err(ServiceError::Forbidden(
+                "password reset is not enabled for this organization",
+            ));
+        }
+        let key = normalize_login(login);
+        let user = if key.is_empty() || key.chars().count() > crate::login::MAX_LOGIN_CHARS {
+            None
+        } else {
+            self.store.find_user_by_login(org_id, &key).await?
+        };
+        let now = self.now();
+        let user = user.filter(|u| !u.disabled);
+        let mut event = self.event(
+            ctx,
+            Some(org_id),
+            "user.password.reset_requested",
+            now,
+            json!({"login": key, "user_id": user.as_ref().map(|u| &u.id)}),
+        );
+        event.mail = user.as_ref().and_then(|u| self.password_reset_mail(u, now));
+        self.store.append_events(vec![event]).await?;
+        Ok(())
+    }
+
+    /// Sets a new password with a mailed reset token (full policy check, history included);
+    /// every session of the user ends and its locks are lifted.
+    pub async fn confirm_password_reset(
+        &self,
+        ctx: &Context,
+        token: &str,
+        password: &str,
+    ) -> ServiceResult<()> {
+        let claims = self.claims(token, Purpose::PasswordReset)?;
+        let org_id = claims.org.as_str();
+        self.require_org(org_id)
+            .await
+            .map_err(|_| invalid_token())?;
+        let policy = self.effective_policy(org_id).await?;
+        if !policy.features.value.forgot_password_enabled {
+            return Err(ServiceError::Forbidden(
+                "password reset is not enabled for this organization",
+            ));
+        }
+        let key = self.master_key()?;
+        let user = self
+            .store
+            .get_user(org_id, &claims.subject)
+            .await?
+            .filter(|u| !u.disabled)
+            .filter(|u| {
+                secrets_equal(
+                    &reset_binding(key, u.password_hash.as_deref()),
+                    &claims.binding,
+                )
+            })
+            .ok_or_else(invalid_token)?;
+        let rules = policy
+            .password
+            .value
+            .for_source(user.source.as_deref())
+            .clone();
+        let account = AccountContext::new(
+            &user.login,
+            user.email.as_deref(),
+            user.display_name.as_deref(),
+        );
+        // The new password must differ from the current one whatever the history setting.
+        let mut rules_with_current = rules.clone();
+        rules_with_current.history = rules.history.max(1);
+        self.check_new_password(
+            &rules_with_current,
+            password,
+            &account,
+            &known_hashes(&user),
+        )
+        .await?;
+        let hash = self.hash_password(password, rules.hash_algorithm).await?;
+        let now = self.now();
+        let update = PasswordUpdate {
+            hash,
+            keep_history: portcullis_model::MAX_HISTORY as usize,
+            changed_at: now,
+            set_by_admin: false,
+            expected_hash: Some(user.password_hash.clone()),
+        };
+        let mut event = self.event(
+            ctx,
+            Some(org_id),
+            "user.password.reset",
+            now,
+            json!({"user_id": user.id}),
+        );
+        event.mail = self.password_changed_mail(&user);
+        self.store
+            .set_password(org_id, &user.id, &update, true, None, vec![event])
+            .await
+            .map_err(|e| match e {
+                portcullis_store::StoreError::VersionMismatch => invalid_token(),
+                other => other.into(),
+            })?;
+        self.unlock_login(ctx, org_id, &user.login).await?;
+        Ok(())
+    }
+
+    /// Registers a user (role `member`) whose password passes the policy; with email
+    /// verification forced, it cannot log in before it proves its address.
+    pub async fn register(
+        &self,
+        ctx: &Context,
+        org_id: &str,
+        registration: Registration,
+    ) -> ServiceResult<UserView> {
+        self.require_org(org_id).await?;
+        let policy = self.effective_policy(org_id).await?;
+        let features = &policy.features.value;
+        if !features.register_enabled {
+            return Err(ServiceError::Forbidden(
+                "self-registration is not enabled for this organization",
+            ));
+        }
+        let email = registration
+            .email
+            .map(|e| e.trim().to_owned())
+            .filter(|e| !e.is_empty());
+        let mut found = Vec::new();
+        match email.as_deref() {
+            Some(e) if !plausible_email(e) => found.push(Violation::new(
+                "email",
+                EMAIL_INVALID,
+                "is not an email address",
+            )),
+            None if features.force_email_verification => found.push(Violation::new(
+                "email",
+                model_codes::REQUIRED,
+                "is required: the address must be verified",
+            )),
+            _ => {}
+        }
+        if registration.password.is_empty() {
+            found.push(Violation::new(
+                "password",
+                model_codes::REQUIRED,
+                "must not be empty",
+            ));
+        }
+        crate::users::finish(found)?;
+        let origin = if features.force_email_verification {
+            // The verification mail carries a signed token.
+            self.master_key()?;
+            Origin::RegistrationToVerify
+        } else {
+            Origin::Registration
+        };
+        let request = NewUser {
+            login: registration.login,
+            password: Some(registration.password),
+            email,
+            display_name: registration.display_name,
+            source: None,
+            roles: Some(vec![Role::Member]),
+        };
+        Ok(self.add_user(ctx, org_id, request, origin).await?.into())
+    }
+
+    /// Proves a registered user's address with its mailed token.
+    pub async fn verify_email(&self, ctx: &Context, token: &str) -> ServiceResult<()> {
+        let claims = self.claims(token, Purpose::VerifyEmail)?;
+        let org_id = claims.org.as_str();
+        let event = self.event(
+            ctx,
+            Some(org_id),
+            "user.email.verified",
+            self.now(),
+            json!({"user_id": claims.subject}),
+        );
+        let confirmed = self
+            .store
+            .confirm_email(org_id, &claims.subject, &claims.binding, self.now(), event)
+            .await?;
+        if confirmed {
+            Ok(())
+        } else {
+            Err(invalid_token())
+        }
+    }
+
+    /// A user deletes its own account, after re-entering its password, while the organization
+    /// allows it.
+    pub async fn delete_self(
+        &self,
+        caller: &Caller,
+        ctx: &Context,
+        password: &str,
+        ip: std::net::IpAddr,
+    ) -> ServiceResult<()> {
+        let (Some(org_id), Some(user_id), Some(_)) = (
+            caller.org_id.as_deref(),
+            caller.user_id.as_deref(),
+            caller.session_id.as_deref(),
+        ) else {
+            return Err(ServiceError::Forbidden(
+                "only a user's session can delete its account",
+            ));
+        };
+        caller.allow(org_id, Action::SelfService)?;
+        let policy = self.effective_policy(org_id).await?;
+        if !policy.features.value.user_self_deletion {
+            return Err(ServiceError::Forbidden(
+                "self-deletion is not enabled for this organization",
+            ));
+        }
+        let user = self.user_in(org_id, user_id).await?;
+        self.recheck_password(ctx, &user, password, ip).await?;
+        let event = self.event(
+            ctx,
+            Some(org_id),
+            "user.deleted",
+            self.now(),
+            json!({"user_id": user_id, "by": "self"}),
+        );
+        if self.store.delete_user(org_id, user_id, event).await? {
+            Ok(())
+        } else {
+            Err(ServiceError::NotFound)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plausible_email;
+
+    #[test]
+    fn addresses_that_can_receive_mail() {
+        for good in ["a@example.com", "first.last+tag@sub.example.org"] {
+            assert!(plausible_email(good), "{good}");
+        }
+        for bad in [
+            "",
+            "a",
+            "@example.com",
+            "a@",
+            "a@b",
+            "a@.com",
+            "a@com.",
+            "a b@example.com",
+            "a@b@c.com",
+        ] {
+            assert!(!plausible_email(bad), "{bad}");
+        }
+    }
+}
