@@ -130,22 +130,6 @@ macro_rules! event_columns {
     };
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timestamps_round_trip_to_the_nanosecond_and_refuse_what_does_not_fit() {
-        let t = time::macros::datetime!(2025-03-01 10:00:00.123_456_789 UTC);
-        assert_eq!(ts_from_db(ts_to_db(t).unwrap()).unwrap(), t);
-        let far = time::macros::datetime!(2300-01-01 0:00 UTC);
-        assert!(matches!(ts_to_db(far), Err(StoreError::Internal(_))));
-        assert_eq!(seq_to_db(u64::MAX), i64::MAX);
-        assert!(seq_from_db(-1).is_err());
-        assert!(roles_from_db("not json").is_err());
-    }
-}
-
 /// Columns of `outbox`.
 #[macro_export]
 macro_rules! outbox_columns {
@@ -170,4 +154,20 @@ pub fn opt_json_to_db(value: Option<&serde_json::Value>) -> StoreResult<Option<S
 /// A stored attempt count.
 pub fn count_from_db(count: i64) -> StoreResult<u32> {
     u32::try_from(count).map_err(corrupt)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_round_trip_to_the_nanosecond_and_refuse_what_does_not_fit() {
+        let t = time::macros::datetime!(2025-03-01 10:00:00.123_456_789 UTC);
+        assert_eq!(ts_from_db(ts_to_db(t).unwrap()).unwrap(), t);
+        let far = time::macros::datetime!(2300-01-01 0:00 UTC);
+        assert!(matches!(ts_to_db(far), Err(StoreError::Internal(_))));
+        assert_eq!(seq_to_db(u64::MAX), i64::MAX);
+        assert!(seq_from_db(-1).is_err());
+        assert!(roles_from_db("not json").is_err());
+    }
 }

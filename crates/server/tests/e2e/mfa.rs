@@ -214,11 +214,19 @@ async fn sixty_four_concurrent_wrong_codes_count_exactly_max_otp_attempts() {
     let app = spawn_app().await;
     let admin = app.org_with_admin(ORG).await;
     let bob = app.user(ORG, &admin, "bob", GOOD).await;
+    let a = app
+        .patch(
+            &format!("/v1/orgs/{ORG}/users/{bob}"),
+            &admin,
+            json!({"email": "bob@example.test"}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
     app.set_section(
         ORG,
         &admin,
         "lockout",
-        json!({"max_otp_attempts": 5, "lock_duration": null}),
+        json!({"max_otp_attempts": 5, "lock_duration": null, "notify_user": true}),
     )
     .await;
     let (secret, _) = app.enroll("bob").await;
@@ -258,6 +266,13 @@ async fn sixty_four_concurrent_wrong_codes_count_exactly_max_otp_attempts() {
         5
     );
     assert_eq!(events.iter().filter(|e| *e == "account.locked").count(), 1);
+    // One lock, one mail to the user (no unblock link: self-unblock is off).
+    let outbox = app.get(&format!("/v1/orgs/{ORG}/outbox"), &admin).await;
+    let mails = outbox.body["items"].as_array().unwrap();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert_eq!(mails[0]["kind"], "account_locked");
+    assert_eq!(mails[0]["recipient"], "bob@example.test");
+    assert!(!mails[0]["body"].as_str().unwrap().contains("{token}"));
     // Locked: even the right code is refused without being looked at.
     let refused = app.second_step(&challenge, &right).await;
     assert_eq!(
