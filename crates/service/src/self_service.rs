@@ -173,6 +173,8 @@ impl Service {
                 "password reset is not enabled for this organization",
             ));
         }
+        // The reset mail carries a signed token: refuse every request alike without a key.
+        self.master_key()?;
         let key = normalize_login(login);
         let user = if key.is_empty() || key.chars().count() > crate::login::MAX_LOGIN_CHARS {
             None
