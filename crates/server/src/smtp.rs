@@ -8,11 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use lettre::Address;
 use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use portcullis_service::{MailTransport, OutgoingMail, Service};
+use portcullis_service::{MailTransport, OutgoingMail, SendError, Service};
 
 use crate::config::{SmtpConfig, SmtpTls};
 
@@ -58,25 +59,36 @@ impl SmtpTransport {
 
 #[async_trait]
 impl MailTransport for SmtpTransport {
-    async fn send(&self, mail: &OutgoingMail) -> Result<(), String> {
+    async fn send(&self, mail: &OutgoingMail) -> Result<(), SendError> {
         let mut message = Message::builder()
             .from(self.from.clone())
             .subject(mail.subject.clone())
             .header(ContentType::TEXT_PLAIN);
+        // Bare addresses only (a display-name form could route the mail elsewhere than the
+        // address on record); several recipients (administrators) do not see each other.
+        let several = mail.to.len() > 1;
         for to in &mail.to {
-            let address: Mailbox = to
-                .parse()
-                .map_err(|e| format!("recipient address is not valid: {e}"))?;
-            message = message.to(address);
+            let address: Address = to.parse().map_err(|e| {
+                SendError::permanent(format!("recipient address is not valid: {e}"))
+            })?;
+            let mailbox = Mailbox::new(None, address);
+            message = if several {
+                message.bcc(mailbox)
+            } else {
+                message.to(mailbox)
+            };
         }
         let message = message
             .body(mail.body.to_string())
-            .map_err(|e| format!("message: {e}"))?;
-        self.transport
-            .send(message)
-            .await
-            .map(|_| ())
-            .map_err(|e| format!("SMTP: {e}"))
+            .map_err(|e| SendError::permanent(format!("message: {e}")))?;
+        self.transport.send(message).await.map(|_| ()).map_err(|e| {
+            let text = format!("SMTP: {e}");
+            if e.is_permanent() {
+                SendError::permanent(text)
+            } else {
+                SendError::temporary(text)
+            }
+        })
     }
 }
 
@@ -97,7 +109,9 @@ pub(crate) async fn deliver_periodically(
         // Full batches mean more is due: keep going until a batch comes back short.
         loop {
             match service.deliver_mail(&*transport, batch.max(1)).await {
-                Ok(report) if report.sent + report.failed >= u64::from(batch.max(1)) => {}
+                Ok(report)
+                    if report.sent + report.failed + report.given_up >= u64::from(batch.max(1)) => {
+                }
                 Ok(_) => break,
                 Err(e) => {
                     tracing::warn!(error = %e, "mail delivery round failed; next one in {interval} s");

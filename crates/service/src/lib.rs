@@ -48,7 +48,7 @@ pub use mfa::{CHALLENGE_SECONDS, MfaLoginRequest, RecoveryCodes, TotpEnrollment}
 pub use orgs::NewOrg;
 pub use outbox::{
     DeliveryReport, MailTransport, OutboxView, OutgoingMail, RETRY_BASE_SECONDS, RETRY_MAX_SECONDS,
-    SEND_LEASE_SECONDS, retry_delay,
+    SEND_LEASE_SECONDS, SendError, retry_delay,
 };
 pub use policies::{PasswordCheckRequest, PasswordCheckResult, SectionView, SectionWrite};
 pub use policy_patch::{PatchError, PatchOutcome, PolicyScope, Precondition};

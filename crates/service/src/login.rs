@@ -607,8 +607,14 @@ impl Service {
         if let (Value::Object(fields), Some(user)) = (&mut payload, user) {
             fields.insert("user_id".into(), json!(user.id));
         }
-        let notice =
-            user.and_then(|u| LockNotice::for_user(u, &a.lock_key, &a.policy.lockout.value));
+        let notice = user.and_then(|u| {
+            LockNotice::for_user(
+                u,
+                &a.lock_key,
+                &a.policy.lockout.value,
+                self.master_key.is_some(),
+            )
+        });
         let failed = self.event(a.ctx, Some(a.org_id), "login.failed", a.now, payload);
         match held {
             Some(Held { id, limits }) => {
@@ -674,10 +680,14 @@ impl Service {
 
     /// The password counters of a login name: the login-scope key and every per-IP key
     /// (`login_and_ip` scope), whatever the scope in force now.
-    async fn login_counter_keys(&self, org_id: &str, login: &str) -> ServiceResult<Vec<String>> {
+    async fn login_counter_keys(
+        &self,
+        org_id: &str,
+        login: &str,
+        kinds: &[SecretKind],
+    ) -> ServiceResult<Vec<String>> {
         let mut found = Vec::new();
-        // Password and one-time-code counters alike.
-        for kind in [SecretKind::Password, SecretKind::Otp] {
+        for &kind in kinds {
             let key = LockoutKey::new(
                 portcullis_model::LockoutScope::Login,
                 kind,
@@ -696,13 +706,25 @@ impl Service {
         Ok(found)
     }
 
-    /// Lifts every lock of a login name (admin unlock, admin password reset); answers whether
-    /// one was in force.
+    /// Lifts every lock of a login name, password and one-time-code alike (admin unlock, admin
+    /// password reset); answers whether one was in force.
     pub(crate) async fn unlock_login(
         &self,
         ctx: &Context,
         org_id: &str,
         login: &str,
+    ) -> ServiceResult<bool> {
+        self.unlock_login_kinds(ctx, org_id, login, &[SecretKind::Password, SecretKind::Otp])
+            .await
+    }
+
+    /// Lifts the locks of a login name's counters of `kinds`; answers whether one was in force.
+    pub(crate) async fn unlock_login_kinds(
+        &self,
+        ctx: &Context,
+        org_id: &str,
+        login: &str,
+        kinds: &[SecretKind],
     ) -> ServiceResult<bool> {
         let policy = self.effective_policy(org_id).await?;
         let lockout = &policy.lockout.value;
@@ -715,7 +737,7 @@ impl Service {
         });
         let now = self.now();
         let mut lifted = false;
-        for key in self.login_counter_keys(org_id, login).await? {
+        for key in self.login_counter_keys(org_id, login, kinds).await? {
             let subject = json!({"login": normalize_login(login), "key": key});
             lifted |= self
                 .counter_step(
@@ -746,7 +768,10 @@ impl Service {
         login: &str,
     ) -> ServiceResult<Vec<CounterState>> {
         let mut states = Vec::new();
-        for key in self.login_counter_keys(org_id, login).await? {
+        for key in self
+            .login_counter_keys(org_id, login, &[SecretKind::Password, SecretKind::Otp])
+            .await?
+        {
             states.push(self.store.get_counter(org_id, &key).await?);
         }
         Ok(states)

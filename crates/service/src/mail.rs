@@ -17,6 +17,8 @@ use portcullis_engine::time_math::plus;
 
 /// The placeholder the sender replaces with the signed token.
 pub(crate) const TOKEN_PLACEHOLDER: &str = "{token}";
+/// The counters a mailed link may unblock: password lockout keys only.
+pub(crate) const UNBLOCKABLE: &str = "password|";
 /// How long a mailed unblock link works at most (a shorter lock ends it sooner).
 pub(crate) const UNBLOCK_SECONDS: u64 = 24 * 3600;
 /// How long a mailed password-reset token works.
@@ -54,19 +56,24 @@ fn plain(text: &str) -> String {
 
 impl LockNotice {
     /// The notice of a lock on `key` for `user`, when its address is known and the policy
-    /// wants the user told (`notify_user`) or offered a self-unblock (`allow_self_unblock`).
+    /// wants the user told (`notify_user`) or offered a self-unblock (`allow_self_unblock`,
+    /// with a master key to sign the link). Only a password lock offers the link: a
+    /// one-time-code lock lifted by mail would make the second factor no stronger than the
+    /// mailbox.
     pub(crate) fn for_user(
         user: &User,
         key: &str,
         lockout: &portcullis_model::LockoutPolicy,
+        can_sign: bool,
     ) -> Option<LockNotice> {
         let email = user.email.clone()?;
-        (lockout.notify_user || lockout.allow_self_unblock).then(|| LockNotice::User {
+        let self_unblock = lockout.allow_self_unblock && can_sign && key.starts_with(UNBLOCKABLE);
+        (lockout.notify_user || self_unblock).then(|| LockNotice::User {
             email,
             login: user.login.clone(),
             org_id: user.org_id.clone(),
             key: key.to_owned(),
-            self_unblock: lockout.allow_self_unblock,
+            self_unblock,
         })
     }
 
@@ -121,7 +128,7 @@ impl Service {
                     "Hello {},\n\nyour account was locked after too many failed sign-in attempts, {until}.\n",
                     plain(login)
                 );
-                let claims = (*self_unblock && self.master_key.is_some()).then(|| {
+                let claims = self_unblock.then(|| {
                     let mut ends = plus(now, UNBLOCK_SECONDS);
                     if let Some(u) = lock.until {
                         ends = ends.min(u);

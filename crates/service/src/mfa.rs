@@ -358,7 +358,7 @@ impl Service {
         let key = LockoutKey::new(lockout.scope, SecretKind::Otp, org_id, &user.login, ip);
         let lock_key = key.storage_key();
         let subject = json!({"login": key.login, "ip": ip.to_string(), "factor": "totp"});
-        let notice = LockNotice::for_user(&user, &lock_key, lockout);
+        let notice = LockNotice::for_user(&user, &lock_key, lockout, self.master_key.is_some());
         let counter = CounterRef {
             ctx,
             org_id,

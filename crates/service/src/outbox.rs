@@ -44,11 +44,38 @@ pub struct OutgoingMail {
     pub body: Zeroizing<String>,
 }
 
+/// Why a message was not accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SendError {
+    /// It never will be (a permanent refusal, an address that cannot be used): give it up.
+    pub permanent: bool,
+    /// What happened (no secret in it).
+    pub message: String,
+}
+
+impl SendError {
+    /// A failure worth retrying.
+    pub fn temporary(message: impl Into<String>) -> SendError {
+        SendError {
+            permanent: false,
+            message: message.into(),
+        }
+    }
+
+    /// A failure that retrying cannot mend.
+    pub fn permanent(message: impl Into<String>) -> SendError {
+        SendError {
+            permanent: true,
+            message: message.into(),
+        }
+    }
+}
+
 /// Hands a message to a mail server.
 #[async_trait]
 pub trait MailTransport: Send + Sync {
-    /// Sends `mail`; an error says why it was not accepted (no secret in it).
-    async fn send(&self, mail: &OutgoingMail) -> Result<(), String>;
+    /// Sends `mail`.
+    async fn send(&self, mail: &OutgoingMail) -> Result<(), SendError>;
 }
 
 /// What one delivery round did.
@@ -58,6 +85,8 @@ pub struct DeliveryReport {
     pub sent: u64,
     /// Mails that failed and wait for their retry.
     pub failed: u64,
+    /// Mails given up: refused for good, or their one-time link expired before they could go.
+    pub given_up: u64,
 }
 
 /// A mail as administrators see it.
@@ -74,7 +103,7 @@ pub struct OutboxView {
     pub subject: String,
     /// The text, with `{token}` where a one-time token goes when sent.
     pub body: String,
-    /// `queued` or `sent`.
+    /// `queued`, `sent` or `given_up`.
     pub status: &'static str,
     /// Delivery attempts started.
     pub attempts: u32,
@@ -92,6 +121,10 @@ pub struct OutboxView {
     #[serde(with = "time::serde::rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub sent_at: Option<Timestamp>,
+    /// When it was given up.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub given_up_at: Option<Timestamp>,
     /// Why the last attempt failed.
     pub last_error: Option<String>,
 }
@@ -104,16 +137,17 @@ impl From<OutboxMail> for OutboxView {
             recipient: m.draft.recipient,
             subject: m.draft.subject,
             body: m.draft.body,
-            status: if m.sent_at.is_some() {
-                "sent"
-            } else {
-                "queued"
+            status: match (m.sent_at, m.given_up_at) {
+                (Some(_), _) => "sent",
+                (None, Some(_)) => "given_up",
+                (None, None) => "queued",
             },
             attempts: m.attempts,
             event_sequence: m.event_sequence,
             created_at: m.created_at,
             next_attempt_at: m.next_attempt_at,
             sent_at: m.sent_at,
+            given_up_at: m.given_up_at,
             last_error: m.last_error,
         }
     }
@@ -152,21 +186,27 @@ impl Service {
         Ok(mails.into_iter().map(OutboxView::from).collect())
     }
 
-    /// Claims the mails due now (at most `batch`) and hands each to `transport`, recording
-    /// whether it was accepted; a refused or unreachable server means a later retry.
+    /// Sends the mails due now, at most `batch`, one claim at a time (so the lease covers one
+    /// SMTP exchange, never a whole batch), recording whether each was accepted; a refused or
+    /// unreachable server means a later retry, a permanent refusal or an expired link means the
+    /// mail is given up.
     pub async fn deliver_mail(
         &self,
         transport: &dyn MailTransport,
         batch: u32,
     ) -> ServiceResult<DeliveryReport> {
-        let now = self.now();
-        let claimed = self
-            .store
-            .claim_mail(now, plus(now, SEND_LEASE_SECONDS), batch)
-            .await?;
         let mut report = DeliveryReport::default();
-        for mail in claimed {
-            let result = match self.outgoing(&mail).await {
+        for _ in 0..batch {
+            let now = self.now();
+            let Some(mail) = self
+                .store
+                .claim_mail(now, plus(now, SEND_LEASE_SECONDS), 1)
+                .await?
+                .pop()
+            else {
+                break;
+            };
+            let result = match self.outgoing(&mail, now).await {
                 Ok(outgoing) => transport.send(&outgoing).await,
                 Err(e) => Err(e),
             };
@@ -177,45 +217,69 @@ impl Service {
                     tracing::info!(mail = mail.id, kind = %mail.draft.kind, "mail sent");
                     MailOutcome::Sent(done)
                 }
-                Err(error) => {
+                Err(SendError {
+                    permanent: true,
+                    message,
+                }) => {
+                    report.given_up += 1;
+                    tracing::warn!(mail = mail.id, error = %message, "mail given up");
+                    MailOutcome::GaveUp {
+                        at: done,
+                        error: message,
+                    }
+                }
+                Err(SendError { message, .. }) => {
                     report.failed += 1;
                     let delay = retry_delay(mail.attempts);
-                    tracing::warn!(mail = mail.id, attempts = mail.attempts, %error, "mail not sent; retry in {delay} s");
+                    tracing::warn!(mail = mail.id, attempts = mail.attempts, error = %message, "mail not sent; retry in {delay} s");
                     MailOutcome::Failed {
                         retry_at: plus(done, delay),
-                        error,
+                        error: message,
                     }
                 }
             };
-            self.store.finish_mail(mail.id, &outcome).await?;
+            self.store
+                .finish_mail(mail.id, mail.attempts, &outcome)
+                .await?;
         }
         Ok(report)
     }
 
     /// The message of a queued mail: its recipients resolved, its token signed.
-    async fn outgoing(&self, mail: &OutboxMail) -> Result<OutgoingMail, String> {
+    async fn outgoing(&self, mail: &OutboxMail, now: Timestamp) -> Result<OutgoingMail, SendError> {
         let to = if mail.draft.recipient == ORG_ADMINS {
             let org_id = mail
                 .org_id
                 .as_deref()
-                .ok_or("an instance mail has no administrators")?;
+                .ok_or_else(|| SendError::permanent("an instance mail has no administrators"))?;
             self.admin_addresses(org_id)
                 .await
-                .map_err(|e| e.to_string())?
+                .map_err(|e| SendError::temporary(e.to_string()))?
         } else {
             vec![mail.draft.recipient.clone()]
         };
         if to.is_empty() {
-            return Err("no administrator of the organization has an email address".into());
+            return Err(SendError::temporary(
+                "no administrator of the organization has an email address",
+            ));
         }
         let mut body = Zeroizing::new(mail.draft.body.clone());
         if let Some(claims) = &mail.draft.token_claims {
-            let key = self
-                .master_key
-                .as_ref()
-                .ok_or("the mail carries a one-time token and no master key is configured")?;
-            let token =
-                Zeroizing::new(sign_value(key, claims).ok_or("the token claims are not valid")?);
+            let expires = claims.get("expires").and_then(serde_json::Value::as_i64);
+            if expires.is_none_or(|e| e <= now.unix_timestamp()) {
+                return Err(SendError::permanent(
+                    "its one-time link expired before it could be sent",
+                ));
+            }
+            let key = self.master_key.as_ref().ok_or_else(|| {
+                SendError::temporary(
+                    "the mail carries a one-time link and no master key is configured",
+                )
+            })?;
+            let token = Zeroizing::new(
+                sign_value(key, claims)
+                    .ok_or_else(|| SendError::permanent("its link's claims are not valid"))?,
+            );
             body = Zeroizing::new(body.replace(TOKEN_PLACEHOLDER, &token));
         }
         Ok(OutgoingMail {

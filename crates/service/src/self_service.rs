@@ -3,13 +3,16 @@
 //! unblock, `features` for the rest).
 //!
 //! Invariants:
-//! - a reset request answers the same, and does the same store work (one event), whether or not
-//!   the login exists; only an existing, enabled user with an address gets a mail;
+//! - a reset request answers the same whether or not the login exists, and writes one event
+//!   either way; only an existing, enabled user with an address gets a mail, at most one per
+//!   user per five minutes (more requests are recorded, not mailed);
 //! - a mailed token works once (see `action_token`): the lock it names, the password hash it
 //!   replaces or the pending address it proves is gone after its use, and the store applies
 //!   each use conditionally on that state, so two concurrent uses make one change;
 //! - a password set with a reset token passes the full policy check, history included; the
-//!   reset ends every session and lifts the login's locks (the mailbox was proven);
+//!   reset ends every session and lifts the login's password locks (the mailbox was proven),
+//!   never its one-time-code locks (the second factor must stay stronger than the mailbox);
+//!   likewise a mailed unblock link only ever names a password lockout key;
 //! - self-deletion and other password re-checks go through the counted login flow, so they
 //!   cannot be used to guess passwords beyond the lockout.
 
@@ -31,6 +34,9 @@ use crate::users::{NewUser, Origin, UserView, known_hashes};
 
 /// Stable code: a mailed token that is unknown, expired, already used or of another purpose.
 pub const TOKEN_INVALID: &str = "token.invalid";
+/// At most one reset mail per user per this many seconds.
+const RESET_MAIL_WINDOW_SECONDS: i64 = 300;
+
 /// Stable code: an email address that cannot receive mail.
 pub const EMAIL_INVALID: &str = "email.invalid";
 
@@ -58,6 +64,10 @@ fn invalid_token() -> ServiceError {
 
 /// Whether `email` looks like an address a mail server takes: `local@domain`, no spaces.
 fn plausible_email(email: &str) -> bool {
+    const NOT_IN_ADDRESSES: &[char] = &['<', '>', '"', ',', ';', ':', '(', ')', '[', ']', '\\'];
+    if email.contains(NOT_IN_ADDRESSES) {
+        return false;
+    }
     match email.split_once('@') {
         Some((local, domain)) => {
             !local.is_empty()
@@ -72,6 +82,15 @@ fn plausible_email(email: &str) -> bool {
 }
 
 impl Service {
+    /// Fails with `token.invalid` when the token's organization does not exist (other failures,
+    /// e.g. an unreachable store, pass through).
+    async fn require_token_org(&self, org_id: &str) -> ServiceResult<()> {
+        match self.require_org(org_id).await {
+            Err(ServiceError::NotFound) => Err(invalid_token()),
+            other => other,
+        }
+    }
+
     /// The claims of a valid token of `purpose`.
     fn claims(&self, token: &str, purpose: Purpose) -> ServiceResult<Claims> {
         let key = self.master_key.as_ref().ok_or_else(invalid_token)?;
@@ -104,7 +123,15 @@ impl Service {
             LoginAnswer::Locked { .. } | LoginAnswer::IpBlocked { .. } => Err(
                 ServiceError::Forbidden("password checks are locked for this account or address"),
             ),
-            _ => Err(ServiceError::invalid(Violation::new(
+            LoginAnswer::Disabled
+            | LoginAnswer::PasswordExpired
+            | LoginAnswer::MfaEnrollmentOverdue
+            | LoginAnswer::EmailNotVerified => Err(ServiceError::Forbidden(
+                "the account cannot sign in now, so the password cannot be confirmed",
+            )),
+            LoginAnswer::InvalidCredentials
+            | LoginAnswer::InvalidCode
+            | LoginAnswer::InvalidChallenge => Err(ServiceError::invalid(Violation::new(
                 "password",
                 crate::mfa::PASSWORD_INCORRECT,
                 "is not the account's password",
@@ -116,10 +143,11 @@ impl Service {
     /// self-unblock.
     pub async fn self_unblock(&self, ctx: &Context, token: &str) -> ServiceResult<()> {
         let claims = self.claims(token, Purpose::Unblock)?;
+        if !claims.subject.starts_with(crate::mail::UNBLOCKABLE) {
+            return Err(invalid_token());
+        }
         let org_id = claims.org.as_str();
-        self.require_org(org_id)
-            .await
-            .map_err(|_| invalid_token())?;
+        self.require_token_org(org_id).await?;
         let policy = self.effective_policy(org_id).await?;
         let lockout = &policy.lockout.value;
         if !lockout.allow_self_unblock {
@@ -176,27 +204,46 @@ impl Service {
         // The reset mail carries a signed token: refuse every request alike without a key.
         self.master_key()?;
         let key = normalize_login(login);
-        let user = if key.is_empty() || key.chars().count() > crate::login::MAX_LOGIN_CHARS {
-            None
-        } else {
+        // A name no user can have (too long, control characters) is neither looked up nor kept.
+        let possible = !key.is_empty()
+            && key.chars().count() <= crate::login::MAX_LOGIN_CHARS
+            && !key.chars().any(char::is_control);
+        let user = if possible {
             self.store.find_user_by_login(org_id, &key).await?
+        } else {
+            None
         };
         let now = self.now();
         let user = user.filter(|u| !u.disabled);
-        let mut event = self.event(
+        let event = self.event(
             ctx,
             Some(org_id),
             "user.password.reset_requested",
             now,
-            json!({"login": key, "user_id": user.as_ref().map(|u| &u.id)}),
+            json!({"login": possible.then_some(&key), "user_id": user.as_ref().map(|u| &u.id)}),
         );
-        event.mail = user.as_ref().and_then(|u| self.password_reset_mail(u, now));
-        self.store.append_events(vec![event]).await?;
+        let mail = user.as_ref().and_then(|u| {
+            let mut mail = self.password_reset_mail(u, now)?;
+            let window = now.unix_timestamp().div_euclid(RESET_MAIL_WINDOW_SECONDS);
+            mail.dedupe_key = Some(format!("password_reset:{}:{window}", u.id));
+            Some(mail)
+        });
+        match mail {
+            Some(mail) => {
+                let mut with_mail = event.clone();
+                with_mail.mail = Some(mail);
+                // Already mailed in this window: record the request without a mail.
+                if !self.store.queue_mail_once(with_mail).await? {
+                    self.store.append_events(vec![event]).await?;
+                }
+            }
+            None => self.store.append_events(vec![event]).await?,
+        }
         Ok(())
     }
 
     /// Sets a new password with a mailed reset token (full policy check, history included);
-    /// every session of the user ends and its locks are lifted.
+    /// every session of the user ends and its password locks are lifted.
     pub async fn confirm_password_reset(
         &self,
         ctx: &Context,
@@ -205,9 +252,7 @@ impl Service {
     ) -> ServiceResult<()> {
         let claims = self.claims(token, Purpose::PasswordReset)?;
         let org_id = claims.org.as_str();
-        self.require_org(org_id)
-            .await
-            .map_err(|_| invalid_token())?;
+        self.require_token_org(org_id).await?;
         let policy = self.effective_policy(org_id).await?;
         if !policy.features.value.forgot_password_enabled {
             return Err(ServiceError::Forbidden(
@@ -271,7 +316,14 @@ impl Service {
                 portcullis_store::StoreError::VersionMismatch => invalid_token(),
                 other => other.into(),
             })?;
-        self.unlock_login(ctx, org_id, &user.login).await?;
+        // The password is set; lifting the locks is a courtesy that must not turn the answer
+        // into a failure (the token is spent).
+        if let Err(e) = self
+            .unlock_login_kinds(ctx, org_id, &user.login, &[SecretKind::Password])
+            .await
+        {
+            tracing::warn!(org = %org_id, error = %e, "locks not lifted after a password reset");
+        }
         Ok(())
     }
 
@@ -409,6 +461,9 @@ mod tests {
             assert!(plausible_email(good), "{good}");
         }
         for bad in [
+            "evil<victim@example.com>",
+            "\"a\"@example.com",
+            "a@example.com, b@example.com",
             "",
             "a",
             "@example.com",

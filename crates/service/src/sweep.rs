@@ -131,8 +131,6 @@ impl Service {
             )
             .await?;
         report.api_keys_deleted += self.store.delete_expired_api_keys(org_id, now).await?;
-        self.queue_expiry_reminders(ctx, org_id, &policy, report)
-            .await?;
         let mut after: Option<String> = None;
         loop {
             let keys = self
@@ -180,6 +178,18 @@ impl Service {
                     after = Some(last.clone())
                 }
                 _ => break,
+            }
+        }
+        // Reminders last: a failure here must not keep ended locks from opening.
+        match self
+            .queue_expiry_reminders(ctx, org_id, &policy, report)
+            .await
+        {
+            Ok(()) => {}
+            Err(e @ ServiceError::Unavailable(_)) => return Err(e),
+            Err(e) => {
+                tracing::error!(org = %org_id, error = %e, "expiry reminders failed");
+                report.errors += 1;
             }
         }
         Ok(())

@@ -4,7 +4,8 @@ ALTER TABLE users ADD COLUMN verification_pending BOOLEAN NOT NULL DEFAULT FALSE
 -- The mail outbox: each mail is written in the transaction of the event that causes it
 -- (`event_sequence`), holds no secret (one-time links keep only their claims), and is claimed by
 -- a sender that pushes `next_attempt_at` forward before it tries, so replicas never send one mail
--- at the same time and a mail whose sender died is tried again.
+-- at the same time and a mail whose sender died is tried again. A mail that can never be sent (a
+-- permanent refusal, an expired link) is given up (`given_up_at`), never deleted.
 CREATE TABLE outbox (
     id              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     org_id          TEXT,
@@ -19,9 +20,10 @@ CREATE TABLE outbox (
     attempts        BIGINT  NOT NULL DEFAULT 0,
     next_attempt_at BIGINT  NOT NULL,
     sent_at         BIGINT,
+    given_up_at     BIGINT,
     last_error      TEXT
 );
 
 CREATE INDEX outbox_by_org ON outbox (org_id, id);
-CREATE INDEX outbox_due ON outbox (next_attempt_at, id) WHERE sent_at IS NULL;
+CREATE INDEX outbox_due ON outbox (next_attempt_at, id) WHERE sent_at IS NULL AND given_up_at IS NULL;
 CREATE UNIQUE INDEX outbox_dedupe ON outbox (org_id, dedupe_key) WHERE dedupe_key IS NOT NULL;

@@ -201,7 +201,7 @@ impl PostgresStore {
     ) -> DbResult<Vec<OutboxMail>> {
         let found = sqlx::query(concat!(
             "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $2 WHERE id IN \
-             (SELECT id FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= $1 \
+             (SELECT id FROM outbox WHERE sent_at IS NULL AND given_up_at IS NULL AND next_attempt_at <= $1 \
               ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING ",
             outbox_columns!()
         ))
@@ -216,20 +216,34 @@ impl PostgresStore {
     }
 
     /// `Store::finish_mail`.
-    pub(crate) async fn finish_mail_impl(&self, id: u64, outcome: &MailOutcome) -> DbResult<()> {
+    pub(crate) async fn finish_mail_impl(
+        &self,
+        id: u64,
+        attempt: u32,
+        outcome: &MailOutcome,
+    ) -> DbResult<()> {
         let query = match outcome {
             MailOutcome::Sent(at) => {
-                sqlx::query("UPDATE outbox SET sent_at = $2, last_error = NULL WHERE id = $1")
+                sqlx::query("UPDATE outbox SET sent_at = $2, last_error = NULL WHERE id = $1 AND sent_at IS NULL")
                     .bind(rows::seq_to_db(id))
                     .bind(rows::ts_to_db(*at)?)
             }
             MailOutcome::Failed { retry_at, error } => sqlx::query(
                 "UPDATE outbox SET next_attempt_at = $2, last_error = $3 \
-                 WHERE id = $1 AND sent_at IS NULL",
+                 WHERE id = $1 AND attempts = $4 AND sent_at IS NULL AND given_up_at IS NULL",
             )
             .bind(rows::seq_to_db(id))
             .bind(rows::ts_to_db(*retry_at)?)
-            .bind(error.as_str()),
+            .bind(error.as_str())
+            .bind(i64::from(attempt)),
+            MailOutcome::GaveUp { at, error } => sqlx::query(
+                "UPDATE outbox SET given_up_at = $2, last_error = $3 \
+                 WHERE id = $1 AND attempts = $4 AND sent_at IS NULL AND given_up_at IS NULL",
+            )
+            .bind(rows::seq_to_db(id))
+            .bind(rows::ts_to_db(*at)?)
+            .bind(error.as_str())
+            .bind(i64::from(attempt)),
         };
         query.execute(&self.pool).await?;
         Ok(())

@@ -460,8 +460,8 @@ impl Store for PostgresStore {
         Ok(self.claim_mail_impl(now, until, limit).await?)
     }
 
-    async fn finish_mail(&self, id: u64, outcome: &MailOutcome) -> StoreResult<()> {
-        Ok(self.finish_mail_impl(id, outcome).await?)
+    async fn finish_mail(&self, id: u64, attempt: u32, outcome: &MailOutcome) -> StoreResult<()> {
+        Ok(self.finish_mail_impl(id, attempt, outcome).await?)
     }
 
     async fn append_events(&self, events: Vec<EventDraft>) -> StoreResult<()> {

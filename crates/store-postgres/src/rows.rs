@@ -183,6 +183,7 @@ pub(crate) fn outbox_mail(row: &PgRow) -> DbResult<OutboxMail> {
         attempts: count_from_db(row.try_get::<i64, _>("attempts")?)?,
         next_attempt_at: ts(row, "next_attempt_at")?,
         sent_at: opt_ts(row, "sent_at")?,
+        given_up_at: opt_ts(row, "given_up_at")?,
         last_error: opt_text(row, "last_error")?,
     })
 }

@@ -318,17 +318,21 @@ pub trait Store: Send + Sync + 'static {
     async fn queue_mail_once(&self, event: EventDraft) -> StoreResult<bool>;
     /// Mails of an organization ordered by id, after `page.after`, newest last.
     async fn list_outbox(&self, org_id: &str, page: &Page) -> StoreResult<Vec<OutboxMail>>;
-    /// Claims at most `limit` unsent mails due at `now` (oldest first), atomically: each
-    /// claimed mail counts one more attempt and is not due again before `until`, so replicas
-    /// never send one mail at the same time, and a mail whose sender died is tried again.
+    /// Claims at most `limit` mails, neither sent nor given up, due at `now` (oldest first),
+    /// atomically: each claimed mail counts one more attempt and is not due again before
+    /// `until`, so replicas never send one mail at the same time, and a mail whose sender died
+    /// is tried again.
     async fn claim_mail(
         &self,
         now: Timestamp,
         until: Timestamp,
         limit: u32,
     ) -> StoreResult<Vec<OutboxMail>>;
-    /// Records how a claimed mail's delivery ended.
-    async fn finish_mail(&self, id: u64, outcome: &MailOutcome) -> StoreResult<()>;
+    /// Records how the delivery of a mail claimed at attempt `attempt` ended. `Sent` is
+    /// recorded whenever the mail is not yet sent; `Failed` and `GaveUp` only while no later
+    /// claim took the mail (its `attempts` is still `attempt`) and it is neither sent nor given
+    /// up, so a slow sender never overrides a newer one.
+    async fn finish_mail(&self, id: u64, attempt: u32, outcome: &MailOutcome) -> StoreResult<()>;
 
     // --- events
 

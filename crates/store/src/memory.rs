@@ -46,6 +46,7 @@ impl State {
                     attempts: 0,
                     next_attempt_at: draft.at,
                     sent_at: None,
+                    given_up_at: None,
                     last_error: None,
                 });
             }
@@ -705,7 +706,7 @@ impl Store for MemoryStore {
         let mut due: Vec<&mut OutboxMail> = s
             .outbox
             .iter_mut()
-            .filter(|m| m.sent_at.is_none() && m.next_attempt_at <= now)
+            .filter(|m| m.sent_at.is_none() && m.given_up_at.is_none() && m.next_attempt_at <= now)
             .collect();
         due.sort_by_key(|m| (m.next_attempt_at, m.id));
         let mut claimed: Vec<OutboxMail> = due
@@ -721,20 +722,30 @@ impl Store for MemoryStore {
         Ok(claimed)
     }
 
-    async fn finish_mail(&self, id: u64, outcome: &MailOutcome) -> StoreResult<()> {
+    async fn finish_mail(&self, id: u64, attempt: u32, outcome: &MailOutcome) -> StoreResult<()> {
         let mut s = self.lock()?;
-        if let Some(mail) = s.outbox.iter_mut().find(|m| m.id == id) {
-            match outcome {
-                MailOutcome::Sent(at) => {
-                    mail.sent_at = Some(*at);
-                    mail.last_error = None;
-                }
-                MailOutcome::Failed { retry_at, error } if mail.sent_at.is_none() => {
-                    mail.next_attempt_at = *retry_at;
-                    mail.last_error = Some(error.clone());
-                }
-                MailOutcome::Failed { .. } => {}
+        let Some(mail) = s
+            .outbox
+            .iter_mut()
+            .find(|m| m.id == id && m.sent_at.is_none())
+        else {
+            return Ok(());
+        };
+        let current = mail.attempts == attempt && mail.given_up_at.is_none();
+        match outcome {
+            MailOutcome::Sent(at) => {
+                mail.sent_at = Some(*at);
+                mail.last_error = None;
             }
+            MailOutcome::Failed { retry_at, error } if current => {
+                mail.next_attempt_at = *retry_at;
+                mail.last_error = Some(error.clone());
+            }
+            MailOutcome::GaveUp { at, error } if current => {
+                mail.given_up_at = Some(*at);
+                mail.last_error = Some(error.clone());
+            }
+            MailOutcome::Failed { .. } | MailOutcome::GaveUp { .. } => {}
         }
         Ok(())
     }

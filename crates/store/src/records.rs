@@ -413,6 +413,9 @@ pub struct OutboxMail {
     /// When the SMTP server accepted it; `None` while queued.
     #[serde(with = "time::serde::rfc3339::option")]
     pub sent_at: Option<Timestamp>,
+    /// When it was given up (it can never be sent: refused for good, or its link expired).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub given_up_at: Option<Timestamp>,
     /// Why the last attempt failed.
     pub last_error: Option<String>,
 }
@@ -422,11 +425,18 @@ pub struct OutboxMail {
 pub enum MailOutcome {
     /// Accepted by the SMTP server at this time.
     Sent(Timestamp),
-    /// Refused or unreachable: try again at `retry_at`.
+    /// Refused or unreachable for now: try again at `retry_at`.
     Failed {
         /// Next attempt.
         retry_at: Timestamp,
         /// What went wrong (no secret).
+        error: String,
+    },
+    /// It can never be sent (refused for good, or its one-time link expired): stop trying.
+    GaveUp {
+        /// When.
+        at: Timestamp,
+        /// Why (no secret).
         error: String,
     },
 }

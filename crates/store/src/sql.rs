@@ -135,7 +135,7 @@ macro_rules! event_columns {
 macro_rules! outbox_columns {
     () => {
         "id, org_id, event_sequence, kind, recipient, subject, body, token_claims, dedupe_key, \
-         created_at, attempts, next_attempt_at, sent_at, last_error"
+         created_at, attempts, next_attempt_at, sent_at, given_up_at, last_error"
     };
 }
 

@@ -92,7 +92,10 @@ async fn the_lock_mail_arrives_and_its_link_unblocks_exactly_once() {
 
     assert_eq!(
         deliver(&app, &transport).await,
-        DeliveryReport { sent: 1, failed: 0 }
+        DeliveryReport {
+            sent: 1,
+            ..Default::default()
+        }
     );
     let mails = sink.messages();
     assert_eq!(mails.len(), 1);
@@ -212,6 +215,8 @@ async fn a_reset_token_sets_a_compliant_password_once_and_unknown_users_get_noth
     assert_eq!(unknown.status, StatusCode::ACCEPTED);
     assert_eq!(known.status, StatusCode::ACCEPTED);
     assert_eq!(unknown.bytes, known.bytes, "the same answer");
+    // Asking again within five minutes is recorded, not mailed again.
+    assert_eq!(reset("bob").await.bytes, known.bytes);
     assert_eq!(deliver(&app, &transport).await.sent, 1, "one mail: bob's");
     let mails = sink.messages();
     assert_eq!(mails.len(), 1);
@@ -274,7 +279,7 @@ async fn a_reset_token_sets_a_compliant_password_once_and_unknown_users_get_noth
             .iter()
             .filter(|e| *e == "user.password.reset_requested")
             .count(),
-        2
+        3
     );
     assert!(events.contains(&"user.password.reset".to_owned()));
     sink.stop();
@@ -289,7 +294,22 @@ async fn mails_stay_queued_while_the_smtp_server_is_down_and_go_out_when_it_is_b
     };
     let (app, transport) = mail_app(port).await;
     let admin = app.org_with_admin("acme").await;
+    app.set_section(
+        "acme",
+        &admin,
+        "features",
+        json!({"forgot_password_enabled": true}),
+    )
+    .await;
     let id = user_with_email(&app, &admin, "carol", &["member"]).await;
+    // A reset mail (its link works one hour), then a password change notice.
+    let asked = anonymous(
+        &app,
+        "/v1/orgs/acme/password-reset",
+        json!({"login": "carol"}),
+    )
+    .await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED);
     let a = app
         .put(
             &format!("/v1/orgs/acme/users/{id}/password"),
@@ -298,25 +318,25 @@ async fn mails_stay_queued_while_the_smtp_server_is_down_and_go_out_when_it_is_b
         )
         .await;
     assert_eq!(a.status, StatusCode::NO_CONTENT, "{:?}", a.body);
+    let failed = |n| DeliveryReport {
+        failed: n,
+        ..Default::default()
+    };
 
-    assert_eq!(
-        deliver(&app, &transport).await,
-        DeliveryReport { sent: 0, failed: 1 }
-    );
-    let item = &app.get("/v1/orgs/acme/outbox", &admin).await.body["items"][0];
-    assert_eq!(item["status"], "queued");
-    assert_eq!(item["attempts"], 1);
-    assert!(
-        item["last_error"].as_str().unwrap().starts_with("SMTP"),
-        "{item}"
-    );
-    // Not retried before its backoff ends.
+    assert_eq!(deliver(&app, &transport).await, failed(2));
+    let outbox = app.get("/v1/orgs/acme/outbox", &admin).await;
+    for item in outbox.body["items"].as_array().unwrap() {
+        assert_eq!(item["status"], "queued");
+        assert_eq!(item["attempts"], 1);
+        assert!(
+            item["last_error"].as_str().unwrap().starts_with("SMTP"),
+            "{item}"
+        );
+    }
+    // Not retried before its backoff ends (30 s, then 60 s).
     assert_eq!(deliver(&app, &transport).await, DeliveryReport::default());
     app.clock.advance(31);
-    assert_eq!(
-        deliver(&app, &transport).await,
-        DeliveryReport { sent: 0, failed: 1 }
-    );
+    assert_eq!(deliver(&app, &transport).await, failed(2));
     app.clock.advance(31);
     assert_eq!(
         deliver(&app, &transport).await,
@@ -324,26 +344,59 @@ async fn mails_stay_queued_while_the_smtp_server_is_down_and_go_out_when_it_is_b
         "now 60 s"
     );
 
+    // Back after an hour: the notice goes out; the reset link expired meanwhile, so its mail is
+    // given up rather than sent with a dead link.
     let sink = SmtpSink::start_on(port).await;
-    app.clock.advance(30);
+    app.clock.advance(3600);
     assert_eq!(
         deliver(&app, &transport).await,
-        DeliveryReport { sent: 1, failed: 0 }
+        DeliveryReport {
+            sent: 1,
+            given_up: 1,
+            ..Default::default()
+        }
     );
     let mails = sink.messages();
     assert_eq!(mails.len(), 1);
     assert_eq!(mails[0].to, ["carol@example.test"]);
     assert_eq!(mails[0].subject(), "Your password was changed");
-    let item = &app.get("/v1/orgs/acme/outbox", &admin).await.body["items"][0];
-    assert_eq!(item["status"], "sent");
-    assert_eq!(item["attempts"], 3);
-    assert!(item["last_error"].is_null());
+    let items = app.get("/v1/orgs/acme/outbox", &admin).await.body["items"].clone();
+    assert_eq!(items[0]["kind"], "password_reset");
+    assert_eq!(items[0]["status"], "given_up");
+    assert!(items[0]["last_error"].as_str().unwrap().contains("expired"));
+    assert_eq!(items[1]["status"], "sent");
+    assert_eq!(items[1]["attempts"], 3);
+    assert!(items[1]["last_error"].is_null());
     app.clock.advance(3600);
     assert_eq!(
         deliver(&app, &transport).await,
         DeliveryReport::default(),
         "sent once"
     );
+
+    // An address that can never receive is given up at once, not retried forever.
+    let dan = app
+        .post(
+            "/v1/orgs/acme/users",
+            &admin,
+            json!({"login": "dan", "password": GOOD, "email": "dan at home"}),
+        )
+        .await;
+    let dan = dan.body["id"].as_str().unwrap().to_owned();
+    app.put(
+        &format!("/v1/orgs/acme/users/{dan}/password"),
+        &admin,
+        json!({"password": NEW_GOOD, "change_required": false}),
+    )
+    .await;
+    assert_eq!(
+        deliver(&app, &transport).await,
+        DeliveryReport {
+            given_up: 1,
+            ..Default::default()
+        }
+    );
+    assert_eq!(sink.messages().len(), 1);
     sink.stop();
 }
 

@@ -226,7 +226,8 @@ async fn sixty_four_concurrent_wrong_codes_count_exactly_max_otp_attempts() {
         ORG,
         &admin,
         "lockout",
-        json!({"max_otp_attempts": 5, "lock_duration": null, "notify_user": true}),
+        json!({"max_otp_attempts": 5, "lock_duration": null, "notify_user": true,
+               "allow_self_unblock": true}),
     )
     .await;
     let (secret, _) = app.enroll("bob").await;
@@ -266,7 +267,8 @@ async fn sixty_four_concurrent_wrong_codes_count_exactly_max_otp_attempts() {
         5
     );
     assert_eq!(events.iter().filter(|e| *e == "account.locked").count(), 1);
-    // One lock, one mail to the user (no unblock link: self-unblock is off).
+    // One lock, one mail to the user, with no unblock link: a one-time-code lock is never
+    // lifted by mail (the second factor would be no stronger than the mailbox).
     let outbox = app.get(&format!("/v1/orgs/{ORG}/outbox"), &admin).await;
     let mails = outbox.body["items"].as_array().unwrap();
     assert_eq!(mails.len(), 1, "{mails:?}");

@@ -129,12 +129,13 @@ pub async fn claimed_mail_is_sent_once(store: Arc<dyn Store>) {
     assert_eq!(third[0].draft.recipient, "u2@example.test");
 
     store
-        .finish_mail(claimed[0].id, &MailOutcome::Sent(at(3)))
+        .finish_mail(claimed[0].id, 1, &MailOutcome::Sent(at(3)))
         .await
         .unwrap();
     store
         .finish_mail(
             claimed[1].id,
+            1,
             &MailOutcome::Failed {
                 retry_at: at(30),
                 error: "connection refused".to_owned(),
@@ -174,6 +175,7 @@ pub async fn claimed_mail_is_sent_once(store: Arc<dyn Store>) {
     store
         .finish_mail(
             listed[0].id,
+            1,
             &MailOutcome::Failed {
                 retry_at: at(5),
                 error: "late".to_owned(),
@@ -185,6 +187,49 @@ pub async fn claimed_mail_is_sent_once(store: Arc<dyn Store>) {
     assert_eq!(
         (listed[0].sent_at, listed[0].last_error.as_deref()),
         (Some(at(3)), None)
+    );
+
+    // The third mail was claimed twice more (attempts 2 and 3, the last until 10 060): a late
+    // report of an older claim changes nothing; the current claim's does.
+    let stale = MailOutcome::Failed {
+        retry_at: at(63),
+        error: "stale".to_owned(),
+    };
+    store.finish_mail(third[0].id, 2, &stale).await.unwrap();
+    let third_now = |store: Arc<dyn Store>| async move {
+        let all = store.list_outbox("oa", &page(None, 10)).await.unwrap();
+        all.into_iter()
+            .find(|m| m.draft.recipient == "u2@example.test")
+            .unwrap()
+    };
+    let mail = third_now(store.clone()).await;
+    assert_eq!(
+        (mail.attempts, mail.next_attempt_at, mail.last_error),
+        (3, at(10_060), None)
+    );
+    // Given up for good: never claimed again, and a later report changes nothing.
+    let gave_up = MailOutcome::GaveUp {
+        at: at(70),
+        error: "550 no such mailbox".to_owned(),
+    };
+    store.finish_mail(third[0].id, 3, &gave_up).await.unwrap();
+    let mail = third_now(store.clone()).await;
+    assert_eq!(mail.given_up_at, Some(at(70)));
+    assert_eq!(mail.last_error.as_deref(), Some("550 no such mailbox"));
+    assert_eq!(mail.sent_at, None);
+    let later = store
+        .claim_mail(at(100_000), at(100_060), 10)
+        .await
+        .unwrap();
+    assert!(later.iter().all(|m| m.id != mail.id), "{later:?}");
+    let late = MailOutcome::Failed {
+        retry_at: at(1),
+        error: "late".to_owned(),
+    };
+    store.finish_mail(third[0].id, 3, &late).await.unwrap();
+    assert_eq!(
+        third_now(store.clone()).await.last_error.as_deref(),
+        Some("550 no such mailbox")
     );
 }
 
