@@ -99,3 +99,62 @@ fn database_passwords_are_not_logged() {
         "sqlite://portcullis.db"
     );
 }
+
+#[test]
+fn smtp_settings_come_from_the_environment_and_the_password_is_never_shown() {
+    let (config, warnings) = load(
+        None,
+        &env(&[
+            ("PORTCULLIS_SMTP__HOST", "mail.example.test"),
+            ("PORTCULLIS_SMTP__PORT", "465"),
+            ("PORTCULLIS_SMTP__TLS", "tls"),
+            ("PORTCULLIS_SMTP__USERNAME", "portcullis"),
+            ("PORTCULLIS_SMTP__PASSWORD", "123456"),
+            (
+                "PORTCULLIS_SMTP__FROM",
+                "Portcullis <security@example.test>",
+            ),
+            ("PORTCULLIS_PUBLIC_URL", "https://id.example.test"),
+        ]),
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(config.smtp.host.as_deref(), Some("mail.example.test"));
+    assert_eq!(config.smtp.port, 465);
+    assert_eq!(config.smtp.tls, portcullis_server::config::SmtpTls::Tls);
+    // A numeric-looking password stays the text it was.
+    assert_eq!(config.smtp.password.as_deref(), Some("123456"));
+    assert_eq!(
+        config.public_url.as_deref(),
+        Some("https://id.example.test")
+    );
+    let shown = format!("{config:?}");
+    assert!(!shown.contains("123456"), "{shown}");
+    assert!(shown.contains("mail.example.test"));
+    assert!(
+        portcullis_server::smtp::SmtpTransport::new(&config.smtp)
+            .unwrap()
+            .is_some()
+    );
+
+    let bad = load(
+        None,
+        &env(&[("PORTCULLIS_PUBLIC_URL", "id.example.test")]),
+        &Overrides::default(),
+    );
+    assert!(bad.unwrap_err().0.contains("public_url"));
+    let (config, _) = load(
+        None,
+        &env(&[
+            ("PORTCULLIS_SMTP__HOST", "h"),
+            ("PORTCULLIS_SMTP__USERNAME", "u"),
+        ]),
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert!(
+        portcullis_server::smtp::SmtpTransport::new(&config.smtp).is_err(),
+        "a user without a password"
+    );
+}
