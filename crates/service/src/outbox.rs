@@ -171,11 +171,7 @@ impl Service {
     ) -> ServiceResult<Vec<OutboxView>> {
         caller.allow(org_id, Action::Manage)?;
         self.require_org(org_id).await?;
-        if page
-            .after
-            .as_deref()
-            .is_some_and(|a| a.parse::<u64>().is_err())
-        {
+        if page.after_number().is_none() {
             return Err(ServiceError::invalid(portcullis_model::Violation::new(
                 "after",
                 portcullis_model::codes::INVALID_JSON,

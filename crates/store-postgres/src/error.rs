@@ -49,9 +49,10 @@ pub(crate) enum DbError {
 pub(crate) type DbResult<T> = Result<T, DbError>;
 
 impl DbError {
-    /// Whether a unique key was taken (23505).
-    pub(crate) fn is_unique_violation(&self) -> bool {
-        matches!(self, DbError::Sqlx(err) if sqlstate(err).as_deref() == Some("23505"))
+    /// Whether the outbox's dedupe key was taken (a concurrent `queue_mail_once` won).
+    pub(crate) fn is_dedupe_conflict(&self) -> bool {
+        matches!(self, DbError::Sqlx(sqlx::Error::Database(db))
+            if db.is_unique_violation() && db.constraint() == Some("outbox_dedupe"))
     }
 
     /// Whether retrying the whole transaction may succeed (serialization failure or deadlock).

@@ -87,7 +87,12 @@ async fn insert_mail(
     .bind(&mail.recipient)
     .bind(&mail.subject)
     .bind(&mail.body)
-    .bind(rows::opt_json_to_db(mail.token_claims.as_ref())?)
+    .bind(
+        mail.token_claims
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()?,
+    )
     .bind(mail.dedupe_key.as_deref())
     .bind(at)
     .execute(&mut **tx)
@@ -160,7 +165,7 @@ impl PostgresStore {
         }
         match insert_events(&mut tx, vec![draft]).await {
             Ok(_) => {}
-            Err(e) if e.is_unique_violation() => {
+            Err(e) if e.is_dedupe_conflict() => {
                 return Ok(false);
             }
             Err(e) => return Err(e),
@@ -175,10 +180,7 @@ impl PostgresStore {
         org_id: &str,
         page: &Page,
     ) -> DbResult<Vec<OutboxMail>> {
-        let after = match page.after.as_deref() {
-            Some(cursor) => cursor.parse::<i64>().unwrap_or(i64::MAX),
-            None => 0,
-        };
+        let after = rows::seq_to_db(page.after_number().unwrap_or(u64::MAX));
         let found = sqlx::query(concat!(
             "SELECT ",
             outbox_columns!(),
@@ -215,37 +217,41 @@ impl PostgresStore {
         Ok(claimed)
     }
 
-    /// `Store::finish_mail`.
+    /// `Store::finish_mail`. A failure or a giving-up is one statement: it moves the next
+    /// attempt or marks the mail given up, for the claim that made the attempt only.
     pub(crate) async fn finish_mail_impl(
         &self,
         id: u64,
         attempt: u32,
         outcome: &MailOutcome,
     ) -> DbResult<()> {
-        let query = match outcome {
+        let (retry_at, given_up_at, error) = match outcome {
             MailOutcome::Sent(at) => {
-                sqlx::query("UPDATE outbox SET sent_at = $2, last_error = NULL WHERE id = $1 AND sent_at IS NULL")
-                    .bind(rows::seq_to_db(id))
-                    .bind(rows::ts_to_db(*at)?)
+                sqlx::query(
+                    "UPDATE outbox SET sent_at = $2, last_error = NULL \
+                     WHERE id = $1 AND sent_at IS NULL",
+                )
+                .bind(rows::seq_to_db(id))
+                .bind(rows::ts_to_db(*at)?)
+                .execute(&self.pool)
+                .await?;
+                return Ok(());
             }
-            MailOutcome::Failed { retry_at, error } => sqlx::query(
-                "UPDATE outbox SET next_attempt_at = $2, last_error = $3 \
-                 WHERE id = $1 AND attempts = $4 AND sent_at IS NULL AND given_up_at IS NULL",
-            )
-            .bind(rows::seq_to_db(id))
-            .bind(rows::ts_to_db(*retry_at)?)
-            .bind(error.as_str())
-            .bind(i64::from(attempt)),
-            MailOutcome::GaveUp { at, error } => sqlx::query(
-                "UPDATE outbox SET given_up_at = $2, last_error = $3 \
-                 WHERE id = $1 AND attempts = $4 AND sent_at IS NULL AND given_up_at IS NULL",
-            )
-            .bind(rows::seq_to_db(id))
-            .bind(rows::ts_to_db(*at)?)
-            .bind(error.as_str())
-            .bind(i64::from(attempt)),
+            MailOutcome::Failed { retry_at, error } => (Some(*retry_at), None, error),
+            MailOutcome::GaveUp { at, error } => (None, Some(*at), error),
         };
-        query.execute(&self.pool).await?;
+        sqlx::query(
+            "UPDATE outbox SET next_attempt_at = COALESCE($2, next_attempt_at), \
+             given_up_at = $3, last_error = $4 \
+             WHERE id = $1 AND attempts = $5 AND sent_at IS NULL AND given_up_at IS NULL",
+        )
+        .bind(rows::seq_to_db(id))
+        .bind(rows::opt_ts_to_db(retry_at)?)
+        .bind(rows::opt_ts_to_db(given_up_at)?)
+        .bind(error.as_str())
+        .bind(i64::from(attempt))
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 }

@@ -148,7 +148,7 @@ impl PostgresStore {
         // other orders wait for each other instead of deadlocking.
         let mut order: Vec<usize> = (0..changes.len()).collect();
         order.sort_by(|a, b| changes[*a].section.cmp(&changes[*b].section));
-        let mut locked = vec![(0u64, None); changes.len()];
+        let mut created = vec![None; changes.len()];
         for at in order {
             let change = &changes[at];
             let changed_at_db = rows::ts_to_db(change.event.at)?;
@@ -162,11 +162,11 @@ impl PostgresStore {
                 tx.rollback().await?;
                 return Err(StoreError::VersionMismatch.into());
             }
-            locked[at] = (current_sequence, created_at);
+            created[at] = created_at;
         }
         bump_policy_version(&mut tx).await?;
         let mut rows = Vec::with_capacity(changes.len());
-        for (change, (_, created_at)) in changes.into_iter().zip(locked) {
+        for (change, created_at) in changes.into_iter().zip(created) {
             let changed_at = change.event.at;
             let changed_at_db = rows::ts_to_db(changed_at)?;
             let created_at_db = created_at.unwrap_or(changed_at_db);

@@ -17,7 +17,6 @@ use sqlx::sqlite::SqliteRow;
 
 use crate::error::DbResult;
 
-pub(crate) use portcullis_store::sql::opt_json_to_db;
 use portcullis_store::sql::{
     count_from_db, json_from_db, opt_json_from_db, roles_from_db, stage_from_db,
 };

@@ -113,6 +113,8 @@ macro_rules! conformance_tests {
             mail::failed_write_queues_no_mail,
             mail::claimed_mail_is_sent_once,
             mail::reminder_is_queued_once,
+            mail::claims_take_the_longest_due_first,
+            mail::concurrent_reminders_queue_one,
             mail::conditional_password_write,
             mail::email_confirmation_happens_once,
             isolation::org_data_never_crosses_organizations,

@@ -84,7 +84,8 @@ pub trait Store: Send + Sync + 'static {
     async fn policy_version(&self) -> StoreResult<u64>;
     /// Every section row of `owner`.
     async fn load_sections(&self, owner: &Owner) -> StoreResult<Vec<SectionRow>>;
-    /// Writes several sections of `owner` in one transaction: all of them or none. Each change
+    /// Writes several sections of `owner` in one transaction: all of them or none. The batch
+    /// names each section at most once. Each change
     /// records its event, and the row's `sequence` becomes that event's. A change with
     /// `expected_sequence` happens only if the row's current sequence is that value (0 = the row
     /// must not exist); one mismatch fails the whole batch with `VersionMismatch`.

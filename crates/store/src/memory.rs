@@ -683,10 +683,7 @@ impl Store for MemoryStore {
     }
 
     async fn list_outbox(&self, org_id: &str, page: &Page) -> StoreResult<Vec<OutboxMail>> {
-        let after = match page.after.as_deref() {
-            Some(cursor) => cursor.parse::<u64>().unwrap_or(u64::MAX),
-            None => 0,
-        };
+        let after = page.after_number().unwrap_or(u64::MAX);
         let s = self.lock()?;
         Ok(s.outbox
             .iter()

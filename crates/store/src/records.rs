@@ -486,3 +486,14 @@ pub struct Page {
     /// At most this many (the service caps it).
     pub limit: u32,
 }
+
+impl Page {
+    /// The cursor of a list ordered by a numeric id: `Some(0)` without one, `None` when it is
+    /// not a number (the service refuses such a cursor; a store answers an empty page).
+    pub fn after_number(&self) -> Option<u64> {
+        match self.after.as_deref() {
+            None => Some(0),
+            Some(cursor) => cursor.parse().ok(),
+        }
+    }
+}

@@ -144,13 +144,6 @@ pub fn opt_json_from_db(text: Option<&str>) -> StoreResult<Option<serde_json::Va
     text.map(json_from_db).transpose()
 }
 
-/// Token claims as stored.
-pub fn opt_json_to_db(value: Option<&serde_json::Value>) -> StoreResult<Option<String>> {
-    value
-        .map(|v| serde_json::to_string(v).map_err(|e| StoreError::Internal(format!("JSON: {e}"))))
-        .transpose()
-}
-
 /// A stored attempt count.
 pub fn count_from_db(count: i64) -> StoreResult<u32> {
     u32::try_from(count).map_err(corrupt)

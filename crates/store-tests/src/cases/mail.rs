@@ -233,6 +233,52 @@ pub async fn claimed_mail_is_sent_once(store: Arc<dyn Store>) {
     );
 }
 
+/// A claim takes at most `limit` mails, the longest due first (then by id).
+pub async fn claims_take_the_longest_due_first(store: Arc<dyn Store>) {
+    for n in [5, 3, 4] {
+        let mut event = draft(Some("oa"), "account.locked", n);
+        event.mail = Some(mail("account_locked", &format!("u{n}@example.test"), None));
+        store.append_events(vec![event]).await.unwrap();
+    }
+    let first = store.claim_mail(at(10), at(100), 1).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].draft.recipient, "u3@example.test");
+    let next = store.claim_mail(at(10), at(100), 2).await.unwrap();
+    let to: Vec<&str> = next.iter().map(|m| m.draft.recipient.as_str()).collect();
+    assert_eq!(
+        to,
+        ["u5@example.test", "u4@example.test"],
+        "by id once both are claimed"
+    );
+}
+
+/// Concurrent reminders with one key: exactly one writes its event and mail.
+pub async fn concurrent_reminders_queue_one(store: Arc<dyn Store>) {
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut event = draft(Some("oa"), "user.password.expiring", 1);
+            event.mail = Some(mail("password_expiring", "a@example.test", Some("k")));
+            store.queue_mail_once(event).await.unwrap()
+        }));
+    }
+    let mut written = 0;
+    for task in tasks {
+        written += u32::from(task.await.unwrap());
+    }
+    assert_eq!(written, 1);
+    assert_eq!(events_of(&*store, Some("oa")).await.len(), 1);
+    assert_eq!(
+        store
+            .list_outbox("oa", &page(None, 10))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
 /// A reminder with a dedupe key is queued once per organization: the second call writes
 /// neither event nor mail; another key or another organization is queued.
 pub async fn reminder_is_queued_once(store: Arc<dyn Store>) {

@@ -155,6 +155,25 @@ pub async fn mfa_step_is_used_once(store: Arc<dyn Store>) {
 /// let exactly one through.
 pub async fn mfa_recovery_code_is_used_once(store: Arc<dyn Store>) {
     with_user(&*store, "mr", "u1").await;
+    // An enrollment in progress has no usable recovery code yet.
+    with_user(&*store, "mq", "u9").await;
+    store
+        .put_mfa_factor(
+            &factor("mq", "u9", false),
+            FactorCondition::NotConfirmed,
+            draft(Some("mq"), "mfa.enrollment_started", 1),
+        )
+        .await
+        .unwrap();
+    let unconfirmed = store
+        .use_recovery_code("mq", "u9", "r1", draft(Some("mq"), "mfa.recovery_used", 1))
+        .await
+        .unwrap();
+    assert!(!unconfirmed);
+    assert_eq!(
+        kinds(&events_of(&*store, Some("mq")).await),
+        ["user.created", "mfa.enrollment_started"]
+    );
     store
         .put_mfa_factor(
             &factor("mr", "u1", true),

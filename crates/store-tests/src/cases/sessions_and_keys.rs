@@ -33,6 +33,18 @@ pub async fn session_create_find_touch(store: Arc<dyn Store>) {
     };
     assert_eq!(found("s-1").await, Some(s1.clone()));
     assert_eq!(found("s-2").await, None);
+    // Every stage reads back as written.
+    for (id, stage) in [
+        ("s-enroll", portcullis_store::SessionStage::MfaEnrollOnly),
+        ("s-challenge", portcullis_store::SessionStage::MfaChallenge),
+    ] {
+        let staged = Session {
+            stage,
+            ..session("sk-stages", "u1", id)
+        };
+        store.create_session(&staged, Vec::new()).await.unwrap();
+        assert_eq!(found(id).await, Some(staged));
+    }
     assert_eq!(
         kinds(&events_of(&*store, Some("sk")).await),
         ["login.succeeded", "session.created"]
