@@ -72,15 +72,6 @@ impl Caller {
         }
     }
 
-    /// Enrolling one's own second factor: allowed to the user's own sessions, restricted ones
-    /// included (a session limited to enrolling exists for this).
-    pub fn allow_mfa_enrollment(&self, org_id: &str) -> ServiceResult<()> {
-        if self.org_id.as_deref() != Some(org_id) || self.user_id.is_none() {
-            return Err(ServiceError::NotFound);
-        }
-        Ok(())
-    }
-
     /// Instance-level actions (instance policy, organizations).
     pub fn allow_instance(&self) -> ServiceResult<()> {
         self.unrestricted()?;

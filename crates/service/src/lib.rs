@@ -41,7 +41,7 @@ pub use caller::{Action, Caller, OrgGrant};
 pub use client_credentials::IssuedToken;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{ServiceError, ServiceResult};
-pub use login::{LastLogin, LoginAnswer, LoginGranted, LoginRequest};
+pub use login::{LastLogin, LoginAnswer, LoginGranted, LoginRequest, MfaChallenge};
 pub use master_key::MasterKey;
 pub use metrics::{LOGIN_RESULTS, Metrics};
 pub use mfa::{CHALLENGE_SECONDS, MfaLoginRequest, RecoveryCodes, TotpEnrollment};

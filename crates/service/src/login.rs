@@ -35,6 +35,11 @@ use crate::service::{Context, Service};
 /// Longest login name a user can have (and so the longest worth counting).
 pub(crate) const MAX_LOGIN_CHARS: usize = 256;
 
+/// Whether some user could have this login name (not too long, no control character).
+pub(crate) fn possible_login(login: &str) -> bool {
+    login.chars().count() <= MAX_LOGIN_CHARS && !login.chars().any(char::is_control)
+}
+
 /// A login attempt.
 #[derive(Clone)]
 pub struct LoginRequest {
@@ -81,9 +86,6 @@ pub struct LoginGranted {
     pub idle_expires_at: Option<Timestamp>,
     /// The session may only change the password.
     pub password_change_required: bool,
-    /// A second factor must be passed: `token` is then a challenge, not a session, and
-    /// `expires_at` the challenge's end.
-    pub mfa_required: bool,
     /// MFA is required and not enrolled: it must be enrolled before this time.
     pub mfa_enroll_by: Option<Timestamp>,
     /// When the password expires.
@@ -94,11 +96,27 @@ pub struct LoginGranted {
     pub banner: Option<String>,
 }
 
+/// The password step passed and a second factor must follow. Nothing else about the account
+/// is told before it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MfaChallenge {
+    /// The challenge to complete with a code, shown once (no credential by itself).
+    pub challenge: String,
+    /// The user.
+    pub user_id: String,
+    /// When the challenge ends.
+    pub expires_at: Timestamp,
+    /// The session it completes into may only change the password.
+    pub password_change_required: bool,
+}
+
 /// What a login attempt answers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LoginAnswer {
     /// Logged in.
     Granted(Box<LoginGranted>),
+    /// The password step passed; a second factor must follow.
+    MfaChallenge(Box<MfaChallenge>),
     /// Wrong password, unknown user, or a hidden lock.
     InvalidCredentials,
     /// The account is locked (revealed); `until` none = until unlocked or not yet known.
@@ -150,16 +168,24 @@ struct Held {
     limits: CounterLimits,
 }
 
-/// Everything one login needs, gathered once.
-struct Attempt0<'a> {
-    ctx: &'a Context,
-    org_id: &'a str,
-    policy: &'a EffectivePolicy,
-    ip: IpAddr,
-    subject: Value,
-    lock_key: String,
-    blocking: IpBlocking,
-    now: Timestamp,
+/// Everything one login step (password or one-time code) needs, gathered once.
+pub(crate) struct Attempt0<'a> {
+    pub(crate) ctx: &'a Context,
+    pub(crate) org_id: &'a str,
+    pub(crate) policy: &'a EffectivePolicy,
+    pub(crate) ip: IpAddr,
+    pub(crate) subject: Value,
+    pub(crate) lock_key: String,
+    pub(crate) blocking: IpBlocking,
+    pub(crate) now: Timestamp,
+}
+
+/// When a refused reservation's lock ends (`None`: until unlocked, or not known).
+pub(crate) fn refusal_until(refusal: Refusal) -> Option<Timestamp> {
+    match refusal {
+        Refusal::Locked(lock) => lock.until,
+        Refusal::Saturated => None,
+    }
 }
 
 fn seconds_until(until: Option<Timestamp>, now: Timestamp) -> u64 {
@@ -243,9 +269,7 @@ impl Service {
         let policy = self.effective_policy(org_id).await?;
         let now = self.now();
         let ip = canonical_ip(request.ip);
-        if request.login.chars().count() > MAX_LOGIN_CHARS
-            || request.login.chars().any(char::is_control)
-        {
+        if !possible_login(&request.login) {
             // No such user can exist (too long, or a control character no user name has):
             // answer like one without creating a counter for it.
             let algorithm = policy.password.value.default_policy().hash_algorithm;
@@ -281,14 +305,8 @@ impl Service {
         };
 
         // 1. A blocked IP: no lookup, no hash.
-        if a.blocking.limits_for(ip).is_some() {
-            let state = self.store.get_counter(org_id, &ip_key(ip)).await?;
-            if let IpStatus::Blocked(lock) = a.blocking.status(&state, ip, now) {
-                self.metrics.login("ip_blocked");
-                return Ok(LoginAnswer::IpBlocked {
-                    retry_after: seconds_until(lock.until, now).max(1),
-                });
-            }
+        if let Some(answer) = self.blocked_ip_answer(&a).await? {
+            return Ok(answer);
         }
 
         // 2. Reserve an attempt on the lockout key.
@@ -495,13 +513,6 @@ impl Service {
                 MfaStep::Enroll { .. } => SessionStage::MfaEnrollOnly,
             },
         };
-        let mut deadlines =
-            portcullis_engine::session::deadlines(&a.policy.session.value, now, now);
-        if session.stage == SessionStage::MfaChallenge {
-            deadlines.expires_at =
-                portcullis_engine::time_math::plus(now, crate::mfa::CHALLENGE_SECONDS);
-            deadlines.idle_expires_at = None;
-        }
         let event = self.event(
             a.ctx,
             Some(a.org_id),
@@ -528,19 +539,26 @@ impl Service {
         }
         self.metrics.login("success");
 
-        let session_policy = &a.policy.session.value;
-        let (mfa_required, mfa_enroll_by) = match grant.mfa {
-            MfaStep::None => (false, None),
-            MfaStep::Challenge => (true, None),
-            MfaStep::Enroll { until } => (false, Some(until)),
+        let mfa_enroll_by = match grant.mfa {
+            MfaStep::Challenge => {
+                return Ok(LoginAnswer::MfaChallenge(Box::new(MfaChallenge {
+                    challenge: token,
+                    user_id: user.id,
+                    expires_at: crate::mfa::challenge_expires_at(now),
+                    password_change_required: session.password_change_only,
+                })));
+            }
+            MfaStep::None => None,
+            MfaStep::Enroll { until } => Some(until),
         };
+        let session_policy = &a.policy.session.value;
+        let deadlines = portcullis_engine::session::deadlines(session_policy, now, now);
         Ok(LoginAnswer::Granted(Box::new(LoginGranted {
             token,
             user_id: user.id,
             expires_at: deadlines.expires_at,
             idle_expires_at: deadlines.idle_expires_at,
             password_change_required: session.password_change_only,
-            mfa_required,
             mfa_enroll_by,
             password_expires_at: grant.password_expires_at,
             last_login: session_policy.show_recent_login_info.then_some(LastLogin {
@@ -560,10 +578,7 @@ impl Service {
         request: &LoginRequest,
         refusal: Refusal,
     ) -> ServiceResult<LoginAnswer> {
-        let until = match refusal {
-            Refusal::Locked(lock) => lock.until,
-            Refusal::Saturated => None,
-        };
+        let until = refusal_until(refusal);
         if a.policy.lockout.value.reveal_lock {
             self.metrics.login("account_locked");
             self.count_ip_failure(a, Vec::new()).await?;
@@ -644,8 +659,29 @@ impl Service {
         Ok(LoginAnswer::InvalidCredentials)
     }
 
-    /// Counts a failed login on the client IP's counter (unless exempt), with `extra` events.
-    async fn count_ip_failure(
+    /// The answer to an attempt from a blocked client address, if it is blocked (answered
+    /// before any lookup or hash).
+    pub(crate) async fn blocked_ip_answer(
+        &self,
+        a: &Attempt0<'_>,
+    ) -> ServiceResult<Option<LoginAnswer>> {
+        if a.blocking.limits_for(a.ip).is_none() {
+            return Ok(None);
+        }
+        let state = self.store.get_counter(a.org_id, &ip_key(a.ip)).await?;
+        match a.blocking.status(&state, a.ip, a.now) {
+            IpStatus::Blocked(lock) => {
+                self.metrics.login("ip_blocked");
+                Ok(Some(LoginAnswer::IpBlocked {
+                    retry_after: seconds_until(lock.until, a.now).max(1),
+                }))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Counts a failed attempt on the client IP's counter (unless exempt), with `extra` events.
+    pub(crate) async fn count_ip_failure(
         &self,
         a: &Attempt0<'_>,
         extra: Vec<EventDraft>,
@@ -727,38 +763,57 @@ impl Service {
         kinds: &[SecretKind],
     ) -> ServiceResult<bool> {
         let policy = self.effective_policy(org_id).await?;
-        let lockout = &policy.lockout.value;
-        // Unlock works even when the policy is now off: use the stored lock whatever the limits.
-        let limits = lockout_limits(lockout, SecretKind::Password).unwrap_or(CounterLimits {
-            max_failures: u32::MAX,
-            window: None,
-            lock_for: None,
-            reset_after_success: true,
-        });
-        let now = self.now();
         let mut lifted = false;
         for key in self.login_counter_keys(org_id, login, kinds).await? {
             let subject = json!({"login": normalize_login(login), "key": key});
             lifted |= self
-                .counter_step(
-                    &CounterRef {
-                        ctx,
-                        org_id,
-                        key: &key,
-                        kind: CounterKind::Account,
-                        subject: &subject,
-                        now,
-                        notice: None,
-                    },
-                    Vec::new(),
-                    |s| {
-                        let out = s.unlock(&limits, now);
-                        (out.decision, out.events)
-                    },
-                )
+                .unlock_key(ctx, &policy, org_id, &key, &subject, |_| true)
                 .await?;
         }
         Ok(lifted)
+    }
+
+    /// Unlocks one lockout key (lifts its lock and clears its count) when `which` accepts the
+    /// stored lock (`None`: none); answers whether a lock was lifted. Works even when the policy
+    /// is now off (the stored lock is lifted whatever the limits).
+    pub(crate) async fn unlock_key(
+        &self,
+        ctx: &Context,
+        policy: &EffectivePolicy,
+        org_id: &str,
+        key: &str,
+        subject: &Value,
+        which: impl Fn(Option<&Lock>) -> bool + Send + Sync,
+    ) -> ServiceResult<bool> {
+        let limits =
+            lockout_limits(&policy.lockout.value, SecretKind::Password).unwrap_or(CounterLimits {
+                max_failures: u32::MAX,
+                window: None,
+                lock_for: None,
+                reset_after_success: true,
+            });
+        let now = self.now();
+        self.counter_step(
+            &CounterRef {
+                ctx,
+                org_id,
+                key,
+                kind: CounterKind::Account,
+                subject,
+                now,
+                notice: None,
+            },
+            Vec::new(),
+            |s| {
+                if which(s.lock.as_ref()) {
+                    let out = s.unlock(&limits, now);
+                    (out.decision, out.events)
+                } else {
+                    (false, Vec::new())
+                }
+            },
+        )
+        .await
     }
 
     /// The password counters of a login name (every scope), as stored.

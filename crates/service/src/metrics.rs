@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Login results, in the order of [`Metrics::logins`].
-pub const LOGIN_RESULTS: [&str; 8] = [
+pub const LOGIN_RESULTS: [&str; 10] = [
     "success",
     "invalid_credentials",
     "account_locked",
@@ -13,13 +13,15 @@ pub const LOGIN_RESULTS: [&str; 8] = [
     "ip_blocked",
     "mfa_enrollment_overdue",
     "email_not_verified",
+    "invalid_code",
+    "invalid_challenge",
 ];
 
 /// Service counters.
 #[derive(Debug, Default)]
 pub struct Metrics {
     /// Logins by result (index into [`LOGIN_RESULTS`]).
-    pub logins: [AtomicU64; 8],
+    pub logins: [AtomicU64; 10],
     /// Accounts locked.
     pub locks: AtomicU64,
     /// IPs blocked.

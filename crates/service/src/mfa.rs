@@ -13,8 +13,8 @@
 
 use std::net::IpAddr;
 
-use portcullis_engine::counter::{Attempt, Completion, Refusal};
-use portcullis_engine::ip_block::{IpBlocking, IpStatus, canonical_ip};
+use portcullis_engine::counter::{Attempt, Completion};
+use portcullis_engine::ip_block::{IpBlocking, canonical_ip};
 use portcullis_engine::lockout::{LockoutKey, SecretKind, lockout_limits};
 use portcullis_engine::time_math::plus;
 use portcullis_engine::totp::{self, CodeRefusal};
@@ -26,13 +26,18 @@ use serde_json::json;
 
 use crate::caller::{Action, Caller};
 use crate::error::{ServiceError, ServiceResult};
-use crate::login::{CounterKind, CounterRef, LoginAnswer, LoginGranted, ip_key};
+use crate::login::{Attempt0, CounterKind, CounterRef, LoginAnswer, LoginGranted, refusal_until};
 use crate::mail::LockNotice;
 use crate::secrets::{SESSION_PREFIX, new_token, random_u64, token_hash};
 use crate::service::{Context, Service};
 
 /// Seconds a login's second-factor challenge stays open.
 pub const CHALLENGE_SECONDS: u64 = 300;
+
+/// When a challenge opened at `opened_at` ends.
+pub(crate) fn challenge_expires_at(opened_at: Timestamp) -> Timestamp {
+    plus(opened_at, CHALLENGE_SECONDS)
+}
 
 /// A started enrollment: what the user's authenticator app needs. Shown once.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -83,7 +88,8 @@ fn unix(at: Timestamp) -> u64 {
 
 impl Service {
     /// The calling user's organization and id (second factors belong to users, not keys
-    /// without a user).
+    /// without a user). Enrolling is allowed to every session of the user, restricted ones
+    /// included (a session limited to enrolling exists for this).
     fn mfa_owner(caller: &Caller) -> ServiceResult<(String, String)> {
         match (&caller.org_id, &caller.user_id) {
             (Some(org), Some(user)) => Ok((org.clone(), user.clone())),
@@ -101,7 +107,6 @@ impl Service {
         ctx: &Context,
     ) -> ServiceResult<TotpEnrollment> {
         let (org_id, user_id) = Self::mfa_owner(caller)?;
-        caller.allow_mfa_enrollment(&org_id)?;
         let master = self.master_key()?;
         if self
             .store
@@ -184,7 +189,6 @@ impl Service {
         code: &str,
     ) -> ServiceResult<RecoveryCodes> {
         let (org_id, user_id) = Self::mfa_owner(caller)?;
-        caller.allow_mfa_enrollment(&org_id)?;
         let factor = self
             .store
             .get_mfa_factor(&org_id, &user_id)
@@ -346,7 +350,7 @@ impl Service {
             .await?
             .filter(|s| crate::secrets::secrets_equal(&s.token_hash, &challenge_hash))
             .filter(|s| s.stage == SessionStage::MfaChallenge && s.org_id == org_id)
-            .filter(|s| plus(s.created_at, CHALLENGE_SECONDS) > now);
+            .filter(|s| challenge_expires_at(s.created_at) > now);
         let Some(challenge) = challenge else {
             self.metrics.login("invalid_challenge");
             return Ok(LoginAnswer::InvalidChallenge);
@@ -356,31 +360,30 @@ impl Service {
         let lockout = &policy.lockout.value;
         let ip = canonical_ip(request.ip);
         let key = LockoutKey::new(lockout.scope, SecretKind::Otp, org_id, &user.login, ip);
-        let lock_key = key.storage_key();
-        let subject = json!({"login": key.login, "ip": ip.to_string(), "factor": "totp"});
-        let notice = LockNotice::for_user(&user, &lock_key, lockout, self.master_key.is_some());
+        let a = Attempt0 {
+            ctx,
+            org_id,
+            policy: &policy,
+            ip,
+            subject: json!({"login": key.login, "ip": ip.to_string(), "factor": "totp"}),
+            lock_key: key.storage_key(),
+            blocking: IpBlocking::new(&policy.brute_force.value),
+            now,
+        };
+        let notice = LockNotice::for_user(&user, &a.lock_key, lockout, self.master_key.is_some());
         let counter = CounterRef {
             ctx,
             org_id,
-            key: &lock_key,
+            key: &a.lock_key,
             kind: CounterKind::Account,
-            subject: &subject,
+            subject: &a.subject,
             now,
             notice: notice.as_ref(),
         };
 
         // 0. A blocked address gets no code checked; its wrong codes count like wrong passwords.
-        let blocking = IpBlocking::new(&policy.brute_force.value);
-        let ip_limits = blocking.limits_for(ip);
-        if ip_limits.is_some() {
-            let state = self.store.get_counter(org_id, &ip_key(ip)).await?;
-            if let IpStatus::Blocked(lock) = blocking.status(&state, ip, now) {
-                self.metrics.login("ip_blocked");
-                let retry_after = lock.until.map_or(1, |u| {
-                    u64::try_from((u - now).whole_seconds()).unwrap_or(0).max(1)
-                });
-                return Ok(LoginAnswer::IpBlocked { retry_after });
-            }
+        if let Some(answer) = self.blocked_ip_answer(&a).await? {
+            return Ok(answer);
         }
 
         // 1. Reserve an attempt on the user's one-time-code counter.
@@ -395,11 +398,9 @@ impl Service {
                 .await?;
             if let Err(refusal) = reserved {
                 self.metrics.login("account_locked");
-                let until = match refusal {
-                    Refusal::Locked(lock) => lock.until,
-                    Refusal::Saturated => None,
-                };
-                return Ok(LoginAnswer::Locked { until });
+                return Ok(LoginAnswer::Locked {
+                    until: refusal_until(refusal),
+                });
             }
         }
 
@@ -446,28 +447,7 @@ impl Service {
             }
         }
         if !accepted {
-            match ip_limits {
-                Some(limits) => {
-                    let ip_subject = json!({"ip": ip.to_string()});
-                    let ip_notice = LockNotice::for_admins(ip, &policy.brute_force.value);
-                    let ip_counter = CounterRef {
-                        ctx,
-                        org_id,
-                        key: &ip_key(ip),
-                        kind: CounterKind::Ip,
-                        subject: &ip_subject,
-                        now,
-                        notice: ip_notice.as_ref(),
-                    };
-                    self.counter_step(&ip_counter, failed, |s| {
-                        let out = s.record_failure(&limits, now);
-                        ((), out.events)
-                    })
-                    .await?;
-                }
-                None if !failed.is_empty() => self.store.append_events(failed).await?,
-                None => {}
-            }
+            self.count_ip_failure(&a, failed).await?;
             self.metrics.login("invalid_code");
             return Ok(LoginAnswer::InvalidCode);
         }
@@ -556,7 +536,6 @@ impl Service {
             expires_at: deadlines.expires_at,
             idle_expires_at: deadlines.idle_expires_at,
             password_change_required: challenge.password_change_only,
-            mfa_required: false,
             mfa_enroll_by: None,
             password_expires_at: None,
             last_login: None,

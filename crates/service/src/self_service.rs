@@ -16,9 +16,7 @@
 //! - self-deletion and other password re-checks go through the counted login flow, so they
 //!   cannot be used to guess passwords beyond the lockout.
 
-use portcullis_engine::counter::CounterLimits;
-use portcullis_engine::lockout::{SecretKind, lockout_limits, normalize_login};
-use portcullis_engine::password_check::AccountContext;
+use portcullis_engine::lockout::{SecretKind, normalize_login};
 use portcullis_model::{Violation, codes as model_codes};
 use portcullis_store::{PasswordUpdate, Role, User};
 use serde::Deserialize;
@@ -27,10 +25,10 @@ use serde_json::json;
 use crate::action_token::{Claims, Purpose, lock_binding, reset_binding, verify};
 use crate::caller::{Action, Caller};
 use crate::error::{ServiceError, ServiceResult};
-use crate::login::{CounterKind, CounterRef, LoginAnswer, LoginRequest};
+use crate::login::{LoginAnswer, LoginRequest};
 use crate::secrets::secrets_equal;
 use crate::service::{Context, Service};
-use crate::users::{NewUser, Origin, UserView, known_hashes};
+use crate::users::{NewUser, Origin, UserView};
 
 /// Stable code: a mailed token that is unknown, expired, already used or of another purpose.
 pub const TOKEN_INVALID: &str = "token.invalid";
@@ -120,6 +118,7 @@ impl Service {
         match answer {
             // The session or challenge the check opened is not wanted.
             LoginAnswer::Granted(granted) => self.revoke_token(&granted.token).await,
+            LoginAnswer::MfaChallenge(challenge) => self.revoke_token(&challenge.challenge).await,
             LoginAnswer::Locked { .. } | LoginAnswer::IpBlocked { .. } => Err(
                 ServiceError::Forbidden("password checks are locked for this account or address"),
             ),
@@ -155,34 +154,11 @@ impl Service {
                 "self-unblock is not enabled for this organization",
             ));
         }
-        let limits = lockout_limits(lockout, SecretKind::Password).unwrap_or(CounterLimits {
-            max_failures: u32::MAX,
-            window: None,
-            lock_for: None,
-            reset_after_success: true,
-        });
-        let now = self.now();
         let subject = json!({"key": claims.subject, "via": "self_unblock"});
         let lifted = self
-            .counter_step(
-                &CounterRef {
-                    ctx,
-                    org_id,
-                    key: &claims.subject,
-                    kind: CounterKind::Account,
-                    subject: &subject,
-                    now,
-                    notice: None,
-                },
-                Vec::new(),
-                |s| match s.lock {
-                    Some(lock) if lock_binding(lock.since) == claims.binding => {
-                        let out = s.unlock(&limits, now);
-                        (out.decision, out.events)
-                    }
-                    _ => (false, Vec::new()),
-                },
-            )
+            .unlock_key(ctx, &policy, org_id, &claims.subject, &subject, |lock| {
+                lock.is_some_and(|l| lock_binding(l.since) == claims.binding)
+            })
             .await?;
         if lifted { Ok(()) } else { Err(invalid_token()) }
     }
@@ -205,9 +181,7 @@ impl Service {
         self.master_key()?;
         let key = normalize_login(login);
         // A name no user can have (too long, control characters) is neither looked up nor kept.
-        let possible = !key.is_empty()
-            && key.chars().count() <= crate::login::MAX_LOGIN_CHARS
-            && !key.chars().any(char::is_control);
+        let possible = !key.is_empty() && crate::login::possible_login(&key);
         let user = if possible {
             self.store.find_user_by_login(org_id, &key).await?
         } else {
@@ -277,21 +251,7 @@ impl Service {
             .value
             .for_source(user.source.as_deref())
             .clone();
-        let account = AccountContext::new(
-            &user.login,
-            user.email.as_deref(),
-            user.display_name.as_deref(),
-        );
-        // The new password must differ from the current one whatever the history setting.
-        let mut rules_with_current = rules.clone();
-        rules_with_current.history = rules.history.max(1);
-        self.check_new_password(
-            &rules_with_current,
-            password,
-            &account,
-            &known_hashes(&user),
-        )
-        .await?;
+        self.check_replacement(&user, &rules, password).await?;
         let hash = self.hash_password(password, rules.hash_algorithm).await?;
         let now = self.now();
         let update = PasswordUpdate {

@@ -161,7 +161,7 @@ fn check_roles(found: &mut Vec<Violation>, roles: &[Role]) {
 }
 
 /// The rules of the profile fields shared by creation and change.
-pub(crate) fn check_profile(
+fn check_profile(
     found: &mut Vec<Violation>,
     email: Option<&str>,
     display_name: Option<&str>,
@@ -186,7 +186,7 @@ pub(crate) enum Origin {
 }
 
 /// The user's current hash followed by its history, newest first.
-pub(crate) fn known_hashes(user: &User) -> Vec<String> {
+fn known_hashes(user: &User) -> Vec<String> {
     user.password_hash
         .iter()
         .chain(user.password_history.iter())
@@ -245,6 +245,25 @@ impl Service {
         }
         check_password(rules, password, account, |_, _| reused)?;
         Ok(())
+    }
+
+    /// Checks a password the user chooses to replace its current one: the policy, the history,
+    /// and never the current password, whatever the history setting.
+    pub(crate) async fn check_replacement(
+        &self,
+        user: &User,
+        rules: &PasswordPolicy,
+        new: &str,
+    ) -> ServiceResult<()> {
+        let account = AccountContext::new(
+            &user.login,
+            user.email.as_deref(),
+            user.display_name.as_deref(),
+        );
+        let mut rules_with_current = rules.clone();
+        rules_with_current.history = rules.history.max(1);
+        self.check_new_password(&rules_with_current, new, &account, &known_hashes(user))
+            .await
     }
 
     /// Creates a user.
@@ -608,18 +627,7 @@ impl Service {
             check_min_age(&rules, changed_at, user.password_set_by_admin, now)
                 .map_err(ServiceError::invalid)?;
         }
-        let account = AccountContext::new(
-            &user.login,
-            user.email.as_deref(),
-            user.display_name.as_deref(),
-        );
-        let history = known_hashes(&user);
-        // The new password must differ from the current one whatever the history setting.
-        let mut rules_with_current = rules.clone();
-        rules_with_current.history = rules.history.max(1);
-        let check = self
-            .check_new_password(&rules_with_current, new, &account, &history)
-            .await;
+        let check = self.check_replacement(&user, &rules, new).await;
         // Verify the current password through the login flow: lockout and IP counting apply.
         let answer = self
             .login(
@@ -632,11 +640,14 @@ impl Service {
                 },
             )
             .await?;
-        let crate::login::LoginAnswer::Granted(granted) = answer else {
-            return Ok(answer);
+        // The current password verified (a second factor was passed to get this session).
+        let opened = match &answer {
+            crate::login::LoginAnswer::Granted(granted) => granted.token.clone(),
+            crate::login::LoginAnswer::MfaChallenge(challenge) => challenge.challenge.clone(),
+            _ => return Ok(answer),
         };
         if let Err(e) = check {
-            self.revoke_token(&granted.token).await?;
+            self.revoke_token(&opened).await?;
             return Err(e);
         }
         let hash = self.hash_password(new, rules.hash_algorithm).await?;

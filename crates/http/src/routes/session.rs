@@ -36,15 +36,14 @@ pub struct ChangePassword {
 
 pub(crate) fn answer(answer: LoginAnswer) -> ApiResult<Json<LoginResponse>> {
     match answer {
-        LoginAnswer::Granted(g) if g.mfa_required => Ok(Json(LoginResponse {
+        LoginAnswer::MfaChallenge(c) => Ok(Json(LoginResponse {
             session: None,
-            challenge: Some(g.token),
-            challenge_expires_at: Some(rfc3339(g.expires_at)),
-            user_id: g.user_id,
-            password_change_required: g.password_change_required,
+            challenge: Some(c.challenge),
+            challenge_expires_at: Some(rfc3339(c.expires_at)),
+            user_id: c.user_id,
+            password_change_required: c.password_change_required,
             mfa_required: true,
             mfa_enroll_by: None,
-            // Nothing about the account before the second factor is passed.
             password_expires_at: None,
             last_login: None,
             banner: None,
@@ -59,7 +58,7 @@ pub(crate) fn answer(answer: LoginAnswer) -> ApiResult<Json<LoginResponse>> {
             challenge_expires_at: None,
             user_id: g.user_id,
             password_change_required: g.password_change_required,
-            mfa_required: g.mfa_required,
+            mfa_required: false,
             mfa_enroll_by: g.mfa_enroll_by.map(rfc3339),
             password_expires_at: g.password_expires_at.map(rfc3339),
             last_login: g.last_login,
