@@ -1,24 +1,26 @@
-//! What every dialect shares: credentials from headers, the request context, JSON bodies, and
-//! unit conversions that round up.
+//! What every dialect shares: credentials from headers, the request context, JSON bodies and
+//! fields, durations, unit conversions that round up, and the classes of service errors each
+//! dialect maps to its own envelope.
 //!
 //! Invariant: conversions to a coarser unit round up (a 61-second value reads as 2 minutes), so
 //! a dialect never reports a limit looser than the one enforced.
 
+use axum::Extension;
 use axum::http::HeaderMap;
 use portcullis_http::AppState;
 use portcullis_http::extract::RequestId;
 use portcullis_service::{Caller, Context, ServiceError, ServiceResult};
-use serde_json::Value;
+use serde_json::{Map, Value};
+
+/// The request id the HTTP layer attaches, when it does.
+pub(crate) type Rid = Option<Extension<RequestId>>;
 
 /// Canonical merge patches, one per section, as the service's `patch_policy` takes them.
 pub(crate) type Patches = Vec<(portcullis_model::SectionKind, Value)>;
 
 /// The patches that name at least one field, as `patch_policy` takes them.
 pub(crate) fn non_empty<const N: usize>(
-    patches: [(
-        portcullis_model::SectionKind,
-        serde_json::Map<String, Value>,
-    ); N],
+    patches: [(portcullis_model::SectionKind, Map<String, Value>); N],
 ) -> Patches {
     patches
         .into_iter()
@@ -65,28 +67,36 @@ pub(crate) fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> 
 pub(crate) async fn authenticate(
     state: &AppState,
     token: Option<&str>,
-    request_id: Option<&RequestId>,
+    rid: &Rid,
 ) -> ServiceResult<(Caller, Context)> {
     let token = token.ok_or(ServiceError::Unauthenticated)?;
     let caller = state.service.authenticate(token).await?;
-    let ctx = context(&caller, request_id);
+    let ctx = context(&caller, rid);
     Ok((caller, ctx))
 }
 
 /// The event context of `caller` in this request.
-pub(crate) fn context(caller: &Caller, request_id: Option<&RequestId>) -> Context {
-    Context::new(caller.actor.clone(), request_id.map(|r| r.0.clone()))
+pub(crate) fn context(caller: &Caller, rid: &Rid) -> Context {
+    Context::new(caller.actor.clone(), rid.as_ref().map(|r| r.0.0.clone()))
 }
 
 /// A JSON object body; an empty body is `{}`.
-pub(crate) fn json_object(body: &[u8]) -> Result<serde_json::Map<String, Value>, String> {
+pub(crate) fn json_object(body: &[u8]) -> Result<Map<String, Value>, String> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(serde_json::Map::new());
+        return Ok(Map::new());
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(fields)) => Ok(fields),
         Ok(_) => Err("the body must be a JSON object".into()),
         Err(e) => Err(format!("the body is not valid JSON: {e}")),
+    }
+}
+
+/// The fields of a JSON object literal (empty for any other value).
+pub(crate) fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(fields) => fields,
+        _ => Map::new(),
     }
 }
 
@@ -100,8 +110,46 @@ pub(crate) fn epoch_ms(at: time::OffsetDateTime) -> i64 {
     i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
+/// What a service error means to a client; each dialect has its own status and code for each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Class {
+    /// The input breaks a rule.
+    Invalid,
+    /// Missing, or in another organization.
+    NotFound,
+    /// A conflicting write or an existing resource.
+    Conflict,
+    /// No valid credentials.
+    Unauthenticated,
+    /// Not allowed, including a session that may only change its password or enroll a factor.
+    Denied,
+    /// The store is unavailable.
+    Unavailable,
+    /// Anything else on the server's side.
+    Internal,
+}
+
+/// The class of a service error and the text that may be shown to a client; an internal or
+/// unavailable error is logged here, once.
+pub(crate) fn classify(error: ServiceError) -> (Class, String) {
+    log_if_server_side(&error);
+    let message = public_message(&error);
+    let class = match error {
+        ServiceError::Invalid(_) => Class::Invalid,
+        ServiceError::NotFound => Class::NotFound,
+        ServiceError::Conflict(_) => Class::Conflict,
+        ServiceError::Unauthenticated => Class::Unauthenticated,
+        ServiceError::Forbidden(_)
+        | ServiceError::PasswordChangeRequired
+        | ServiceError::MfaEnrollmentRequired => Class::Denied,
+        ServiceError::Unavailable(_) => Class::Unavailable,
+        ServiceError::Internal(_) => Class::Internal,
+    };
+    (class, message)
+}
+
 /// The text of a service error that may be shown to a client (never internal details).
-pub(crate) fn public_message(error: &ServiceError) -> String {
+fn public_message(error: &ServiceError) -> String {
     match error {
         ServiceError::Invalid(violations) => violations.to_string(),
         ServiceError::NotFound => "not found".into(),
@@ -118,7 +166,7 @@ pub(crate) fn public_message(error: &ServiceError) -> String {
 }
 
 /// Logs an internal or unavailable error once, at the edge (its text is never sent).
-pub(crate) fn log_if_server_side(error: &ServiceError) {
+fn log_if_server_side(error: &ServiceError) {
     match error {
         ServiceError::Internal(m) => tracing::error!(error = %m, "internal error"),
         ServiceError::Unavailable(m) => tracing::warn!(error = %m, "store unavailable"),
@@ -129,7 +177,7 @@ pub(crate) fn log_if_server_side(error: &ServiceError) {
 /// A number field of a JSON object: `Ok(None)` when absent (or null), an error text when not a
 /// non-negative integer. `strings` also accepts decimal digits in a string (protojson).
 pub(crate) fn uint_field(
-    fields: &serde_json::Map<String, Value>,
+    fields: &Map<String, Value>,
     name: &str,
     strings: bool,
 ) -> Result<Option<u64>, String> {
@@ -148,10 +196,7 @@ pub(crate) fn uint_field(
 }
 
 /// A boolean field of a JSON object: `Ok(None)` when absent (or null).
-pub(crate) fn bool_field(
-    fields: &serde_json::Map<String, Value>,
-    name: &str,
-) -> Result<Option<bool>, String> {
+pub(crate) fn bool_field(fields: &Map<String, Value>, name: &str) -> Result<Option<bool>, String> {
     match fields.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
@@ -161,13 +206,54 @@ pub(crate) fn bool_field(
 
 /// A string field of a JSON object: `Ok(None)` when absent (or null).
 pub(crate) fn string_field(
-    fields: &serde_json::Map<String, Value>,
+    fields: &Map<String, Value>,
     name: &str,
 ) -> Result<Option<String>, String> {
     match fields.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(_) => Err(format!("{name} must be a string")),
+    }
+}
+
+/// Parses a duration as Scaleway and protojson write it (`<int>[.<frac>]s`) into whole
+/// seconds, rounding a fraction up.
+pub(crate) fn parse_duration(text: &str) -> Option<u64> {
+    let number = text.strip_suffix('s')?;
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    if whole.is_empty()
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !fraction.bytes().all(|b| b.is_ascii_digit())
+        || (number.contains('.') && fraction.is_empty())
+    {
+        return None;
+    }
+    let seconds: u64 = whole.parse().ok()?;
+    let round_up = fraction.bytes().any(|b| b != b'0');
+    seconds.checked_add(u64::from(round_up))
+}
+
+/// Why a duration field was refused (each dialect words it its own way).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DurationError {
+    /// A string that is not a duration.
+    Malformed,
+    /// Not a string.
+    NotAString,
+}
+
+/// A duration field of a JSON object (see [`parse_duration`]), in seconds: `Ok(None)` when
+/// absent (or null).
+pub(crate) fn duration_field(
+    fields: &Map<String, Value>,
+    name: &str,
+) -> Result<Option<u64>, DurationError> {
+    match fields.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => parse_duration(text)
+            .map(Some)
+            .ok_or(DurationError::Malformed),
+        Some(_) => Err(DurationError::NotAString),
     }
 }
 
@@ -191,5 +277,48 @@ mod tests {
         assert!(json_object(b"[1]").is_err());
         assert!(json_object(b"{").is_err());
         assert!(json_object(b"  ").unwrap().is_empty());
+    }
+
+    #[test]
+    fn durations_parse_and_round_up() {
+        assert_eq!(parse_duration("3600s"), Some(3600));
+        assert_eq!(parse_duration("2.5s"), Some(3));
+        assert_eq!(parse_duration("3.000000000s"), Some(3));
+        assert_eq!(parse_duration("0s"), Some(0));
+        for bad in [
+            "",
+            "s",
+            "3600",
+            "-1s",
+            "1.s",
+            ".5s",
+            "1e3s",
+            "3600 s",
+            "99999999999999999999s",
+        ] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+        let fields = json_object(br#"{"a": "2.5s", "b": "2", "c": 2, "d": null}"#).unwrap();
+        assert_eq!(duration_field(&fields, "a"), Ok(Some(3)));
+        assert_eq!(duration_field(&fields, "b"), Err(DurationError::Malformed));
+        assert_eq!(duration_field(&fields, "c"), Err(DurationError::NotAString));
+        assert_eq!(duration_field(&fields, "d"), Ok(None));
+        assert_eq!(duration_field(&fields, "z"), Ok(None));
+    }
+
+    #[test]
+    fn errors_fold_into_classes() {
+        assert_eq!(
+            classify(ServiceError::MfaEnrollmentRequired),
+            (
+                Class::Denied,
+                "this session may only enroll a second factor".into()
+            )
+        );
+        assert_eq!(
+            classify(ServiceError::Internal("secret".into())),
+            (Class::Internal, "internal error".into())
+        );
+        assert_eq!(object(serde_json::json!([1])), Map::new());
     }
 }

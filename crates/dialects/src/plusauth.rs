@@ -14,14 +14,13 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use portcullis_http::AppState;
-use portcullis_http::extract::RequestId;
 use portcullis_model::{EffectivePolicy, HashAlgorithm, SectionKind};
 use portcullis_service::{Caller, Context, PolicyScope, Precondition, ServiceError};
 use serde_json::{Map, Value, json};
 
-use crate::common;
+use crate::common::{self, Class, Rid};
 
 const PATH: &str = "/api/v1/tenants/{tenant_id}/settings";
 
@@ -48,18 +47,15 @@ impl PlusAuthError {
     }
 
     fn from_service(error: ServiceError) -> PlusAuthError {
-        common::log_if_server_side(&error);
-        let description = common::public_message(&error);
-        let (status, error) = match error {
-            ServiceError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
-            ServiceError::NotFound => (StatusCode::NOT_FOUND, "entity_not_found"),
-            ServiceError::Conflict(_) => (StatusCode::CONFLICT, "already_exists"),
-            ServiceError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthorized_user"),
-            ServiceError::Forbidden(_)
-            | ServiceError::PasswordChangeRequired
-            | ServiceError::MfaEnrollmentRequired => (StatusCode::UNAUTHORIZED, "missing_scope"),
-            ServiceError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "server_error"),
-            ServiceError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
+        let (class, description) = common::classify(error);
+        let (status, error) = match class {
+            Class::Invalid => (StatusCode::BAD_REQUEST, "invalid_request"),
+            Class::NotFound => (StatusCode::NOT_FOUND, "entity_not_found"),
+            Class::Conflict => (StatusCode::CONFLICT, "already_exists"),
+            Class::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthorized_user"),
+            Class::Denied => (StatusCode::UNAUTHORIZED, "missing_scope"),
+            Class::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "server_error"),
+            Class::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
         };
         PlusAuthError {
             status,
@@ -77,8 +73,6 @@ impl IntoResponse for PlusAuthError {
     }
 }
 
-type Rid = Option<Extension<RequestId>>;
-
 async fn caller_of(
     state: &AppState,
     headers: &HeaderMap,
@@ -91,14 +85,14 @@ async fn caller_of(
             description: "an Authorization: Bearer token is required".into(),
         });
     };
-    common::authenticate(state, Some(token), rid.as_ref().map(|e| &e.0))
+    common::authenticate(state, Some(token), rid)
         .await
         .map_err(PlusAuthError::from_service)
 }
 
 /// Tenant settings that have no canonical home, as a tenant that never set them sees them.
 fn tenant_defaults() -> Map<String, Value> {
-    match json!({
+    common::object(json!({
         "branding": {"display_name": null},
         "default_strategy": null,
         "auto_sign_in": false,
@@ -112,10 +106,7 @@ fn tenant_defaults() -> Map<String, Value> {
         "tenant_login_url": null,
         "authenticator": {"bind_sim": false},
         "ciba": {"delivery_mode": "poll", "notifier_endpoint": ""},
-    }) {
-        Value::Object(fields) => fields,
-        _ => Map::new(),
-    }
+    }))
 }
 
 /// Largest values PlusAuth shows for "until unlocked" and "until reset" (it has no "none").
@@ -192,9 +183,7 @@ fn view(policy: &EffectivePolicy) -> Value {
             },
         },
     });
-    if let Value::Object(fields) = canonical {
-        out.extend(fields);
-    }
+    out.extend(common::object(canonical));
     Value::Object(out)
 }
 

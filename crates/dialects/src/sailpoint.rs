@@ -21,18 +21,17 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use portcullis_http::AppState;
-use portcullis_http::extract::RequestId;
 use portcullis_model::{AccountAttribute, PasswordPolicy, SectionDetails, SectionKind};
 use portcullis_service::{Caller, Context, ServiceError};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::common;
+use crate::common::{self, Class, Rid};
 
 /// Largest page.
-pub const MAX_LIMIT: u64 = 250;
+const MAX_LIMIT: u64 = 250;
 
 /// This dialect's routes.
 pub fn routes() -> Router<AppState> {
@@ -64,18 +63,15 @@ impl SailPointError {
     }
 
     fn from_service(error: ServiceError, rid: &Rid) -> SailPointError {
-        common::log_if_server_side(&error);
-        let message = common::public_message(&error);
-        let status = match error {
-            ServiceError::Invalid(_) => StatusCode::BAD_REQUEST,
-            ServiceError::NotFound => StatusCode::NOT_FOUND,
-            ServiceError::Conflict(_) => StatusCode::CONFLICT,
-            ServiceError::Unauthenticated => StatusCode::UNAUTHORIZED,
-            ServiceError::Forbidden(_)
-            | ServiceError::PasswordChangeRequired
-            | ServiceError::MfaEnrollmentRequired => StatusCode::FORBIDDEN,
-            ServiceError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        let (class, message) = common::classify(error);
+        let status = match class {
+            Class::Invalid => StatusCode::BAD_REQUEST,
+            Class::NotFound => StatusCode::NOT_FOUND,
+            Class::Conflict => StatusCode::CONFLICT,
+            Class::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Class::Denied => StatusCode::FORBIDDEN,
+            Class::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Class::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         };
         SailPointError::new(status, message, rid)
     }
@@ -108,17 +104,14 @@ impl IntoResponse for SailPointError {
     }
 }
 
-type Rid = Option<Extension<RequestId>>;
-
 async fn caller_of(
     state: &AppState,
     headers: &HeaderMap,
     rid: &Rid,
 ) -> Result<(Caller, Context, String), SailPointError> {
-    let (caller, ctx) =
-        common::authenticate(state, common::bearer(headers), rid.as_ref().map(|e| &e.0))
-            .await
-            .map_err(|e| SailPointError::from_service(e, rid))?;
+    let (caller, ctx) = common::authenticate(state, common::bearer(headers), rid)
+        .await
+        .map_err(|e| SailPointError::from_service(e, rid))?;
     let org = caller.org_id.clone().ok_or_else(|| {
         SailPointError::new(
             StatusCode::BAD_REQUEST,
@@ -130,7 +123,7 @@ async fn caller_of(
 }
 
 /// The SailPoint object of a canonical policy; dates are the password section's.
-pub fn to_dto(policy: &PasswordPolicy, details: &SectionDetails) -> Value {
+fn to_dto(policy: &PasswordPolicy, details: &SectionDetails) -> Value {
     let check = policy.check_account_attributes;
     let has = |a: AccountAttribute| check && policy.account_attributes.contains(&a);
     let all = policy.account_attributes.len() == 3;
@@ -218,7 +211,7 @@ const READ_ONLY: [&str; 4] = ["dateCreated", "lastUpdated", "created", "modified
 
 /// The canonical policy JSON of a SailPoint object written over `base` (the policy replaced,
 /// or the canonical defaults for a new one). Every problem is listed.
-pub fn from_dto(body: &Map<String, Value>, base: &PasswordPolicy) -> Result<Value, Vec<String>> {
+fn from_dto(body: &Map<String, Value>, base: &PasswordPolicy) -> Result<Value, Vec<String>> {
     let mut errors = Vec::new();
     let defaults = PasswordPolicy::default();
     let mut int = |name: &str| -> Option<i64> {
@@ -469,12 +462,7 @@ async fn read(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, SailPointError> {
     let (caller, _, org) = caller_of(&state, &headers, &rid).await?;
-    let (policies, details) = section_details(&state, &caller, &org, &rid).await?;
-    let policy = policies
-        .iter()
-        .find(|p| p.id == id)
-        .ok_or_else(|| SailPointError::from_service(ServiceError::NotFound, &rid))?;
-    Ok(Json(to_dto(policy, &details)))
+    answer(&state, &caller, &org, &id, &rid).await
 }
 
 fn body_of(body: &[u8], rid: &Rid) -> Result<Map<String, Value>, SailPointError> {
@@ -485,6 +473,7 @@ fn invalid(errors: Vec<String>, rid: &Rid) -> SailPointError {
     SailPointError::new(StatusCode::BAD_REQUEST, errors.join("; "), rid)
 }
 
+/// The SailPoint object of the policy `id` as it now stands.
 async fn answer(
     state: &AppState,
     caller: &Caller,

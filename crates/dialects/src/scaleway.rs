@@ -10,14 +10,13 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use portcullis_http::AppState;
-use portcullis_http::extract::RequestId;
 use portcullis_model::{EffectivePolicy, SectionKind};
 use portcullis_service::{Caller, Context, PolicyScope, Precondition, ServiceError};
 use serde_json::{Map, Value, json};
 
-use crate::common;
+use crate::common::{self, Class, DurationError, Rid};
 
 const PATH: &str = "/iam/v1alpha1/organizations/{organization_id}/security-settings";
 
@@ -62,42 +61,42 @@ impl ScalewayError {
     }
 
     fn from_service(error: ServiceError, organization_id: &str, action: &str) -> ScalewayError {
-        common::log_if_server_side(&error);
-        let message = common::public_message(&error);
-        let (status, body) = match error {
-            ServiceError::Invalid(violations) => {
-                let details = violations
-                    .into_iter()
-                    .map(|v| (scaleway_name(&v.field), v.message))
-                    .collect();
-                return ScalewayError::invalid(details);
-            }
-            ServiceError::NotFound => (
+        // Violations come back one detail each, renamed to this dialect's fields.
+        if let ServiceError::Invalid(violations) = error {
+            let details = violations
+                .into_iter()
+                .map(|v| (scaleway_name(&v.field), v.message))
+                .collect();
+            return ScalewayError::invalid(details);
+        }
+        let (class, message) = common::classify(error);
+        let (status, body) = match class {
+            // Answered above, with each violation's field.
+            Class::Invalid => return ScalewayError::invalid(vec![(String::new(), message)]),
+            Class::NotFound => (
                 StatusCode::NOT_FOUND,
                 json!({"type": "not_found", "message": "resource is not found",
                        "resource": "organization", "resource_id": organization_id}),
             ),
-            ServiceError::Unauthenticated => (
+            Class::Unauthenticated => (
                 StatusCode::UNAUTHORIZED,
                 json!({"type": "denied_authentication", "message": "invalid or missing x-auth-token",
                        "method": "api_key", "reason": "invalid_argument"}),
             ),
-            ServiceError::Forbidden(_)
-            | ServiceError::PasswordChangeRequired
-            | ServiceError::MfaEnrollmentRequired => (
+            Class::Denied => (
                 StatusCode::FORBIDDEN,
                 json!({"type": "permissions_denied", "message": "insufficient permissions",
                        "details": [{"resource": "security_settings", "action": action}]}),
             ),
-            ServiceError::Conflict(_) => (
+            Class::Conflict => (
                 StatusCode::CONFLICT,
                 json!({"type": "transient_state", "message": message}),
             ),
-            ServiceError::Unavailable(_) => (
+            Class::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 json!({"type": "unavailable", "message": message}),
             ),
-            ServiceError::Internal(_) => (
+            Class::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 json!({"type": "internal", "message": message}),
             ),
@@ -138,30 +137,14 @@ fn view(policy: &EffectivePolicy) -> Value {
     })
 }
 
-/// Parses a Scaleway duration (`<int>[.<frac>]s`) into whole seconds, rounding a fraction up.
-pub fn parse_duration(text: &str) -> Option<u64> {
-    let number = text.strip_suffix('s')?;
-    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
-    if whole.is_empty()
-        || !whole.bytes().all(|b| b.is_ascii_digit())
-        || !fraction.bytes().all(|b| b.is_ascii_digit())
-        || (number.contains('.') && fraction.is_empty())
-    {
-        return None;
-    }
-    let seconds: u64 = whole.parse().ok()?;
-    let round_up = fraction.bytes().any(|b| b != b'0');
-    seconds.checked_add(u64::from(round_up))
-}
-
 async fn caller_of(
     state: &AppState,
     headers: &HeaderMap,
-    request_id: Option<Extension<RequestId>>,
+    rid: &Rid,
     organization_id: &str,
 ) -> Result<(Caller, Context), ScalewayError> {
     let token = common::header(headers, "x-auth-token").or_else(|| common::bearer(headers));
-    common::authenticate(state, token, request_id.as_ref().map(|e| &e.0))
+    common::authenticate(state, token, rid)
         .await
         .map_err(|e| ScalewayError::from_service(e, organization_id, "read"))
 }
@@ -169,10 +152,10 @@ async fn caller_of(
 async fn get_settings(
     State(state): State<AppState>,
     Path(organization_id): Path<String>,
-    request_id: Option<Extension<RequestId>>,
+    rid: Rid,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ScalewayError> {
-    let (caller, _) = caller_of(&state, &headers, request_id, &organization_id).await?;
+    let (caller, _) = caller_of(&state, &headers, &rid, &organization_id).await?;
     let policy = state
         .service
         .get_org_policy(&caller, &organization_id)
@@ -184,11 +167,11 @@ async fn get_settings(
 async fn patch_settings(
     State(state): State<AppState>,
     Path(organization_id): Path<String>,
-    request_id: Option<Extension<RequestId>>,
+    rid: Rid,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ScalewayError> {
-    let (caller, ctx) = caller_of(&state, &headers, request_id, &organization_id).await?;
+    let (caller, ctx) = caller_of(&state, &headers, &rid, &organization_id).await?;
     let fields =
         common::json_object(&body).map_err(|e| ScalewayError::invalid(vec![("body".into(), e)]))?;
     let patches = to_patches(&fields).map_err(ScalewayError::invalid)?;
@@ -213,25 +196,15 @@ fn to_patches(fields: &Map<String, Value>) -> Result<common::Patches, Vec<(Strin
     let mut lockout = Map::new();
     let mut session = Map::new();
     let mut api_keys = Map::new();
-    let duration = |name: &str, errors: &mut Vec<(String, String)>| match fields.get(name) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(text)) => match parse_duration(text) {
-            Some(seconds) => Some(seconds),
-            None => {
-                errors.push((
-                    name.to_owned(),
-                    "must be a duration such as \"3600s\"".into(),
-                ));
-                None
-            }
-        },
-        Some(_) => {
-            errors.push((
-                name.to_owned(),
-                "must be a duration string such as \"3600s\"".into(),
-            ));
+    let duration = |name: &str, errors: &mut Vec<(String, String)>| {
+        common::duration_field(fields, name).unwrap_or_else(|e| {
+            let help = match e {
+                DurationError::Malformed => "must be a duration such as \"3600s\"",
+                DurationError::NotAString => "must be a duration string such as \"3600s\"",
+            };
+            errors.push((name.to_owned(), help.into()));
             None
-        }
+        })
     };
     if let Some(seconds) = duration("grace_period_duration", &mut errors) {
         password.insert("grace_period".into(), seconds.into());
@@ -279,27 +252,6 @@ fn to_patches(fields: &Map<String, Value>) -> Result<common::Patches, Vec<(Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_parse_and_round_up() {
-        assert_eq!(parse_duration("3600s"), Some(3600));
-        assert_eq!(parse_duration("2.5s"), Some(3));
-        assert_eq!(parse_duration("3.000000000s"), Some(3));
-        assert_eq!(parse_duration("0s"), Some(0));
-        for bad in [
-            "",
-            "s",
-            "3600",
-            "-1s",
-            "1.s",
-            ".5s",
-            "1e3s",
-            "3600 s",
-            "99999999999999999999s",
-        ] {
-            assert_eq!(parse_duration(bad), None, "{bad}");
-        }
-    }
 
     #[test]
     fn names_map_back() {

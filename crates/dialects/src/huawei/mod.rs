@@ -10,23 +10,24 @@
 
 pub mod signing;
 
+use std::sync::Arc;
+
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use portcullis_http::AppState;
-use portcullis_http::extract::RequestId;
 use portcullis_model::{AccountAttribute, EffectivePolicy, SectionKind};
 use portcullis_service::{Caller, Context, PatchError, PolicyScope, Precondition, ServiceError};
 use serde_json::{Map, Value, json};
 
-use crate::common;
+use crate::common::{self, Class, Rid};
 
 const BASE: &str = "/v3.0/OS-SECURITYPOLICY/domains/{domain_id}";
 /// Largest clock difference accepted in `X-Sdk-Date`, in seconds.
-pub const MAX_CLOCK_SKEW: i64 = 15 * 60;
+const MAX_CLOCK_SKEW: i64 = 15 * 60;
 /// Key of the protect policy in `features.dialect_settings`.
 const PROTECT_KEY: &str = "huawei_protect_policy";
 
@@ -68,18 +69,15 @@ impl HuaweiError {
     }
 
     fn from_service(error: ServiceError) -> HuaweiError {
-        common::log_if_server_side(&error);
-        let message = common::public_message(&error);
-        let (status, code) = match error {
-            ServiceError::Invalid(_) => (StatusCode::BAD_REQUEST, "IAM.0072"),
-            ServiceError::NotFound => (StatusCode::NOT_FOUND, "IAM.0004"),
-            ServiceError::Conflict(_) => (StatusCode::CONFLICT, "IAM.0009"),
-            ServiceError::Unauthenticated => (StatusCode::UNAUTHORIZED, "IAM.0001"),
-            ServiceError::Forbidden(_)
-            | ServiceError::PasswordChangeRequired
-            | ServiceError::MfaEnrollmentRequired => (StatusCode::FORBIDDEN, "IAM.0002"),
-            ServiceError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "IAM.0007"),
-            ServiceError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "IAM.0006"),
+        let (class, message) = common::classify(error);
+        let (status, code) = match class {
+            Class::Invalid => (StatusCode::BAD_REQUEST, "IAM.0072"),
+            Class::NotFound => (StatusCode::NOT_FOUND, "IAM.0004"),
+            Class::Conflict => (StatusCode::CONFLICT, "IAM.0009"),
+            Class::Unauthenticated => (StatusCode::UNAUTHORIZED, "IAM.0001"),
+            Class::Denied => (StatusCode::FORBIDDEN, "IAM.0002"),
+            Class::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "IAM.0007"),
+            Class::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "IAM.0006"),
         };
         HuaweiError::new(status, code, message)
     }
@@ -95,28 +93,61 @@ impl IntoResponse for HuaweiError {
     }
 }
 
-type Rid = Option<Extension<RequestId>>;
 type Answer = Result<Json<Value>, HuaweiError>;
 
-/// Everything the signature covers.
-struct Signed<'a> {
-    method: &'a Method,
-    uri: &'a Uri,
-    headers: &'a HeaderMap,
-    body: &'a [u8],
+/// A request to `{domain_id}/{policy}`: the path, the request id and everything the signature
+/// covers, extracted as the individual extractors would (with their rejections).
+struct PolicyRequest {
+    domain_id: String,
+    segment: String,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    rid: Rid,
+    body: Bytes,
+}
+
+impl FromRequest<AppState> for PolicyRequest {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = request.into_parts();
+        let Path((domain_id, segment)) =
+            Path::<(String, String)>::from_request_parts(&mut parts, state)
+                .await
+                .map_err(IntoResponse::into_response)?;
+        let rid = Rid::from_request_parts(&mut parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let (method, uri, headers) = (
+            parts.method.clone(),
+            parts.uri.clone(),
+            parts.headers.clone(),
+        );
+        let body = Bytes::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(PolicyRequest {
+            domain_id,
+            segment,
+            method,
+            uri,
+            headers,
+            rid,
+            body,
+        })
+    }
 }
 
 async fn caller_of(
     state: &AppState,
-    domain_id: &str,
-    request: Signed<'_>,
-    rid: &Rid,
+    request: &PolicyRequest,
 ) -> Result<(Caller, Context), HuaweiError> {
-    let headers = request.headers;
+    let headers = &request.headers;
     // An ordinary token in X-Auth-Token is a full credential on its own (the SDK still signs
     // such a request, possibly with placeholder keys, so the token comes first).
     if let Some(token) = common::header(headers, "x-auth-token").filter(|t| !t.is_empty()) {
-        return common::authenticate(state, Some(token), rid.as_ref().map(|e| &e.0))
+        return common::authenticate(state, Some(token), &request.rid)
             .await
             .map_err(HuaweiError::from_service);
     }
@@ -143,18 +174,18 @@ async fn caller_of(
         ));
     }
     let string_to_sign = signing::string_to_sign(
-        request.method,
+        &request.method,
         request.uri.path(),
         request.uri.query(),
         headers,
         &auth.signed_headers,
-        request.body,
+        &request.body,
         date,
     )
     .ok_or_else(|| HuaweiError::unauthenticated("a signed header is missing"))?;
     // The key is looked up in the organization the credentials name (X-Domain-Id), else the
     // one in the path; the path is then checked against the caller like any other request.
-    let key_org = common::header(headers, "x-domain-id").unwrap_or(domain_id);
+    let key_org = common::header(headers, "x-domain-id").unwrap_or(&request.domain_id);
     let caller = state
         .service
         .authenticate_access_key(key_org, &auth.access, |secret| {
@@ -167,7 +198,7 @@ async fn caller_of(
             }
             other => HuaweiError::from_service(other),
         })?;
-    let ctx = common::context(&caller, rid.as_ref().map(|e| &e.0));
+    let ctx = common::context(&caller, &request.rid);
     Ok((caller, ctx))
 }
 
@@ -436,7 +467,7 @@ fn password_patches(
 // --- protect policy (stored and returned as set)
 
 fn protect_stored(policy: &EffectivePolicy) -> Map<String, Value> {
-    let mut out = match json!({
+    let mut out = common::object(json!({
         "operation_protection": false,
         "allow_user": {"manage_accesskey": true, "manage_email": true, "manage_mobile": true,
                        "manage_password": true},
@@ -444,10 +475,7 @@ fn protect_stored(policy: &EffectivePolicy) -> Map<String, Value> {
         "admin_check": "off",
         "email": "",
         "scene": "",
-    }) {
-        Value::Object(fields) => fields,
-        _ => Map::new(),
-    };
+    }));
     if let Some(Value::Object(stored)) = policy.features.value.dialect_settings.get(PROTECT_KEY) {
         merge_two_levels(&mut out, stored);
     }
@@ -564,31 +592,27 @@ fn protect_patch(
 
 async fn read_policy(
     state: &AppState,
-    domain_id: &str,
-    signed: Signed<'_>,
-    rid: &Rid,
-) -> Result<std::sync::Arc<EffectivePolicy>, HuaweiError> {
-    let (caller, _) = caller_of(state, domain_id, signed, rid).await?;
+    request: &PolicyRequest,
+) -> Result<Arc<EffectivePolicy>, HuaweiError> {
+    let (caller, _) = caller_of(state, request).await?;
     state
         .service
-        .get_org_policy(&caller, domain_id)
+        .get_org_policy(&caller, &request.domain_id)
         .await
         .map_err(HuaweiError::from_service)
 }
 
 async fn write_policy(
     state: &AppState,
-    domain_id: &str,
-    signed: Signed<'_>,
-    rid: &Rid,
+    request: &PolicyRequest,
     key: &str,
     patches: impl Fn(&Map<String, Value>, &EffectivePolicy) -> Result<common::Patches, HuaweiError>,
-) -> Result<std::sync::Arc<EffectivePolicy>, HuaweiError> {
-    let body = signed.body;
-    let (caller, ctx) = caller_of(state, domain_id, signed, rid).await?;
-    let fields = common::json_object(body).map_err(HuaweiError::malformed)?;
+) -> Result<Arc<EffectivePolicy>, HuaweiError> {
+    let domain_id = &request.domain_id;
+    let (caller, ctx) = caller_of(state, request).await?;
+    let fields = common::json_object(&request.body).map_err(HuaweiError::malformed)?;
     let inner = wrapped(&fields, key)?;
-    let scope = PolicyScope::Org(domain_id.to_owned());
+    let scope = PolicyScope::Org(domain_id.clone());
     // Built from the policy each attempt reads (the attribute list is extended, not replaced).
     state
         .service
@@ -669,56 +693,25 @@ impl Which {
     }
 }
 
+/// The policy a path segment names; the handlers answer an unknown one (404) before any
+/// authentication.
 fn which(segment: &str) -> Result<Which, HuaweiError> {
     Which::from_path(segment).ok_or_else(|| {
         HuaweiError::new(StatusCode::NOT_FOUND, "IAM.0004", "no such security policy")
     })
 }
 
-async fn get_policy(
-    State(state): State<AppState>,
-    Path((domain_id, segment)): Path<(String, String)>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    rid: Rid,
-    body: Bytes,
-) -> Answer {
-    let which = which(&segment)?;
-    let signed = Signed {
-        method: &method,
-        uri: &uri,
-        headers: &headers,
-        body: &body,
-    };
-    let policy = read_policy(&state, &domain_id, signed, &rid).await?;
+async fn get_policy(State(state): State<AppState>, request: PolicyRequest) -> Answer {
+    let which = which(&request.segment)?;
+    let policy = read_policy(&state, &request).await?;
     Ok(Json(which.view(&policy)))
 }
 
-async fn put_policy(
-    State(state): State<AppState>,
-    Path((domain_id, segment)): Path<(String, String)>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    rid: Rid,
-    body: Bytes,
-) -> Answer {
-    let which = which(&segment)?;
-    let signed = Signed {
-        method: &method,
-        uri: &uri,
-        headers: &headers,
-        body: &body,
-    };
-    let policy = write_policy(
-        &state,
-        &domain_id,
-        signed,
-        &rid,
-        which.key(),
-        |fields, current| which.patches(fields, current),
-    )
+async fn put_policy(State(state): State<AppState>, request: PolicyRequest) -> Answer {
+    let which = which(&request.segment)?;
+    let policy = write_policy(&state, &request, which.key(), |fields, current| {
+        which.patches(fields, current)
+    })
     .await?;
     Ok(Json(which.put_answer(&policy)))
 }

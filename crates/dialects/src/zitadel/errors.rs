@@ -7,11 +7,11 @@ use axum::response::{IntoResponse, Response};
 use portcullis_service::ServiceError;
 use serde_json::json;
 
-use crate::common;
+use crate::common::{self, Class};
 
 /// The gRPC status codes this dialect answers with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Code {
+pub(crate) enum Code {
     /// 3, HTTP 400.
     InvalidArgument,
     /// 5, HTTP 404.
@@ -72,7 +72,7 @@ impl Code {
 
 /// Which API generation answers: the body shapes differ.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Generation {
+pub(crate) enum Generation {
     /// grpc-gateway (`/management/v1`, `/admin/v1`).
     V1,
     /// Connect (`/zitadel.settings.v2.SettingsService/...`).
@@ -81,7 +81,7 @@ pub enum Generation {
 
 /// A ZITADEL error answer.
 #[derive(Debug)]
-pub struct ZitadelError {
+pub(crate) struct ZitadelError {
     code: Code,
     id: &'static str,
     message: String,
@@ -90,7 +90,7 @@ pub struct ZitadelError {
 
 impl ZitadelError {
     /// An error with its code, a stable id and a message.
-    pub fn new(code: Code, id: &'static str, message: impl Into<String>) -> ZitadelError {
+    pub(crate) fn new(code: Code, id: &'static str, message: impl Into<String>) -> ZitadelError {
         ZitadelError {
             code,
             id,
@@ -100,25 +100,22 @@ impl ZitadelError {
     }
 
     /// The same error in the shape of `generation`.
-    pub fn in_generation(mut self, generation: Generation) -> ZitadelError {
+    pub(crate) fn in_generation(mut self, generation: Generation) -> ZitadelError {
         self.generation = generation;
         self
     }
 
     /// A service error, mapped once.
-    pub fn from_service(error: ServiceError) -> ZitadelError {
-        common::log_if_server_side(&error);
-        let message = common::public_message(&error);
-        let (code, id) = match error {
-            ServiceError::Invalid(_) => (Code::InvalidArgument, "POLICY-invalid"),
-            ServiceError::NotFound => (Code::NotFound, "POLICY-notfound"),
-            ServiceError::Conflict(_) => (Code::AlreadyExists, "POLICY-exists"),
-            ServiceError::Unauthenticated => (Code::Unauthenticated, "AUTH-unauthenticated"),
-            ServiceError::Forbidden(_)
-            | ServiceError::PasswordChangeRequired
-            | ServiceError::MfaEnrollmentRequired => (Code::PermissionDenied, "AUTH-denied"),
-            ServiceError::Unavailable(_) => (Code::Unavailable, "STORE-unavailable"),
-            ServiceError::Internal(_) => (Code::Internal, "SERVER-internal"),
+    pub(crate) fn from_service(error: ServiceError) -> ZitadelError {
+        let (class, message) = common::classify(error);
+        let (code, id) = match class {
+            Class::Invalid => (Code::InvalidArgument, "POLICY-invalid"),
+            Class::NotFound => (Code::NotFound, "POLICY-notfound"),
+            Class::Conflict => (Code::AlreadyExists, "POLICY-exists"),
+            Class::Unauthenticated => (Code::Unauthenticated, "AUTH-unauthenticated"),
+            Class::Denied => (Code::PermissionDenied, "AUTH-denied"),
+            Class::Unavailable => (Code::Unavailable, "STORE-unavailable"),
+            Class::Internal => (Code::Internal, "SERVER-internal"),
         };
         ZitadelError::new(code, id, message)
     }

@@ -13,26 +13,26 @@
 mod errors;
 mod policies;
 
+use std::sync::Arc;
+
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post, put};
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use portcullis_http::AppState;
-use portcullis_http::extract::RequestId;
 use portcullis_model::EffectivePolicy;
 use portcullis_service::{
     Caller, Context, PatchError, PatchOutcome, PolicyScope, Precondition, ServiceError,
 };
 use serde_json::{Map, Value, json};
 
-pub use errors::{Code, Generation, ZitadelError};
-pub use policies::Kind;
+use errors::{Code, Generation, ZitadelError};
+use policies::Kind;
 
-use crate::common;
+use crate::common::{self, Rid};
 
 type Answer = Result<Json<Value>, ZitadelError>;
-type Rid = Option<Extension<RequestId>>;
 
 /// This dialect's routes.
 pub fn routes() -> Router<AppState> {
@@ -94,15 +94,22 @@ pub fn routes() -> Router<AppState> {
 async fn caller_of(
     state: &AppState,
     headers: &HeaderMap,
-    request_id: &Rid,
+    rid: &Rid,
 ) -> Result<(Caller, Context), ZitadelError> {
-    common::authenticate(
-        state,
-        common::bearer(headers),
-        request_id.as_ref().map(|e| &e.0),
-    )
-    .await
-    .map_err(ZitadelError::from_service)
+    common::authenticate(state, common::bearer(headers), rid)
+        .await
+        .map_err(ZitadelError::from_service)
+}
+
+/// The caller of a management call, its context and the organization the call acts on.
+async fn mgmt_caller_of(
+    state: &AppState,
+    headers: &HeaderMap,
+    rid: &Rid,
+) -> Result<(Caller, Context, String), ZitadelError> {
+    let (caller, ctx) = caller_of(state, headers, rid).await?;
+    let org = org_of(&caller, headers)?;
+    Ok((caller, ctx, org))
 }
 
 /// The organization a management call acts on.
@@ -118,6 +125,21 @@ fn org_of(caller: &Caller, headers: &HeaderMap) -> Result<String, ZitadelError> 
                 "x-zitadel-orgid is required with instance credentials",
             )
         })
+}
+
+/// The policy of `org` as it stands, or (`default`) the instance defaults it would inherit.
+async fn org_policy(
+    state: &AppState,
+    caller: &Caller,
+    org: &str,
+    default: bool,
+) -> Result<Arc<EffectivePolicy>, ZitadelError> {
+    let policy = if default {
+        state.service.get_default_policy(caller, org).await
+    } else {
+        state.service.get_org_policy(caller, org).await
+    };
+    policy.map_err(ZitadelError::from_service)
 }
 
 /// A v1 policy message: the fields, `details` and `isDefault`, zero values omitted.
@@ -140,13 +162,8 @@ async fn mgmt_get(
     rid: Rid,
     kind: Kind,
 ) -> Answer {
-    let (caller, _) = caller_of(&state, &headers, &rid).await?;
-    let org = org_of(&caller, &headers)?;
-    let policy = state
-        .service
-        .get_org_policy(&caller, &org)
-        .await
-        .map_err(ZitadelError::from_service)?;
+    let (caller, _, org) = mgmt_caller_of(&state, &headers, &rid).await?;
+    let policy = org_policy(&state, &caller, &org, false).await?;
     let (inherited, _) = policy.section_meta(kind.primary());
     Ok(Json(policies::omit_zero(json!({
         "policy": policy_message(kind, &policy, inherited),
@@ -160,13 +177,8 @@ async fn mgmt_get_default(
     rid: Rid,
     kind: Kind,
 ) -> Answer {
-    let (caller, _) = caller_of(&state, &headers, &rid).await?;
-    let org = org_of(&caller, &headers)?;
-    let policy = state
-        .service
-        .get_default_policy(&caller, &org)
-        .await
-        .map_err(ZitadelError::from_service)?;
+    let (caller, _, org) = mgmt_caller_of(&state, &headers, &rid).await?;
+    let policy = org_policy(&state, &caller, &org, true).await?;
     Ok(Json(json!({"policy": policy_message(kind, &policy, true)})))
 }
 
@@ -201,7 +213,7 @@ async fn write(
     body: &[u8],
     kind: Kind,
     precondition: Precondition,
-) -> Result<std::sync::Arc<EffectivePolicy>, ZitadelError> {
+) -> Result<Arc<EffectivePolicy>, ZitadelError> {
     let fields = body_of(body)?;
     // The patch is built from the policy each attempt reads (a class minimum that stays on
     // keeps its current value), so a concurrent write is never overwritten from a stale read.
@@ -235,8 +247,8 @@ async fn mgmt_write(
     kind: Kind,
     precondition: Precondition,
 ) -> Answer {
-    let (caller, ctx) = caller_of(&state, &headers, &rid).await?;
-    let scope = PolicyScope::Org(org_of(&caller, &headers)?);
+    let (caller, ctx, org) = mgmt_caller_of(&state, &headers, &rid).await?;
+    let scope = PolicyScope::Org(org);
     let policy = write(&state, &caller, &ctx, &scope, &body, kind, precondition).await?;
     Ok(details_only(kind, &policy))
 }
@@ -247,13 +259,8 @@ async fn mgmt_reset(
     rid: Rid,
     kind: Kind,
 ) -> Answer {
-    let (caller, ctx) = caller_of(&state, &headers, &rid).await?;
-    let org = org_of(&caller, &headers)?;
-    let default = state
-        .service
-        .get_default_policy(&caller, &org)
-        .await
-        .map_err(ZitadelError::from_service)?;
+    let (caller, ctx, org) = mgmt_caller_of(&state, &headers, &rid).await?;
+    let default = org_policy(&state, &caller, &org, true).await?;
     // Only the fields this policy names go back to the default, in one conditional write that
     // requires the organization's own copy; sections then equal to the default inherit again.
     let patches = kind.reset_patches(&default);
@@ -276,11 +283,7 @@ async fn mgmt_reset(
             ),
             other => ZitadelError::from_service(other),
         })?;
-    let policy = state
-        .service
-        .get_org_policy(&caller, &org)
-        .await
-        .map_err(ZitadelError::from_service)?;
+    let policy = org_policy(&state, &caller, &org, false).await?;
     for section in kind.owned_sections() {
         let (inherited, details) = policy.section_meta(*section);
         if !inherited && policy.section(*section) == default.section(*section) {
@@ -292,11 +295,7 @@ async fn mgmt_reset(
                 .map_err(ZitadelError::from_service)?;
         }
     }
-    let policy = state
-        .service
-        .get_org_policy(&caller, &org)
-        .await
-        .map_err(ZitadelError::from_service)?;
+    let policy = org_policy(&state, &caller, &org, false).await?;
     Ok(details_only(kind, &policy))
 }
 
@@ -370,18 +369,19 @@ async fn v2_settings(
         .and_then(Value::as_bool)
         .unwrap_or(false);
     let (policy, owner_is_org) = match (org, instance, &caller.org_id) {
-        (Some(org), _, _) => (state.service.get_org_policy(&caller, &org).await, true),
-        (None, true, Some(own)) => (state.service.get_default_policy(&caller, own).await, false),
-        (None, false, Some(own)) => (state.service.get_org_policy(&caller, own).await, true),
+        (Some(org), _, _) => (org_policy(&state, &caller, &org, false).await, true),
+        (None, true, Some(own)) => (org_policy(&state, &caller, own, true).await, false),
+        (None, false, Some(own)) => (org_policy(&state, &caller, own, false).await, true),
         (None, _, None) => (
             state
                 .service
                 .scoped_policy(&caller, &PolicyScope::Instance)
-                .await,
+                .await
+                .map_err(ZitadelError::from_service),
             false,
         ),
     };
-    let policy = policy.map_err(|e| v2(ZitadelError::from_service(e)))?;
+    let policy = policy.map_err(v2)?;
     let (inherited, details) = policy.section_meta(kind.primary());
     let mut settings = kind.settings_v2(&policy);
     let owner_type = if owner_is_org && !inherited {

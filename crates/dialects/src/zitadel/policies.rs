@@ -7,15 +7,14 @@
 use portcullis_model::{EffectivePolicy, SectionDetails, SectionKind};
 use serde_json::{Map, Value, json};
 
-use crate::common;
-use crate::scaleway::parse_duration;
+use crate::common::{self, DurationError, parse_duration};
 
 /// Key of ZITADEL's login-policy switches in `features.dialect_settings`.
 const LOGIN_SETTINGS_KEY: &str = "zitadel_login_policy";
 
 /// One of the four policies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// Lockout: `lockout` section.
     Lockout,
     /// Password complexity: the default password policy.
@@ -28,7 +27,7 @@ pub enum Kind {
 
 impl Kind {
     /// The section whose inheritance says whether the organization has a custom policy.
-    pub fn primary(self) -> SectionKind {
+    pub(crate) fn primary(self) -> SectionKind {
         match self {
             Kind::Lockout => SectionKind::Lockout,
             Kind::Complexity | Kind::Age => SectionKind::Password,
@@ -38,7 +37,7 @@ impl Kind {
 
     /// The sections this policy owns: a reset returns them to inheriting when they equal the
     /// default (the password section's grace period is shared, so a login reset leaves it).
-    pub fn owned_sections(self) -> &'static [SectionKind] {
+    pub(crate) fn owned_sections(self) -> &'static [SectionKind] {
         match self {
             Kind::Lockout => &[SectionKind::Lockout],
             Kind::Complexity | Kind::Age => &[SectionKind::Password],
@@ -48,7 +47,7 @@ impl Kind {
 
     /// The patches that put back the instance default of every field this policy names (and
     /// nothing else: other dialects' fields in the same sections stay).
-    pub fn reset_patches(self, default: &EffectivePolicy) -> crate::common::Patches {
+    pub(crate) fn reset_patches(self, default: &EffectivePolicy) -> crate::common::Patches {
         let password = default.password.value.default_policy();
         match self {
             Kind::Lockout => {
@@ -97,7 +96,7 @@ impl Kind {
     }
 
     /// The v1 policy fields (without `details` and `isDefault`), zero values included.
-    pub fn fields(self, policy: &EffectivePolicy) -> Map<String, Value> {
+    pub(crate) fn fields(self, policy: &EffectivePolicy) -> Map<String, Value> {
         let password = policy.password.value.default_policy();
         let value = match self {
             Kind::Lockout => {
@@ -147,14 +146,11 @@ impl Kind {
                 return fields;
             }
         };
-        match value {
-            Value::Object(fields) => fields,
-            _ => Map::new(),
-        }
+        common::object(value)
     }
 
     /// The v2 settings fields (zero values included).
-    pub fn settings_v2(self, policy: &EffectivePolicy) -> Map<String, Value> {
+    pub(crate) fn settings_v2(self, policy: &EffectivePolicy) -> Map<String, Value> {
         let mut fields = self.fields(policy);
         let rename = |fields: &mut Map<String, Value>, from: &str, to: &str| {
             if let Some(value) = fields.remove(from) {
@@ -190,7 +186,7 @@ impl Kind {
 
     /// The canonical merge patches of an add or update body. `current` supplies the values a
     /// boolean switch keeps (a class minimum stays as it was when the switch stays on).
-    pub fn patches(
+    pub(crate) fn patches(
         self,
         body: &Map<String, Value>,
         current: &EffectivePolicy,
@@ -248,7 +244,7 @@ impl Kind {
 
 /// The login-policy switches a policy that was never written shows (ZITADEL's defaults).
 fn login_defaults() -> Map<String, Value> {
-    match json!({
+    common::object(json!({
         "allowUsernamePassword": true,
         "allowExternalIdp": false,
         "passwordlessType": "PASSWORDLESS_TYPE_NOT_ALLOWED",
@@ -258,10 +254,7 @@ fn login_defaults() -> Map<String, Value> {
         "multiFactorCheckLifetime": "43200s",
         "secondFactors": [],
         "multiFactors": [],
-    }) {
-        Value::Object(fields) => fields,
-        _ => Map::new(),
-    }
+    }))
 }
 
 /// Login-policy fields: mapped to canonical fields, or stored as set.
@@ -296,12 +289,14 @@ fn login_patches(body: &Map<String, Value>) -> Result<Vec<(SectionKind, Value)>,
     known.extend(LOGIN_STORED);
     known_fields(body, &known)?;
     let flag = |name: &str| common::bool_field(body, name).map(|v| v.unwrap_or(false));
-    let grace = match body.get("mfaInitSkipLifetime") {
-        None | Some(Value::Null) => 0,
-        Some(Value::String(text)) => parse_duration(text)
-            .ok_or("mfaInitSkipLifetime must be a duration such as \"2592000s\"")?,
-        Some(_) => return Err("mfaInitSkipLifetime must be a duration string".into()),
-    };
+    let grace = common::duration_field(body, "mfaInitSkipLifetime")
+        .map_err(|e| match e {
+            DurationError::Malformed => {
+                "mfaInitSkipLifetime must be a duration such as \"2592000s\""
+            }
+            DurationError::NotAString => "mfaInitSkipLifetime must be a duration string",
+        })?
+        .unwrap_or(0);
     check_login_switches(body)?;
     // proto3: an absent field is its zero value, so the update replaces every switch: an absent
     // one is stored as its explicit zero (which overrides the default a policy never written
