@@ -87,9 +87,12 @@ pub async fn remove_totp(
 
 /// Completes a login with a TOTP or recovery code.
 #[utoipa::path(post, path = "/v1/orgs/{org}/login/mfa", tag = "sessions", request_body = MfaLoginBody,
+    security(()),
     responses((status = 200, body = LoginResponse),
               (status = 401, body = Problem, description = "invalid_code, invalid_challenge"),
-              (status = 403, body = Problem, description = "account_locked: the one-time-code counter is exhausted")))]
+              (status = 403, body = Problem, description = "account_locked: the one-time-code counter is exhausted"),
+              (status = 404, body = Problem),
+              (status = 429, body = Problem, description = "ip_blocked, with Retry-After")))]
 pub async fn login_mfa(
     State(state): State<AppState>,
     Anonymous(ctx): Anonymous,

@@ -58,7 +58,8 @@ pub async fn unblock(
 #[utoipa::path(post, path = "/v1/orgs/{org}/password-reset", tag = "self-service",
     request_body = ResetRequestBody, security(()),
     responses((status = 202), (status = 403, body = Problem, description = "password reset is off"),
-              (status = 404, body = Problem)))]
+              (status = 404, body = Problem),
+              (status = 409, body = Problem, description = "no instance master key to sign reset tokens")))]
 pub async fn request_password_reset(
     State(state): State<AppState>,
     Anonymous(ctx): Anonymous,

@@ -116,9 +116,10 @@ pub(crate) fn answer(answer: LoginAnswer) -> ApiResult<Json<LoginResponse>> {
 
 /// Logs in with a password.
 #[utoipa::path(post, path = "/v1/orgs/{org}/login", tag = "sessions", request_body = LoginBody,
+    security(()),
     responses((status = 200, body = LoginResponse),
               (status = 401, body = Problem, description = "invalid_credentials"),
-              (status = 403, body = Problem, description = "account_locked, account_disabled, password_expired"),
+              (status = 403, body = Problem, description = "account_locked, account_disabled, password_expired, mfa_enrollment_overdue, email_not_verified"),
               (status = 429, body = Problem, description = "ip_blocked, with Retry-After")))]
 pub async fn login(
     State(state): State<AppState>,

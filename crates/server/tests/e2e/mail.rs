@@ -89,6 +89,21 @@ async fn the_lock_mail_arrives_and_its_link_unblocks_exactly_once() {
     assert_eq!(items[0]["kind"], "account_locked");
     assert_eq!(items[0]["status"], "queued");
     assert!(items[0]["body"].as_str().unwrap().contains("{token}"));
+    // Administrators only (the outbox holds addresses); the cursor is a mail id.
+    let auditor = app
+        .post(
+            "/v1/orgs/acme/api-keys",
+            crate::support::ROOT,
+            json!({"name": "audit", "roles": ["org_auditor"]}),
+        )
+        .await;
+    let auditor = auditor.body["key"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.get("/v1/orgs/acme/outbox", &auditor).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let bad = app.get("/v1/orgs/acme/outbox?after=x", &admin).await;
+    assert_eq!(bad.violation_codes(), ["value.invalid"]);
 
     assert_eq!(
         deliver(&app, &transport).await,
@@ -249,9 +264,18 @@ async fn a_reset_token_sets_a_compliant_password_once_and_unknown_users_get_noth
     let same = confirm(GOOD, token.clone()).await;
     assert_eq!(same.violation_codes(), ["password.reused"]);
 
+    // A reset ends every session of the user.
+    let before = app.login("acme", "bob", GOOD).await.body["session"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(
         confirm(NEW_GOOD, token.clone()).await.status,
         StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.get("/v1/self", &before).await.status,
+        StatusCode::UNAUTHORIZED
     );
     assert_eq!(
         app.login("acme", "bob", GOOD).await.status,

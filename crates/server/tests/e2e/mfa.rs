@@ -439,3 +439,44 @@ async fn wrong_codes_count_on_the_address_and_a_blocked_address_is_refused() {
         (StatusCode::TOO_MANY_REQUESTS, json!("ip_blocked"))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_user_with_a_second_factor_changes_its_password_and_is_challenged_again() {
+    let app = spawn_app().await;
+    let admin = app.org_with_admin(ORG).await;
+    app.user(ORG, &admin, "dora", GOOD).await;
+    let (secret, _) = app.enroll("dora").await;
+    app.clock.advance(30);
+    let challenge = app.challenge("dora").await;
+    let session = app
+        .second_step(&challenge, &code_at(&secret, t0() + 30))
+        .await;
+    assert_eq!(session.status, StatusCode::OK, "{:?}", session.body);
+    let token = session.body["session"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let new = "a fresh passphrase for her 5";
+    let changed = app
+        .post(
+            "/v1/self/password",
+            &token,
+            json!({"current_password": GOOD, "new_password": new}),
+        )
+        .await;
+    // The answer is the next login's: a challenge, never a session that skips the code.
+    assert_eq!(changed.status, StatusCode::OK, "{:?}", changed.body);
+    assert_eq!(changed.body["mfa_required"], true);
+    assert!(changed.body.get("session").is_none(), "{:?}", changed.body);
+    assert!(changed.body["challenge"].is_string());
+    assert_eq!(
+        app.get("/v1/self", &token).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.login(ORG, "dora", GOOD).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(app.login(ORG, "dora", new).await.body["mfa_required"], true);
+}
