@@ -1,12 +1,16 @@
 //! IP brute-force blocking on top of the [`counter`](crate::counter) (DESIGN.md §2.4, §3.1 step 1).
 //!
-//! Invariants: an allow-listed IP is never blocked and its failures are not counted; IPv4-mapped
-//! IPv6 addresses count as their IPv4 address; a success never resets an IP's count (one valid
-//! account must not launder an attacker's failures); the check happens before any password hash.
+//! Invariants: failures are counted per *source*: the client address cut to the policy's
+//! `ipv4_prefix` / `ipv6_prefix` (two addresses of one prefix share one counter, so rotating
+//! addresses inside a /64 gains nothing); an allow-listed address is never blocked and its
+//! failures are not counted, even inside a blocked prefix (the allow-list matches exact
+//! addresses and networks); IPv4-mapped IPv6 addresses count as their IPv4 address; a success
+//! never resets a source's count (one valid account must not launder an attacker's failures);
+//! the check happens before any password hash.
 
 use std::net::IpAddr;
 
-use ipnet::IpNet;
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use portcullis_model::{BruteForcePolicy, Timestamp, net::parse_networks};
 
 use crate::counter::{CounterLimits, CounterState, Lock, Outcome};
@@ -16,6 +20,8 @@ use crate::counter::{CounterLimits, CounterState, Lock, Outcome};
 pub struct IpBlocking {
     limits: Option<CounterLimits>,
     allowlist: Vec<IpNet>,
+    ipv4_prefix: u8,
+    ipv6_prefix: u8,
 }
 
 /// Whether a client IP may attempt a login now.
@@ -34,6 +40,35 @@ pub fn canonical_ip(ip: IpAddr) -> IpAddr {
     ip.to_canonical()
 }
 
+/// The text form of a source network: a bare address for a full-length prefix (`10.0.0.1`),
+/// else the network (`2001:db8:1:2::/64`). Used in counter keys, events and lists.
+pub fn source_label(source: IpNet) -> String {
+    if source.prefix_len() == source.max_prefix_len() {
+        source.addr().to_string()
+    } else {
+        source.to_string()
+    }
+}
+
+/// Reads a [`source_label`] back.
+pub fn parse_source(label: &str) -> Option<IpNet> {
+    label
+        .parse::<IpNet>()
+        .ok()
+        .or_else(|| label.parse::<IpAddr>().ok().map(IpNet::from))
+}
+
+/// The counter key of a source network (`ip|10.0.0.1`, `ip|2001:db8:1:2::/64`), without the
+/// organization, which the store keeps in its own column.
+pub fn source_key(source: IpNet) -> String {
+    format!("ip|{}", source_label(source))
+}
+
+/// Reads the source network back from a [`source_key`].
+pub fn parse_source_key(key: &str) -> Option<IpNet> {
+    key.strip_prefix("ip|").and_then(parse_source)
+}
+
 impl IpBlocking {
     /// Compiles a validated policy.
     pub fn new(policy: &BruteForcePolicy) -> IpBlocking {
@@ -45,7 +80,33 @@ impl IpBlocking {
                 reset_after_success: false,
             }),
             allowlist: parse_networks(&policy.allowlist),
+            // Validated ranges (8–32, 32–128); clamped again so a bad value can never panic.
+            ipv4_prefix: u8::try_from(policy.ipv4_prefix.clamp(8, 32)).unwrap_or(32),
+            ipv6_prefix: u8::try_from(policy.ipv6_prefix.clamp(32, 128)).unwrap_or(64),
         }
+    }
+
+    /// The source network `ip` is counted as: its address cut to the configured prefix.
+    pub fn source(&self, ip: IpAddr) -> IpNet {
+        match canonical_ip(ip) {
+            IpAddr::V4(v4) => Ipv4Net::new(v4, self.ipv4_prefix)
+                .map(|n| IpNet::V4(n.trunc()))
+                .unwrap_or_else(|_| IpNet::from(IpAddr::V4(v4))),
+            IpAddr::V6(v6) => Ipv6Net::new(v6, self.ipv6_prefix)
+                .map(|n| IpNet::V6(n.trunc()))
+                .unwrap_or_else(|_| IpNet::from(IpAddr::V6(v6))),
+        }
+    }
+
+    /// The counter key `ip`'s failures are counted on ([`source_key`] of its [`source`](Self::source)).
+    pub fn counter_key(&self, ip: IpAddr) -> String {
+        source_key(self.source(ip))
+    }
+
+    /// The counting rules of a source's counter, whatever the address (for settling a stored
+    /// counter); `None` when blocking is off.
+    pub fn limits(&self) -> Option<CounterLimits> {
+        self.limits
     }
 
     /// Whether `ip` is allow-listed.

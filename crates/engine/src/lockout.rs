@@ -2,17 +2,20 @@
 //! (its [`LockoutKey`]) and how it counts ([`lockout_limits`]), per DESIGN.md §2.3 and §3.1–3.3.
 //!
 //! Invariants: keys exist for login names that match no user (a lock never tells whether a user
-//! exists); login names are compared case-insensitively; password and OTP failures are counted on
-//! separate keys with their own maximum; a disabled policy (or `max_otp_attempts = 0` for OTP)
-//! has no limits, so nothing is counted.
+//! exists); login names are compared in their normalized form ([`normalize_login`]); password
+//! and OTP failures are counted on separate keys with their own maximum; under `login_and_ip`
+//! the address part is the client's source network (the brute-force prefix), so rotating
+//! addresses inside one prefix gains nothing; a storage key is unambiguous: the login part
+//! escapes `%` and `|`, so no login name can produce another login's key or fall inside
+//! another login's key range ([`LockoutKey::login_prefix`]); a disabled policy (or
+//! `max_otp_attempts = 0` for OTP) has no limits, so nothing is counted.
 
-use std::net::IpAddr;
-
+use ipnet::IpNet;
 use portcullis_model::{LockoutPolicy, LockoutScope};
 use serde::{Deserialize, Serialize};
 
 use crate::counter::CounterLimits;
-use crate::ip_block::canonical_ip;
+use crate::ip_block::source_label;
 
 /// Which secret a counter counts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -31,44 +34,63 @@ pub struct LockoutKey {
     pub org_id: String,
     /// Normalized login name ([`normalize_login`]).
     pub login: String,
-    /// Client IP, with scope `login_and_ip` only.
-    pub ip: Option<IpAddr>,
+    /// The client's source network, with scope `login_and_ip` only.
+    pub source: Option<IpNet>,
     /// Password or OTP counter.
     pub kind: SecretKind,
 }
 
 impl LockoutKey {
-    /// The key an attempt on `login` from `ip` counts against under `scope`.
+    /// The key an attempt on `login` from the source network `source` (see
+    /// [`IpBlocking::source`](crate::ip_block::IpBlocking::source)) counts against under `scope`.
     pub fn new(
         scope: LockoutScope,
         kind: SecretKind,
         org_id: &str,
         login: &str,
-        ip: IpAddr,
+        source: IpNet,
     ) -> LockoutKey {
         LockoutKey {
             org_id: org_id.to_owned(),
             login: normalize_login(login),
-            ip: (scope == LockoutScope::LoginAndIp).then(|| canonical_ip(ip)),
+            source: (scope == LockoutScope::LoginAndIp).then_some(source),
             kind,
         }
     }
 
-    /// A stable text form for storage (`password|alice|` or `otp|alice|10.0.0.1`), without the
-    /// organization, which the store keeps in its own column.
+    /// A stable text form for storage (`password|alice|`, `otp|alice|10.0.0.1`,
+    /// `password|bob|2001:db8:1:2::/64`), without the organization, which the store keeps in
+    /// its own column.
     pub fn storage_key(&self) -> String {
-        let kind = match self.kind {
+        let source = self.source.map(source_label).unwrap_or_default();
+        format!("{}{source}", LockoutKey::login_prefix(self.kind, &self.login))
+    }
+
+    /// The start every storage key of (`kind`, normalized `login`) shares, whatever the scope
+    /// and address: `password|alice|`. No other login's key starts with it, because the login
+    /// part escapes `%` and `|`.
+    pub fn login_prefix(kind: SecretKind, login: &str) -> String {
+        let kind = match kind {
             SecretKind::Password => "password",
             SecretKind::Otp => "otp",
         };
-        let ip = self.ip.map(|ip| ip.to_string()).unwrap_or_default();
-        format!("{kind}|{}|{ip}", self.login)
+        format!("{kind}|{}|", escape_key_part(login))
     }
 }
 
-/// Login names are unique per organization regardless of case and surrounding white space.
+/// Escapes the separator (`|`) and the escape character (`%`) of a storage key part.
+fn escape_key_part(part: &str) -> std::borrow::Cow<'_, str> {
+    if part.contains(['%', '|']) {
+        part.replace('%', "%25").replace('|', "%7C").into()
+    } else {
+        part.into()
+    }
+}
+
+/// Login names are unique per organization in their comparison form: case, width,
+/// composition and surrounding white space do not matter (see [`portcullis_model::names`]).
 pub fn normalize_login(login: &str) -> String {
-    login.trim().to_lowercase()
+    portcullis_model::names::normalize_login(login)
 }
 
 /// The counting rules of `kind` under `policy`; `None` when nothing is counted.

@@ -1,7 +1,10 @@
 //! The `brute_force` section: blocking client IPs that fail too often (DESIGN.md §2.4).
 //!
-//! Units: `window` and `block_duration` are seconds. Invariant: `allowlist` holds at most 100
+//! Units: `window` and `block_duration` are seconds. Invariants: `allowlist` holds at most 100
 //! entries, each an IPv4/IPv6 address or CIDR network; an allow-listed IP is never blocked.
+//! Failures are counted per *source network*: the client address cut to `ipv4_prefix` /
+//! `ipv6_prefix` bits (one client usually holds a whole IPv6 /64), while the allow-list keeps
+//! matching exact addresses.
 
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +30,10 @@ pub struct BruteForcePolicy {
     pub allowlist: Vec<String>,
     /// The organization's administrators are mailed when an IP is blocked.
     pub notify_admin: bool,
+    /// IPv4 addresses sharing this many leading bits count as one source (8–32, default 32).
+    pub ipv4_prefix: u64,
+    /// IPv6 addresses sharing this many leading bits count as one source (32–128, default 64).
+    pub ipv6_prefix: u64,
 }
 
 impl Default for BruteForcePolicy {
@@ -38,6 +45,8 @@ impl Default for BruteForcePolicy {
             block_duration: 3600,
             allowlist: Vec::new(),
             notify_admin: false,
+            ipv4_prefix: 32,
+            ipv6_prefix: 64,
         }
     }
 }
@@ -48,5 +57,7 @@ impl Validate for BruteForcePolicy {
         c.range("window", self.window, 1, MAX_LOCK_SECONDS);
         c.range("block_duration", self.block_duration, 1, MAX_LOCK_SECONDS);
         c.ip_list("allowlist", &self.allowlist, MAX_ALLOWLIST);
+        c.range("ipv4_prefix", self.ipv4_prefix, 8, 32);
+        c.range("ipv6_prefix", self.ipv6_prefix, 32, 128);
     }
 }

@@ -16,6 +16,7 @@ mod ids;
 mod json;
 mod lockout;
 mod mfa;
+pub mod names;
 pub mod net;
 mod password_policies;
 mod password_policy;

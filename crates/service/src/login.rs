@@ -18,10 +18,11 @@ use std::net::IpAddr;
 use portcullis_engine::counter::{
     Attempt, Completion, CounterEvent, CounterLimits, CounterState, Lock, Refusal,
 };
-use portcullis_engine::ip_block::{IpBlocking, IpStatus, canonical_ip};
+use portcullis_engine::ip_block::{IpBlocking, IpStatus, canonical_ip, source_key, source_label};
 use portcullis_engine::lockout::{LockoutKey, SecretKind, lockout_limits, normalize_login};
 use portcullis_engine::login::{LoginPolicies, LoginRefusal, MfaStep, UserFacts, decide_login};
 use portcullis_engine::password_check::{AccountContext, check_rules};
+use portcullis_model::names::{forbidden_in_name, legacy_login_key};
 use portcullis_model::{EffectivePolicy, HashAlgorithm, Timestamp};
 use portcullis_store::{EventDraft, LoginRecord, Session, SessionStage, User};
 use serde::Serialize;
@@ -35,9 +36,10 @@ use crate::service::{Context, Service};
 /// Longest login name a user can have (and so the longest worth counting).
 pub(crate) const MAX_LOGIN_CHARS: usize = 256;
 
-/// Whether some user could have this login name (not too long, no control character).
+/// Whether some user could have this login name (not too long, no control, invisible or
+/// bidirectional-control code point).
 pub(crate) fn possible_login(login: &str) -> bool {
-    login.chars().count() <= MAX_LOGIN_CHARS && !login.chars().any(char::is_control)
+    login.chars().count() <= MAX_LOGIN_CHARS && !login.chars().any(forbidden_in_name)
 }
 
 /// A login attempt.
@@ -269,15 +271,6 @@ impl Service {
         let policy = self.effective_policy(org_id).await?;
         let now = self.now();
         let ip = canonical_ip(request.ip);
-        if !possible_login(&request.login) {
-            // No such user can exist (too long, or a control character no user name has):
-            // answer like one without creating a counter for it.
-            let algorithm = policy.password.value.default_policy().hash_algorithm;
-            self.verify_password(&request.password, None, algorithm)
-                .await?;
-            self.metrics.login("invalid_credentials");
-            return Ok(LoginAnswer::InvalidCredentials);
-        }
         // Refuse before reserving when the hash queue is full: a reservation that waited past
         // its lifetime would count as a failure against an innocent user.
         if !self.hash_pool.has_room() {
@@ -286,12 +279,13 @@ impl Service {
             ));
         }
         let lockout = &policy.lockout.value;
+        let blocking = IpBlocking::new(&policy.brute_force.value);
         let key = LockoutKey::new(
             lockout.scope,
             SecretKind::Password,
             org_id,
             &request.login,
-            ip,
+            blocking.source(ip),
         );
         let a = Attempt0 {
             ctx,
@@ -300,13 +294,25 @@ impl Service {
             ip,
             subject: json!({"login": key.login, "ip": ip.to_string()}),
             lock_key: key.storage_key(),
-            blocking: IpBlocking::new(&policy.brute_force.value),
+            blocking,
             now,
         };
 
-        // 1. A blocked IP: no lookup, no hash.
+        // 1. A blocked IP: no lookup, no hash, whatever the name.
         if let Some(answer) = self.blocked_ip_answer(&a).await? {
             return Ok(answer);
+        }
+        if !possible_login(&request.login) {
+            // No user can have this name (too long, or a code point no name may hold): the same
+            // answer and hash as an unknown user, counted on the address, but no lockout counter
+            // is made for it.
+            let algorithm = policy.password.value.default_policy().hash_algorithm;
+            self.verify_password(&request.password, None, algorithm)
+                .await?;
+            let failed = self.event(ctx, Some(org_id), "login.failed", now, a.subject.clone());
+            self.count_ip_failure(&a, vec![failed]).await?;
+            self.metrics.login("invalid_credentials");
+            return Ok(LoginAnswer::InvalidCredentials);
         }
 
         // 2. Reserve an attempt on the lockout key.
@@ -354,10 +360,7 @@ impl Service {
         }
 
         // 3. Look up and verify (dummy hash for an unknown user or one without a password).
-        let user = self
-            .store
-            .find_user_by_login(org_id, &normalize_login(&request.login))
-            .await?;
+        let user = self.find_user_by_name(org_id, &request.login).await?;
         let rules = policy
             .password
             .value
@@ -586,10 +589,7 @@ impl Service {
         }
         // The same work as a wrong password: a counter read and write (done), a user lookup, one
         // verification of the user's algorithm, a write for the failure, one for the IP.
-        let user = self
-            .store
-            .find_user_by_login(a.org_id, &normalize_login(&request.login))
-            .await?;
+        let user = self.find_user_by_name(a.org_id, &request.login).await?;
         let algorithm = a
             .policy
             .password
@@ -668,7 +668,10 @@ impl Service {
         if a.blocking.limits_for(a.ip).is_none() {
             return Ok(None);
         }
-        let state = self.store.get_counter(a.org_id, &ip_key(a.ip)).await?;
+        let state = self
+            .store
+            .get_counter(a.org_id, &a.blocking.counter_key(a.ip))
+            .await?;
         match a.blocking.status(&state, a.ip, a.now) {
             IpStatus::Blocked(lock) => {
                 self.metrics.login("ip_blocked");
@@ -688,14 +691,15 @@ impl Service {
     ) -> ServiceResult<()> {
         match a.blocking.limits_for(a.ip) {
             Some(limits) => {
-                let subject = json!({"ip": a.ip.to_string()});
+                let source = a.blocking.source(a.ip);
+                let subject = json!({"ip": a.ip.to_string(), "network": source_label(source)});
                 let now = a.now;
                 let notice = LockNotice::for_admins(a.ip, &a.policy.brute_force.value);
                 self.counter_step(
                     &CounterRef {
                         ctx: a.ctx,
                         org_id: a.org_id,
-                        key: &ip_key(a.ip),
+                        key: &source_key(source),
                         kind: CounterKind::Ip,
                         subject: &subject,
                         now,
@@ -714,8 +718,8 @@ impl Service {
         }
     }
 
-    /// The password counters of a login name: the login-scope key and every per-IP key
-    /// (`login_and_ip` scope), whatever the scope in force now.
+    /// The counters of a login name of `kinds`: the login-scope key and every per-source key
+    /// (`login_and_ip` scope), whatever the scope in force now and however many there are.
     async fn login_counter_keys(
         &self,
         org_id: &str,
@@ -724,22 +728,41 @@ impl Service {
     ) -> ServiceResult<Vec<String>> {
         let mut found = Vec::new();
         for &kind in kinds {
-            let key = LockoutKey::new(
-                portcullis_model::LockoutScope::Login,
-                kind,
-                org_id,
-                login,
-                IpAddr::from([0, 0, 0, 0]),
-            );
-            let prefix = key.storage_key();
-            let keys = self.store.counter_keys(org_id, &prefix, None).await?;
-            // A longer login name sharing the prefix (`alice|x`) is not this login's counter.
-            found.extend(keys.into_iter().filter(|k| {
-                k.strip_prefix(&prefix)
-                    .is_some_and(|rest| rest.is_empty() || rest.parse::<IpAddr>().is_ok())
-            }));
+            // The login part of a key is escaped, so only this login's keys share the prefix.
+            let prefix = LockoutKey::login_prefix(kind, &normalize_login(login));
+            let mut after: Option<String> = None;
+            loop {
+                let keys = self
+                    .store
+                    .counter_keys(org_id, &prefix, after.as_deref())
+                    .await?;
+                let full = keys.len() >= portcullis_store::MAX_PAGE as usize;
+                after = keys.last().cloned();
+                found.extend(keys);
+                if !full {
+                    break;
+                }
+            }
         }
         Ok(found)
+    }
+
+    /// The user with login name `login` as typed: looked up by its comparison form, and by the
+    /// form stored before the current profile when the two differ (users created earlier).
+    pub(crate) async fn find_user_by_name(
+        &self,
+        org_id: &str,
+        login: &str,
+    ) -> ServiceResult<Option<User>> {
+        let key = normalize_login(login);
+        if let Some(user) = self.store.find_user_by_login(org_id, &key).await? {
+            return Ok(Some(user));
+        }
+        let legacy = legacy_login_key(login);
+        if legacy == key {
+            return Ok(None);
+        }
+        Ok(self.store.find_user_by_login(org_id, &legacy).await?)
     }
 
     /// Lifts every lock of a login name, password and one-time-code alike (admin unlock, admin
@@ -831,11 +854,6 @@ impl Service {
         }
         Ok(states)
     }
-}
-
-/// The counter key of a client IP.
-pub(crate) fn ip_key(ip: IpAddr) -> String {
-    format!("ip|{}", canonical_ip(ip))
 }
 
 pub(crate) fn rfc3339(t: Timestamp) -> String {

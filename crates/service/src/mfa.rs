@@ -359,7 +359,14 @@ impl Service {
         let policy = self.effective_policy(org_id).await?;
         let lockout = &policy.lockout.value;
         let ip = canonical_ip(request.ip);
-        let key = LockoutKey::new(lockout.scope, SecretKind::Otp, org_id, &user.login, ip);
+        let blocking = IpBlocking::new(&policy.brute_force.value);
+        let key = LockoutKey::new(
+            lockout.scope,
+            SecretKind::Otp,
+            org_id,
+            &user.login,
+            blocking.source(ip),
+        );
         let a = Attempt0 {
             ctx,
             org_id,
@@ -367,7 +374,7 @@ impl Service {
             ip,
             subject: json!({"login": key.login, "ip": ip.to_string(), "factor": "totp"}),
             lock_key: key.storage_key(),
-            blocking: IpBlocking::new(&policy.brute_force.value),
+            blocking,
             now,
         };
         let notice = LockNotice::for_user(&user, &a.lock_key, lockout, self.master_key.is_some());

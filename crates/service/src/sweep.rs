@@ -45,12 +45,9 @@ pub struct SweepReport {
 
 fn limits_for(policy: &EffectivePolicy, key: &str) -> Option<(CounterLimits, CounterKind)> {
     if key.starts_with("ip|") {
-        let blocking = IpBlocking::new(&policy.brute_force.value);
         // The allow-list does not matter here: a counter that exists was counted.
-        let ip = key.trim_start_matches("ip|").parse().ok()?;
-        return blocking
-            .limits_for(ip)
-            .or_else(|| blocking.limits_for(std::net::IpAddr::from([0, 0, 0, 0])))
+        return IpBlocking::new(&policy.brute_force.value)
+            .limits()
             .map(|l| (l, CounterKind::Ip));
     }
     let kind = if key.starts_with("password|") {

@@ -1,6 +1,9 @@
-//! Rules for the free texts people type (names, emails, sources): a length in code points and
-//! no control characters (they break logs and are refused by some stores).
+//! Rules for the free texts people type (names, emails, sources): a length in code points, no
+//! control characters (they break logs and are refused by some stores), and no invisible or
+//! bidirectional-control code points (they make look-alike names; see
+//! [`portcullis_model::names`]).
 
+use portcullis_model::names::forbidden_in_name;
 use portcullis_model::{Violation, codes};
 
 /// Records a violation when `value` is longer than `max` code points or holds a control
@@ -22,6 +25,12 @@ pub(crate) fn check_text(found: &mut Vec<Violation>, field: &str, value: Option<
                 field,
                 codes::INVALID_JSON,
                 "must not contain control characters",
+            ));
+        } else if value.chars().any(forbidden_in_name) {
+            found.push(Violation::new(
+                field,
+                codes::INVALID_JSON,
+                "must not contain invisible or bidirectional-control characters",
             ));
         }
     }

@@ -10,6 +10,10 @@ use proptest::prelude::*;
 
 use crate::support::{T0, at, ip};
 
+fn net(s: &str) -> ipnet::IpNet {
+    s.parse().unwrap()
+}
+
 #[derive(Clone, Debug)]
 enum Op {
     Reserve,
@@ -330,14 +334,14 @@ fn lockout_keys_and_limits_follow_the_policy() {
         SecretKind::Password,
         "acme",
         "  Alice ",
-        ip("10.0.0.1"),
+        net("10.0.0.1/32"),
     );
     let b = LockoutKey::new(
         LockoutScope::Login,
         SecretKind::Password,
         "acme",
         "ALICE",
-        ip("10.0.0.2"),
+        net("10.0.0.2/32"),
     );
     assert_eq!(a, b, "case-insensitive, IP ignored under scope login");
     assert_eq!(a.storage_key(), "password|alice|");
@@ -346,9 +350,17 @@ fn lockout_keys_and_limits_follow_the_policy() {
         SecretKind::Otp,
         "acme",
         "alice",
-        ip("::ffff:10.0.0.1"),
+        net("10.0.0.1/32"),
     );
     assert_eq!(c.storage_key(), "otp|alice|10.0.0.1");
+    let d = LockoutKey::new(
+        LockoutScope::LoginAndIp,
+        SecretKind::Password,
+        "acme",
+        "bob",
+        net("2001:db8:1:2::/64"),
+    );
+    assert_eq!(d.storage_key(), "password|bob|2001:db8:1:2::/64");
     assert_eq!(normalize_login("ÉVE"), "éve");
 
     let policy = LockoutPolicy {
@@ -393,5 +405,42 @@ fn an_expired_reservation_counts_in_the_cycle_of_its_own_time() {
     assert_eq!(
         (s.failures, s.window_started_at),
         (1, Some(at(50 + RESERVATION_TTL as i64)))
+    );
+}
+
+proptest! {
+    /// No login name can forge a key of another login, nor fall inside another login's key
+    /// range (the range every lookup of a login's keys scans).
+    #[test]
+    fn a_login_name_never_reaches_another_logins_keys(
+        a in "[a-c|%!0-9]{1,8}",
+        b in "[a-c|%!0-9]{1,8}",
+        v6 in any::<bool>(),
+    ) {
+        let (a, b) = (normalize_login(&a), normalize_login(&b));
+        prop_assume!(!a.is_empty() && !b.is_empty() && a != b);
+        let source = if v6 { net("2001:db8::/64") } else { net("10.0.0.1/32") };
+        for scope in [LockoutScope::Login, LockoutScope::LoginAndIp] {
+            let key = LockoutKey::new(scope, SecretKind::Password, "o", &b, source).storage_key();
+            prop_assert!(!key.starts_with(&LockoutKey::login_prefix(SecretKind::Password, &a)),
+                "{key} falls among the keys of {a}");
+            prop_assert!(key.starts_with(&LockoutKey::login_prefix(SecretKind::Password, &b)));
+        }
+    }
+}
+
+#[test]
+fn separators_in_login_names_are_escaped() {
+    let key = LockoutKey::new(
+        LockoutScope::LoginAndIp,
+        SecretKind::Password,
+        "acme",
+        "alice|!0001",
+        net("10.0.0.1/32"),
+    );
+    assert_eq!(key.storage_key(), "password|alice%7C!0001|10.0.0.1");
+    assert_eq!(
+        LockoutKey::login_prefix(SecretKind::Otp, "50%"),
+        "otp|50%25|"
     );
 }

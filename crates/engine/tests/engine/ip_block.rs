@@ -87,3 +87,70 @@ proptest! {
         prop_assert_eq!(s.failures, 0);
     }
 }
+
+fn v6_in(net: Ipv6Addr, prefix: u8, host: u128) -> IpAddr {
+    let mask = if prefix == 0 { 0 } else { u128::MAX << (128 - prefix) };
+    IpAddr::V6(Ipv6Addr::from((u128::from(net) & mask) | (host & !mask)))
+}
+
+proptest! {
+    /// Two addresses of one prefix share one counter; addresses of different prefixes do not.
+    #[test]
+    fn addresses_of_one_prefix_share_one_counter(
+        v6_prefix in 32u8..=128,
+        v4_prefix in 8u8..=32,
+        net6 in any::<u128>(),
+        net4 in any::<u32>(),
+        h1 in any::<u128>(),
+        h2 in any::<u128>(),
+    ) {
+        let blocking = IpBlocking::new(&BruteForcePolicy {
+            ipv6_prefix: u64::from(v6_prefix),
+            ipv4_prefix: u64::from(v4_prefix),
+            ..policy(3, &[])
+        });
+        let (a, b) = (v6_in(Ipv6Addr::from(net6), v6_prefix, h1), v6_in(Ipv6Addr::from(net6), v6_prefix, h2));
+        prop_assert_eq!(blocking.counter_key(a), blocking.counter_key(b));
+        prop_assert_eq!(blocking.source(a).prefix_len(), v6_prefix);
+        let (c, d) = (v4_in(Ipv4Addr::from(net4), v4_prefix, h1 as u32), v4_in(Ipv4Addr::from(net4), v4_prefix, h2 as u32));
+        prop_assert_eq!(blocking.counter_key(c), blocking.counter_key(d));
+        prop_assert_eq!(blocking.counter_key(ip(&format!("::ffff:{c}"))), blocking.counter_key(c));
+        // Flip a bit inside the prefix: another counter.
+        if v6_prefix > 0 {
+            let other = IpAddr::V6(Ipv6Addr::from(u128::from(match a { IpAddr::V6(x) => x, _ => unreachable!() }) ^ (1u128 << (128 - v6_prefix))));
+            prop_assert_ne!(blocking.counter_key(a), blocking.counter_key(other));
+        }
+    }
+
+    /// An allow-listed address is never blocked, even inside a blocked prefix.
+    #[test]
+    fn an_allowlisted_address_inside_a_blocked_prefix_is_not_blocked(host in any::<u64>(), other in any::<u64>()) {
+        let allowed = v6_in("2001:db8:1:2::".parse().unwrap(), 64, u128::from(host));
+        let attacker = v6_in("2001:db8:1:2::".parse().unwrap(), 64, u128::from(other));
+        prop_assume!(allowed != attacker);
+        let blocking = IpBlocking::new(&policy(1, &[&allowed.to_string()]));
+        let mut prefix_state = CounterState::default();
+        prop_assert!(blocking.record_failure(&mut prefix_state, attacker, T0).decision);
+        prop_assert!(matches!(blocking.status(&prefix_state, attacker, T0), IpStatus::Blocked(_)));
+        prop_assert_eq!(blocking.counter_key(allowed), blocking.counter_key(attacker));
+        prop_assert_eq!(blocking.status(&prefix_state, allowed, T0), IpStatus::Exempt);
+    }
+}
+
+#[test]
+fn default_prefixes_are_v4_32_and_v6_64() {
+    let blocking = IpBlocking::new(&policy(3, &[]));
+    assert_eq!(blocking.counter_key(ip("192.0.2.7")), "ip|192.0.2.7");
+    assert_eq!(
+        blocking.counter_key(ip("2001:db8:1:2:aaaa::1")),
+        "ip|2001:db8:1:2::/64"
+    );
+    assert_eq!(
+        portcullis_engine::ip_block::parse_source_key("ip|2001:db8:1:2::/64").map(|n| n.prefix_len()),
+        Some(64)
+    );
+    assert_eq!(
+        portcullis_engine::ip_block::parse_source_key("ip|192.0.2.7").map(|n| n.prefix_len()),
+        Some(32)
+    );
+}

@@ -1,0 +1,230 @@
+//! Lockout and blocking that an attacker tries to defeat: forged counter keys, address rotation
+//! inside one IPv6 prefix, names that skip the address check, look-alike names.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::support::{GOOD, spawn_app};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_with_the_key_separator_cannot_hide_another_logins_lock() {
+    let app = spawn_app().await;
+    let admin = app.org_with_admin("acme").await;
+    app.set_section("acme", &admin, "brute_force", json!({"enabled": false}))
+        .await;
+    app.set_section(
+        "acme",
+        &admin,
+        "lockout",
+        json!({"scope": "login_and_ip", "max_password_attempts": 2, "lock_duration": null}),
+    )
+    .await;
+    let alice = app.user("acme", &admin, "alice", GOOD).await;
+    const FROM: &str = "198.51.100.4";
+    for _ in 0..2 {
+        app.login_from("acme", "alice", "wrong", FROM).await;
+    }
+    assert_eq!(
+        app.login_from("acme", "alice", GOOD, FROM).await.code(),
+        "account_locked"
+    );
+    // More than a page of names that once sorted among alice's keys.
+    for i in 0..520 {
+        let a = app
+            .login_from("acme", &format!("alice|!{i:04}"), "wrong", "198.51.100.5")
+            .await;
+        assert_eq!(a.code(), "invalid_credentials");
+    }
+    let lock = app
+        .get(&format!("/v1/orgs/acme/users/{alice}/lock"), &admin)
+        .await;
+    assert_eq!(lock.body["locked"], json!(true), "{}", lock.body);
+    let unlocked = app
+        .post(&format!("/v1/orgs/acme/users/{alice}/unlock"), &admin, json!({}))
+        .await;
+    assert_eq!(unlocked.body["unlocked"], json!(true), "{}", unlocked.body);
+    assert_eq!(
+        app.login_from("acme", "alice", GOOD, FROM).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ipv6_prefix_is_counted_and_blocked_as_one_source() {
+    let app = spawn_app().await;
+    let admin = app.org_with_admin("acme").await;
+    app.set_section(
+        "acme",
+        &admin,
+        "brute_force",
+        json!({"max_attempts": 3, "window": 600, "block_duration": 900,
+               "allowlist": ["2001:db8:1:2::77"]}),
+    )
+    .await;
+    app.set_section("acme", &admin, "lockout", json!({"enabled": false}))
+        .await;
+    app.user("acme", &admin, "alice", GOOD).await;
+    let mut codes = Vec::new();
+    for i in 1..=12 {
+        let a = app
+            .login_from("acme", "alice", "wrong", &format!("2001:db8:1:2::{i:x}"))
+            .await;
+        codes.push(a.code().to_owned());
+    }
+    assert_eq!(codes[..3], ["invalid_credentials"; 3]);
+    assert!(codes[3..].iter().all(|c| c == "ip_blocked"), "{codes:?}");
+    // The whole /64 is blocked, an allow-listed address inside it is not, another /64 is not.
+    assert_eq!(
+        app.login_from("acme", "alice", GOOD, "2001:db8:1:2:ffff::9")
+            .await
+            .code(),
+        "ip_blocked"
+    );
+    assert_eq!(
+        app.login_from("acme", "alice", GOOD, "2001:db8:1:2::77")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.login_from("acme", "alice", GOOD, "2001:db8:1:3::1")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    // The event names the network.
+    let events = app.get("/v1/orgs/acme/events?limit=500", &admin).await;
+    let blocked = events.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "ip.blocked")
+        .cloned()
+        .unwrap();
+    assert_eq!(blocked["payload"]["network"], "2001:db8:1:2::/64", "{blocked}");
+
+    // A prefix of 128 counts each address alone again.
+    app.set_section("acme", &admin, "brute_force", json!({"ipv6_prefix": 128}))
+        .await;
+    assert_eq!(
+        app.login_from("acme", "alice", GOOD, "2001:db8:1:2::abc")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    // Out of range.
+    let bad = app
+        .patch(
+            "/v1/orgs/acme/policy/brute_force",
+            &admin,
+            json!({"ipv6_prefix": 16, "ipv4_prefix": 40}),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad.violation_codes().len(), 2, "{}", bad.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_and_ip_lockout_counts_the_prefix_not_the_address() {
+    let app = spawn_app().await;
+    let admin = app.org_with_admin("acme").await;
+    app.set_section("acme", &admin, "brute_force", json!({"enabled": false}))
+        .await;
+    app.set_section(
+        "acme",
+        &admin,
+        "lockout",
+        json!({"scope": "login_and_ip", "max_password_attempts": 5}),
+    )
+    .await;
+    app.user("acme", &admin, "alice", GOOD).await;
+    let hashes = app.hashes();
+    for i in 1..=60 {
+        app.login_from("acme", "alice", "wrong", &format!("2001:db8:9:9::{i:x}"))
+            .await;
+    }
+    assert_eq!(app.hashes() - hashes, 5, "only 5 guesses from one /64 are checked");
+    assert_eq!(
+        app.login_from("acme", "alice", GOOD, "2001:db8:9:9::1")
+            .await
+            .code(),
+        "account_locked"
+    );
+    // Another /64 is another key.
+    assert_eq!(
+        app.login_from("acme", "alice", GOOD, "2001:db8:9:a::1")
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocked_address_is_refused_whatever_the_name() {
+    let app = spawn_app().await;
+    let admin = app.org_with_admin("acme").await;
+    app.set_section(
+        "acme",
+        &admin,
+        "brute_force",
+        json!({"max_attempts": 3, "window": 600, "block_duration": 900}),
+    )
+    .await;
+    const ATTACKER: &str = "203.0.113.50";
+    let long = "x".repeat(300);
+    let control = "ali\u{7}ce";
+    // Impossible names count on the address like any failure...
+    for name in [long.as_str(), control, "\u{200b}"] {
+        let a = app.login_from("acme", name, "wrong", ATTACKER).await;
+        assert_eq!(a.code(), "invalid_credentials");
+    }
+    // ...and are then refused before any hash.
+    let hashes = app.hashes();
+    for name in [long.as_str(), control, "bob"] {
+        let a = app.login_from("acme", name, "wrong", ATTACKER).await;
+        assert_eq!(a.code(), "ip_blocked", "{name:?}");
+    }
+    assert_eq!(app.hashes(), hashes, "no hash for a blocked address");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn look_alike_and_invisible_names_are_one_user_or_refused() {
+    let app = spawn_app().await;
+    let admin = app.org_with_admin("acme").await;
+    let nfc = "jos\u{e9}";
+    let nfd = "jose\u{301}";
+    app.user("acme", &admin, nfc, GOOD).await;
+    let again = app
+        .post(
+            "/v1/orgs/acme/users",
+            &admin,
+            json!({"login": nfd, "password": GOOD}),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.body);
+    for name in [nfd, "JOS\u{c9}", "\u{ff2a}\u{ff2f}\u{ff33}\u{e9}"] {
+        assert_eq!(
+            app.login("acme", name, GOOD).await.status,
+            StatusCode::OK,
+            "{name:?}"
+        );
+    }
+    for name in ["\u{200b}\u{200b}", "ev\u{200d}e", "mal\u{ad}lory"] {
+        let a = app
+            .post(
+                "/v1/orgs/acme/users",
+                &admin,
+                json!({"login": name, "password": GOOD}),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{name:?}: {}", a.body);
+    }
+    let org = app
+        .post(
+            "/v1/orgs",
+            crate::support::ROOT,
+            json!({"id": "evil", "name": "Acme\u{202e}gnp.exe"}),
+        )
+        .await;
+    assert_eq!(org.status, StatusCode::BAD_REQUEST, "{}", org.body);
+}
