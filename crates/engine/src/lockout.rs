@@ -63,7 +63,10 @@ impl LockoutKey {
     /// its own column.
     pub fn storage_key(&self) -> String {
         let source = self.source.map(source_label).unwrap_or_default();
-        format!("{}{source}", LockoutKey::login_prefix(self.kind, &self.login))
+        format!(
+            "{}{source}",
+            LockoutKey::login_prefix(self.kind, &self.login)
+        )
     }
 
     /// The start every storage key of (`kind`, normalized `login`) shares, whatever the scope

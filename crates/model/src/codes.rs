@@ -29,6 +29,8 @@ pub const WARN_EXCEEDS_MAX_AGE: &str = "password_policy.warn_days_exceed_max_age
 pub const DEFAULT_COUNT: &str = "password_policies.default_count";
 /// `tenant_settings` is larger than allowed when serialized; param `max_bytes`.
 pub const TOO_LARGE: &str = "value.too_large";
+/// A JSON value nests deeper than its field allows.
+pub const TOO_DEEP: &str = "value.too_deep";
 
 /// Every code above, so tests can prove each one is produced by some rule.
 pub const ALL: &[&str] = &[
@@ -40,6 +42,7 @@ pub const ALL: &[&str] = &[
     INVALID_IP,
     INVALID_ID,
     INVALID_JSON,
+    TOO_DEEP,
     MIN_LENGTH_EXCEEDS_MAX,
     CLASS_MINIMUMS_EXCEED_MAX,
     BCRYPT_MAX_LENGTH,

@@ -1,6 +1,9 @@
 //! The `features` section: self-service switches, and `tenant_settings`, the other tenant
 //! settings a dialect carries (branding, scopes, CIBA, ...), stored and returned as set.
-//! Invariant: `tenant_settings` serializes to at most 64 KiB.
+//! Invariants: `tenant_settings` and `dialect_settings` serialize to at most 64 KiB together,
+//! and nest at most [`MAX_SETTINGS_DEPTH`] levels deep — far below what reading the stored
+//! section back, or an event that carries it, accepts (serde_json stops at 128), so a value
+//! that was accepted can always be read again.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -11,6 +14,31 @@ use crate::violation::Violation;
 
 /// Largest serialized `tenant_settings`.
 pub const MAX_TENANT_SETTINGS_BYTES: usize = 64 * 1024;
+
+/// Deepest nesting of arrays and objects inside `tenant_settings` or `dialect_settings`
+/// (the settings object itself is level 1).
+pub const MAX_SETTINGS_DEPTH: usize = 32;
+
+/// How deep `value` nests arrays and objects (a scalar is 0).
+fn depth(value: &Value) -> usize {
+    // Iterative, so a hostile value cannot exhaust the stack here.
+    let mut deepest = 0;
+    let mut stack = vec![(value, 1usize)];
+    while let Some((v, d)) = stack.pop() {
+        match v {
+            Value::Array(items) => {
+                deepest = deepest.max(d);
+                stack.extend(items.iter().map(|i| (i, d + 1)));
+            }
+            Value::Object(fields) => {
+                deepest = deepest.max(d);
+                stack.extend(fields.values().map(|i| (i, d + 1)));
+            }
+            _ => {}
+        }
+    }
+    deepest
+}
 
 /// Self-service features of the organization.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +66,22 @@ impl Validate for FeaturesPolicy {
             .iter()
             .map(|m| serde_json::to_vec(m).map_or(usize::MAX, |v| v.len()))
             .fold(0usize, usize::saturating_add);
+        for (field, map) in [
+            ("tenant_settings", &self.tenant_settings),
+            ("dialect_settings", &self.dialect_settings),
+        ] {
+            let nested = map.values().map(depth).max().unwrap_or(0) + 1;
+            if nested > MAX_SETTINGS_DEPTH {
+                c.push(
+                    Violation::new(
+                        field,
+                        codes::TOO_DEEP,
+                        format!("nests deeper than {MAX_SETTINGS_DEPTH} levels"),
+                    )
+                    .with("max_depth", MAX_SETTINGS_DEPTH),
+                );
+            }
+        }
         if size > MAX_TENANT_SETTINGS_BYTES {
             c.push(
                 Violation::new("tenant_settings", codes::TOO_LARGE, "is larger than 64 KiB")

@@ -87,7 +87,9 @@ mod tests {
 
     #[test]
     fn invisible_and_bidi_code_points_are_refused() {
-        for c in ['\u{200B}', '\u{200D}', '\u{00AD}', '\u{202E}', '\u{2066}', '\u{FEFF}', '\n'] {
+        for c in [
+            '\u{200B}', '\u{200D}', '\u{00AD}', '\u{202E}', '\u{2066}', '\u{FEFF}', '\n',
+        ] {
             assert!(forbidden_in_name(c), "{:?}", c);
         }
         for c in ['a', 'é', ' ', '|', '%', 'ß', '中'] {

@@ -123,8 +123,18 @@ fn every_rule_reports_its_code_on_its_field() {
         (Mfa, json!({"trusted_networks": ips(101)}), "trusted_networks".into(), codes::TOO_MANY),
         // features
         (Features, json!({"tenant_settings": {"big": long(70_000)}}), "tenant_settings".into(), codes::TOO_LARGE),
+        (Features, json!({"tenant_settings": {"branding": nested(32)}}), "tenant_settings".into(), codes::TOO_DEEP),
+        (Features, json!({"dialect_settings": {"x": nested(40)}}), "dialect_settings".into(), codes::TOO_DEEP),
+        (BruteForce, json!({"ipv6_prefix": 31}), "ipv6_prefix".into(), codes::OUT_OF_RANGE),
+        (BruteForce, json!({"ipv4_prefix": 33}), "ipv4_prefix".into(), codes::OUT_OF_RANGE),
     ];
 
+    // At the limit: accepted.
+    check(
+        Features,
+        json!({"tenant_settings": {"branding": nested(31)}}),
+    )
+    .unwrap();
     let mut seen = BTreeSet::new();
     for (kind, patch, field, code) in cases {
         let err = check(kind, patch.clone()).expect_err(&format!("{kind} {patch} should fail"));
@@ -450,4 +460,13 @@ fn policy_reference_lists_every_field() {
             "docs/policy-reference.md lacks code `{code}`"
         );
     }
+}
+
+/// An object nesting `levels` objects deep (`{"a": {"a": … {}}}` with `levels` braces).
+fn nested(levels: usize) -> serde_json::Value {
+    let mut v = json!({});
+    for _ in 1..levels {
+        v = json!({ "a": v });
+    }
+    v
 }

@@ -150,8 +150,9 @@ impl Service {
         let rows = self.store.load_sections(&Owner::Instance).await?;
         let mut policy = InstancePolicy::builtin(INSTANCE_ID);
         for row in rows {
-            let (value, details) = section_from_row(&row, INSTANCE_ID)?;
-            policy.set(value, details);
+            if let Some((value, details)) = readable_section(&row, INSTANCE_ID) {
+                policy.set(value, details);
+            }
         }
         let policy = Arc::new(policy);
         self.cache.insert_instance(generation, policy.clone());
@@ -165,8 +166,9 @@ impl Service {
             .await?;
         let mut overrides = OrgOverrides::default();
         for row in rows {
-            let (value, details) = section_from_row(&row, org_id)?;
-            overrides.set(value, details);
+            if let Some((value, details)) = readable_section(&row, org_id) {
+                overrides.set(value, details);
+            }
         }
         Ok(overrides)
     }
@@ -307,6 +309,21 @@ pub(crate) fn section_from_row(
         ServiceError::Internal(format!("stored {kind} section of {owner} is invalid: {v}"))
     })?;
     Ok((value, section_details(row, owner)))
+}
+
+/// A stored section, or `None` (logged as an error) when it cannot be read back: then the
+/// organization inherits that section (the instance falls back to the built-in default) until an
+/// administrator writes or resets it. One unreadable value must not take every login, policy
+/// read and sweep of its owner down with it; the validation bounds keep new values readable.
+fn readable_section(row: &SectionRow, owner: &str) -> Option<(SectionValue, SectionDetails)> {
+    match section_from_row(row, owner) {
+        Ok(section) => Some(section),
+        Err(e) => {
+            tracing::error!(owner, section = %row.section, error = %e,
+                "a stored policy section cannot be read; it is ignored until rewritten or reset");
+            None
+        }
+    }
 }
 
 pub(crate) fn section_details(row: &SectionRow, owner: &str) -> SectionDetails {

@@ -113,10 +113,11 @@ async fn one_replica_sweeps_at_a_time() {
     assert!(a.sweep("a", 60).await.unwrap().is_none());
 }
 
-/// An organization whose stored policy no longer decodes is skipped (and counted); the sweep
-/// still reaches the organizations after it.
+/// A stored section that no longer reads back is ignored (the organization inherits it) rather
+/// than failing the organization: its policy, logins and sweep keep working, and the sweep still
+/// reaches the organizations after it.
 #[tokio::test]
-async fn a_corrupt_organization_does_not_stop_the_sweep() {
+async fn an_unreadable_section_does_not_take_its_organization_down() {
     let store = Arc::new(MemoryStore::new());
     for id in ["a-broken", "b-fine"] {
         let org = Org {
@@ -148,9 +149,24 @@ async fn a_corrupt_organization_does_not_stop_the_sweep() {
         stage: portcullis_store::SessionStage::Full,
     };
     store.create_session(&session, Vec::new()).await.unwrap();
+    // And one that is not JSON the reader accepts (as the SQL stores hand it over).
+    store
+        .write_section(
+            &Owner::Org("a-broken".into()),
+            "features",
+            &serde_json::Value::Null,
+            None,
+            draft("policy.features.changed"),
+        )
+        .await
+        .unwrap();
     let here = service(store.clone());
+    let policy = here.effective_policy("a-broken").await.unwrap();
+    assert_eq!(policy.lockout.value.max_password_attempts, 10);
+    assert!(policy.section_meta(SectionKind::Lockout).0, "inherited");
+    assert!(policy.section_meta(SectionKind::Features).0, "inherited");
     let report = here.sweep("me", 60).await.unwrap().unwrap();
-    assert_eq!(report.errors, 1, "{report:?}");
+    assert_eq!(report.errors, 0, "{report:?}");
     assert_eq!(
         report.sessions_deleted, 1,
         "the next organization was swept: {report:?}"

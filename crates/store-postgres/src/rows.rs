@@ -101,7 +101,10 @@ pub(crate) fn user(row: &PgRow) -> DbResult<User> {
 pub(crate) fn section(row: &PgRow) -> DbResult<SectionRow> {
     Ok(SectionRow {
         section: text(row, "section")?,
-        value: json(row, "value")?,
+        // A value that no longer parses (written before nesting was bounded) reads as null:
+        // the service then treats the section as unreadable instead of failing the whole
+        // policy of its owner.
+        value: json(row, "value").unwrap_or(serde_json::Value::Null),
         sequence: seq_from_db(row.try_get::<i64, _>("sequence")?)?,
         created_at: ts(row, "created_at")?,
         changed_at: ts(row, "changed_at")?,

@@ -89,7 +89,11 @@ proptest! {
 }
 
 fn v6_in(net: Ipv6Addr, prefix: u8, host: u128) -> IpAddr {
-    let mask = if prefix == 0 { 0 } else { u128::MAX << (128 - prefix) };
+    let mask = if prefix == 0 {
+        0
+    } else {
+        u128::MAX << (128 - prefix)
+    };
     IpAddr::V6(Ipv6Addr::from((u128::from(net) & mask) | (host & !mask)))
 }
 
@@ -146,7 +150,8 @@ fn default_prefixes_are_v4_32_and_v6_64() {
         "ip|2001:db8:1:2::/64"
     );
     assert_eq!(
-        portcullis_engine::ip_block::parse_source_key("ip|2001:db8:1:2::/64").map(|n| n.prefix_len()),
+        portcullis_engine::ip_block::parse_source_key("ip|2001:db8:1:2::/64")
+            .map(|n| n.prefix_len()),
         Some(64)
     );
     assert_eq!(

@@ -40,7 +40,11 @@ async fn names_with_the_key_separator_cannot_hide_another_logins_lock() {
         .await;
     assert_eq!(lock.body["locked"], json!(true), "{}", lock.body);
     let unlocked = app
-        .post(&format!("/v1/orgs/acme/users/{alice}/unlock"), &admin, json!({}))
+        .post(
+            &format!("/v1/orgs/acme/users/{alice}/unlock"),
+            &admin,
+            json!({}),
+        )
         .await;
     assert_eq!(unlocked.body["unlocked"], json!(true), "{}", unlocked.body);
     assert_eq!(
@@ -101,7 +105,10 @@ async fn an_ipv6_prefix_is_counted_and_blocked_as_one_source() {
         .find(|e| e["type"] == "ip.blocked")
         .cloned()
         .unwrap();
-    assert_eq!(blocked["payload"]["network"], "2001:db8:1:2::/64", "{blocked}");
+    assert_eq!(
+        blocked["payload"]["network"], "2001:db8:1:2::/64",
+        "{blocked}"
+    );
 
     // A prefix of 128 counts each address alone again.
     app.set_section("acme", &admin, "brute_force", json!({"ipv6_prefix": 128}))
@@ -143,7 +150,11 @@ async fn login_and_ip_lockout_counts_the_prefix_not_the_address() {
         app.login_from("acme", "alice", "wrong", &format!("2001:db8:9:9::{i:x}"))
             .await;
     }
-    assert_eq!(app.hashes() - hashes, 5, "only 5 guesses from one /64 are checked");
+    assert_eq!(
+        app.hashes() - hashes,
+        5,
+        "only 5 guesses from one /64 are checked"
+    );
     assert_eq!(
         app.login_from("acme", "alice", GOOD, "2001:db8:9:9::1")
             .await
@@ -227,4 +238,74 @@ async fn look_alike_and_invisible_names_are_one_user_or_refused() {
         )
         .await;
     assert_eq!(org.status, StatusCode::BAD_REQUEST, "{}", org.body);
+}
+
+/// A JSON object nesting `levels` objects deep.
+fn nested(levels: usize) -> serde_json::Value {
+    let mut v = json!({});
+    for _ in 1..levels {
+        v = json!({ "a": v });
+    }
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_nested_too_deep_are_refused_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    let admin = app.org_with_admin("acme").await;
+    app.user("acme", &admin, "alice", GOOD).await;
+    let before = app.get("/v1/orgs/acme/policy", &admin).await;
+    for depth in [40, 125, 126] {
+        let a = app
+            .patch(
+                "/api/v1/tenants/acme/settings",
+                &admin,
+                json!({"branding": nested(depth)}),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{depth}: {}", a.body);
+        let v1 = app
+            .patch(
+                "/v1/orgs/acme/policy/features",
+                &admin,
+                json!({"tenant_settings": {"branding": nested(depth)}}),
+            )
+            .await;
+        assert_eq!(v1.status, StatusCode::BAD_REQUEST, "{depth}: {}", v1.body);
+        let instance = app
+            .patch(
+                "/v1/instance/policy/features",
+                crate::support::ROOT,
+                json!({"tenant_settings": {"branding": nested(depth)}}),
+            )
+            .await;
+        assert_eq!(instance.status, StatusCode::BAD_REQUEST);
+    }
+    assert_eq!(
+        app.get("/v1/orgs/acme/policy", &admin).await.body,
+        before.body
+    );
+    // A deep but allowed value is stored, and everything keeps working.
+    let ok = app
+        .patch(
+            "/api/v1/tenants/acme/settings",
+            &admin,
+            json!({"branding": nested(20)}),
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    assert_eq!(
+        app.login("acme", "alice", GOOD).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get("/v1/orgs/acme/events?limit=500", &admin)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get("/v1/orgs/acme/policy", &admin).await.status,
+        StatusCode::OK
+    );
 }
