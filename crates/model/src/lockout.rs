@@ -47,6 +47,8 @@ pub struct LockoutPolicy {
     pub notify_user: bool,
     /// A locked account answers `account_locked`; `false`: exactly like a wrong password.
     pub reveal_lock: bool,
+    /// A lock on the whole login (scope `login`) ends every session of the user.
+    pub end_sessions_on_lock: bool,
 }
 
 impl Default for LockoutPolicy {
@@ -62,6 +64,7 @@ impl Default for LockoutPolicy {
             allow_self_unblock: false,
             notify_user: false,
             reveal_lock: true,
+            end_sessions_on_lock: true,
         }
     }
 }

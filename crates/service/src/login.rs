@@ -305,12 +305,11 @@ impl Service {
         if !possible_login(&request.login) {
             // No user can have this name (too long, or a code point no name may hold): the same
             // answer and hash as an unknown user, counted on the address, but no lockout counter
-            // is made for it.
+            // and no event carrying the name are made for it.
             let algorithm = policy.password.value.default_policy().hash_algorithm;
             self.verify_password(&request.password, None, algorithm)
                 .await?;
-            let failed = self.event(ctx, Some(org_id), "login.failed", now, a.subject.clone());
-            self.count_ip_failure(&a, vec![failed]).await?;
+            self.count_ip_failure(&a, Vec::new()).await?;
             self.metrics.login("invalid_credentials");
             return Ok(LoginAnswer::InvalidCredentials);
         }
@@ -634,29 +633,61 @@ impl Service {
         match held {
             Some(Held { id, limits }) => {
                 let now = a.now;
-                self.counter_step(
-                    &CounterRef {
-                        ctx: a.ctx,
-                        org_id: a.org_id,
-                        key: &a.lock_key,
-                        kind: CounterKind::Account,
-                        subject: &a.subject,
-                        now,
-                        notice: notice.as_ref(),
-                    },
-                    vec![failed],
-                    |s| {
-                        let out = s.complete(&limits, id, Attempt::Failure, now);
-                        ((), out.events)
-                    },
-                )
-                .await?;
+                let completion = self
+                    .counter_step(
+                        &CounterRef {
+                            ctx: a.ctx,
+                            org_id: a.org_id,
+                            key: &a.lock_key,
+                            kind: CounterKind::Account,
+                            subject: &a.subject,
+                            now,
+                            notice: notice.as_ref(),
+                        },
+                        vec![failed],
+                        |s| {
+                            let out = s.complete(&limits, id, Attempt::Failure, now);
+                            (out.decision, out.events)
+                        },
+                    )
+                    .await?;
+                if completion == (Completion::FailureCounted { locked: true }) {
+                    if let Some(user) = user {
+                        self.end_sessions_after_lock(a, &user.id).await?;
+                    }
+                }
                 self.count_ip_failure(a, Vec::new()).await?;
             }
             None => self.count_ip_failure(a, vec![failed]).await?,
         }
         self.metrics.login("invalid_credentials");
         Ok(LoginAnswer::InvalidCredentials)
+    }
+
+    /// After a lock placed on `user_id`'s login: ends every session of the user when the policy
+    /// says so and the lock covers the whole login (scope `login`; a lock of one source under
+    /// `login_and_ip` leaves the user's other sessions alone, so an attacker's address cannot
+    /// sign the user out everywhere). Runs right after the lock commits.
+    pub(crate) async fn end_sessions_after_lock(
+        &self,
+        a: &Attempt0<'_>,
+        user_id: &str,
+    ) -> ServiceResult<()> {
+        let lockout = &a.policy.lockout.value;
+        if !lockout.end_sessions_on_lock || lockout.scope != portcullis_model::LockoutScope::Login {
+            return Ok(());
+        }
+        let event = self.event(
+            a.ctx,
+            Some(a.org_id),
+            "user.sessions_ended",
+            a.now,
+            json!({"user_id": user_id, "reason": "locked"}),
+        );
+        self.store
+            .end_user_sessions(a.org_id, user_id, event)
+            .await?;
+        Ok(())
     }
 
     /// The answer to an attempt from a blocked client address, if it is blocked (answered

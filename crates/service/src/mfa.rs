@@ -440,6 +440,9 @@ impl Service {
                 })
                 .await?;
             match completion {
+                Completion::FailureCounted { locked: true } => {
+                    self.end_sessions_after_lock(&a, &user.id).await?;
+                }
                 Completion::Succeeded | Completion::FailureCounted { .. } => {}
                 Completion::LockedMeanwhile(lock) => {
                     self.metrics.login("account_locked");

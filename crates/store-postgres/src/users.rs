@@ -127,6 +127,14 @@ impl PostgresStore {
             return Err(StoreError::NotFound.into());
         };
         let user = rows::user(&updated)?;
+        if profile.disabled {
+            // A disabled user keeps no session (challenges and enroll-only sessions included).
+            sqlx::query("DELETE FROM sessions WHERE org_id = $1 AND user_id = $2")
+                .bind(org_id)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
         insert_event(&mut tx, event).await?;
         tx.commit().await?;
         Ok(user)

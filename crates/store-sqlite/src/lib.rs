@@ -404,6 +404,15 @@ impl Store for SqliteStore {
         Ok(self.delete_session_impl(id, event).await?)
     }
 
+    async fn end_user_sessions(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        event: EventDraft,
+    ) -> StoreResult<u64> {
+        Ok(self.end_user_sessions_impl(org_id, user_id, event).await?)
+    }
+
     async fn list_user_sessions(&self, org_id: &str, user_id: &str) -> StoreResult<Vec<Session>> {
         Ok(self.list_user_sessions_impl(org_id, user_id).await?)
     }

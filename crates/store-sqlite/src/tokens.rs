@@ -129,6 +129,33 @@ impl SqliteStore {
         Ok(true)
     }
 
+    /// `Store::end_user_sessions`.
+    pub(crate) async fn end_user_sessions_impl(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        event: EventDraft,
+    ) -> DbResult<u64> {
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query("DELETE FROM sessions WHERE org_id = ?1 AND user_id = ?2")
+            .bind(org_id)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        let ended = done.rows_affected();
+        if ended == 0 {
+            tx.rollback().await?;
+            return Ok(0);
+        }
+        let mut event = event;
+        if let serde_json::Value::Object(fields) = &mut event.payload {
+            fields.insert("sessions".into(), ended.into());
+        }
+        insert_event(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(ended)
+    }
+
     /// `Store::list_user_sessions`.
     pub(crate) async fn list_user_sessions_impl(
         &self,

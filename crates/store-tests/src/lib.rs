@@ -94,6 +94,7 @@ macro_rules! conformance_tests {
             users::user_update_profile,
             users::user_set_password_history,
             users::user_set_password_ends_sessions,
+            users::user_disable_and_lock_end_sessions,
             users::user_login_is_recorded_with_its_session,
             users::user_delete_cascades,
             counters::counter_default_and_persist,

@@ -141,7 +141,8 @@ pub trait Store: Send + Sync + 'static {
     async fn find_user_by_login(&self, org_id: &str, login_key: &str) -> StoreResult<Option<User>>;
     /// Users of an organization ordered by id.
     async fn list_users(&self, org_id: &str, page: &Page) -> StoreResult<Vec<User>>;
-    /// Replaces the profile fields; answers the updated user (`NotFound` if none).
+    /// Replaces the profile fields; answers the updated user (`NotFound` if none). A profile
+    /// that disables the user deletes every session of the user in the same transaction.
     async fn update_user_profile(
         &self,
         org_id: &str,
@@ -219,6 +220,15 @@ pub trait Store: Send + Sync + 'static {
     async fn touch_session(&self, id: &str, at: Timestamp) -> StoreResult<()>;
     /// Deletes a session; answers whether it existed. `event` is written only if it did.
     async fn delete_session(&self, id: &str, event: EventDraft) -> StoreResult<bool>;
+    /// Deletes every session of one user (of every stage) in one transaction; answers how
+    /// many. `event` is written only if there was one, with `sessions` (the count) added to
+    /// its payload.
+    async fn end_user_sessions(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        event: EventDraft,
+    ) -> StoreResult<u64>;
     /// Sessions of one user, ordered by id.
     async fn list_user_sessions(&self, org_id: &str, user_id: &str) -> StoreResult<Vec<Session>>;
 

@@ -257,6 +257,10 @@ impl Store for MemoryStore {
         user.disabled = profile.disabled;
         user.updated_at = at;
         let updated = user.clone();
+        if profile.disabled {
+            s.sessions
+                .retain(|_, x| !(x.org_id == org_id && x.user_id == id));
+        }
         s.record(vec![event]);
         Ok(updated)
     }
@@ -446,6 +450,26 @@ impl Store for MemoryStore {
             s.record(vec![event]);
         }
         Ok(removed)
+    }
+
+    async fn end_user_sessions(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        mut event: EventDraft,
+    ) -> StoreResult<u64> {
+        let mut s = self.lock()?;
+        let before = s.sessions.len();
+        s.sessions
+            .retain(|_, x| !(x.org_id == org_id && x.user_id == user_id));
+        let ended = (before - s.sessions.len()) as u64;
+        if ended > 0 {
+            if let serde_json::Value::Object(fields) = &mut event.payload {
+                fields.insert("sessions".into(), ended.into());
+            }
+            s.record(vec![event]);
+        }
+        Ok(ended)
     }
 
     async fn list_user_sessions(&self, org_id: &str, user_id: &str) -> StoreResult<Vec<Session>> {

@@ -309,3 +309,88 @@ async fn settings_nested_too_deep_are_refused_and_nothing_is_stored() {
         StatusCode::OK
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabling_ends_sessions_and_a_lock_ends_them_when_the_policy_says() {
+    let app = spawn_app().await;
+    let admin = app.org_with_admin("acme").await;
+    app.set_section("acme", &admin, "brute_force", json!({"enabled": false}))
+        .await;
+    app.set_section(
+        "acme",
+        &admin,
+        "lockout",
+        json!({"max_password_attempts": 2}),
+    )
+    .await;
+    let alice = app.user("acme", &admin, "alice", GOOD).await;
+    let session =
+        |a: &crate::support::Answer| a.body["session"]["token"].as_str().unwrap().to_owned();
+
+    // Disable ends the session; enabling again does not bring it back.
+    let token = session(&app.login("acme", "alice", GOOD).await);
+    assert_eq!(app.get("/v1/self", &token).await.status, StatusCode::OK);
+    let path = format!("/v1/orgs/acme/users/{alice}");
+    app.patch(&path, &admin, json!({"disabled": true})).await;
+    app.patch(&path, &admin, json!({"disabled": false})).await;
+    assert_eq!(
+        app.get("/v1/self", &token).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // A lock of the login ends its sessions (end_sessions_on_lock defaults to true).
+    let token = session(&app.login("acme", "alice", GOOD).await);
+    for _ in 0..2 {
+        app.login("acme", "alice", "wrong").await;
+    }
+    assert_eq!(
+        app.get("/v1/self", &token).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(
+        app.event_types("acme", &admin)
+            .await
+            .contains(&"user.sessions_ended".to_owned())
+    );
+    app.post(&format!("{path}/unlock"), &admin, json!({})).await;
+
+    // Off: the lock leaves open sessions working.
+    app.set_section(
+        "acme",
+        &admin,
+        "lockout",
+        json!({"end_sessions_on_lock": false}),
+    )
+    .await;
+    let token = session(&app.login("acme", "alice", GOOD).await);
+    for _ in 0..2 {
+        app.login("acme", "alice", "wrong").await;
+    }
+    assert_eq!(
+        app.login("acme", "alice", GOOD).await.code(),
+        "account_locked"
+    );
+    assert_eq!(app.get("/v1/self", &token).await.status, StatusCode::OK);
+    app.post(&format!("{path}/unlock"), &admin, json!({})).await;
+
+    // Under login_and_ip a lock of one source signs nobody out.
+    app.set_section(
+        "acme",
+        &admin,
+        "lockout",
+        json!({"end_sessions_on_lock": true, "scope": "login_and_ip"}),
+    )
+    .await;
+    let token = session(&app.login("acme", "alice", GOOD).await);
+    for _ in 0..2 {
+        app.login_from("acme", "alice", "wrong", "203.0.113.77")
+            .await;
+    }
+    assert_eq!(
+        app.login_from("acme", "alice", GOOD, "203.0.113.77")
+            .await
+            .code(),
+        "account_locked"
+    );
+    assert_eq!(app.get("/v1/self", &token).await.status, StatusCode::OK);
+}

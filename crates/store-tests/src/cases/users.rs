@@ -656,3 +656,114 @@ pub async fn user_delete_cascades(store: Arc<dyn Store>) {
         Some("u3".to_owned())
     );
 }
+
+/// Disabling a user deletes its sessions in the same write (re-enabling brings none back);
+/// `end_user_sessions` deletes one user's sessions of every stage, with its event only when
+/// there was one, and never another user's or organization's.
+pub async fn user_disable_and_lock_end_sessions(store: Arc<dyn Store>) {
+    create(&*store, &user("de", "u1", "alice")).await;
+    create(&*store, &user("de", "u2", "bob")).await;
+    create(&*store, &user("dx", "u3", "carol")).await;
+    for (org, user_id, sid) in [
+        ("de", "u1", "s-1"),
+        ("de", "u1", "s-2"),
+        ("de", "u2", "s-3"),
+        ("dx", "u3", "s-4"),
+    ] {
+        store
+            .create_session(&session(org, user_id, sid), Vec::new())
+            .await
+            .unwrap();
+    }
+    let challenge = Session {
+        stage: portcullis_store::SessionStage::MfaChallenge,
+        ..session("de", "u2", "s-5")
+    };
+    store.create_session(&challenge, Vec::new()).await.unwrap();
+    let sessions_of = async |org: &str, user_id: &str| -> Vec<String> {
+        let sessions = store.list_user_sessions(org, user_id).await.unwrap();
+        ids(&sessions, |s| &s.id)
+    };
+    let u1 = store.get_user("de", "u1").await.unwrap().unwrap();
+    let mut profile = UserProfile {
+        email: u1.email.clone(),
+        display_name: u1.display_name.clone(),
+        source: u1.source.clone(),
+        roles: u1.roles.clone(),
+        disabled: false,
+    };
+    // A profile change that does not disable keeps the sessions.
+    store
+        .update_user_profile(
+            "de",
+            "u1",
+            &profile,
+            at(10),
+            draft(Some("de"), "user.changed", 10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(sessions_of("de", "u1").await, ["s-1", "s-2"]);
+    profile.disabled = true;
+    store
+        .update_user_profile(
+            "de",
+            "u1",
+            &profile,
+            at(20),
+            draft(Some("de"), "user.changed", 20),
+        )
+        .await
+        .unwrap();
+    assert!(sessions_of("de", "u1").await.is_empty());
+    profile.disabled = false;
+    store
+        .update_user_profile(
+            "de",
+            "u1",
+            &profile,
+            at(30),
+            draft(Some("de"), "user.changed", 30),
+        )
+        .await
+        .unwrap();
+    assert!(sessions_of("de", "u1").await.is_empty(), "none come back");
+    assert_eq!(
+        store
+            .find_session(&token_hash("session", "s-1"))
+            .await
+            .unwrap(),
+        None
+    );
+
+    let ended = store
+        .end_user_sessions("de", "u2", draft(Some("de"), "user.sessions_ended", 40))
+        .await
+        .unwrap();
+    assert_eq!(ended, 2, "every stage");
+    assert!(sessions_of("de", "u2").await.is_empty());
+    assert_eq!(sessions_of("dx", "u3").await, ["s-4"]);
+    assert_eq!(
+        store
+            .end_user_sessions("de", "u2", draft(Some("de"), "user.sessions_ended", 50))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .end_user_sessions("de", "u3", draft(Some("de"), "user.sessions_ended", 60))
+            .await
+            .unwrap(),
+        0,
+        "another organization's user is out of reach"
+    );
+    assert_eq!(sessions_of("dx", "u3").await, ["s-4"]);
+    let events = events_of(&*store, Some("de")).await;
+    let ended: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == "user.sessions_ended")
+        .collect();
+    assert_eq!(ended.len(), 1, "an event only when sessions ended");
+    assert_eq!(ended[0].payload["sessions"], 2);
+}
