@@ -275,7 +275,15 @@ async fn sixty_four_concurrent_wrong_codes_count_exactly_max_otp_attempts() {
     assert_eq!(mails[0]["kind"], "account_locked");
     assert_eq!(mails[0]["recipient"], "bob@example.test");
     assert!(!mails[0]["body"].as_str().unwrap().contains("{token}"));
-    // Locked: even the right code is refused without being looked at.
+    // The lock ended the user's sessions, the pending challenge among them
+    // (`end_sessions_on_lock`): even the right code finds no challenge.
+    let refused = app.second_step(&challenge, &right).await;
+    assert_eq!(
+        (refused.status, refused.body["code"].clone()),
+        (StatusCode::UNAUTHORIZED, json!("invalid_challenge"))
+    );
+    // Locked: on a fresh challenge, even the right code is refused without being looked at.
+    let challenge = app.challenge("bob").await;
     let refused = app.second_step(&challenge, &right).await;
     assert_eq!(
         (refused.status, refused.body["code"].clone()),
