@@ -137,7 +137,7 @@ pub(crate) fn classify(error: ServiceError) -> (Class, String) {
     let class = match error {
         ServiceError::Invalid(_) => Class::Invalid,
         ServiceError::NotFound => Class::NotFound,
-        ServiceError::Conflict(_) => Class::Conflict,
+        ServiceError::Conflict(_) | ServiceError::LastInstanceKey => Class::Conflict,
         ServiceError::Unauthenticated => Class::Unauthenticated,
         ServiceError::Forbidden(_)
         | ServiceError::PasswordChangeRequired
@@ -154,6 +154,7 @@ fn public_message(error: &ServiceError) -> String {
         ServiceError::Invalid(violations) => violations.to_string(),
         ServiceError::NotFound => "not found".into(),
         ServiceError::Conflict(what) => what.clone(),
+        ServiceError::LastInstanceKey => "the last instance key cannot be revoked".into(),
         ServiceError::Unauthenticated => "authentication required".into(),
         ServiceError::Forbidden(what) => (*what).to_owned(),
         ServiceError::PasswordChangeRequired => "this session may only change its password".into(),

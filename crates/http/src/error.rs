@@ -108,6 +108,12 @@ impl From<ServiceError> for ApiError {
             ServiceError::Conflict(what) => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", "Conflict").detail(what)
             }
+            ServiceError::LastInstanceKey => ApiError::new(
+                StatusCode::CONFLICT,
+                "last_instance_key",
+                "The last instance key cannot be revoked",
+            )
+            .detail("create another instance key first (rotation: create the new key, then revoke the old one)"),
             ServiceError::Unauthenticated => ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthenticated",

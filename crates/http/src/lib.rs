@@ -149,6 +149,14 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         )
         .route("/v1/orgs/{org}/events", get(keys::list_events))
         .route("/v1/instance/events", get(keys::list_instance_events))
+        .route(
+            "/v1/instance/keys",
+            post(keys::create_instance_key).get(keys::list_instance_keys),
+        )
+        .route(
+            "/v1/instance/keys/{id}",
+            axum::routing::delete(keys::delete_instance_key),
+        )
         .merge(extra)
         .fallback(|| async { error::ApiError::not_found() })
         // A JSON body for a known path with another method too (some vendor clients parse every

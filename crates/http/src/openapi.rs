@@ -23,6 +23,7 @@ use crate::routes::{keys, mfa, ops, orgs, policy, self_service, session, users};
         self_service::unblock, self_service::request_password_reset, self_service::confirm_password_reset,
         self_service::register, self_service::verify_email, self_service::delete_self, self_service::list_outbox,
         keys::create_api_key, keys::create_access_key, keys::list_api_keys, keys::delete_api_key, keys::list_events, keys::list_instance_events,
+        keys::create_instance_key, keys::list_instance_keys, keys::delete_instance_key,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),

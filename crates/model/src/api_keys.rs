@@ -1,5 +1,7 @@
-//! The `api_keys` section. Invariant: with `max_expiration` > 0, every key expires at most
-//! `max_expiration` seconds after its creation, and a key without expiry cannot be created.
+//! The `api_keys` section: the lifetime of organizations' keys (the instance's copy is their
+//! default; instance keys answer to no policy, docs/decisions/0010-instance-keys.md).
+//! Invariant: with `max_expiration` > 0, every organization's key expires at most
+//! `max_expiration` seconds after its creation, and one without expiry cannot be created.
 
 use serde::{Deserialize, Serialize};
 

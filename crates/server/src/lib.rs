@@ -1,9 +1,11 @@
 //! The portcullis server: configuration, wiring of store → service → HTTP, startup (migrations,
-//! bootstrap of the first instance administrator key) and graceful shutdown.
+//! bootstrap of the first instance administrator key), graceful shutdown, and the offline
+//! recovery of instance access.
 //!
 //! Invariants: the one place that chooses a storage adapter is [`open_store`]; the wall clock is
 //! the service's `SystemClock` unless a test injects another; the bootstrap key is printed once,
-//! on first start of an empty instance, and never logged.
+//! on first start of an empty instance, and never logged; so is a recovered key, by the
+//! `admin recover` command only.
 
 pub mod config;
 mod master_key_file;
@@ -31,6 +33,9 @@ pub enum StartError {
     /// The database could not be opened or migrated.
     #[error("database: {0}")]
     Database(String),
+    /// A SQLite file is held by another portcullis process (its `<file>.lock`).
+    #[error("{0}")]
+    InUse(String),
     /// Something else (bind, hashing parameters).
     #[error("{0}")]
     Other(String),
@@ -109,7 +114,7 @@ fn lock_database(file: &str) -> Result<std::fs::File, StartError> {
         .open(&path)
         .map_err(|e| StartError::Database(format!("cannot open {path}: {e}")))?;
     lock.try_lock().map_err(|e| match e {
-        std::fs::TryLockError::WouldBlock => StartError::Database(format!(
+        std::fs::TryLockError::WouldBlock => StartError::InUse(format!(
             "{file} is in use by another portcullis process (lock {path}); one server per SQLite file"
         )),
         std::fs::TryLockError::Error(e) => {
@@ -153,6 +158,31 @@ pub async fn open_store(config: &Config, migrate: bool) -> Result<OpenStore, Sta
         store: Arc::new(store),
         _lock: Some(lock),
     })
+}
+
+/// Creates a new instance administrator key straight in the database named by `config` (the
+/// offline recovery of instance access, when no instance key works any more) and answers it;
+/// the caller shows its secret once. The event is recorded with the actor `recovery`. With
+/// PostgreSQL it works while servers run (they see the key at once: keys are not cached); with
+/// SQLite it needs the server stopped, since the server holds the file's lock — it is refused
+/// with [`StartError::InUse`] meanwhile.
+pub async fn recover_instance_access(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> Result<portcullis_service::CreatedApiKey, StartError> {
+    let opened = open_store(config, true).await.map_err(|e| match e {
+        StartError::InUse(why) => StartError::InUse(format!(
+            "{why}. Stop the server first: with SQLite, recovery needs the database to itself"
+        )),
+        other => other,
+    })?;
+    let hasher = Hasher::new(config.hashing.params())
+        .map_err(|e| StartError::Other(format!("hashing: {e}")))?;
+    let service = Service::new(opened.store.clone(), clock, Arc::new(hasher), 1);
+    service
+        .recover_instance_access()
+        .await
+        .map_err(|e| StartError::Other(format!("recovery: {e}")))
 }
 
 /// How often the policy version is polled: another replica's policy change is enforced here

@@ -1,4 +1,4 @@
-//! `portcullis`: `serve` and `migrate`.
+//! `portcullis`: `serve`, `migrate`, `openapi` and `admin recover`.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use portcullis_server::{Config, LogFormat, Overrides, config, open_store, start};
+use portcullis_server::{
+    Config, LogFormat, Overrides, config, open_store, recover_instance_access, start,
+};
 use portcullis_service::SystemClock;
 
 /// Manages and enforces organizations' security settings.
@@ -39,6 +41,19 @@ enum Command {
     Migrate,
     /// Prints the OpenAPI 3.1 document of the native API (the committed `openapi/v1.json`).
     Openapi,
+    /// Offline administration, with direct access to the database.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Creates a new instance administrator API key in the database and prints it once (for
+    /// when no instance key works). PostgreSQL: works while servers run. SQLite: stop the
+    /// server first.
+    Recover,
 }
 
 fn init_logs(config: &Config) {
@@ -94,7 +109,7 @@ async fn main() -> ExitCode {
     let overrides = Overrides {
         listen: match &cli.command {
             Command::Serve { listen } => *listen,
-            Command::Migrate | Command::Openapi => None,
+            Command::Migrate | Command::Openapi | Command::Admin { .. } => None,
         },
         database_url: cli.database_url.clone(),
         log_format: cli.log_format,
@@ -117,6 +132,22 @@ async fn main() -> ExitCode {
         Command::Migrate => match open_store(&config, true).await {
             Ok(_) => {
                 tracing::info!(database = %config::loggable_database_url(&config.database_url), "migrations applied");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e.to_string()),
+        },
+        Command::Admin {
+            command: AdminCommand::Recover,
+        } => match recover_instance_access(&config, Arc::new(SystemClock)).await {
+            Ok(created) => {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(
+                    out,
+                    "Created instance administrator API key {}. It is shown only now:\n\n    {}\n\nUse it as `Authorization: Bearer <key>`; list the instance keys with GET /v1/instance/keys and revoke the ones no longer trusted.",
+                    created.view.id, created.key
+                );
+                let _ = out.flush();
+                tracing::info!(key_id = %created.view.id, database = %config::loggable_database_url(&config.database_url), "instance access recovered");
                 ExitCode::SUCCESS
             }
             Err(e) => fail(&e.to_string()),

@@ -2,12 +2,14 @@
 //! events, and the first-start bootstrap of an instance administrator key.
 //!
 //! Invariants: a token is looked up by its SHA-256 digest only; a session is valid only while the
-//! *current* session policy allows it (absolute and idle deadlines), a key only while its expiry
-//! and the *current* `api_keys.max_expiration` allow it; a key of a user carries at most that
-//! user's roles, and stops working when the user is disabled or deleted.
+//! *current* session policy allows it (absolute and idle deadlines), an organization's key only
+//! while its expiry and the organization's *current* `api_keys.max_expiration` allow it, an
+//! instance key while it exists (no policy applies to it, see `instance_keys`); a key of a user
+//! carries at most that user's roles, and stops working when the user is disabled or deleted.
 
 use portcullis_engine::api_key::check_key;
 use portcullis_engine::session::check_session;
+use portcullis_model::ApiKeysPolicy;
 use portcullis_store::{ApiKey, Event, Role, Session, SessionStage};
 use serde_json::json;
 
@@ -93,8 +95,17 @@ impl Service {
     pub(crate) async fn key_caller(&self, key: ApiKey) -> ServiceResult<Caller> {
         let now = self.now();
         let policy = match &key.org_id {
-            Some(org) => self.effective_policy(org).await?.api_keys.value.clone(),
-            None => self.instance_policy().await?.api_keys.value.clone(),
+            Some(org) => self
+                .effective_policy(org)
+                .await?
+                .api_keys
+                .value
+                .clone()
+                .into_inner(),
+            // An instance key answers to no policy: the instance's `api_keys` section is the
+            // default of organizations' keys, and applying it here would let one policy change
+            // lock the instance administrator out for good. Only the key's own expiry counts.
+            None => ApiKeysPolicy::default(),
         };
         if check_key(&policy, key.created_at, key.expires_at, now).is_err() {
             return Err(ServiceError::Unauthenticated);

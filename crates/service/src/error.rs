@@ -18,6 +18,10 @@ pub enum ServiceError {
     /// The resource exists already or the change conflicts with its state (409).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The last instance key cannot be revoked: the instance would have no administrator
+    /// left (409, `last_instance_key`).
+    #[error("the last instance key cannot be revoked")]
+    LastInstanceKey,
     /// No valid credentials (401).
     #[error("authentication required")]
     Unauthenticated,

@@ -55,9 +55,9 @@ use async_trait::async_trait;
 use portcullis_engine::counter::CounterState;
 use portcullis_model::Timestamp;
 use portcullis_store::{
-    ApiKey, CounterUpdate, Event, EventDraft, FactorCondition, LoginRecord, MailOutcome, MfaFactor,
-    Org, OutboxMail, Owner, Page, PasswordUpdate, SectionChange, SectionRow, Session, Store,
-    StoreError, StoreResult, User, UserProfile,
+    ApiKey, CounterUpdate, Event, EventDraft, FactorCondition, InstanceKeyDeletion, LoginRecord,
+    MailOutcome, MfaFactor, Org, OutboxMail, Owner, Page, PasswordUpdate, SectionChange,
+    SectionRow, Session, Store, StoreError, StoreResult, User, UserProfile,
 };
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
@@ -450,6 +450,14 @@ impl Store for PostgresStore {
 
     async fn has_instance_key(&self) -> StoreResult<bool> {
         Ok(self.has_instance_key_impl().await?)
+    }
+
+    async fn delete_instance_key(
+        &self,
+        id: &str,
+        event: EventDraft,
+    ) -> StoreResult<InstanceKeyDeletion> {
+        Ok(self.delete_instance_key_impl(id, event).await?)
     }
 
     async fn queue_mail_once(&self, event: EventDraft) -> StoreResult<bool> {

@@ -6,10 +6,13 @@
 //! the newest row version); deleting answers whether a row went, and the event is written only
 //! then, in the same transaction. A login session opens only through a conditional `UPDATE` of
 //! the user row (hash still current, not disabled), which also locks that row until commit.
+//! The last instance key is never deleted (the instance rows are locked before counting).
 //! Row writes come first, events last (see `events.rs`).
 
 use portcullis_model::Timestamp;
-use portcullis_store::{ApiKey, EventDraft, LoginRecord, MAX_PAGE, Page, Session};
+use portcullis_store::{
+    ApiKey, EventDraft, InstanceKeyDeletion, LoginRecord, MAX_PAGE, Page, Session,
+};
 use sqlx::Row;
 
 use crate::PostgresStore;
@@ -321,6 +324,42 @@ impl PostgresStore {
                 .fetch_one(&self.pool)
                 .await?;
         Ok(row.try_get::<bool, _>("present")?)
+    }
+
+    /// `Store::delete_instance_key`: every instance key row is locked first (in id order, so
+    /// concurrent deletions queue instead of deadlocking), then the remaining ones are counted
+    /// in a fresh statement, which sees what a deletion committed meanwhile.
+    pub(crate) async fn delete_instance_key_impl(
+        &self,
+        id: &str,
+        event: EventDraft,
+    ) -> DbResult<InstanceKeyDeletion> {
+        let mut tx = self.begin().await?;
+        sqlx::query("SELECT id FROM api_keys WHERE org_id IS NULL ORDER BY id FOR UPDATE")
+            .fetch_all(&mut *tx)
+            .await?;
+        let row = sqlx::query(
+            "SELECT EXISTS (SELECT 1 FROM api_keys WHERE org_id IS NULL AND id = $1) AS present, \
+             EXISTS (SELECT 1 FROM api_keys WHERE org_id IS NULL AND id <> $1) AS others",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let outcome = if !row.try_get::<bool, _>("present")? {
+            InstanceKeyDeletion::NotFound
+        } else if !row.try_get::<bool, _>("others")? {
+            InstanceKeyDeletion::LastKey
+        } else {
+            sqlx::query("DELETE FROM api_keys WHERE org_id IS NULL AND id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            insert_event(&mut tx, event).await?;
+            tx.commit().await?;
+            return Ok(InstanceKeyDeletion::Deleted);
+        };
+        tx.rollback().await?;
+        Ok(outcome)
     }
 }
 

@@ -3,10 +3,12 @@
 //! Invariants: token hashes are unique per table (`UNIQUE` columns → `Conflict`); a session's
 //! `last_used_at` only moves forward (the comparison is in the `UPDATE` itself, so concurrent
 //! touches cannot move it back); deleting answers whether a row went, and the event is written
-//! only then, in the same transaction.
+//! only then, in the same transaction; the last instance key is never deleted.
 
 use portcullis_model::Timestamp;
-use portcullis_store::{ApiKey, EventDraft, LoginRecord, MAX_PAGE, Page, Session};
+use portcullis_store::{
+    ApiKey, EventDraft, InstanceKeyDeletion, LoginRecord, MAX_PAGE, Page, Session,
+};
 use sqlx::Row;
 
 use crate::SqliteStore;
@@ -305,6 +307,36 @@ impl SqliteStore {
                 .fetch_one(&self.pool)
                 .await?;
         Ok(row.try_get::<i64, _>("present")? != 0)
+    }
+
+    /// `Store::delete_instance_key`: the check and the deletion run under the database write
+    /// lock (`BEGIN IMMEDIATE`), so two deletions cannot both see the other's key remaining.
+    pub(crate) async fn delete_instance_key_impl(
+        &self,
+        id: &str,
+        event: EventDraft,
+    ) -> DbResult<InstanceKeyDeletion> {
+        let mut tx = self.write_tx().await?;
+        let row = sqlx::query(
+            "SELECT EXISTS (SELECT 1 FROM api_keys WHERE org_id IS NULL AND id = ?1) AS present, \
+             EXISTS (SELECT 1 FROM api_keys WHERE org_id IS NULL AND id <> ?1) AS others",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if row.try_get::<i64, _>("present")? == 0 {
+            return Ok(InstanceKeyDeletion::NotFound);
+        }
+        if row.try_get::<i64, _>("others")? == 0 {
+            return Ok(InstanceKeyDeletion::LastKey);
+        }
+        sqlx::query("DELETE FROM api_keys WHERE org_id IS NULL AND id = ?1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        insert_event(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(InstanceKeyDeletion::Deleted)
     }
 }
 

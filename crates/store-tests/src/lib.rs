@@ -104,6 +104,7 @@ macro_rules! conformance_tests {
             sessions_and_keys::session_delete_and_list,
             sessions_and_keys::api_key_create_find_list_delete,
             sessions_and_keys::api_key_has_instance_key,
+            sessions_and_keys::api_key_last_instance_key_stays,
             sessions_and_keys::api_key_expired_deletion,
             mfa::mfa_factor_belongs_to_a_user,
             mfa::mfa_step_is_used_once,

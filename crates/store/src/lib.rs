@@ -14,7 +14,9 @@
 //! - data of one organization is never returned for another: every lookup is keyed by
 //!   organization (tokens are keyed by their hash, and carry their organization);
 //! - login names are unique per organization by their normalized form (`login_key`);
-//! - [`Store::policy_version`] grows in the same transaction as every section write or reset.
+//! - [`Store::policy_version`] grows in the same transaction as every section write or reset;
+//! - once an instance key exists, at least one always does: [`Store::delete_instance_key`]
+//!   refuses the last one, whatever the concurrency.
 
 mod memory;
 mod records;
@@ -26,9 +28,9 @@ use portcullis_model::Timestamp;
 
 pub use memory::MemoryStore;
 pub use records::{
-    ApiKey, Event, EventDraft, FactorCondition, LoginRecord, MailDraft, MailOutcome, MfaFactor,
-    ORG_ADMINS, Org, OutboxMail, Owner, Page, PasswordUpdate, Role, SectionChange, SectionRow,
-    Session, SessionStage, User, UserProfile,
+    ApiKey, Event, EventDraft, FactorCondition, InstanceKeyDeletion, LoginRecord, MailDraft,
+    MailOutcome, MfaFactor, ORG_ADMINS, Org, OutboxMail, Owner, Page, PasswordUpdate, Role,
+    SectionChange, SectionRow, Session, SessionStage, User, UserProfile,
 };
 
 /// Largest page any list answers.
@@ -271,6 +273,14 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_api_key(&self, org_id: &str, id: &str, event: EventDraft) -> StoreResult<bool>;
     /// Whether any instance-level key exists (bootstrap happens only when none does).
     async fn has_instance_key(&self) -> StoreResult<bool>;
+    /// Deletes the instance key `id`, with `event`, unless it is the last instance key:
+    /// atomically, so concurrent deletions can never remove every instance key (the instance
+    /// would be left without an administrator).
+    async fn delete_instance_key(
+        &self,
+        id: &str,
+        event: EventDraft,
+    ) -> StoreResult<InstanceKeyDeletion>;
 
     // --- second factors
 

@@ -11,9 +11,9 @@ use portcullis_engine::counter::CounterState;
 use portcullis_model::Timestamp;
 
 use crate::{
-    ApiKey, CounterUpdate, Event, EventDraft, FactorCondition, LoginRecord, MAX_PAGE, MailOutcome,
-    MfaFactor, Org, OutboxMail, Owner, Page, PasswordUpdate, SectionChange, SectionRow, Session,
-    SessionStage, Store, StoreError, StoreResult, User, UserProfile,
+    ApiKey, CounterUpdate, Event, EventDraft, FactorCondition, InstanceKeyDeletion, LoginRecord,
+    MAX_PAGE, MailOutcome, MfaFactor, Org, OutboxMail, Owner, Page, PasswordUpdate, SectionChange,
+    SectionRow, Session, SessionStage, Store, StoreError, StoreResult, User, UserProfile,
 };
 
 #[derive(Default)]
@@ -691,6 +691,27 @@ impl Store for MemoryStore {
 
     async fn has_instance_key(&self) -> StoreResult<bool> {
         Ok(self.lock()?.api_keys.values().any(|k| k.org_id.is_none()))
+    }
+
+    async fn delete_instance_key(
+        &self,
+        id: &str,
+        event: EventDraft,
+    ) -> StoreResult<InstanceKeyDeletion> {
+        let mut s = self.lock()?;
+        if s.api_keys.get(id).is_none_or(|k| k.org_id.is_some()) {
+            return Ok(InstanceKeyDeletion::NotFound);
+        }
+        if !s
+            .api_keys
+            .values()
+            .any(|k| k.org_id.is_none() && k.id != id)
+        {
+            return Ok(InstanceKeyDeletion::LastKey);
+        }
+        s.api_keys.remove(id);
+        s.record(vec![event]);
+        Ok(InstanceKeyDeletion::Deleted)
     }
 
     async fn queue_mail_once(&self, event: EventDraft) -> StoreResult<bool> {

@@ -299,6 +299,17 @@ pub struct ApiKey {
     pub parent_id: Option<String>,
 }
 
+/// What [`crate::Store::delete_instance_key`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InstanceKeyDeletion {
+    /// The key is gone, its event written.
+    Deleted,
+    /// No instance key has this id (nothing written).
+    NotFound,
+    /// It is the last instance key: kept, nothing written.
+    LastKey,
+}
+
 /// Whose policy section a row is.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Owner {

@@ -1,10 +1,11 @@
-//! `/v1/orgs/{org}/api-keys`, `/v1/orgs/{org}/access-keys` and `/v1/orgs/{org}/events`.
+//! `/v1/orgs/{org}/api-keys`, `/v1/orgs/{org}/access-keys`, `/v1/instance/keys` and the
+//! event lists.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use portcullis_model::{Violation, codes};
-use portcullis_service::{CreatedAccessKey, CreatedApiKey, NewApiKey};
+use portcullis_service::{CreatedAccessKey, CreatedApiKey, NewApiKey, NewInstanceKey};
 use serde::Deserialize;
 
 use crate::AppState;
@@ -77,6 +78,62 @@ pub async fn delete_api_key(
     state
         .service
         .delete_api_key(&auth.caller, &auth.ctx, &org, &id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Creates an instance administrator key (no organization, no expiry, never limited by a
+/// policy); the secret is in this answer only.
+#[utoipa::path(post, path = "/v1/instance/keys", tag = "instance-keys", request_body = NewInstanceKey,
+    responses((status = 201, body = CreatedApiKey), (status = 400, body = Problem),
+        (status = 403, body = Problem, description = "not an instance administrator")))]
+pub async fn create_instance_key(
+    State(state): State<AppState>,
+    auth: Auth,
+    JsonBody(body): JsonBody<NewInstanceKey>,
+) -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
+    let key = state
+        .service
+        .create_instance_key(&auth.caller, &auth.ctx, body)
+        .await?;
+    Ok((StatusCode::CREATED, Json(key)))
+}
+
+/// Lists the instance administrator keys (never their secrets).
+#[utoipa::path(get, path = "/v1/instance/keys", tag = "instance-keys", params(PageQuery),
+    responses((status = 200, body = ApiKeyList),
+        (status = 403, body = Problem, description = "not an instance administrator")))]
+pub async fn list_instance_keys(
+    State(state): State<AppState>,
+    auth: Auth,
+    Paging(page): Paging,
+) -> ApiResult<Json<ApiKeyList>> {
+    let keys = state
+        .service
+        .list_instance_keys(&auth.caller, &page)
+        .await?;
+    let next_after = next_after(&keys, page.limit, |k| k.id.clone());
+    Ok(Json(ApiKeyList {
+        items: keys,
+        next_after,
+    }))
+}
+
+/// Revokes an instance administrator key (rotation: create the new key, then revoke the old
+/// one). The last instance key is never revoked.
+#[utoipa::path(delete, path = "/v1/instance/keys/{id}", tag = "instance-keys",
+    responses((status = 204),
+        (status = 403, body = Problem, description = "not an instance administrator"),
+        (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "`last_instance_key`: it is the last instance key")))]
+pub async fn delete_instance_key(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    state
+        .service
+        .delete_instance_key(&auth.caller, &auth.ctx, &id)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -12,6 +12,7 @@ mod api;
 mod config;
 mod crash;
 mod dialects;
+mod instance_keys;
 mod ip_block;
 mod isolation;
 mod lifetimes;

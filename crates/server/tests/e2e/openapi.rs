@@ -49,6 +49,8 @@ async fn served_document_matches_the_committed_one() {
         "/v1/orgs/{org}/api-keys",
         "/v1/orgs/{org}/api-keys/{id}",
         "/v1/orgs/{org}/events",
+        "/v1/instance/keys",
+        "/v1/instance/keys/{id}",
         "/healthz",
         "/readyz",
         "/metrics",

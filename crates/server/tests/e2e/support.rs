@@ -74,6 +74,17 @@ impl TempDir {
     }
 }
 
+impl TempDir {
+    /// The database of a server started by [`spawn_app`] in this directory: its PostgreSQL
+    /// test database, or the SQLite file of [`test_config`].
+    pub(crate) fn database_url(&self) -> String {
+        match &self.1 {
+            Some(db) => db.url().to_owned(),
+            None => test_config(self).database_url,
+        }
+    }
+}
+
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);

@@ -1,10 +1,11 @@
 //! Sessions (create with events, lookup by token hash, last use that never moves back, delete
 //! with its event only when one existed, listing per user) and API keys (lookup by hash, lists
-//! per organization and for the instance, deletes scoped by organization, the bootstrap check).
+//! per organization and for the instance, deletes scoped by organization, the bootstrap check,
+//! and the last instance key that is never deleted).
 
 use std::sync::Arc;
 
-use portcullis_store::{ApiKey, Session, Store, StoreError};
+use portcullis_store::{ApiKey, InstanceKeyDeletion, Session, Store, StoreError};
 
 use crate::support::{api_key, at, draft, events_of, ids, kinds, page, session, token_hash};
 
@@ -308,6 +309,107 @@ pub async fn api_key_has_instance_key(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert!(store.has_instance_key().await.unwrap());
+}
+
+/// An instance key is deleted with its event unless it is the last one; an organization's key
+/// is no instance key; and concurrent deletions of every instance key leave exactly one.
+pub async fn api_key_last_instance_key_stays(store: Arc<dyn Store>) {
+    for key in [api_key(Some("lk"), None, "k-1"), api_key(None, None, "i-1")] {
+        store
+            .create_api_key(&key, draft(key.org_id.as_deref(), "key.created", 0))
+            .await
+            .unwrap();
+    }
+    let deleted = |n: i64| draft(None, "instance_key.revoked", n);
+    assert_eq!(
+        store.delete_instance_key("k-1", deleted(1)).await.unwrap(),
+        InstanceKeyDeletion::NotFound,
+        "an organization's key is no instance key"
+    );
+    assert_eq!(
+        store
+            .delete_instance_key("i-404", deleted(2))
+            .await
+            .unwrap(),
+        InstanceKeyDeletion::NotFound
+    );
+    assert_eq!(
+        store.delete_instance_key("i-1", deleted(3)).await.unwrap(),
+        InstanceKeyDeletion::LastKey
+    );
+    assert!(
+        kinds(&events_of(&*store, None).await)
+            .iter()
+            .all(|k| *k != "instance_key.revoked"),
+        "a refused deletion writes no event"
+    );
+    let i2 = api_key(None, None, "i-2");
+    store
+        .create_api_key(&i2, draft(None, "key.created", 4))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.delete_instance_key("i-1", deleted(5)).await.unwrap(),
+        InstanceKeyDeletion::Deleted
+    );
+    assert_eq!(
+        store.list_api_keys(None, &page(None, 10)).await.unwrap(),
+        [i2]
+    );
+    assert!(
+        store
+            .find_api_key(&token_hash("key", "k-1"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    // Several keys deleted at once: one always stays.
+    let all: Vec<String> = (3..8).map(|n| format!("i-{n}")).collect();
+    for (n, id) in all.iter().enumerate() {
+        let key = api_key(None, None, id);
+        store
+            .create_api_key(&key, draft(None, "key.created", 10 + n as i64))
+            .await
+            .unwrap();
+    }
+    let mut tasks = Vec::new();
+    for (n, id) in all
+        .iter()
+        .chain(std::iter::once(&"i-2".to_owned()))
+        .enumerate()
+    {
+        let store = store.clone();
+        let id = id.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .delete_instance_key(&id, draft(None, "instance_key.revoked", 20 + n as i64))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.unwrap());
+    }
+    let refused = outcomes
+        .iter()
+        .filter(|o| **o == InstanceKeyDeletion::LastKey)
+        .count();
+    assert_eq!(refused, 1, "{outcomes:?}");
+    assert_eq!(
+        store
+            .list_api_keys(None, &page(None, 10))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let revoked = kinds(&events_of(&*store, None).await)
+        .iter()
+        .filter(|k| **k == "instance_key.revoked")
+        .count();
+    assert_eq!(revoked, 6, "one event per deleted key");
 }
 
 /// Expired keys of one organization are deleted, by their own expiry only; keys of other
