@@ -179,6 +179,23 @@ impl CounterState {
         self.roll_window(limits, now);
     }
 
+    /// Forgets a count that has gone quiet: with no lock in force and nothing in flight, a
+    /// cycle that began `retention` seconds or more before `now` is cleared (the counter is back
+    /// to its fresh state, which the store deletes). This bounds how long failures counted
+    /// without a window (`window: none`) are kept; a windowed count has rolled over long before.
+    /// Answers whether it cleared anything.
+    pub fn forget_stale(&mut self, now: Timestamp, retention: u64) -> bool {
+        let quiet = self.lock_at(now).is_none()
+            && self.reservations.is_empty()
+            && self
+                .window_started_at
+                .is_some_and(|start| now >= plus(start, retention));
+        if quiet {
+            *self = CounterState::default();
+        }
+        quiet
+    }
+
     /// Opens the lock if its time passed at or before `at`.
     fn expire_lock(&mut self, at: Timestamp, events: &mut Vec<CounterEvent>) {
         if let Some(lock) = self.lock

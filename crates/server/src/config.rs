@@ -101,6 +101,27 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Outgoing mail. Without `smtp.host`, mails stay in the outbox.
     pub smtp: SmtpConfig,
+    /// Days after which a counter with no lock in force forgets its failures (bounds what is
+    /// kept for counts without a window); at least 1.
+    pub counter_retention_days: u64,
+    /// Event retention.
+    pub events: EventsConfig,
+}
+
+/// How long events are kept.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventsConfig {
+    /// Days events are kept; older ones are deleted by the sweep in batches. 0 = forever.
+    pub retention_days: u64,
+}
+
+impl Default for EventsConfig {
+    fn default() -> EventsConfig {
+        EventsConfig {
+            retention_days: 365,
+        }
+    }
 }
 
 /// How the SMTP connection is secured.
@@ -192,6 +213,8 @@ impl std::fmt::Debug for Config {
             .field("master_key_file", &self.master_key_file)
             .field("public_url", &self.public_url)
             .field("smtp", &self.smtp)
+            .field("counter_retention_days", &self.counter_retention_days)
+            .field("events", &self.events)
             .finish()
     }
 }
@@ -212,6 +235,8 @@ impl Default for Config {
             master_key_file: None,
             public_url: None,
             smtp: SmtpConfig::default(),
+            counter_retention_days: 30,
+            events: EventsConfig::default(),
         }
     }
 }
@@ -350,6 +375,11 @@ pub fn load(
         figment = figment.merge(Serialized::global("log_format", format));
     }
     let config: Config = figment.extract().map_err(|e| ConfigError(describe(&e)))?;
+    if config.counter_retention_days == 0 {
+        return Err(ConfigError(
+            "counter_retention_days: must be at least 1".into(),
+        ));
+    }
     if let Some(url) = &config.public_url
         && !(url.starts_with("https://") || url.starts_with("http://"))
     {

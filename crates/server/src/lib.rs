@@ -280,7 +280,14 @@ pub async fn start(
             "no master_key or master_key_file is set: access keys (signed requests) are unavailable"
         ),
     }
-    let service = Arc::new(service.with_public_url(config.public_url.clone()));
+    let service = Arc::new(
+        service
+            .with_public_url(config.public_url.clone())
+            .with_retention(portcullis_service::Retention {
+                counter_seconds: config.counter_retention_days.saturating_mul(86_400),
+                event_days: config.events.retention_days,
+            }),
+    );
     let transport = smtp::SmtpTransport::new(&config.smtp)
         .map_err(|e| StartError::Config(config::ConfigError(e)))?;
     if transport.is_none() {

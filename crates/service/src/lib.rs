@@ -57,7 +57,7 @@ pub use policy_patch::{PatchError, PatchOutcome, PolicyScope, Precondition};
 pub use secrets::{API_KEY_PREFIX, SESSION_PREFIX, new_request_id, token_hash};
 pub use self_service::Registration;
 pub use service::{Context, INSTANCE_ID, Service};
-pub use sweep::SweepReport;
+pub use sweep::{Retention, SweepReport};
 
 /// Stable violation codes of the service (the model's and the engine's are in their crates).
 pub mod codes {

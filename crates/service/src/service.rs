@@ -62,6 +62,8 @@ pub struct Service {
     pub(crate) master_key: Option<MasterKey>,
     /// Where users open mailed one-time links (`None`: mails carry the bare token).
     pub(crate) public_url: Option<String>,
+    /// How long the sweep keeps quiet counters and events.
+    pub(crate) retention: crate::sweep::Retention,
 }
 
 impl Service {
@@ -85,6 +87,7 @@ impl Service {
             metrics: Metrics::default(),
             master_key: None,
             public_url: None,
+            retention: crate::sweep::Retention::default(),
         }
     }
 
@@ -101,6 +104,12 @@ impl Service {
     /// The same service with an instance master key (access keys need one).
     pub fn with_master_key(mut self, key: MasterKey) -> Service {
         self.master_key = Some(key);
+        self
+    }
+
+    /// The same service with how long sweeps keep quiet counters and events.
+    pub fn with_retention(mut self, retention: crate::sweep::Retention) -> Service {
+        self.retention = retention;
         self
     }
 

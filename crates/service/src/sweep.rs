@@ -12,7 +12,7 @@ use portcullis_engine::counter::{CounterLimits, CounterState};
 use portcullis_engine::ip_block::IpBlocking;
 use portcullis_engine::lockout::{SecretKind, lockout_limits};
 use portcullis_engine::password_age::{expires_at, warn_from};
-use portcullis_model::EffectivePolicy;
+use portcullis_model::{EffectivePolicy, Timestamp};
 use portcullis_store::Page;
 use serde::Serialize;
 use serde_json::json;
@@ -24,6 +24,28 @@ use portcullis_engine::time_math::plus;
 
 /// The lease that elects the sweeping replica.
 const LEASE: &str = "sweep";
+
+/// Events deleted per statement by the retention sweep (short write transactions).
+const EVENT_BATCH: u32 = 1000;
+
+/// How long quiet state is kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    /// Seconds after which a counter with no lock in force and nothing in flight forgets its
+    /// count (bounds counters kept with no window; default 30 days).
+    pub counter_seconds: u64,
+    /// Days events are kept (default 365); 0 = forever.
+    pub event_days: u64,
+}
+
+impl Default for Retention {
+    fn default() -> Retention {
+        Retention {
+            counter_seconds: 30 * 86_400,
+            event_days: 365,
+        }
+    }
+}
 
 /// What one sweep did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -39,6 +61,11 @@ pub struct SweepReport {
     pub counters_deleted: u64,
     /// Password-expiry reminders queued (one per password, however many sweeps see it).
     pub reminders_queued: u64,
+    /// Counters whose quiet count outlived the counter retention (included in
+    /// `counters_deleted`).
+    pub counters_forgotten: u64,
+    /// Events deleted because they outlived the event retention.
+    pub events_deleted: u64,
     /// Organizations or counters skipped after an error (logged).
     pub errors: u64,
 }
@@ -103,7 +130,30 @@ impl Service {
                 _ => break,
             }
         }
+        self.delete_old_events(now, &mut report).await?;
         Ok(Some(report))
+    }
+
+    /// Deletes the events older than the event retention, in batches of [`EVENT_BATCH`].
+    async fn delete_old_events(
+        &self,
+        now: Timestamp,
+        report: &mut SweepReport,
+    ) -> ServiceResult<()> {
+        if self.retention.event_days == 0 {
+            return Ok(());
+        }
+        let days = i64::try_from(self.retention.event_days).unwrap_or(i64::MAX);
+        let before = now
+            .checked_sub(time::Duration::days(days))
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        loop {
+            let deleted = self.store.delete_events_before(before, EVENT_BATCH).await?;
+            report.events_deleted += deleted;
+            if deleted < u64::from(EVENT_BATCH) {
+                return Ok(());
+            }
+        }
     }
 
     async fn sweep_org(
@@ -128,6 +178,7 @@ impl Service {
             )
             .await?;
         report.api_keys_deleted += self.store.delete_expired_api_keys(org_id, now).await?;
+        let retention = self.retention;
         let mut after: Option<String> = None;
         loop {
             let keys = self
@@ -154,12 +205,13 @@ impl Service {
                         |state| {
                             let mut events = Vec::new();
                             state.settle(&limits, now, &mut events);
-                            (*state == CounterState::default(), events)
+                            let forgotten = state.forget_stale(now, retention.counter_seconds);
+                            ((*state == CounterState::default(), forgotten), events)
                         },
                     )
                     .await;
-                let fresh = match settled {
-                    Ok(fresh) => fresh,
+                let (fresh, forgotten) = match settled {
+                    Ok(done) => done,
                     Err(e @ ServiceError::Unavailable(_)) => return Err(e),
                     Err(e) => {
                         tracing::error!(org = %org_id, %key, error = %e, "sweep of a counter failed");
@@ -169,6 +221,7 @@ impl Service {
                 };
                 report.counters_settled += 1;
                 report.counters_deleted += u64::from(fresh);
+                report.counters_forgotten += u64::from(forgotten);
             }
             match keys.last() {
                 Some(last) if keys.len() == portcullis_store::MAX_PAGE as usize => {

@@ -107,6 +107,25 @@ pub(crate) async fn insert_event(tx: &mut PgTx, draft: EventDraft) -> DbResult<u
 }
 
 impl PostgresStore {
+    /// `Store::delete_events_before`: one statement, the oldest first (index `events_by_at`).
+    pub(crate) async fn delete_events_before_impl(
+        &self,
+        before: Timestamp,
+        limit: u32,
+    ) -> DbResult<u64> {
+        let mut tx = self.begin().await?;
+        let done = sqlx::query(
+            "DELETE FROM events WHERE sequence IN \
+             (SELECT sequence FROM events WHERE at < $1 ORDER BY at, sequence LIMIT $2)",
+        )
+        .bind(rows::ts_to_db(before)?)
+        .bind(i64::from(limit))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
+
     /// `Store::append_events`.
     pub(crate) async fn append_events_impl(&self, drafts: Vec<EventDraft>) -> DbResult<()> {
         if drafts.is_empty() {

@@ -85,6 +85,25 @@ pub(crate) async fn insert_event(conn: &mut SqliteConnection, draft: EventDraft)
 }
 
 impl SqliteStore {
+    /// `Store::delete_events_before`: one statement, the oldest first (index `events_by_at`).
+    pub(crate) async fn delete_events_before_impl(
+        &self,
+        before: Timestamp,
+        limit: u32,
+    ) -> DbResult<u64> {
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query(
+            "DELETE FROM events WHERE sequence IN \
+             (SELECT sequence FROM events WHERE at < ?1 ORDER BY at, sequence LIMIT ?2)",
+        )
+        .bind(rows::ts_to_db(before)?)
+        .bind(i64::from(limit))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
+
     /// `Store::append_events`.
     pub(crate) async fn append_events_impl(&self, drafts: Vec<EventDraft>) -> DbResult<()> {
         if drafts.is_empty() {

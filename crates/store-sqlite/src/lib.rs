@@ -404,6 +404,10 @@ impl Store for SqliteStore {
         Ok(self.delete_session_impl(id, event).await?)
     }
 
+    async fn delete_events_before(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
+        Ok(self.delete_events_before_impl(before, limit).await?)
+    }
+
     async fn end_user_sessions(
         &self,
         org_id: &str,

@@ -80,6 +80,7 @@ macro_rules! conformance_tests {
             orgs_and_events::org_list_paging_walks_every_id_once,
             orgs_and_events::events_sequences_and_cursor,
             orgs_and_events::events_concurrent_appends_get_unique_sequences,
+            orgs_and_events::events_deleted_before_a_time_in_batches,
             sections::section_write_sequence_and_timestamps,
             sections::section_expected_sequence,
             sections::section_delete,

@@ -79,6 +79,11 @@ pub trait Store: Send + Sync + 'static {
     /// Organizations ordered by id, after `page.after`.
     async fn list_orgs(&self, page: &Page) -> StoreResult<Vec<Org>>;
 
+    /// Deletes at most `limit` of the oldest events recorded before `before` (every
+    /// organization and the instance); answers how many. Called in batches by the retention
+    /// sweep until it answers fewer than `limit`.
+    async fn delete_events_before(&self, before: Timestamp, limit: u32) -> StoreResult<u64>;
+
     // --- policy sections
 
     /// A number that changes (grows) with every committed policy write or reset, whoever made

@@ -452,6 +452,21 @@ impl Store for MemoryStore {
         Ok(removed)
     }
 
+    async fn delete_events_before(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
+        let mut s = self.lock()?;
+        let mut old: Vec<(Timestamp, u64)> = s
+            .events
+            .iter()
+            .filter(|e| e.at < before)
+            .map(|e| (e.at, e.sequence))
+            .collect();
+        old.sort();
+        old.truncate(limit as usize);
+        let doomed: std::collections::HashSet<u64> = old.into_iter().map(|(_, q)| q).collect();
+        s.events.retain(|e| !doomed.contains(&e.sequence));
+        Ok(doomed.len() as u64)
+    }
+
     async fn end_user_sessions(
         &self,
         org_id: &str,

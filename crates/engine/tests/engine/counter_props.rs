@@ -444,3 +444,26 @@ fn separators_in_login_names_are_escaped() {
         "otp|50%25|"
     );
 }
+
+#[test]
+fn a_quiet_count_is_forgotten_after_the_retention_but_never_a_lock() {
+    let limits = limits_of(3, None, None);
+    let mut s = CounterState::default();
+    fail(&mut s, &limits, 1, at(0));
+    fail(&mut s, &limits, 2, at(10));
+    assert!(!s.forget_stale(at(99), 100), "not yet");
+    assert_eq!(s.failures, 2);
+    assert!(s.forget_stale(at(100), 100));
+    assert_eq!(s, CounterState::default());
+    // A lock until unlocked stays, however old.
+    for id in 3..6 {
+        fail(&mut s, &limits, id, at(200));
+    }
+    assert!(s.lock.is_some());
+    assert!(!s.forget_stale(at(10_000_000), 100));
+    // Nothing in flight is dropped either.
+    let mut t = CounterState::default();
+    fail(&mut t, &limits, 1, at(0));
+    t.reserve(&limits, 7, at(500)).decision.unwrap();
+    assert!(!t.forget_stale(at(500), 100));
+}

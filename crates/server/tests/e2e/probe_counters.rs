@@ -394,3 +394,51 @@ async fn disabling_ends_sessions_and_a_lock_ends_them_when_the_policy_says() {
     );
     assert_eq!(app.get("/v1/self", &token).await.status, StatusCode::OK);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quiet_counters_and_old_events_are_swept_away() {
+    let app = crate::support::spawn_app_with(|c| {
+        c.counter_retention_days = 30;
+        c.events.retention_days = 365;
+    })
+    .await;
+    let admin = app.org_with_admin("acme").await;
+    app.set_section(
+        "acme",
+        &admin,
+        "lockout",
+        json!({"max_password_attempts": 3, "lock_duration": null}),
+    )
+    .await;
+    app.set_section("acme", &admin, "brute_force", json!({"enabled": false}))
+        .await;
+    app.user("acme", &admin, "alice", GOOD).await;
+    for i in 0..50 {
+        app.login("acme", &format!("nobody{i}"), "wrong").await;
+    }
+    for _ in 0..3 {
+        app.login("acme", "alice", "wrong").await; // locked until unlocked
+    }
+    let service = app.running.as_ref().unwrap().service.clone();
+    let report = service.sweep("test", 180).await.unwrap().unwrap();
+    assert_eq!(report.counters_forgotten, 0, "{report:?}");
+
+    app.clock.advance(30 * 86_400);
+    let report = service.sweep("test", 180).await.unwrap().unwrap();
+    assert_eq!(report.counters_forgotten, 50, "{report:?}");
+    assert_eq!(
+        app.login("acme", "alice", GOOD).await.code(),
+        "account_locked",
+        "a lock is never forgotten"
+    );
+    let before = app.event_types("acme", &admin).await.len();
+    assert!(before > 50);
+
+    app.clock.advance(336 * 86_400);
+    app.login("acme", "nobody-new", "wrong").await;
+    let report = service.sweep("test", 180).await.unwrap().unwrap();
+    assert!(report.events_deleted >= 50, "{report:?}");
+    let after = app.event_types("acme", &admin).await;
+    assert!(after.len() < 10, "only recent events stay: {after:?}");
+    assert!(after.contains(&"login.failed".to_owned()));
+}
