@@ -651,10 +651,10 @@ impl Service {
                         },
                     )
                     .await?;
-                if completion == (Completion::FailureCounted { locked: true }) {
-                    if let Some(user) = user {
-                        self.end_sessions_after_lock(a, &user.id).await?;
-                    }
+                if completion == (Completion::FailureCounted { locked: true })
+                    && let Some(user) = user
+                {
+                    self.end_sessions_after_lock(a, &user.id).await?;
                 }
                 self.count_ip_failure(a, Vec::new()).await?;
             }

@@ -8,7 +8,7 @@ use portcullis_engine::lockout::{LockoutKey, SecretKind, lockout_limits, normali
 use portcullis_model::{LockoutPolicy, LockoutScope, Timestamp};
 use proptest::prelude::*;
 
-use crate::support::{T0, at, ip};
+use crate::support::{T0, at};
 
 fn net(s: &str) -> ipnet::IpNet {
     s.parse().unwrap()
