@@ -108,6 +108,15 @@ impl From<ServiceError> for ApiError {
             ServiceError::Conflict(what) => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", "Conflict").detail(what)
             }
+            ServiceError::Taken { code, detail } => {
+                ApiError::new(StatusCode::CONFLICT, code, "Conflict").detail(detail)
+            }
+            ServiceError::AddressBlocked { retry_after } => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "ip_blocked",
+                "Too many failed attempts from this address",
+            )
+            .retry_after(retry_after),
             ServiceError::Unauthenticated => ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthenticated",

@@ -14,18 +14,25 @@
 //!   never its one-time-code locks (the second factor must stay stronger than the mailbox);
 //!   likewise a mailed unblock link only ever names a password lockout key;
 //! - self-deletion and other password re-checks go through the counted login flow, so they
-//!   cannot be used to guess passwords beyond the lockout.
+//!   cannot be used to guess passwords beyond the lockout;
+//! - every registration attempt counts on the client address like one failed login (the
+//!   `brute_force` policy), and an address blocked by that count is refused (429) before any
+//!   validation, hash or mail;
+//! - while the organization forces email verification, a verified address belongs to one user
+//!   of the organization: a registration with, or a verification of, an address another user
+//!   verified is refused (`email.taken`), the verification atomically in the store.
 
+use portcullis_engine::ip_block::{IpBlocking, canonical_ip};
 use portcullis_engine::lockout::{SecretKind, normalize_login};
 use portcullis_model::{Violation, codes as model_codes};
-use portcullis_store::{PasswordUpdate, Role, User};
+use portcullis_store::{EmailConfirmation, PasswordUpdate, Role, User};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::action_token::{Claims, Purpose, lock_binding, reset_binding, verify};
 use crate::caller::{Action, Caller};
 use crate::error::{ServiceError, ServiceResult};
-use crate::login::{LoginAnswer, LoginRequest};
+use crate::login::{Attempt0, LoginAnswer, LoginRequest};
 use crate::secrets::secrets_equal;
 use crate::service::{Context, Service};
 use crate::users::{NewUser, Origin, UserView};
@@ -37,6 +44,15 @@ const RESET_MAIL_WINDOW_SECONDS: i64 = 300;
 
 /// Stable code: an email address that cannot receive mail.
 pub const EMAIL_INVALID: &str = "email.invalid";
+/// Stable code: an email address another user of the organization verified.
+pub const EMAIL_TAKEN: &str = "email.taken";
+
+fn email_taken() -> ServiceError {
+    ServiceError::Taken {
+        code: EMAIL_TAKEN,
+        detail: "the email address is in use in this organization",
+    }
+}
 
 /// A self-registration.
 #[derive(Clone, Deserialize, utoipa::ToSchema)]
@@ -294,6 +310,7 @@ impl Service {
         ctx: &Context,
         org_id: &str,
         registration: Registration,
+        ip: std::net::IpAddr,
     ) -> ServiceResult<UserView> {
         self.require_org(org_id).await?;
         let policy = self.effective_policy(org_id).await?;
@@ -303,6 +320,25 @@ impl Service {
                 "self-registration is not enabled for this organization",
             ));
         }
+        // Every attempt counts on the client address like a failed login, and a blocked address
+        // is refused before any validation, hash or mail.
+        let ip = canonical_ip(ip);
+        let attempt = Attempt0 {
+            ctx,
+            org_id,
+            policy: &policy,
+            ip,
+            subject: json!({"ip": ip.to_string(), "via": "register"}),
+            lock_key: String::new(),
+            blocking: IpBlocking::new(&policy.brute_force.value),
+            now: self.now(),
+        };
+        if let Some(LoginAnswer::IpBlocked { retry_after }) =
+            self.blocked_ip_answer(&attempt).await?
+        {
+            return Err(ServiceError::AddressBlocked { retry_after });
+        }
+        self.count_ip_failure(&attempt, Vec::new()).await?;
         let email = registration
             .email
             .map(|e| e.trim().to_owned())
@@ -332,6 +368,13 @@ impl Service {
         let origin = if features.force_email_verification {
             // The verification mail carries a signed token.
             self.master_key()?;
+            // A verified address belongs to one user: refused here early, and atomically when
+            // the address is verified.
+            if let Some(e) = email.as_deref()
+                && self.store.verified_email_taken(org_id, e).await?
+            {
+                return Err(email_taken());
+            }
             Origin::RegistrationToVerify
         } else {
             Origin::Registration
@@ -362,10 +405,10 @@ impl Service {
             .store
             .confirm_email(org_id, &claims.subject, &claims.binding, self.now(), event)
             .await?;
-        if confirmed {
-            Ok(())
-        } else {
-            Err(invalid_token())
+        match confirmed {
+            EmailConfirmation::Confirmed => Ok(()),
+            EmailConfirmation::NotPending => Err(invalid_token()),
+            EmailConfirmation::Taken => Err(email_taken()),
         }
     }
 

@@ -55,9 +55,9 @@ use async_trait::async_trait;
 use portcullis_engine::counter::CounterState;
 use portcullis_model::Timestamp;
 use portcullis_store::{
-    ApiKey, CounterUpdate, Event, EventDraft, FactorCondition, LoginRecord, MailOutcome, MfaFactor,
-    Org, OutboxMail, Owner, Page, PasswordUpdate, SectionChange, SectionRow, Session, Store,
-    StoreError, StoreResult, User, UserProfile,
+    ApiKey, CounterUpdate, EmailConfirmation, Event, EventDraft, FactorCondition, LoginRecord,
+    MailOutcome, MfaFactor, Org, OutboxMail, Owner, Page, PasswordUpdate, SectionChange,
+    SectionRow, Session, Store, StoreError, StoreResult, User, UserProfile,
 };
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
@@ -277,10 +277,14 @@ impl Store for PostgresStore {
         email: &str,
         at: Timestamp,
         event: EventDraft,
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<EmailConfirmation> {
         Ok(self
             .confirm_email_impl(org_id, id, email, at, event)
             .await?)
+    }
+
+    async fn verified_email_taken(&self, org_id: &str, email: &str) -> StoreResult<bool> {
+        Ok(self.verified_email_taken_impl(org_id, email).await?)
     }
 
     async fn delete_user(&self, org_id: &str, id: &str, event: EventDraft) -> StoreResult<bool> {
