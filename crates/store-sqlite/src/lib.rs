@@ -449,6 +449,10 @@ impl Store for SqliteStore {
         Ok(self.queue_mail_once_impl(event).await?)
     }
 
+    async fn append_event_mail_once(&self, event: EventDraft) -> StoreResult<bool> {
+        Ok(self.append_event_mail_once_impl(event).await?)
+    }
+
     async fn list_outbox(&self, org_id: &str, page: &Page) -> StoreResult<Vec<OutboxMail>> {
         Ok(self.list_outbox_impl(org_id, page).await?)
     }

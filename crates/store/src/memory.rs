@@ -712,6 +712,25 @@ impl Store for MemoryStore {
         Ok(true)
     }
 
+    async fn append_event_mail_once(&self, mut event: EventDraft) -> StoreResult<bool> {
+        let mut s = self.lock()?;
+        let taken = event
+            .mail
+            .as_ref()
+            .and_then(|m| m.dedupe_key.as_deref())
+            .is_some_and(|key| {
+                s.outbox
+                    .iter()
+                    .any(|m| m.org_id == event.org_id && m.draft.dedupe_key.as_deref() == Some(key))
+            });
+        if taken {
+            event.mail = None;
+        }
+        let queued = event.mail.is_some();
+        s.record(vec![event]);
+        Ok(queued)
+    }
+
     async fn list_outbox(&self, org_id: &str, page: &Page) -> StoreResult<Vec<OutboxMail>> {
         let after = page.after_number().unwrap_or(u64::MAX);
         let s = self.lock()?;

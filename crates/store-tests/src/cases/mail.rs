@@ -561,3 +561,49 @@ pub async fn verified_address_is_unique_per_organization(store: Arc<dyn Store>) 
         .unwrap();
     assert_eq!(confirm(loser).await, EmailConfirmation::Confirmed);
 }
+
+/// An event with a mail queued at most once per key is written in every case: with its mail the
+/// first time, alone after that (and alone when it has no mail); another organization is
+/// queued.
+pub async fn event_is_written_and_its_mail_queued_once(store: Arc<dyn Store>) {
+    let request = |org: &str, key: Option<&str>| {
+        let mut event = draft(Some(org), "user.password.reset_requested", 1);
+        event.mail = key.map(|k| mail("password_reset", "a@example.test", Some(k)));
+        event
+    };
+    let outbox = |org: &'static str| {
+        let store = store.clone();
+        async move { store.list_outbox(org, &page(None, 10)).await.unwrap().len() }
+    };
+    assert!(
+        store
+            .append_event_mail_once(request("oa", Some("k1")))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .append_event_mail_once(request("oa", Some("k1")))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .append_event_mail_once(request("oa", None))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .append_event_mail_once(request("ob", Some("k1")))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        events_of(&*store, Some("oa")).await.len(),
+        3,
+        "every request recorded"
+    );
+    assert_eq!(outbox("oa").await, 1);
+    assert_eq!(outbox("ob").await, 1);
+}
