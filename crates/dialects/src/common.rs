@@ -137,9 +137,12 @@ pub(crate) fn classify(error: ServiceError) -> (Class, String) {
     let class = match error {
         ServiceError::Invalid(_) => Class::Invalid,
         ServiceError::NotFound => Class::NotFound,
-        ServiceError::Conflict(_) | ServiceError::LastInstanceKey => Class::Conflict,
+        ServiceError::Conflict(_) | ServiceError::LastInstanceKey | ServiceError::Taken { .. } => {
+            Class::Conflict
+        }
         ServiceError::Unauthenticated => Class::Unauthenticated,
-        ServiceError::Forbidden(_)
+        ServiceError::AddressBlocked { .. }
+        | ServiceError::Forbidden(_)
         | ServiceError::PasswordChangeRequired
         | ServiceError::MfaEnrollmentRequired => Class::Denied,
         ServiceError::Unavailable(_) => Class::Unavailable,
@@ -155,6 +158,8 @@ fn public_message(error: &ServiceError) -> String {
         ServiceError::NotFound => "not found".into(),
         ServiceError::Conflict(what) => what.clone(),
         ServiceError::LastInstanceKey => "the last instance key cannot be revoked".into(),
+        ServiceError::Taken { detail, .. } => (*detail).to_owned(),
+        ServiceError::AddressBlocked { .. } => "too many failed attempts from this address".into(),
         ServiceError::Unauthenticated => "authentication required".into(),
         ServiceError::Forbidden(what) => (*what).to_owned(),
         ServiceError::PasswordChangeRequired => "this session may only change its password".into(),

@@ -2,8 +2,9 @@
 //!
 //! Invariants: every rule is evaluated and *all* violations are returned, each with a stable
 //! `password.*` code; lengths count Unicode code points; the blocklist and account attributes
-//! compare case-insensitively; the history verifier (which hashes, so is slow) is called last and
-//! only when `history > 0`. No violation ever echoes the password.
+//! compare case-insensitively; the history verifier (which hashes, so is slow) is called last,
+//! only when `history > 0` and only when every other rule passes (a password refused by a cheap
+//! rule costs no hash). No violation ever echoes the password.
 
 use portcullis_model::{
     AccountAttribute, BCRYPT_MAX_BYTES, HashAlgorithm, PasswordPolicy, Violation, Violations,
@@ -333,7 +334,8 @@ fn check_attributes(
 
 /// Checks `password` against every rule of `policy`, history included. `reused(password, n)`
 /// answers whether the password equals one of the account's last `n` passwords; it is called
-/// only when the policy keeps a history, after every other rule.
+/// only when the policy keeps a history and every other rule passed, so a password the cheap
+/// rules refuse is answered with their violations and never costs a hash.
 pub fn check_password(
     policy: &PasswordPolicy,
     password: &str,
@@ -341,7 +343,7 @@ pub fn check_password(
     reused: impl FnOnce(&str, usize) -> bool,
 ) -> Result<(), Violations> {
     let mut found = check_rules(policy, password, account);
-    if policy.history > 0 && reused(password, policy.history as usize) {
+    if found.is_empty() && policy.history > 0 && reused(password, policy.history as usize) {
         let n = policy.history;
         found.push(
             violation(

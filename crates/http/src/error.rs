@@ -114,6 +114,15 @@ impl From<ServiceError> for ApiError {
                 "The last instance key cannot be revoked",
             )
             .detail("create another instance key first (rotation: create the new key, then revoke the old one)"),
+            ServiceError::Taken { code, detail } => {
+                ApiError::new(StatusCode::CONFLICT, code, "Conflict").detail(detail)
+            }
+            ServiceError::AddressBlocked { retry_after } => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "ip_blocked",
+                "Too many failed attempts from this address",
+            )
+            .retry_after(retry_after),
             ServiceError::Unauthenticated => ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthenticated",

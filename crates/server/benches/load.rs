@@ -6,7 +6,9 @@
 //! - raw argon2id hashes/s on all cores, measured in this run, as the reference;
 //! - successful logins/s (target ≥ 0.9 × raw hashes/s);
 //! - rejections/s of a blocked IP and of a revealed lock (target ≥ 20,000/s, generator included);
-//! - `GET /v1/orgs/{org}/policy` req/s with p50/p99 (target ≥ 20,000/s, p99 < 5 ms).
+//! - `GET /v1/orgs/{org}/policy` req/s with p50/p99 (target ≥ 20,000/s, p99 < 5 ms);
+//! - password-reset requests for an existing and an unknown login: medians and their ratio
+//!   (target within 3 %).
 //!
 //! Run: `cargo bench -p portcullis-server --bench load` (≈ 40 s). `LOAD_SECONDS` sets the
 //! length of each scenario (default 5).
@@ -429,6 +431,37 @@ async fn main() {
     println!(
         "{:<34} {:>10.3} (1.000 = identical medians)",
         "401 latency: max/min median", spread
+    );
+
+    // Password-reset requests: an existing login with an address (mailed once, then recorded
+    // within its window) against an unknown one; one connection each in turn.
+    patch(
+        "/v1/orgs/oracle/policy/features",
+        json!({"forgot_password_enabled": true}),
+    )
+    .await
+    .unwrap();
+    post(
+        "/v1/orgs/oracle/users",
+        json!({"login": "mailed", "password": PASSWORD, "email": "mailed@example.test"}),
+    )
+    .await
+    .unwrap();
+    let reset = format!("{base}/v1/orgs/oracle/password-reset");
+    let mut reset_medians = Vec::new();
+    for (name, login) in [("existing login", "mailed"), ("unknown login", "nobody")] {
+        let u = reset.clone();
+        let f = drive(&client, 1, seconds / 2.0, 202, move |c, _| {
+            c.post(&u).json(&json!({"login": login}))
+        })
+        .await;
+        report(&format!("202 reset: {name}"), &f);
+        reset_medians.push(f.p50_ms);
+    }
+    println!(
+        "{:<34} {:>10.3} (1.000 = identical medians)",
+        "reset latency: existing/unknown",
+        reset_medians[0] / reset_medians[1]
     );
     let sqlite = (
         logins.per_second(),

@@ -220,8 +220,13 @@ async fn sweep_periodically(service: Arc<Service>, interval: u64) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        #[allow(clippy::disallowed_methods)] // measures the sweep's duration for the log
+        let started = std::time::Instant::now();
         match service.sweep(&holder, interval.saturating_mul(3)).await {
-            Ok(Some(report)) => tracing::info!(?report, "sweep"),
+            Ok(Some(report)) => {
+                let elapsed_ms = started.elapsed().as_millis();
+                tracing::info!(?report, elapsed_ms, "sweep");
+            }
             Ok(None) => tracing::debug!("another replica sweeps"),
             Err(e) => tracing::warn!(error = %e, "sweep failed; next one in {interval} s"),
         }

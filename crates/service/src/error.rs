@@ -25,6 +25,22 @@ pub enum ServiceError {
     /// No valid credentials (401).
     #[error("authentication required")]
     Unauthenticated,
+    /// A value another resource holds already, named by a stable `code`, e.g. a verified email
+    /// address of another user (409).
+    #[error("taken: {code}")]
+    Taken {
+        /// The stable code.
+        code: &'static str,
+        /// What may be told to the client.
+        detail: &'static str,
+    },
+    /// The client address is blocked after too many attempts; retry after this many seconds
+    /// (429).
+    #[error("address blocked")]
+    AddressBlocked {
+        /// Seconds until the block ends (at least 1).
+        retry_after: u64,
+    },
     /// Authenticated, but the role does not allow this (403).
     #[error("forbidden: {0}")]
     Forbidden(&'static str),

@@ -64,7 +64,7 @@ pub mod codes {
     pub use crate::api_keys::ROLE_NOT_HELD;
     pub use crate::mfa::{CODE_INVALID, PASSWORD_INCORRECT};
     pub use crate::policies::DEFAULT_NOT_DELETABLE;
-    pub use crate::self_service::{EMAIL_INVALID, TOKEN_INVALID};
+    pub use crate::self_service::{EMAIL_INVALID, EMAIL_TAKEN, TOKEN_INVALID};
     pub use crate::users::ROLE_NOT_ALLOWED;
 }
 pub use users::{LockView, NewUser, UserPatch, UserView};

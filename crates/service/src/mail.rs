@@ -2,9 +2,11 @@
 //! claims of the one-time link a mail carries.
 //!
 //! Invariants: a mail draft holds no secret — a one-time link is kept as its claims and the
-//! `{token}` placeholder, which the sender replaces when it delivers; text that comes from users
-//! (login names) cannot forge that placeholder; a mail goes only to an address on record (the
-//! user's, or the organization's administrators' resolved when sending).
+//! `{token}` placeholder, which the sender replaces when it delivers; no text a user chose (login
+//! name, display name, address) appears in a subject or body, so a registration cannot make the
+//! service mail words of the registrant's choosing to any address (greetings are neutral); a mail
+//! goes only to an address on record (the user's, or the organization's administrators' resolved
+//! when sending).
 
 use portcullis_engine::counter::Lock;
 use portcullis_model::Timestamp;
@@ -33,8 +35,6 @@ pub(crate) enum LockNotice {
     User {
         /// The user's address.
         email: String,
-        /// Its login name.
-        login: String,
         /// Its organization.
         org_id: String,
         /// The lockout key that locked.
@@ -47,11 +47,6 @@ pub(crate) enum LockNotice {
         /// The blocked client address.
         ip: String,
     },
-}
-
-/// User text in a mail, unable to pass for the token placeholder.
-fn plain(text: &str) -> String {
-    text.replace(['{', '}'], "")
 }
 
 impl LockNotice {
@@ -70,7 +65,6 @@ impl LockNotice {
         let self_unblock = lockout.allow_self_unblock && can_sign && key.starts_with(UNBLOCKABLE);
         (lockout.notify_user || self_unblock).then(|| LockNotice::User {
             email,
-            login: user.login.clone(),
             org_id: user.org_id.clone(),
             key: key.to_owned(),
             self_unblock,
@@ -119,14 +113,12 @@ impl Service {
         match notice {
             LockNotice::User {
                 email,
-                login,
                 org_id,
                 key,
                 self_unblock,
             } => {
                 let mut body = format!(
-                    "Hello {},\n\nyour account was locked after too many failed sign-in attempts, {until}.\n",
-                    plain(login)
+                    "Hello,\n\nyour account was locked after too many failed sign-in attempts, {until}.\n"
                 );
                 let claims = self_unblock.then(|| {
                     let mut ends = plus(now, UNBLOCK_SECONDS);
@@ -174,11 +166,9 @@ impl Service {
             kind: "password_changed".into(),
             recipient: email,
             subject: "Your password was changed".into(),
-            body: format!(
-                "Hello {},\n\nthe password of your account was changed. If this was not you, \
-                 contact your administrator at once.\n",
-                plain(&user.login)
-            ),
+            body: "Hello,\n\nthe password of your account was changed. If this was not you, \
+                 contact your administrator at once.\n"
+                .into(),
             token_claims: None,
             dedupe_key: None,
         })
@@ -200,9 +190,8 @@ impl Service {
             recipient: email,
             subject: "Reset your password".into(),
             body: format!(
-                "Hello {},\n\nsomeone asked to reset the password of your account. The token \
+                "Hello,\n\nsomeone asked to reset the password of your account. The token \
                  below sets a new one once, within {} minutes. ",
-                plain(&user.login),
                 RESET_SECONDS / 60
             ) + &self.token_text("/reset-password", "POST /v1/password-reset/confirm")
                 + "\nIf you did not ask, ignore this mail: your password stays as it is.\n",
@@ -226,10 +215,8 @@ impl Service {
             kind: "verify_email".into(),
             recipient: email,
             subject: "Verify your email address".into(),
-            body: format!(
-                "Hello {},\n\nplease confirm this address to finish your registration. ",
-                plain(&user.login)
-            ) + &self.token_text("/verify-email", "POST /v1/verify-email"),
+            body: "Hello,\n\nplease confirm this address to finish your registration. ".to_owned()
+                + &self.token_text("/verify-email", "POST /v1/verify-email"),
             token_claims: Some(claims.to_value()),
             dedupe_key: None,
         })
@@ -248,9 +235,8 @@ impl Service {
             recipient: email,
             subject: "Your password expires soon".into(),
             body: format!(
-                "Hello {},\n\nyour password expires at {}. Change it before then to keep \
+                "Hello,\n\nyour password expires at {}. Change it before then to keep \
                  signing in without interruption.\n",
-                plain(&user.login),
                 rfc3339(expires_at)
             ),
             token_claims: None,

@@ -5,7 +5,9 @@
 //! Invariants:
 //! - a reset request answers the same whether or not the login exists, and writes one event
 //!   either way; only an existing, enabled user with an address gets a mail, at most one per
-//!   user per five minutes (more requests are recorded, not mailed);
+//!   user per five minutes (more requests are recorded, not mailed); the store work is the
+//!   same on every path (one lookup, one transaction writing the event, with the mail unless
+//!   its window has one), so the answer's timing does not tell either;
 //! - a mailed token works once (see `action_token`): the lock it names, the password hash it
 //!   replaces or the pending address it proves is gone after its use, and the store applies
 //!   each use conditionally on that state, so two concurrent uses make one change;
@@ -14,18 +16,25 @@
 //!   never its one-time-code locks (the second factor must stay stronger than the mailbox);
 //!   likewise a mailed unblock link only ever names a password lockout key;
 //! - self-deletion and other password re-checks go through the counted login flow, so they
-//!   cannot be used to guess passwords beyond the lockout.
+//!   cannot be used to guess passwords beyond the lockout;
+//! - every registration attempt counts on the client address like one failed login (the
+//!   `brute_force` policy), and an address blocked by that count is refused (429) before any
+//!   validation, hash or mail;
+//! - while the organization forces email verification, a verified address belongs to one user
+//!   of the organization: a registration with, or a verification of, an address another user
+//!   verified is refused (`email.taken`), the verification atomically in the store.
 
+use portcullis_engine::ip_block::{IpBlocking, canonical_ip};
 use portcullis_engine::lockout::{SecretKind, normalize_login};
 use portcullis_model::{Violation, codes as model_codes};
-use portcullis_store::{PasswordUpdate, Role, User};
+use portcullis_store::{EmailConfirmation, PasswordUpdate, Role, User};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::action_token::{Claims, Purpose, lock_binding, reset_binding, verify};
 use crate::caller::{Action, Caller};
 use crate::error::{ServiceError, ServiceResult};
-use crate::login::{LoginAnswer, LoginRequest};
+use crate::login::{Attempt0, LoginAnswer, LoginRequest};
 use crate::secrets::secrets_equal;
 use crate::service::{Context, Service};
 use crate::users::{NewUser, Origin, UserView};
@@ -37,6 +46,15 @@ const RESET_MAIL_WINDOW_SECONDS: i64 = 300;
 
 /// Stable code: an email address that cannot receive mail.
 pub const EMAIL_INVALID: &str = "email.invalid";
+/// Stable code: an email address another user of the organization verified.
+pub const EMAIL_TAKEN: &str = "email.taken";
+
+fn email_taken() -> ServiceError {
+    ServiceError::Taken {
+        code: EMAIL_TAKEN,
+        detail: "the email address is in use in this organization",
+    }
+}
 
 /// A self-registration.
 #[derive(Clone, Deserialize, utoipa::ToSchema)]
@@ -202,17 +220,11 @@ impl Service {
             mail.dedupe_key = Some(format!("password_reset:{}:{window}", u.id));
             Some(mail)
         });
-        match mail {
-            Some(mail) => {
-                let mut with_mail = event.clone();
-                with_mail.mail = Some(mail);
-                // Already mailed in this window: record the request without a mail.
-                if !self.store.queue_mail_once(with_mail).await? {
-                    self.store.append_events(vec![event]).await?;
-                }
-            }
-            None => self.store.append_events(vec![event]).await?,
-        }
+        // One store write whether or not the login exists or was mailed in this window, so
+        // the answer takes the same time (the mail, if any, rides on the event).
+        let mut event = event;
+        event.mail = mail;
+        self.store.append_event_mail_once(event).await?;
         Ok(())
     }
 
@@ -294,6 +306,7 @@ impl Service {
         ctx: &Context,
         org_id: &str,
         registration: Registration,
+        ip: std::net::IpAddr,
     ) -> ServiceResult<UserView> {
         self.require_org(org_id).await?;
         let policy = self.effective_policy(org_id).await?;
@@ -303,6 +316,25 @@ impl Service {
                 "self-registration is not enabled for this organization",
             ));
         }
+        // Every attempt counts on the client address like a failed login, and a blocked address
+        // is refused before any validation, hash or mail.
+        let ip = canonical_ip(ip);
+        let attempt = Attempt0 {
+            ctx,
+            org_id,
+            policy: &policy,
+            ip,
+            subject: json!({"ip": ip.to_string(), "via": "register"}),
+            lock_key: String::new(),
+            blocking: IpBlocking::new(&policy.brute_force.value),
+            now: self.now(),
+        };
+        if let Some(LoginAnswer::IpBlocked { retry_after }) =
+            self.blocked_ip_answer(&attempt).await?
+        {
+            return Err(ServiceError::AddressBlocked { retry_after });
+        }
+        self.count_ip_failure(&attempt, Vec::new()).await?;
         let email = registration
             .email
             .map(|e| e.trim().to_owned())
@@ -332,6 +364,13 @@ impl Service {
         let origin = if features.force_email_verification {
             // The verification mail carries a signed token.
             self.master_key()?;
+            // A verified address belongs to one user: refused here early, and atomically when
+            // the address is verified.
+            if let Some(e) = email.as_deref()
+                && self.store.verified_email_taken(org_id, e).await?
+            {
+                return Err(email_taken());
+            }
             Origin::RegistrationToVerify
         } else {
             Origin::Registration
@@ -362,10 +401,10 @@ impl Service {
             .store
             .confirm_email(org_id, &claims.subject, &claims.binding, self.now(), event)
             .await?;
-        if confirmed {
-            Ok(())
-        } else {
-            Err(invalid_token())
+        match confirmed {
+            EmailConfirmation::Confirmed => Ok(()),
+            EmailConfirmation::NotPending => Err(invalid_token()),
+            EmailConfirmation::Taken => Err(email_taken()),
         }
     }
 

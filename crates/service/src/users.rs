@@ -8,7 +8,7 @@
 use portcullis_engine::counter::CounterState;
 use portcullis_engine::lockout::normalize_login;
 use portcullis_engine::password_age::check_min_age;
-use portcullis_engine::password_check::{AccountContext, check_password};
+use portcullis_engine::password_check::{AccountContext, check_password, check_rules};
 use portcullis_model::{PasswordPolicy, Timestamp, Violation, Violations, codes};
 use portcullis_store::{Page, PasswordUpdate, Role, User, UserProfile};
 use serde::{Deserialize, Serialize};
@@ -213,7 +213,8 @@ impl Service {
     }
 
     /// Checks a new password of `user` (or of a user being created) against `rules`, history
-    /// included: the hashes are verified off the async threads.
+    /// included: the cheap rules first, and the history hashes (verified off the async threads)
+    /// only for a password that passes them.
     pub(crate) async fn check_new_password(
         &self,
         rules: &PasswordPolicy,
@@ -223,7 +224,9 @@ impl Service {
     ) -> ServiceResult<()> {
         let keep = rules.history as usize;
         let candidates: Vec<String> = history.iter().take(keep).cloned().collect();
-        // Policy rules first (cheap); history only if it matters.
+        // Policy rules first (cheap): a password they refuse is answered with their
+        // violations, without verifying a single history hash.
+        finish(check_rules(rules, password, account))?;
         let mut reused = false;
         if keep > 0 && !candidates.is_empty() {
             let pw = password.to_owned();
@@ -680,5 +683,95 @@ impl Service {
             },
         )
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use portcullis_engine::hashing::{HashError, HashParams, Hasher, PasswordHashing};
+    use portcullis_engine::password_check::codes;
+    use portcullis_model::{HashAlgorithm, PasswordPolicy};
+    use portcullis_store::MemoryStore;
+
+    use super::AccountContext;
+    use crate::error::ServiceError;
+    use crate::{ManualClock, Service};
+
+    /// A hasher that counts its verifications.
+    struct Counting {
+        inner: Hasher,
+        verified: Arc<AtomicU64>,
+    }
+
+    impl PasswordHashing for Counting {
+        fn hash(&self, algorithm: HashAlgorithm, password: &str) -> Result<String, HashError> {
+            self.inner.hash(algorithm, password)
+        }
+        fn verify(&self, password: &str, stored: &str) -> Result<bool, HashError> {
+            self.verified.fetch_add(1, Ordering::SeqCst);
+            self.inner.verify(password, stored)
+        }
+        fn needs_rehash(&self, stored: &str, algorithm: HashAlgorithm) -> bool {
+            self.inner.needs_rehash(stored, algorithm)
+        }
+        fn dummy_hash(&self, algorithm: HashAlgorithm) -> &str {
+            self.inner.dummy_hash(algorithm)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_password_the_cheap_rules_refuse_costs_no_history_hash() {
+        let inner = Hasher::new(HashParams::insecure_for_tests()).unwrap();
+        let history: Vec<String> = (0..24)
+            .map(|i| inner.hash(HashAlgorithm::Argon2id, &format!("old password {i}")))
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let verified = Arc::new(AtomicU64::new(0));
+        let hasher = Counting {
+            inner,
+            verified: verified.clone(),
+        };
+        let service = Service::new(
+            Arc::new(MemoryStore::new()),
+            Arc::new(ManualClock::new(time::OffsetDateTime::UNIX_EPOCH)),
+            Arc::new(hasher),
+            1,
+        );
+        let rules = PasswordPolicy {
+            min_length: 12,
+            history: 24,
+            check_blocklist: false,
+            check_account_attributes: false,
+            ..PasswordPolicy::default()
+        };
+        let account = AccountContext::new("alice", None, None);
+
+        let err = service
+            .check_new_password(&rules, "abc", &account, &history)
+            .await
+            .unwrap_err();
+        let ServiceError::Invalid(found) = err else {
+            panic!("expected violations, got {err:?}");
+        };
+        assert_eq!(found.codes(), [codes::TOO_SHORT]);
+        assert_eq!(verified.load(Ordering::SeqCst), 0);
+
+        // A compliant password is still checked against every history entry.
+        service
+            .check_new_password(&rules, "a new long password", &account, &history)
+            .await
+            .unwrap();
+        assert_eq!(verified.load(Ordering::SeqCst), 24);
+        let err = service
+            .check_new_password(&rules, "old password 7", &account, &history)
+            .await
+            .unwrap_err();
+        let ServiceError::Invalid(found) = err else {
+            panic!("expected violations, got {err:?}");
+        };
+        assert_eq!(found.codes(), [codes::REUSED]);
     }
 }

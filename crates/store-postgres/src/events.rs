@@ -193,6 +193,45 @@ impl PostgresStore {
         Ok(true)
     }
 
+    /// `Store::append_event_mail_once`: one transaction that reads the dedupe key and writes
+    /// the event, with its mail unless the key is taken.
+    pub(crate) async fn append_event_mail_once_impl(
+        &self,
+        mut draft: EventDraft,
+    ) -> DbResult<bool> {
+        let mut tx = self.begin().await?;
+        if let Some(key) = draft.mail.as_ref().and_then(|m| m.dedupe_key.clone()) {
+            let taken = sqlx::query(
+                "SELECT 1 FROM outbox WHERE org_id IS NOT DISTINCT FROM $1 AND dedupe_key = $2",
+            )
+            .bind(draft.org_id.as_deref())
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if taken.is_some() {
+                draft.mail = None;
+            }
+        }
+        let queued = draft.mail.is_some();
+        let outcome = insert_events(&mut tx, vec![draft.clone()]).await;
+        match outcome {
+            Ok(_) => {
+                tx.commit().await?;
+                Ok(queued)
+            }
+            // A concurrent writer queued the same mail first: write the event alone.
+            Err(e) if queued && e.is_dedupe_conflict() => {
+                drop(tx);
+                draft.mail = None;
+                let mut tx = self.begin().await?;
+                insert_events(&mut tx, vec![draft]).await?;
+                tx.commit().await?;
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// `Store::list_outbox`.
     pub(crate) async fn list_outbox_impl(
         &self,

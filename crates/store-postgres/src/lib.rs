@@ -55,9 +55,10 @@ use async_trait::async_trait;
 use portcullis_engine::counter::CounterState;
 use portcullis_model::Timestamp;
 use portcullis_store::{
-    ApiKey, CounterUpdate, Event, EventDraft, FactorCondition, InstanceKeyDeletion, LoginRecord,
-    MailOutcome, MfaFactor, Org, OutboxMail, Owner, Page, PasswordUpdate, SectionChange,
-    SectionRow, Session, Store, StoreError, StoreResult, User, UserProfile,
+    ApiKey, CounterUpdate, EmailConfirmation, Event, EventDraft, FactorCondition,
+    InstanceKeyDeletion, LoginRecord, MailOutcome, MfaFactor, Org, OutboxMail, Owner, Page,
+    PasswordUpdate, SectionChange, SectionRow, Session, Store, StoreError, StoreResult, User,
+    UserProfile,
 };
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
@@ -277,10 +278,14 @@ impl Store for PostgresStore {
         email: &str,
         at: Timestamp,
         event: EventDraft,
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<EmailConfirmation> {
         Ok(self
             .confirm_email_impl(org_id, id, email, at, event)
             .await?)
+    }
+
+    async fn verified_email_taken(&self, org_id: &str, email: &str) -> StoreResult<bool> {
+        Ok(self.verified_email_taken_impl(org_id, email).await?)
     }
 
     async fn delete_user(&self, org_id: &str, id: &str, event: EventDraft) -> StoreResult<bool> {
@@ -466,6 +471,10 @@ impl Store for PostgresStore {
 
     async fn queue_mail_once(&self, event: EventDraft) -> StoreResult<bool> {
         Ok(self.queue_mail_once_impl(event).await?)
+    }
+
+    async fn append_event_mail_once(&self, event: EventDraft) -> StoreResult<bool> {
+        Ok(self.append_event_mail_once_impl(event).await?)
     }
 
     async fn list_outbox(&self, org_id: &str, page: &Page) -> StoreResult<Vec<OutboxMail>> {

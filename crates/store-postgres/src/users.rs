@@ -9,7 +9,10 @@
 //! last (see `events.rs`).
 
 use portcullis_model::Timestamp;
-use portcullis_store::{EventDraft, MAX_PAGE, Page, PasswordUpdate, StoreError, User, UserProfile};
+use portcullis_store::{
+    EmailConfirmation, EventDraft, MAX_PAGE, Page, PasswordUpdate, StoreError, User, UserProfile,
+    email_key,
+};
 use sqlx::Row;
 
 use crate::PostgresStore;
@@ -110,7 +113,10 @@ impl PostgresStore {
         let mut tx = self.begin().await?;
         let updated = sqlx::query(concat!(
             "UPDATE users SET email = $3, display_name = $4, source = $5, roles = $6, ",
-            "disabled = $7, updated_at = $8 WHERE org_id = $1 AND id = $2 RETURNING ",
+            "disabled = $7, updated_at = $8, ",
+            // A changed address is not verified (the comparison reads the old `email`).
+            "verified_email = CASE WHEN email = $3 THEN verified_email ELSE NULL END ",
+            "WHERE org_id = $1 AND id = $2 RETURNING ",
             user_columns!()
         ))
         .bind(org_id)
@@ -208,24 +214,47 @@ impl PostgresStore {
         email: &str,
         at: Timestamp,
         event: EventDraft,
-    ) -> DbResult<bool> {
+    ) -> DbResult<EmailConfirmation> {
         let mut tx = self.begin().await?;
+        // The unique index on (org_id, verified_email) refuses an address another user of the
+        // organization verified, atomically.
         let done = sqlx::query(
-            "UPDATE users SET verification_pending = FALSE, updated_at = $4 \
+            "UPDATE users SET verification_pending = FALSE, updated_at = $4, verified_email = $5 \
              WHERE org_id = $1 AND id = $2 AND email = $3 AND verification_pending",
         )
         .bind(org_id)
         .bind(id)
         .bind(email)
         .bind(rows::ts_to_db(at)?)
+        .bind(email_key(email))
         .execute(&mut *tx)
-        .await?;
+        .await;
+        let done = match done {
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                return Ok(EmailConfirmation::Taken);
+            }
+            other => other?,
+        };
         if done.rows_affected() == 0 {
-            return Ok(false);
+            return Ok(EmailConfirmation::NotPending);
         }
         insert_event(&mut tx, event).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(EmailConfirmation::Confirmed)
+    }
+
+    /// `Store::verified_email_taken`.
+    pub(crate) async fn verified_email_taken_impl(
+        &self,
+        org_id: &str,
+        email: &str,
+    ) -> DbResult<bool> {
+        let found = sqlx::query("SELECT 1 FROM users WHERE org_id = $1 AND verified_email = $2")
+            .bind(org_id)
+            .bind(email_key(email))
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(found.is_some())
     }
 
     /// `Store::delete_user`.

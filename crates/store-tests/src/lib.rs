@@ -120,6 +120,8 @@ macro_rules! conformance_tests {
             mail::concurrent_reminders_queue_one,
             mail::conditional_password_write,
             mail::email_confirmation_happens_once,
+            mail::verified_address_is_unique_per_organization,
+            mail::event_is_written_and_its_mail_queued_once,
             isolation::org_data_never_crosses_organizations,
             logins_and_lookups::login_session_opens_only_for_the_current_hash,
             logins_and_lookups::api_keys_of_a_user_and_by_id,

@@ -33,6 +33,22 @@ pub use records::{
     SectionChange, SectionRow, Session, SessionStage, User, UserProfile,
 };
 
+/// The form in which verified addresses are compared: trimmed and lower-cased.
+pub fn email_key(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+/// What [`Store::confirm_email`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmailConfirmation {
+    /// The address is verified now.
+    Confirmed,
+    /// Nothing to confirm: no such user, another address, or verified already.
+    NotPending,
+    /// Another user of the organization verified this address; nothing changed.
+    Taken,
+}
+
 /// Largest page any list answers.
 pub const MAX_PAGE: u32 = 500;
 
@@ -170,9 +186,10 @@ pub trait Store: Send + Sync + 'static {
         keep_session: Option<&str>,
         events: Vec<EventDraft>,
     ) -> StoreResult<()>;
-    /// Clears `verification_pending` of a user whose address is still `email`, with `event`;
-    /// answers whether it did (an address changed meanwhile, or a user already verified,
-    /// answers `false`).
+    /// Clears `verification_pending` of a user whose address is still `email` and records the
+    /// address as verified, with `event`; atomically refused (`Taken`) when another user of the
+    /// organization verified the same address (compared by [`email_key`]). An address changed
+    /// meanwhile, or a user already verified, answers `NotPending`.
     async fn confirm_email(
         &self,
         org_id: &str,
@@ -180,7 +197,9 @@ pub trait Store: Send + Sync + 'static {
         email: &str,
         at: Timestamp,
         event: EventDraft,
-    ) -> StoreResult<bool>;
+    ) -> StoreResult<EmailConfirmation>;
+    /// Whether a user of the organization verified this address (compared by [`email_key`]).
+    async fn verified_email_taken(&self, org_id: &str, email: &str) -> StoreResult<bool>;
     /// Deletes a user with its sessions and API keys; answers whether it existed.
     async fn delete_user(&self, org_id: &str, id: &str, event: EventDraft) -> StoreResult<bool>;
 
@@ -342,6 +361,10 @@ pub trait Store: Send + Sync + 'static {
     /// Writes `event` with its mail only when the organization has no mail with the same
     /// `dedupe_key` yet; answers whether it wrote (for reminders a sweep may find again).
     async fn queue_mail_once(&self, event: EventDraft) -> StoreResult<bool>;
+    /// Writes `event` in every case, with its mail only when the organization has no mail with
+    /// the same `dedupe_key` yet; answers whether the mail was queued. One write either way, so
+    /// a request that may or may not mail costs the same store work (password-reset requests).
+    async fn append_event_mail_once(&self, event: EventDraft) -> StoreResult<bool>;
     /// Mails of an organization ordered by id, after `page.after`, newest last.
     async fn list_outbox(&self, org_id: &str, page: &Page) -> StoreResult<Vec<OutboxMail>>;
     /// Claims at most `limit` mails, neither sent nor given up, due at `now` (oldest first),

@@ -11,9 +11,10 @@ use portcullis_engine::counter::CounterState;
 use portcullis_model::Timestamp;
 
 use crate::{
-    ApiKey, CounterUpdate, Event, EventDraft, FactorCondition, InstanceKeyDeletion, LoginRecord,
-    MAX_PAGE, MailOutcome, MfaFactor, Org, OutboxMail, Owner, Page, PasswordUpdate, SectionChange,
-    SectionRow, Session, SessionStage, Store, StoreError, StoreResult, User, UserProfile,
+    ApiKey, CounterUpdate, EmailConfirmation, Event, EventDraft, FactorCondition,
+    InstanceKeyDeletion, LoginRecord, MAX_PAGE, MailOutcome, MfaFactor, Org, OutboxMail, Owner,
+    Page, PasswordUpdate, SectionChange, SectionRow, Session, SessionStage, Store, StoreError,
+    StoreResult, User, UserProfile, email_key,
 };
 
 #[derive(Default)]
@@ -29,6 +30,16 @@ struct State {
     leases: BTreeMap<String, (String, Timestamp)>,
     mfa: BTreeMap<(String, String), MfaFactor>,
     outbox: Vec<OutboxMail>,
+    /// The verified address of a user (by user id): its organization and [`email_key`].
+    verified_emails: BTreeMap<String, (String, String)>,
+}
+
+impl State {
+    fn verified_by_other(&self, org_id: &str, key: &str, id: Option<&str>) -> bool {
+        self.verified_emails
+            .iter()
+            .any(|(uid, (org, k))| org == org_id && k == key && Some(uid.as_str()) != id)
+    }
 }
 
 impl State {
@@ -250,6 +261,7 @@ impl Store for MemoryStore {
             .get_mut(id)
             .filter(|u| u.org_id == org_id)
             .ok_or(StoreError::NotFound)?;
+        let email_changed = user.email != profile.email;
         user.email.clone_from(&profile.email);
         user.display_name.clone_from(&profile.display_name);
         user.source.clone_from(&profile.source);
@@ -260,6 +272,9 @@ impl Store for MemoryStore {
         if profile.disabled {
             s.sessions
                 .retain(|_, x| !(x.org_id == org_id && x.user_id == id));
+        }
+        if email_changed {
+            s.verified_emails.remove(id);
         }
         s.record(vec![event]);
         Ok(updated)
@@ -309,17 +324,31 @@ impl Store for MemoryStore {
         email: &str,
         at: Timestamp,
         event: EventDraft,
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<EmailConfirmation> {
         let mut s = self.lock()?;
-        let Some(user) = s.users.get_mut(id).filter(|u| {
+        let key = email_key(email);
+        let pending = s.users.get(id).is_some_and(|u| {
             u.org_id == org_id && u.verification_pending && u.email.as_deref() == Some(email)
-        }) else {
-            return Ok(false);
-        };
-        user.verification_pending = false;
-        user.updated_at = at;
+        });
+        if !pending {
+            return Ok(EmailConfirmation::NotPending);
+        }
+        if s.verified_by_other(org_id, &key, Some(id)) {
+            return Ok(EmailConfirmation::Taken);
+        }
+        if let Some(user) = s.users.get_mut(id) {
+            user.verification_pending = false;
+            user.updated_at = at;
+        }
+        s.verified_emails
+            .insert(id.to_owned(), (org_id.to_owned(), key));
         s.record(vec![event]);
-        Ok(true)
+        Ok(EmailConfirmation::Confirmed)
+    }
+
+    async fn verified_email_taken(&self, org_id: &str, email: &str) -> StoreResult<bool> {
+        let s = self.lock()?;
+        Ok(s.verified_by_other(org_id, &email_key(email), None))
     }
 
     async fn delete_user(&self, org_id: &str, id: &str, event: EventDraft) -> StoreResult<bool> {
@@ -332,6 +361,7 @@ impl Store for MemoryStore {
         s.api_keys
             .retain(|_, key| key.user_id.as_deref() != Some(id));
         s.mfa.remove(&(org_id.to_owned(), id.to_owned()));
+        s.verified_emails.remove(id);
         s.record(vec![event]);
         Ok(true)
     }
@@ -740,6 +770,25 @@ impl Store for MemoryStore {
         }
         s.record(vec![event]);
         Ok(true)
+    }
+
+    async fn append_event_mail_once(&self, mut event: EventDraft) -> StoreResult<bool> {
+        let mut s = self.lock()?;
+        let taken = event
+            .mail
+            .as_ref()
+            .and_then(|m| m.dedupe_key.as_deref())
+            .is_some_and(|key| {
+                s.outbox
+                    .iter()
+                    .any(|m| m.org_id == event.org_id && m.draft.dedupe_key.as_deref() == Some(key))
+            });
+        if taken {
+            event.mail = None;
+        }
+        let queued = event.mail.is_some();
+        s.record(vec![event]);
+        Ok(queued)
     }
 
     async fn list_outbox(&self, org_id: &str, page: &Page) -> StoreResult<Vec<OutboxMail>> {

@@ -104,7 +104,10 @@ fn every_violation_comes_back_at_once_and_every_code_is_reachable() {
         history: 3,
         ..PasswordPolicy::default()
     };
-    let err = check_password(&policy, "aaaaaaalice", &alice(), |_, n| n == 3).unwrap_err();
+    let err = check_password(&policy, "aaaaaaalice", &alice(), |_, _| {
+        panic!("history is not asked once a cheap rule fails")
+    })
+    .unwrap_err();
     let found: BTreeSet<&str> = err.codes().into_iter().collect();
     for code in [
         codes::TOO_SHORT,
@@ -116,7 +119,6 @@ fn every_violation_comes_back_at_once_and_every_code_is_reachable() {
         codes::REPEATED_CHARS,
         codes::MISSING_REQUIRED_CHAR,
         codes::CONTAINS_LOGIN,
-        codes::REUSED,
     ] {
         assert!(found.contains(code), "{code} missing from {found:?}");
     }
@@ -136,6 +138,7 @@ fn every_violation_comes_back_at_once_and_every_code_is_reachable() {
         codes::CONTAINS_EMAIL,
         codes::CONTAINS_DISPLAY_NAME,
         codes::TOO_RECENT,
+        codes::REUSED,
     ];
     for code in codes::ALL {
         assert!(
@@ -171,6 +174,37 @@ fn history_is_asked_last_and_only_when_kept() {
     assert_eq!(err.codes(), [codes::REUSED]);
     assert_eq!(err.as_slice()[0].params["history"], 5);
     check_password(&policy, "whatever", &alice(), |_, _| false).unwrap();
+}
+
+#[test]
+fn history_is_not_asked_when_a_cheap_rule_fails() {
+    let asked = Cell::new(0);
+    let policy = PasswordPolicy {
+        min_length: 12,
+        history: 24,
+        ..lax()
+    };
+    let err = check_password(&policy, "abc", &alice(), |_, _| {
+        asked.set(asked.get() + 1);
+        true
+    })
+    .unwrap_err();
+    assert_eq!(err.codes(), [codes::TOO_SHORT]);
+    assert_eq!(
+        asked.get(),
+        0,
+        "no history verification for a too-short password"
+    );
+    check_password(&policy, "long enough password", &alice(), |_, _| {
+        asked.set(asked.get() + 1);
+        false
+    })
+    .unwrap();
+    assert_eq!(
+        asked.get(),
+        1,
+        "history still checked for a compliant password"
+    );
 }
 
 #[test]

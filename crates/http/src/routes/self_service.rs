@@ -96,14 +96,16 @@ pub async fn confirm_password_reset(
     request_body = Registration, security(()),
     responses((status = 201, body = UserView), (status = 400, body = Problem),
               (status = 403, body = Problem, description = "registration is off"),
-              (status = 409, body = Problem, description = "the login is taken")))]
+              (status = 409, body = Problem, description = "the login is taken, or email.taken"),
+              (status = 429, body = Problem, description = "ip_blocked, with Retry-After")))]
 pub async fn register(
     State(state): State<AppState>,
     Anonymous(ctx): Anonymous,
+    ClientIp(ip): ClientIp,
     Path(org): Path<String>,
     JsonBody(body): JsonBody<Registration>,
 ) -> ApiResult<(StatusCode, Json<UserView>)> {
-    let user = state.service.register(&ctx, &org, body).await?;
+    let user = state.service.register(&ctx, &org, body, ip).await?;
     Ok((StatusCode::CREATED, Json(user)))
 }
 

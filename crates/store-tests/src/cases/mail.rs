@@ -2,12 +2,13 @@
 //! causes it and only then (a failed write leaves no mail); mails are listed per organization;
 //! a claimed mail is not claimed again before its lease ends, a sent one never again; a
 //! reminder queued once stays one; a conditional password write and an email confirmation
-//! happen once.
+//! happen once; a verified address belongs to one user of an organization.
 
 use std::sync::Arc;
 
 use portcullis_store::{
-    MailDraft, MailOutcome, Owner, PasswordUpdate, SectionChange, Store, StoreError,
+    EmailConfirmation, MailDraft, MailOutcome, Owner, PasswordUpdate, SectionChange, Store,
+    StoreError, UserProfile,
 };
 use serde_json::json;
 
@@ -406,9 +407,14 @@ pub async fn email_confirmation_happens_once(store: Arc<dyn Store>) {
                 .unwrap()
         }
     };
-    assert!(!confirm("ob", email.clone()).await, "another organization");
-    assert!(
-        !confirm("oa", "old@example.test".to_owned()).await,
+    assert_eq!(
+        confirm("ob", email.clone()).await,
+        EmailConfirmation::NotPending,
+        "another organization"
+    );
+    assert_eq!(
+        confirm("oa", "old@example.test".to_owned()).await,
+        EmailConfirmation::NotPending,
         "another address"
     );
     assert!(
@@ -419,8 +425,15 @@ pub async fn email_confirmation_happens_once(store: Arc<dyn Store>) {
             .unwrap()
             .verification_pending
     );
-    assert!(confirm("oa", email.clone()).await);
-    assert!(!confirm("oa", email).await, "once");
+    assert_eq!(
+        confirm("oa", email.clone()).await,
+        EmailConfirmation::Confirmed
+    );
+    assert_eq!(
+        confirm("oa", email).await,
+        EmailConfirmation::NotPending,
+        "once"
+    );
     let done = store.get_user("oa", "u1").await.unwrap().unwrap();
     assert!(!done.verification_pending);
     assert_eq!(done.updated_at, at(9));
@@ -429,4 +442,168 @@ pub async fn email_confirmation_happens_once(store: Arc<dyn Store>) {
         ["user.created", "user.email.verified"]
     );
     assert!(events_of(&*store, Some("ob")).await.is_empty());
+}
+
+/// A verified address belongs to one user of an organization (compared trimmed and without
+/// case): a second confirmation of it is refused and changes nothing, even when both race; another
+/// organization, a changed address or a deleted user frees it.
+pub async fn verified_address_is_unique_per_organization(store: Arc<dyn Store>) {
+    let mut first = user("oa", "u1", "alice");
+    first.email = Some("Shared@Example.test".into());
+    let mut second = user("oa", "u2", "bob");
+    second.email = Some("shared@example.TEST".into());
+    let mut third = user("oa", "u3", "carol");
+    third.email = Some("shared@example.test".into());
+    let mut elsewhere = user("ob", "u4", "dave");
+    elsewhere.email = Some("shared@example.test".into());
+    for u in [&first, &second, &third, &elsewhere] {
+        store
+            .create_user(u, draft(Some(&u.org_id), "user.created", 0))
+            .await
+            .unwrap();
+    }
+    let confirm = |u: &portcullis_store::User| {
+        let store = store.clone();
+        let (org, id, email) = (u.org_id.clone(), u.id.clone(), u.email.clone().unwrap());
+        async move {
+            store
+                .confirm_email(
+                    &org,
+                    &id,
+                    &email,
+                    at(9),
+                    draft(Some(&org), "user.email.verified", 9),
+                )
+                .await
+                .unwrap()
+        }
+    };
+    assert!(
+        !store
+            .verified_email_taken("oa", "shared@example.test")
+            .await
+            .unwrap()
+    );
+    // Two confirmations of one address race: exactly one wins.
+    let (a, b) = tokio::join!(confirm(&first), confirm(&second));
+    let mut outcomes = [a, b];
+    outcomes.sort_by_key(|o| *o == EmailConfirmation::Taken);
+    assert_eq!(
+        outcomes,
+        [EmailConfirmation::Confirmed, EmailConfirmation::Taken]
+    );
+    let (winner, loser) = if a == EmailConfirmation::Confirmed {
+        (&first, &second)
+    } else {
+        (&second, &first)
+    };
+    let refused = store.get_user("oa", &loser.id).await.unwrap().unwrap();
+    assert!(
+        refused.verification_pending,
+        "the refused one changed nothing"
+    );
+    assert_eq!(
+        kinds(&events_of(&*store, Some("oa")).await)
+            .iter()
+            .filter(|k| **k == "user.email.verified")
+            .count(),
+        1
+    );
+    assert!(
+        store
+            .verified_email_taken("oa", " SHARED@example.test")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .verified_email_taken("oc", "shared@example.test")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        confirm(&elsewhere).await,
+        EmailConfirmation::Confirmed,
+        "another organization"
+    );
+
+    // A changed address is no longer verified: the old one is free again.
+    let profile = UserProfile {
+        email: Some("other@example.test".into()),
+        display_name: winner.display_name.clone(),
+        source: winner.source.clone(),
+        roles: winner.roles.clone(),
+        disabled: false,
+    };
+    store
+        .update_user_profile(
+            "oa",
+            &winner.id,
+            &profile,
+            at(10),
+            draft(Some("oa"), "user.updated", 10),
+        )
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .verified_email_taken("oa", "shared@example.test")
+            .await
+            .unwrap()
+    );
+    assert_eq!(confirm(&third).await, EmailConfirmation::Confirmed);
+    assert_eq!(confirm(loser).await, EmailConfirmation::Taken);
+
+    // A deleted user frees its address.
+    store
+        .delete_user("oa", &third.id, draft(Some("oa"), "user.deleted", 11))
+        .await
+        .unwrap();
+    assert_eq!(confirm(loser).await, EmailConfirmation::Confirmed);
+}
+
+/// An event with a mail queued at most once per key is written in every case: with its mail the
+/// first time, alone after that (and alone when it has no mail); another organization is
+/// queued.
+pub async fn event_is_written_and_its_mail_queued_once(store: Arc<dyn Store>) {
+    let request = |org: &str, key: Option<&str>| {
+        let mut event = draft(Some(org), "user.password.reset_requested", 1);
+        event.mail = key.map(|k| mail("password_reset", "a@example.test", Some(k)));
+        event
+    };
+    let outbox = |org: &'static str| {
+        let store = store.clone();
+        async move { store.list_outbox(org, &page(None, 10)).await.unwrap().len() }
+    };
+    assert!(
+        store
+            .append_event_mail_once(request("oa", Some("k1")))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .append_event_mail_once(request("oa", Some("k1")))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .append_event_mail_once(request("oa", None))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .append_event_mail_once(request("ob", Some("k1")))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        events_of(&*store, Some("oa")).await.len(),
+        3,
+        "every request recorded"
+    );
+    assert_eq!(outbox("oa").await, 1);
+    assert_eq!(outbox("ob").await, 1);
 }
