@@ -19,6 +19,7 @@ mod lockout;
 mod mail;
 mod mfa;
 mod openapi;
+mod probe_http;
 mod replicas;
 mod smtp_sink;
 mod support;
