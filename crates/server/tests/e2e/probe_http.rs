@@ -103,3 +103,37 @@ async fn garbage_forwarded_for_is_refused_and_never_counts_on_the_proxy() {
         StatusCode::OK
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn made_up_methods_do_not_grow_the_metrics() {
+    let app = spawn_app().await;
+    for i in 0..300 {
+        let method = reqwest::Method::from_bytes(
+            format!("PROBE{i:04}{}", "Q".repeat(60 + i % 7)).as_bytes(),
+        )
+        .unwrap();
+        for path in ["/healthz", "/v1/orgs", &format!("/no/such/path/{i}")] {
+            let response = app
+                .http
+                .request(method.clone(), format!("{}{path}", app.base))
+                .send()
+                .await
+                .unwrap();
+            assert!(response.status().is_client_error(), "{path}");
+        }
+    }
+    let metrics = app
+        .http
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.len() < 32 * 1024, "{} bytes", metrics.len());
+    assert!(metrics.contains("method=\"other\""));
+    assert!(!metrics.contains("PROBE"));
+    assert!(metrics.contains("route=\"unmatched\""));
+    assert!(!metrics.contains("/no/such/path"));
+}
