@@ -195,18 +195,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     }
 }
 
-/// Parses JSON with the path of the first error.
+/// Parses a body strictly ([`portcullis_model::from_slice`]) with the path of the error.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(&mut de).map_err(|err| {
-        let path = err.path().to_string();
-        let field = if path == "." { String::new() } else { path };
-        ApiError::invalid(vec![Violation::new(
-            field,
-            codes::INVALID_JSON,
-            err.into_inner().to_string(),
-        )])
-    })
+    portcullis_model::from_slice(bytes).map_err(|v| ApiError::invalid(vec![v]))
 }
 
 /// `?after=&limit=` on every list.

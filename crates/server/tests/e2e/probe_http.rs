@@ -137,3 +137,66 @@ async fn made_up_methods_do_not_grow_the_metrics() {
     assert!(metrics.contains("route=\"unmatched\""));
     assert!(!metrics.contains("/no/such/path"));
 }
+
+/// A raw JSON body sent with `method` to `path`.
+async fn raw(app: &App, method: reqwest::Method, path: &str, token: &str, body: &str) -> Answer {
+    let response = app
+        .http
+        .request(method, format!("{}{path}", app.base))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    Answer::read(response).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_bodies_are_read_strictly_everywhere() {
+    let app = spawn_app().await;
+    let admin = app.org_with_admin("acme").await;
+    app.user("acme", &admin, "alice", GOOD).await;
+    let patch = reqwest::Method::PATCH;
+
+    let body = format!(r#"{{"login": "alice", "password": "{GOOD}"}} trailing junk"#);
+    let a = raw(
+        &app,
+        reqwest::Method::POST,
+        "/v1/orgs/acme/login",
+        "x",
+        &body,
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{:?}", a.body);
+    assert_eq!(a.code(), "validation_failed");
+    assert_eq!(a.violation_codes(), ["value.invalid"]);
+
+    let path = "/v1/orgs/acme/policy/lockout";
+    let before = app.get(path, &admin).await.body["value"].clone();
+    for body in [
+        r#"{"max_password_attempts": 5}{"window": 60}"#,
+        r#"{"max_password_attempts": 5, "max_password_attempts": 6}"#,
+    ] {
+        let a = raw(&app, patch.clone(), path, &admin, body).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{body}: {:?}", a.body);
+        assert_eq!(a.violation_codes(), ["value.invalid"], "{body}");
+    }
+    assert_eq!(
+        app.get(path, &admin).await.body["value"],
+        before,
+        "nothing applied"
+    );
+
+    let deep = format!("{}{}", "[".repeat(50_000), "]".repeat(50_000));
+    let a = raw(&app, patch.clone(), path, &admin, &deep).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+
+    // A dialect answers in its own envelope.
+    let settings = "/api/v1/tenants/acme/settings";
+    for body in [r#"{"a": 1} {"b": 2}"#, r#"{"a": {"b": 1, "b": 2}}"#] {
+        let a = raw(&app, patch.clone(), settings, &admin, body).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{body}: {:?}", a.body);
+        assert_eq!(a.body["error"], "invalid_request", "{body}");
+    }
+}
