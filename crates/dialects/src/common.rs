@@ -80,15 +80,15 @@ pub(crate) fn context(caller: &Caller, rid: &Rid) -> Context {
     Context::new(caller.actor.clone(), rid.as_ref().map(|r| r.0.0.clone()))
 }
 
-/// A JSON object body; an empty body is `{}`.
+/// A JSON object body, read strictly (one value, no duplicate keys); an empty body is `{}`.
 pub(crate) fn json_object(body: &[u8]) -> Result<Map<String, Value>, String> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
-    match serde_json::from_slice::<Value>(body) {
+    match portcullis_model::from_slice::<Value>(body) {
         Ok(Value::Object(fields)) => Ok(fields),
         Ok(_) => Err("the body must be a JSON object".into()),
-        Err(e) => Err(format!("the body is not valid JSON: {e}")),
+        Err(e) => Err(format!("the body is not valid JSON: {}", e.message)),
     }
 }
 

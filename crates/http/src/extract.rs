@@ -3,9 +3,15 @@
 //!
 //! Invariants: a bearer token is only ever hashed (by the service), never logged; the client IP is
 //! the socket address unless the socket peer is a configured trusted proxy, in which case it is
-//! the right-most `X-Forwarded-For` entry that is not itself a trusted proxy.
+//! the right-most `X-Forwarded-For` entry that is not itself a trusted proxy (or the left-most
+//! entry when every one is trusted; the peer itself when the header is absent). An entry is an IP
+//! address as proxies write it: `192.0.2.1`, `192.0.2.1:4444`, `2001:db8::5`, `[2001:db8::5]`
+//! or `[2001:db8::5]:443`. Any other entry on the walk (empty, a zone id, a leading zero in an
+//! IPv4 octet, a name) refuses the request with `400 forwarded_for.invalid`: it never falls back to
+//! the proxy's address, so garbage cannot get a proxy counted or blocked. Entries left of the
+//! client's are the client's own words and are not read; an untrusted peer's header is ignored.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request};
 use axum::http::header;
@@ -83,45 +89,81 @@ impl FromRequestParts<AppState> for ClientIp {
                     "no peer address".into(),
                 ))
             })?;
-        Ok(ClientIp(client_ip(
-            peer,
-            parts
-                .headers
-                .get_all("x-forwarded-for")
-                .iter()
-                .filter_map(|v| v.to_str().ok()),
-            &state.trusted_proxies,
-        )))
+        let headers = parts.headers.get_all("x-forwarded-for");
+        // A header value that is not visible ASCII cannot hold an address: the same refusal.
+        let values: Vec<&str> = headers
+            .iter()
+            .map(|v| v.to_str().unwrap_or("\u{fffd}"))
+            .collect();
+        client_ip(peer, values.into_iter(), &state.trusted_proxies)
+            .map(ClientIp)
+            .map_err(|ForwardedForInvalid| {
+                ApiError::new(
+                    axum::http::StatusCode::BAD_REQUEST,
+                    "forwarded_for.invalid",
+                    "The X-Forwarded-For header is not a list of IP addresses",
+                )
+                .detail(
+                    "every entry from the right up to the client must be an IP address \
+                     (192.0.2.1, 192.0.2.1:4444, 2001:db8::5, [2001:db8::5] or [2001:db8::5]:443)",
+                )
+            })
     }
 }
 
-/// The client IP given the socket peer, the `X-Forwarded-For` headers and the trusted proxies.
+/// An `X-Forwarded-For` entry a trusted proxy passed on that is not an IP address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ForwardedForInvalid;
+
+/// The client IP given the socket peer, the `X-Forwarded-For` headers and the trusted proxies
+/// (see the module header for the rules).
 pub fn client_ip<'a>(
     peer: IpAddr,
     forwarded: impl Iterator<Item = &'a str>,
     trusted: &[ipnet::IpNet],
-) -> IpAddr {
+) -> Result<IpAddr, ForwardedForInvalid> {
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(&ip.to_canonical()));
     if !is_trusted(&peer) {
-        return peer;
+        return Ok(peer);
     }
-    let hops: Vec<&str> = forwarded
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .collect();
+    let hops: Vec<&str> = forwarded.flat_map(|v| v.split(',')).collect();
     let mut client = peer;
     for hop in hops.iter().rev() {
-        match hop.parse::<IpAddr>() {
-            Ok(ip) => {
-                client = ip;
-                if !is_trusted(&ip) {
-                    break;
-                }
-            }
-            Err(_) => break,
+        let ip = forwarded_ip(hop.trim()).ok_or(ForwardedForInvalid)?;
+        client = ip;
+        if !is_trusted(&ip) {
+            break;
         }
     }
-    client
+    Ok(client)
+}
+
+/// One `X-Forwarded-For` entry: an IPv4 address with an optional port, or an IPv6 address bare
+/// or in brackets with an optional port. Leading zeros in IPv4 octets and IPv6 zone ids are
+/// refused (the standard parsers refuse them).
+fn forwarded_ip(hop: &str) -> Option<IpAddr> {
+    let port = |p: &str| {
+        !p.is_empty()
+            && p.len() <= 5
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && p.parse::<u16>().is_ok()
+    };
+    if let Some(rest) = hop.strip_prefix('[') {
+        let (addr, tail) = rest.split_once(']')?;
+        let ok_tail = tail.is_empty() || tail.strip_prefix(':').is_some_and(port);
+        return ok_tail
+            .then(|| addr.parse::<Ipv6Addr>().ok())
+            .flatten()
+            .map(IpAddr::V6);
+    }
+    if let Ok(v6) = hop.parse::<Ipv6Addr>() {
+        return Some(IpAddr::V6(v6));
+    }
+    let (addr, p) = hop.split_once(':').unwrap_or((hop, ""));
+    if hop.contains(':') && !port(p) {
+        return None;
+    }
+    addr.parse::<Ipv4Addr>().ok().map(IpAddr::V4)
 }
 
 /// A JSON body whose errors name the field (`value.invalid` with the JSON path).
@@ -153,18 +195,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     }
 }
 
-/// Parses JSON with the path of the first error.
+/// Parses a body strictly ([`portcullis_model::from_slice`]) with the path of the error.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(&mut de).map_err(|err| {
-        let path = err.path().to_string();
-        let field = if path == "." { String::new() } else { path };
-        ApiError::invalid(vec![Violation::new(
-            field,
-            codes::INVALID_JSON,
-            err.into_inner().to_string(),
-        )])
-    })
+    portcullis_model::from_slice(bytes).map_err(|v| ApiError::invalid(vec![v]))
 }
 
 /// `?after=&limit=` on every list.
@@ -230,10 +263,14 @@ mod tests {
     fn forwarded_for_only_from_trusted_proxies() {
         let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-        // Untrusted peer: the header is ignored.
+        // Untrusted peer: the header is ignored, garbage included.
         assert_eq!(
             client_ip(ip("1.2.3.4"), ["9.9.9.9"].into_iter(), &trusted),
-            ip("1.2.3.4")
+            Ok(ip("1.2.3.4"))
+        );
+        assert_eq!(
+            client_ip(ip("1.2.3.4"), ["junk,"].into_iter(), &trusted),
+            Ok(ip("1.2.3.4"))
         );
         // Trusted peer: right-most untrusted hop.
         assert_eq!(
@@ -242,12 +279,80 @@ mod tests {
                 ["6.6.6.6, 9.9.9.9, 10.0.0.2"].into_iter(),
                 &trusted
             ),
-            ip("9.9.9.9")
+            Ok(ip("9.9.9.9"))
         );
-        // Garbage stops the walk at the last good hop.
+        // Entries left of the client are the client's own and are not read.
         assert_eq!(
-            client_ip(ip("10.0.0.1"), ["junk"].into_iter(), &trusted),
-            ip("10.0.0.1")
+            client_ip(ip("10.0.0.1"), ["junk, 9.9.9.9"].into_iter(), &trusted),
+            Ok(ip("9.9.9.9"))
+        );
+        // No header: the proxy itself is the client.
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), std::iter::empty(), &trusted),
+            Ok(ip("10.0.0.1"))
+        );
+    }
+
+    #[test]
+    fn forwarded_for_takes_the_forms_proxies_write() {
+        let trusted: Vec<ipnet::IpNet> = vec!["127.0.0.1/32".parse().unwrap()];
+        let peer: IpAddr = "127.0.0.1".parse().unwrap();
+        for (hop, client) in [
+            ("10.30.0.2", "10.30.0.2"),
+            ("10.30.0.2:4444", "10.30.0.2"),
+            (" 10.30.0.2:4444 ", "10.30.0.2"),
+            ("2001:db8::5", "2001:db8::5"),
+            ("[2001:db8::5]", "2001:db8::5"),
+            ("[2001:db8::5]:443", "2001:db8::5"),
+            ("::ffff:192.0.2.1", "::ffff:192.0.2.1"),
+        ] {
+            assert_eq!(
+                client_ip(peer, [hop].into_iter(), &trusted),
+                Ok(client.parse().unwrap()),
+                "{hop}"
+            );
+        }
+    }
+
+    #[test]
+    fn forwarded_for_garbage_is_refused_never_the_proxy() {
+        let trusted: Vec<ipnet::IpNet> = vec!["127.0.0.1/32".parse().unwrap()];
+        let peer: IpAddr = "127.0.0.1".parse().unwrap();
+        for hop in [
+            "junk",
+            "",
+            "9.9.9.9,",
+            "9.9.9.9, ",
+            "fe80::1%eth0",
+            "[fe80::1%eth0]:443",
+            "010.009.009.009",
+            "10.30.0.2:",
+            "10.30.0.2:99999",
+            "10.30.0.2:+80",
+            "10.30.0.2:80:80",
+            "[2001:db8::5]443",
+            "[2001:db8::5]:",
+            "[2001:db8::5",
+            "[10.30.0.2]",
+            "2001:db8::5:443:x",
+            "unknown",
+            "\u{fffd}",
+        ] {
+            assert_eq!(
+                client_ip(peer, [hop].into_iter(), &trusted),
+                Err(ForwardedForInvalid),
+                "{hop:?}"
+            );
+        }
+        // Garbage reached on the walk through trusted hops is refused too.
+        assert_eq!(
+            client_ip(peer, ["9.9.9.9, junk, 127.0.0.1"].into_iter(), &trusted),
+            Err(ForwardedForInvalid)
+        );
+        // Over several header lines, the last line's last entry is the right-most.
+        assert_eq!(
+            client_ip(peer, ["9.9.9.9", "8.8.8.8:80"].into_iter(), &trusted),
+            Ok("8.8.8.8".parse().unwrap())
         );
     }
 }

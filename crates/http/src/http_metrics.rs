@@ -1,7 +1,9 @@
 //! Request latency per route, method and status, as a Prometheus histogram.
 //!
-//! Invariant: recording a request allocates only when a new series appears (route names come
-//! from the router, so the number of series is bounded).
+//! Invariants: the number of series is bounded whatever clients send: a method outside the
+//! standard nine is labelled `other` ([`method_label`]), the route is a template of the router or
+//! `unmatched`, and past [`MAX_SERIES`] label sets every new one goes to a single overflow series
+//! (`method="other",route="overflow",status="other"`). Recording allocates only for a new series.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -20,13 +22,35 @@ struct Histogram {
     sum: f64,
 }
 
-/// The histograms of one route, by method and status.
-type RouteSeries = HashMap<(Method, u16), Histogram>;
+/// The most label sets kept; later ones share the overflow series.
+pub(crate) const MAX_SERIES: usize = 2_000;
 
-/// Latency histograms keyed by route, then (method, status).
+/// The method label of every non-standard method.
+pub(crate) const OTHER_METHOD: &str = "other";
+
+/// The method as a metric or log label: a standard method's name, else `other`.
+pub(crate) fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => OTHER_METHOD,
+    }
+}
+
+/// One label set: method, route and status (`None` for the overflow series).
+type Labels = (&'static str, String, Option<u16>);
+
+/// Latency histograms keyed by label set.
 #[derive(Default)]
 pub struct HttpMetrics {
-    series: Mutex<HashMap<String, RouteSeries>>,
+    series: Mutex<HashMap<Labels, Histogram>>,
 }
 
 impl HttpMetrics {
@@ -35,13 +59,11 @@ impl HttpMetrics {
         let Ok(mut series) = self.series.lock() else {
             return;
         };
-        if !series.contains_key(route) {
-            series.insert(route.to_owned(), HashMap::new());
+        let mut key: Labels = (method_label(method), route.to_owned(), Some(status));
+        if !series.contains_key(&key) && series.len() >= MAX_SERIES {
+            key = (OTHER_METHOD, "overflow".to_owned(), None);
         }
-        let Some(by_route) = series.get_mut(route) else {
-            return;
-        };
-        let h = by_route.entry((method.clone(), status)).or_default();
+        let h = series.entry(key).or_default();
         for (i, le) in BUCKETS.iter().enumerate() {
             if seconds <= *le {
                 h.counts[i] += 1;
@@ -62,13 +84,12 @@ impl HttpMetrics {
         };
         let mut rows: Vec<(String, &Histogram)> = series
             .iter()
-            .flat_map(|(route, by)| {
-                by.iter().map(move |((method, status), h)| {
-                    (
-                        format!("method=\"{method}\",route=\"{route}\",status=\"{status}\""),
-                        h,
-                    )
-                })
+            .map(|((method, route, status), h)| {
+                let status = status.map_or_else(|| "other".to_owned(), |s| s.to_string());
+                (
+                    format!("method=\"{method}\",route=\"{route}\",status=\"{status}\""),
+                    h,
+                )
             })
             .collect();
         rows.sort_by(|a, b| a.0.cmp(&b.0));
@@ -86,5 +107,36 @@ impl HttpMetrics {
                 h.count, h.sum, h.count
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_are_capped_and_odd_methods_grouped() {
+        let metrics = HttpMetrics::default();
+        for i in 0..MAX_SERIES + 10 {
+            metrics.observe(&Method::GET, &format!("/r{i}"), 200, 0.001);
+        }
+        for i in 0..50 {
+            let method = Method::from_bytes(format!("ODD{i}").as_bytes()).unwrap();
+            metrics.observe(&method, "/r0", 200, 0.001);
+        }
+        let mut out = String::new();
+        metrics.render(&mut out);
+        let counts: Vec<&str> = out
+            .lines()
+            .filter(|l| l.starts_with("portcullis_http_request_duration_seconds_count"))
+            .collect();
+        assert_eq!(
+            counts.len(),
+            MAX_SERIES + 1,
+            "the cap plus one overflow series"
+        );
+        assert!(out.contains("_count{method=\"other\",route=\"overflow\",status=\"other\"} 60"));
+        assert!(!out.contains("ODD"));
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
     }
 }

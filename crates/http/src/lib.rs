@@ -239,7 +239,22 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let method = request.method().clone();
-    let span = tracing::info_span!("request", request_id = %id, %method, %route);
+    let label = http_metrics::method_label(&method);
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = label,
+        %route,
+        raw_method = tracing::field::Empty,
+        path = tracing::field::Empty
+    );
+    // An unusual method or an unmatched path is logged, but only a bounded prefix of it.
+    if label == http_metrics::OTHER_METHOD {
+        span.record("raw_method", prefix(method.as_str()));
+    }
+    if route == "unmatched" {
+        span.record("path", prefix(request.uri().path()));
+    }
     #[allow(clippy::disallowed_methods)] // measures latency for metrics, not policy time
     let started = Instant::now();
     let mut response = json_errors(next.run(request).instrument(span.clone()).await).await;
@@ -251,6 +266,13 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
         response.headers_mut().insert("x-request-id", value);
     }
     response
+}
+
+/// At most the first 32 characters of a client-chosen text, for logs.
+fn prefix(text: &str) -> &str {
+    text.char_indices()
+        .nth(32)
+        .map_or(text, |(i, _)| &text[..i])
 }
 
 #[cfg(test)]

@@ -31,7 +31,7 @@ pub use api_keys::{ApiKeysPolicy, MAX_API_KEY_EXPIRATION};
 pub use brute_force::{BruteForcePolicy, MAX_ALLOWLIST};
 pub use features::{FeaturesPolicy, MAX_SETTINGS_DEPTH, MAX_TENANT_SETTINGS_BYTES};
 pub use ids::{OrgId, PolicyId, is_valid_id};
-pub use json::{merge_patch, parse_section, patch_section};
+pub use json::{from_slice, merge_patch, parse_section, patch_section};
 pub use lockout::{LockoutPolicy, LockoutScope, MAX_LOCK_SECONDS};
 pub use mfa::MfaPolicy;
 pub use password_policies::{MAX_PASSWORD_POLICIES, PasswordPolicies};

@@ -21,6 +21,7 @@ mod mail;
 mod mfa;
 mod openapi;
 mod probe_counters;
+mod probe_http;
 mod probe_selfsvc;
 mod replicas;
 mod smtp_sink;

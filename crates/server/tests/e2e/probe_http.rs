@@ -1,0 +1,202 @@
+//! The HTTP edge through the real server: client addresses behind a trusted proxy, bounded
+//! request metrics, and strict JSON bodies on the native API and the dialects.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::support::{Answer, App, GOOD, spawn_app};
+
+/// A login with a raw `X-Forwarded-For` value (the test client is the trusted proxy 127.0.0.1).
+async fn login_forwarded(app: &App, login: &str, password: &str, forwarded: &str) -> Answer {
+    let response = app
+        .http
+        .post(format!("{}/v1/orgs/acme/login", app.base))
+        .header("x-forwarded-for", forwarded)
+        .json(&json!({"login": login, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    Answer::read(response).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_forwarded_for_is_refused_and_never_counts_on_the_proxy() {
+    let app = spawn_app().await;
+    let admin = app.org_with_admin("acme").await;
+    app.set_section("acme", &admin, "lockout", json!({"enabled": false}))
+        .await;
+    app.set_section(
+        "acme",
+        &admin,
+        "brute_force",
+        json!({"max_attempts": 3, "window": 600, "block_duration": 900}),
+    )
+    .await;
+    app.user("acme", &admin, "alice", GOOD).await;
+
+    for garbage in [
+        "[2001:db8::5",
+        "198.51.100.7,",
+        "198.51.100.7, ",
+        "fe80::1%eth0",
+        "010.009.009.009",
+        "not-an-address",
+        "10.30.0.2:99999",
+    ] {
+        for _ in 0..3 {
+            let a = login_forwarded(&app, "alice", "wrong", garbage).await;
+            assert_eq!(a.status, StatusCode::BAD_REQUEST, "{garbage}: {:?}", a.body);
+            assert_eq!(a.code(), "forwarded_for.invalid", "{garbage}");
+            assert_eq!(
+                a.headers["content-type"], "application/problem+json",
+                "{garbage}"
+            );
+        }
+    }
+    // Nothing was counted on the proxy, nor on any address.
+    assert_eq!(
+        app.login("acme", "alice", GOOD).await.status,
+        StatusCode::OK,
+        "the proxy itself is not blocked"
+    );
+    assert_eq!(
+        app.login_from("acme", "alice", GOOD, "198.51.100.7")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert!(
+        !app.event_types("acme", &admin)
+            .await
+            .iter()
+            .any(|t| t == "login.failed" || t == "ip.blocked"),
+        "a refused request is no login attempt"
+    );
+
+    // The forms proxies write count for the address they name (three failures block it).
+    for forwarded in [
+        "10.30.0.2:4444",
+        "10.30.0.2:1",
+        "10.30.0.2",
+        "[2001:db8::5]:443",
+        "[2001:db8::5]",
+        "2001:db8::5",
+    ] {
+        let a = login_forwarded(&app, "alice", "wrong", forwarded).await;
+        assert_eq!(a.code(), "invalid_credentials", "{forwarded}");
+    }
+    let a = app.login_from("acme", "alice", GOOD, "10.30.0.2").await;
+    assert_eq!(
+        a.code(),
+        "ip_blocked",
+        "the ported forms counted for 10.30.0.2"
+    );
+    let a = app.login_from("acme", "alice", GOOD, "2001:db8::5").await;
+    assert_eq!(
+        a.code(),
+        "ip_blocked",
+        "the bracketed forms counted for 2001:db8::5"
+    );
+    // The proxy and other addresses are still free.
+    assert_eq!(
+        app.login("acme", "alice", GOOD).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn made_up_methods_do_not_grow_the_metrics() {
+    let app = spawn_app().await;
+    for i in 0..300 {
+        let method = reqwest::Method::from_bytes(
+            format!("PROBE{i:04}{}", "Q".repeat(60 + i % 7)).as_bytes(),
+        )
+        .unwrap();
+        for path in ["/healthz", "/v1/orgs", &format!("/no/such/path/{i}")] {
+            let response = app
+                .http
+                .request(method.clone(), format!("{}{path}", app.base))
+                .send()
+                .await
+                .unwrap();
+            assert!(response.status().is_client_error(), "{path}");
+        }
+    }
+    let metrics = app
+        .http
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.len() < 32 * 1024, "{} bytes", metrics.len());
+    assert!(metrics.contains("method=\"other\""));
+    assert!(!metrics.contains("PROBE"));
+    assert!(metrics.contains("route=\"unmatched\""));
+    assert!(!metrics.contains("/no/such/path"));
+}
+
+/// A raw JSON body sent with `method` to `path`.
+async fn raw(app: &App, method: reqwest::Method, path: &str, token: &str, body: &str) -> Answer {
+    let response = app
+        .http
+        .request(method, format!("{}{path}", app.base))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    Answer::read(response).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_bodies_are_read_strictly_everywhere() {
+    let app = spawn_app().await;
+    let admin = app.org_with_admin("acme").await;
+    app.user("acme", &admin, "alice", GOOD).await;
+    let patch = reqwest::Method::PATCH;
+
+    let body = format!(r#"{{"login": "alice", "password": "{GOOD}"}} trailing junk"#);
+    let a = raw(
+        &app,
+        reqwest::Method::POST,
+        "/v1/orgs/acme/login",
+        "x",
+        &body,
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{:?}", a.body);
+    assert_eq!(a.code(), "validation_failed");
+    assert_eq!(a.violation_codes(), ["value.invalid"]);
+
+    let path = "/v1/orgs/acme/policy/lockout";
+    let before = app.get(path, &admin).await.body["value"].clone();
+    for body in [
+        r#"{"max_password_attempts": 5}{"window": 60}"#,
+        r#"{"max_password_attempts": 5, "max_password_attempts": 6}"#,
+    ] {
+        let a = raw(&app, patch.clone(), path, &admin, body).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{body}: {:?}", a.body);
+        assert_eq!(a.violation_codes(), ["value.invalid"], "{body}");
+    }
+    assert_eq!(
+        app.get(path, &admin).await.body["value"],
+        before,
+        "nothing applied"
+    );
+
+    let deep = format!("{}{}", "[".repeat(50_000), "]".repeat(50_000));
+    let a = raw(&app, patch.clone(), path, &admin, &deep).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+
+    // A dialect answers in its own envelope.
+    let settings = "/api/v1/tenants/acme/settings";
+    for body in [r#"{"a": 1} {"b": 2}"#, r#"{"a": {"b": 1, "b": 2}}"#] {
+        let a = raw(&app, patch.clone(), settings, &admin, body).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{body}: {:?}", a.body);
+        assert_eq!(a.body["error"], "invalid_request", "{body}");
+    }
+}
