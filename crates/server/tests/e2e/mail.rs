@@ -16,7 +16,8 @@ const NEW_GOOD: &str = "a brand new passphrase of 42";
 const PUBLIC: &str = "https://id.example.test";
 
 /// A server that mails through the SMTP server on `port` (delivery driven by the test).
-async fn mail_app(port: u16) -> (App, SmtpTransport) {
+/// A server delivering to the SMTP sink on `port`, its links under `public_url`.
+pub(crate) async fn mail_app_with(port: u16, public_url: Option<&str>) -> (App, SmtpTransport) {
     let mut smtp = None;
     let app = spawn_app_with(|c| {
         c.smtp.host = Some("127.0.0.1".into());
@@ -25,7 +26,7 @@ async fn mail_app(port: u16) -> (App, SmtpTransport) {
         c.smtp.interval_secs = 0;
         c.smtp.timeout_secs = 5;
         c.smtp.from = "Portcullis <security@example.test>".into();
-        c.public_url = Some(PUBLIC.into());
+        c.public_url = public_url.map(str::to_owned);
         smtp = Some(c.smtp.clone());
     })
     .await;
@@ -33,7 +34,8 @@ async fn mail_app(port: u16) -> (App, SmtpTransport) {
     (app, transport)
 }
 
-async fn deliver(app: &App, transport: &SmtpTransport) -> DeliveryReport {
+/// One delivery round of the outbox.
+pub(crate) async fn deliver(app: &App, transport: &SmtpTransport) -> DeliveryReport {
     let service = app.running.as_ref().unwrap().service.clone();
     service.deliver_mail(transport, 50).await.unwrap()
 }
@@ -58,7 +60,7 @@ async fn anonymous(app: &App, path: &str, body: serde_json::Value) -> crate::sup
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lock_mail_arrives_and_its_link_unblocks_exactly_once() {
     let sink = SmtpSink::start().await;
-    let (app, transport) = mail_app(sink.port).await;
+    let (app, transport) = mail_app_with(sink.port, Some(PUBLIC)).await;
     let admin = app.org_with_admin("acme").await;
     app.set_section(
         "acme",
@@ -205,7 +207,7 @@ async fn the_lock_mail_arrives_and_its_link_unblocks_exactly_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reset_token_sets_a_compliant_password_once_and_unknown_users_get_nothing() {
     let sink = SmtpSink::start().await;
-    let (app, transport) = mail_app(sink.port).await;
+    let (app, transport) = mail_app_with(sink.port, Some(PUBLIC)).await;
     let admin = app.org_with_admin("acme").await;
     let reset = |login: &'static str| {
         let app = &app;
@@ -316,7 +318,7 @@ async fn mails_stay_queued_while_the_smtp_server_is_down_and_go_out_when_it_is_b
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
     };
-    let (app, transport) = mail_app(port).await;
+    let (app, transport) = mail_app_with(port, Some(PUBLIC)).await;
     let admin = app.org_with_admin("acme").await;
     app.set_section(
         "acme",
@@ -427,7 +429,7 @@ async fn mails_stay_queued_while_the_smtp_server_is_down_and_go_out_when_it_is_b
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registration_with_verification_then_self_deletion() {
     let sink = SmtpSink::start().await;
-    let (app, transport) = mail_app(sink.port).await;
+    let (app, transport) = mail_app_with(sink.port, Some(PUBLIC)).await;
     let admin = app.org_with_admin("acme").await;
     let register = |body: serde_json::Value| {
         let app = &app;
@@ -536,7 +538,7 @@ async fn registration_with_verification_then_self_deletion() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn administrators_hear_of_a_blocked_address() {
     let sink = SmtpSink::start().await;
-    let (app, transport) = mail_app(sink.port).await;
+    let (app, transport) = mail_app_with(sink.port, Some(PUBLIC)).await;
     let admin = app.org_with_admin("acme").await;
     user_with_email(&app, &admin, "root", &["org_admin"]).await;
     user_with_email(&app, &admin, "ops", &["org_admin", "member"]).await;
@@ -570,7 +572,7 @@ async fn administrators_hear_of_a_blocked_address() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expiring_password_is_announced_once_within_its_warning_days() {
     let sink = SmtpSink::start().await;
-    let (app, transport) = mail_app(sink.port).await;
+    let (app, transport) = mail_app_with(sink.port, Some(PUBLIC)).await;
     let admin = app.org_with_admin("acme").await;
     let policy_id = app
         .get("/v1/orgs/acme/password-policies", &admin)

@@ -2,37 +2,14 @@
 //! failed logins (a blocked address gets 429 before any hash), mails carry no text a registrant
 //! chose, and a verified address belongs to one user of an organization.
 
-use portcullis_server::config::SmtpTls;
-use portcullis_server::smtp::SmtpTransport;
-use portcullis_service::DeliveryReport;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use crate::mail::{deliver, mail_app_with};
 use crate::smtp_sink::SmtpSink;
-use crate::support::{Answer, App, GOOD, spawn_app_with};
+use crate::support::{Answer, App, GOOD};
 
-/// A server that mails through the SMTP server on `port` (delivery driven by the test).
-async fn mail_app(port: u16) -> (App, SmtpTransport) {
-    let mut smtp = None;
-    let app = spawn_app_with(|c| {
-        c.smtp.host = Some("127.0.0.1".into());
-        c.smtp.port = port;
-        c.smtp.tls = SmtpTls::None;
-        c.smtp.interval_secs = 0;
-        c.smtp.timeout_secs = 5;
-        c.smtp.from = "Portcullis <security@example.test>".into();
-        smtp = Some(c.smtp.clone());
-    })
-    .await;
-    let transport = SmtpTransport::new(&smtp.unwrap()).unwrap().unwrap();
-    (app, transport)
-}
-
-async fn deliver(app: &App, transport: &SmtpTransport) -> DeliveryReport {
-    let service = app.running.as_ref().unwrap().service.clone();
-    service.deliver_mail(transport, 50).await.unwrap()
-}
-
+/// An anonymous POST.
 async fn anonymous(app: &App, path: &str, body: Value) -> Answer {
     app.call(Method::POST, path, None, Some(body)).await
 }
@@ -53,7 +30,7 @@ async fn register_from(app: &App, body: Value, ip: &str) -> Answer {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registrations_count_on_the_address_and_a_blocked_address_gets_429_before_any_hash() {
     let sink = SmtpSink::start().await;
-    let (app, _transport) = mail_app(sink.port).await;
+    let (app, _transport) = mail_app_with(sink.port, None).await;
     let admin = app.org_with_admin("acme").await;
     app.set_section(
         "acme",
@@ -125,7 +102,7 @@ async fn registrations_count_on_the_address_and_a_blocked_address_gets_429_befor
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mails_carry_no_text_the_registrant_chose() {
     let sink = SmtpSink::start().await;
-    let (app, transport) = mail_app(sink.port).await;
+    let (app, transport) = mail_app_with(sink.port, None).await;
     let admin = app.org_with_admin("acme").await;
     app.set_section(
         "acme",
@@ -180,7 +157,7 @@ async fn mails_carry_no_text_the_registrant_chose() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_verified_address_belongs_to_one_user_of_the_organization() {
     let sink = SmtpSink::start().await;
-    let (app, transport) = mail_app(sink.port).await;
+    let (app, transport) = mail_app_with(sink.port, None).await;
     let admin = app.org_with_admin("acme").await;
     app.set_section(
         "acme",
