@@ -196,6 +196,28 @@ impl CounterState {
         quiet
     }
 
+    /// The first instant at which time alone changes this state — a reservation expires, a lock
+    /// ends, the window rolls over (with `limits`; `None` when the policy counts nothing) or
+    /// the quiet count is forgotten after `retention` seconds — or `None` when only a
+    /// transition can change it. Before that instant, [`CounterState::settle`] and
+    /// [`CounterState::forget_stale`] change nothing, so a sweep need not visit the counter;
+    /// the store keeps this instant in an index for the sweep (it is never a decision: every
+    /// transition and read settles the state at its own time).
+    pub fn due_at(&self, limits: Option<&CounterLimits>, retention: u64) -> Option<Timestamp> {
+        let reservation = self.reservations.iter().map(|r| r.expires_at).min();
+        let own = match (self.lock, self.window_started_at) {
+            (Some(lock), _) => lock.until,
+            (None, Some(start)) => {
+                let rolls = limits.and_then(|l| l.window).map(|w| plus(start, w));
+                // Nothing in flight is forgotten: with reservations, their expiry comes first.
+                let forgotten = self.reservations.is_empty().then(|| plus(start, retention));
+                [rolls, forgotten].into_iter().flatten().min()
+            }
+            (None, None) => None,
+        };
+        [reservation, own].into_iter().flatten().min()
+    }
+
     /// Opens the lock if its time passed at or before `at`.
     fn expire_lock(&mut self, at: Timestamp, events: &mut Vec<CounterEvent>) {
         if let Some(lock) = self.lock

@@ -22,9 +22,10 @@ use portcullis_engine::ip_block::{IpBlocking, IpStatus, canonical_ip, source_key
 use portcullis_engine::lockout::{LockoutKey, SecretKind, lockout_limits, normalize_login};
 use portcullis_engine::login::{LoginPolicies, LoginRefusal, MfaStep, UserFacts, decide_login};
 use portcullis_engine::password_check::{AccountContext, check_rules};
+use portcullis_engine::time_math::plus;
 use portcullis_model::names::{forbidden_in_name, legacy_login_key};
 use portcullis_model::{EffectivePolicy, HashAlgorithm, Timestamp};
-use portcullis_store::{EventDraft, LoginRecord, Session, SessionStage, User};
+use portcullis_store::{CounterChange, EventDraft, LoginRecord, Session, SessionStage, User};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -160,6 +161,9 @@ pub(crate) struct CounterRef<'a> {
     pub(crate) kind: CounterKind,
     pub(crate) subject: &'a Value,
     pub(crate) now: Timestamp,
+    /// How the counter counts under the policy in force (`None`: the policy counts nothing);
+    /// gives the new state's due time.
+    pub(crate) limits: Option<&'a CounterLimits>,
     /// Who hears of a lock this transition places.
     pub(crate) notice: Option<&'a LockNotice>,
 }
@@ -235,6 +239,7 @@ impl Service {
         mut step: impl FnMut(&mut CounterState) -> (T, Vec<CounterEvent>) + Send,
     ) -> ServiceResult<T> {
         let (org_id, kind) = (c.org_id, c.kind);
+        let retention = self.retention.counter_seconds;
         let mut decision = None;
         let mut locks = 0;
         self.store
@@ -248,7 +253,16 @@ impl Service {
                     .count() as u64;
                 let mut drafts = extra.clone();
                 drafts.extend(self.counter_drafts(c, &events));
-                drafts
+                let due_at = match c.limits {
+                    Some(limits) => state.due_at(Some(limits), retention),
+                    // A counter the policy no longer counts is looked at again a retention
+                    // period later (its state is left as it is).
+                    None => Some(plus(c.now, retention)),
+                };
+                CounterChange {
+                    events: drafts,
+                    due_at,
+                }
             })
             .await?;
         // Committed: now the locks count.
@@ -335,6 +349,7 @@ impl Service {
                                 kind: CounterKind::Account,
                                 subject: &a.subject,
                                 now,
+                                limits: Some(&limits),
                                 notice: None,
                             },
                             Vec::new(),
@@ -385,6 +400,7 @@ impl Service {
                         kind: CounterKind::Account,
                         subject: &a.subject,
                         now,
+                        limits: Some(&limits),
                         notice: None,
                     },
                     Vec::new(),
@@ -642,6 +658,7 @@ impl Service {
                             kind: CounterKind::Account,
                             subject: &a.subject,
                             now,
+                            limits: Some(&limits),
                             notice: notice.as_ref(),
                         },
                         vec![failed],
@@ -734,6 +751,7 @@ impl Service {
                         kind: CounterKind::Ip,
                         subject: &subject,
                         now,
+                        limits: Some(&limits),
                         notice: notice.as_ref(),
                     },
                     extra,
@@ -855,6 +873,7 @@ impl Service {
                 kind: CounterKind::Account,
                 subject,
                 now,
+                limits: Some(&limits),
                 notice: None,
             },
             Vec::new(),

@@ -378,6 +378,7 @@ impl Service {
             now,
         };
         let notice = LockNotice::for_user(&user, &a.lock_key, lockout, self.master_key.is_some());
+        let limits = lockout_limits(lockout, SecretKind::Otp);
         let counter = CounterRef {
             ctx,
             org_id,
@@ -385,6 +386,7 @@ impl Service {
             kind: CounterKind::Account,
             subject: &a.subject,
             now,
+            limits: limits.as_ref(),
             notice: notice.as_ref(),
         };
 
@@ -394,7 +396,6 @@ impl Service {
         }
 
         // 1. Reserve an attempt on the user's one-time-code counter.
-        let limits = lockout_limits(lockout, SecretKind::Otp);
         let reservation = random_u64();
         if let Some(limits) = &limits {
             let reserved = self

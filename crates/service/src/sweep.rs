@@ -1,19 +1,22 @@
 //! Background sweeps: expired sessions and API keys are deleted, password-expiry reminders are
-//! queued (once per password), and every counter is brought up to the
+//! queued (once per password), and every counter whose due time has come is brought up to the
 //! current time (ended locks and blocks open and are recorded as `account.lock_expired` /
-//! `ip.block_expired`; a counter back to its fresh state is deleted by the store).
+//! `ip.block_expired`; a counter back to its fresh state is deleted by the store). The store
+//! keeps each counter's due time (`CounterState::due_at`) in an index, so a sweep reads only the
+//! counters due, not every counter.
 //!
 //! Invariants: a sweep runs on one replica at a time (the `sweep` lease, renewed by its holder);
 //! it only applies what time already decided — it never lifts a lock before its end, never
-//! forgets a failure still counted, and leaves counters whose policy is off untouched; each
-//! counter is settled through the same atomic update as a login.
+//! forgets a failure still counted, and leaves counters whose policy is off untouched (they are
+//! looked at again one counter retention later); each counter is settled through the same
+//! atomic update as a login, which also writes its next due time.
 
 use portcullis_engine::counter::{CounterLimits, CounterState};
 use portcullis_engine::ip_block::IpBlocking;
 use portcullis_engine::lockout::{SecretKind, lockout_limits};
 use portcullis_engine::password_age::{expires_at, warn_from};
 use portcullis_model::{EffectivePolicy, Timestamp};
-use portcullis_store::Page;
+use portcullis_store::{DueCounter, Page};
 use serde::Serialize;
 use serde_json::json;
 
@@ -179,16 +182,11 @@ impl Service {
             .await?;
         report.api_keys_deleted += self.store.delete_expired_api_keys(org_id, now).await?;
         let retention = self.retention;
-        let mut after: Option<String> = None;
+        let mut after: Option<DueCounter> = None;
         loop {
-            let keys = self
-                .store
-                .counter_keys(org_id, "", after.as_deref())
-                .await?;
-            for key in &keys {
-                let Some((limits, kind)) = limits_for(&policy, key) else {
-                    continue;
-                };
+            let due = self.store.due_counters(org_id, now, after.as_ref()).await?;
+            for DueCounter { key, .. } in &due {
+                let found = limits_for(&policy, key);
                 let subject = json!({"key": key, "sweep": true});
                 let settled = self
                     .counter_step(
@@ -196,15 +194,20 @@ impl Service {
                             ctx,
                             org_id,
                             key,
-                            kind,
+                            kind: found.map_or(CounterKind::Account, |(_, kind)| kind),
                             subject: &subject,
                             now,
+                            limits: found.as_ref().map(|(limits, _)| limits),
                             notice: None,
                         },
                         Vec::new(),
                         |state| {
+                            // A counter the policy no longer counts is left as it is.
+                            let Some((limits, _)) = &found else {
+                                return ((false, false), Vec::new());
+                            };
                             let mut events = Vec::new();
-                            state.settle(&limits, now, &mut events);
+                            state.settle(limits, now, &mut events);
                             let forgotten = state.forget_stale(now, retention.counter_seconds);
                             ((*state == CounterState::default(), forgotten), events)
                         },
@@ -223,8 +226,8 @@ impl Service {
                 report.counters_deleted += u64::from(fresh);
                 report.counters_forgotten += u64::from(forgotten);
             }
-            match keys.last() {
-                Some(last) if keys.len() == portcullis_store::MAX_PAGE as usize => {
+            match due.last() {
+                Some(last) if due.len() == portcullis_store::MAX_PAGE as usize => {
                     after = Some(last.clone())
                 }
                 _ => break,

@@ -7,19 +7,23 @@
 //!   for that transaction's outcome), then reads it (`SELECT … FOR UPDATE`): the row lock is held
 //!   from the read to the commit, so concurrent transitions of one counter serialize exactly (no
 //!   lost update), across replicas, while transitions of different counters run in parallel;
-//! - the state is stored as JSON keyed by (`org_id`, `key`); a committed row exists only while
+//! - the state is stored as JSON keyed by (`org_id`, `key`), beside its due time (`due_at`,
+//!   indexed for the sweep); a committed row exists only while
 //!   the state differs from `CounterState::default()` (a transition back to the default — or
 //!   one that leaves a fresh counter at the default — deletes the row);
 //! - the transition's events are inserted in the same transaction as the state, after it (see
 //!   `events.rs`);
-//! - a transition that changes nothing and answers no event writes nothing (its transaction,
+//! - a transition that changes nothing, answers no event and leaves the due time writes nothing
+//!   (its transaction,
 //!   and the placeholder row it may have inserted, are rolled back);
 //! - on a serialization failure or deadlock (SQLSTATE 40001 / 40P01) the whole transaction is
 //!   retried (up to [`MAX_ATTEMPTS`] times), so the closure may run more than once — always on
 //!   freshly loaded state.
 
 use portcullis_engine::counter::CounterState;
-use portcullis_store::CounterUpdate;
+use portcullis_model::Timestamp;
+use portcullis_store::sql::{opt_ts_to_db, ts_from_db, ts_to_db};
+use portcullis_store::{CounterUpdate, DueCounter};
 use sqlx::{PgConnection, Row};
 
 use crate::PostgresStore;
@@ -35,26 +39,37 @@ fn decode(text: &str) -> DbResult<CounterState> {
     serde_json::from_str(text).map_err(DbError::corrupt)
 }
 
-/// The stored state of a counter, or `None` if no row exists; with `for_update`, the row stays
-/// locked until the end of the transaction `conn` is in.
+/// A stored counter: its state and due time.
+struct Stored {
+    state: CounterState,
+    due_at: Option<i64>,
+}
+
+/// The stored counter, or `None` if no row exists; with `for_update`, the row stays locked
+/// until the end of the transaction `conn` is in.
 async fn load(
     conn: &mut PgConnection,
     org_id: &str,
     key: &str,
     for_update: bool,
-) -> DbResult<Option<CounterState>> {
+) -> DbResult<Option<Stored>> {
     let sql = if for_update {
-        "SELECT state FROM counters WHERE org_id = $1 AND key = $2 FOR UPDATE"
+        "SELECT state, due_at FROM counters WHERE org_id = $1 AND key = $2 FOR UPDATE"
     } else {
-        "SELECT state FROM counters WHERE org_id = $1 AND key = $2"
+        "SELECT state, due_at FROM counters WHERE org_id = $1 AND key = $2"
     };
     let row = sqlx::query(sql)
         .bind(org_id)
         .bind(key)
         .fetch_optional(&mut *conn)
         .await?;
-    row.map(|row| decode(&row.try_get::<String, _>("state")?))
-        .transpose()
+    row.map(|row| {
+        Ok(Stored {
+            state: decode(&row.try_get::<String, _>("state")?)?,
+            due_at: row.try_get("due_at")?,
+        })
+    })
+    .transpose()
 }
 
 /// Locks the row of (`org_id`, `key`) for the rest of the transaction `conn` is in — inserting
@@ -67,7 +82,7 @@ async fn load(
 /// transaction deletes the row meanwhile. (`ON CONFLICT DO NOTHING` then `SELECT … FOR UPDATE`
 /// leaves a gap between the two statements in which another transition can delete the row, so
 /// under churn a transition could find no row again and again.)
-async fn lock(conn: &mut PgConnection, org_id: &str, key: &str) -> DbResult<CounterState> {
+async fn lock(conn: &mut PgConnection, org_id: &str, key: &str) -> DbResult<Stored> {
     sqlx::query(
         "INSERT INTO counters (org_id, key, state) VALUES ($1, $2, $3) \
          ON CONFLICT (org_id, key) DO UPDATE SET state = EXCLUDED.state WHERE FALSE",
@@ -88,7 +103,42 @@ impl PostgresStore {
         let mut conn = self.pool.acquire().await?;
         Ok(load(&mut conn, org_id, key, false)
             .await?
+            .map(|stored| stored.state)
             .unwrap_or_default())
+    }
+
+    /// `Store::due_counters`: a range of the `counters_by_due` index.
+    pub(crate) async fn due_counters_impl(
+        &self,
+        org_id: &str,
+        now: Timestamp,
+        after: Option<&DueCounter>,
+    ) -> DbResult<Vec<DueCounter>> {
+        let (after_due, after_key) = match after {
+            Some(a) => (Some(ts_to_db(a.due_at)?), Some(a.key.as_str())),
+            None => (None, None),
+        };
+        let found = sqlx::query(
+            "SELECT due_at, key FROM counters WHERE org_id = $1 AND due_at IS NOT NULL \
+             AND due_at <= $2 AND ($3::bigint IS NULL OR (due_at, key) > ($3, $4::text)) \
+             ORDER BY due_at, key LIMIT $5",
+        )
+        .bind(org_id)
+        .bind(ts_to_db(now)?)
+        .bind(after_due)
+        .bind(after_key)
+        .bind(i64::from(portcullis_store::MAX_PAGE))
+        .fetch_all(&self.pool)
+        .await?;
+        found
+            .iter()
+            .map(|row| {
+                Ok(DueCounter {
+                    due_at: ts_from_db(row.try_get("due_at")?)?,
+                    key: row.try_get("key")?,
+                })
+            })
+            .collect()
     }
 
     /// `Store::counter_keys`: a range scan of the primary key (`prefix` ≤ key < `prefix` +
@@ -148,10 +198,13 @@ impl PostgresStore {
         update: CounterUpdate<'_>,
     ) -> DbResult<CounterState> {
         let mut tx = self.begin().await?;
-        let before = lock(&mut tx, org_id, key).await?;
+        let stored = lock(&mut tx, org_id, key).await?;
+        let before = stored.state;
         let mut state = before.clone();
-        let events = update(&mut state);
-        if state == before && events.is_empty() {
+        let change = update(&mut state);
+        let due_at = opt_ts_to_db(change.due_at)?;
+        let same_due = stored.due_at == due_at || before == CounterState::default();
+        if state == before && change.events.is_empty() && same_due {
             tx.rollback().await?;
             return Ok(state);
         }
@@ -162,15 +215,18 @@ impl PostgresStore {
                 .bind(key)
                 .execute(&mut *tx)
                 .await?;
-        } else if state != before {
-            sqlx::query("UPDATE counters SET state = $3 WHERE org_id = $1 AND key = $2")
-                .bind(org_id)
-                .bind(key)
-                .bind(serde_json::to_string(&state)?)
-                .execute(&mut *tx)
-                .await?;
+        } else if state != before || !same_due {
+            sqlx::query(
+                "UPDATE counters SET state = $3, due_at = $4 WHERE org_id = $1 AND key = $2",
+            )
+            .bind(org_id)
+            .bind(key)
+            .bind(serde_json::to_string(&state)?)
+            .bind(due_at)
+            .execute(&mut *tx)
+            .await?;
         }
-        insert_events(&mut tx, events).await?;
+        insert_events(&mut tx, change.events).await?;
         tx.commit().await?;
         Ok(state)
     }

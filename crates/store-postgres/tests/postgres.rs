@@ -285,7 +285,7 @@ async fn data_survives_reopening_the_database() {
         store
             .update_counter("acme", "alice", &mut |s: &mut CounterState| {
                 let _ = s.record_failure(&lim, at(3));
-                Vec::new()
+                Vec::new().into()
             })
             .await
             .unwrap();
@@ -334,7 +334,7 @@ async fn concurrent_counter_updates_serialize_exactly() {
             store
                 .update_counter("acme", "203.0.113.7", &mut |s: &mut CounterState| {
                     let _ = s.record_failure(&lim, at(i64::from(i)));
-                    vec![event(Some("acme"), "ip.failure", i64::from(i))]
+                    vec![event(Some("acme"), "ip.failure", i64::from(i))].into()
                 })
                 .await
         }));
@@ -382,7 +382,7 @@ async fn counters_deleted_and_recreated_concurrently_stay_exact() {
                     } else {
                         *s = CounterState::default();
                     }
-                    Vec::new()
+                    Vec::new().into()
                 })
                 .await
                 .unwrap();
@@ -400,7 +400,7 @@ async fn counters_deleted_and_recreated_concurrently_stay_exact() {
     // A transition that leaves a fresh counter at the default commits no row.
     store
         .update_counter("acme", "fresh", &mut |_: &mut CounterState| {
-            vec![event(Some("acme"), "noop", 1)]
+            vec![event(Some("acme"), "noop", 1)].into()
         })
         .await
         .unwrap();
@@ -460,7 +460,7 @@ async fn a_reader_following_the_log_never_misses_an_event() {
                     store
                         .update_counter("", &format!("w{w}-{n}"), &mut |s: &mut CounterState| {
                             let _ = s.record_failure(&limits(), at(n));
-                            vec![event(None, "c", n)]
+                            vec![event(None, "c", n)].into()
                         })
                         .await
                         .unwrap();

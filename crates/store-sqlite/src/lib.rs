@@ -34,7 +34,7 @@ use async_trait::async_trait;
 use portcullis_engine::counter::CounterState;
 use portcullis_model::Timestamp;
 use portcullis_store::{
-    ApiKey, CounterUpdate, EmailConfirmation, Event, EventDraft, FactorCondition,
+    ApiKey, CounterUpdate, DueCounter, EmailConfirmation, Event, EventDraft, FactorCondition,
     InstanceKeyDeletion, LoginRecord, MailOutcome, MfaFactor, Org, OutboxMail, Owner, Page,
     PasswordUpdate, SectionChange, SectionRow, Session, Store, StoreError, StoreResult, User,
     UserProfile,
@@ -301,6 +301,15 @@ impl Store for SqliteStore {
         update: CounterUpdate<'_>,
     ) -> StoreResult<CounterState> {
         Ok(self.update_counter_impl(org_id, key, update).await?)
+    }
+
+    async fn due_counters(
+        &self,
+        org_id: &str,
+        now: Timestamp,
+        after: Option<&DueCounter>,
+    ) -> StoreResult<Vec<DueCounter>> {
+        Ok(self.due_counters_impl(org_id, now, after).await?)
     }
 
     async fn counter_keys(

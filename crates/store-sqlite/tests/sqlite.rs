@@ -223,7 +223,7 @@ async fn data_survives_reopening_the_file() {
         store
             .update_counter("acme", "alice", &mut |s: &mut CounterState| {
                 let _ = s.record_failure(&lim, at(3));
-                Vec::new()
+                Vec::new().into()
             })
             .await
             .unwrap();
@@ -269,7 +269,7 @@ async fn concurrent_counter_updates_serialize_exactly() {
             store
                 .update_counter("acme", "203.0.113.7", &mut |s: &mut CounterState| {
                     let _ = s.record_failure(&lim, at(i64::from(i)));
-                    vec![event(Some("acme"), "ip.failure", i64::from(i))]
+                    vec![event(Some("acme"), "ip.failure", i64::from(i))].into()
                 })
                 .await
         }));
@@ -317,7 +317,7 @@ async fn a_counter_transition_outlasting_the_busy_timeout_is_retried() {
                 .update_counter("acme", "k", &mut |s: &mut CounterState| {
                     calls.fetch_add(1, Ordering::SeqCst);
                     let _ = s.record_failure(&limits(), T0);
-                    Vec::new()
+                    Vec::new().into()
                 })
                 .await
         })

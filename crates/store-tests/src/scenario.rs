@@ -9,8 +9,8 @@ use std::sync::Arc;
 use portcullis_engine::counter::{CounterLimits, CounterState};
 use portcullis_model::Timestamp;
 use portcullis_store::{
-    ApiKey, EventDraft, LoginRecord, MemoryStore, Org, Owner, Page, PasswordUpdate, Role, Session,
-    Store, User, UserProfile,
+    ApiKey, CounterChange, EventDraft, LoginRecord, MemoryStore, Org, Owner, Page, PasswordUpdate,
+    Role, Session, Store, User, UserProfile,
 };
 use serde_json::json;
 use time::macros::datetime;
@@ -118,13 +118,17 @@ pub fn ev(org: &str, seconds: i64) -> EventDraft {
 pub fn failure(
     now: i64,
     with_event: bool,
-) -> impl FnMut(&mut CounterState) -> Vec<EventDraft> + Send {
+) -> impl FnMut(&mut CounterState) -> CounterChange + Send {
     move |state: &mut CounterState| {
         let _ = state.record_failure(&limits(), at(now));
-        if with_event {
+        let events = if with_event {
             vec![ev("acme", now)]
         } else {
             Vec::new()
+        };
+        CounterChange {
+            events,
+            due_at: Some(at(now + 3600)),
         }
     }
 }
@@ -307,13 +311,22 @@ pub async fn replay(s: &dyn Store) -> Vec<String> {
     // counters
     log!(s.get_counter("acme", "alice"));
     log!(s.update_counter("acme", "alice", &mut failure(100, true)));
+    log!(s.due_counters("acme", at(3700), None));
     log!(s.update_counter("acme", "alice", &mut failure(101, false)));
-    log!(s.update_counter("acme", "alice", &mut |_: &mut CounterState| Vec::new()));
+    log!(s.due_counters("acme", at(3700), None));
+    log!(s.due_counters("acme", at(3701), None));
+    log!(s.due_counters("globex", at(3701), None));
+    log!(
+        s.update_counter("acme", "alice", &mut |_: &mut CounterState| {
+            CounterChange::default()
+        })
+    );
+    log!(s.due_counters("acme", at(1_000_000), None));
     log!(s.get_counter("acme", "alice"));
     log!(s.get_counter("globex", "alice"));
     let mut unlock = |state: &mut CounterState| {
         let _ = state.unlock(&limits(), at(102));
-        vec![ev("acme", 102)]
+        vec![ev("acme", 102)].into()
     };
     log!(s.update_counter("acme", "alice", &mut unlock));
     log!(s.get_counter("acme", "alice"));

@@ -76,9 +76,38 @@ pub enum StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// A counter transition: given the state loaded under the row lock, change it and answer the
-/// events to record with it. It may be called more than once if the adapter retries the
-/// transaction, so it must only depend on the state it is given.
-pub type CounterUpdate<'a> = &'a mut (dyn FnMut(&mut CounterState) -> Vec<EventDraft> + Send);
+/// events to record with it and the new state's due time. It may be called more than once if the
+/// adapter retries the transaction, so it must only depend on the state it is given.
+pub type CounterUpdate<'a> = &'a mut (dyn FnMut(&mut CounterState) -> CounterChange + Send);
+
+/// What a counter transition answers besides the new state.
+#[derive(Clone, Debug, Default)]
+pub struct CounterChange {
+    /// Events recorded in the transaction that stores the state.
+    pub events: Vec<EventDraft>,
+    /// When time alone next changes the new state (`CounterState::due_at`); `None` = never.
+    /// The store keeps it beside the state, for [`Store::due_counters`]; it decides nothing.
+    pub due_at: Option<Timestamp>,
+}
+
+impl From<Vec<EventDraft>> for CounterChange {
+    /// Events with no due time (a state that only a transition changes).
+    fn from(events: Vec<EventDraft>) -> CounterChange {
+        CounterChange {
+            events,
+            due_at: None,
+        }
+    }
+}
+
+/// A counter whose due time has come, as [`Store::due_counters`] lists it (and its cursor).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DueCounter {
+    /// The counter's due time.
+    pub due_at: Timestamp,
+    /// The counter's key.
+    pub key: String,
+}
 
 /// The storage port.
 #[async_trait]
@@ -216,9 +245,18 @@ pub trait Store: Send + Sync + 'static {
         update: CounterUpdate<'_>,
     ) -> StoreResult<CounterState>;
 
+    /// The organization's counters whose due time is at or before `now`, ordered by (due time,
+    /// key) after `after`, at most [`MAX_PAGE`]: what a sweep must visit (an index range, never
+    /// a scan of every counter). A counter with no due time is never listed.
+    async fn due_counters(
+        &self,
+        org_id: &str,
+        now: Timestamp,
+        after: Option<&DueCounter>,
+    ) -> StoreResult<Vec<DueCounter>>;
+
     /// Keys of the organization's counters that start with `prefix` and sort after `after`, in
-    /// key order, at most [`MAX_PAGE`]; for operations on every counter of a login name, and
-    /// for sweeps.
+    /// key order, at most [`MAX_PAGE`]; for operations on every counter of a login name.
     async fn counter_keys(
         &self,
         org_id: &str,

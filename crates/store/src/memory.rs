@@ -11,7 +11,7 @@ use portcullis_engine::counter::CounterState;
 use portcullis_model::Timestamp;
 
 use crate::{
-    ApiKey, CounterUpdate, EmailConfirmation, Event, EventDraft, FactorCondition,
+    ApiKey, CounterUpdate, DueCounter, EmailConfirmation, Event, EventDraft, FactorCondition,
     InstanceKeyDeletion, LoginRecord, MAX_PAGE, MailOutcome, MfaFactor, Org, OutboxMail, Owner,
     Page, PasswordUpdate, SectionChange, SectionRow, Session, SessionStage, Store, StoreError,
     StoreResult, User, UserProfile, email_key,
@@ -22,7 +22,7 @@ struct State {
     orgs: BTreeMap<String, Org>,
     sections: BTreeMap<(Option<String>, String), SectionRow>,
     users: BTreeMap<String, User>,
-    counters: BTreeMap<(String, String), CounterState>,
+    counters: BTreeMap<(String, String), (CounterState, Option<Timestamp>)>,
     sessions: BTreeMap<String, Session>,
     api_keys: BTreeMap<String, ApiKey>,
     events: Vec<Event>,
@@ -370,7 +370,7 @@ impl Store for MemoryStore {
         let s = self.lock()?;
         Ok(s.counters
             .get(&(org_id.to_owned(), key.to_owned()))
-            .cloned()
+            .map(|(state, _)| state.clone())
             .unwrap_or_default())
     }
 
@@ -382,15 +382,43 @@ impl Store for MemoryStore {
     ) -> StoreResult<CounterState> {
         let mut s = self.lock()?;
         let id = (org_id.to_owned(), key.to_owned());
-        let mut state = s.counters.get(&id).cloned().unwrap_or_default();
-        let events = update(&mut state);
+        let mut state = s
+            .counters
+            .get(&id)
+            .map(|(state, _)| state.clone())
+            .unwrap_or_default();
+        let change = update(&mut state);
         if state == CounterState::default() {
             s.counters.remove(&id);
         } else {
-            s.counters.insert(id, state.clone());
+            s.counters.insert(id, (state.clone(), change.due_at));
         }
-        s.record(events);
+        s.record(change.events);
         Ok(state)
+    }
+
+    async fn due_counters(
+        &self,
+        org_id: &str,
+        now: Timestamp,
+        after: Option<&DueCounter>,
+    ) -> StoreResult<Vec<DueCounter>> {
+        let s = self.lock()?;
+        let mut due: Vec<DueCounter> = s
+            .counters
+            .iter()
+            .filter(|((org, _), _)| org == org_id)
+            .filter_map(|((_, key), (_, due_at))| {
+                due_at.filter(|at| *at <= now).map(|due_at| DueCounter {
+                    due_at,
+                    key: key.clone(),
+                })
+            })
+            .filter(|d| after.is_none_or(|a| (d.due_at, &d.key) > (a.due_at, &a.key)))
+            .collect();
+        due.sort_by(|a, b| (a.due_at, &a.key).cmp(&(b.due_at, &b.key)));
+        due.truncate(MAX_PAGE as usize);
+        Ok(due)
     }
 
     async fn counter_keys(

@@ -123,6 +123,7 @@ fn run(limits: CounterLimits, ops: &[Op]) -> Result<(), TestCaseError> {
             }
         }
 
+        check_due_time(&state, &limits, now)?;
         // Exactness: counted failures plus attempts in flight never exceed the maximum.
         prop_assert!(state.failures as usize + state.in_flight() <= limits.max_failures as usize);
         // The counter is locked exactly when the count reached the maximum.
@@ -132,6 +133,46 @@ fn run(limits: CounterLimits, ops: &[Op]) -> Result<(), TestCaseError> {
             prop_assert_eq!(state.lock, Some(lock));
             prop_assert!(lock.until.is_none_or(|u| now < u) || state.lock_at(now).is_none());
         }
+    }
+    Ok(())
+}
+
+/// The counter retention the due-time checks use (short, so that it matters in a run).
+const RETENTION: u64 = 450;
+
+/// The due time is exact: before it, time alone changes nothing (a sweep may skip the counter);
+/// at it, something changes (a sweep that visits is never wasted, and never revisits forever).
+fn check_due_time(
+    state: &CounterState,
+    limits: &CounterLimits,
+    now: Timestamp,
+) -> Result<(), TestCaseError> {
+    let swept = |t: Timestamp| {
+        let mut probe = state.clone();
+        let mut events = Vec::new();
+        probe.settle(limits, t, &mut events);
+        probe.forget_stale(t, RETENTION);
+        (probe, events)
+    };
+    let due = state.due_at(Some(limits), RETENTION);
+    let before = match due {
+        Some(due) => due - time::Duration::seconds(1),
+        None => now + time::Duration::days(10_000),
+    };
+    for t in [now, before] {
+        if t >= now && due.is_none_or(|due| t < due) {
+            let (probe, events) = swept(t);
+            prop_assert_eq!(&probe, state, "changed before its due time {:?}", due);
+            prop_assert!(events.is_empty());
+        }
+    }
+    if let Some(due) = due {
+        let (probe, events) = swept(due.max(now));
+        prop_assert!(
+            &probe != state || !events.is_empty(),
+            "nothing due at {}",
+            due
+        );
     }
     Ok(())
 }

@@ -422,10 +422,18 @@ async fn quiet_counters_and_old_events_are_swept_away() {
     let service = app.running.as_ref().unwrap().service.clone();
     let report = service.sweep("test", 180).await.unwrap().unwrap();
     assert_eq!(report.counters_forgotten, 0, "{report:?}");
+    assert_eq!(report.counters_settled, 0, "nothing is due yet: {report:?}");
 
-    app.clock.advance(30 * 86_400);
+    app.clock.advance(30 * 86_400 - 1);
+    let report = service.sweep("test", 180).await.unwrap().unwrap();
+    assert_eq!(report.counters_settled, 0, "a second early: {report:?}");
+    app.clock.advance(1);
     let report = service.sweep("test", 180).await.unwrap().unwrap();
     assert_eq!(report.counters_forgotten, 50, "{report:?}");
+    assert_eq!(
+        report.counters_settled, 50,
+        "alice's lock is never due: {report:?}"
+    );
     assert_eq!(
         app.login("acme", "alice", GOOD).await.code(),
         "account_locked",

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use portcullis_engine::counter::{
     Attempt, Completion, CounterEvent, CounterLimits, CounterState, Lock, Refusal, Reservation,
 };
-use portcullis_store::{EventDraft, Store};
+use portcullis_store::{CounterChange, DueCounter, EventDraft, Store};
 
 use crate::support::{at, counter_draft, draft, events_of, kinds};
 
@@ -34,7 +34,7 @@ async fn apply<T: Send>(
     let mut update = |state: &mut CounterState| {
         let (d, events) = transition(state);
         decision = Some(d);
-        events
+        events.into()
     };
     let state = store.update_counter(org, key, &mut update).await.unwrap();
     let decision = decision.expect("update_counter never ran the transition");
@@ -377,4 +377,116 @@ pub async fn counter_record_failure_is_exact_under_concurrency(store: Arc<dyn St
     assert_eq!(store.get_counter("cr2", MAIN).await.unwrap().failures, 16);
     assert!(events_of(&*store, Some("cr")).await.is_empty());
     assert!(events_of(&*store, Some("cr2")).await.is_empty());
+}
+
+/// Each counter keeps the due time its last transition answered: `due_counters` lists the
+/// counters due at a time (none without a due time), ordered by (due time, key), paged by a
+/// cursor, per organization; a transition that changes only the due time moves it; a counter
+/// back to the default leaves the list with its row.
+pub async fn counter_due_times_list_what_a_sweep_must_visit(store: Arc<dyn Store>) {
+    let org = "cd";
+    let set = |failures: u32, due: Option<i64>| {
+        move |state: &mut CounterState| {
+            state.failures = failures;
+            CounterChange {
+                events: Vec::new(),
+                due_at: due.map(at),
+            }
+        }
+    };
+    // Page size + 5 counters due at 100 and 200 (alternating), one never due, one due at 900.
+    let n = portcullis_store::MAX_PAGE as usize + 5;
+    for i in 0..n {
+        let due = if i % 2 == 0 { 100 } else { 200 };
+        let key = format!("ip|10.0.{}.{}/32", i / 256, i % 256);
+        store
+            .update_counter(org, &key, &mut set(1, Some(due)))
+            .await
+            .unwrap();
+    }
+    store
+        .update_counter(org, "password|never|", &mut set(1, None))
+        .await
+        .unwrap();
+    store
+        .update_counter(org, "password|later|", &mut set(1, Some(900)))
+        .await
+        .unwrap();
+    store
+        .update_counter("other", "password|later|", &mut set(1, Some(5)))
+        .await
+        .unwrap();
+
+    assert!(
+        store
+            .due_counters(org, at(99), None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .due_counters(org, at(899), after.as_ref())
+            .await
+            .unwrap();
+        assert!(page.len() <= portcullis_store::MAX_PAGE as usize);
+        seen.extend(page.iter().cloned());
+        match page.last() {
+            Some(last) if page.len() == portcullis_store::MAX_PAGE as usize => {
+                after = Some(last.clone())
+            }
+            _ => break,
+        }
+    }
+    assert_eq!(seen.len(), n, "every due counter once, none other");
+    let mut sorted = seen.clone();
+    sorted.sort_by(|a, b| (a.due_at, &a.key).cmp(&(b.due_at, &b.key)));
+    assert_eq!(seen, sorted, "ordered by (due time, key)");
+    assert_eq!(
+        seen.iter().filter(|d| d.due_at == at(100)).count(),
+        n.div_ceil(2)
+    );
+
+    // Moving only the due time is stored; back to the default, the counter is gone.
+    let first = seen[0].key.clone();
+    store
+        .update_counter(org, &first, &mut set(1, Some(1000)))
+        .await
+        .unwrap();
+    store
+        .update_counter(org, &seen[1].key, &mut set(0, Some(1)))
+        .await
+        .unwrap();
+    let due: Vec<String> = store
+        .due_counters(org, at(100), None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.key)
+        .collect();
+    assert!(
+        !due.contains(&first) && !due.contains(&seen[1].key),
+        "{due:?}"
+    );
+    assert_eq!(due.len(), n.div_ceil(2) - 2);
+    let cursor = DueCounter {
+        due_at: at(200),
+        key: "\u{10FFFF}".into(),
+    };
+    let late = store
+        .due_counters(org, at(1000), Some(&cursor))
+        .await
+        .unwrap();
+    let late: Vec<(&str, _)> = late.iter().map(|d| (d.key.as_str(), d.due_at)).collect();
+    assert_eq!(
+        late,
+        [("password|later|", at(900)), (first.as_str(), at(1000))]
+    );
+    assert_eq!(
+        store.get_counter(org, &first).await.unwrap().failures,
+        1,
+        "the state is kept"
+    );
 }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use portcullis_engine::counter::{CounterLimits, CounterState};
-use portcullis_store::{Owner, PasswordUpdate, Store, StoreError, UserProfile};
+use portcullis_store::{CounterChange, Owner, PasswordUpdate, Store, StoreError, UserProfile};
 use serde_json::json;
 
 use crate::support::{
@@ -81,7 +81,7 @@ pub async fn org_data_never_crosses_organizations(store: Arc<dyn Store>) {
     };
     let mut fail = |state: &mut CounterState| {
         state.record_failure(&limits, at(6));
-        Vec::new()
+        CounterChange::default()
     };
     for _ in 0..3 {
         store.update_counter(A, KEY, &mut fail).await.unwrap();
@@ -249,7 +249,7 @@ pub async fn org_data_never_crosses_organizations(store: Arc<dyn Store>) {
     );
     let mut fail_b = |state: &mut CounterState| {
         state.record_failure(&limits, at(16));
-        Vec::new()
+        CounterChange::default()
     };
     store.update_counter(B, KEY, &mut fail_b).await.unwrap();
 

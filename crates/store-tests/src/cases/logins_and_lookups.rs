@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use portcullis_engine::counter::CounterState;
-use portcullis_store::{LoginRecord, Store, UserProfile};
+use portcullis_store::{CounterChange, LoginRecord, Store, UserProfile};
 
 use crate::support::{api_key, at, draft, events_of, ids, kinds, org, page, session, user};
 
@@ -170,7 +170,7 @@ pub async fn counter_keys_by_prefix(store: Arc<dyn Store>) {
         store
             .update_counter(o, key, &mut |s: &mut CounterState| {
                 s.failures = 1;
-                Vec::new()
+                CounterChange::default()
             })
             .await
             .unwrap();
