@@ -214,17 +214,19 @@ impl Service {
             now,
             json!({"login": possible.then_some(&key), "user_id": user.as_ref().map(|u| &u.id)}),
         );
-        let mail = user.as_ref().and_then(|u| {
-            let mut mail = self.password_reset_mail(u, now)?;
-            let window = now.unix_timestamp().div_euclid(RESET_MAIL_WINDOW_SECONDS);
-            mail.dedupe_key = Some(format!("password_reset:{}:{window}", u.id));
-            Some(mail)
-        });
-        // One store write whether or not the login exists or was mailed in this window, so
-        // the answer takes the same time (the mail, if any, rides on the event).
+        let window = now.unix_timestamp().div_euclid(RESET_MAIL_WINDOW_SECONDS);
+        // One mail per user and window; an unknown name gets a key of its own that no mail
+        // ever takes, so that the store reads a key in both cases.
+        let dedupe_key = match &user {
+            Some(u) => format!("password_reset:{}:{window}", u.id),
+            None => format!("password_reset:unknown:{key}:{window}"),
+        };
+        // The same store work whether or not the login exists or was mailed in this window
+        // (one read of the key, one write of the event, the mail riding on it if any), so the
+        // answer takes the same time.
         let mut event = event;
-        event.mail = mail;
-        self.store.append_event_mail_once(event).await?;
+        event.mail = user.as_ref().and_then(|u| self.password_reset_mail(u, now));
+        self.store.append_event_mail_once(event, &dedupe_key).await?;
         Ok(())
     }
 

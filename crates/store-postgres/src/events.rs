@@ -198,19 +198,22 @@ impl PostgresStore {
     pub(crate) async fn append_event_mail_once_impl(
         &self,
         mut draft: EventDraft,
+        dedupe_key: &str,
     ) -> DbResult<bool> {
         let mut tx = self.begin().await?;
-        if let Some(key) = draft.mail.as_ref().and_then(|m| m.dedupe_key.clone()) {
-            let taken = sqlx::query(
-                "SELECT 1 FROM outbox WHERE org_id IS NOT DISTINCT FROM $1 AND dedupe_key = $2",
-            )
-            .bind(draft.org_id.as_deref())
-            .bind(key)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if taken.is_some() {
-                draft.mail = None;
-            }
+        // The key is read in every case, mail or not: the same statements either way.
+        let taken = sqlx::query(
+            "SELECT 1 FROM outbox WHERE org_id IS NOT DISTINCT FROM $1 AND dedupe_key = $2",
+        )
+        .bind(draft.org_id.as_deref())
+        .bind(dedupe_key)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if taken.is_some() {
+            draft.mail = None;
+        }
+        if let Some(mail) = draft.mail.as_mut() {
+            mail.dedupe_key = Some(dedupe_key.to_owned());
         }
         let queued = draft.mail.is_some();
         let outcome = insert_events(&mut tx, vec![draft.clone()]).await;

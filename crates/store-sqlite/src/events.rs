@@ -158,17 +158,20 @@ impl SqliteStore {
     pub(crate) async fn append_event_mail_once_impl(
         &self,
         mut draft: EventDraft,
+        dedupe_key: &str,
     ) -> DbResult<bool> {
         let mut tx = self.write_tx().await?;
-        if let Some(key) = draft.mail.as_ref().and_then(|m| m.dedupe_key.clone()) {
-            let taken = sqlx::query("SELECT 1 FROM outbox WHERE org_id IS ?1 AND dedupe_key = ?2")
-                .bind(draft.org_id.as_deref())
-                .bind(key)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if taken.is_some() {
-                draft.mail = None;
-            }
+        // The key is read in every case, mail or not: the same statements either way.
+        let taken = sqlx::query("SELECT 1 FROM outbox WHERE org_id IS ?1 AND dedupe_key = ?2")
+            .bind(draft.org_id.as_deref())
+            .bind(dedupe_key)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if taken.is_some() {
+            draft.mail = None;
+        }
+        if let Some(mail) = draft.mail.as_mut() {
+            mail.dedupe_key = Some(dedupe_key.to_owned());
         }
         let queued = draft.mail.is_some();
         insert_events(&mut tx, vec![draft]).await?;

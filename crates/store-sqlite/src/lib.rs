@@ -480,8 +480,12 @@ impl Store for SqliteStore {
         Ok(self.queue_mail_once_impl(event).await?)
     }
 
-    async fn append_event_mail_once(&self, event: EventDraft) -> StoreResult<bool> {
-        Ok(self.append_event_mail_once_impl(event).await?)
+    async fn append_event_mail_once(
+        &self,
+        event: EventDraft,
+        dedupe_key: &str,
+    ) -> StoreResult<bool> {
+        Ok(self.append_event_mail_once_impl(event, dedupe_key).await?)
     }
 
     async fn list_outbox(&self, org_id: &str, page: &Page) -> StoreResult<Vec<OutboxMail>> {

@@ -800,19 +800,20 @@ impl Store for MemoryStore {
         Ok(true)
     }
 
-    async fn append_event_mail_once(&self, mut event: EventDraft) -> StoreResult<bool> {
+    async fn append_event_mail_once(
+        &self,
+        mut event: EventDraft,
+        dedupe_key: &str,
+    ) -> StoreResult<bool> {
         let mut s = self.lock()?;
-        let taken = event
-            .mail
-            .as_ref()
-            .and_then(|m| m.dedupe_key.as_deref())
-            .is_some_and(|key| {
-                s.outbox
-                    .iter()
-                    .any(|m| m.org_id == event.org_id && m.draft.dedupe_key.as_deref() == Some(key))
-            });
+        let taken = s.outbox.iter().any(|m| {
+            m.org_id == event.org_id && m.draft.dedupe_key.as_deref() == Some(dedupe_key)
+        });
         if taken {
             event.mail = None;
+        }
+        if let Some(mail) = event.mail.as_mut() {
+            mail.dedupe_key = Some(dedupe_key.to_owned());
         }
         let queued = event.mail.is_some();
         s.record(vec![event]);
