@@ -226,7 +226,9 @@ impl Service {
         // answer takes the same time.
         let mut event = event;
         event.mail = user.as_ref().and_then(|u| self.password_reset_mail(u, now));
-        self.store.append_event_mail_once(event, &dedupe_key).await?;
+        self.store
+            .append_event_mail_once(event, &dedupe_key)
+            .await?;
         Ok(())
     }
 

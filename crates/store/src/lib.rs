@@ -403,8 +403,11 @@ pub trait Store: Send + Sync + 'static {
     /// organization has no mail with that key yet; answers whether the mail was queued. The key
     /// is read whether or not the event carries a mail, and the event is written either way, so
     /// a request that may or may not mail costs the same store work (password-reset requests).
-    async fn append_event_mail_once(&self, event: EventDraft, dedupe_key: &str)
-    -> StoreResult<bool>;
+    async fn append_event_mail_once(
+        &self,
+        event: EventDraft,
+        dedupe_key: &str,
+    ) -> StoreResult<bool>;
     /// Mails of an organization ordered by id, after `page.after`, newest last.
     async fn list_outbox(&self, org_id: &str, page: &Page) -> StoreResult<Vec<OutboxMail>>;
     /// Claims at most `limit` mails, neither sent nor given up, due at `now` (oldest first),

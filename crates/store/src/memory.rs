@@ -806,9 +806,10 @@ impl Store for MemoryStore {
         dedupe_key: &str,
     ) -> StoreResult<bool> {
         let mut s = self.lock()?;
-        let taken = s.outbox.iter().any(|m| {
-            m.org_id == event.org_id && m.draft.dedupe_key.as_deref() == Some(dedupe_key)
-        });
+        let taken = s
+            .outbox
+            .iter()
+            .any(|m| m.org_id == event.org_id && m.draft.dedupe_key.as_deref() == Some(dedupe_key));
         if taken {
             event.mail = None;
         }
