@@ -1,5 +1,5 @@
 //! Vendor dialects: wire-compatible facades of five vendors' security-settings APIs
-//! (`../shared/dialects/README.md`), each over the same service operations as the native API.
+//! (`docs/dialects/`), each over the same service operations as the native API.
 //!
 //! Invariants: a dialect translates and never decides — it converts names and units, checks
 //! the vendor's documented ranges, calls the service, and maps the service's answer (and

@@ -1,4 +1,4 @@
-//! PlusAuth tenant settings (`../shared/dialects/README.md` §5, §6).
+//! PlusAuth tenant settings (`docs/dialects/plusauth.md`).
 //!
 //! `GET`/`PATCH /api/v1/tenants/{tenant_id}/settings`, `Authorization: Bearer`. GET answers the
 //! whole `TenantSettings` object; PATCH deep-merges a partial object and answers the merged

@@ -1,4 +1,4 @@
-//! SailPoint Identity Security Cloud password policies (`../shared/dialects/README.md` §4, §6).
+//! SailPoint Identity Security Cloud password policies (`docs/dialects/sailpoint.md`).
 //!
 //! The collection is served at both `/password-policies/v1[/{id}]` (SDK 2.x) and
 //! `/v3/password-policies[/{id}]` (SDK 1.x): list (a bare array; `limit` 0–250, default 250,

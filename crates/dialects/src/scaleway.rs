@@ -1,4 +1,4 @@
-//! Scaleway IAM organization security settings (`../shared/dialects/README.md` §1, §6).
+//! Scaleway IAM organization security settings (`docs/dialects/scaleway.md`).
 //!
 //! `GET`/`PATCH /iam/v1alpha1/organizations/{organization_id}/security-settings`, credentials in
 //! `x-auth-token`. Durations are `"<n>s"` strings on output; input accepts `<int>[.<frac>]s`,

@@ -1,4 +1,4 @@
-//! API key lifetimes against `api_keys.max_expiration` (DESIGN.md §2.6).
+//! API key lifetimes against `api_keys.max_expiration` (docs/design.md §2.6).
 //!
 //! Invariants: with a maximum set, a key cannot be created without an expiry or with one later
 //! than `now + max`; and a key is refused once `created + max` has passed even if it was created

@@ -54,7 +54,7 @@ impl Default for HashParams {
 
 impl HashParams {
     /// The cheapest parameters the libraries accept, for tests that hash a lot. Never for
-    /// production: a test asserts `Default` is what DESIGN.md says.
+    /// production: a test asserts `Default` is what docs/design.md §2.2 says.
     pub fn insecure_for_tests() -> HashParams {
         HashParams {
             argon2_memory_kib: 64,

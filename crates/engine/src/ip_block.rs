@@ -1,4 +1,5 @@
-//! IP brute-force blocking on top of the [`counter`](crate::counter) (DESIGN.md §2.4, §3.1 step 1).
+//! IP brute-force blocking on top of the [`counter`](crate::counter) (docs/design.md §2.4 and
+//! §3.1 step 1).
 //!
 //! Invariants: failures are counted per *source*: the client address cut to the policy's
 //! `ipv4_prefix` / `ipv6_prefix` (two addresses of one prefix share one counter, so rotating

@@ -1,4 +1,4 @@
-//! The pure enforcement engine of portcullis (DESIGN.md §3).
+//! The pure enforcement engine of portcullis (docs/design.md §3).
 //!
 //! No IO, no clock: every function that depends on time takes `now`, and every state machine
 //! takes its state and returns the new one with the events to record, so the store can apply a

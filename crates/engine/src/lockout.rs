@@ -1,5 +1,6 @@
 //! Account lockout on top of the [`counter`](crate::counter): which counter an attempt uses
-//! (its [`LockoutKey`]) and how it counts ([`lockout_limits`]), per DESIGN.md §2.3 and §3.1–3.3.
+//! (its [`LockoutKey`]) and how it counts ([`lockout_limits`]), per docs/design.md §2.3 and
+//! §3.1–3.3.
 //!
 //! Invariants: keys exist for login names that match no user (a lock never tells whether a user
 //! exists); login names are compared in their normalized form ([`normalize_login`]); password

@@ -1,4 +1,4 @@
-//! What a login becomes once the password is verified (DESIGN.md §3.1 step 5).
+//! What a login becomes once the password is verified (docs/design.md §3.1 step 5).
 //!
 //! Order: a disabled or inactive account is refused; then a password expired beyond its grace;
 //! then MFA enrollment overdue. Otherwise the login proceeds with two independent requirements

@@ -1,4 +1,4 @@
-//! Checking a candidate password against a password policy (DESIGN.md §2.2).
+//! Checking a candidate password against a password policy (docs/design.md §2.2).
 //!
 //! Invariants: every rule is evaluated and *all* violations are returned, each with a stable
 //! `password.*` code; lengths count Unicode code points; the blocklist and account attributes

@@ -1,6 +1,7 @@
-//! Session validity (DESIGN.md §3.4): a session lives while `now < created + max_session_duration`
-//! and, with an idle timeout, `now < last_used + idle_timeout`. Always evaluated against the
-//! *current* policy, so shortening a lifetime ends existing sessions at once.
+//! Session validity (docs/design.md §3.4): a session lives while
+//! `now < created + max_session_duration` and, with an idle timeout,
+//! `now < last_used + idle_timeout`. Always evaluated against the *current* policy, so
+//! shortening a lifetime ends existing sessions at once.
 
 use portcullis_model::{SessionPolicy, Timestamp};
 

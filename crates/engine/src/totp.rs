@@ -1,4 +1,4 @@
-//! TOTP second factor (RFC 6238, DESIGN.md §3.3): HMAC-SHA1, 30-second steps, 6 digits, the
+//! TOTP second factor (RFC 6238, docs/design.md §3.3): HMAC-SHA1, 30-second steps, 6 digits, the
 //! previous, current and next step accepted; and the recovery codes' shape.
 //!
 //! Pure: the time is a parameter and nothing here draws randomness or touches a store.

@@ -1,4 +1,4 @@
-//! The native HTTP API of portcullis (DESIGN.md §7): axum routes under `/v1`, bearer
+//! The native HTTP API of portcullis (docs/design.md §7): axum routes under `/v1`, bearer
 //! authentication, RFC 9457 problem+json errors, the OpenAPI 3.1 document, health and metrics.
 //!
 //! Invariants: handlers translate HTTP to service calls and back, nothing else — every decision

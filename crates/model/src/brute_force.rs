@@ -1,4 +1,4 @@
-//! The `brute_force` section: blocking client IPs that fail too often (DESIGN.md §2.4).
+//! The `brute_force` section: blocking client IPs that fail too often (docs/design.md §2.4).
 //!
 //! Units: `window` and `block_duration` are seconds. Invariants: `allowlist` holds at most 100
 //! entries, each an IPv4/IPv6 address or CIDR network; an allow-listed IP is never blocked.

@@ -1,4 +1,4 @@
-//! The canonical security-policy model of portcullis (DESIGN.md §2).
+//! The canonical security-policy model of portcullis (docs/design.md §2).
 //!
 //! Pure: no IO, no clock. Every section type has serde with the canonical field names, a
 //! `Default` that is the built-in instance default, and [`Validate`] rules that report *every*

@@ -1,4 +1,4 @@
-//! The `lockout` section: when failed password or OTP checks lock an account (DESIGN.md §2.3).
+//! The `lockout` section: when failed password or OTP checks lock an account (docs/design.md §2.3).
 //!
 //! Units: `window` and `lock_duration` are seconds; `None` means "until reset" and "until
 //! unlocked" respectively. Invariant: `max_password_attempts >= 1`; `max_otp_attempts = 0`

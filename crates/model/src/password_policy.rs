@@ -58,7 +58,7 @@ fn all_attributes() -> BTreeSet<AccountAttribute> {
     .into()
 }
 
-/// One named password policy (DESIGN.md §2.2). Serde names are the canonical API names.
+/// One named password policy (docs/design.md §2.2). Serde names are the canonical API names.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PasswordPolicy {

@@ -1,4 +1,4 @@
-//! Section names and the `details` every stored section carries (DESIGN.md §2.1).
+//! Section names and the `details` every stored section carries (docs/design.md §2.1).
 
 use std::fmt;
 use std::str::FromStr;

@@ -1,4 +1,4 @@
-//! The `session` section: session lifetimes and what a login shows (DESIGN.md §2.5).
+//! The `session` section: session lifetimes and what a login shows (docs/design.md §2.5).
 //!
 //! Units: seconds, except `account_validity_days`. Invariant: a session ends at
 //! `created + max_session_duration` and, when `idle_timeout` is set, `idle_timeout` seconds after

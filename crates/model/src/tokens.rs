@@ -1,5 +1,5 @@
 //! The `tokens` section: lifetimes, in seconds, of the tokens an OAuth/OIDC deployment issues
-//! (DESIGN.md §2.6), with the ranges PlusAuth documents. The eighth lifetime, the session's,
+//! (docs/design.md §2.6), with the ranges PlusAuth documents. The eighth lifetime, the session's,
 //! is `session.max_session_duration` (one value, not two; see docs/decisions/0002).
 
 use serde::{Deserialize, Serialize};

@@ -1,4 +1,4 @@
-//! Who is calling, and what that caller may do (DESIGN.md §4).
+//! Who is calling, and what that caller may do (docs/design.md §4).
 //!
 //! Invariants: an organization-bound caller never reaches another organization's data — such a
 //! request answers `NotFound`, exactly like a resource that does not exist; an instance

@@ -1,5 +1,5 @@
 //! The portcullis service: applies the engine's decisions to the store atomically
-//! (DESIGN.md §3–5).
+//! (docs/design.md §3–5).
 //!
 //! Invariants:
 //! - every change is one store call that writes the change and its events together;

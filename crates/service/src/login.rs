@@ -1,4 +1,4 @@
-//! The login flow (DESIGN.md §3.1): IP check → reserve on the lockout key → look up → verify off
+//! Login flow (docs/design.md §3.1): IP check → reserve on the lockout key → look up → verify off
 //! the async threads → complete → decide → session.
 //!
 //! Invariants:

@@ -1,4 +1,4 @@
-//! Counters the service keeps for `/metrics` (DESIGN.md §7): logins by result, locks, blocks,
+//! Counters the service keeps for `/metrics` (docs/design.md §7): logins by result, locks, blocks,
 //! password hashes and their time. Plain atomics, read by the HTTP layer's exposition.
 
 use std::sync::atomic::{AtomicU64, Ordering};

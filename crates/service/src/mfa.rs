@@ -1,4 +1,4 @@
-//! The TOTP second factor (DESIGN.md §3.3): enrollment by the user, removal (by the user with
+//! The TOTP second factor (docs/design.md §3.3): enrollment by the user, removal (by the user with
 //! its password, or by an administrator), and the login's second step.
 //!
 //! Invariants:

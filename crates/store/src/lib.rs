@@ -1,4 +1,4 @@
-//! The storage port of portcullis (DESIGN.md §6): one trait ([`Store`]) that every adapter
+//! The storage port of portcullis (docs/design.md §6): one trait ([`Store`]) that every adapter
 //! implements (SQLite, PostgreSQL, and the in-memory [`MemoryStore`] for fast tests), and the
 //! records it keeps.
 //!

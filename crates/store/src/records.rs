@@ -11,7 +11,7 @@ use portcullis_model::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// An access role (DESIGN.md §4).
+/// An access role (docs/design.md §4).
 #[derive(
     Clone,
     Copy,

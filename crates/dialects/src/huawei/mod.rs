@@ -1,4 +1,4 @@
-//! Huawei Cloud IAM security policies (`../shared/dialects/README.md` §3, §6).
+//! Huawei Cloud IAM security policies (`docs/dialects/huawei.md`).
 //!
 //! `GET`/`PUT /v3.0/OS-SECURITYPOLICY/domains/{domain_id}/login-policy`, `.../password-policy`
 //! and `.../protect-policy`, bodies wrapped in `{login_policy|password_policy|protect_policy}`.

@@ -1,4 +1,4 @@
-//! AK/SK request signatures, `SDK-HMAC-SHA256` (`../shared/dialects/README.md` §3).
+//! AK/SK request signatures, `SDK-HMAC-SHA256` (`docs/dialects/huawei.md`, authentication).
 //!
 //! canonical request = METHOD, canonical URI (each path segment percent-encoded except
 //! unreserved characters, always ending in `/`), canonical query (sorted `k=v` joined by `&`),

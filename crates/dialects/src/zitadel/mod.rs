@@ -1,5 +1,5 @@
 //! ZITADEL lockout, password complexity, password age and login policies
-//! (`../shared/dialects/README.md` §2, §6).
+//! (`docs/dialects/zitadel.md`).
 //!
 //! v1 REST: the management API (`/management/v1/policies/...`, organization from
 //! `x-zitadel-orgid` or the caller's own) with get, get default, add (409 when the organization

@@ -1,4 +1,5 @@
-//! The four ZITADEL policies and how each maps to canonical sections (§6 of the dialects doc).
+//! The four ZITADEL policies and how each maps to canonical sections (the field mapping of
+//! `docs/dialects/zitadel.md`).
 //!
 //! Input follows proto3: a field absent from an add or update body is its zero value, so an
 //! update replaces every field the policy names. Output follows protojson: lowerCamel names,

@@ -1,5 +1,5 @@
-//! Several replicas on one PostgreSQL database (DESIGN.md §3.2): exactness, IP blocking, unlock
-//! and policy propagation across processes, and a replica killed in the middle of a burst.
+//! Several replicas on one PostgreSQL database (docs/design.md §3.2): exactness, IP blocking,
+//! unlock and policy propagation across processes, and a replica killed in the middle of a burst.
 //! Each test makes its own database and drops it.
 
 use std::collections::BTreeMap;
