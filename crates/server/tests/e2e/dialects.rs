@@ -752,7 +752,15 @@ async fn every_dialect_refuses_trailing_data_and_duplicate_keys() {
     let json_type = ("content-type", "application/json");
     let scaleway = format!("/iam/v1alpha1/organizations/{ORG}/security-settings");
     // (dialect, method, path, headers, a good body, the envelope's error field)
-    let writes: [(&str, Method, &str, Vec<(&str, &str)>, &str, &str); 6] = [
+    type Write<'a> = (
+        &'a str,
+        Method,
+        &'a str,
+        Vec<(&'a str, &'a str)>,
+        &'a str,
+        &'a str,
+    );
+    let writes: [Write; 6] = [
         (
             "zitadel v1",
             Method::POST,
