@@ -141,10 +141,7 @@ fn to_dto(policy: &PasswordPolicy, details: &SectionDetails) -> Value {
             i64::try_from(v).unwrap_or(i64::MAX)
         }
     };
-    let rfc3339 = |at: time::OffsetDateTime| {
-        at.format(&time::format_description::well_known::Rfc3339)
-            .ok()
-    };
+    let rfc3339 = |at: time::OffsetDateTime| Some(portcullis_model::rfc3339(at));
     json!({
         "id": policy.id,
         "name": policy.name,

@@ -50,6 +50,17 @@ pub struct CounterLimits {
     pub reset_after_success: bool,
 }
 
+impl CounterLimits {
+    /// Limits under which nothing ever locks: for lifting a stored lock when the policy that
+    /// placed it is off now.
+    pub const COUNTING_NOTHING: CounterLimits = CounterLimits {
+        max_failures: u32::MAX,
+        window: None,
+        lock_for: None,
+        reset_after_success: true,
+    };
+}
+
 /// A lock in force.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lock {

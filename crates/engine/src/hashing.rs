@@ -65,6 +65,13 @@ impl HashParams {
     }
 }
 
+/// Whether `password` can be hashed with `algorithm` at all (bcrypt reads at most
+/// [`BCRYPT_MAX_BYTES`] bytes): a login re-hashes a stored hash into the policy's algorithm only
+/// when this holds, and otherwise keeps the stored one.
+pub fn can_hash_with(password: &str, algorithm: HashAlgorithm) -> bool {
+    algorithm != HashAlgorithm::Bcrypt || password.len() as u64 <= BCRYPT_MAX_BYTES
+}
+
 /// What the login flow and password changes need from a hasher.
 pub trait PasswordHashing: Send + Sync {
     /// Hashes `password` with `algorithm` at the configured cost.

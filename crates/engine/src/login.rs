@@ -45,6 +45,21 @@ pub struct UserFacts {
     pub email_unverified: bool,
 }
 
+/// When MFA became required for a user, from which its enrollment grace runs: the latest of
+/// its creation, the last change of a section that can require MFA (`sections_changed_at`)
+/// and the removal of its factor.
+pub fn mfa_required_since(
+    created_at: Timestamp,
+    sections_changed_at: &[Timestamp],
+    factor_removed_at: Option<Timestamp>,
+) -> Timestamp {
+    sections_changed_at
+        .iter()
+        .copied()
+        .chain(factor_removed_at)
+        .fold(created_at, Timestamp::max)
+}
+
 /// The policies that apply to the login.
 #[derive(Clone, Copy, Debug)]
 pub struct LoginPolicies<'a> {

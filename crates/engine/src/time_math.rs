@@ -16,6 +16,14 @@ pub fn plus_days(t: Timestamp, days: u64) -> Timestamp {
     plus(t, days.saturating_mul(86_400))
 }
 
+/// Whole seconds from `now` until `until`, rounded up; 0 when `until` is `None` or passed.
+pub fn seconds_until(until: Option<Timestamp>, now: Timestamp) -> u64 {
+    until.map_or(0, |u| {
+        let secs = (u - now).as_seconds_f64().ceil();
+        if secs > 0.0 { secs as u64 } else { 0 }
+    })
+}
+
 fn far_future() -> OffsetDateTime {
     time::macros::datetime!(9999-12-31 23:59:59 UTC)
 }

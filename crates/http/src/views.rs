@@ -1,14 +1,10 @@
 //! Response bodies that are the HTTP layer's own (lists, organizations, login answers).
 
-use portcullis_model::Timestamp;
 use portcullis_service::{ApiKeyView, LastLogin, OutboxView, UserView};
 use portcullis_store::{Event, Org};
 use serde::Serialize;
 
-pub(crate) fn rfc3339(t: Timestamp) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
+pub(crate) use portcullis_model::rfc3339;
 
 /// An organization.
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -42,7 +42,7 @@ pub use password_policy::{
 pub use policy::{
     EffectivePolicy, InstancePolicy, OrgOverrides, Resolved, SectionValue, Stored, resolve,
 };
-pub use section::{SectionDetails, SectionKind, Timestamp, UnknownSection};
+pub use section::{SectionDetails, SectionKind, Timestamp, UnknownSection, rfc3339};
 pub use session::{SESSION_MAX, SESSION_MIN, SessionPolicy};
 pub use tokens::{TOKEN_RANGES, TokensPolicy};
 pub use validate::{Checker, Valid, Validate};

@@ -9,6 +9,13 @@ use time::OffsetDateTime;
 /// A point in time, UTC. The model and engine never read the clock: time is always an argument.
 pub type Timestamp = OffsetDateTime;
 
+/// An instant as RFC 3339 text, the one form every API shows (empty for an instant outside the
+/// years 0–9999, which no stored or computed instant reaches).
+pub fn rfc3339(t: Timestamp) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
 /// Where a stored section comes from and when it last changed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SectionDetails {

@@ -15,21 +15,23 @@
 
 use std::net::IpAddr;
 
-use portcullis_engine::counter::{
-    Attempt, Completion, CounterEvent, CounterLimits, CounterState, Lock, Refusal,
-};
+use portcullis_engine::counter::{Attempt, Completion, CounterLimits, Refusal};
+use portcullis_engine::hashing::can_hash_with;
 use portcullis_engine::ip_block::{IpBlocking, IpStatus, canonical_ip, source_key, source_label};
 use portcullis_engine::lockout::{LockoutKey, SecretKind, lockout_limits, normalize_login};
-use portcullis_engine::login::{LoginPolicies, LoginRefusal, MfaStep, UserFacts, decide_login};
+use portcullis_engine::login::{
+    LoginPolicies, LoginRefusal, MfaStep, UserFacts, decide_login, mfa_required_since,
+};
 use portcullis_engine::password_check::{AccountContext, check_rules};
-use portcullis_engine::time_math::plus;
+use portcullis_engine::time_math::seconds_until;
 use portcullis_model::names::{forbidden_in_name, legacy_login_key};
-use portcullis_model::{EffectivePolicy, HashAlgorithm, Timestamp};
-use portcullis_store::{CounterChange, EventDraft, LoginRecord, Session, SessionStage, User};
-use serde::Serialize;
+use portcullis_model::{EffectivePolicy, Timestamp};
+use portcullis_store::{EventDraft, LoginRecord, Session, SessionStage, User};
 use serde_json::{Value, json};
 
+use crate::counters::{CounterKind, CounterRef, refusal_until};
 use crate::error::{ServiceError, ServiceResult};
+use crate::login_answers::{LastLogin, LoginAnswer, LoginGranted, LoginRequest, MfaChallenge};
 use crate::mail::LockNotice;
 use crate::secrets::{SESSION_PREFIX, new_id, new_token, random_u64, token_hash};
 use crate::service::{Context, Service};
@@ -41,131 +43,6 @@ pub(crate) const MAX_LOGIN_CHARS: usize = 256;
 /// bidirectional-control code point).
 pub(crate) fn possible_login(login: &str) -> bool {
     login.chars().count() <= MAX_LOGIN_CHARS && !login.chars().any(forbidden_in_name)
-}
-
-/// A login attempt.
-#[derive(Clone)]
-pub struct LoginRequest {
-    /// Login name as typed.
-    pub login: String,
-    /// Password as typed. Never logged.
-    pub password: String,
-    /// Client IP (socket, or trusted proxy's `X-Forwarded-For`).
-    pub ip: IpAddr,
-}
-
-impl std::fmt::Debug for LoginRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoginRequest")
-            .field("login", &self.login)
-            .field("ip", &self.ip)
-            .finish_non_exhaustive()
-    }
-}
-
-/// The previous successful login, shown when `show_recent_login_info` is on.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct LastLogin {
-    /// When (none: first login).
-    #[serde(with = "time::serde::rfc3339::option")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub at: Option<Timestamp>,
-    /// From where.
-    pub ip: Option<String>,
-    /// Failed attempts counted since (in the current lockout cycle).
-    pub failed_attempts: u32,
-}
-
-/// A successful password step.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LoginGranted {
-    /// The session token, shown once.
-    pub token: String,
-    /// The user.
-    pub user_id: String,
-    /// Absolute end of the session.
-    pub expires_at: Timestamp,
-    /// End if unused.
-    pub idle_expires_at: Option<Timestamp>,
-    /// The session may only change the password.
-    pub password_change_required: bool,
-    /// MFA is required and not enrolled: it must be enrolled before this time.
-    pub mfa_enroll_by: Option<Timestamp>,
-    /// When the password expires.
-    pub password_expires_at: Option<Timestamp>,
-    /// Previous login.
-    pub last_login: Option<LastLogin>,
-    /// Login banner.
-    pub banner: Option<String>,
-}
-
-/// The password step passed and a second factor must follow. Nothing else about the account
-/// is told before it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MfaChallenge {
-    /// The challenge to complete with a code, shown once (no credential by itself).
-    pub challenge: String,
-    /// The user.
-    pub user_id: String,
-    /// When the challenge ends.
-    pub expires_at: Timestamp,
-    /// The session it completes into may only change the password.
-    pub password_change_required: bool,
-}
-
-/// What a login attempt answers.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum LoginAnswer {
-    /// Logged in.
-    Granted(Box<LoginGranted>),
-    /// The password step passed; a second factor must follow.
-    MfaChallenge(Box<MfaChallenge>),
-    /// Wrong password, unknown user, or a hidden lock.
-    InvalidCredentials,
-    /// The account is locked (revealed); `until` none = until unlocked or not yet known.
-    Locked {
-        /// When the lock ends by itself.
-        until: Option<Timestamp>,
-    },
-    /// Disabled by an administrator or inactive too long.
-    Disabled,
-    /// Registered itself and has not verified its email address yet (verification forced).
-    EmailNotVerified,
-    /// The password expired and its grace is over.
-    PasswordExpired,
-    /// MFA is required, not enrolled, and the enrollment grace is over.
-    MfaEnrollmentOverdue,
-    /// The second step: the code is neither the current TOTP code nor an unused recovery code.
-    InvalidCode,
-    /// The second step: the challenge is unknown, expired or already completed.
-    InvalidChallenge,
-    /// The client IP is blocked for `retry_after` more seconds.
-    IpBlocked {
-        /// Seconds until the block ends.
-        retry_after: u64,
-    },
-}
-
-/// Which counter a transition ran on, to name its events.
-#[derive(Clone, Copy)]
-pub(crate) enum CounterKind {
-    Account,
-    Ip,
-}
-
-/// The counter a transition runs on, and what its events say.
-pub(crate) struct CounterRef<'a> {
-    pub(crate) ctx: &'a Context,
-    pub(crate) org_id: &'a str,
-    pub(crate) key: &'a str,
-    pub(crate) kind: CounterKind,
-    pub(crate) subject: &'a Value,
-    pub(crate) now: Timestamp,
-    /// How the counter counts under the policy in force (`None`: the policy counts nothing);
-    /// gives the new state's due time.
-    pub(crate) limits: Option<&'a CounterLimits>,
-    /// Who hears of a lock this transition places.
-    pub(crate) notice: Option<&'a LockNotice>,
 }
 
 /// A reservation held on a lockout key.
@@ -186,94 +63,7 @@ pub(crate) struct Attempt0<'a> {
     pub(crate) now: Timestamp,
 }
 
-/// When a refused reservation's lock ends (`None`: until unlocked, or not known).
-pub(crate) fn refusal_until(refusal: Refusal) -> Option<Timestamp> {
-    match refusal {
-        Refusal::Locked(lock) => lock.until,
-        Refusal::Saturated => None,
-    }
-}
-
-fn seconds_until(until: Option<Timestamp>, now: Timestamp) -> u64 {
-    until.map_or(0, |u| {
-        let secs = (u - now).as_seconds_f64().ceil();
-        if secs > 0.0 { secs as u64 } else { 0 }
-    })
-}
-
 impl Service {
-    /// Turns a counter's events into event drafts.
-    fn counter_drafts(&self, c: &CounterRef<'_>, events: &[CounterEvent]) -> Vec<EventDraft> {
-        let (ctx, org_id, kind, subject, now) = (c.ctx, c.org_id, c.kind, c.subject, c.now);
-        let (locked, expired, unlocked) = match kind {
-            CounterKind::Account => ("account.locked", "account.lock_expired", "account.unlocked"),
-            CounterKind::Ip => ("ip.blocked", "ip.block_expired", "ip.unblocked"),
-        };
-        events
-            .iter()
-            .map(|e| {
-                let (name, lock): (&str, Option<&Lock>) = match e {
-                    CounterEvent::Locked(lock) => (locked, Some(lock)),
-                    CounterEvent::LockExpired(lock) => (expired, Some(lock)),
-                    CounterEvent::Unlocked(lock) => (unlocked, Some(lock)),
-                    CounterEvent::ReservationExpired { .. } => ("login.attempt_expired", None),
-                };
-                let mut payload = subject.clone();
-                if let (Value::Object(fields), Some(lock)) = (&mut payload, lock) {
-                    fields.insert("until".into(), json!(lock.until.map(rfc3339)));
-                }
-                let mut draft = self.event(ctx, Some(org_id), name, now, payload);
-                if let (CounterEvent::Locked(lock), Some(notice)) = (e, c.notice) {
-                    draft.mail = self.lock_mail(notice, lock, now);
-                }
-                draft
-            })
-            .collect()
-    }
-
-    /// Applies one counter transition in the store; answers what the transition decided.
-    pub(crate) async fn counter_step<T: Send>(
-        &self,
-        c: &CounterRef<'_>,
-        extra: Vec<EventDraft>,
-        mut step: impl FnMut(&mut CounterState) -> (T, Vec<CounterEvent>) + Send,
-    ) -> ServiceResult<T> {
-        let (org_id, kind) = (c.org_id, c.kind);
-        let retention = self.retention.counter_seconds;
-        let mut decision = None;
-        let mut locks = 0;
-        self.store
-            .update_counter(org_id, c.key, &mut |state| {
-                let (d, events) = step(state);
-                decision = Some(d);
-                // Counted from the last run only: the store may run the closure again.
-                locks = events
-                    .iter()
-                    .filter(|e| matches!(e, CounterEvent::Locked(_)))
-                    .count() as u64;
-                let mut drafts = extra.clone();
-                drafts.extend(self.counter_drafts(c, &events));
-                let due_at = match c.limits {
-                    Some(limits) => state.due_at(Some(limits), retention),
-                    // A counter the policy no longer counts is looked at again a retention
-                    // period later (its state is left as it is).
-                    None => Some(plus(c.now, retention)),
-                };
-                CounterChange {
-                    events: drafts,
-                    due_at,
-                }
-            })
-            .await?;
-        // Committed: now the locks count.
-        let counter = match kind {
-            CounterKind::Account => &self.metrics.locks,
-            CounterKind::Ip => &self.metrics.blocks,
-        };
-        crate::metrics::Metrics::add(counter, locks);
-        decision.ok_or_else(|| ServiceError::Internal("counter update did not run".into()))
-    }
-
     /// Logs in with a password.
     pub async fn login(
         &self,
@@ -457,14 +247,14 @@ impl Service {
             password_set_by_admin: user.password_set_by_admin,
             password_compliant: check_rules(rules, &request.password, &account).is_empty(),
             mfa_enrolled,
-            // The grace runs from when MFA became required for this user: its creation, the
-            // last change of a section that can require it, or the removal of its factor,
-            // whichever is later.
-            mfa_required_since: user
-                .created_at
-                .max(a.policy.mfa.details.changed_at)
-                .max(a.policy.password.details.changed_at)
-                .max(factor_removed_at.unwrap_or(user.created_at)),
+            mfa_required_since: mfa_required_since(
+                user.created_at,
+                &[
+                    a.policy.mfa.details.changed_at,
+                    a.policy.password.details.changed_at,
+                ],
+                factor_removed_at,
+            ),
             email_unverified: user.verification_pending
                 && a.policy.features.value.force_email_verification,
         };
@@ -505,8 +295,7 @@ impl Service {
 
         let stored_hash = user.password_hash.clone().unwrap_or_default();
         let rehash = if self.hasher.needs_rehash(&stored_hash, rules.hash_algorithm)
-            && !(rules.hash_algorithm == HashAlgorithm::Bcrypt
-                && request.password.len() as u64 > portcullis_model::BCRYPT_MAX_BYTES)
+            && can_hash_with(&request.password, rules.hash_algorithm)
         {
             Some(
                 self.hash_password(&request.password, rules.hash_algorithm)
@@ -767,35 +556,6 @@ impl Service {
         }
     }
 
-    /// The counters of a login name of `kinds`: the login-scope key and every per-source key
-    /// (`login_and_ip` scope), whatever the scope in force now and however many there are.
-    async fn login_counter_keys(
-        &self,
-        org_id: &str,
-        login: &str,
-        kinds: &[SecretKind],
-    ) -> ServiceResult<Vec<String>> {
-        let mut found = Vec::new();
-        for &kind in kinds {
-            // The login part of a key is escaped, so only this login's keys share the prefix.
-            let prefix = LockoutKey::login_prefix(kind, &normalize_login(login));
-            let mut after: Option<String> = None;
-            loop {
-                let keys = self
-                    .store
-                    .counter_keys(org_id, &prefix, after.as_deref())
-                    .await?;
-                let full = keys.len() >= portcullis_store::MAX_PAGE as usize;
-                after = keys.last().cloned();
-                found.extend(keys);
-                if !full {
-                    break;
-                }
-            }
-        }
-        Ok(found)
-    }
-
     /// The user with login name `login` as typed: looked up by its comparison form, and by the
     /// form stored before the current profile when the two differ (users created earlier).
     pub(crate) async fn find_user_by_name(
@@ -813,100 +573,4 @@ impl Service {
         }
         Ok(self.store.find_user_by_login(org_id, &legacy).await?)
     }
-
-    /// Lifts every lock of a login name, password and one-time-code alike (admin unlock, admin
-    /// password reset); answers whether one was in force.
-    pub(crate) async fn unlock_login(
-        &self,
-        ctx: &Context,
-        org_id: &str,
-        login: &str,
-    ) -> ServiceResult<bool> {
-        self.unlock_login_kinds(ctx, org_id, login, &[SecretKind::Password, SecretKind::Otp])
-            .await
-    }
-
-    /// Lifts the locks of a login name's counters of `kinds`; answers whether one was in force.
-    pub(crate) async fn unlock_login_kinds(
-        &self,
-        ctx: &Context,
-        org_id: &str,
-        login: &str,
-        kinds: &[SecretKind],
-    ) -> ServiceResult<bool> {
-        let policy = self.effective_policy(org_id).await?;
-        let mut lifted = false;
-        for key in self.login_counter_keys(org_id, login, kinds).await? {
-            let subject = json!({"login": normalize_login(login), "key": key});
-            lifted |= self
-                .unlock_key(ctx, &policy, org_id, &key, &subject, |_| true)
-                .await?;
-        }
-        Ok(lifted)
-    }
-
-    /// Unlocks one lockout key (lifts its lock and clears its count) when `which` accepts the
-    /// stored lock (`None`: none); answers whether a lock was lifted. Works even when the policy
-    /// is now off (the stored lock is lifted whatever the limits).
-    pub(crate) async fn unlock_key(
-        &self,
-        ctx: &Context,
-        policy: &EffectivePolicy,
-        org_id: &str,
-        key: &str,
-        subject: &Value,
-        which: impl Fn(Option<&Lock>) -> bool + Send + Sync,
-    ) -> ServiceResult<bool> {
-        let limits =
-            lockout_limits(&policy.lockout.value, SecretKind::Password).unwrap_or(CounterLimits {
-                max_failures: u32::MAX,
-                window: None,
-                lock_for: None,
-                reset_after_success: true,
-            });
-        let now = self.now();
-        self.counter_step(
-            &CounterRef {
-                ctx,
-                org_id,
-                key,
-                kind: CounterKind::Account,
-                subject,
-                now,
-                limits: Some(&limits),
-                notice: None,
-            },
-            Vec::new(),
-            |s| {
-                if which(s.lock.as_ref()) {
-                    let out = s.unlock(&limits, now);
-                    (out.decision, out.events)
-                } else {
-                    (false, Vec::new())
-                }
-            },
-        )
-        .await
-    }
-
-    /// The password counters of a login name (every scope), as stored.
-    pub(crate) async fn lock_states(
-        &self,
-        org_id: &str,
-        login: &str,
-    ) -> ServiceResult<Vec<CounterState>> {
-        let mut states = Vec::new();
-        for key in self
-            .login_counter_keys(org_id, login, &[SecretKind::Password, SecretKind::Otp])
-            .await?
-        {
-            states.push(self.store.get_counter(org_id, &key).await?);
-        }
-        Ok(states)
-    }
-}
-
-pub(crate) fn rfc3339(t: Timestamp) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }

@@ -13,9 +13,9 @@ use portcullis_model::Timestamp;
 use portcullis_store::{MailDraft, ORG_ADMINS, User};
 
 use crate::action_token::{Claims, Purpose, lock_binding, reset_binding};
-use crate::login::rfc3339;
 use crate::service::Service;
 use portcullis_engine::time_math::plus;
+use portcullis_model::rfc3339;
 
 /// The placeholder the sender replaces with the signed token.
 pub(crate) const TOKEN_PLACEHOLDER: &str = "{token}";

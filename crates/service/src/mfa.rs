@@ -25,8 +25,10 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::caller::{Action, Caller};
+use crate::counters::{CounterKind, CounterRef, refusal_until};
 use crate::error::{ServiceError, ServiceResult};
-use crate::login::{Attempt0, CounterKind, CounterRef, LoginAnswer, LoginGranted, refusal_until};
+use crate::login::Attempt0;
+use crate::login_answers::{LoginAnswer, LoginGranted};
 use crate::mail::LockNotice;
 use crate::secrets::{SESSION_PREFIX, new_token, random_u64, token_hash};
 use crate::service::{Context, Service};

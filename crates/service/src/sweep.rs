@@ -11,17 +11,15 @@
 //! looked at again one counter retention later); each counter is settled through the same
 //! atomic update as a login, which also writes its next due time.
 
-use portcullis_engine::counter::{CounterLimits, CounterState};
-use portcullis_engine::ip_block::IpBlocking;
-use portcullis_engine::lockout::{SecretKind, lockout_limits};
+use portcullis_engine::counter::CounterState;
 use portcullis_engine::password_age::{expires_at, warn_from};
 use portcullis_model::{EffectivePolicy, Timestamp};
 use portcullis_store::{DueCounter, Page};
 use serde::Serialize;
 use serde_json::json;
 
+use crate::counters::{CounterKind, CounterRef, limits_for};
 use crate::error::{ServiceError, ServiceResult};
-use crate::login::{CounterKind, CounterRef};
 use crate::service::{Context, Service};
 use portcullis_engine::time_math::plus;
 
@@ -71,23 +69,6 @@ pub struct SweepReport {
     pub events_deleted: u64,
     /// Organizations or counters skipped after an error (logged).
     pub errors: u64,
-}
-
-fn limits_for(policy: &EffectivePolicy, key: &str) -> Option<(CounterLimits, CounterKind)> {
-    if key.starts_with("ip|") {
-        // The allow-list does not matter here: a counter that exists was counted.
-        return IpBlocking::new(&policy.brute_force.value)
-            .limits()
-            .map(|l| (l, CounterKind::Ip));
-    }
-    let kind = if key.starts_with("password|") {
-        SecretKind::Password
-    } else if key.starts_with("otp|") {
-        SecretKind::Otp
-    } else {
-        return None;
-    };
-    lockout_limits(&policy.lockout.value, kind).map(|l| (l, CounterKind::Account))
 }
 
 impl Service {
@@ -296,7 +277,7 @@ impl Service {
                     Some(org_id),
                     "user.password.expiring",
                     now,
-                    json!({"user_id": user.id, "expires_at": crate::login::rfc3339(expires)}),
+                    json!({"user_id": user.id, "expires_at": portcullis_model::rfc3339(expires)}),
                 );
                 event.mail = Some(mail);
                 if self.store.queue_mail_once(event).await? {

@@ -605,7 +605,7 @@ impl Service {
         current: &str,
         new: &str,
         ip: std::net::IpAddr,
-    ) -> ServiceResult<crate::login::LoginAnswer> {
+    ) -> ServiceResult<crate::login_answers::LoginAnswer> {
         let (Some(org_id), Some(user_id), Some(_)) = (
             caller.org_id.as_deref(),
             caller.user_id.as_deref(),
@@ -636,7 +636,7 @@ impl Service {
             .login(
                 ctx,
                 org_id,
-                crate::login::LoginRequest {
+                crate::login_answers::LoginRequest {
                     login: user.login.clone(),
                     password: current.to_owned(),
                     ip,
@@ -645,8 +645,10 @@ impl Service {
             .await?;
         // The current password verified (a second factor was passed to get this session).
         let opened = match &answer {
-            crate::login::LoginAnswer::Granted(granted) => granted.token.clone(),
-            crate::login::LoginAnswer::MfaChallenge(challenge) => challenge.challenge.clone(),
+            crate::login_answers::LoginAnswer::Granted(granted) => granted.token.clone(),
+            crate::login_answers::LoginAnswer::MfaChallenge(challenge) => {
+                challenge.challenge.clone()
+            }
             _ => return Ok(answer),
         };
         if let Err(e) = check {
@@ -676,7 +678,7 @@ impl Service {
         self.login(
             ctx,
             org_id,
-            crate::login::LoginRequest {
+            crate::login_answers::LoginRequest {
                 login: user.login,
                 password: new.to_owned(),
                 ip,

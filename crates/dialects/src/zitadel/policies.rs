@@ -380,10 +380,7 @@ fn known_fields(body: &Map<String, Value>, known: &[&str]) -> Result<(), String>
 
 /// `ObjectDetails` of a section.
 pub(super) fn details(details: &SectionDetails) -> Value {
-    let timestamp = |at: time::OffsetDateTime| {
-        at.format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default()
-    };
+    let timestamp = portcullis_model::rfc3339;
     omit_zero(json!({
         "sequence": details.sequence.to_string(),
         "creationDate": timestamp(details.created_at),

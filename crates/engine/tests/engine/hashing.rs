@@ -1,7 +1,7 @@
 //! Hashing: both algorithms, re-hash detection, dummy hashes, no truncation.
 
 use argon2::password_hash::PasswordHash;
-use portcullis_engine::hashing::{HashError, HashParams, Hasher, PasswordHashing};
+use portcullis_engine::hashing::{HashError, HashParams, Hasher, PasswordHashing, can_hash_with};
 use portcullis_model::HashAlgorithm::{self, Argon2id, Bcrypt};
 
 fn cheap() -> Hasher {
@@ -137,4 +137,12 @@ fn dummy_hash_has_the_configured_cost_and_never_matches() {
         }
     }
     assert!(h.dummy_hash(HashAlgorithm::Bcrypt).starts_with("$2b$12$"));
+}
+
+#[test]
+fn bcrypt_takes_at_most_72_bytes_argon2id_any() {
+    let long = "é".repeat(37); // 74 bytes, 37 characters
+    assert!(can_hash_with(&"a".repeat(72), Bcrypt));
+    assert!(!can_hash_with(&long, Bcrypt));
+    assert!(can_hash_with(&long, Argon2id));
 }

@@ -2,7 +2,7 @@
 
 use portcullis_engine::login::{
     ChangeReason, LoginGrant, LoginPolicies, LoginRefusal, MfaStep, UserFacts, decide_login,
-    mfa_required,
+    mfa_required, mfa_required_since,
 };
 use portcullis_model::{MfaPolicy, PasswordPolicy, SessionPolicy};
 
@@ -282,4 +282,22 @@ fn the_grant_carries_the_password_expiry() {
     };
     let grant = decide_login(policies, &user(), ip("192.0.2.1"), at(DAY)).unwrap();
     assert_eq!(grant.password_expires_at, Some(at(30 * DAY)));
+}
+
+#[test]
+fn the_mfa_grace_runs_from_the_latest_reason() {
+    assert_eq!(mfa_required_since(at(100), &[], None), at(100));
+    assert_eq!(
+        mfa_required_since(at(100), &[at(50), at(70)], None),
+        at(100)
+    );
+    assert_eq!(
+        mfa_required_since(at(100), &[at(300), at(200)], None),
+        at(300)
+    );
+    assert_eq!(
+        mfa_required_since(at(100), &[at(300)], Some(at(400))),
+        at(400)
+    );
+    assert_eq!(mfa_required_since(at(100), &[], Some(at(10))), at(100));
 }

@@ -27,3 +27,4 @@ mod replicas;
 mod smtp_sink;
 mod support;
 mod sweeps;
+mod validation;

@@ -1,0 +1,263 @@
+//! The counter layer under logins, unlocks and sweeps: one transition applied atomically in
+//! the store ([`Service::counter_step`]), its events named once per counter kind, and the
+//! operations on every counter of a login name (unlock, lock states).
+//!
+//! Invariants:
+//! - a counter changes only through [`Service::counter_step`], which hands the engine's
+//!   transition to `Store::update_counter` with the events and the new state's due time, so the
+//!   state, its events and its due time commit together;
+//! - the lock metrics count a lock only once its transaction committed;
+//! - the keys of a login name are found by an escaped prefix (docs/decisions/0009), every page
+//!   of them, so no other login's key is ever reached and none of this login's is missed.
+
+use portcullis_engine::counter::{CounterEvent, CounterLimits, CounterState, Lock, Refusal};
+use portcullis_engine::ip_block::IpBlocking;
+use portcullis_engine::lockout::{LockoutKey, SecretKind, lockout_limits, normalize_login};
+use portcullis_engine::time_math::plus;
+use portcullis_model::{EffectivePolicy, Timestamp, rfc3339};
+use portcullis_store::{CounterChange, EventDraft};
+use serde_json::{Value, json};
+
+use crate::error::{ServiceError, ServiceResult};
+use crate::mail::LockNotice;
+use crate::service::{Context, Service};
+
+/// Which counter a transition ran on, to name its events.
+#[derive(Clone, Copy)]
+pub(crate) enum CounterKind {
+    Account,
+    Ip,
+}
+
+/// The counter a transition runs on, and what its events say.
+pub(crate) struct CounterRef<'a> {
+    pub(crate) ctx: &'a Context,
+    pub(crate) org_id: &'a str,
+    pub(crate) key: &'a str,
+    pub(crate) kind: CounterKind,
+    pub(crate) subject: &'a Value,
+    pub(crate) now: Timestamp,
+    /// How the counter counts under the policy in force (`None`: the policy counts nothing);
+    /// gives the new state's due time.
+    pub(crate) limits: Option<&'a CounterLimits>,
+    /// Who hears of a lock this transition places.
+    pub(crate) notice: Option<&'a LockNotice>,
+}
+
+/// When a refused reservation's lock ends (`None`: until unlocked, or not known).
+pub(crate) fn refusal_until(refusal: Refusal) -> Option<Timestamp> {
+    match refusal {
+        Refusal::Locked(lock) => lock.until,
+        Refusal::Saturated => None,
+    }
+}
+
+/// How the policy counts the counter `key`, and which kind of counter it is; `None` when the
+/// policy counts nothing there now, or the key is none of ours.
+pub(crate) fn limits_for(
+    policy: &EffectivePolicy,
+    key: &str,
+) -> Option<(CounterLimits, CounterKind)> {
+    if key.starts_with("ip|") {
+        // The allow-list does not matter here: a counter that exists was counted.
+        return IpBlocking::new(&policy.brute_force.value)
+            .limits()
+            .map(|l| (l, CounterKind::Ip));
+    }
+    let kind = if key.starts_with("password|") {
+        SecretKind::Password
+    } else if key.starts_with("otp|") {
+        SecretKind::Otp
+    } else {
+        return None;
+    };
+    lockout_limits(&policy.lockout.value, kind).map(|l| (l, CounterKind::Account))
+}
+
+impl Service {
+    /// Turns a counter's events into event drafts.
+    fn counter_drafts(&self, c: &CounterRef<'_>, events: &[CounterEvent]) -> Vec<EventDraft> {
+        let (ctx, org_id, kind, subject, now) = (c.ctx, c.org_id, c.kind, c.subject, c.now);
+        let (locked, expired, unlocked) = match kind {
+            CounterKind::Account => ("account.locked", "account.lock_expired", "account.unlocked"),
+            CounterKind::Ip => ("ip.blocked", "ip.block_expired", "ip.unblocked"),
+        };
+        events
+            .iter()
+            .map(|e| {
+                let (name, lock): (&str, Option<&Lock>) = match e {
+                    CounterEvent::Locked(lock) => (locked, Some(lock)),
+                    CounterEvent::LockExpired(lock) => (expired, Some(lock)),
+                    CounterEvent::Unlocked(lock) => (unlocked, Some(lock)),
+                    CounterEvent::ReservationExpired { .. } => ("login.attempt_expired", None),
+                };
+                let mut payload = subject.clone();
+                if let (Value::Object(fields), Some(lock)) = (&mut payload, lock) {
+                    fields.insert("until".into(), json!(lock.until.map(rfc3339)));
+                }
+                let mut draft = self.event(ctx, Some(org_id), name, now, payload);
+                if let (CounterEvent::Locked(lock), Some(notice)) = (e, c.notice) {
+                    draft.mail = self.lock_mail(notice, lock, now);
+                }
+                draft
+            })
+            .collect()
+    }
+
+    /// Applies one counter transition in the store; answers what the transition decided.
+    pub(crate) async fn counter_step<T: Send>(
+        &self,
+        c: &CounterRef<'_>,
+        extra: Vec<EventDraft>,
+        mut step: impl FnMut(&mut CounterState) -> (T, Vec<CounterEvent>) + Send,
+    ) -> ServiceResult<T> {
+        let (org_id, kind) = (c.org_id, c.kind);
+        let retention = self.retention.counter_seconds;
+        let mut decision = None;
+        let mut locks = 0;
+        self.store
+            .update_counter(org_id, c.key, &mut |state| {
+                let (d, events) = step(state);
+                decision = Some(d);
+                // Counted from the last run only: the store may run the closure again.
+                locks = events
+                    .iter()
+                    .filter(|e| matches!(e, CounterEvent::Locked(_)))
+                    .count() as u64;
+                let mut drafts = extra.clone();
+                drafts.extend(self.counter_drafts(c, &events));
+                let due_at = match c.limits {
+                    Some(limits) => state.due_at(Some(limits), retention),
+                    // A counter the policy no longer counts is looked at again a retention
+                    // period later (its state is left as it is).
+                    None => Some(plus(c.now, retention)),
+                };
+                CounterChange {
+                    events: drafts,
+                    due_at,
+                }
+            })
+            .await?;
+        // Committed: now the locks count.
+        let counter = match kind {
+            CounterKind::Account => &self.metrics.locks,
+            CounterKind::Ip => &self.metrics.blocks,
+        };
+        crate::metrics::Metrics::add(counter, locks);
+        decision.ok_or_else(|| ServiceError::Internal("counter update did not run".into()))
+    }
+
+    /// The counters of a login name of `kinds`: the login-scope key and every per-source key
+    /// (`login_and_ip` scope), whatever the scope in force now and however many there are.
+    async fn login_counter_keys(
+        &self,
+        org_id: &str,
+        login: &str,
+        kinds: &[SecretKind],
+    ) -> ServiceResult<Vec<String>> {
+        let mut found = Vec::new();
+        for &kind in kinds {
+            // The login part of a key is escaped, so only this login's keys share the prefix.
+            let prefix = LockoutKey::login_prefix(kind, &normalize_login(login));
+            let mut after: Option<String> = None;
+            loop {
+                let keys = self
+                    .store
+                    .counter_keys(org_id, &prefix, after.as_deref())
+                    .await?;
+                let full = keys.len() >= portcullis_store::MAX_PAGE as usize;
+                after = keys.last().cloned();
+                found.extend(keys);
+                if !full {
+                    break;
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Lifts every lock of a login name, password and one-time-code alike (admin unlock, admin
+    /// password reset); answers whether one was in force.
+    pub(crate) async fn unlock_login(
+        &self,
+        ctx: &Context,
+        org_id: &str,
+        login: &str,
+    ) -> ServiceResult<bool> {
+        self.unlock_login_kinds(ctx, org_id, login, &[SecretKind::Password, SecretKind::Otp])
+            .await
+    }
+
+    /// Lifts the locks of a login name's counters of `kinds`; answers whether one was in force.
+    pub(crate) async fn unlock_login_kinds(
+        &self,
+        ctx: &Context,
+        org_id: &str,
+        login: &str,
+        kinds: &[SecretKind],
+    ) -> ServiceResult<bool> {
+        let policy = self.effective_policy(org_id).await?;
+        let mut lifted = false;
+        for key in self.login_counter_keys(org_id, login, kinds).await? {
+            let subject = json!({"login": normalize_login(login), "key": key});
+            lifted |= self
+                .unlock_key(ctx, &policy, org_id, &key, &subject, |_| true)
+                .await?;
+        }
+        Ok(lifted)
+    }
+
+    /// Unlocks one lockout key (lifts its lock and clears its count) when `which` accepts the
+    /// stored lock (`None`: none); answers whether a lock was lifted. Works even when the policy
+    /// is now off (the stored lock is lifted whatever the limits).
+    pub(crate) async fn unlock_key(
+        &self,
+        ctx: &Context,
+        policy: &EffectivePolicy,
+        org_id: &str,
+        key: &str,
+        subject: &Value,
+        which: impl Fn(Option<&Lock>) -> bool + Send + Sync,
+    ) -> ServiceResult<bool> {
+        let limits = limits_for(policy, key).map_or(CounterLimits::COUNTING_NOTHING, |(l, _)| l);
+        let now = self.now();
+        self.counter_step(
+            &CounterRef {
+                ctx,
+                org_id,
+                key,
+                kind: CounterKind::Account,
+                subject,
+                now,
+                limits: Some(&limits),
+                notice: None,
+            },
+            Vec::new(),
+            |s| {
+                if which(s.lock.as_ref()) {
+                    let out = s.unlock(&limits, now);
+                    (out.decision, out.events)
+                } else {
+                    (false, Vec::new())
+                }
+            },
+        )
+        .await
+    }
+
+    /// The password counters of a login name (every scope), as stored.
+    pub(crate) async fn lock_states(
+        &self,
+        org_id: &str,
+        login: &str,
+    ) -> ServiceResult<Vec<CounterState>> {
+        let mut states = Vec::new();
+        for key in self
+            .login_counter_keys(org_id, login, &[SecretKind::Password, SecretKind::Otp])
+            .await?
+        {
+            states.push(self.store.get_counter(org_id, &key).await?);
+        }
+        Ok(states)
+    }
+}
