@@ -212,6 +212,7 @@ async fn every_dialect_refuses_trailing_data_and_duplicate_keys() {
     let bearer = format!("Bearer {admin}");
     let json_type = ("content-type", "application/json");
     let scaleway = format!("/iam/v1alpha1/organizations/{ORG}/security-settings");
+    let plusauth = format!("/api/v1/tenants/{ORG}/settings");
     // (dialect, method, path, headers, a good body, the envelope's error field)
     type Write<'a> = (
         &'a str,
@@ -269,7 +270,7 @@ async fn every_dialect_refuses_trailing_data_and_duplicate_keys() {
         (
             "plusauth",
             Method::PATCH,
-            "/api/v1/tenants/11111111-1111-1111-1111-111111111111/settings",
+            &plusauth,
             vec![("authorization", &bearer), json_type],
             r#"{"policies": {"account_blocking": {"allowed_attempts": 6}}}"#,
             "error",
