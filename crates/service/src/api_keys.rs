@@ -5,10 +5,10 @@ use portcullis_engine::api_key::new_key_expiry;
 use portcullis_model::{Timestamp, Violation, Violations, codes};
 use portcullis_store::{ApiKey, Page, Role};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::caller::{Action, Caller};
 use crate::error::{ServiceError, ServiceResult};
+use crate::events::{DomainEvent, KeyRef, OrgKeyCreated};
 use crate::secrets::{API_KEY_PREFIX, new_id, new_token, token_hash};
 use crate::service::{Context, Service};
 
@@ -205,19 +205,19 @@ impl Service {
         key: &ApiKey,
     ) -> ServiceResult<()> {
         let manage = caller.allow(org_id, Action::SelfService)?.manage;
-        let kind = if key.sealed_secret.is_some() {
-            "access_key.created"
-        } else {
-            "api_key.created"
+        let created = OrgKeyCreated {
+            key_id: key.id.clone(),
+            name: key.name.clone(),
+            roles: key.roles.clone(),
+            user_id: key.user_id.clone(),
+            manage,
         };
-        let event = self.event(
-            ctx,
-            Some(org_id),
-            kind,
-            key.created_at,
-            json!({"key_id": key.id, "name": key.name, "roles": key.roles, "user_id": key.user_id,
-                   "manage": manage}),
-        );
+        let event = if key.sealed_secret.is_some() {
+            DomainEvent::AccessKeyCreated(created)
+        } else {
+            DomainEvent::ApiKeyCreated(created)
+        }
+        .draft(ctx, Some(org_id), key.created_at);
         self.store.create_api_key(key, event).await?;
         Ok(())
     }
@@ -258,13 +258,10 @@ impl Service {
                 return Err(ServiceError::NotFound);
             }
         }
-        let event = self.event(
-            ctx,
-            Some(org_id),
-            "api_key.deleted",
-            self.now(),
-            json!({"key_id": id}),
-        );
+        let event = DomainEvent::ApiKeyDeleted(KeyRef {
+            key_id: id.to_owned(),
+        })
+        .draft(ctx, Some(org_id), self.now());
         if self.store.delete_api_key(org_id, id, event).await? {
             Ok(())
         } else {

@@ -11,10 +11,10 @@ use portcullis_engine::api_key::check_key;
 use portcullis_engine::session::check_session;
 use portcullis_model::ApiKeysPolicy;
 use portcullis_store::{ApiKey, Event, Role, Session, SessionStage};
-use serde_json::json;
 
 use crate::caller::{Action, Caller};
 use crate::error::{ServiceError, ServiceResult};
+use crate::events::{BootstrapKeyCreated, DomainEvent, SessionRef};
 use crate::secrets::{
     API_KEY_PREFIX, SESSION_PREFIX, new_id, new_token, secrets_equal, token_hash,
 };
@@ -146,12 +146,13 @@ impl Service {
     /// Ends the session behind `token` (no event if it was already gone).
     pub(crate) async fn revoke_token(&self, token: &str) -> ServiceResult<()> {
         if let Some(session) = self.store.find_session(&token_hash(token)).await? {
-            let event = self.event(
+            let event = DomainEvent::SessionRevoked(SessionRef {
+                session_id: session.id.clone(),
+            })
+            .draft(
                 &Context::new("system", None),
                 Some(&session.org_id),
-                "session.revoked",
                 self.now(),
-                json!({"session_id": session.id}),
             );
             self.store.delete_session(&session.id, event).await?;
         }
@@ -163,13 +164,10 @@ impl Service {
         let (Some(session_id), Some(org_id)) = (&caller.session_id, &caller.org_id) else {
             return Err(ServiceError::Forbidden("only a session can log out"));
         };
-        let event = self.event(
-            ctx,
-            Some(org_id),
-            "session.ended",
-            self.now(),
-            json!({"session_id": session_id}),
-        );
+        let event = DomainEvent::SessionEnded(SessionRef {
+            session_id: session_id.to_owned(),
+        })
+        .draft(ctx, Some(org_id), self.now());
         self.store.delete_session(session_id, event).await?;
         Ok(())
     }
@@ -238,13 +236,11 @@ impl Service {
             parent_id: None,
         };
         let ctx = Context::new("system", None);
-        let event = self.event(
-            &ctx,
-            None,
-            "api_key.created",
-            now,
-            json!({"key_id": key.id, "bootstrap": true}),
-        );
+        let event = DomainEvent::BootstrapKeyCreated(BootstrapKeyCreated {
+            key_id: key.id.clone(),
+            bootstrap: true,
+        })
+        .draft(&ctx, None, now);
         match self.store.create_api_key(&key, event).await {
             Ok(()) => Ok(Some(secret)),
             // Another replica starting at the same time stored the same configured key first.

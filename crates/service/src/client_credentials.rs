@@ -11,10 +11,10 @@
 use portcullis_engine::time_math::plus;
 use portcullis_store::ApiKey;
 use serde::Serialize;
-use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use crate::error::{ServiceError, ServiceResult};
+use crate::events::{DomainEvent, TokenIssued};
 use crate::secrets::{API_KEY_PREFIX, new_id, new_token, secrets_equal, token_hash};
 use crate::service::{Context, Service};
 
@@ -74,13 +74,12 @@ impl Service {
             sealed_secret: None,
             parent_id: Some(parent.id.clone()),
         };
-        let event = self.event(
-            ctx,
-            parent.org_id.as_deref(),
-            "oauth.token_issued",
-            now,
-            json!({"key_id": token.id, "client_id": parent.id, "expires_at": expires_at.unix_timestamp()}),
-        );
+        let event = DomainEvent::TokenIssued(TokenIssued {
+            key_id: token.id.clone(),
+            client_id: parent.id.clone(),
+            expires_at: expires_at.unix_timestamp(),
+        })
+        .draft(ctx, parent.org_id.as_deref(), now);
         self.store.create_api_key(&token, event).await?;
         Ok(IssuedToken {
             access_token: secret,

@@ -14,11 +14,11 @@ use portcullis_engine::counter::{CounterEvent, CounterLimits, CounterState, Lock
 use portcullis_engine::ip_block::IpBlocking;
 use portcullis_engine::lockout::{LockoutKey, SecretKind, lockout_limits, normalize_login};
 use portcullis_engine::time_math::plus;
-use portcullis_model::{EffectivePolicy, Timestamp, rfc3339};
+use portcullis_model::{EffectivePolicy, Timestamp};
 use portcullis_store::{CounterChange, EventDraft};
-use serde_json::{Value, json};
 
 use crate::error::{ServiceError, ServiceResult};
+use crate::events::{AttemptFailed, CounterSubject, DomainEvent, LockChange};
 use crate::mail::LockNotice;
 use crate::service::{Context, Service};
 
@@ -35,7 +35,7 @@ pub(crate) struct CounterRef<'a> {
     pub(crate) org_id: &'a str,
     pub(crate) key: &'a str,
     pub(crate) kind: CounterKind,
-    pub(crate) subject: &'a Value,
+    pub(crate) subject: &'a CounterSubject,
     pub(crate) now: Timestamp,
     /// How the counter counts under the policy in force (`None`: the policy counts nothing);
     /// gives the new state's due time.
@@ -78,24 +78,37 @@ impl Service {
     /// Turns a counter's events into event drafts.
     fn counter_drafts(&self, c: &CounterRef<'_>, events: &[CounterEvent]) -> Vec<EventDraft> {
         let (ctx, org_id, kind, subject, now) = (c.ctx, c.org_id, c.kind, c.subject, c.now);
-        let (locked, expired, unlocked) = match kind {
-            CounterKind::Account => ("account.locked", "account.lock_expired", "account.unlocked"),
-            CounterKind::Ip => ("ip.blocked", "ip.block_expired", "ip.unblocked"),
-        };
         events
             .iter()
             .map(|e| {
-                let (name, lock): (&str, Option<&Lock>) = match e {
-                    CounterEvent::Locked(lock) => (locked, Some(lock)),
-                    CounterEvent::LockExpired(lock) => (expired, Some(lock)),
-                    CounterEvent::Unlocked(lock) => (unlocked, Some(lock)),
-                    CounterEvent::ReservationExpired { .. } => ("login.attempt_expired", None),
+                let change = |lock: &Lock| LockChange::new(subject.clone(), lock.until);
+                let event = match (e, kind) {
+                    (CounterEvent::Locked(lock), CounterKind::Account) => {
+                        DomainEvent::AccountLocked(change(lock))
+                    }
+                    (CounterEvent::Locked(lock), CounterKind::Ip) => {
+                        DomainEvent::IpBlocked(change(lock))
+                    }
+                    (CounterEvent::LockExpired(lock), CounterKind::Account) => {
+                        DomainEvent::AccountLockExpired(change(lock))
+                    }
+                    (CounterEvent::LockExpired(lock), CounterKind::Ip) => {
+                        DomainEvent::IpBlockExpired(change(lock))
+                    }
+                    (CounterEvent::Unlocked(lock), CounterKind::Account) => {
+                        DomainEvent::AccountUnlocked(change(lock))
+                    }
+                    (CounterEvent::Unlocked(lock), CounterKind::Ip) => {
+                        DomainEvent::IpUnblocked(change(lock))
+                    }
+                    (CounterEvent::ReservationExpired { .. }, _) => {
+                        DomainEvent::AttemptExpired(AttemptFailed {
+                            subject: subject.clone(),
+                            user_id: None,
+                        })
+                    }
                 };
-                let mut payload = subject.clone();
-                if let (Value::Object(fields), Some(lock)) = (&mut payload, lock) {
-                    fields.insert("until".into(), json!(lock.until.map(rfc3339)));
-                }
-                let mut draft = self.event(ctx, Some(org_id), name, now, payload);
+                let mut draft = event.draft(ctx, Some(org_id), now);
                 if let (CounterEvent::Locked(lock), Some(notice)) = (e, c.notice) {
                     draft.mail = self.lock_mail(notice, lock, now);
                 }
@@ -199,7 +212,11 @@ impl Service {
         let policy = self.effective_policy(org_id).await?;
         let mut lifted = false;
         for key in self.login_counter_keys(org_id, login, kinds).await? {
-            let subject = json!({"login": normalize_login(login), "key": key});
+            let subject = CounterSubject {
+                login: Some(normalize_login(login)),
+                key: Some(key.clone()),
+                ..CounterSubject::default()
+            };
             lifted |= self
                 .unlock_key(ctx, &policy, org_id, &key, &subject, |_| true)
                 .await?;
@@ -216,7 +233,7 @@ impl Service {
         policy: &EffectivePolicy,
         org_id: &str,
         key: &str,
-        subject: &Value,
+        subject: &CounterSubject,
         which: impl Fn(Option<&Lock>) -> bool + Send + Sync,
     ) -> ServiceResult<bool> {
         let limits = limits_for(policy, key).map_or(CounterLimits::COUNTING_NOTHING, |(l, _)| l);

@@ -16,11 +16,11 @@
 use portcullis_model::{Violation, Violations, codes};
 use portcullis_store::{ApiKey, InstanceKeyDeletion, Page, Role};
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::api_keys::{ApiKeyView, CreatedApiKey};
 use crate::caller::Caller;
 use crate::error::{ServiceError, ServiceResult};
+use crate::events::{DomainEvent, InstanceKeyCreated, KeyRef};
 use crate::secrets::{API_KEY_PREFIX, new_id, new_token, token_hash};
 use crate::service::{Context, Service};
 
@@ -52,7 +52,7 @@ impl Service {
         if let Some(v) = Violations::from_vec(found) {
             return Err(ServiceError::Invalid(v));
         }
-        self.store_instance_key(ctx, request.name.trim(), json!({}))
+        self.store_instance_key(ctx, request.name.trim(), false)
             .await
     }
 
@@ -61,19 +61,15 @@ impl Service {
     /// [`RECOVERY_ACTOR`].
     pub async fn recover_instance_access(&self) -> ServiceResult<CreatedApiKey> {
         let ctx = Context::new(RECOVERY_ACTOR, None);
-        self.store_instance_key(
-            &ctx,
-            "recovered instance administrator",
-            json!({"recovery": true}),
-        )
-        .await
+        self.store_instance_key(&ctx, "recovered instance administrator", true)
+            .await
     }
 
     async fn store_instance_key(
         &self,
         ctx: &Context,
         name: &str,
-        extra: serde_json::Value,
+        recovery: bool,
     ) -> ServiceResult<CreatedApiKey> {
         let secret = new_token(API_KEY_PREFIX);
         let now = self.now();
@@ -89,11 +85,13 @@ impl Service {
             sealed_secret: None,
             parent_id: None,
         };
-        let mut payload = json!({"key_id": key.id, "name": key.name, "roles": key.roles});
-        if let (Some(payload), Some(extra)) = (payload.as_object_mut(), extra.as_object()) {
-            payload.extend(extra.clone());
-        }
-        let event = self.event(ctx, None, "api_key.created", now, payload);
+        let event = DomainEvent::InstanceKeyCreated(InstanceKeyCreated {
+            key_id: key.id.clone(),
+            name: key.name.clone(),
+            roles: key.roles.clone(),
+            recovery,
+        })
+        .draft(ctx, None, now);
         self.store.create_api_key(&key, event).await?;
         Ok(CreatedApiKey {
             view: key.into(),
@@ -120,13 +118,10 @@ impl Service {
         id: &str,
     ) -> ServiceResult<()> {
         caller.allow_instance()?;
-        let event = self.event(
-            ctx,
-            None,
-            "api_key.deleted",
-            self.now(),
-            json!({"key_id": id}),
-        );
+        let event = DomainEvent::ApiKeyDeleted(KeyRef {
+            key_id: id.to_owned(),
+        })
+        .draft(ctx, None, self.now());
         match self.store.delete_instance_key(id, event).await? {
             InstanceKeyDeletion::Deleted => Ok(()),
             InstanceKeyDeletion::NotFound => Err(ServiceError::NotFound),

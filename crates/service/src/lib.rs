@@ -18,6 +18,7 @@ mod client_credentials;
 mod clock;
 mod counters;
 mod error;
+pub mod events;
 mod hash_pool;
 mod instance_keys;
 mod login;
@@ -47,7 +48,7 @@ pub use error::{ServiceError, ServiceResult};
 pub use instance_keys::{NewInstanceKey, RECOVERY_ACTOR};
 pub use login_answers::{LastLogin, LoginAnswer, LoginGranted, LoginRequest, MfaChallenge};
 pub use master_key::MasterKey;
-pub use metrics::{LOGIN_RESULTS, Metrics};
+pub use metrics::{LoginResult, Metrics};
 pub use mfa::{CHALLENGE_SECONDS, MfaLoginRequest, RecoveryCodes, TotpEnrollment};
 pub use orgs::NewOrg;
 pub use outbox::{

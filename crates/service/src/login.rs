@@ -27,12 +27,15 @@ use portcullis_engine::time_math::seconds_until;
 use portcullis_model::names::{forbidden_in_name, legacy_login_key};
 use portcullis_model::{EffectivePolicy, Timestamp};
 use portcullis_store::{EventDraft, LoginRecord, Session, SessionStage, User};
-use serde_json::{Value, json};
 
 use crate::counters::{CounterKind, CounterRef, refusal_until};
 use crate::error::{ServiceError, ServiceResult};
+use crate::events::{
+    AttemptFailed, CounterSubject, DomainEvent, LoginRefused, LoginSucceeded, SessionsEnded,
+};
 use crate::login_answers::{LastLogin, LoginAnswer, LoginGranted, LoginRequest, MfaChallenge};
 use crate::mail::LockNotice;
+use crate::metrics::LoginResult;
 use crate::secrets::{SESSION_PREFIX, new_id, new_token, random_u64, token_hash};
 use crate::service::{Context, Service};
 
@@ -57,7 +60,7 @@ pub(crate) struct Attempt0<'a> {
     pub(crate) org_id: &'a str,
     pub(crate) policy: &'a EffectivePolicy,
     pub(crate) ip: IpAddr,
-    pub(crate) subject: Value,
+    pub(crate) subject: CounterSubject,
     pub(crate) lock_key: String,
     pub(crate) blocking: IpBlocking,
     pub(crate) now: Timestamp,
@@ -96,7 +99,7 @@ impl Service {
             org_id,
             policy: &policy,
             ip,
-            subject: json!({"login": key.login, "ip": ip.to_string()}),
+            subject: CounterSubject::login(&key.login, &ip.to_string()),
             lock_key: key.storage_key(),
             blocking,
             now,
@@ -114,7 +117,7 @@ impl Service {
             self.verify_password(&request.password, None, algorithm)
                 .await?;
             self.count_ip_failure(&a, Vec::new()).await?;
-            self.metrics.login("invalid_credentials");
+            self.metrics.login(LoginResult::InvalidCredentials);
             return Ok(LoginAnswer::InvalidCredentials);
         }
 
@@ -206,15 +209,15 @@ impl Service {
                 Completion::Succeeded => {}
                 Completion::LockedMeanwhile(lock) => {
                     return Ok(if lockout.reveal_lock {
-                        self.metrics.login("account_locked");
+                        self.metrics.login(LoginResult::AccountLocked);
                         LoginAnswer::Locked { until: lock.until }
                     } else {
-                        self.metrics.login("invalid_credentials");
+                        self.metrics.login(LoginResult::InvalidCredentials);
                         LoginAnswer::InvalidCredentials
                     });
                 }
                 Completion::Stale | Completion::FailureCounted { .. } => {
-                    self.metrics.login("invalid_credentials");
+                    self.metrics.login(LoginResult::InvalidCredentials);
                     return Ok(LoginAnswer::InvalidCredentials);
                 }
             }
@@ -268,26 +271,26 @@ impl Service {
             Err(refusal) => {
                 let (answer, label) = match refusal {
                     LoginRefusal::AccountDisabled | LoginRefusal::AccountInactive => {
-                        (LoginAnswer::Disabled, "account_disabled")
+                        (LoginAnswer::Disabled, LoginResult::AccountDisabled)
                     }
                     LoginRefusal::EmailNotVerified => {
-                        (LoginAnswer::EmailNotVerified, "email_not_verified")
+                        (LoginAnswer::EmailNotVerified, LoginResult::EmailNotVerified)
                     }
                     LoginRefusal::PasswordExpired => {
-                        (LoginAnswer::PasswordExpired, "password_expired")
+                        (LoginAnswer::PasswordExpired, LoginResult::PasswordExpired)
                     }
-                    LoginRefusal::MfaEnrollmentOverdue => {
-                        (LoginAnswer::MfaEnrollmentOverdue, "mfa_enrollment_overdue")
-                    }
+                    LoginRefusal::MfaEnrollmentOverdue => (
+                        LoginAnswer::MfaEnrollmentOverdue,
+                        LoginResult::MfaEnrollmentOverdue,
+                    ),
                 };
                 self.metrics.login(label);
-                let event = self.event(
-                    a.ctx,
-                    Some(a.org_id),
-                    "login.refused",
-                    now,
-                    json!({"user_id": user.id, "reason": label, "ip": a.ip.to_string()}),
-                );
+                let event = DomainEvent::LoginRefused(LoginRefused {
+                    user_id: user.id.clone(),
+                    reason: label.as_str(),
+                    ip: a.ip.to_string(),
+                })
+                .draft(a.ctx, Some(a.org_id), now);
                 self.store.append_events(vec![event]).await?;
                 return Ok(answer);
             }
@@ -320,15 +323,15 @@ impl Service {
                 MfaStep::Enroll { .. } => SessionStage::MfaEnrollOnly,
             },
         };
-        let event = self.event(
-            a.ctx,
-            Some(a.org_id),
-            "login.succeeded",
-            now,
-            json!({"user_id": user.id, "session_id": session.id, "ip": a.ip.to_string(),
-                   "password_change_required": session.password_change_only,
-                   "stage": session.stage.as_str()}),
-        );
+        let event = DomainEvent::LoginSucceeded(LoginSucceeded {
+            user_id: user.id.clone(),
+            session_id: session.id.clone(),
+            ip: a.ip.to_string(),
+            password_change_required: session.password_change_only,
+            stage: Some(session.stage.as_str()),
+            mfa: false,
+        })
+        .draft(a.ctx, Some(a.org_id), now);
         let login = LoginRecord {
             verified_hash: stored_hash,
             ip: a.ip.to_string(),
@@ -341,10 +344,10 @@ impl Service {
             .open_login_session(&session, &login, vec![event])
             .await?
         {
-            self.metrics.login("invalid_credentials");
+            self.metrics.login(LoginResult::InvalidCredentials);
             return Ok(LoginAnswer::InvalidCredentials);
         }
-        self.metrics.login("success");
+        self.metrics.login(LoginResult::Success);
 
         let mfa_enroll_by = match grant.mfa {
             MfaStep::Challenge => {
@@ -387,7 +390,7 @@ impl Service {
     ) -> ServiceResult<LoginAnswer> {
         let until = refusal_until(refusal);
         if a.policy.lockout.value.reveal_lock {
-            self.metrics.login("account_locked");
+            self.metrics.login(LoginResult::AccountLocked);
             self.count_ip_failure(a, Vec::new()).await?;
             return Ok(LoginAnswer::Locked { until });
         }
@@ -402,16 +405,14 @@ impl Service {
             .hash_algorithm;
         self.verify_password(&request.password, None, algorithm)
             .await?;
-        let failed = self.event(
-            a.ctx,
-            Some(a.org_id),
-            "login.failed",
-            a.now,
-            a.subject.clone(),
-        );
+        let failed = DomainEvent::LoginFailed(AttemptFailed {
+            subject: a.subject.clone(),
+            user_id: None,
+        })
+        .draft(a.ctx, Some(a.org_id), a.now);
         self.store.append_events(vec![failed]).await?;
         self.count_ip_failure(a, Vec::new()).await?;
-        self.metrics.login("invalid_credentials");
+        self.metrics.login(LoginResult::InvalidCredentials);
         Ok(LoginAnswer::InvalidCredentials)
     }
 
@@ -422,10 +423,6 @@ impl Service {
         held: Option<Held>,
         user: Option<&User>,
     ) -> ServiceResult<LoginAnswer> {
-        let mut payload = a.subject.clone();
-        if let (Value::Object(fields), Some(user)) = (&mut payload, user) {
-            fields.insert("user_id".into(), json!(user.id));
-        }
         let notice = user.and_then(|u| {
             LockNotice::for_user(
                 u,
@@ -434,7 +431,11 @@ impl Service {
                 self.master_key.is_some(),
             )
         });
-        let failed = self.event(a.ctx, Some(a.org_id), "login.failed", a.now, payload);
+        let failed = DomainEvent::LoginFailed(AttemptFailed {
+            subject: a.subject.clone(),
+            user_id: user.map(|u| u.id.clone()),
+        })
+        .draft(a.ctx, Some(a.org_id), a.now);
         match held {
             Some(Held { id, limits }) => {
                 let now = a.now;
@@ -466,7 +467,7 @@ impl Service {
             }
             None => self.count_ip_failure(a, vec![failed]).await?,
         }
-        self.metrics.login("invalid_credentials");
+        self.metrics.login(LoginResult::InvalidCredentials);
         Ok(LoginAnswer::InvalidCredentials)
     }
 
@@ -483,13 +484,11 @@ impl Service {
         if !lockout.end_sessions_on_lock || lockout.scope != portcullis_model::LockoutScope::Login {
             return Ok(());
         }
-        let event = self.event(
-            a.ctx,
-            Some(a.org_id),
-            "user.sessions_ended",
-            a.now,
-            json!({"user_id": user_id, "reason": "locked"}),
-        );
+        let event = DomainEvent::SessionsEnded(SessionsEnded {
+            user_id: user_id.to_owned(),
+            reason: "locked",
+        })
+        .draft(a.ctx, Some(a.org_id), a.now);
         self.store
             .end_user_sessions(a.org_id, user_id, event)
             .await?;
@@ -511,7 +510,7 @@ impl Service {
             .await?;
         match a.blocking.status(&state, a.ip, a.now) {
             IpStatus::Blocked(lock) => {
-                self.metrics.login("ip_blocked");
+                self.metrics.login(LoginResult::IpBlocked);
                 Ok(Some(LoginAnswer::IpBlocked {
                     retry_after: seconds_until(lock.until, a.now).max(1),
                 }))
@@ -529,7 +528,11 @@ impl Service {
         match a.blocking.limits_for(a.ip) {
             Some(limits) => {
                 let source = a.blocking.source(a.ip);
-                let subject = json!({"ip": a.ip.to_string(), "network": source_label(source)});
+                let subject = CounterSubject {
+                    ip: Some(a.ip.to_string()),
+                    network: Some(source_label(source)),
+                    ..CounterSubject::default()
+                };
                 let now = a.now;
                 let notice = LockNotice::for_admins(a.ip, &a.policy.brute_force.value);
                 self.counter_step(

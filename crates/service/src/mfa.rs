@@ -22,14 +22,15 @@ use portcullis_model::Timestamp;
 use portcullis_store::{FactorCondition, MfaFactor, Session, SessionStage, User};
 use rand_core::{OsRng, RngCore};
 use serde::Serialize;
-use serde_json::json;
 
 use crate::caller::{Action, Caller};
 use crate::counters::{CounterKind, CounterRef, refusal_until};
 use crate::error::{ServiceError, ServiceResult};
+use crate::events::{CounterSubject, DomainEvent, LoginSucceeded, MfaFailed, UserRef};
 use crate::login::Attempt0;
 use crate::login_answers::{LoginAnswer, LoginGranted};
 use crate::mail::LockNotice;
+use crate::metrics::LoginResult;
 use crate::secrets::{SESSION_PREFIX, new_token, random_u64, token_hash};
 use crate::service::{Context, Service};
 
@@ -137,13 +138,10 @@ impl Service {
             recovery_codes: Vec::new(),
             created_at: now,
         };
-        let event = self.event(
-            ctx,
-            Some(&org_id),
-            "mfa.enrollment_started",
-            now,
-            json!({"user_id": user_id}),
-        );
+        let event = DomainEvent::MfaEnrollmentStarted(UserRef {
+            user_id: user_id.to_owned(),
+        })
+        .draft(ctx, Some(&org_id), now);
         if !self
             .store
             .put_mfa_factor(&factor, FactorCondition::NotConfirmed, event)
@@ -220,13 +218,10 @@ impl Service {
                 .collect::<ServiceResult<_>>()?,
             ..factor
         };
-        let event = self.event(
-            ctx,
-            Some(&org_id),
-            "mfa.enrolled",
-            now,
-            json!({"user_id": user_id}),
-        );
+        let event = DomainEvent::MfaEnrolled(UserRef {
+            user_id: user_id.to_owned(),
+        })
+        .draft(ctx, Some(&org_id), now);
         if !self
             .store
             .put_mfa_factor(&confirmed, enrolling, event)
@@ -298,13 +293,10 @@ impl Service {
             recovery_codes: Vec::new(),
             created_at: now,
         };
-        let event = self.event(
-            ctx,
-            Some(org_id),
-            "mfa.removed",
-            now,
-            json!({"user_id": user_id}),
-        );
+        let event = DomainEvent::MfaRemoved(UserRef {
+            user_id: user_id.to_owned(),
+        })
+        .draft(ctx, Some(org_id), now);
         if self
             .store
             .put_mfa_factor(&removed, FactorCondition::Present, event)
@@ -354,7 +346,7 @@ impl Service {
             .filter(|s| s.stage == SessionStage::MfaChallenge && s.org_id == org_id)
             .filter(|s| challenge_expires_at(s.created_at) > now);
         let Some(challenge) = challenge else {
-            self.metrics.login("invalid_challenge");
+            self.metrics.login(LoginResult::InvalidChallenge);
             return Ok(LoginAnswer::InvalidChallenge);
         };
         let user = self.user_in(org_id, &challenge.user_id).await?;
@@ -374,7 +366,10 @@ impl Service {
             org_id,
             policy: &policy,
             ip,
-            subject: json!({"login": key.login, "ip": ip.to_string(), "factor": "totp"}),
+            subject: CounterSubject {
+                factor: Some("totp"),
+                ..CounterSubject::login(&key.login, &ip.to_string())
+            },
             lock_key: key.storage_key(),
             blocking,
             now,
@@ -407,7 +402,7 @@ impl Service {
                 })
                 .await?;
             if let Err(refusal) = reserved {
-                self.metrics.login("account_locked");
+                self.metrics.login(LoginResult::AccountLocked);
                 return Ok(LoginAnswer::Locked {
                     until: refusal_until(refusal),
                 });
@@ -422,13 +417,13 @@ impl Service {
         // 3. Complete the reservation; a failure's event goes with the first counter it changes.
         let mut failed = Vec::new();
         if !accepted {
-            failed.push(self.event(
-                ctx,
-                Some(org_id),
-                "login.mfa_failed",
-                now,
-                json!({"user_id": user.id, "ip": ip.to_string()}),
-            ));
+            failed.push(
+                DomainEvent::MfaFailed(MfaFailed {
+                    user_id: user.id.clone(),
+                    ip: ip.to_string(),
+                })
+                .draft(ctx, Some(org_id), now),
+            );
         }
         if let Some(limits) = &limits {
             let attempt = if accepted {
@@ -448,20 +443,20 @@ impl Service {
                 }
                 Completion::Succeeded | Completion::FailureCounted { .. } => {}
                 Completion::LockedMeanwhile(lock) => {
-                    self.metrics.login("account_locked");
+                    self.metrics.login(LoginResult::AccountLocked);
                     return Ok(LoginAnswer::Locked { until: lock.until });
                 }
                 // The reservation outlived its life and was counted as a failure: a success
                 // is not honored.
                 Completion::Stale => {
-                    self.metrics.login("invalid_code");
+                    self.metrics.login(LoginResult::InvalidCode);
                     return Ok(LoginAnswer::InvalidCode);
                 }
             }
         }
         if !accepted {
             self.count_ip_failure(&a, failed).await?;
-            self.metrics.login("invalid_code");
+            self.metrics.login(LoginResult::InvalidCode);
             return Ok(LoginAnswer::InvalidCode);
         }
 
@@ -495,13 +490,10 @@ impl Service {
                 Err(CodeRefusal::Wrong | CodeRefusal::Replayed) => Ok(false),
             };
         }
-        let event = self.event(
-            ctx,
-            Some(org_id),
-            "mfa.recovery_code_used",
-            now,
-            json!({"user_id": user_id}),
-        );
+        let event = DomainEvent::MfaRecoveryCodeUsed(UserRef {
+            user_id: user_id.to_owned(),
+        })
+        .draft(ctx, Some(org_id), now);
         Ok(self
             .store
             .use_recovery_code(
@@ -523,24 +515,25 @@ impl Service {
         now: Timestamp,
     ) -> ServiceResult<LoginAnswer> {
         let token = new_token(SESSION_PREFIX);
-        let event = self.event(
-            ctx,
-            Some(&challenge.org_id),
-            "login.succeeded",
-            now,
-            json!({"user_id": user.id, "session_id": challenge.id, "ip": ip.to_string(),
-                   "mfa": true, "password_change_required": challenge.password_change_only}),
-        );
+        let event = DomainEvent::LoginSucceeded(LoginSucceeded {
+            user_id: user.id.clone(),
+            session_id: challenge.id.clone(),
+            ip: ip.to_string(),
+            password_change_required: challenge.password_change_only,
+            stage: None,
+            mfa: true,
+        })
+        .draft(ctx, Some(&challenge.org_id), now);
         if !self
             .store
             .complete_mfa_challenge(&challenge.id, &token_hash(&token), now, vec![event])
             .await?
         {
             // Another request completed it first.
-            self.metrics.login("invalid_challenge");
+            self.metrics.login(LoginResult::InvalidChallenge);
             return Ok(LoginAnswer::InvalidChallenge);
         }
-        self.metrics.login("success");
+        self.metrics.login(LoginResult::Success);
         let session_policy = &policy.session.value;
         let deadlines = portcullis_engine::session::deadlines(session_policy, now, now);
         Ok(LoginAnswer::Granted(Box::new(LoginGranted {

@@ -3,10 +3,10 @@
 use portcullis_model::{OrgId, Violation};
 use portcullis_store::{Org, Page};
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::caller::{Action, Caller};
 use crate::error::{ServiceError, ServiceResult};
+use crate::events::{DomainEvent, OrgCreated};
 use crate::secrets::new_id;
 use crate::service::{Context, Service};
 
@@ -52,13 +52,10 @@ impl Service {
             name,
             created_at: now,
         };
-        let event = self.event(
-            ctx,
-            Some(&org.id),
-            "org.created",
-            now,
-            json!({"name": org.name}),
-        );
+        let event = DomainEvent::OrgCreated(OrgCreated {
+            name: org.name.clone(),
+        })
+        .draft(ctx, Some(&org.id), now);
         self.store
             .create_org(&org, event)
             .await

@@ -13,10 +13,11 @@ use portcullis_model::{
 };
 use portcullis_store::{Owner, StoreError};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::caller::{Action, Caller};
 use crate::error::{ServiceError, ServiceResult};
+use crate::events::{DomainEvent, PolicyChanged, PolicyReset};
 use crate::secrets::new_id;
 use crate::service::{Context, INSTANCE_ID, Service, section_details};
 
@@ -132,13 +133,11 @@ impl Service {
             let value = change(&current)?;
             let now = self.now();
             let json = value.to_json();
-            let event = self.event(
-                ctx,
-                owner.org_id(),
-                format!("policy.{kind}.changed"),
-                now,
-                json!({"section": kind, "value": json}),
-            );
+            let event = DomainEvent::PolicyChanged(PolicyChanged {
+                section: kind,
+                value: json.clone(),
+            })
+            .draft(ctx, owner.org_id(), now);
             match self
                 .store
                 .write_section(owner, kind.as_str(), &json, Some(expected), event)
@@ -230,12 +229,10 @@ impl Service {
     ) -> ServiceResult<bool> {
         caller.allow(org_id, Action::Manage)?;
         self.require_org(org_id).await?;
-        let event = self.event(
+        let event = DomainEvent::PolicyReset(PolicyReset { section: kind }).draft(
             ctx,
             Some(org_id),
-            format!("policy.{kind}.reset"),
             self.now(),
-            json!({"section": kind}),
         );
         let done = match sequence {
             None => {

@@ -14,10 +14,11 @@ use portcullis_model::{
     EffectivePolicy, PasswordPolicies, PasswordPolicy, SectionKind, SectionValue, Valid, Violations,
 };
 use portcullis_store::{Owner, SectionChange, StoreError};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::caller::{Action, Caller};
 use crate::error::{ServiceError, ServiceResult};
+use crate::events::{DomainEvent, PolicyChanged};
 use crate::service::{Context, Service};
 
 /// Whose sections a patch writes.
@@ -199,13 +200,11 @@ impl Service {
                         let json = value.to_json();
                         changes.push(SectionChange {
                             section: kind.as_str().to_owned(),
-                            event: self.event(
-                                ctx,
-                                owner.org_id(),
-                                format!("policy.{kind}.changed"),
-                                self.now(),
-                                json!({"section": kind, "value": json}),
-                            ),
+                            event: DomainEvent::PolicyChanged(PolicyChanged {
+                                section: *kind,
+                                value: json.clone(),
+                            })
+                            .draft(ctx, owner.org_id(), self.now()),
                             value: json,
                             expected_sequence: Some(expected),
                         });

@@ -29,11 +29,11 @@ use portcullis_engine::lockout::{SecretKind, normalize_login};
 use portcullis_model::{Violation, codes as model_codes};
 use portcullis_store::{EmailConfirmation, PasswordUpdate, Role, User};
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::action_token::{Claims, Purpose, lock_binding, reset_binding, verify};
 use crate::caller::{Action, Caller};
 use crate::error::{ServiceError, ServiceResult};
+use crate::events::{CounterSubject, DomainEvent, PasswordResetRequested, UserDeleted, UserRef};
 use crate::login::Attempt0;
 use crate::login_answers::{LoginAnswer, LoginRequest};
 use crate::secrets::secrets_equal;
@@ -173,7 +173,11 @@ impl Service {
                 "self-unblock is not enabled for this organization",
             ));
         }
-        let subject = json!({"key": claims.subject, "via": "self_unblock"});
+        let subject = CounterSubject {
+            key: Some(claims.subject.clone()),
+            via: Some("self_unblock"),
+            ..CounterSubject::default()
+        };
         let lifted = self
             .unlock_key(ctx, &policy, org_id, &claims.subject, &subject, |lock| {
                 lock.is_some_and(|l| lock_binding(l.since) == claims.binding)
@@ -208,13 +212,11 @@ impl Service {
         };
         let now = self.now();
         let user = user.filter(|u| !u.disabled);
-        let event = self.event(
-            ctx,
-            Some(org_id),
-            "user.password.reset_requested",
-            now,
-            json!({"login": possible.then_some(&key), "user_id": user.as_ref().map(|u| &u.id)}),
-        );
+        let event = DomainEvent::PasswordResetRequested(PasswordResetRequested {
+            login: possible.then(|| key.clone()),
+            user_id: user.as_ref().map(|u| u.id.clone()),
+        })
+        .draft(ctx, Some(org_id), now);
         let window = now.unix_timestamp().div_euclid(RESET_MAIL_WINDOW_SECONDS);
         // One mail per user and window; an unknown name gets a key of its own that no mail
         // ever takes, so that the store reads a key in both cases.
@@ -278,13 +280,10 @@ impl Service {
             set_by_admin: false,
             expected_hash: Some(user.password_hash.clone()),
         };
-        let mut event = self.event(
-            ctx,
-            Some(org_id),
-            "user.password.reset",
-            now,
-            json!({"user_id": user.id}),
-        );
+        let mut event = DomainEvent::PasswordReset(UserRef {
+            user_id: user.id.clone(),
+        })
+        .draft(ctx, Some(org_id), now);
         event.mail = self.password_changed_mail(&user);
         self.store
             .set_password(org_id, &user.id, &update, true, None, vec![event])
@@ -329,7 +328,11 @@ impl Service {
             org_id,
             policy: &policy,
             ip,
-            subject: json!({"ip": ip.to_string(), "via": "register"}),
+            subject: CounterSubject {
+                ip: Some(ip.to_string()),
+                via: Some("register"),
+                ..CounterSubject::default()
+            },
             lock_key: String::new(),
             blocking: IpBlocking::new(&policy.brute_force.value),
             now: self.now(),
@@ -395,13 +398,10 @@ impl Service {
     pub async fn verify_email(&self, ctx: &Context, token: &str) -> ServiceResult<()> {
         let claims = self.claims(token, Purpose::VerifyEmail)?;
         let org_id = claims.org.as_str();
-        let event = self.event(
-            ctx,
-            Some(org_id),
-            "user.email.verified",
-            self.now(),
-            json!({"user_id": claims.subject}),
-        );
+        let event = DomainEvent::EmailVerified(UserRef {
+            user_id: claims.subject.clone(),
+        })
+        .draft(ctx, Some(org_id), self.now());
         let confirmed = self
             .store
             .confirm_email(org_id, &claims.subject, &claims.binding, self.now(), event)
@@ -440,13 +440,11 @@ impl Service {
         }
         let user = self.user_in(org_id, user_id).await?;
         self.recheck_password(ctx, &user, password, ip).await?;
-        let event = self.event(
-            ctx,
-            Some(org_id),
-            "user.deleted",
-            self.now(),
-            json!({"user_id": user_id, "by": "self"}),
-        );
+        let event = DomainEvent::UserDeleted(UserDeleted {
+            user_id: user_id.to_owned(),
+            by: Some("self"),
+        })
+        .draft(ctx, Some(org_id), self.now());
         if self.store.delete_user(org_id, user_id, event).await? {
             Ok(())
         } else {

@@ -12,8 +12,7 @@ use portcullis_model::{
     EffectivePolicy, HashAlgorithm, InstancePolicy, OrgOverrides, SectionDetails, SectionKind,
     SectionValue, Timestamp, resolve,
 };
-use portcullis_store::{EventDraft, Owner, SectionRow, Store};
-use serde_json::Value;
+use portcullis_store::{Owner, SectionRow, Store};
 
 use crate::clock::Clock;
 use crate::error::{ServiceError, ServiceResult};
@@ -129,25 +128,6 @@ impl Service {
     /// The store (for readiness checks).
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
-    }
-
-    pub(crate) fn event(
-        &self,
-        ctx: &Context,
-        org_id: Option<&str>,
-        kind: impl Into<String>,
-        at: Timestamp,
-        payload: Value,
-    ) -> EventDraft {
-        EventDraft {
-            org_id: org_id.map(str::to_owned),
-            kind: kind.into(),
-            actor: ctx.actor.clone(),
-            request_id: ctx.request_id.clone(),
-            at,
-            payload,
-            mail: None,
-        }
     }
 
     /// The instance defaults as stored (cached like the effective policies).

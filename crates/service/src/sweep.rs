@@ -16,10 +16,10 @@ use portcullis_engine::password_age::{expires_at, warn_from};
 use portcullis_model::{EffectivePolicy, Timestamp};
 use portcullis_store::{DueCounter, Page};
 use serde::Serialize;
-use serde_json::json;
 
 use crate::counters::{CounterKind, CounterRef, limits_for};
 use crate::error::{ServiceError, ServiceResult};
+use crate::events::{CounterSubject, DomainEvent, PasswordExpiring};
 use crate::service::{Context, Service};
 use portcullis_engine::time_math::plus;
 
@@ -168,7 +168,11 @@ impl Service {
             let due = self.store.due_counters(org_id, now, after.as_ref()).await?;
             for DueCounter { key, .. } in &due {
                 let found = limits_for(&policy, key);
-                let subject = json!({"key": key, "sweep": true});
+                let subject = CounterSubject {
+                    key: Some(key.clone()),
+                    sweep: true,
+                    ..CounterSubject::default()
+                };
                 let settled = self
                     .counter_step(
                         &CounterRef {
@@ -272,13 +276,11 @@ impl Service {
                 let Some(mail) = self.password_expiring_mail(user, changed_at, expires) else {
                     continue;
                 };
-                let mut event = self.event(
-                    ctx,
-                    Some(org_id),
-                    "user.password.expiring",
-                    now,
-                    json!({"user_id": user.id, "expires_at": portcullis_model::rfc3339(expires)}),
-                );
+                let mut event = DomainEvent::PasswordExpiring(PasswordExpiring {
+                    user_id: user.id.clone(),
+                    expires_at: portcullis_model::rfc3339(expires),
+                })
+                .draft(ctx, Some(org_id), now);
                 event.mail = Some(mail);
                 if self.store.queue_mail_once(event).await? {
                     report.reminders_queued += 1;

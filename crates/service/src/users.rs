@@ -12,10 +12,12 @@ use portcullis_engine::password_check::{AccountContext, check_password, check_ru
 use portcullis_model::{PasswordPolicy, Timestamp, Violation, Violations, codes};
 use portcullis_store::{Page, PasswordUpdate, Role, User, UserProfile};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::caller::{Action, Caller};
 use crate::error::{ServiceError, ServiceResult};
+use crate::events::{
+    DomainEvent, PasswordSetByAdmin, UserChanged, UserCreated, UserDeleted, UserRef,
+};
 use crate::secrets::new_id;
 use crate::service::{Context, Service};
 use crate::text::check_text;
@@ -359,17 +361,18 @@ impl Service {
             last_login_ip: None,
             verification_pending: origin == Origin::RegistrationToVerify,
         };
-        let kind = match origin {
-            Origin::Admin => "user.created",
-            Origin::Registration | Origin::RegistrationToVerify => "user.registered",
+        let created = UserCreated {
+            user_id: user.id.clone(),
+            login: user.login.clone(),
+            roles: user.roles.clone(),
         };
-        let mut event = self.event(
-            ctx,
-            Some(org_id),
-            kind,
-            now,
-            json!({"user_id": user.id, "login": user.login, "roles": user.roles}),
-        );
+        let event = match origin {
+            Origin::Admin => DomainEvent::UserCreated(created),
+            Origin::Registration | Origin::RegistrationToVerify => {
+                DomainEvent::UserRegistered(created)
+            }
+        };
+        let mut event = event.draft(ctx, Some(org_id), now);
         if user.verification_pending {
             event.mail = self.verification_mail(&user, now);
         }
@@ -459,13 +462,12 @@ impl Service {
         );
         finish(found)?;
         let now = self.now();
-        let event = self.event(
-            ctx,
-            Some(org_id),
-            "user.changed",
-            now,
-            json!({"user_id": id, "roles": profile.roles, "disabled": profile.disabled}),
-        );
+        let event = DomainEvent::UserChanged(UserChanged {
+            user_id: id.to_owned(),
+            roles: profile.roles.clone(),
+            disabled: profile.disabled,
+        })
+        .draft(ctx, Some(org_id), now);
         let user = self
             .store
             .update_user_profile(org_id, id, &profile, now, event)
@@ -482,13 +484,11 @@ impl Service {
         id: &str,
     ) -> ServiceResult<()> {
         caller.allow(org_id, Action::Manage)?;
-        let event = self.event(
-            ctx,
-            Some(org_id),
-            "user.deleted",
-            self.now(),
-            json!({"user_id": id}),
-        );
+        let event = DomainEvent::UserDeleted(UserDeleted {
+            user_id: id.to_owned(),
+            by: None,
+        })
+        .draft(ctx, Some(org_id), self.now());
         if self.store.delete_user(org_id, id, event).await? {
             Ok(())
         } else {
@@ -533,13 +533,11 @@ impl Service {
             set_by_admin: change_required,
             expected_hash: None,
         };
-        let mut event = self.event(
-            ctx,
-            Some(org_id),
-            "user.password.set_by_admin",
-            now,
-            json!({"user_id": id, "change_required": change_required}),
-        );
+        let mut event = DomainEvent::PasswordSetByAdmin(PasswordSetByAdmin {
+            user_id: id.to_owned(),
+            change_required,
+        })
+        .draft(ctx, Some(org_id), now);
         event.mail = self.password_changed_mail(&user);
         self.store
             .set_password(org_id, id, &update, true, None, vec![event])
@@ -663,13 +661,10 @@ impl Service {
             set_by_admin: false,
             expected_hash: None,
         };
-        let mut event = self.event(
-            ctx,
-            Some(org_id),
-            "user.password.changed",
-            now,
-            json!({"user_id": user_id}),
-        );
+        let mut event = DomainEvent::PasswordChanged(UserRef {
+            user_id: user_id.to_owned(),
+        })
+        .draft(ctx, Some(org_id), now);
         event.mail = self.password_changed_mail(&user);
         self.store
             .set_password(org_id, user_id, &update, true, None, vec![event])

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use portcullis_service::{LOGIN_RESULTS, Metrics};
+use portcullis_service::{LoginResult, Metrics};
 
 use crate::AppState;
 
@@ -38,11 +38,12 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         out,
         "# HELP portcullis_logins_total Logins by result.\n# TYPE portcullis_logins_total counter"
     );
-    for (i, result) in LOGIN_RESULTS.iter().enumerate() {
+    for result in LoginResult::ALL {
         let _ = writeln!(
             out,
-            "portcullis_logins_total{{result=\"{result}\"}} {}",
-            Metrics::get(&m.logins[i])
+            "portcullis_logins_total{{result=\"{}\"}} {}",
+            result.as_str(),
+            m.logins_with(result)
         );
     }
     for (name, help, value) in [
