@@ -594,7 +594,8 @@ impl Service {
     }
 
     /// A user changes its own password: the current one is verified under the lockout counter,
-    /// the new one checked (policy, history, minimum age). Every session of the user ends; the
+    /// the new one checked (minimum age and the cheap rules before the current password is
+    /// verified, the history after it). Every session of the user ends; the
     /// answer is a fresh, unrestricted session.
     pub async fn change_own_password(
         &self,
@@ -628,7 +629,14 @@ impl Service {
             check_min_age(&rules, changed_at, user.password_set_by_admin, now)
                 .map_err(ServiceError::invalid)?;
         }
-        let check = self.check_replacement(&user, &rules, new).await;
+        // The cheap rules now (no hash); the history, which hashes, only once the current
+        // password verified, so a wrong current password costs no history hash.
+        let account = AccountContext::new(
+            &user.login,
+            user.email.as_deref(),
+            user.display_name.as_deref(),
+        );
+        let cheap = finish(check_rules(&rules, new, &account));
         // Verify the current password through the login flow: lockout and IP counting apply.
         let answer = self
             .login(
@@ -648,6 +656,10 @@ impl Service {
                 challenge.challenge.clone()
             }
             _ => return Ok(answer),
+        };
+        let check = match cheap {
+            Ok(()) => self.check_replacement(&user, &rules, new).await,
+            refused => refused,
         };
         if let Err(e) = check {
             self.revoke_token(&opened).await?;

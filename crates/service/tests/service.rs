@@ -1,5 +1,15 @@
-//! The service's test binary, on the in-memory store: what only the service can show.
+//! The service's test binary: what only the service can show, on the in-memory store here, and
+//! the login and password permutations on SQLite `:memory:` in the modules.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+#[path = "service/login.rs"]
+mod login;
+#[path = "service/mfa.rs"]
+mod mfa;
+#[path = "service/passwords.rs"]
+mod passwords;
+#[path = "service/support.rs"]
+mod support;
 
 use std::sync::Arc;
 
