@@ -11,10 +11,11 @@ use crate::validate::{Checker, Validate};
 pub const MAX_API_KEY_EXPIRATION: u64 = 10 * 365 * 86_400;
 
 /// API key policy.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ApiKeysPolicy {
     /// Longest key lifetime, seconds; 0 = no maximum (0–315360000).
+    #[schema(minimum = 0, maximum = 315_360_000)]
     pub max_expiration: u64,
 }
 

@@ -15,24 +15,30 @@ use crate::validate::{Checker, Validate};
 pub const MAX_ALLOWLIST: usize = 100;
 
 /// IP brute-force blocking policy, counted per organization and client IP.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct BruteForcePolicy {
     /// Whether failures per IP are counted and block at all.
     pub enabled: bool,
     /// Failed logins from one IP that block it (1–1000, default 10).
+    #[schema(minimum = 1, maximum = 1000)]
     pub max_attempts: u64,
     /// Seconds from the first failure of a cycle during which failures add up (1 s – 20 years).
+    #[schema(minimum = 1, maximum = 630_720_000)]
     pub window: u64,
     /// Seconds a block lasts (1 s – 20 years).
+    #[schema(minimum = 1, maximum = 630_720_000)]
     pub block_duration: u64,
     /// Addresses and CIDR networks never blocked (at most 100).
+    #[schema(max_items = 100)]
     pub allowlist: Vec<String>,
     /// The organization's administrators are mailed when an IP is blocked.
     pub notify_admin: bool,
     /// IPv4 addresses sharing this many leading bits count as one source (8–32, default 32).
+    #[schema(minimum = 8, maximum = 32)]
     pub ipv4_prefix: u64,
     /// IPv6 addresses sharing this many leading bits count as one source (32–128, default 64).
+    #[schema(minimum = 32, maximum = 128)]
     pub ipv6_prefix: u64,
 }
 

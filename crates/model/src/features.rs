@@ -41,7 +41,7 @@ fn depth(value: &Value) -> usize {
 }
 
 /// Self-service features of the organization.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct FeaturesPolicy {
     /// Users may register themselves.
@@ -53,10 +53,12 @@ pub struct FeaturesPolicy {
     /// A registered user must verify its email address before it can log in.
     pub force_email_verification: bool,
     /// Other tenant settings, stored and returned as set.
+    #[schema(value_type = Object)]
     pub tenant_settings: Map<String, Value>,
     /// Settings a vendor dialect carries that no other part of the policy holds (for example
     /// ZITADEL's login-policy switches, Huawei's protect policy), one object per dialect,
     /// stored and returned as set; counted with `tenant_settings` against the 64 KiB limit.
+    #[schema(value_type = Object)]
     pub dialect_settings: Map<String, Value>,
 }
 

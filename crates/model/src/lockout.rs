@@ -12,7 +12,9 @@ use crate::validate::{Checker, Validate};
 pub const MAX_LOCK_SECONDS: u64 = 630_720_000;
 
 /// What one lockout counter is keyed by.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum LockoutScope {
     /// Organization and login name: failures from anywhere lock the account.
@@ -23,19 +25,23 @@ pub enum LockoutScope {
 }
 
 /// Account lockout policy.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct LockoutPolicy {
     /// Whether failures are counted and lock at all.
     pub enabled: bool,
     /// Failed password checks that lock the key (1–1000, default 10).
+    #[schema(minimum = 1, maximum = 1000)]
     pub max_password_attempts: u64,
     /// Failed OTP checks that lock the key; 0 = never (0–1000, default 10).
+    #[schema(minimum = 0, maximum = 1000)]
     pub max_otp_attempts: u64,
     /// Seconds from the first failure of a cycle during which failures add up; `None` = until
     /// a success resets them or a lock ends the cycle (1 s – 20 years).
+    #[schema(minimum = 1, maximum = 630_720_000)]
     pub window: Option<u64>,
     /// Seconds a lock lasts; `None` = until an administrator or the user unlocks (1 s – 20 years).
+    #[schema(minimum = 1, maximum = 630_720_000)]
     pub lock_duration: Option<u64>,
     /// A successful check resets the failure count.
     pub reset_after_success: bool,

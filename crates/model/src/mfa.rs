@@ -7,7 +7,7 @@ use crate::brute_force::MAX_ALLOWLIST;
 use crate::validate::{Checker, Validate};
 
 /// MFA policy of the organization.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct MfaPolicy {
     /// Every user must pass MFA.
@@ -15,6 +15,7 @@ pub struct MfaPolicy {
     /// Every user must pass MFA when its client IP is outside `trusted_networks`.
     pub required_off_network: bool,
     /// Networks considered "on network" (addresses or CIDRs, at most 100).
+    #[schema(max_items = 100)]
     pub trusted_networks: Vec<String>,
 }
 

@@ -27,7 +27,9 @@ pub const MAX_CUSTOM_BLOCKLIST: usize = 1000;
 const YEAR: u64 = 365 * 86_400;
 
 /// How passwords of this policy's users are hashed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum HashAlgorithm {
     /// argon2id, m = 19 MiB, t = 2, p = 1.
@@ -38,7 +40,19 @@ pub enum HashAlgorithm {
 }
 
 /// An account attribute a password must not contain.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum AccountAttribute {
     /// The login name, and the login name reversed.
@@ -59,66 +73,87 @@ fn all_attributes() -> BTreeSet<AccountAttribute> {
 }
 
 /// One named password policy (docs/design.md §2.2). Serde names are the canonical API names.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct PasswordPolicy {
     /// Identifier, unique in the organization (`[A-Za-z0-9._-]{1,64}`).
+    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub id: String,
     /// Display name, 1–128 characters.
+    #[schema(min_length = 1, max_length = 128)]
     pub name: String,
     /// Free text, at most 1024 characters.
+    #[schema(max_length = 1024)]
     pub description: String,
     /// Whether this is the organization's default policy (exactly one is).
     pub is_default: bool,
     /// User sources this policy applies to (at most 100, each 1–128 characters, no repeats).
+    #[schema(max_items = 100)]
     pub sources: Vec<String>,
 
     /// Shortest allowed password, code points (1–4096, default 15).
+    #[schema(minimum = 1, maximum = 4096)]
     pub min_length: u64,
     /// Longest allowed password, code points (1–4096, default 128; at most 72 with bcrypt).
+    #[schema(minimum = 1, maximum = 4096)]
     pub max_length: u64,
     /// Minimum lowercase letters (0–64).
+    #[schema(minimum = 0, maximum = 64)]
     pub min_lowercase: u64,
     /// Minimum uppercase letters (0–64).
+    #[schema(minimum = 0, maximum = 64)]
     pub min_uppercase: u64,
     /// Minimum digits (0–64).
+    #[schema(minimum = 0, maximum = 64)]
     pub min_digits: u64,
     /// Minimum special characters: anything that is neither a letter nor a digit (0–64).
+    #[schema(minimum = 0, maximum = 64)]
     pub min_special: u64,
     /// Minimum letters of any case, cased or not (0–64).
+    #[schema(minimum = 0, maximum = 64)]
     pub min_letters: u64,
     /// Minimum number of character types among lowercase, uppercase, digit, special (0–4).
+    #[schema(minimum = 0, maximum = 4)]
     pub min_character_types: u64,
     /// Longest run of one repeated character; 0 = unlimited (0–128).
+    #[schema(minimum = 0, maximum = 128)]
     pub max_repeated_chars: u64,
     /// At least one of these characters must appear; empty = no requirement (≤ 256).
+    #[schema(max_length = 256)]
     pub required_chars: String,
 
     /// Reject common and breached passwords and `custom_blocklist` (whole password, any case).
     pub check_blocklist: bool,
     /// Organization words to reject in addition to the shipped list (≤ 1000, each 1–256).
+    #[schema(max_items = 1000)]
     pub custom_blocklist: Vec<String>,
     /// Reject passwords containing account attributes (see `account_attributes`).
     pub check_account_attributes: bool,
     /// Which attributes are checked (default: all).
     pub account_attributes: BTreeSet<AccountAttribute>,
     /// Shortest display-name word that is checked (1–64, default 4).
+    #[schema(minimum = 1, maximum = 64)]
     pub attribute_min_word_length: u64,
     /// A new password must differ from the last N (0–24).
+    #[schema(minimum = 0, maximum = 24)]
     pub history: u64,
 
     /// Seconds a password must be kept before its owner may change it again (0–1 year).
+    #[schema(minimum = 0, maximum = 31_536_000)]
     pub min_age: u64,
     /// Whether passwords expire after `max_age_days`.
     pub expiration_enabled: bool,
     /// Days after which a password expires, when enabled (1–3650, default 90).
+    #[schema(minimum = 1, maximum = 3650)]
     pub max_age_days: u64,
     /// Days before expiry from which the user is warned; 0 = no warning (0–3650).
+    #[schema(minimum = 0, maximum = 3650)]
     pub expire_warn_days: u64,
     /// A password set by an administrator must be changed at first login.
     pub renew_on_first_login: bool,
     /// Seconds an expired (or first-login) password still logs in, restricted to changing it;
     /// also the time allowed to enroll MFA once it becomes required (0–1 year).
+    #[schema(minimum = 0, maximum = 31_536_000)]
     pub grace_period: u64,
 
     /// Users of this policy must pass MFA.

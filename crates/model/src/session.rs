@@ -14,18 +14,22 @@ pub const SESSION_MIN: u64 = 600;
 pub const SESSION_MAX: u64 = 15_552_000;
 
 /// Login and session policy.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct SessionPolicy {
     /// Absolute session lifetime, seconds (600–15552000, default 43200 = 12 h).
+    #[schema(minimum = 600, maximum = 15_552_000)]
     pub max_session_duration: u64,
     /// Seconds without use after which a session ends; `None` = off (60–15552000, default 3600).
+    #[schema(minimum = 60, maximum = 15_552_000)]
     pub idle_timeout: Option<u64>,
     /// Disable a user who has not logged in for this many days; 0 = off (0–3650).
+    #[schema(minimum = 0, maximum = 3650)]
     pub account_validity_days: u64,
     /// The login answer carries the previous successful login and the failures since.
     pub show_recent_login_info: bool,
     /// Text shown on successful login; empty = none (at most 1024 characters).
+    #[schema(max_length = 1024)]
     pub login_banner: String,
 }
 

@@ -18,22 +18,29 @@ pub const TOKEN_RANGES: [(&str, u64, u64); 7] = [
 ];
 
 /// Token lifetimes, seconds.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct TokensPolicy {
     /// Access tokens (30–2592000, default 3600).
+    #[schema(minimum = 30, maximum = 2_592_000)]
     pub access_token: u64,
     /// Authorization codes (30–86400, default 300).
+    #[schema(minimum = 30, maximum = 86_400)]
     pub authorization_code: u64,
     /// CIBA back-channel authentication requests (30–86400, default 600).
+    #[schema(minimum = 30, maximum = 86_400)]
     pub backchannel_authentication_request: u64,
     /// Client-credentials tokens (30–2592000, default 3600).
+    #[schema(minimum = 30, maximum = 2_592_000)]
     pub client_credentials: u64,
     /// Device codes (30–86400, default 600).
+    #[schema(minimum = 30, maximum = 86_400)]
     pub device_code: u64,
     /// ID tokens (30–31536000, default 3600).
+    #[schema(minimum = 30, maximum = 31_536_000)]
     pub id_token: u64,
     /// Refresh tokens (300–15552000, default 2592000 = 30 days).
+    #[schema(minimum = 300, maximum = 15_552_000)]
     pub refresh_token: u64,
 }
 

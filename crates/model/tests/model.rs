@@ -8,6 +8,9 @@ use std::collections::BTreeSet;
 use portcullis_model::*;
 use serde_json::{Value, json};
 
+#[path = "model/schema_ranges.rs"]
+mod schema_ranges;
+
 /// Parses `patch` merged over the default of `kind` (for `password`, over the default policy
 /// inside a one-element list, unless the patch is itself a list).
 fn check(kind: SectionKind, patch: Value) -> Result<SectionValue, Violations> {
