@@ -6,11 +6,14 @@
 //! id (taken from a sane `X-Request-Id` or generated) that is echoed and logged; no header or body
 //! that carries a secret is logged.
 
+pub mod bodies;
 pub mod error;
 pub mod extract;
 mod http_metrics;
 pub mod openapi;
 pub mod routes;
+pub mod schemas;
+pub mod service_views;
 pub mod views;
 
 use std::sync::Arc;
@@ -21,9 +24,10 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
 use portcullis_service::Service;
 use tracing::Instrument;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use http_metrics::HttpMetrics;
 
@@ -57,106 +61,75 @@ pub fn router(state: AppState) -> Router {
     router_with(state, Router::new())
 }
 
+/// Every native route with its OpenAPI operation: one list, so a route cannot be served
+/// without its path in the document, nor documented without being served. Each `routes!` call
+/// holds the handlers of one path (their annotations give the path and the method).
+pub(crate) fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::base_document())
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+        .routes(routes!(ops::metrics))
+        .routes(routes!(ops::openapi))
+        .routes(routes!(orgs::create_org, orgs::list_orgs))
+        .routes(routes!(orgs::get_org))
+        .routes(routes!(policy::get_instance_policy))
+        .routes(routes!(
+            policy::put_instance_section,
+            policy::patch_instance_section
+        ))
+        .routes(routes!(policy::get_org_policy))
+        .routes(routes!(
+            policy::put_org_section,
+            policy::patch_org_section,
+            policy::reset_org_section
+        ))
+        .routes(routes!(
+            policy::list_password_policies,
+            policy::create_password_policy
+        ))
+        .routes(routes!(
+            policy::get_password_policy,
+            policy::replace_password_policy,
+            policy::delete_password_policy
+        ))
+        .routes(routes!(policy::check_password))
+        .routes(routes!(users::create_user, users::list_users))
+        .routes(routes!(
+            users::get_user,
+            users::update_user,
+            users::delete_user
+        ))
+        .routes(routes!(users::set_user_password))
+        .routes(routes!(users::unlock_user))
+        .routes(routes!(users::get_user_lock))
+        .routes(routes!(session::login))
+        .routes(routes!(mfa::login_mfa))
+        .routes(routes!(mfa::start_totp, mfa::remove_totp))
+        .routes(routes!(mfa::confirm_totp))
+        .routes(routes!(mfa::reset_user_mfa))
+        .routes(routes!(session::get_self, self_service::delete_self))
+        .routes(routes!(self_service::unblock))
+        .routes(routes!(self_service::request_password_reset))
+        .routes(routes!(self_service::confirm_password_reset))
+        .routes(routes!(self_service::register))
+        .routes(routes!(self_service::verify_email))
+        .routes(routes!(self_service::list_outbox))
+        .routes(routes!(session::change_own_password))
+        .routes(routes!(session::logout))
+        .routes(routes!(keys::create_api_key, keys::list_api_keys))
+        .routes(routes!(keys::create_access_key))
+        .routes(routes!(keys::delete_api_key))
+        .routes(routes!(keys::list_events))
+        .routes(routes!(keys::list_instance_events))
+        .routes(routes!(keys::create_instance_key, keys::list_instance_keys))
+        .routes(routes!(keys::delete_instance_key))
+}
+
 /// The native API plus `extra` routes (the vendor dialects), all behind the same request-id,
 /// tracing and metrics layer.
 pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
-    Router::new()
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
-        .route("/openapi.json", get(ops::openapi))
-        .route("/v1/orgs", post(orgs::create_org).get(orgs::list_orgs))
-        .route("/v1/orgs/{org}", get(orgs::get_org))
-        .route("/v1/instance/policy", get(policy::get_instance_policy))
-        .route(
-            "/v1/instance/policy/{section}",
-            put(policy::put_instance_section).patch(policy::patch_instance_section),
-        )
-        .route("/v1/orgs/{org}/policy", get(policy::get_org_policy))
-        .route(
-            "/v1/orgs/{org}/policy/{section}",
-            put(policy::put_org_section)
-                .patch(policy::patch_org_section)
-                .delete(policy::reset_org_section),
-        )
-        .route(
-            "/v1/orgs/{org}/password-policies",
-            get(policy::list_password_policies).post(policy::create_password_policy),
-        )
-        .route(
-            "/v1/orgs/{org}/password-policies/{id}",
-            get(policy::get_password_policy)
-                .put(policy::replace_password_policy)
-                .delete(policy::delete_password_policy),
-        )
-        .route(
-            "/v1/orgs/{org}/password-check",
-            post(policy::check_password),
-        )
-        .route(
-            "/v1/orgs/{org}/users",
-            post(users::create_user).get(users::list_users),
-        )
-        .route(
-            "/v1/orgs/{org}/users/{id}",
-            get(users::get_user)
-                .patch(users::update_user)
-                .delete(users::delete_user),
-        )
-        .route(
-            "/v1/orgs/{org}/users/{id}/password",
-            put(users::set_user_password),
-        )
-        .route("/v1/orgs/{org}/users/{id}/unlock", post(users::unlock_user))
-        .route("/v1/orgs/{org}/users/{id}/lock", get(users::get_user_lock))
-        .route("/v1/orgs/{org}/login", post(session::login))
-        .route("/v1/orgs/{org}/login/mfa", post(mfa::login_mfa))
-        .route(
-            "/v1/self/mfa/totp",
-            post(mfa::start_totp).delete(mfa::remove_totp),
-        )
-        .route("/v1/self/mfa/totp/confirm", post(mfa::confirm_totp))
-        .route(
-            "/v1/orgs/{org}/users/{id}/mfa",
-            axum::routing::delete(mfa::reset_user_mfa),
-        )
-        .route(
-            "/v1/self",
-            get(session::get_self).delete(self_service::delete_self),
-        )
-        .route("/v1/unblock", post(self_service::unblock))
-        .route(
-            "/v1/orgs/{org}/password-reset",
-            post(self_service::request_password_reset),
-        )
-        .route(
-            "/v1/password-reset/confirm",
-            post(self_service::confirm_password_reset),
-        )
-        .route("/v1/orgs/{org}/register", post(self_service::register))
-        .route("/v1/verify-email", post(self_service::verify_email))
-        .route("/v1/orgs/{org}/outbox", get(self_service::list_outbox))
-        .route("/v1/self/password", post(session::change_own_password))
-        .route("/v1/logout", post(session::logout))
-        .route(
-            "/v1/orgs/{org}/api-keys",
-            post(keys::create_api_key).get(keys::list_api_keys),
-        )
-        .route("/v1/orgs/{org}/access-keys", post(keys::create_access_key))
-        .route(
-            "/v1/orgs/{org}/api-keys/{id}",
-            axum::routing::delete(keys::delete_api_key),
-        )
-        .route("/v1/orgs/{org}/events", get(keys::list_events))
-        .route("/v1/instance/events", get(keys::list_instance_events))
-        .route(
-            "/v1/instance/keys",
-            post(keys::create_instance_key).get(keys::list_instance_keys),
-        )
-        .route(
-            "/v1/instance/keys/{id}",
-            axum::routing::delete(keys::delete_instance_key),
-        )
+    let (native, _) = api_routes().split_for_parts();
+    native
         .merge(extra)
         .fallback(|| async { error::ApiError::not_found() })
         // A JSON body for a known path with another method too (some vendor clients parse every

@@ -1,8 +1,10 @@
 //! Response bodies that are the HTTP layer's own (lists, organizations, login answers).
 
-use portcullis_service::{ApiKeyView, LastLogin, OutboxView, UserView};
-use portcullis_store::{Event, Org};
+use portcullis_store::{Org, Role};
 use serde::Serialize;
+
+use crate::schemas::RoleSchema;
+use crate::service_views::{ApiKeyView, EventView, LastLogin, OutboxView, UserView};
 
 pub(crate) use portcullis_model::rfc3339;
 
@@ -45,7 +47,7 @@ macro_rules! list_type {
 list_type!(OrgList, OrgView, "A page of organizations.");
 list_type!(UserList, UserView, "A page of users.");
 list_type!(ApiKeyList, ApiKeyView, "A page of API keys.");
-list_type!(EventList, Event, "A page of events.");
+list_type!(EventList, EventView, "A page of events.");
 list_type!(OutboxList, OutboxView, "A page of queued and sent mails.");
 
 /// The cursor after a page: the last item's, when the page is full.
@@ -124,7 +126,8 @@ pub struct SelfView {
     /// Organization, absent for instance keys.
     pub org_id: Option<String>,
     /// Roles.
-    pub roles: Vec<portcullis_store::Role>,
+    #[schema(value_type = Vec<RoleSchema>)]
+    pub roles: Vec<Role>,
     /// The session may only change the password.
     pub password_change_only: bool,
     /// The user, for sessions and user keys.

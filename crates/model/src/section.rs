@@ -17,15 +17,17 @@ pub fn rfc3339(t: Timestamp) -> String {
 }
 
 /// Where a stored section comes from and when it last changed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SectionDetails {
     /// Sequence of the event that last changed the section (0 = built-in default, never written).
     pub sequence: u64,
     /// When the section was first written.
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
     /// When the section was last written.
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub changed_at: Timestamp,
     /// The organization id that owns it, or the instance id for instance defaults.
     pub resource_owner: String,
@@ -44,7 +46,19 @@ impl SectionDetails {
 }
 
 /// The sections of a policy.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SectionKind {
     /// Named password policies.

@@ -16,7 +16,7 @@ use crate::secrets::{random_hex, token_hash};
 use crate::service::{Context, Service};
 
 /// A new access key with its secret, shown once.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct CreatedAccessKey {
     /// The key as listed (its `id` is the access key id).
     #[serde(flatten)]

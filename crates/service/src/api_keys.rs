@@ -13,7 +13,7 @@ use crate::secrets::{API_KEY_PREFIX, new_id, new_token, token_hash};
 use crate::service::{Context, Service};
 
 /// A request for a new key.
-#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewApiKey {
     /// Name (1–128 characters).
@@ -22,12 +22,11 @@ pub struct NewApiKey {
     pub roles: Option<Vec<Role>>,
     /// Expiry (RFC 3339); required when the policy sets a maximum.
     #[serde(default, with = "time::serde::rfc3339::option")]
-    #[schema(value_type = Option<String>, format = DateTime)]
     pub expires_at: Option<Timestamp>,
 }
 
 /// A key as listed: never its secret.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ApiKeyView {
     /// Id.
     pub id: String,
@@ -41,18 +40,16 @@ pub struct ApiKeyView {
     pub roles: Vec<Role>,
     /// Creation.
     #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
     /// Expiry.
     #[serde(with = "time::serde::rfc3339::option")]
-    #[schema(value_type = Option<String>, format = DateTime)]
     pub expires_at: Option<Timestamp>,
     /// `bearer` (sent as `Authorization: Bearer`) or `access` (an access key that signs requests).
     pub kind: KeyKind,
 }
 
 /// What a key is used for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyKind {
     /// A bearer key: its secret authenticates requests.
@@ -81,7 +78,7 @@ impl From<ApiKey> for ApiKeyView {
 }
 
 /// A new key with its secret, shown once.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct CreatedApiKey {
     /// The key as listed.
     #[serde(flatten)]

@@ -25,7 +25,7 @@ use crate::secrets::{API_KEY_PREFIX, new_id, new_token, token_hash};
 use crate::service::{Context, Service};
 
 /// A request for a new instance key.
-#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewInstanceKey {
     /// Name (1–128 characters).

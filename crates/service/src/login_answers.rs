@@ -28,11 +28,10 @@ impl std::fmt::Debug for LoginRequest {
 }
 
 /// The previous successful login, shown when `show_recent_login_info` is on.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct LastLogin {
     /// When (none: first login).
     #[serde(with = "time::serde::rfc3339::option")]
-    #[schema(value_type = Option<String>, format = DateTime)]
     pub at: Option<Timestamp>,
     /// From where.
     pub ip: Option<String>,

@@ -43,7 +43,7 @@ pub(crate) fn challenge_expires_at(opened_at: Timestamp) -> Timestamp {
 }
 
 /// A started enrollment: what the user's authenticator app needs. Shown once.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct TotpEnrollment {
     /// The secret, base32 (to type in).
     pub secret: String,
@@ -52,7 +52,7 @@ pub struct TotpEnrollment {
 }
 
 /// The recovery codes of a confirmed factor. Shown once; each works once.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RecoveryCodes {
     /// Ten single-use codes.
     pub recovery_codes: Vec<String>,

@@ -11,7 +11,7 @@ use crate::secrets::new_id;
 use crate::service::{Context, Service};
 
 /// A request to create an organization.
-#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewOrg {
     /// Caller-chosen id (`[A-Za-z0-9._-]{1,64}`); generated when absent.

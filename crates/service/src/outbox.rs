@@ -90,7 +90,7 @@ pub struct DeliveryReport {
 }
 
 /// A mail as administrators see it.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Serialize)]
 pub struct OutboxView {
     /// Id (the paging cursor).
     pub id: u64,
@@ -111,19 +111,15 @@ pub struct OutboxView {
     pub event_sequence: u64,
     /// When it was queued.
     #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
     /// Not tried again before.
     #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
     pub next_attempt_at: Timestamp,
     /// When the server accepted it.
     #[serde(with = "time::serde::rfc3339::option")]
-    #[schema(value_type = Option<String>, format = DateTime)]
     pub sent_at: Option<Timestamp>,
     /// When it was given up.
     #[serde(with = "time::serde::rfc3339::option")]
-    #[schema(value_type = Option<String>, format = DateTime)]
     pub given_up_at: Option<Timestamp>,
     /// Why the last attempt failed.
     pub last_error: Option<String>,

@@ -31,23 +31,20 @@ pub enum SectionWrite {
 }
 
 /// One section as the API shows it.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Serialize)]
 pub struct SectionView {
     /// Section name.
-    #[schema(value_type = String)]
     pub section: SectionKind,
     /// Inherited from the instance (for an organization) or never written (for the instance).
     pub is_default: bool,
     /// Sequence, dates, owner.
-    #[schema(value_type = Object)]
     pub details: SectionDetails,
     /// The value.
-    #[schema(value_type = Object)]
     pub value: SectionValue,
 }
 
 /// A dry-run password check.
-#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordCheckRequest {
     /// The candidate password.
@@ -63,12 +60,11 @@ pub struct PasswordCheckRequest {
 }
 
 /// The answer of a dry-run check.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Serialize)]
 pub struct PasswordCheckResult {
     /// No violation.
     pub valid: bool,
     /// Every violation.
-    #[schema(value_type = Vec<Object>)]
     pub violations: Vec<Violation>,
     /// The password policy that was applied.
     pub policy_id: String,

@@ -58,7 +58,7 @@ fn email_taken() -> ServiceError {
 }
 
 /// A self-registration.
-#[derive(Clone, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Registration {
     /// Login name (unique in the organization regardless of case).

@@ -23,7 +23,7 @@ use crate::service::{Context, Service};
 use crate::text::check_text;
 
 /// A user as the API shows it: never the hash or the history.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct UserView {
     /// Id.
     pub id: String,
@@ -45,21 +45,17 @@ pub struct UserView {
     pub has_password: bool,
     /// When the password was set.
     #[serde(with = "time::serde::rfc3339::option")]
-    #[schema(value_type = Option<String>, format = DateTime)]
     pub password_changed_at: Option<Timestamp>,
     /// The next login must change the password (set by an administrator).
     pub password_change_required: bool,
     /// Creation.
     #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
     /// Last change.
     #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
     pub updated_at: Timestamp,
     /// Last successful login.
     #[serde(with = "time::serde::rfc3339::option")]
-    #[schema(value_type = Option<String>, format = DateTime)]
     pub last_login_at: Option<Timestamp>,
     /// IP of the last successful login.
     pub last_login_ip: Option<String>,
@@ -91,7 +87,7 @@ impl From<User> for UserView {
 }
 
 /// A request to create a user.
-#[derive(Clone, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     /// Login name (1–256 characters, unique in the organization regardless of case).
@@ -109,7 +105,7 @@ pub struct NewUser {
 }
 
 /// A change of a user's profile; absent fields stay, `null` clears an optional one.
-#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
     /// Email.
@@ -134,17 +130,15 @@ fn double_option<'de, D: serde::Deserializer<'de>>(
 }
 
 /// A user's lock state.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct LockView {
     /// Locked now.
     pub locked: bool,
     /// Since when.
     #[serde(with = "time::serde::rfc3339::option")]
-    #[schema(value_type = Option<String>, format = DateTime)]
     pub locked_since: Option<Timestamp>,
     /// Until when (none while locked = until unlocked).
     #[serde(with = "time::serde::rfc3339::option")]
-    #[schema(value_type = Option<String>, format = DateTime)]
     pub locked_until: Option<Timestamp>,
     /// Failures counted in the current cycle.
     pub failures: u32,

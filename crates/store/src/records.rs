@@ -12,19 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// An access role (docs/design.md §4).
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Instance defaults and organizations; every organization's data.
@@ -453,7 +441,7 @@ pub enum MailOutcome {
 }
 
 /// A recorded event.
-#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Event {
     /// Instance-wide, strictly increasing.
     pub sequence: u64,
@@ -467,7 +455,6 @@ pub struct Event {
     /// Request that caused it.
     pub request_id: Option<String>,
     /// When.
-    #[schema(value_type = String, format = DateTime)]
     #[serde(with = "time::serde::rfc3339")]
     pub at: Timestamp,
     /// Details.

@@ -5,12 +5,13 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use portcullis_model::{Violation, codes};
-use portcullis_service::{CreatedAccessKey, CreatedApiKey, NewApiKey, NewInstanceKey};
 use serde::Deserialize;
 
 use crate::AppState;
+use crate::bodies::{NewApiKey, NewInstanceKey};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{Auth, JsonBody, PageQuery, Paging, page_limit};
+use crate::service_views::{CreatedAccessKey, CreatedApiKey};
 use crate::views::{ApiKeyList, EventList, next_after};
 
 /// Creates an API key; the secret is in this answer only.
@@ -24,9 +25,9 @@ pub async fn create_api_key(
 ) -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
     let key = state
         .service
-        .create_api_key(&auth.caller, &auth.ctx, &org, body)
+        .create_api_key(&auth.caller, &auth.ctx, &org, body.into())
         .await?;
-    Ok((StatusCode::CREATED, Json(key)))
+    Ok((StatusCode::CREATED, Json(key.into())))
 }
 
 /// Creates an access key for signed requests (id and secret; the secret is in this answer only,
@@ -42,9 +43,9 @@ pub async fn create_access_key(
 ) -> ApiResult<(StatusCode, Json<CreatedAccessKey>)> {
     let key = state
         .service
-        .create_access_key(&auth.caller, &auth.ctx, &org, body)
+        .create_access_key(&auth.caller, &auth.ctx, &org, body.into())
         .await?;
-    Ok((StatusCode::CREATED, Json(key)))
+    Ok((StatusCode::CREATED, Json(key.into())))
 }
 
 /// Lists API keys (all for administrators, one's own otherwise).
@@ -62,7 +63,7 @@ pub async fn list_api_keys(
         .await?;
     let next_after = next_after(&keys, page.limit, |k| k.id.clone());
     Ok(Json(ApiKeyList {
-        items: keys,
+        items: keys.into_iter().map(Into::into).collect(),
         next_after,
     }))
 }
@@ -94,9 +95,9 @@ pub async fn create_instance_key(
 ) -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
     let key = state
         .service
-        .create_instance_key(&auth.caller, &auth.ctx, body)
+        .create_instance_key(&auth.caller, &auth.ctx, body.into())
         .await?;
-    Ok((StatusCode::CREATED, Json(key)))
+    Ok((StatusCode::CREATED, Json(key.into())))
 }
 
 /// Lists the instance administrator keys (never their secrets).
@@ -114,7 +115,7 @@ pub async fn list_instance_keys(
         .await?;
     let next_after = next_after(&keys, page.limit, |k| k.id.clone());
     Ok(Json(ApiKeyList {
-        items: keys,
+        items: keys.into_iter().map(Into::into).collect(),
         next_after,
     }))
 }
@@ -172,7 +173,7 @@ pub async fn list_instance_events(
         .await?;
     let next_after = next_after(&events, limit, |e| e.sequence.to_string());
     Ok(Json(EventList {
-        items: events,
+        items: events.into_iter().map(Into::into).collect(),
         next_after,
     }))
 }
@@ -193,7 +194,7 @@ pub async fn list_events(
         .await?;
     let next_after = next_after(&events, limit, |e| e.sequence.to_string());
     Ok(Json(EventList {
-        items: events,
+        items: events.into_iter().map(Into::into).collect(),
         next_after,
     }))
 }

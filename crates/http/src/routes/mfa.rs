@@ -4,13 +4,14 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use portcullis_service::{MfaLoginRequest, RecoveryCodes, TotpEnrollment};
+use portcullis_service::MfaLoginRequest;
 use serde::Deserialize;
 
 use crate::AppState;
 use crate::error::{ApiResult, Problem};
 use crate::extract::{Anonymous, Auth, ClientIp, JsonBody};
 use crate::routes::session::answer;
+use crate::service_views::{RecoveryCodes, TotpEnrollment};
 use crate::views::LoginResponse;
 
 /// A TOTP code.
@@ -50,7 +51,7 @@ pub async fn start_totp(
         .service
         .start_totp_enrollment(&auth.caller, &auth.ctx)
         .await?;
-    Ok((StatusCode::CREATED, Json(enrollment)))
+    Ok((StatusCode::CREATED, Json(enrollment.into())))
 }
 
 /// Confirms the enrollment with a current code; answers ten single-use recovery codes, once.
@@ -66,7 +67,7 @@ pub async fn confirm_totp(
         .service
         .confirm_totp(&auth.caller, &auth.ctx, &body.code)
         .await?;
-    Ok(Json(codes))
+    Ok(Json(codes.into()))
 }
 
 /// Removes the caller's second factor (the password is checked again).

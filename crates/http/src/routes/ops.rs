@@ -2,7 +2,6 @@
 
 use std::fmt::Write as _;
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
@@ -78,6 +77,11 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// The OpenAPI 3.1 document of this API.
-pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(crate::openapi::document())
+#[utoipa::path(get, path = "/openapi.json", tag = "ops", security(()),
+    responses((status = 200, description = "This document", content_type = "application/json")))]
+pub async fn openapi() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        crate::openapi::document_json(),
+    )
 }

@@ -3,9 +3,9 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use portcullis_service::NewOrg;
 
 use crate::AppState;
+use crate::bodies::NewOrg;
 use crate::error::{ApiResult, Problem};
 use crate::extract::{Auth, JsonBody, PageQuery, Paging};
 use crate::views::{OrgList, OrgView, next_after};
@@ -20,7 +20,7 @@ pub async fn create_org(
 ) -> ApiResult<(StatusCode, Json<OrgView>)> {
     let org = state
         .service
-        .create_org(&auth.caller, &auth.ctx, body)
+        .create_org(&auth.caller, &auth.ctx, body.into())
         .await?;
     Ok((StatusCode::CREATED, Json(org.into())))
 }

@@ -6,12 +6,15 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use portcullis_model::{PasswordPolicy, SectionKind};
-use portcullis_service::{PasswordCheckRequest, PasswordCheckResult, SectionView, SectionWrite};
+use portcullis_service::SectionWrite;
 use serde_json::Value;
 
 use crate::AppState;
+use crate::bodies::PasswordCheckRequest;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{Auth, JsonBody};
+use crate::schemas::SectionSchema;
+use crate::service_views::{PasswordCheckResult, SectionView};
 
 fn section(name: &str) -> ApiResult<SectionKind> {
     name.parse()
@@ -38,12 +41,13 @@ async fn write_instance(
         state
             .service
             .write_instance_section(&auth.caller, &auth.ctx, kind, write)
-            .await?,
+            .await?
+            .into(),
     ))
 }
 
 /// Replaces an instance default section.
-#[utoipa::path(put, path = "/v1/instance/policy/{section}", tag = "policy", request_body = Object,
+#[utoipa::path(put, path = "/v1/instance/policy/{section}", tag = "policy", request_body = SectionSchema,
     responses((status = 200, body = SectionView), (status = 400, body = Problem)))]
 pub async fn put_instance_section(
     State(state): State<AppState>,
@@ -55,7 +59,7 @@ pub async fn put_instance_section(
 }
 
 /// Patches an instance default section (JSON merge patch).
-#[utoipa::path(patch, path = "/v1/instance/policy/{section}", tag = "policy", request_body = Object,
+#[utoipa::path(patch, path = "/v1/instance/policy/{section}", tag = "policy", request_body = SectionSchema,
     responses((status = 200, body = SectionView), (status = 400, body = Problem)))]
 pub async fn patch_instance_section(
     State(state): State<AppState>,
@@ -100,12 +104,13 @@ async fn write_org(
         state
             .service
             .write_org_section(&auth.caller, &auth.ctx, org, kind, write)
-            .await?,
+            .await?
+            .into(),
     ))
 }
 
 /// Replaces an organization's section (it now has its own copy).
-#[utoipa::path(put, path = "/v1/orgs/{org}/policy/{section}", tag = "policy", request_body = Object,
+#[utoipa::path(put, path = "/v1/orgs/{org}/policy/{section}", tag = "policy", request_body = SectionSchema,
     responses((status = 200, body = SectionView), (status = 400, body = Problem), (status = 404, body = Problem)))]
 pub async fn put_org_section(
     State(state): State<AppState>,
@@ -117,7 +122,7 @@ pub async fn put_org_section(
 }
 
 /// Patches an organization's section (JSON merge patch over the value in force).
-#[utoipa::path(patch, path = "/v1/orgs/{org}/policy/{section}", tag = "policy", request_body = Object,
+#[utoipa::path(patch, path = "/v1/orgs/{org}/policy/{section}", tag = "policy", request_body = SectionSchema,
     responses((status = 200, body = SectionView), (status = 400, body = Problem), (status = 404, body = Problem)))]
 pub async fn patch_org_section(
     State(state): State<AppState>,
@@ -141,7 +146,8 @@ pub async fn reset_org_section(
         state
             .service
             .reset_org_section(&auth.caller, &auth.ctx, &org, kind)
-            .await?,
+            .await?
+            .into(),
     ))
 }
 
@@ -157,13 +163,14 @@ pub async fn list_password_policies(
         state
             .service
             .list_password_policies(&auth.caller, &org)
-            .await?,
+            .await?
+            .into(),
     ))
 }
 
 /// Adds a password policy.
-#[utoipa::path(post, path = "/v1/orgs/{org}/password-policies", tag = "password-policies", request_body = Object,
-    responses((status = 201, body = Object), (status = 400, body = Problem), (status = 409, body = Problem)))]
+#[utoipa::path(post, path = "/v1/orgs/{org}/password-policies", tag = "password-policies", request_body = PasswordPolicy,
+    responses((status = 201, body = PasswordPolicy), (status = 400, body = Problem), (status = 409, body = Problem)))]
 pub async fn create_password_policy(
     State(state): State<AppState>,
     auth: Auth,
@@ -179,7 +186,7 @@ pub async fn create_password_policy(
 
 /// One password policy.
 #[utoipa::path(get, path = "/v1/orgs/{org}/password-policies/{id}", tag = "password-policies",
-    responses((status = 200, body = Object), (status = 404, body = Problem)))]
+    responses((status = 200, body = PasswordPolicy), (status = 404, body = Problem)))]
 pub async fn get_password_policy(
     State(state): State<AppState>,
     auth: Auth,
@@ -194,8 +201,8 @@ pub async fn get_password_policy(
 }
 
 /// Replaces a password policy.
-#[utoipa::path(put, path = "/v1/orgs/{org}/password-policies/{id}", tag = "password-policies", request_body = Object,
-    responses((status = 200, body = Object), (status = 400, body = Problem), (status = 404, body = Problem)))]
+#[utoipa::path(put, path = "/v1/orgs/{org}/password-policies/{id}", tag = "password-policies", request_body = PasswordPolicy,
+    responses((status = 200, body = PasswordPolicy), (status = 400, body = Problem), (status = 404, body = Problem)))]
 pub async fn replace_password_policy(
     State(state): State<AppState>,
     auth: Auth,
@@ -237,7 +244,8 @@ pub async fn check_password(
     Ok(Json(
         state
             .service
-            .check_password(&auth.caller, &org, &body)
-            .await?,
+            .check_password(&auth.caller, &org, &body.into())
+            .await?
+            .into(),
     ))
 }

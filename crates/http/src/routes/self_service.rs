@@ -6,13 +6,14 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use portcullis_service::{Registration, UserView};
 use serde::Deserialize;
 
 use crate::AppState;
+use crate::bodies::Registration;
 use crate::error::{ApiResult, Problem};
 use crate::extract::{Anonymous, Auth, ClientIp, JsonBody, PageQuery, Paging};
 use crate::routes::mfa::PasswordBody;
+use crate::service_views::UserView;
 use crate::views::{OutboxList, next_after};
 
 /// A mailed one-time token.
@@ -105,8 +106,8 @@ pub async fn register(
     Path(org): Path<String>,
     JsonBody(body): JsonBody<Registration>,
 ) -> ApiResult<(StatusCode, Json<UserView>)> {
-    let user = state.service.register(&ctx, &org, body, ip).await?;
-    Ok((StatusCode::CREATED, Json(user)))
+    let user = state.service.register(&ctx, &org, body.into(), ip).await?;
+    Ok((StatusCode::CREATED, Json(user.into())))
 }
 
 /// Verifies a registered user's address with its mailed token (once).
@@ -152,7 +153,7 @@ pub async fn list_outbox(
     let mails = state.service.list_outbox(&auth.caller, &org, &page).await?;
     let next_after = next_after(&mails, page.limit, |m| m.id.to_string());
     Ok(Json(OutboxList {
-        items: mails,
+        items: mails.into_iter().map(Into::into).collect(),
         next_after,
     }))
 }

@@ -61,7 +61,7 @@ pub(crate) fn answer(answer: LoginAnswer) -> ApiResult<Json<LoginResponse>> {
             mfa_required: false,
             mfa_enroll_by: g.mfa_enroll_by.map(rfc3339),
             password_expires_at: g.password_expires_at.map(rfc3339),
-            last_login: g.last_login,
+            last_login: g.last_login.map(Into::into),
             banner: g.banner,
         })),
         LoginAnswer::InvalidCredentials => Err(ApiError::new(
@@ -168,7 +168,7 @@ pub async fn get_self(State(state): State<AppState>, auth: Auth) -> ApiResult<Js
         org_id: auth.caller.org_id,
         roles: auth.caller.roles,
         password_change_only: auth.caller.password_change_only,
-        user,
+        user: user.map(Into::into),
     }))
 }
 

@@ -3,12 +3,13 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use portcullis_service::{LockView, NewUser, UserPatch, UserView};
 use serde::Deserialize;
 
 use crate::AppState;
+use crate::bodies::{NewUser, UserPatch};
 use crate::error::{ApiResult, Problem};
 use crate::extract::{Auth, JsonBody, PageQuery, Paging};
+use crate::service_views::{LockView, UserView};
 use crate::views::{UnlockResponse, UserList, next_after};
 
 /// Creates a user.
@@ -22,9 +23,9 @@ pub async fn create_user(
 ) -> ApiResult<(StatusCode, Json<UserView>)> {
     let user = state
         .service
-        .create_user(&auth.caller, &auth.ctx, &org, body)
+        .create_user(&auth.caller, &auth.ctx, &org, body.into())
         .await?;
-    Ok((StatusCode::CREATED, Json(user)))
+    Ok((StatusCode::CREATED, Json(user.into())))
 }
 
 /// Lists users.
@@ -39,7 +40,7 @@ pub async fn list_users(
     let users = state.service.list_users(&auth.caller, &org, &page).await?;
     let next_after = next_after(&users, page.limit, |u| u.id.clone());
     Ok(Json(UserList {
-        items: users,
+        items: users.into_iter().map(Into::into).collect(),
         next_after,
     }))
 }
@@ -52,7 +53,13 @@ pub async fn get_user(
     auth: Auth,
     Path((org, id)): Path<(String, String)>,
 ) -> ApiResult<Json<UserView>> {
-    Ok(Json(state.service.get_user(&auth.caller, &org, &id).await?))
+    Ok(Json(
+        state
+            .service
+            .get_user(&auth.caller, &org, &id)
+            .await?
+            .into(),
+    ))
 }
 
 /// Changes a user's profile (`null` clears an optional field).
@@ -67,8 +74,9 @@ pub async fn update_user(
     Ok(Json(
         state
             .service
-            .update_user(&auth.caller, &auth.ctx, &org, &id, body)
-            .await?,
+            .update_user(&auth.caller, &auth.ctx, &org, &id, body.into())
+            .await?
+            .into(),
     ))
 }
 
@@ -150,6 +158,10 @@ pub async fn get_user_lock(
     Path((org, id)): Path<(String, String)>,
 ) -> ApiResult<Json<LockView>> {
     Ok(Json(
-        state.service.user_lock(&auth.caller, &org, &id).await?,
+        state
+            .service
+            .user_lock(&auth.caller, &org, &id)
+            .await?
+            .into(),
     ))
 }

@@ -58,3 +58,42 @@ async fn served_document_matches_the_committed_one() {
         assert!(paths.contains_key(path), "{path} is documented");
     }
 }
+
+/// Every documented operation is served: a request with the documented method to the documented
+/// path (placeholders filled) is routed to that path's template, never answered 405 or by the
+/// fallback. The reverse holds by construction: the router registers a route only with its
+/// operation (`portcullis_http::api_routes`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_documented_operation_is_routed_to_its_template() {
+    let app = spawn_app().await;
+    let document = portcullis_http::openapi::document();
+    let document = serde_json::to_value(&document).unwrap();
+    let mut probes = Vec::new();
+    for (template, item) in document["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            let concrete: String = template
+                .split('/')
+                .map(|part| if part.starts_with('{') { "probe" } else { part })
+                .collect::<Vec<_>>()
+                .join("/");
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let answer = app.call(method.clone(), &concrete, None, None).await;
+            assert_ne!(
+                answer.status.as_u16(),
+                405,
+                "{method} {template} is documented but not served"
+            );
+            probes.push((method, template.clone()));
+        }
+    }
+    assert!(probes.len() > 40, "the document lists the API");
+    let metrics = app.call(Method::GET, "/metrics", None, None).await;
+    let text = String::from_utf8(metrics.bytes).unwrap();
+    for (method, template) in probes {
+        let series = format!("_count{{method=\"{method}\",route=\"{template}\",");
+        assert!(
+            text.contains(&series),
+            "{method} {template} was not routed to its template"
+        );
+    }
+}
