@@ -1,9 +1,10 @@
 //! Request latency per route, method and status, as a Prometheus histogram.
 //!
 //! Invariants: the number of series is bounded whatever clients send: a method outside the
-//! standard nine is labelled `other` ([`method_label`]), the route is a template of the router or
-//! `unmatched`, and past [`MAX_SERIES`] label sets every new one goes to a single overflow series
-//! (`method="other",route="overflow",status="other"`). Recording allocates only for a new series.
+//! standard nine is labelled `other` ([`MethodLabel::Other`]), the route is a template of the
+//! router or `unmatched` ([`RouteLabel`]), and past [`MAX_SERIES`] label sets every new one goes
+//! to a single overflow series (`method="other",route="overflow",status="other"`). Labels are
+//! typed values, so none can be misspelled. Recording allocates only for a new series.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -25,27 +26,85 @@ struct Histogram {
 /// The most label sets kept; later ones share the overflow series.
 pub(crate) const MAX_SERIES: usize = 2_000;
 
-/// The method label of every non-standard method.
-pub(crate) const OTHER_METHOD: &str = "other";
+/// The method as a metric or log label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum MethodLabel {
+    Get,
+    Head,
+    Post,
+    Put,
+    Patch,
+    Delete,
+    Options,
+    Trace,
+    Connect,
+    /// Any non-standard method.
+    Other,
+}
 
-/// The method as a metric or log label: a standard method's name, else `other`.
-pub(crate) fn method_label(method: &Method) -> &'static str {
-    match *method {
-        Method::GET => "GET",
-        Method::HEAD => "HEAD",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::PATCH => "PATCH",
-        Method::DELETE => "DELETE",
-        Method::OPTIONS => "OPTIONS",
-        Method::TRACE => "TRACE",
-        Method::CONNECT => "CONNECT",
-        _ => OTHER_METHOD,
+impl MethodLabel {
+    /// The label of `method`: a standard method's name, else `other`.
+    pub(crate) fn of(method: &Method) -> MethodLabel {
+        match *method {
+            Method::GET => MethodLabel::Get,
+            Method::HEAD => MethodLabel::Head,
+            Method::POST => MethodLabel::Post,
+            Method::PUT => MethodLabel::Put,
+            Method::PATCH => MethodLabel::Patch,
+            Method::DELETE => MethodLabel::Delete,
+            Method::OPTIONS => MethodLabel::Options,
+            Method::TRACE => MethodLabel::Trace,
+            Method::CONNECT => MethodLabel::Connect,
+            _ => MethodLabel::Other,
+        }
+    }
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            MethodLabel::Get => "GET",
+            MethodLabel::Head => "HEAD",
+            MethodLabel::Post => "POST",
+            MethodLabel::Put => "PUT",
+            MethodLabel::Patch => "PATCH",
+            MethodLabel::Delete => "DELETE",
+            MethodLabel::Options => "OPTIONS",
+            MethodLabel::Trace => "TRACE",
+            MethodLabel::Connect => "CONNECT",
+            MethodLabel::Other => "other",
+        }
+    }
+}
+
+/// The route as a metric or log label.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum RouteLabel {
+    /// A template of the router (`/v1/orgs/{org}`).
+    Template(String),
+    /// No route matched.
+    Unmatched,
+    /// The series shared once [`MAX_SERIES`] label sets exist.
+    Overflow,
+}
+
+impl RouteLabel {
+    /// The label of a request whose matched template is `template`.
+    pub(crate) fn of(template: Option<&str>) -> RouteLabel {
+        template.map_or(RouteLabel::Unmatched, |t| {
+            RouteLabel::Template(t.to_owned())
+        })
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            RouteLabel::Template(template) => template,
+            RouteLabel::Unmatched => "unmatched",
+            RouteLabel::Overflow => "overflow",
+        }
     }
 }
 
 /// One label set: method, route and status (`None` for the overflow series).
-type Labels = (&'static str, String, Option<u16>);
+type Labels = (MethodLabel, RouteLabel, Option<u16>);
 
 /// Latency histograms keyed by label set.
 #[derive(Default)]
@@ -55,13 +114,19 @@ pub struct HttpMetrics {
 
 impl HttpMetrics {
     /// Records one request.
-    pub fn observe(&self, method: &Method, route: &str, status: u16, seconds: f64) {
+    pub(crate) fn observe(
+        &self,
+        method: MethodLabel,
+        route: &RouteLabel,
+        status: u16,
+        seconds: f64,
+    ) {
         let Ok(mut series) = self.series.lock() else {
             return;
         };
-        let mut key: Labels = (method_label(method), route.to_owned(), Some(status));
+        let mut key: Labels = (method, route.clone(), Some(status));
         if !series.contains_key(&key) && series.len() >= MAX_SERIES {
-            key = (OTHER_METHOD, "overflow".to_owned(), None);
+            key = (MethodLabel::Other, RouteLabel::Overflow, None);
         }
         let h = series.entry(key).or_default();
         for (i, le) in BUCKETS.iter().enumerate() {
@@ -87,7 +152,11 @@ impl HttpMetrics {
             .map(|((method, route, status), h)| {
                 let status = status.map_or_else(|| "other".to_owned(), |s| s.to_string());
                 (
-                    format!("method=\"{method}\",route=\"{route}\",status=\"{status}\""),
+                    format!(
+                        "method=\"{}\",route=\"{}\",status=\"{status}\"",
+                        method.as_str(),
+                        route.as_str()
+                    ),
                     h,
                 )
             })
@@ -118,11 +187,13 @@ mod tests {
     fn series_are_capped_and_odd_methods_grouped() {
         let metrics = HttpMetrics::default();
         for i in 0..MAX_SERIES + 10 {
-            metrics.observe(&Method::GET, &format!("/r{i}"), 200, 0.001);
+            let route = RouteLabel::of(Some(&format!("/r{i}")));
+            metrics.observe(MethodLabel::of(&Method::GET), &route, 200, 0.001);
         }
         for i in 0..50 {
             let method = Method::from_bytes(format!("ODD{i}").as_bytes()).unwrap();
-            metrics.observe(&method, "/r0", 200, 0.001);
+            let route = RouteLabel::of(Some("/r0"));
+            metrics.observe(MethodLabel::of(&method), &route, 200, 0.001);
         }
         let mut out = String::new();
         metrics.render(&mut out);
@@ -137,6 +208,7 @@ mod tests {
         );
         assert!(out.contains("_count{method=\"other\",route=\"overflow\",status=\"other\"} 60"));
         assert!(!out.contains("ODD"));
-        assert_eq!(method_label(&Method::PATCH), "PATCH");
+        assert_eq!(MethodLabel::of(&Method::PATCH).as_str(), "PATCH");
+        assert_eq!(RouteLabel::of(None).as_str(), "unmatched");
     }
 }

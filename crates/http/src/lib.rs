@@ -30,6 +30,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use http_metrics::HttpMetrics;
+use http_metrics::{MethodLabel, RouteLabel};
 
 use crate::extract::RequestId;
 use crate::routes::{keys, mfa, ops, orgs, policy, self_service, session, users};
@@ -207,25 +208,26 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
         .and_then(sane_request_id)
         .unwrap_or_else(portcullis_service::new_request_id);
     request.extensions_mut().insert(RequestId(id.clone()));
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = request.method().clone();
-    let label = http_metrics::method_label(&method);
+    let route = RouteLabel::of(
+        request
+            .extensions()
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str),
+    );
+    let method = MethodLabel::of(request.method());
     let span = tracing::info_span!(
         "request",
         request_id = %id,
-        method = label,
-        %route,
+        method = method.as_str(),
+        route = route.as_str(),
         raw_method = tracing::field::Empty,
         path = tracing::field::Empty
     );
     // An unusual method or an unmatched path is logged, but only a bounded prefix of it.
-    if label == http_metrics::OTHER_METHOD {
-        span.record("raw_method", prefix(method.as_str()));
+    if method == MethodLabel::Other {
+        span.record("raw_method", prefix(request.method().as_str()));
     }
-    if route == "unmatched" {
+    if route == RouteLabel::Unmatched {
         span.record("path", prefix(request.uri().path()));
     }
     #[allow(clippy::disallowed_methods)] // measures latency for metrics, not policy time
@@ -233,7 +235,7 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
     let mut response = json_errors(next.run(request).instrument(span.clone()).await).await;
     let elapsed = started.elapsed().as_secs_f64();
     let status = response.status().as_u16();
-    state.http_metrics.observe(&method, &route, status, elapsed);
+    state.http_metrics.observe(method, &route, status, elapsed);
     span.in_scope(|| tracing::info!(status, latency_ms = elapsed * 1000.0, "request"));
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert("x-request-id", value);

@@ -1,12 +1,13 @@
-//! Schemas that only document: the role names, and a policy section's value (one schema per
-//! section, from the model). Nothing is serialized through these types.
+//! Schemas that only document: the role names, a policy section's value (one schema per
+//! section, from the model) and the whole policies. Nothing is serialized through these types.
 //!
-//! Invariant: [`RoleSchema`] names exactly the store's roles, and [`SectionSchema`] has one
-//! variant per section (tests below hold both).
+//! Invariant: [`RoleSchema`] names exactly the store's roles, [`SectionSchema`] has one variant
+//! per section, and the policy schemas have exactly the fields the model's policies serialize
+//! (tests below hold all three).
 
 use portcullis_model::{
     ApiKeysPolicy, BruteForcePolicy, FeaturesPolicy, LockoutPolicy, MfaPolicy, PasswordPolicy,
-    SessionPolicy, TokensPolicy,
+    SectionDetails, SessionPolicy, TokensPolicy,
 };
 use serde::Serialize;
 
@@ -55,6 +56,61 @@ pub enum SectionSchema {
     Features(FeaturesPolicy),
 }
 
+/// A section as it applies to an organization.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ResolvedSection<T: utoipa::ToSchema> {
+    /// `true` when the organization inherits the instance default.
+    pub is_default: bool,
+    /// Details of the stored value that applies (the instance's when inherited).
+    pub details: SectionDetails,
+    /// The value that applies.
+    pub value: T,
+}
+
+/// An instance default section as stored.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct StoredSection<T: utoipa::ToSchema> {
+    /// The value.
+    pub value: T,
+    /// Sequence, dates and owner.
+    pub details: SectionDetails,
+}
+
+macro_rules! policy_schemas {
+    ($($field:ident: $ty:ty),* $(,)?) => {
+        /// The policy that applies to one organization, section by section.
+        #[derive(Serialize, utoipa::ToSchema)]
+        #[schema(as = EffectivePolicy)]
+        pub struct EffectivePolicySchema {
+            $(
+                #[doc = concat!("The `", stringify!($field), "` section that applies.")]
+                pub $field: ResolvedSection<$ty>,
+            )*
+        }
+
+        /// The instance's value for every section.
+        #[derive(Serialize, utoipa::ToSchema)]
+        #[schema(as = InstancePolicy)]
+        pub struct InstancePolicySchema {
+            $(
+                #[doc = concat!("The instance's `", stringify!($field), "` section.")]
+                pub $field: StoredSection<$ty>,
+            )*
+        }
+    };
+}
+
+policy_schemas! {
+    password: PasswordPoliciesSchema,
+    lockout: LockoutPolicy,
+    brute_force: BruteForcePolicy,
+    session: SessionPolicy,
+    tokens: TokensPolicy,
+    api_keys: ApiKeysPolicy,
+    mfa: MfaPolicy,
+    features: FeaturesPolicy,
+}
+
 #[cfg(test)]
 mod tests {
     use portcullis_model::SectionKind;
@@ -76,6 +132,36 @@ mod tests {
         documented.sort();
         roles.sort();
         assert_eq!(documented, roles);
+    }
+
+    fn keys(value: &serde_json::Value) -> Vec<String> {
+        let mut keys: Vec<String> = value.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        keys
+    }
+
+    #[test]
+    fn the_policy_schemas_have_the_fields_the_policies_serialize() {
+        let instance = portcullis_model::InstancePolicy::builtin("instance");
+        let effective = portcullis_model::resolve(&instance, &Default::default());
+        for (schema, value) in [
+            (
+                serde_json::to_value(EffectivePolicySchema::schema()).unwrap(),
+                serde_json::to_value(&effective).unwrap(),
+            ),
+            (
+                serde_json::to_value(InstancePolicySchema::schema()).unwrap(),
+                serde_json::to_value(&instance).unwrap(),
+            ),
+        ] {
+            assert_eq!(keys(&schema["properties"]), keys(&value));
+        }
+        let resolved = serde_json::to_value(ResolvedSection::<LockoutPolicy>::schema()).unwrap();
+        let effective = serde_json::to_value(&effective).unwrap();
+        assert_eq!(keys(&resolved["properties"]), keys(&effective["lockout"]));
+        let stored = serde_json::to_value(StoredSection::<LockoutPolicy>::schema()).unwrap();
+        let instance = serde_json::to_value(&instance).unwrap();
+        assert_eq!(keys(&stored["properties"]), keys(&instance["lockout"]));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::AppState;
 use crate::bodies::PasswordCheckRequest;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{Auth, JsonBody};
-use crate::schemas::SectionSchema;
+use crate::schemas::{EffectivePolicySchema, InstancePolicySchema, SectionSchema};
 use crate::service_views::{PasswordCheckResult, SectionView};
 
 fn section(name: &str) -> ApiResult<SectionKind> {
@@ -23,7 +23,7 @@ fn section(name: &str) -> ApiResult<SectionKind> {
 
 /// The instance defaults, every section with its details (instance administrators).
 #[utoipa::path(get, path = "/v1/instance/policy", tag = "policy",
-    responses((status = 200, body = Object), (status = 403, body = Problem)))]
+    responses((status = 200, body = InstancePolicySchema), (status = 403, body = Problem)))]
 pub async fn get_instance_policy(State(state): State<AppState>, auth: Auth) -> ApiResult<Response> {
     let policy = state.service.get_instance_policy(&auth.caller).await?;
     Ok(json_response(&*policy))
@@ -72,7 +72,7 @@ pub async fn patch_instance_section(
 
 /// The effective policy of an organization: each section with `is_default` and `details`.
 #[utoipa::path(get, path = "/v1/orgs/{org}/policy", tag = "policy",
-    responses((status = 200, body = Object), (status = 404, body = Problem)))]
+    responses((status = 200, body = EffectivePolicySchema), (status = 404, body = Problem)))]
 pub async fn get_org_policy(
     State(state): State<AppState>,
     auth: Auth,
