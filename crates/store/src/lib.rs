@@ -1,6 +1,7 @@
-//! The storage port of portcullis (docs/design.md §6): one trait ([`Store`]) that every adapter
-//! implements (SQLite, PostgreSQL, and the in-memory [`MemoryStore`] for fast tests), and the
-//! records it keeps.
+//! The storage port of portcullis (docs/design.md §6): one trait ([`Store`]), the records it
+//! keeps, and its implementation for SQL databases ([`sql::SqlStore`], written once; the
+//! SQLite and PostgreSQL adapter crates give it their [`sql::Backend`], connection settings and
+//! migrations).
 //!
 //! Invariants every adapter must keep (the conformance suite in `portcullis-store-tests` proves
 //! them):
@@ -18,7 +19,6 @@
 //! - once an instance key exists, at least one always does: [`Store::delete_instance_key`]
 //!   refuses the last one, whatever the concurrency.
 
-mod memory;
 mod records;
 pub mod sql;
 
@@ -26,7 +26,6 @@ use async_trait::async_trait;
 use portcullis_engine::counter::CounterState;
 use portcullis_model::Timestamp;
 
-pub use memory::MemoryStore;
 pub use records::{
     ApiKey, Event, EventDraft, FactorCondition, InstanceKeyDeletion, LoginRecord, MailDraft,
     MailOutcome, MfaFactor, ORG_ADMINS, Org, OutboxMail, Owner, Page, PasswordUpdate, Role,
