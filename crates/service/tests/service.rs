@@ -6,8 +6,9 @@ use std::sync::Arc;
 use portcullis_engine::hashing::{HashParams, Hasher};
 use portcullis_model::SectionKind;
 use portcullis_service::{ManualClock, Service};
+use portcullis_store::prelude::*;
 use portcullis_store::sql::SqlStore;
-use portcullis_store::{EventDraft, Org, Owner, Store};
+use portcullis_store::{EventDraft, Org, Owner};
 use serde_json::json;
 
 const T0: time::OffsetDateTime = time::macros::datetime!(2026-11-23 09:00 UTC);

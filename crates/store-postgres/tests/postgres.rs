@@ -22,6 +22,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use portcullis_engine::counter::CounterState;
+use portcullis_store::prelude::*;
 use portcullis_store::sql::SqlStore;
 use portcullis_store::{Org, Owner, Store, StoreError, UserProfile};
 use serde_json::json;

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use portcullis_engine::counter::CounterState;
+use portcullis_store::prelude::*;
 use portcullis_store::{Org, Owner, Store, StoreError, UserProfile};
 use serde_json::json;
 

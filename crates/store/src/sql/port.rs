@@ -1,5 +1,6 @@
-//! The [`Store`] implementation of [`SqlStore`]: each method runs its module's function and maps
-//! the failure exactly once, at this edge ([`SqlStore::edge`]).
+//! The port's capabilities ([`Store`] and the traits it is made of) implemented by [`SqlStore`]:
+//! each method runs its module's function and maps the failure exactly once, at this edge
+//! ([`SqlStore::edge`]).
 
 use async_trait::async_trait;
 use portcullis_engine::counter::CounterState;
@@ -8,9 +9,11 @@ use portcullis_model::Timestamp;
 use super::SqlStore;
 use super::error::DbResult;
 use crate::{
-    ApiKey, CounterUpdate, DueCounter, EmailConfirmation, Event, EventDraft, FactorCondition,
-    InstanceKeyDeletion, LoginRecord, MailOutcome, MfaFactor, Org, OutboxMail, Owner, Page,
-    PasswordUpdate, SectionChange, SectionRow, Session, Store, StoreResult, User, UserProfile,
+    ApiKey, ApiKeyStore, CounterStore, CounterUpdate, DueCounter, EmailConfirmation, Event,
+    EventDraft, EventStore, FactorCondition, InstanceKeyDeletion, LeaseStore, LoginRecord,
+    MailOutcome, MailStore, MfaFactor, MfaStore, Org, OrgStore, OutboxMail, Owner, Page,
+    PasswordUpdate, PolicyStore, SectionChange, SectionRow, Session, SessionStore, Store,
+    StoreResult, User, UserProfile, UserStore,
 };
 
 #[async_trait]
@@ -23,7 +26,10 @@ impl Store for SqlStore {
         .await;
         self.edge(done)
     }
+}
 
+#[async_trait]
+impl OrgStore for SqlStore {
     async fn create_org(&self, org: &Org, event: EventDraft) -> StoreResult<()> {
         self.edge(self.create_org_impl(org, event).await)
     }
@@ -35,7 +41,10 @@ impl Store for SqlStore {
     async fn list_orgs(&self, page: &Page) -> StoreResult<Vec<Org>> {
         self.edge(self.list_orgs_impl(page).await)
     }
+}
 
+#[async_trait]
+impl PolicyStore for SqlStore {
     async fn policy_version(&self) -> StoreResult<u64> {
         self.edge(self.policy_version_impl().await)
     }
@@ -73,7 +82,10 @@ impl Store for SqlStore {
                 .await,
         )
     }
+}
 
+#[async_trait]
+impl UserStore for SqlStore {
     async fn create_user(&self, user: &User, event: EventDraft) -> StoreResult<()> {
         self.edge(self.create_user_impl(user, event).await)
     }
@@ -137,7 +149,10 @@ impl Store for SqlStore {
     async fn delete_user(&self, org_id: &str, id: &str, event: EventDraft) -> StoreResult<bool> {
         self.edge(self.delete_user_impl(org_id, id, event).await)
     }
+}
 
+#[async_trait]
+impl CounterStore for SqlStore {
     async fn get_counter(&self, org_id: &str, key: &str) -> StoreResult<CounterState> {
         self.edge(self.get_counter_impl(org_id, key).await)
     }
@@ -168,6 +183,47 @@ impl Store for SqlStore {
     ) -> StoreResult<Vec<String>> {
         self.edge(self.counter_keys_impl(org_id, prefix, after).await)
     }
+}
+
+#[async_trait]
+impl SessionStore for SqlStore {
+    async fn create_session(&self, session: &Session, events: Vec<EventDraft>) -> StoreResult<()> {
+        self.edge(self.create_session_impl(session, events).await)
+    }
+
+    async fn open_login_session(
+        &self,
+        session: &Session,
+        login: &LoginRecord,
+        events: Vec<EventDraft>,
+    ) -> StoreResult<bool> {
+        self.edge(self.open_login_session_impl(session, login, events).await)
+    }
+
+    async fn find_session(&self, token_hash: &str) -> StoreResult<Option<Session>> {
+        self.edge(self.find_session_impl(token_hash).await)
+    }
+
+    async fn touch_session(&self, id: &str, at: Timestamp) -> StoreResult<()> {
+        self.edge(self.touch_session_impl(id, at).await)
+    }
+
+    async fn delete_session(&self, id: &str, event: EventDraft) -> StoreResult<bool> {
+        self.edge(self.delete_session_impl(id, event).await)
+    }
+
+    async fn end_user_sessions(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        event: EventDraft,
+    ) -> StoreResult<u64> {
+        self.edge(self.end_user_sessions_impl(org_id, user_id, event).await)
+    }
+
+    async fn list_user_sessions(&self, org_id: &str, user_id: &str) -> StoreResult<Vec<Session>> {
+        self.edge(self.list_user_sessions_impl(org_id, user_id).await)
+    }
 
     async fn delete_expired_sessions(
         &self,
@@ -180,6 +236,50 @@ impl Store for SqlStore {
                 .await,
         )
     }
+}
+
+#[async_trait]
+impl ApiKeyStore for SqlStore {
+    async fn create_api_key(&self, key: &ApiKey, event: EventDraft) -> StoreResult<()> {
+        self.edge(self.create_api_key_impl(key, event).await)
+    }
+
+    async fn find_api_key(&self, token_hash: &str) -> StoreResult<Option<ApiKey>> {
+        self.edge(self.find_api_key_impl(token_hash).await)
+    }
+
+    async fn list_api_keys(&self, org_id: Option<&str>, page: &Page) -> StoreResult<Vec<ApiKey>> {
+        self.edge(self.list_api_keys_impl(org_id, page).await)
+    }
+
+    async fn list_user_api_keys(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        page: &Page,
+    ) -> StoreResult<Vec<ApiKey>> {
+        self.edge(self.list_user_api_keys_impl(org_id, user_id, page).await)
+    }
+
+    async fn get_api_key(&self, org_id: &str, id: &str) -> StoreResult<Option<ApiKey>> {
+        self.edge(self.get_api_key_impl(org_id, id).await)
+    }
+
+    async fn delete_api_key(&self, org_id: &str, id: &str, event: EventDraft) -> StoreResult<bool> {
+        self.edge(self.delete_api_key_impl(org_id, id, event).await)
+    }
+
+    async fn has_instance_key(&self) -> StoreResult<bool> {
+        self.edge(self.has_instance_key_impl().await)
+    }
+
+    async fn delete_instance_key(
+        &self,
+        id: &str,
+        event: EventDraft,
+    ) -> StoreResult<InstanceKeyDeletion> {
+        self.edge(self.delete_instance_key_impl(id, event).await)
+    }
 
     async fn delete_expired_api_keys(
         &self,
@@ -188,7 +288,10 @@ impl Store for SqlStore {
     ) -> StoreResult<u64> {
         self.edge(self.delete_expired_api_keys_impl(org_id, expired_by).await)
     }
+}
 
+#[async_trait]
+impl MfaStore for SqlStore {
     async fn get_mfa_factor(&self, org_id: &str, user_id: &str) -> StoreResult<Option<MfaFactor>> {
         self.edge(self.get_mfa_factor_impl(org_id, user_id).await)
     }
@@ -231,7 +334,10 @@ impl Store for SqlStore {
                 .await,
         )
     }
+}
 
+#[async_trait]
+impl LeaseStore for SqlStore {
     async fn try_lease(
         &self,
         name: &str,
@@ -241,90 +347,10 @@ impl Store for SqlStore {
     ) -> StoreResult<bool> {
         self.edge(self.try_lease_impl(name, holder, now, until).await)
     }
+}
 
-    async fn open_login_session(
-        &self,
-        session: &Session,
-        login: &LoginRecord,
-        events: Vec<EventDraft>,
-    ) -> StoreResult<bool> {
-        self.edge(self.open_login_session_impl(session, login, events).await)
-    }
-
-    async fn create_session(&self, session: &Session, events: Vec<EventDraft>) -> StoreResult<()> {
-        self.edge(self.create_session_impl(session, events).await)
-    }
-
-    async fn find_session(&self, token_hash: &str) -> StoreResult<Option<Session>> {
-        self.edge(self.find_session_impl(token_hash).await)
-    }
-
-    async fn touch_session(&self, id: &str, at: Timestamp) -> StoreResult<()> {
-        self.edge(self.touch_session_impl(id, at).await)
-    }
-
-    async fn delete_session(&self, id: &str, event: EventDraft) -> StoreResult<bool> {
-        self.edge(self.delete_session_impl(id, event).await)
-    }
-
-    async fn delete_events_before(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
-        self.edge(self.delete_events_before_impl(before, limit).await)
-    }
-
-    async fn end_user_sessions(
-        &self,
-        org_id: &str,
-        user_id: &str,
-        event: EventDraft,
-    ) -> StoreResult<u64> {
-        self.edge(self.end_user_sessions_impl(org_id, user_id, event).await)
-    }
-
-    async fn list_user_sessions(&self, org_id: &str, user_id: &str) -> StoreResult<Vec<Session>> {
-        self.edge(self.list_user_sessions_impl(org_id, user_id).await)
-    }
-
-    async fn create_api_key(&self, key: &ApiKey, event: EventDraft) -> StoreResult<()> {
-        self.edge(self.create_api_key_impl(key, event).await)
-    }
-
-    async fn find_api_key(&self, token_hash: &str) -> StoreResult<Option<ApiKey>> {
-        self.edge(self.find_api_key_impl(token_hash).await)
-    }
-
-    async fn list_api_keys(&self, org_id: Option<&str>, page: &Page) -> StoreResult<Vec<ApiKey>> {
-        self.edge(self.list_api_keys_impl(org_id, page).await)
-    }
-
-    async fn list_user_api_keys(
-        &self,
-        org_id: &str,
-        user_id: &str,
-        page: &Page,
-    ) -> StoreResult<Vec<ApiKey>> {
-        self.edge(self.list_user_api_keys_impl(org_id, user_id, page).await)
-    }
-
-    async fn get_api_key(&self, org_id: &str, id: &str) -> StoreResult<Option<ApiKey>> {
-        self.edge(self.get_api_key_impl(org_id, id).await)
-    }
-
-    async fn delete_api_key(&self, org_id: &str, id: &str, event: EventDraft) -> StoreResult<bool> {
-        self.edge(self.delete_api_key_impl(org_id, id, event).await)
-    }
-
-    async fn has_instance_key(&self) -> StoreResult<bool> {
-        self.edge(self.has_instance_key_impl().await)
-    }
-
-    async fn delete_instance_key(
-        &self,
-        id: &str,
-        event: EventDraft,
-    ) -> StoreResult<InstanceKeyDeletion> {
-        self.edge(self.delete_instance_key_impl(id, event).await)
-    }
-
+#[async_trait]
+impl MailStore for SqlStore {
     async fn queue_mail_once(&self, event: EventDraft) -> StoreResult<bool> {
         self.edge(self.queue_mail_once_impl(event).await)
     }
@@ -353,7 +379,10 @@ impl Store for SqlStore {
     async fn finish_mail(&self, id: u64, attempt: u32, outcome: &MailOutcome) -> StoreResult<()> {
         self.edge(self.finish_mail_impl(id, attempt, outcome).await)
     }
+}
 
+#[async_trait]
+impl EventStore for SqlStore {
     async fn append_events(&self, events: Vec<EventDraft>) -> StoreResult<()> {
         self.edge(self.append_events_impl(events).await)
     }
@@ -365,5 +394,9 @@ impl Store for SqlStore {
         limit: u32,
     ) -> StoreResult<Vec<Event>> {
         self.edge(self.list_events_impl(org_id, after, limit).await)
+    }
+
+    async fn delete_events_before(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
+        self.edge(self.delete_events_before_impl(before, limit).await)
     }
 }
