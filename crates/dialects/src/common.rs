@@ -1,32 +1,40 @@
 //! What every dialect shares: credentials from headers, the request context, JSON bodies and
-//! fields, durations, unit conversions that round up, and the classes of service errors each
+//! fields, typed section patches turned into the service's merge patches, typed answers turned
+//! into JSON, durations, unit conversions that round up, and the classes of service errors each
 //! dialect maps to its own envelope.
 //!
-//! Invariant: conversions to a coarser unit round up (a 61-second value reads as 2 minutes), so
-//! a dialect never reports a limit looser than the one enforced.
+//! Invariants: conversions to a coarser unit round up (a 61-second value reads as 2 minutes), so
+//! a dialect never reports a limit looser than the one enforced; a typed answer goes out through
+//! [`to_json`], so its keys are sorted exactly as a `json!` literal's are.
 
 use axum::Extension;
 use axum::http::HeaderMap;
 use portcullis_http::AppState;
 use portcullis_http::extract::RequestId;
+use portcullis_model::{SectionKind, SectionPatch};
 use portcullis_service::{Caller, Context, ServiceError, ServiceResult};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 /// The request id the HTTP layer attaches, when it does.
 pub(crate) type Rid = Option<Extension<RequestId>>;
 
 /// Canonical merge patches, one per section, as the service's `patch_policy` takes them.
-pub(crate) type Patches = Vec<(portcullis_model::SectionKind, Value)>;
+pub(crate) type Patches = Vec<(SectionKind, Value)>;
 
-/// The patches that name at least one field, as `patch_policy` takes them.
-pub(crate) fn non_empty<const N: usize>(
-    patches: [(portcullis_model::SectionKind, Map<String, Value>); N],
-) -> Patches {
+/// The typed patches that name at least one field, as `patch_policy` takes them.
+pub(crate) fn non_empty(patches: impl IntoIterator<Item = SectionPatch>) -> Patches {
     patches
         .into_iter()
-        .filter(|(_, patch)| !patch.is_empty())
-        .map(|(kind, patch)| (kind, Value::Object(patch)))
+        .filter(|patch| !patch.is_empty())
+        .map(|patch| patch.to_json())
         .collect()
+}
+
+/// A typed response body as JSON, every object's keys in sorted order (the order of
+/// `serde_json`'s map, which every dialect answer has always had).
+pub(crate) fn to_json<T: Serialize>(body: &T) -> Value {
+    serde_json::to_value(body).unwrap_or(Value::Null)
 }
 
 /// The token of an `Authorization: Bearer <token>` header.

@@ -4,7 +4,8 @@
 //! `x-auth-token`. Durations are `"<n>s"` strings on output; input accepts `<int>[.<frac>]s`,
 //! a fraction rounding up to the next second. `login_attempts_before_locked: 0` means lockout
 //! off. Ranges are the canonical ones: violations come back from the service and are renamed
-//! to this dialect's fields. Errors are Scaleway's `{type, message, ...}` bodies, never empty.
+//! to this dialect's fields, through a table of the model's field names. Writes are typed section
+//! patches. Errors are Scaleway's `{type, message, ...}` bodies, never empty.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -12,8 +13,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use portcullis_http::AppState;
-use portcullis_model::{EffectivePolicy, SectionKind};
+use portcullis_model::{
+    ApiKeysPatch, EffectivePolicy, LockoutPatch, PasswordPolicyPatch, SectionKind, SectionPatch,
+    SessionPatch,
+};
 use portcullis_service::{Caller, Context, PolicyScope, Precondition, ServiceError};
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::common::{self, Class, DurationError, Rid};
@@ -25,18 +30,49 @@ pub fn routes() -> Router<AppState> {
     Router::new().route(PATH, get(get_settings).patch(patch_settings))
 }
 
-/// Canonical field paths and the Scaleway fields they come from.
-const FIELDS: [(&str, &str); 6] = [
-    ("password.renew_on_first_login", "enforce_password_renewal"),
-    ("password.grace_period", "grace_period_duration"),
+/// The canonical fields (section and field name) and the Scaleway fields they come from.
+const FIELDS: [(SectionKind, &str, &str); 6] = [
     (
-        "lockout.max_password_attempts",
+        SectionKind::Password,
+        PasswordPolicyPatch::FIELDS.renew_on_first_login,
+        "enforce_password_renewal",
+    ),
+    (
+        SectionKind::Password,
+        PasswordPolicyPatch::FIELDS.grace_period,
+        "grace_period_duration",
+    ),
+    (
+        SectionKind::Lockout,
+        LockoutPatch::FIELDS.max_password_attempts,
         "login_attempts_before_locked",
     ),
-    ("lockout.enabled", "login_attempts_before_locked"),
-    ("session.max_session_duration", "max_login_session_duration"),
-    ("api_keys.max_expiration", "max_api_key_expiration_duration"),
+    (
+        SectionKind::Lockout,
+        LockoutPatch::FIELDS.enabled,
+        "login_attempts_before_locked",
+    ),
+    (
+        SectionKind::Session,
+        SessionPatch::FIELDS.max_session_duration,
+        "max_login_session_duration",
+    ),
+    (
+        SectionKind::ApiKeys,
+        ApiKeysPatch::FIELDS.max_expiration,
+        "max_api_key_expiration_duration",
+    ),
 ];
+
+/// The security settings as Scaleway shows them.
+#[derive(Serialize)]
+struct SecuritySettings {
+    enforce_password_renewal: bool,
+    grace_period_duration: String,
+    login_attempts_before_locked: u64,
+    max_login_session_duration: String,
+    max_api_key_expiration_duration: String,
+}
 
 /// A Scaleway error answer.
 #[derive(Debug)]
@@ -116,24 +152,27 @@ impl IntoResponse for ScalewayError {
 fn scaleway_name(canonical: &str) -> String {
     FIELDS
         .iter()
-        .find(|(path, _)| {
-            let (section, field) = path.split_once('.').unwrap_or(("", path));
-            canonical.starts_with(section) && canonical.ends_with(field)
+        .find(|(section, field, _)| {
+            canonical.starts_with(section.as_str()) && canonical.ends_with(field)
         })
-        .map_or_else(|| canonical.to_owned(), |(_, name)| (*name).to_owned())
+        .map_or_else(|| canonical.to_owned(), |(_, _, name)| (*name).to_owned())
 }
 
 /// The settings as Scaleway shows them.
 fn view(policy: &EffectivePolicy) -> Value {
     let password = policy.password.value.default_policy();
     let lockout = &policy.lockout.value;
-    json!({
-        "enforce_password_renewal": password.renew_on_first_login,
-        "grace_period_duration": format!("{}s", password.grace_period),
-        "login_attempts_before_locked":
-            if lockout.enabled { lockout.max_password_attempts } else { 0 },
-        "max_login_session_duration": format!("{}s", policy.session.value.max_session_duration),
-        "max_api_key_expiration_duration": format!("{}s", policy.api_keys.value.max_expiration),
+    let duration = |seconds: u64| format!("{seconds}s");
+    common::to_json(&SecuritySettings {
+        enforce_password_renewal: password.renew_on_first_login,
+        grace_period_duration: duration(password.grace_period),
+        login_attempts_before_locked: if lockout.enabled {
+            lockout.max_password_attempts
+        } else {
+            0
+        },
+        max_login_session_duration: duration(policy.session.value.max_session_duration),
+        max_api_key_expiration_duration: duration(policy.api_keys.value.max_expiration),
     })
 }
 
@@ -192,10 +231,10 @@ async fn patch_settings(
 /// The canonical merge patches of a Scaleway PATCH body, or every argument error.
 fn to_patches(fields: &Map<String, Value>) -> Result<common::Patches, Vec<(String, String)>> {
     let mut errors = Vec::new();
-    let mut password = Map::new();
-    let mut lockout = Map::new();
-    let mut session = Map::new();
-    let mut api_keys = Map::new();
+    let mut password = PasswordPolicyPatch::default();
+    let mut lockout = LockoutPatch::default();
+    let mut session = SessionPatch::default();
+    let mut api_keys = ApiKeysPatch::default();
     let duration = |name: &str, errors: &mut Vec<(String, String)>| {
         common::duration_field(fields, name).unwrap_or_else(|e| {
             let help = match e {
@@ -206,35 +245,24 @@ fn to_patches(fields: &Map<String, Value>) -> Result<common::Patches, Vec<(Strin
             None
         })
     };
-    if let Some(seconds) = duration("grace_period_duration", &mut errors) {
-        password.insert("grace_period".into(), seconds.into());
-    }
-    if let Some(seconds) = duration("max_login_session_duration", &mut errors) {
-        session.insert("max_session_duration".into(), seconds.into());
-    }
-    if let Some(seconds) = duration("max_api_key_expiration_duration", &mut errors) {
-        api_keys.insert("max_expiration".into(), seconds.into());
-    }
+    password.grace_period = duration("grace_period_duration", &mut errors);
+    session.max_session_duration = duration("max_login_session_duration", &mut errors);
+    api_keys.max_expiration = duration("max_api_key_expiration_duration", &mut errors);
     match common::bool_field(fields, "enforce_password_renewal") {
-        Ok(Some(on)) => {
-            password.insert("renew_on_first_login".into(), on.into());
-        }
-        Ok(None) => {}
+        Ok(on) => password.renew_on_first_login = on,
         Err(e) => errors.push(("enforce_password_renewal".into(), e)),
     }
     match common::uint_field(fields, "login_attempts_before_locked", false) {
-        Ok(Some(0)) => {
-            lockout.insert("enabled".into(), false.into());
-        }
+        Ok(Some(0)) => lockout.enabled = Some(false),
         Ok(Some(n)) => {
-            lockout.insert("enabled".into(), true.into());
-            lockout.insert("max_password_attempts".into(), n.into());
+            lockout.enabled = Some(true);
+            lockout.max_password_attempts = Some(n);
         }
         Ok(None) => {}
         Err(e) => errors.push(("login_attempts_before_locked".into(), e)),
     }
     for name in fields.keys() {
-        if !FIELDS.iter().any(|(_, known)| known == name) {
+        if !FIELDS.iter().any(|(_, _, known)| known == name) {
             errors.push((name.clone(), "is not a security setting".into()));
         }
     }
@@ -242,10 +270,10 @@ fn to_patches(fields: &Map<String, Value>) -> Result<common::Patches, Vec<(Strin
         return Err(errors);
     }
     Ok(common::non_empty([
-        (SectionKind::Password, password),
-        (SectionKind::Lockout, lockout),
-        (SectionKind::Session, session),
-        (SectionKind::ApiKeys, api_keys),
+        SectionPatch::Password(password),
+        SectionPatch::Lockout(lockout),
+        SectionPatch::Session(session),
+        SectionPatch::ApiKeys(api_keys),
     ]))
 }
 

@@ -29,3 +29,10 @@ impl Validate for ApiKeysPolicy {
         );
     }
 }
+
+crate::patch::section_patch! {
+    /// A merge patch of the `api_keys` section.
+    ApiKeysPolicy => ApiKeysPatch, ApiKeysFields {
+        max_expiration: u64,
+    }
+}

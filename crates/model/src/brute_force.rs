@@ -67,3 +67,17 @@ impl Validate for BruteForcePolicy {
         c.range("ipv6_prefix", self.ipv6_prefix, 32, 128);
     }
 }
+
+crate::patch::section_patch! {
+    /// A merge patch of the `brute_force` section.
+    BruteForcePolicy => BruteForcePatch, BruteForceFields {
+        enabled: bool,
+        max_attempts: u64,
+        window: u64,
+        block_duration: u64,
+        allowlist: Vec<String>,
+        notify_admin: bool,
+        ipv4_prefix: u64,
+        ipv6_prefix: u64,
+    }
+}

@@ -92,3 +92,16 @@ impl Validate for FeaturesPolicy {
         }
     }
 }
+
+crate::patch::section_patch! {
+    /// A merge patch of the `features` section. The settings maps merge key by key (RFC 7396):
+    /// a key set to `null` removes it.
+    FeaturesPolicy => FeaturesPatch, FeaturesFields {
+        register_enabled: bool,
+        forgot_password_enabled: bool,
+        user_self_deletion: bool,
+        force_email_verification: bool,
+        tenant_settings: Map<String, Value>,
+        dialect_settings: Map<String, Value>,
+    }
+}

@@ -20,6 +20,7 @@ pub mod names;
 pub mod net;
 mod password_policies;
 mod password_policy;
+mod patch;
 mod policy;
 mod section;
 mod session;
@@ -27,23 +28,27 @@ mod tokens;
 mod validate;
 mod violation;
 
-pub use api_keys::{ApiKeysPolicy, MAX_API_KEY_EXPIRATION};
-pub use brute_force::{BruteForcePolicy, MAX_ALLOWLIST};
-pub use features::{FeaturesPolicy, MAX_SETTINGS_DEPTH, MAX_TENANT_SETTINGS_BYTES};
+pub use api_keys::{ApiKeysFields, ApiKeysPatch, ApiKeysPolicy, MAX_API_KEY_EXPIRATION};
+pub use brute_force::{BruteForceFields, BruteForcePatch, BruteForcePolicy, MAX_ALLOWLIST};
+pub use features::{
+    FeaturesFields, FeaturesPatch, FeaturesPolicy, MAX_SETTINGS_DEPTH, MAX_TENANT_SETTINGS_BYTES,
+};
 pub use ids::{OrgId, PolicyId, is_valid_id};
 pub use json::{from_slice, merge_patch, parse_section, patch_section};
-pub use lockout::{LockoutPolicy, LockoutScope, MAX_LOCK_SECONDS};
-pub use mfa::MfaPolicy;
+pub use lockout::{LockoutFields, LockoutPatch, LockoutPolicy, LockoutScope, MAX_LOCK_SECONDS};
+pub use mfa::{MfaFields, MfaPatch, MfaPolicy};
 pub use password_policies::{MAX_PASSWORD_POLICIES, PasswordPolicies};
 pub use password_policy::{
     AccountAttribute, BCRYPT_MAX_BYTES, HashAlgorithm, MAX_CUSTOM_BLOCKLIST, MAX_HISTORY,
-    MAX_PASSWORD_LENGTH, PasswordPolicy,
+    MAX_PASSWORD_LENGTH, PasswordPolicy, PasswordPolicyFields, PasswordPolicyPatch,
 };
+pub use patch::Patchable;
 pub use policy::{
-    EffectivePolicy, InstancePolicy, OrgOverrides, Resolved, SectionValue, Stored, resolve,
+    EffectivePolicy, InstancePolicy, OrgOverrides, Resolved, SectionPatch, SectionValue, Stored,
+    resolve,
 };
 pub use section::{SectionDetails, SectionKind, Timestamp, UnknownSection, rfc3339};
-pub use session::{SESSION_MAX, SESSION_MIN, SessionPolicy};
-pub use tokens::{TOKEN_RANGES, TokensPolicy};
+pub use session::{SESSION_MAX, SESSION_MIN, SessionFields, SessionPatch, SessionPolicy};
+pub use tokens::{TOKEN_RANGES, TokensFields, TokensPatch, TokensPolicy};
 pub use validate::{Checker, Valid, Validate};
 pub use violation::{Violation, Violations, join_path};

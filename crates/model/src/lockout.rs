@@ -83,3 +83,20 @@ impl Validate for LockoutPolicy {
         c.range_opt("lock_duration", self.lock_duration, 1, MAX_LOCK_SECONDS);
     }
 }
+
+crate::patch::section_patch! {
+    /// A merge patch of the `lockout` section.
+    LockoutPolicy => LockoutPatch, LockoutFields {
+        enabled: bool,
+        max_password_attempts: u64,
+        max_otp_attempts: u64,
+        window: Option<u64>,
+        lock_duration: Option<u64>,
+        reset_after_success: bool,
+        scope: LockoutScope,
+        allow_self_unblock: bool,
+        notify_user: bool,
+        reveal_lock: bool,
+        end_sessions_on_lock: bool,
+    }
+}

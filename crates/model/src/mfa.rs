@@ -24,3 +24,12 @@ impl Validate for MfaPolicy {
         c.ip_list("trusted_networks", &self.trusted_networks, MAX_ALLOWLIST);
     }
 }
+
+crate::patch::section_patch! {
+    /// A merge patch of the `mfa` section.
+    MfaPolicy => MfaPatch, MfaFields {
+        required: bool,
+        required_off_network: bool,
+        trusted_networks: Vec<String>,
+    }
+}

@@ -93,3 +93,8 @@ impl Validate for PasswordPolicies {
         }
     }
 }
+
+/// The `password` section is patched through its default policy.
+impl crate::patch::Patchable for PasswordPolicies {
+    type Patch = crate::password_policy::PasswordPolicyPatch;
+}

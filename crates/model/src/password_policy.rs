@@ -328,3 +328,41 @@ impl Validate for PasswordPolicy {
         }
     }
 }
+
+crate::patch::section_patch! {
+    /// A merge patch of one password policy; the `password` section's patch applies to the
+    /// organization's default policy.
+    PasswordPolicy => PasswordPolicyPatch, PasswordPolicyFields {
+        id: String,
+        name: String,
+        description: String,
+        is_default: bool,
+        sources: Vec<String>,
+        min_length: u64,
+        max_length: u64,
+        min_lowercase: u64,
+        min_uppercase: u64,
+        min_digits: u64,
+        min_special: u64,
+        min_letters: u64,
+        min_character_types: u64,
+        max_repeated_chars: u64,
+        required_chars: String,
+        check_blocklist: bool,
+        custom_blocklist: Vec<String>,
+        check_account_attributes: bool,
+        account_attributes: BTreeSet<AccountAttribute>,
+        attribute_min_word_length: u64,
+        history: u64,
+        min_age: u64,
+        expiration_enabled: bool,
+        max_age_days: u64,
+        expire_warn_days: u64,
+        renew_on_first_login: bool,
+        grace_period: u64,
+        require_mfa: bool,
+        require_mfa_off_network: bool,
+        require_mfa_untrusted_geographies: bool,
+        hash_algorithm: HashAlgorithm,
+    }
+}

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::json::{parse_section, patch_section};
+use crate::patch::Patchable;
 use crate::section::{SectionDetails, SectionKind};
 use crate::validate::{Valid, Validate};
 use crate::violation::Violations;
@@ -147,6 +148,49 @@ macro_rules! sections {
                 },)*
             }
         }
+
+        /// A typed merge patch of one section (the `password` patch applies to the default
+        /// password policy), as the dialects build them.
+        #[derive(Clone, Debug, PartialEq)]
+        // A patch lives for one request; boxing the password variant would buy nothing.
+        #[allow(clippy::large_enum_variant)]
+        pub enum SectionPatch {
+            $(
+                #[doc = concat!("A patch of the `", stringify!($field), "` section.")]
+                $kind(<$ty as Patchable>::Patch),
+            )*
+        }
+
+        impl SectionPatch {
+            /// Which section this patches.
+            pub fn kind(&self) -> SectionKind {
+                match self {
+                    $(SectionPatch::$kind(_) => SectionKind::$kind,)*
+                }
+            }
+
+            /// Whether the patch names no field.
+            pub fn is_empty(&self) -> bool {
+                match self {
+                    $(SectionPatch::$kind(patch) => patch.is_empty(),)*
+                }
+            }
+
+            /// The section and its JSON merge patch, as [`SectionValue::patch`] takes it.
+            pub fn to_json(&self) -> (SectionKind, Value) {
+                match self {
+                    $(SectionPatch::$kind(patch) => (SectionKind::$kind, patch.to_json()),)*
+                }
+            }
+        }
+
+        $(
+            impl From<<$ty as Patchable>::Patch> for SectionPatch {
+                fn from(patch: <$ty as Patchable>::Patch) -> SectionPatch {
+                    SectionPatch::$kind(patch)
+                }
+            }
+        )*
 
         /// One validated section value, tagged with its kind.
         #[derive(Clone, Debug, PartialEq, Serialize)]

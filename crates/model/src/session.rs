@@ -58,3 +58,14 @@ impl Validate for SessionPolicy {
         c.max_chars("login_banner", &self.login_banner, 1024);
     }
 }
+
+crate::patch::section_patch! {
+    /// A merge patch of the `session` section.
+    SessionPolicy => SessionPatch, SessionFields {
+        max_session_duration: u64,
+        idle_timeout: Option<u64>,
+        account_validity_days: u64,
+        show_recent_login_info: bool,
+        login_banner: String,
+    }
+}

@@ -79,3 +79,16 @@ impl Validate for TokensPolicy {
         }
     }
 }
+
+crate::patch::section_patch! {
+    /// A merge patch of the `tokens` section.
+    TokensPolicy => TokensPatch, TokensFields {
+        access_token: u64,
+        authorization_code: u64,
+        backchannel_authentication_request: u64,
+        client_credentials: u64,
+        device_code: u64,
+        id_token: u64,
+        refresh_token: u64,
+    }
+}

@@ -18,8 +18,7 @@ use portcullis_engine::hashing::Hasher;
 use portcullis_http::AppState;
 use portcullis_service::{Clock, Service};
 use portcullis_store::Store;
-use portcullis_store_postgres::PostgresStore;
-use portcullis_store_sqlite::SqliteStore;
+
 use tokio::net::TcpListener;
 
 pub use config::{Config, LogFormat, Overrides};
@@ -130,7 +129,7 @@ pub async fn open_store(config: &Config, migrate: bool) -> Result<OpenStore, Sta
     if is_postgres(url) {
         // Several replicas share one PostgreSQL database: no lock, migrations are serialized
         // by the adapter's advisory lock.
-        let store = PostgresStore::connect(url, config.pool_size)
+        let store = portcullis_store_postgres::connect(url, config.pool_size)
             .await
             .map_err(|e| StartError::Database(e.to_string()))?;
         if migrate {
@@ -145,7 +144,7 @@ pub async fn open_store(config: &Config, migrate: bool) -> Result<OpenStore, Sta
         });
     }
     let lock = lock_database(&sqlite_file(url))?;
-    let store = SqliteStore::connect(url, config.pool_size)
+    let store = portcullis_store_sqlite::connect(url, config.pool_size)
         .await
         .map_err(|e| StartError::Database(e.to_string()))?;
     if migrate {

@@ -3,7 +3,7 @@
 //!
 //! Invariants:
 //! - every change is one store call that writes the change and its events together;
-//! - counters (lockout keys, IP blocks) change only through [`portcullis_store::Store::update_counter`],
+//! - counters (lockout keys, IP blocks) change only through [`portcullis_store::CounterStore::update_counter`],
 //!   whose closure runs one pure engine transition;
 //! - time comes from the injected [`Clock`]; nothing here reads the wall clock;
 //! - every operation on organization data first checks the [`Caller`] (roles, isolation);

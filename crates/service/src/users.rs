@@ -697,7 +697,6 @@ mod tests {
     use portcullis_engine::hashing::{HashError, HashParams, Hasher, PasswordHashing};
     use portcullis_engine::password_check::codes;
     use portcullis_model::{HashAlgorithm, PasswordPolicy};
-    use portcullis_store::MemoryStore;
 
     use super::AccountContext;
     use crate::error::ServiceError;
@@ -738,7 +737,11 @@ mod tests {
             verified: verified.clone(),
         };
         let service = Service::new(
-            Arc::new(MemoryStore::new()),
+            Arc::new(
+                portcullis_store_sqlite::open("sqlite::memory:", 1)
+                    .await
+                    .unwrap(),
+            ),
             Arc::new(ManualClock::new(time::OffsetDateTime::UNIX_EPOCH)),
             Arc::new(hasher),
             1,

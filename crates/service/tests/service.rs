@@ -1,5 +1,5 @@
-//! The service's test binary: what only the service can show, on the in-memory store here, and
-//! the login and password permutations on SQLite `:memory:` in the modules.
+//! The service's test binary, on an in-memory SQLite store: what only the service can show, with
+//! the login and password permutations in the modules.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 #[path = "service/login.rs"]
@@ -16,14 +16,23 @@ use std::sync::Arc;
 use portcullis_engine::hashing::{HashParams, Hasher};
 use portcullis_model::SectionKind;
 use portcullis_service::{ManualClock, Service};
-use portcullis_store::{EventDraft, MemoryStore, Org, Owner, Store};
+use portcullis_store::prelude::*;
+use portcullis_store::sql::SqlStore;
+use portcullis_store::{EventDraft, Org, Owner};
 use serde_json::json;
 
 const T0: time::OffsetDateTime = time::macros::datetime!(2026-11-23 09:00 UTC);
 
-fn service(store: Arc<MemoryStore>) -> Service {
+fn service(store: Arc<SqlStore>) -> Service {
     let hasher = Hasher::new(HashParams::insecure_for_tests()).unwrap();
     Service::new(store, Arc::new(ManualClock::new(T0)), Arc::new(hasher), 1)
+}
+
+/// A fresh store in memory.
+async fn memory_store() -> SqlStore {
+    portcullis_store_sqlite::open("sqlite::memory:", 1)
+        .await
+        .unwrap()
 }
 
 fn draft(kind: &str) -> EventDraft {
@@ -42,7 +51,7 @@ fn draft(kind: &str) -> EventDraft {
 /// next policy-version check, and not before.
 #[tokio::test]
 async fn another_replicas_policy_change_is_seen_after_the_version_check() {
-    let store = Arc::new(MemoryStore::new());
+    let store = Arc::new(memory_store().await);
     let org = Org {
         id: "acme".into(),
         name: "Acme".into(),
@@ -99,7 +108,7 @@ async fn another_replicas_policy_change_is_seen_after_the_version_check() {
 /// Two replicas on one store: one sweeps while its lease lasts; the other takes over after.
 #[tokio::test]
 async fn one_replica_sweeps_at_a_time() {
-    let store = Arc::new(MemoryStore::new());
+    let store = Arc::new(memory_store().await);
     let clock = ManualClock::new(T0);
     let make = || {
         let hasher = Hasher::new(HashParams::insecure_for_tests()).unwrap();
@@ -128,7 +137,7 @@ async fn one_replica_sweeps_at_a_time() {
 /// reaches the organizations after it.
 #[tokio::test]
 async fn an_unreadable_section_does_not_take_its_organization_down() {
-    let store = Arc::new(MemoryStore::new());
+    let store = Arc::new(memory_store().await);
     for id in ["a-broken", "b-fine"] {
         let org = Org {
             id: id.into(),
@@ -188,7 +197,7 @@ async fn an_unreadable_section_does_not_take_its_organization_down() {
 /// exchange, because it carries a sealed secret. The same record without one is accepted.
 #[tokio::test]
 async fn a_key_with_a_sealed_secret_never_authenticates_as_a_bearer() {
-    let store = Arc::new(MemoryStore::new());
+    let store = Arc::new(memory_store().await);
     let org = Org {
         id: "acme".into(),
         name: "Acme".into(),

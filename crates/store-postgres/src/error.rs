@@ -1,8 +1,5 @@
-//! Error mapping: the one place where a database error becomes a [`StoreError`].
-//!
-//! Invariants: internal code returns [`DbError`] (so `?` works on sqlx, JSON and store errors
-//! alike, and a transient serialization failure or deadlock stays recognizable for the counter
-//! retry loop); the trait methods convert it with `From<DbError> for StoreError`, exactly once:
+//! What a PostgreSQL error means: the backend's half of the one place where a database error
+//! becomes a [`StoreError`] (the SQL layer calls it at its edge, once per failure):
 //! - pool timeout, pool closed, crashed worker, I/O errors (connection refused or reset), and the
 //!   SQLSTATEs of a server that is going away or cannot take more work — class 08 (connection
 //!   exception), 57P01/57P02/57P03 (admin shutdown, crash shutdown, cannot connect now), class 53
@@ -36,76 +33,12 @@ const SERIALIZATION_FAILURE: &str = "40001";
 /// `deadlock_detected`: retry the transaction.
 const DEADLOCK_DETECTED: &str = "40P01";
 
-/// A failure inside the adapter, before it is mapped to a [`StoreError`].
-#[derive(Debug)]
-pub(crate) enum DbError {
-    /// The database (or the pool) failed.
-    Sqlx(sqlx::Error),
-    /// A store-level outcome (`NotFound`, `VersionMismatch`, corrupt data...).
-    Store(StoreError),
-}
-
-/// Internal results.
-pub(crate) type DbResult<T> = Result<T, DbError>;
-
-impl DbError {
-    /// Whether the outbox's dedupe key was taken (a concurrent `queue_mail_once` won).
-    pub(crate) fn is_dedupe_conflict(&self) -> bool {
-        matches!(self, DbError::Sqlx(sqlx::Error::Database(db))
-            if db.is_unique_violation() && db.constraint() == Some("outbox_dedupe"))
-    }
-
-    /// Whether retrying the whole transaction may succeed (serialization failure or deadlock).
-    pub(crate) fn is_retryable(&self) -> bool {
-        match self {
-            DbError::Sqlx(err) => matches!(
-                sqlstate(err).as_deref(),
-                Some(SERIALIZATION_FAILURE | DEADLOCK_DETECTED)
-            ),
-            DbError::Store(_) => false,
-        }
-    }
-
-    /// Corrupt or unexpected stored data.
-    pub(crate) fn corrupt(what: impl std::fmt::Display) -> DbError {
-        DbError::Store(StoreError::Internal(format!("corrupt stored data: {what}")))
-    }
-}
-
-impl From<sqlx::Error> for DbError {
-    fn from(err: sqlx::Error) -> DbError {
-        DbError::Sqlx(err)
-    }
-}
-
-impl From<StoreError> for DbError {
-    fn from(err: StoreError) -> DbError {
-        DbError::Store(err)
-    }
-}
-
-impl From<serde_json::Error> for DbError {
-    fn from(err: serde_json::Error) -> DbError {
-        DbError::Store(StoreError::Internal(format!("JSON: {err}")))
-    }
-}
-
-impl From<sqlx::migrate::MigrateError> for DbError {
-    fn from(err: sqlx::migrate::MigrateError) -> DbError {
-        match err {
-            sqlx::migrate::MigrateError::Execute(inner) => DbError::Sqlx(inner),
-            other => DbError::Store(StoreError::Internal(format!("migration: {other}"))),
-        }
-    }
-}
-
-impl From<DbError> for StoreError {
-    fn from(err: DbError) -> StoreError {
-        match err {
-            DbError::Store(err) => err,
-            DbError::Sqlx(err) => map_sqlx(&err),
-        }
-    }
+/// Whether retrying the whole transaction may succeed (serialization failure or deadlock).
+pub(crate) fn is_retryable(err: &sqlx::Error) -> bool {
+    matches!(
+        sqlstate(err).as_deref(),
+        Some(SERIALIZATION_FAILURE | DEADLOCK_DETECTED)
+    )
 }
 
 /// The SQLSTATE of a database error.
@@ -133,7 +66,8 @@ fn is_unavailable_state(code: &str) -> bool {
         )
 }
 
-fn map_sqlx(err: &sqlx::Error) -> StoreError {
+/// What a database error means for the caller.
+pub(crate) fn map_sqlx(err: &sqlx::Error) -> StoreError {
     match err {
         sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed

@@ -22,16 +22,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use portcullis_engine::counter::CounterState;
+use portcullis_store::prelude::*;
+use portcullis_store::sql::SqlStore;
 use portcullis_store::{Org, Owner, Store, StoreError, UserProfile};
-use portcullis_store_postgres::PostgresStore;
 use serde_json::json;
 
 use portcullis_store_postgres::testing::TestDatabase as TestDb;
 
 /// A fresh database with a migrated store on it.
-async fn fresh_store(pool_size: u32) -> (PostgresStore, TestDb) {
+async fn fresh_store(pool_size: u32) -> (SqlStore, TestDb) {
     let db = TestDb::create().await;
-    let store = PostgresStore::open(db.url(), pool_size).await.unwrap();
+    let store = portcullis_store_postgres::open(db.url(), pool_size)
+        .await
+        .unwrap();
     (store, db)
 }
 
@@ -155,11 +158,11 @@ async fn conflicts_and_version_mismatches_are_typed() {
 #[tokio::test]
 async fn an_unreachable_server_is_unavailable() {
     // Nothing listens on port 1.
-    let err = PostgresStore::connect("postgres://postgres@127.0.0.1:1/none", 1)
+    let err = portcullis_store_postgres::connect("postgres://postgres@127.0.0.1:1/none", 1)
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Unavailable(_)), "got {err:?}");
-    let err = PostgresStore::connect("postgres://user:secret@[::1", 1)
+    let err = portcullis_store_postgres::connect("postgres://user:secret@[::1", 1)
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Internal(_)), "got {err:?}");
@@ -169,7 +172,9 @@ async fn an_unreachable_server_is_unavailable() {
 #[tokio::test]
 async fn migrations_apply_twice_and_connect_does_not_migrate() {
     let db = TestDb::create().await;
-    let store = PostgresStore::connect(db.url(), 2).await.unwrap();
+    let store = portcullis_store_postgres::connect(db.url(), 2)
+        .await
+        .unwrap();
     // Not migrated yet: the tables do not exist.
     assert!(matches!(
         store.get_org("acme").await,
@@ -181,7 +186,7 @@ async fn migrations_apply_twice_and_connect_does_not_migrate() {
     assert_eq!(store.policy_version().await, Ok(0));
     store.close().await;
 
-    let store = PostgresStore::open(db.url(), 2).await.unwrap();
+    let store = portcullis_store_postgres::open(db.url(), 2).await.unwrap();
     let row: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
         .fetch_one(store.pool())
         .await
@@ -197,7 +202,7 @@ async fn migrations_from_three_replicas_at_once_apply_once() {
     for _ in 0..3 {
         let url = db.url().to_owned();
         tasks.push(tokio::spawn(async move {
-            let store = PostgresStore::connect(&url, 2).await.unwrap();
+            let store = portcullis_store_postgres::connect(&url, 2).await.unwrap();
             store.migrate().await.map(|()| store)
         }));
     }
@@ -263,7 +268,7 @@ async fn data_survives_reopening_the_database() {
     let alice = user("acme", "u1", "Alice");
     let lim = limits();
     {
-        let store = PostgresStore::open(db.url(), 2).await.unwrap();
+        let store = portcullis_store_postgres::open(db.url(), 2).await.unwrap();
         store
             .create_org(&org, event(None, "org.created", 0))
             .await
@@ -291,7 +296,7 @@ async fn data_survives_reopening_the_database() {
             .unwrap();
         store.close().await;
     }
-    let store = PostgresStore::open(db.url(), 2).await.unwrap();
+    let store = portcullis_store_postgres::open(db.url(), 2).await.unwrap();
     assert_eq!(store.get_org("acme").await.unwrap(), Some(org));
     assert_eq!(store.get_user("acme", "u1").await.unwrap(), Some(alice));
     let sections = store

@@ -1,8 +1,5 @@
-//! Error mapping: the one place where a database error becomes a [`StoreError`].
-//!
-//! Invariants: internal code returns [`DbError`] (so `?` works on sqlx, JSON and store errors
-//! alike, and a transient "busy" error stays recognizable for the counter retry loop); the trait
-//! methods convert it with `From<DbError> for StoreError`, exactly once:
+//! What a SQLite error means: the backend's half of the one place where a database error becomes
+//! a [`StoreError`] (the SQL layer calls it at its edge, once per failure):
 //! - pool timeout, pool closed, crashed worker, I/O errors and SQLite busy/locked/ioerr/cantopen
 //!   → `Unavailable` (the caller may retry);
 //! - unique violations → `Conflict(<which key>)`, named from the constraint SQLite reports;
@@ -30,67 +27,9 @@ const CONFLICT_LABELS: [(&str, &str); 7] = [
     ("counters.", "counter"),
 ];
 
-/// A failure inside the adapter, before it is mapped to a [`StoreError`].
-#[derive(Debug)]
-pub(crate) enum DbError {
-    /// The database (or the pool) failed.
-    Sqlx(sqlx::Error),
-    /// A store-level outcome (`NotFound`, `VersionMismatch`, corrupt data...).
-    Store(StoreError),
-}
-
-/// Internal results.
-pub(crate) type DbResult<T> = Result<T, DbError>;
-
-impl DbError {
-    /// Whether retrying the whole transaction may succeed (SQLite busy or locked).
-    pub(crate) fn is_busy(&self) -> bool {
-        match self {
-            DbError::Sqlx(err) => matches!(primary_code(err), Some(SQLITE_BUSY | SQLITE_LOCKED)),
-            DbError::Store(_) => false,
-        }
-    }
-
-    /// Corrupt or unexpected stored data.
-    pub(crate) fn corrupt(what: impl std::fmt::Display) -> DbError {
-        DbError::Store(StoreError::Internal(format!("corrupt stored data: {what}")))
-    }
-}
-
-impl From<sqlx::Error> for DbError {
-    fn from(err: sqlx::Error) -> DbError {
-        DbError::Sqlx(err)
-    }
-}
-
-impl From<StoreError> for DbError {
-    fn from(err: StoreError) -> DbError {
-        DbError::Store(err)
-    }
-}
-
-impl From<serde_json::Error> for DbError {
-    fn from(err: serde_json::Error) -> DbError {
-        DbError::Store(StoreError::Internal(format!("JSON: {err}")))
-    }
-}
-
-impl From<sqlx::migrate::MigrateError> for DbError {
-    fn from(err: sqlx::migrate::MigrateError) -> DbError {
-        match err {
-            sqlx::migrate::MigrateError::Execute(inner) => DbError::Sqlx(inner),
-            other => DbError::Store(StoreError::Internal(format!("migration: {other}"))),
-        }
-    }
-}
-
-impl From<DbError> for StoreError {
-    fn from(err: DbError) -> StoreError {
-        match err {
-            DbError::Store(err) => err,
-            DbError::Sqlx(err) => map_sqlx(&err),
-        }
-    }
+/// Whether retrying the whole transaction may succeed (SQLite busy or locked).
+pub(crate) fn is_busy(err: &sqlx::Error) -> bool {
+    matches!(primary_code(err), Some(SQLITE_BUSY | SQLITE_LOCKED))
 }
 
 /// The primary SQLite result code of a database error (extended codes carry it in the low byte).
@@ -104,7 +43,8 @@ fn primary_code(err: &sqlx::Error) -> Option<i64> {
     }
 }
 
-fn map_sqlx(err: &sqlx::Error) -> StoreError {
+/// What a database error means for the caller.
+pub(crate) fn map_sqlx(err: &sqlx::Error) -> StoreError {
     match err {
         sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed

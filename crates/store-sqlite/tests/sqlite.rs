@@ -1,9 +1,9 @@
 //! Integration tests of the SQLite adapter on real database files: migrations, durability across
-//! reopening, exact serialization of concurrent counter transitions, and one scenario replayed
-//! against the in-memory reference store that must answer exactly the same.
+//! reopening, exact serialization of concurrent counter transitions, and the conformance suite,
+//! on files and in memory (`sqlite::memory:`, the store the service's own tests use).
 //!
-//! Every test uses its own file under the system temp directory and deletes it (with its WAL
-//! and shared-memory files) at the end.
+//! Every file test uses its own file under the system temp directory and deletes it (with its
+//! WAL and shared-memory files) at the end.
 
 // Test code: failing loudly is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use portcullis_engine::counter::CounterState;
+use portcullis_store::prelude::*;
 use portcullis_store::{Org, Owner, Store, StoreError, UserProfile};
-use portcullis_store_sqlite::SqliteStore;
 use serde_json::json;
 
 /// A database file that is deleted when dropped.
@@ -61,7 +61,7 @@ use portcullis_store_tests::scenario::{T0, at, event, limits, user};
 #[tokio::test]
 async fn conflicts_and_version_mismatches_are_typed() {
     let db = TempDb::new("errors");
-    let store = SqliteStore::open(db.path(), 2).await.unwrap();
+    let store = portcullis_store_sqlite::open(db.path(), 2).await.unwrap();
     let org = Org {
         id: "acme".to_owned(),
         name: "Acme".to_owned(),
@@ -144,7 +144,9 @@ async fn conflicts_and_version_mismatches_are_typed() {
 #[tokio::test]
 async fn migrations_apply_twice_and_connect_does_not_migrate() {
     let db = TempDb::new("migrate");
-    let store = SqliteStore::connect(db.path(), 2).await.unwrap();
+    let store = portcullis_store_sqlite::connect(db.path(), 2)
+        .await
+        .unwrap();
     assert!(
         std::path::Path::new(db.path()).exists(),
         "connect creates the file"
@@ -157,7 +159,7 @@ async fn migrations_apply_twice_and_connect_does_not_migrate() {
     store.close().await;
 
     // And once more through `open`, with a URL this time.
-    let store = SqliteStore::open(&format!("sqlite://{}", db.path()), 2)
+    let store = portcullis_store_sqlite::open(&format!("sqlite://{}", db.path()), 2)
         .await
         .unwrap();
     let row: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM _sqlx_migrations")
@@ -201,7 +203,7 @@ async fn data_survives_reopening_the_file() {
     let alice = user("acme", "u1", "Alice");
     let lim = limits();
     {
-        let store = SqliteStore::open(db.path(), 2).await.unwrap();
+        let store = portcullis_store_sqlite::open(db.path(), 2).await.unwrap();
         store
             .create_org(&org, event(None, "org.created", 0))
             .await
@@ -229,7 +231,7 @@ async fn data_survives_reopening_the_file() {
             .unwrap();
         // Dropped without `close`: committed data must still be there.
     }
-    let store = SqliteStore::open(db.path(), 2).await.unwrap();
+    let store = portcullis_store_sqlite::open(db.path(), 2).await.unwrap();
     assert_eq!(store.get_org("acme").await.unwrap(), Some(org));
     assert_eq!(store.get_user("acme", "u1").await.unwrap(), Some(alice));
     let sections = store
@@ -260,7 +262,7 @@ async fn data_survives_reopening_the_file() {
 async fn concurrent_counter_updates_serialize_exactly() {
     const TASKS: u32 = 64;
     let db = TempDb::new("concurrency");
-    let store = Arc::new(SqliteStore::open(db.path(), 8).await.unwrap());
+    let store = Arc::new(portcullis_store_sqlite::open(db.path(), 8).await.unwrap());
     let lim = limits();
     let mut tasks = Vec::new();
     for i in 0..TASKS {
@@ -300,7 +302,7 @@ async fn a_counter_transition_outlasting_the_busy_timeout_is_retried() {
     use sqlx::Connection;
 
     let db = TempDb::new("busy");
-    let store = Arc::new(SqliteStore::open(db.path(), 2).await.unwrap());
+    let store = Arc::new(portcullis_store_sqlite::open(db.path(), 2).await.unwrap());
     // Another writer holds the write lock longer than the 5 s busy timeout.
     let mut other = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.path()))
         .await
@@ -338,9 +340,25 @@ mod conformance {
 
     portcullis_store_tests::conformance_tests!(async {
         let db = TempDb::new("conformance");
-        let store = SqliteStore::open(db.path.to_str().unwrap(), 4)
+        let store = portcullis_store_sqlite::open(db.path.to_str().unwrap(), 4)
             .await
             .unwrap();
         (Arc::new(store), db)
+    });
+}
+
+/// The conformance suite on an in-memory database, type-erased and with a guard kept alive until
+/// the test ends (the other fixture shapes the suite accepts).
+mod in_memory {
+    use std::sync::Arc;
+
+    use portcullis_store::Store;
+
+    portcullis_store_tests::conformance_tests!(async {
+        let store = portcullis_store_sqlite::open("sqlite::memory:", 4)
+            .await
+            .unwrap();
+        let guard = String::from("a temporary directory would live here");
+        (Arc::new(store) as Arc<dyn Store>, guard)
     });
 }

@@ -9,7 +9,7 @@
 //! ```ignore
 //! portcullis_store_tests::conformance_tests!(async {
 //!     let dir = tempdir();                                  // any guard value the store needs
-//!     let store = SqliteStore::open(&dir.path().join("db")).await.unwrap();
+//!     let store = portcullis_store_sqlite::open(&dir.path().join("db")).await.unwrap();
 //!     (std::sync::Arc::new(store), dir)
 //! });
 //! ```
@@ -129,7 +129,7 @@ macro_rules! conformance_tests {
             logins_and_lookups::counter_keys_by_prefix,
             logins_and_lookups::expired_sessions_are_deleted,
             logins_and_lookups::a_lease_has_one_holder_at_a_time,
-            logins_and_lookups::answers_like_the_memory_store,
+            logins_and_lookups::answers_like_the_recorded_log,
         );
     };
 }

@@ -1,7 +1,9 @@
-//! One scenario that calls every method of the port, replayed on an adapter and on the
-//! in-memory reference store: both must answer exactly the same, call by call (the
-//! `answers_like_the_memory_store` conformance case). Its fixtures are public for the adapters'
-//! own tests.
+//! One scenario that calls every method of the port, replayed on an adapter: it must answer
+//! exactly what `scenario.expected` records, call by call (the `answers_like_the_recorded_log`
+//! conformance case), so every database answers the same. After a deliberate change of the
+//! port's answers, rewrite the record with `PORTCULLIS_BLESS_SCENARIO=1 cargo test -p
+//! portcullis-store-sqlite answers_like`, and review its diff. Its fixtures are public for the
+//! adapters' own tests.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
@@ -9,8 +11,8 @@ use std::sync::Arc;
 use portcullis_engine::counter::{CounterLimits, CounterState};
 use portcullis_model::Timestamp;
 use portcullis_store::{
-    ApiKey, CounterChange, EventDraft, LoginRecord, MemoryStore, Org, Owner, Page, PasswordUpdate,
-    Role, Session, Store, User, UserProfile,
+    ApiKey, CounterChange, EventDraft, LoginRecord, Org, Owner, Page, PasswordUpdate, Role,
+    Session, Store, User, UserProfile,
 };
 use serde_json::json;
 use time::macros::datetime;
@@ -342,12 +344,29 @@ pub async fn replay(s: &dyn Store) -> Vec<String> {
     out
 }
 
-/// The conformance case: `store` answers the scenario exactly like [`MemoryStore`].
-pub async fn answers_like_the_memory_store(store: Arc<dyn Store>) {
-    let expected = replay(&MemoryStore::new()).await;
-    let actual = replay(&*store).await;
-    assert_eq!(expected.len(), actual.len());
-    for (want, got) in expected.iter().zip(&actual) {
-        assert_eq!(want, got);
+/// The recorded answers, one line per call.
+const EXPECTED: &str = include_str!("scenario.expected");
+
+/// The conformance case: `store` answers the scenario exactly as recorded.
+pub async fn answers_like_the_recorded_log(store: Arc<dyn Store>) {
+    // One line per call (a call written over several lines keeps its line breaks as `\n`).
+    let actual: Vec<String> = replay(&*store)
+        .await
+        .iter()
+        .map(|line| line.replace('\n', "\\n"))
+        .collect();
+    if std::env::var_os("PORTCULLIS_BLESS_SCENARIO").is_some() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/scenario.expected");
+        std::fs::write(path, actual.join("\n") + "\n").expect("write the scenario record");
+        return;
     }
+    let expected: Vec<&str> = EXPECTED.lines().collect();
+    for (call, (want, got)) in expected.iter().zip(&actual).enumerate() {
+        assert_eq!(want, got, "call {call} of the scenario");
+    }
+    assert_eq!(
+        expected.len(),
+        actual.len(),
+        "number of calls in the scenario"
+    );
 }

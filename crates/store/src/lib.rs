@@ -1,6 +1,9 @@
-//! The storage port of portcullis (docs/design.md §6): one trait ([`Store`]) that every adapter
-//! implements (SQLite, PostgreSQL, and the in-memory [`MemoryStore`] for fast tests), and the
-//! records it keeps.
+//! The storage port of portcullis (docs/design.md §6): one trait ([`Store`]), made of one small
+//! trait per capability ([`OrgStore`], [`PolicyStore`], [`UserStore`], [`CounterStore`],
+//! [`SessionStore`], [`ApiKeyStore`], [`MfaStore`], [`LeaseStore`], [`MailStore`],
+//! [`EventStore`]), the records it keeps, and its implementation for SQL databases
+//! ([`sql::SqlStore`], written once; the SQLite and PostgreSQL adapter crates give it their
+//! [`sql::Backend`], connection settings and migrations).
 //!
 //! Invariants every adapter must keep (the conformance suite in `portcullis-store-tests` proves
 //! them):
@@ -8,17 +11,16 @@
 //!   together or not at all, and an acknowledged call survives a crash;
 //! - event sequences are instance-wide and strictly increasing; a section's `sequence` is the
 //!   sequence of the event written with it;
-//! - a counter changes only inside [`Store::update_counter`], which holds the counter's row lock
+//! - a counter changes only inside [`CounterStore::update_counter`], which holds the counter's row lock
 //!   (or the database write lock) from the read to the commit, so concurrent callers serialize —
 //!   never read-modify-write outside it;
 //! - data of one organization is never returned for another: every lookup is keyed by
 //!   organization (tokens are keyed by their hash, and carry their organization);
 //! - login names are unique per organization by their normalized form (`login_key`);
-//! - [`Store::policy_version`] grows in the same transaction as every section write or reset;
-//! - once an instance key exists, at least one always does: [`Store::delete_instance_key`]
+//! - [`PolicyStore::policy_version`] grows in the same transaction as every section write or reset;
+//! - once an instance key exists, at least one always does: [`ApiKeyStore::delete_instance_key`]
 //!   refuses the last one, whatever the concurrency.
 
-mod memory;
 mod records;
 pub mod sql;
 
@@ -26,7 +28,6 @@ use async_trait::async_trait;
 use portcullis_engine::counter::CounterState;
 use portcullis_model::Timestamp;
 
-pub use memory::MemoryStore;
 pub use records::{
     ApiKey, Event, EventDraft, FactorCondition, InstanceKeyDeletion, LoginRecord, MailDraft,
     MailOutcome, MfaFactor, ORG_ADMINS, Org, OutboxMail, Owner, Page, PasswordUpdate, Role,
@@ -38,7 +39,7 @@ pub fn email_key(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
-/// What [`Store::confirm_email`] did.
+/// What [`UserStore::confirm_email`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EmailConfirmation {
     /// The address is verified now.
@@ -86,7 +87,7 @@ pub struct CounterChange {
     /// Events recorded in the transaction that stores the state.
     pub events: Vec<EventDraft>,
     /// When time alone next changes the new state (`CounterState::due_at`); `None` = never.
-    /// The store keeps it beside the state, for [`Store::due_counters`]; it decides nothing.
+    /// The store keeps it beside the state, for [`CounterStore::due_counters`]; it decides nothing.
     pub due_at: Option<Timestamp>,
 }
 
@@ -100,7 +101,7 @@ impl From<Vec<EventDraft>> for CounterChange {
     }
 }
 
-/// A counter whose due time has come, as [`Store::due_counters`] lists it (and its cursor).
+/// A counter whose due time has come, as [`CounterStore::due_counters`] lists it (and its cursor).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DueCounter {
     /// The counter's due time.
@@ -109,33 +110,51 @@ pub struct DueCounter {
     pub key: String,
 }
 
-/// The storage port.
+/// The storage port: every capability, and a health check. Callers hold an `Arc<dyn Store>`;
+/// the capabilities' methods are callable on it directly.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store:
+    OrgStore
+    + PolicyStore
+    + UserStore
+    + CounterStore
+    + SessionStore
+    + ApiKeyStore
+    + MfaStore
+    + LeaseStore
+    + MailStore
+    + EventStore
+    + Send
+    + Sync
+    + 'static
+{
     /// Checks that the database answers (for `/readyz`).
     async fn ping(&self) -> StoreResult<()>;
+}
 
-    // --- organizations
-
+/// Organizations.
+#[async_trait]
+pub trait OrgStore: Send + Sync {
     /// Creates an organization; `Conflict` when the id is taken.
     async fn create_org(&self, org: &Org, event: EventDraft) -> StoreResult<()>;
+
     /// One organization.
     async fn get_org(&self, id: &str) -> StoreResult<Option<Org>>;
+
     /// Organizations ordered by id, after `page.after`.
     async fn list_orgs(&self, page: &Page) -> StoreResult<Vec<Org>>;
+}
 
-    /// Deletes at most `limit` of the oldest events recorded before `before` (every
-    /// organization and the instance); answers how many. Called in batches by the retention
-    /// sweep until it answers fewer than `limit`.
-    async fn delete_events_before(&self, before: Timestamp, limit: u32) -> StoreResult<u64>;
-
-    // --- policy sections
-
+/// Policy sections and the policy version.
+#[async_trait]
+pub trait PolicyStore: Send + Sync {
     /// A number that changes (grows) with every committed policy write or reset, whoever made
     /// it; replicas poll it to drop cached policies.
     async fn policy_version(&self) -> StoreResult<u64>;
+
     /// Every section row of `owner`.
     async fn load_sections(&self, owner: &Owner) -> StoreResult<Vec<SectionRow>>;
+
     /// Writes several sections of `owner` in one transaction: all of them or none. The batch
     /// names each section at most once. Each change
     /// records its event, and the row's `sequence` becomes that event's. A change with
@@ -146,6 +165,7 @@ pub trait Store: Send + Sync + 'static {
         owner: &Owner,
         changes: Vec<SectionChange>,
     ) -> StoreResult<Vec<SectionRow>>;
+
     /// Writes one section of `owner` (a batch of one).
     async fn write_section(
         &self,
@@ -165,6 +185,7 @@ pub trait Store: Send + Sync + 'static {
         rows.pop()
             .ok_or_else(|| StoreError::Internal("a batch of one wrote nothing".into()))
     }
+
     /// Deletes an organization's custom section (reset to the instance default). Writes `event`
     /// and answers `true` only when a row was deleted.
     async fn delete_section(
@@ -173,6 +194,7 @@ pub trait Store: Send + Sync + 'static {
         section: &str,
         event: EventDraft,
     ) -> StoreResult<bool>;
+
     /// Like `delete_section`, but only while the row's sequence is still `sequence` (nothing
     /// wrote it since it was read); answers whether it was deleted.
     async fn delete_section_at(
@@ -182,17 +204,23 @@ pub trait Store: Send + Sync + 'static {
         sequence: u64,
         event: EventDraft,
     ) -> StoreResult<bool>;
+}
 
-    // --- users
-
+/// Users.
+#[async_trait]
+pub trait UserStore: Send + Sync {
     /// Creates a user; `Conflict` when its `login_key` is taken in the organization.
     async fn create_user(&self, user: &User, event: EventDraft) -> StoreResult<()>;
+
     /// One user of one organization.
     async fn get_user(&self, org_id: &str, id: &str) -> StoreResult<Option<User>>;
+
     /// The user of an organization with this normalized login name.
     async fn find_user_by_login(&self, org_id: &str, login_key: &str) -> StoreResult<Option<User>>;
+
     /// Users of an organization ordered by id.
     async fn list_users(&self, org_id: &str, page: &Page) -> StoreResult<Vec<User>>;
+
     /// Replaces the profile fields; answers the updated user (`NotFound` if none). A profile
     /// that disables the user deletes every session of the user in the same transaction.
     async fn update_user_profile(
@@ -203,6 +231,7 @@ pub trait Store: Send + Sync + 'static {
         at: Timestamp,
         event: EventDraft,
     ) -> StoreResult<User>;
+
     /// Sets a new password: the old hash goes to the front of the history, which is cut to
     /// `keep_history`. With `end_sessions`, every session of the user except `keep_session` is
     /// deleted in the same transaction. `NotFound` if no such user.
@@ -215,6 +244,7 @@ pub trait Store: Send + Sync + 'static {
         keep_session: Option<&str>,
         events: Vec<EventDraft>,
     ) -> StoreResult<()>;
+
     /// Clears `verification_pending` of a user whose address is still `email` and records the
     /// address as verified, with `event`; atomically refused (`Taken`) when another user of the
     /// organization verified the same address (compared by [`email_key`]). An address changed
@@ -227,15 +257,20 @@ pub trait Store: Send + Sync + 'static {
         at: Timestamp,
         event: EventDraft,
     ) -> StoreResult<EmailConfirmation>;
+
     /// Whether a user of the organization verified this address (compared by [`email_key`]).
     async fn verified_email_taken(&self, org_id: &str, email: &str) -> StoreResult<bool>;
+
     /// Deletes a user with its sessions and API keys; answers whether it existed.
     async fn delete_user(&self, org_id: &str, id: &str, event: EventDraft) -> StoreResult<bool>;
+}
 
-    // --- attempt counters (lockout keys, IP blocks)
-
+/// Attempt counters (lockout keys, IP blocks).
+#[async_trait]
+pub trait CounterStore: Send + Sync {
     /// The state of one counter (a fresh default when none is stored). Read-only.
     async fn get_counter(&self, org_id: &str, key: &str) -> StoreResult<CounterState>;
+
     /// Applies `update` to one counter atomically (see [`CounterUpdate`]) and records its
     /// events in the same transaction; answers the new state.
     async fn update_counter(
@@ -263,11 +298,14 @@ pub trait Store: Send + Sync + 'static {
         prefix: &str,
         after: Option<&str>,
     ) -> StoreResult<Vec<String>>;
+}
 
-    // --- sessions
-
+/// Sessions.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
     /// Stores a new session, with its events.
     async fn create_session(&self, session: &Session, events: Vec<EventDraft>) -> StoreResult<()>;
+
     /// Opens the session of a successful login, in one transaction: only if the user still
     /// exists, is not disabled and still has `login.verified_hash` as its password hash. Records
     /// the login time (`session.created_at`) and IP, stores `login.rehash` when given, and writes
@@ -278,12 +316,16 @@ pub trait Store: Send + Sync + 'static {
         login: &LoginRecord,
         events: Vec<EventDraft>,
     ) -> StoreResult<bool>;
+
     /// The session with this token hash.
     async fn find_session(&self, token_hash: &str) -> StoreResult<Option<Session>>;
+
     /// Moves a session's last use forward (never backward).
     async fn touch_session(&self, id: &str, at: Timestamp) -> StoreResult<()>;
+
     /// Deletes a session; answers whether it existed. `event` is written only if it did.
     async fn delete_session(&self, id: &str, event: EventDraft) -> StoreResult<bool>;
+
     /// Deletes every session of one user (of every stage) in one transaction; answers how
     /// many. `event` is written only if there was one, with `sessions` (the count) added to
     /// its payload.
@@ -293,6 +335,7 @@ pub trait Store: Send + Sync + 'static {
         user_id: &str,
         event: EventDraft,
     ) -> StoreResult<u64>;
+
     /// Sessions of one user, ordered by id.
     async fn list_user_sessions(&self, org_id: &str, user_id: &str) -> StoreResult<Vec<Session>>;
 
@@ -305,23 +348,20 @@ pub trait Store: Send + Sync + 'static {
         created_before: Timestamp,
         idle_before: Option<Timestamp>,
     ) -> StoreResult<u64>;
-    /// Deletes an organization's keys whose own expiry is at or before `expired_by`; answers
-    /// how many. (A key past the policy's maximum lifetime is refused, not deleted: loosening
-    /// the policy brings it back.)
-    async fn delete_expired_api_keys(
-        &self,
-        org_id: &str,
-        expired_by: Timestamp,
-    ) -> StoreResult<u64>;
+}
 
-    // --- API keys
-
+/// API keys (of organizations, and the instance's).
+#[async_trait]
+pub trait ApiKeyStore: Send + Sync {
     /// Stores a new API key, with its event.
     async fn create_api_key(&self, key: &ApiKey, event: EventDraft) -> StoreResult<()>;
+
     /// The key with this hash.
     async fn find_api_key(&self, token_hash: &str) -> StoreResult<Option<ApiKey>>;
+
     /// Keys of an organization (`None`: instance keys) ordered by id.
     async fn list_api_keys(&self, org_id: Option<&str>, page: &Page) -> StoreResult<Vec<ApiKey>>;
+
     /// Keys of one user of an organization, ordered by id.
     async fn list_user_api_keys(
         &self,
@@ -329,12 +369,16 @@ pub trait Store: Send + Sync + 'static {
         user_id: &str,
         page: &Page,
     ) -> StoreResult<Vec<ApiKey>>;
+
     /// One key of an organization.
     async fn get_api_key(&self, org_id: &str, id: &str) -> StoreResult<Option<ApiKey>>;
+
     /// Deletes a key of an organization; answers whether it existed.
     async fn delete_api_key(&self, org_id: &str, id: &str, event: EventDraft) -> StoreResult<bool>;
+
     /// Whether any instance-level key exists (bootstrap happens only when none does).
     async fn has_instance_key(&self) -> StoreResult<bool>;
+
     /// Deletes the instance key `id`, with `event`, unless it is the last instance key:
     /// atomically, so concurrent deletions can never remove every instance key (the instance
     /// would be left without an administrator).
@@ -344,10 +388,22 @@ pub trait Store: Send + Sync + 'static {
         event: EventDraft,
     ) -> StoreResult<InstanceKeyDeletion>;
 
-    // --- second factors
+    /// Deletes an organization's keys whose own expiry is at or before `expired_by`; answers
+    /// how many. (A key past the policy's maximum lifetime is refused, not deleted: loosening
+    /// the policy brings it back.)
+    async fn delete_expired_api_keys(
+        &self,
+        org_id: &str,
+        expired_by: Timestamp,
+    ) -> StoreResult<u64>;
+}
 
+/// Second factors.
+#[async_trait]
+pub trait MfaStore: Send + Sync {
     /// A user's TOTP factor.
     async fn get_mfa_factor(&self, org_id: &str, user_id: &str) -> StoreResult<Option<MfaFactor>>;
+
     /// Creates or replaces a user's factor, with `event`, only when the factor in place meets
     /// `condition`; answers whether it wrote. `NotFound` when the user is not in the
     /// organization.
@@ -357,9 +413,11 @@ pub trait Store: Send + Sync + 'static {
         condition: FactorCondition,
         event: EventDraft,
     ) -> StoreResult<bool>;
+
     /// Records `step` as used, atomically, only when the factor is confirmed and its last
     /// used step is older; answers whether it was (a replay or a race answers `false`).
     async fn use_mfa_step(&self, org_id: &str, user_id: &str, step: u64) -> StoreResult<bool>;
+
     /// Removes one unused recovery code (by hash) of a confirmed factor, atomically, with
     /// `event`; answers whether it was there.
     async fn use_recovery_code(
@@ -369,6 +427,7 @@ pub trait Store: Send + Sync + 'static {
         code_hash: &str,
         event: EventDraft,
     ) -> StoreResult<bool>;
+
     /// Turns the challenge session `session_id` into a full session with a new token hash,
     /// starting at `now`, with `events`; answers `false` when it is no longer a challenge
     /// (completed by another request, or gone).
@@ -379,9 +438,11 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
         events: Vec<EventDraft>,
     ) -> StoreResult<bool>;
+}
 
-    // --- coordination
-
+/// Coordination between replicas.
+#[async_trait]
+pub trait LeaseStore: Send + Sync {
     /// Takes or renews the lease `name` for `holder` until `until`, atomically: granted when
     /// nobody holds it, when the holder's lease ended at or before `now`, or when `holder`
     /// already holds it. Answers whether `holder` holds it now. (One replica at a time runs
@@ -393,12 +454,15 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
         until: Timestamp,
     ) -> StoreResult<bool>;
+}
 
-    // --- mail outbox
-
+/// The mail outbox.
+#[async_trait]
+pub trait MailStore: Send + Sync {
     /// Writes `event` with its mail only when the organization has no mail with the same
     /// `dedupe_key` yet; answers whether it wrote (for reminders a sweep may find again).
     async fn queue_mail_once(&self, event: EventDraft) -> StoreResult<bool>;
+
     /// Writes `event` in every case, with its mail (queued under `dedupe_key`) only when the
     /// organization has no mail with that key yet; answers whether the mail was queued. The key
     /// is read whether or not the event carries a mail, and the event is written either way, so
@@ -408,8 +472,10 @@ pub trait Store: Send + Sync + 'static {
         event: EventDraft,
         dedupe_key: &str,
     ) -> StoreResult<bool>;
+
     /// Mails of an organization ordered by id, after `page.after`, newest last.
     async fn list_outbox(&self, org_id: &str, page: &Page) -> StoreResult<Vec<OutboxMail>>;
+
     /// Claims at most `limit` mails, neither sent nor given up, due at `now` (oldest first),
     /// atomically: each claimed mail counts one more attempt and is not due again before
     /// `until`, so replicas never send one mail at the same time, and a mail whose sender died
@@ -420,16 +486,20 @@ pub trait Store: Send + Sync + 'static {
         until: Timestamp,
         limit: u32,
     ) -> StoreResult<Vec<OutboxMail>>;
+
     /// Records how the delivery of a mail claimed at attempt `attempt` ended. `Sent` is
     /// recorded whenever the mail is not yet sent; `Failed` and `GaveUp` only while no later
     /// claim took the mail (its `attempts` is still `attempt`) and it is neither sent nor given
     /// up, so a slow sender never overrides a newer one.
     async fn finish_mail(&self, id: u64, attempt: u32, outcome: &MailOutcome) -> StoreResult<()>;
+}
 
-    // --- events
-
+/// The event log.
+#[async_trait]
+pub trait EventStore: Send + Sync {
     /// Records events that accompany no other write.
     async fn append_events(&self, events: Vec<EventDraft>) -> StoreResult<()>;
+
     /// Events of an organization (`None`: instance events) with sequence > `after`, oldest first.
     async fn list_events(
         &self,
@@ -437,4 +507,18 @@ pub trait Store: Send + Sync + 'static {
         after: u64,
         limit: u32,
     ) -> StoreResult<Vec<Event>>;
+
+    /// Deletes at most `limit` of the oldest events recorded before `before` (every
+    /// organization and the instance); answers how many. Called in batches by the retention
+    /// sweep until it answers fewer than `limit`.
+    async fn delete_events_before(&self, before: Timestamp, limit: u32) -> StoreResult<u64>;
+}
+
+/// The port's traits, for code that calls a store through a concrete type or a generic one (an
+/// `Arc<dyn Store>` needs no import).
+pub mod prelude {
+    pub use crate::{
+        ApiKeyStore, CounterStore, EventStore, LeaseStore, MailStore, MfaStore, OrgStore,
+        PolicyStore, SessionStore, Store, UserStore,
+    };
 }

@@ -287,7 +287,7 @@ pub struct ApiKey {
     pub parent_id: Option<String>,
 }
 
-/// What [`crate::Store::delete_instance_key`] did.
+/// What [`crate::ApiKeyStore::delete_instance_key`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InstanceKeyDeletion {
     /// The key is gone, its event written.
@@ -332,7 +332,7 @@ pub struct SectionRow {
     pub changed_at: Timestamp,
 }
 
-/// One section write of a [`crate::Store::write_sections`] batch.
+/// One section write of a [`crate::PolicyStore::write_sections`] batch.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SectionChange {
     /// Section name.

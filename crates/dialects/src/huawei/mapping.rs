@@ -1,8 +1,13 @@
 //! The three Huawei policies mapped to the canonical sections and back: minutes and days to
 //! seconds (reads round up), Huawei's documented ranges checked on write, a PUT changing only
-//! the fields present; the protect policy kept whole in `features.dialect_settings`.
+//! the fields present; the protect policy kept whole in `features.dialect_settings`. Writes are
+//! typed section patches, the login and password policies typed views.
 
-use portcullis_model::{AccountAttribute, EffectivePolicy, SectionKind};
+use portcullis_model::{
+    AccountAttribute, EffectivePolicy, FeaturesPatch, LockoutPatch, PasswordPolicyPatch,
+    SectionPatch, SessionPatch,
+};
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::errors::{HuaweiError, first_error};
@@ -75,19 +80,50 @@ pub(super) fn known(fields: &Map<String, Value>, names: &[&str], errors: &mut Ve
 
 // --- login policy
 
+/// Huawei's login policy.
+#[derive(Serialize)]
+struct LoginPolicy<'a> {
+    account_validity_period: u64,
+    custom_info_for_login: &'a str,
+    lockout_duration: u64,
+    login_failed_times: u64,
+    period_with_login_failures: u64,
+    session_timeout: u64,
+    show_recent_login_info: bool,
+}
+
+/// Huawei's password policy.
+#[derive(Serialize)]
+struct PasswordPolicyView {
+    maximum_consecutive_identical_chars: u64,
+    minimum_password_age: u64,
+    minimum_password_length: u64,
+    number_of_recent_passwords_disallowed: u64,
+    password_not_username_or_invert: bool,
+    password_validity_period: u64,
+    password_char_combination: u64,
+    maximum_password_length: u64,
+    password_requirements: String,
+}
+
 pub(super) fn login_view(policy: &EffectivePolicy) -> Value {
     let lockout = &policy.lockout.value;
     let session = &policy.session.value;
     let minutes = |seconds: Option<u64>| seconds.map_or(0, |s| common::ceil_div(s, 60));
-    json!({"login_policy": {
-        "account_validity_period": session.account_validity_days,
-        "custom_info_for_login": session.login_banner,
-        "lockout_duration": minutes(lockout.lock_duration),
-        "login_failed_times": if lockout.enabled { lockout.max_password_attempts } else { 0 },
-        "period_with_login_failures": minutes(lockout.window),
-        "session_timeout": minutes(session.idle_timeout),
-        "show_recent_login_info": session.show_recent_login_info,
-    }})
+    let login_policy = LoginPolicy {
+        account_validity_period: session.account_validity_days,
+        custom_info_for_login: &session.login_banner,
+        lockout_duration: minutes(lockout.lock_duration),
+        login_failed_times: if lockout.enabled {
+            lockout.max_password_attempts
+        } else {
+            0
+        },
+        period_with_login_failures: minutes(lockout.window),
+        session_timeout: minutes(session.idle_timeout),
+        show_recent_login_info: session.show_recent_login_info,
+    };
+    json!({"login_policy": common::to_json(&login_policy)})
 }
 
 pub(super) fn login_patches(fields: &Map<String, Value>) -> Result<common::Patches, HuaweiError> {
@@ -105,38 +141,32 @@ pub(super) fn login_patches(fields: &Map<String, Value>) -> Result<common::Patch
         ],
         &mut errors,
     );
-    let mut lockout = Map::new();
-    let mut session = Map::new();
+    let mut lockout = LockoutPatch::default();
+    let mut session = SessionPatch::default();
     if let Some(n) = number(fields, "login_failed_times", 3, 10, &mut errors) {
-        lockout.insert("enabled".into(), true.into());
-        lockout.insert("max_password_attempts".into(), n.into());
+        lockout.enabled = Some(true);
+        lockout.max_password_attempts = Some(n);
     }
-    if let Some(m) = number(fields, "period_with_login_failures", 15, 60, &mut errors) {
-        lockout.insert("window".into(), (m * 60).into());
-    }
-    if let Some(m) = number(fields, "lockout_duration", 15, 30, &mut errors) {
-        lockout.insert("lock_duration".into(), (m * 60).into());
-    }
-    if let Some(m) = number(fields, "session_timeout", 15, 1440, &mut errors) {
-        session.insert("idle_timeout".into(), (m * 60).into());
-    }
-    if let Some(days) = number(fields, "account_validity_period", 0, 3650, &mut errors) {
-        session.insert("account_validity_days".into(), days.into());
-    }
-    if let Some(on) = flag(fields, "show_recent_login_info", &mut errors) {
-        session.insert("show_recent_login_info".into(), on.into());
-    }
+    let seconds = |minutes: Option<u64>| minutes.map(|m| Some(m * 60));
+    lockout.window = seconds(number(
+        fields,
+        "period_with_login_failures",
+        15,
+        60,
+        &mut errors,
+    ));
+    lockout.lock_duration = seconds(number(fields, "lockout_duration", 15, 30, &mut errors));
+    session.idle_timeout = seconds(number(fields, "session_timeout", 15, 1440, &mut errors));
+    session.account_validity_days = number(fields, "account_validity_period", 0, 3650, &mut errors);
+    session.show_recent_login_info = flag(fields, "show_recent_login_info", &mut errors);
     match common::string_field(fields, "custom_info_for_login") {
-        Ok(Some(text)) => {
-            session.insert("login_banner".into(), text.into());
-        }
-        Ok(None) => {}
+        Ok(text) => session.login_banner = text,
         Err(e) => errors.push(HuaweiError::malformed(e)),
     }
     first_error(errors)?;
     Ok(common::non_empty([
-        (SectionKind::Lockout, lockout),
-        (SectionKind::Session, session),
+        SectionPatch::Lockout(lockout),
+        SectionPatch::Session(session),
     ]))
 }
 
@@ -176,18 +206,23 @@ pub(super) fn requirements(policy: &EffectivePolicy) -> String {
 
 pub(super) fn password_view(policy: &EffectivePolicy) -> Value {
     let p = policy.password.value.default_policy();
-    json!({"password_policy": {
-        "maximum_consecutive_identical_chars": p.max_repeated_chars,
-        "minimum_password_age": common::ceil_div(p.min_age, 60),
-        "minimum_password_length": p.min_length,
-        "number_of_recent_passwords_disallowed": p.history,
-        "password_not_username_or_invert":
-            p.check_account_attributes && p.account_attributes.contains(&AccountAttribute::Login),
-        "password_validity_period": if p.expiration_enabled { p.max_age_days } else { 0 },
-        "password_char_combination": p.min_character_types,
-        "maximum_password_length": p.max_length,
-        "password_requirements": requirements(policy),
-    }})
+    let password_policy = PasswordPolicyView {
+        maximum_consecutive_identical_chars: p.max_repeated_chars,
+        minimum_password_age: common::ceil_div(p.min_age, 60),
+        minimum_password_length: p.min_length,
+        number_of_recent_passwords_disallowed: p.history,
+        password_not_username_or_invert: p.check_account_attributes
+            && p.account_attributes.contains(&AccountAttribute::Login),
+        password_validity_period: if p.expiration_enabled {
+            p.max_age_days
+        } else {
+            0
+        },
+        password_char_combination: p.min_character_types,
+        maximum_password_length: p.max_length,
+        password_requirements: requirements(policy),
+    };
+    json!({"password_policy": common::to_json(&password_policy)})
 }
 
 pub(super) fn password_patches(
@@ -208,32 +243,20 @@ pub(super) fn password_patches(
         ],
         &mut errors,
     );
-    let mut password = Map::new();
-    for (name, canonical, min, max) in [
-        (
-            "maximum_consecutive_identical_chars",
-            "max_repeated_chars",
-            0,
-            32,
-        ),
-        ("minimum_password_length", "min_length", 6, 32),
-        ("number_of_recent_passwords_disallowed", "history", 0, 10),
-        ("password_char_combination", "min_character_types", 2, 4),
-    ] {
-        if let Some(v) = number(fields, name, min, max, &mut errors) {
-            password.insert(canonical.into(), v.into());
-        }
-    }
-    if let Some(m) = number(fields, "minimum_password_age", 0, 1440, &mut errors) {
-        password.insert("min_age".into(), (m * 60).into());
-    }
+    let e = &mut errors;
+    let mut password = PasswordPolicyPatch {
+        max_repeated_chars: number(fields, "maximum_consecutive_identical_chars", 0, 32, e),
+        min_length: number(fields, "minimum_password_length", 6, 32, e),
+        history: number(fields, "number_of_recent_passwords_disallowed", 0, 10, e),
+        min_character_types: number(fields, "password_char_combination", 2, 4, e),
+        min_age: number(fields, "minimum_password_age", 0, 1440, e).map(|m| m * 60),
+        ..PasswordPolicyPatch::default()
+    };
     match number(fields, "password_validity_period", 0, 180, &mut errors) {
-        Some(0) => {
-            password.insert("expiration_enabled".into(), false.into());
-        }
+        Some(0) => password.expiration_enabled = Some(false),
         Some(days) => {
-            password.insert("expiration_enabled".into(), true.into());
-            password.insert("max_age_days".into(), days.into());
+            password.expiration_enabled = Some(true);
+            password.max_age_days = Some(days);
         }
         None => {}
     }
@@ -249,19 +272,13 @@ pub(super) fn password_patches(
         } else {
             attributes.remove(&AccountAttribute::Login);
         }
-        password.insert(
-            "check_account_attributes".into(),
-            (!attributes.is_empty()).into(),
-        );
+        password.check_account_attributes = Some(!attributes.is_empty());
         if !attributes.is_empty() {
-            password.insert(
-                "account_attributes".into(),
-                serde_json::to_value(&attributes).unwrap_or_default(),
-            );
+            password.account_attributes = Some(attributes);
         }
     }
     first_error(errors)?;
-    Ok(common::non_empty([(SectionKind::Password, password)]))
+    Ok(common::non_empty([SectionPatch::Password(password)]))
 }
 
 // --- protect policy (stored and returned as set)
@@ -382,8 +399,12 @@ pub(super) fn protect_patch(
         ));
     }
     first_error(errors)?;
-    Ok(vec![(
-        SectionKind::Features,
-        json!({"dialect_settings": {PROTECT_KEY: Value::Object(merged)}}),
-    )])
+    let features = FeaturesPatch {
+        dialect_settings: Some(Map::from_iter([(
+            PROTECT_KEY.to_owned(),
+            Value::Object(merged),
+        )])),
+        ..FeaturesPatch::default()
+    };
+    Ok(common::non_empty([SectionPatch::Features(features)]))
 }

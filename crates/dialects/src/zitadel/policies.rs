@@ -3,9 +3,15 @@
 //!
 //! Input follows proto3: a field absent from an add or update body is its zero value, so an
 //! update replaces every field the policy names. Output follows protojson: lowerCamel names,
-//! 64-bit integers as strings, zero values (false, 0, "", []) omitted.
+//! 64-bit integers as strings, zero values (false, 0, "", []) omitted. Writes are typed section
+//! patches; the fixed policy messages are typed views, the login policy's switches a map (they
+//! are stored as set).
 
-use portcullis_model::{EffectivePolicy, SectionDetails, SectionKind};
+use portcullis_model::{
+    EffectivePolicy, FeaturesPatch, LockoutPatch, MfaPatch, PasswordPolicy, PasswordPolicyPatch,
+    SectionDetails, SectionKind, SectionPatch,
+};
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::common::{self, DurationError, parse_duration};
@@ -48,58 +54,60 @@ impl Kind {
 
     /// The patches that put back the instance default of every field this policy names (and
     /// nothing else: other dialects' fields in the same sections stay).
-    pub(crate) fn reset_patches(self, default: &EffectivePolicy) -> crate::common::Patches {
+    pub(crate) fn reset_patches(self, default: &EffectivePolicy) -> common::Patches {
         let password = default.password.value.default_policy();
-        match self {
+        let patches = match self {
             Kind::Lockout => {
                 let lockout = &default.lockout.value;
-                vec![(
-                    SectionKind::Lockout,
-                    json!({"enabled": lockout.enabled,
-                           "max_password_attempts": lockout.max_password_attempts,
-                           "max_otp_attempts": lockout.max_otp_attempts}),
-                )]
+                vec![SectionPatch::Lockout(LockoutPatch {
+                    enabled: Some(lockout.enabled),
+                    max_password_attempts: Some(lockout.max_password_attempts),
+                    max_otp_attempts: Some(lockout.max_otp_attempts),
+                    ..LockoutPatch::default()
+                })]
             }
-            Kind::Complexity => vec![(
-                SectionKind::Password,
-                json!({"min_length": password.min_length,
-                       "min_uppercase": password.min_uppercase,
-                       "min_lowercase": password.min_lowercase,
-                       "min_digits": password.min_digits,
-                       "min_special": password.min_special}),
-            )],
-            Kind::Age => vec![(
-                SectionKind::Password,
-                json!({"expiration_enabled": password.expiration_enabled,
-                       "max_age_days": password.max_age_days,
-                       "expire_warn_days": password.expire_warn_days}),
-            )],
+            Kind::Complexity => vec![SectionPatch::Password(PasswordPolicyPatch {
+                min_length: Some(password.min_length),
+                min_uppercase: Some(password.min_uppercase),
+                min_lowercase: Some(password.min_lowercase),
+                min_digits: Some(password.min_digits),
+                min_special: Some(password.min_special),
+                ..PasswordPolicyPatch::default()
+            })],
+            Kind::Age => vec![SectionPatch::Password(PasswordPolicyPatch {
+                expiration_enabled: Some(password.expiration_enabled),
+                max_age_days: Some(password.max_age_days),
+                expire_warn_days: Some(password.expire_warn_days),
+                ..PasswordPolicyPatch::default()
+            })],
             Kind::Login => {
                 let features = &default.features.value;
                 vec![
-                    (
-                        SectionKind::Features,
-                        json!({"register_enabled": features.register_enabled,
-                               "forgot_password_enabled": features.forgot_password_enabled,
-                               "dialect_settings": {LOGIN_SETTINGS_KEY: Value::Null}}),
-                    ),
-                    (
-                        SectionKind::Mfa,
-                        json!({"required": default.mfa.value.required}),
-                    ),
-                    (
-                        SectionKind::Password,
-                        json!({"grace_period": password.grace_period}),
-                    ),
+                    SectionPatch::Features(FeaturesPatch {
+                        register_enabled: Some(features.register_enabled),
+                        forgot_password_enabled: Some(features.forgot_password_enabled),
+                        // A merge patch's null removes the stored switches.
+                        dialect_settings: Some(login_settings(Value::Null)),
+                        ..FeaturesPatch::default()
+                    }),
+                    SectionPatch::Mfa(MfaPatch {
+                        required: Some(default.mfa.value.required),
+                        ..MfaPatch::default()
+                    }),
+                    SectionPatch::Password(PasswordPolicyPatch {
+                        grace_period: Some(password.grace_period),
+                        ..PasswordPolicyPatch::default()
+                    }),
                 ]
             }
-        }
+        };
+        common::non_empty(patches)
     }
 
     /// The v1 policy fields (without `details` and `isDefault`), zero values included.
     pub(crate) fn fields(self, policy: &EffectivePolicy) -> Map<String, Value> {
         let password = policy.password.value.default_policy();
-        let value = match self {
+        match self {
             Kind::Lockout => {
                 let lockout = &policy.lockout.value;
                 let max = if lockout.enabled {
@@ -107,24 +115,22 @@ impl Kind {
                 } else {
                     0
                 };
-                json!({"maxPasswordAttempts": max.to_string(),
-                       "maxOtpAttempts": lockout.max_otp_attempts.to_string()})
+                fields_of(&LockoutView {
+                    max_password_attempts: max.to_string(),
+                    max_otp_attempts: lockout.max_otp_attempts.to_string(),
+                })
             }
-            Kind::Complexity => json!({
-                "minLength": password.min_length.to_string(),
-                "hasUppercase": password.min_uppercase > 0,
-                "hasLowercase": password.min_lowercase > 0,
-                "hasNumber": password.min_digits > 0,
-                "hasSymbol": password.min_special > 0,
-            }),
+            Kind::Complexity => fields_of(&ComplexityView::of(password)),
             Kind::Age => {
                 let max_age = if password.expiration_enabled {
                     password.max_age_days
                 } else {
                     0
                 };
-                json!({"maxAgeDays": max_age.to_string(),
-                       "expireWarnDays": password.expire_warn_days.to_string()})
+                fields_of(&AgeView {
+                    max_age_days: max_age.to_string(),
+                    expire_warn_days: password.expire_warn_days.to_string(),
+                })
             }
             Kind::Login => {
                 let features = &policy.features.value;
@@ -144,43 +150,32 @@ impl Kind {
                     "mfaInitSkipLifetime".into(),
                     format!("{}s", password.grace_period).into(),
                 );
-                return fields;
+                fields
             }
-        };
-        common::object(value)
+        }
     }
 
     /// The v2 settings fields (zero values included).
     pub(crate) fn settings_v2(self, policy: &EffectivePolicy) -> Map<String, Value> {
+        if self == Kind::Complexity {
+            let complexity = ComplexityView::of(policy.password.value.default_policy());
+            return fields_of(&ComplexitySettings::from(complexity));
+        }
         let mut fields = self.fields(policy);
-        let rename = |fields: &mut Map<String, Value>, from: &str, to: &str| {
-            if let Some(value) = fields.remove(from) {
-                fields.insert(to.to_owned(), value);
-            }
-        };
-        match self {
-            Kind::Complexity => {
-                rename(&mut fields, "hasUppercase", "requiresUppercase");
-                rename(&mut fields, "hasLowercase", "requiresLowercase");
-                rename(&mut fields, "hasNumber", "requiresNumber");
-                rename(&mut fields, "hasSymbol", "requiresSymbol");
-            }
-            Kind::Login => {
-                let passkeys = match fields.remove("passwordlessType") {
-                    Some(Value::String(t)) if t == "PASSWORDLESS_TYPE_ALLOWED" => {
-                        "PASSKEYS_TYPE_ALLOWED"
-                    }
-                    _ => "PASSKEYS_TYPE_NOT_ALLOWED",
-                };
-                fields.insert("passkeysType".into(), passkeys.into());
-                if !fields.contains_key("allowLocalAuthentication")
-                    && let Some(local) = fields.get("allowUsernamePassword").cloned()
-                {
-                    fields.insert("allowLocalAuthentication".into(), local);
+        if self == Kind::Login {
+            let passkeys = match fields.remove("passwordlessType") {
+                Some(Value::String(t)) if t == "PASSWORDLESS_TYPE_ALLOWED" => {
+                    "PASSKEYS_TYPE_ALLOWED"
                 }
-                fields.remove("idps");
+                _ => "PASSKEYS_TYPE_NOT_ALLOWED",
+            };
+            fields.insert("passkeysType".into(), passkeys.into());
+            if !fields.contains_key("allowLocalAuthentication")
+                && let Some(local) = fields.get("allowUsernamePassword").cloned()
+            {
+                fields.insert("allowLocalAuthentication".into(), local);
             }
-            Kind::Lockout | Kind::Age => {}
+            fields.remove("idps");
         }
         fields
     }
@@ -191,19 +186,21 @@ impl Kind {
         self,
         body: &Map<String, Value>,
         current: &EffectivePolicy,
-    ) -> Result<Vec<(SectionKind, Value)>, String> {
+    ) -> Result<common::Patches, String> {
         let uint = |name: &str| common::uint_field(body, name, true).map(|v| v.unwrap_or(0));
         let flag = |name: &str| common::bool_field(body, name).map(|v| v.unwrap_or(false));
-        match self {
+        let patch = match self {
             Kind::Lockout => {
                 known_fields(body, &["maxPasswordAttempts", "maxOtpAttempts"])?;
                 let max = uint("maxPasswordAttempts")?;
                 let otp = uint("maxOtpAttempts")?;
-                let mut lockout = json!({"enabled": max > 0, "max_otp_attempts": otp});
-                if max > 0 {
-                    lockout["max_password_attempts"] = max.into();
-                }
-                Ok(vec![(SectionKind::Lockout, lockout)])
+                SectionPatch::Lockout(LockoutPatch {
+                    enabled: Some(max > 0),
+                    max_otp_attempts: Some(otp),
+                    // Zero is "off": the count stays as it was.
+                    max_password_attempts: (max > 0).then_some(max),
+                    ..LockoutPatch::default()
+                })
             }
             Kind::Complexity => {
                 known_fields(
@@ -217,29 +214,30 @@ impl Kind {
                     ],
                 )?;
                 let password = current.password.value.default_policy();
-                let class = |on: bool, now: u64| if on { now.max(1) } else { 0 };
-                Ok(vec![(
-                    SectionKind::Password,
-                    json!({
-                        "min_length": uint("minLength")?,
-                        "min_uppercase": class(flag("hasUppercase")?, password.min_uppercase),
-                        "min_lowercase": class(flag("hasLowercase")?, password.min_lowercase),
-                        "min_digits": class(flag("hasNumber")?, password.min_digits),
-                        "min_special": class(flag("hasSymbol")?, password.min_special),
-                    }),
-                )])
+                let class = |on: bool, now: u64| Some(if on { now.max(1) } else { 0 });
+                SectionPatch::Password(PasswordPolicyPatch {
+                    min_length: Some(uint("minLength")?),
+                    min_uppercase: class(flag("hasUppercase")?, password.min_uppercase),
+                    min_lowercase: class(flag("hasLowercase")?, password.min_lowercase),
+                    min_digits: class(flag("hasNumber")?, password.min_digits),
+                    min_special: class(flag("hasSymbol")?, password.min_special),
+                    ..PasswordPolicyPatch::default()
+                })
             }
             Kind::Age => {
                 known_fields(body, &["maxAgeDays", "expireWarnDays"])?;
                 let max_age = uint("maxAgeDays")?;
-                let mut password = json!({"expiration_enabled": max_age > 0, "expire_warn_days": uint("expireWarnDays")?});
-                if max_age > 0 {
-                    password["max_age_days"] = max_age.into();
-                }
-                Ok(vec![(SectionKind::Password, password)])
+                SectionPatch::Password(PasswordPolicyPatch {
+                    expiration_enabled: Some(max_age > 0),
+                    expire_warn_days: Some(uint("expireWarnDays")?),
+                    // Zero is "never expires": the age stays as it was.
+                    max_age_days: (max_age > 0).then_some(max_age),
+                    ..PasswordPolicyPatch::default()
+                })
             }
-            Kind::Login => login_patches(body),
-        }
+            Kind::Login => return login_patches(body),
+        };
+        Ok(common::non_empty([patch]))
     }
 }
 
@@ -285,7 +283,7 @@ const LOGIN_STORED: [&str; 17] = [
     "allowLocalAuthentication",
 ];
 
-fn login_patches(body: &Map<String, Value>) -> Result<Vec<(SectionKind, Value)>, String> {
+fn login_patches(body: &Map<String, Value>) -> Result<common::Patches, String> {
     let mut known: Vec<&str> = LOGIN_MAPPED.to_vec();
     known.extend(LOGIN_STORED);
     known_fields(body, &known)?;
@@ -314,18 +312,94 @@ fn login_patches(body: &Map<String, Value>) -> Result<Vec<(SectionKind, Value)>,
             },
         );
     }
-    Ok(vec![
-        (
-            SectionKind::Features,
-            json!({
-                "register_enabled": flag("allowRegister")?,
-                "forgot_password_enabled": !flag("hidePasswordReset")?,
-                "dialect_settings": {LOGIN_SETTINGS_KEY: stored},
-            }),
-        ),
-        (SectionKind::Mfa, json!({"required": flag("forceMfa")?})),
-        (SectionKind::Password, json!({"grace_period": grace})),
-    ])
+    Ok(common::non_empty([
+        SectionPatch::Features(FeaturesPatch {
+            register_enabled: Some(flag("allowRegister")?),
+            forgot_password_enabled: Some(!flag("hidePasswordReset")?),
+            dialect_settings: Some(login_settings(Value::Object(stored))),
+            ..FeaturesPatch::default()
+        }),
+        SectionPatch::Mfa(MfaPatch {
+            required: Some(flag("forceMfa")?),
+            ..MfaPatch::default()
+        }),
+        SectionPatch::Password(PasswordPolicyPatch {
+            grace_period: Some(grace),
+            ..PasswordPolicyPatch::default()
+        }),
+    ]))
+}
+
+/// A `dialect_settings` patch that sets (or, with `null`, removes) the login switches.
+fn login_settings(switches: Value) -> Map<String, Value> {
+    Map::from_iter([(LOGIN_SETTINGS_KEY.to_owned(), switches)])
+}
+
+/// The v1 lockout policy fields.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LockoutView {
+    max_password_attempts: String,
+    max_otp_attempts: String,
+}
+
+/// The v1 password complexity policy fields.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ComplexityView {
+    min_length: String,
+    has_uppercase: bool,
+    has_lowercase: bool,
+    has_number: bool,
+    has_symbol: bool,
+}
+
+impl ComplexityView {
+    fn of(password: &PasswordPolicy) -> ComplexityView {
+        ComplexityView {
+            min_length: password.min_length.to_string(),
+            has_uppercase: password.min_uppercase > 0,
+            has_lowercase: password.min_lowercase > 0,
+            has_number: password.min_digits > 0,
+            has_symbol: password.min_special > 0,
+        }
+    }
+}
+
+/// The v2 password complexity settings: the v1 fields, each switch named `requires…`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ComplexitySettings {
+    min_length: String,
+    requires_uppercase: bool,
+    requires_lowercase: bool,
+    requires_number: bool,
+    requires_symbol: bool,
+}
+
+impl From<ComplexityView> for ComplexitySettings {
+    fn from(v1: ComplexityView) -> ComplexitySettings {
+        ComplexitySettings {
+            min_length: v1.min_length,
+            requires_uppercase: v1.has_uppercase,
+            requires_lowercase: v1.has_lowercase,
+            requires_number: v1.has_number,
+            requires_symbol: v1.has_symbol,
+        }
+    }
+}
+
+/// The v1 password age policy fields.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AgeView {
+    max_age_days: String,
+    expire_warn_days: String,
+}
+
+/// The fields of a typed policy message, to which `details` and `isDefault` are added.
+fn fields_of<T: Serialize>(view: &T) -> Map<String, Value> {
+    common::object(common::to_json(view))
 }
 
 /// Checks the type of every stored login switch that is present.

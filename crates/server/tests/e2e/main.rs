@@ -11,6 +11,7 @@
 mod api;
 mod config;
 mod crash;
+mod dialect_wire;
 mod dialects;
 mod instance_keys;
 mod ip_block;

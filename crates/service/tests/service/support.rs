@@ -13,7 +13,6 @@ use portcullis_service::{
     SectionWrite, Service,
 };
 use portcullis_store::Event;
-use portcullis_store_sqlite::SqliteStore;
 use serde_json::Value;
 
 pub(crate) const T0: time::OffsetDateTime = time::macros::datetime!(2026-11-23 09:00 UTC);
@@ -61,7 +60,9 @@ pub(crate) fn ip(text: &str) -> IpAddr {
 impl World {
     /// A store with the organization `acme`, and an instance administrator.
     pub(crate) async fn new() -> World {
-        let store = SqliteStore::open("sqlite::memory:", 1).await.unwrap();
+        let store = portcullis_store_sqlite::open("sqlite::memory:", 1)
+            .await
+            .unwrap();
         let clock = ManualClock::new(T0);
         let verified = Arc::new(AtomicU64::new(0));
         let hasher = Counting {

@@ -5,32 +5,31 @@
 //! that holds the factor's row, so it is used once; a challenge becomes a session through one
 //! conditional `UPDATE` of its stage, so it completes once; events are written with the change.
 
+use crate::{EventDraft, FactorCondition, MfaFactor, SessionStage, StoreError};
 use portcullis_model::Timestamp;
-use portcullis_store::{EventDraft, FactorCondition, MfaFactor, SessionStage, StoreError};
 use sqlx::Row;
 
-use crate::PostgresStore;
-use crate::error::DbResult;
-use crate::events::{insert_event, insert_events};
-use crate::rows::{self, mfa_factor_columns};
+use super::SqlStore;
+use super::error::DbResult;
+use super::rows::{self, mfa_factor_columns};
 
-impl PostgresStore {
+impl SqlStore {
     /// `Store::get_mfa_factor`.
     pub(crate) async fn get_mfa_factor_impl(
         &self,
         org_id: &str,
         user_id: &str,
     ) -> DbResult<Option<MfaFactor>> {
-        let found = sqlx::query(concat!(
-            "SELECT ",
-            mfa_factor_columns!(),
-            " FROM mfa_factors WHERE org_id = $1 AND user_id = $2"
-        ))
-        .bind(org_id)
-        .bind(user_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        found.as_ref().map(rows::mfa_factor).transpose()
+        self.find(
+            concat!(
+                "SELECT ",
+                mfa_factor_columns!(),
+                " FROM mfa_factors WHERE org_id = $1 AND user_id = $2"
+            ),
+            &[org_id, user_id],
+            rows::mfa_factor,
+        )
+        .await
     }
 
     /// `Store::put_mfa_factor`.
@@ -40,8 +39,8 @@ impl PostgresStore {
         condition: FactorCondition,
         event: EventDraft,
     ) -> DbResult<bool> {
-        let mut tx = self.begin().await?;
-        let user = sqlx::query("SELECT 1 FROM users WHERE org_id = $1 AND id = $2 FOR UPDATE")
+        let mut tx = self.write_tx().await?;
+        let user = sqlx::query(&self.locking("SELECT 1 FROM users WHERE org_id = $1 AND id = $2"))
             .bind(&factor.org_id)
             .bind(&factor.user_id)
             .fetch_optional(&mut *tx)
@@ -50,7 +49,7 @@ impl PostgresStore {
             tx.rollback().await?;
             return Err(StoreError::NotFound.into());
         }
-        // The user's row is held (SQLite: the write transaction; PostgreSQL: FOR UPDATE), so
+        // The user's row is held (the write transaction, or the backend's row lock), so
         // the factor read here is the one the write replaces.
         let current = sqlx::query(concat!(
             "SELECT ",
@@ -83,7 +82,7 @@ impl PostgresStore {
         .bind(rows::ts_to_db(factor.created_at)?)
         .execute(&mut *tx)
         .await?;
-        insert_event(&mut tx, event).await?;
+        self.insert_event(&mut tx, event).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -95,6 +94,7 @@ impl PostgresStore {
         user_id: &str,
         step: u64,
     ) -> DbResult<bool> {
+        let _turn = self.write_turn().await;
         let done = sqlx::query(
             "UPDATE mfa_factors SET last_step = $3 \
              WHERE org_id = $1 AND user_id = $2 AND confirmed_at IS NOT NULL AND last_step < $3",
@@ -115,11 +115,11 @@ impl PostgresStore {
         code_hash: &str,
         event: EventDraft,
     ) -> DbResult<bool> {
-        let mut tx = self.begin().await?;
-        let row = sqlx::query(
+        let mut tx = self.write_tx().await?;
+        let row = sqlx::query(&self.locking(
             "SELECT recovery_codes FROM mfa_factors \
-             WHERE org_id = $1 AND user_id = $2 AND confirmed_at IS NOT NULL FOR UPDATE",
-        )
+             WHERE org_id = $1 AND user_id = $2 AND confirmed_at IS NOT NULL",
+        ))
         .bind(org_id)
         .bind(user_id)
         .fetch_optional(&mut *tx)
@@ -142,7 +142,7 @@ impl PostgresStore {
         .bind(rows::strings_to_db(&codes)?)
         .execute(&mut *tx)
         .await?;
-        insert_event(&mut tx, event).await?;
+        self.insert_event(&mut tx, event).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -155,7 +155,7 @@ impl PostgresStore {
         now: Timestamp,
         events: Vec<EventDraft>,
     ) -> DbResult<bool> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query(
             "UPDATE sessions SET token_hash = $2, stage = $4, created_at = $3, last_used_at = $3 \
              WHERE id = $1 AND stage = $5",
@@ -171,7 +171,7 @@ impl PostgresStore {
             tx.rollback().await?;
             return Ok(false);
         }
-        insert_events(&mut tx, events).await?;
+        self.insert_events(&mut tx, events).await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -8,22 +8,21 @@
 //! deletes its sessions and API keys in the same transaction. Row writes come first, events
 //! last (see `events.rs`).
 
-use portcullis_model::Timestamp;
-use portcullis_store::{
-    EmailConfirmation, EventDraft, MAX_PAGE, Page, PasswordUpdate, StoreError, User, UserProfile,
-    email_key,
+use crate::{
+    EmailConfirmation, EventDraft, Page, PasswordUpdate, StoreError, User, UserProfile, email_key,
 };
+use portcullis_model::Timestamp;
 use sqlx::Row;
 
-use crate::PostgresStore;
-use crate::error::DbResult;
-use crate::events::{insert_event, insert_events};
-use crate::rows::{self, user_columns};
+use super::SqlStore;
+use super::error::DbResult;
+use super::rows::{self, user_columns};
+use super::tokens::delete_user_sessions;
 
-impl PostgresStore {
+impl SqlStore {
     /// `Store::create_user`.
     pub(crate) async fn create_user_impl(&self, user: &User, event: EventDraft) -> DbResult<()> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(concat!(
             "INSERT INTO users (",
             user_columns!(),
@@ -49,23 +48,23 @@ impl PostgresStore {
         .bind(user.verification_pending)
         .execute(&mut *tx)
         .await?;
-        insert_event(&mut tx, event).await?;
+        self.insert_event(&mut tx, event).await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// `Store::get_user`.
     pub(crate) async fn get_user_impl(&self, org_id: &str, id: &str) -> DbResult<Option<User>> {
-        let found = sqlx::query(concat!(
-            "SELECT ",
-            user_columns!(),
-            " FROM users WHERE org_id = $1 AND id = $2"
-        ))
-        .bind(org_id)
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        found.as_ref().map(rows::user).transpose()
+        self.find(
+            concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users WHERE org_id = $1 AND id = $2"
+            ),
+            &[org_id, id],
+            rows::user,
+        )
+        .await
     }
 
     /// `Store::find_user_by_login`.
@@ -74,31 +73,26 @@ impl PostgresStore {
         org_id: &str,
         login_key: &str,
     ) -> DbResult<Option<User>> {
-        let found = sqlx::query(concat!(
-            "SELECT ",
-            user_columns!(),
-            " FROM users WHERE org_id = $1 AND login_key = $2"
-        ))
-        .bind(org_id)
-        .bind(login_key)
-        .fetch_optional(&self.pool)
-        .await?;
-        found.as_ref().map(rows::user).transpose()
+        self.find(
+            concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users WHERE org_id = $1 AND login_key = $2"
+            ),
+            &[org_id, login_key],
+            rows::user,
+        )
+        .await
     }
 
     /// `Store::list_users`.
     pub(crate) async fn list_users_impl(&self, org_id: &str, page: &Page) -> DbResult<Vec<User>> {
-        let found = sqlx::query(concat!(
+        let select = concat!(
             "SELECT ",
             user_columns!(),
-            " FROM users WHERE org_id = $1 AND ($2::text IS NULL OR id > $2) ORDER BY id LIMIT $3"
-        ))
-        .bind(org_id)
-        .bind(page.after.as_deref())
-        .bind(i64::from(page.limit.min(MAX_PAGE)))
-        .fetch_all(&self.pool)
-        .await?;
-        rows::all(&found, rows::user)
+            " FROM users WHERE org_id = $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3"
+        );
+        self.page(select, &[org_id], page, rows::user).await
     }
 
     /// `Store::update_user_profile`.
@@ -110,7 +104,7 @@ impl PostgresStore {
         at: Timestamp,
         event: EventDraft,
     ) -> DbResult<User> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.write_tx().await?;
         let updated = sqlx::query(concat!(
             "UPDATE users SET email = $3, display_name = $4, source = $5, roles = $6, ",
             "disabled = $7, updated_at = $8, ",
@@ -135,13 +129,9 @@ impl PostgresStore {
         let user = rows::user(&updated)?;
         if profile.disabled {
             // A disabled user keeps no session (challenges and enroll-only sessions included).
-            sqlx::query("DELETE FROM sessions WHERE org_id = $1 AND user_id = $2")
-                .bind(org_id)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            delete_user_sessions(&mut tx, org_id, id).await?;
         }
-        insert_event(&mut tx, event).await?;
+        self.insert_event(&mut tx, event).await?;
         tx.commit().await?;
         Ok(user)
     }
@@ -156,11 +146,10 @@ impl PostgresStore {
         keep_session: Option<&str>,
         events: Vec<EventDraft>,
     ) -> DbResult<()> {
-        let mut tx = self.begin().await?;
-        let current = sqlx::query(
-            "SELECT password_hash, password_history FROM users WHERE org_id = $1 AND id = $2 \
-             FOR UPDATE",
-        )
+        let mut tx = self.write_tx().await?;
+        let current = sqlx::query(&self.locking(
+            "SELECT password_hash, password_history FROM users WHERE org_id = $1 AND id = $2",
+        ))
         .bind(org_id)
         .bind(id)
         .fetch_optional(&mut *tx)
@@ -193,15 +182,13 @@ impl PostgresStore {
         .execute(&mut *tx)
         .await?;
         if end_sessions {
-            sqlx::query(
-                "DELETE FROM sessions WHERE user_id = $1 AND ($2::text IS NULL OR id <> $2)",
-            )
-            .bind(id)
-            .bind(keep_session)
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND ($2 IS NULL OR id <> $2)")
+                .bind(id)
+                .bind(keep_session)
+                .execute(&mut *tx)
+                .await?;
         }
-        insert_events(&mut tx, events).await?;
+        self.insert_events(&mut tx, events).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -215,7 +202,7 @@ impl PostgresStore {
         at: Timestamp,
         event: EventDraft,
     ) -> DbResult<EmailConfirmation> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.write_tx().await?;
         // The unique index on (org_id, verified_email) refuses an address another user of the
         // organization verified, atomically.
         let done = sqlx::query(
@@ -238,7 +225,7 @@ impl PostgresStore {
         if done.rows_affected() == 0 {
             return Ok(EmailConfirmation::NotPending);
         }
-        insert_event(&mut tx, event).await?;
+        self.insert_event(&mut tx, event).await?;
         tx.commit().await?;
         Ok(EmailConfirmation::Confirmed)
     }
@@ -264,7 +251,7 @@ impl PostgresStore {
         id: &str,
         event: EventDraft,
     ) -> DbResult<bool> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query("DELETE FROM users WHERE org_id = $1 AND id = $2")
             .bind(org_id)
             .bind(id)
@@ -287,7 +274,7 @@ impl PostgresStore {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        insert_event(&mut tx, event).await?;
+        self.insert_event(&mut tx, event).await?;
         tx.commit().await?;
         Ok(true)
     }

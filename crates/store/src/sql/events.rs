@@ -1,75 +1,85 @@
-//! The event log: writing events inside a caller's transaction, appending bare events, listing.
+//! The event log and the mail outbox: writing events inside a caller's transaction, appending
+//! bare events, listing, and the outbox's claims.
 //!
 //! Invariants:
-//! - events are only ever inserted through [`insert_events`], inside the transaction that carries
-//!   the change they describe (the parameter is a [`PgTx`], not a bare connection);
-//! - sequences are instance-wide, strictly increasing, never reused (`GENERATED ALWAYS AS
-//!   IDENTITY`) **and allocated in commit order**: before inserting, [`insert_events`] takes the
-//!   transaction-level advisory lock [`EVENT_LOCK`], which PostgreSQL releases only after the
-//!   commit is visible to other sessions. Sequences are drawn only under that lock, so a
-//!   transaction that draws a smaller sequence has committed (or rolled back) before any other
-//!   draws a larger one, and a reader paging with `after = <last seen>` never misses an event
-//!   that commits later with a smaller sequence;
+//! - events are only ever inserted through [`SqlStore::insert_events`], inside the transaction
+//!   that carries the change they describe (the parameter is a [`WriteTx`], not a bare
+//!   connection), with the mail they carry;
+//! - sequences are instance-wide, strictly increasing, never reused (an identity or an
+//!   `AUTOINCREMENT` key) **and drawn in commit order**: before inserting, the transaction runs
+//!   the backend's `order_events` statement (PostgreSQL: a transaction-level advisory lock,
+//!   released only once the commit is visible), or its writers are serialized anyway (SQLite).
+//!   So a transaction that draws a smaller sequence has committed (or rolled back) before any
+//!   other draws a larger one, and a reader paging with `after = <last seen>` never misses an
+//!   event that commits later with a smaller sequence;
 //! - to hold that instance-wide lock briefly and never deadlock on it, a transaction does all its
 //!   other writes (and takes all its row locks) first and inserts its events last, just before
-//!   committing: a holder of [`EVENT_LOCK`] never waits for any other lock, so the lock only
-//!   orders commits (the one exception, the section row of `write_section`, is already locked by
-//!   its own transaction);
-//! - a rolled-back transaction may leave a gap in the sequences (an identity is not
-//!   transactional); gaps are allowed — the contract is "strictly increasing", not "dense".
+//!   committing: a holder of the events lock never waits for any other lock (the one exception,
+//!   the section row of `write_sections`, is already locked by its own transaction);
+//! - a rolled-back transaction may leave a gap in the sequences; gaps are allowed — the contract
+//!   is "strictly increasing", not "dense";
+//! - a mail is claimed by one statement that moves its next attempt, skipping mails another
+//!   replica's claim holds, so two replicas never send one mail at once.
 
 use portcullis_model::Timestamp;
-use portcullis_store::{Event, EventDraft, MAX_PAGE, MailDraft, MailOutcome, OutboxMail, Page};
 use sqlx::Row;
 
-use crate::error::DbResult;
-use crate::rows::{self, event_columns, outbox_columns};
-use crate::{PgTx, PostgresStore};
+use super::error::{DbError, DbResult};
+use super::rows::{self, event_columns, outbox_columns};
+use super::{SqlStore, WriteTx};
+use crate::{Event, EventDraft, MAX_PAGE, MailDraft, MailOutcome, OutboxMail, Page};
 
-/// The key of the transaction-level advisory lock under which event sequences are drawn
-/// (`pg_advisory_xact_lock`; the bytes spell "portcEVT"). Advisory locks are per database, so
-/// this only orders writers of the same portcullis database.
-pub(crate) const EVENT_LOCK: i64 = 0x706f_7274_6345_5654;
-
-/// Takes [`EVENT_LOCK`] (held until the transaction ends), then inserts `drafts` in order;
-/// answers the sequence of the last one, `None` when there were none (then no lock is taken).
-pub(crate) async fn insert_events(tx: &mut PgTx, drafts: Vec<EventDraft>) -> DbResult<Option<u64>> {
-    if drafts.is_empty() {
-        return Ok(None);
-    }
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(EVENT_LOCK)
-        .execute(&mut **tx)
-        .await?;
-    let mut last = None;
-    for mut draft in drafts {
-        let mail = draft.mail.take();
-        let at = draft.at;
-        let org_id = draft.org_id.clone();
-        let row = sqlx::query(
-            "INSERT INTO events (org_id, kind, actor, request_id, at, payload) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING sequence",
-        )
-        .bind(draft.org_id)
-        .bind(draft.kind)
-        .bind(draft.actor)
-        .bind(draft.request_id)
-        .bind(rows::ts_to_db(draft.at)?)
-        .bind(serde_json::to_string(&draft.payload)?)
-        .fetch_one(&mut **tx)
-        .await?;
-        let sequence = rows::seq_from_db(row.try_get::<i64, _>("sequence")?)?;
-        if let Some(mail) = mail {
-            insert_mail(tx, org_id.as_deref(), sequence, at, &mail).await?;
+impl SqlStore {
+    /// Orders the sequences (see the module's invariants), then inserts `drafts` in order, each
+    /// with its mail; answers the sequence of the last one, `None` when there were none (then no
+    /// lock is taken).
+    pub(crate) async fn insert_events(
+        &self,
+        tx: &mut WriteTx,
+        drafts: Vec<EventDraft>,
+    ) -> DbResult<Option<u64>> {
+        if drafts.is_empty() {
+            return Ok(None);
         }
-        last = Some(sequence);
+        if let Some(order) = self.backend().order_events() {
+            sqlx::query(order).execute(&mut **tx).await?;
+        }
+        let mut last = None;
+        for mut draft in drafts {
+            let mail = draft.mail.take();
+            let at = draft.at;
+            let org_id = draft.org_id.clone();
+            let row = sqlx::query(
+                "INSERT INTO events (org_id, kind, actor, request_id, at, payload) \
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING sequence",
+            )
+            .bind(draft.org_id)
+            .bind(draft.kind)
+            .bind(draft.actor)
+            .bind(draft.request_id)
+            .bind(rows::ts_to_db(draft.at)?)
+            .bind(serde_json::to_string(&draft.payload)?)
+            .fetch_one(&mut **tx)
+            .await?;
+            let sequence = rows::seq_from_db(row.try_get::<i64, _>("sequence")?)?;
+            if let Some(mail) = mail {
+                insert_mail(tx, org_id.as_deref(), sequence, at, &mail).await?;
+            }
+            last = Some(sequence);
+        }
+        Ok(last)
     }
-    Ok(last)
+
+    /// Inserts one event (see [`SqlStore::insert_events`]); answers its sequence.
+    pub(crate) async fn insert_event(&self, tx: &mut WriteTx, draft: EventDraft) -> DbResult<u64> {
+        let sequence = self.insert_events(tx, vec![draft]).await?;
+        sequence.ok_or_else(|| DbError::corrupt("an inserted event has no sequence"))
+    }
 }
 
 /// Queues `mail`, caused by the event `sequence`, inside the event's transaction.
 async fn insert_mail(
-    tx: &mut PgTx,
+    tx: &mut WriteTx,
     org_id: Option<&str>,
     sequence: u64,
     at: Timestamp,
@@ -100,20 +110,14 @@ async fn insert_mail(
     Ok(())
 }
 
-/// Inserts one event (see [`insert_events`]); answers its sequence.
-pub(crate) async fn insert_event(tx: &mut PgTx, draft: EventDraft) -> DbResult<u64> {
-    let sequence = insert_events(tx, vec![draft]).await?;
-    sequence.ok_or_else(|| crate::error::DbError::corrupt("an inserted event has no sequence"))
-}
-
-impl PostgresStore {
+impl SqlStore {
     /// `Store::delete_events_before`: one statement, the oldest first (index `events_by_at`).
     pub(crate) async fn delete_events_before_impl(
         &self,
         before: Timestamp,
         limit: u32,
     ) -> DbResult<u64> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query(
             "DELETE FROM events WHERE sequence IN \
              (SELECT sequence FROM events WHERE at < $1 ORDER BY at, sequence LIMIT $2)",
@@ -131,8 +135,8 @@ impl PostgresStore {
         if drafts.is_empty() {
             return Ok(());
         }
-        let mut tx = self.begin().await?;
-        insert_events(&mut tx, drafts).await?;
+        let mut tx = self.write_tx().await?;
+        self.insert_events(&mut tx, drafts).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -169,7 +173,7 @@ impl PostgresStore {
     /// `Store::queue_mail_once`. The unique index on `(org_id, dedupe_key)` settles a race: the
     /// second writer fails, and answers `false`.
     pub(crate) async fn queue_mail_once_impl(&self, draft: EventDraft) -> DbResult<bool> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.write_tx().await?;
         if let Some(key) = draft.mail.as_ref().and_then(|m| m.dedupe_key.as_deref()) {
             let taken = sqlx::query(
                 "SELECT 1 FROM outbox WHERE org_id IS NOT DISTINCT FROM $1 AND dedupe_key = $2",
@@ -182,7 +186,7 @@ impl PostgresStore {
                 return Ok(false);
             }
         }
-        match insert_events(&mut tx, vec![draft]).await {
+        match self.insert_events(&mut tx, vec![draft]).await {
             Ok(_) => {}
             Err(e) if e.is_dedupe_conflict() => {
                 return Ok(false);
@@ -200,7 +204,7 @@ impl PostgresStore {
         mut draft: EventDraft,
         dedupe_key: &str,
     ) -> DbResult<bool> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.write_tx().await?;
         // The key is read in every case, mail or not: the same statements either way.
         let taken = sqlx::query(
             "SELECT 1 FROM outbox WHERE org_id IS NOT DISTINCT FROM $1 AND dedupe_key = $2",
@@ -216,7 +220,7 @@ impl PostgresStore {
             mail.dedupe_key = Some(dedupe_key.to_owned());
         }
         let queued = draft.mail.is_some();
-        let outcome = insert_events(&mut tx, vec![draft.clone()]).await;
+        let outcome = self.insert_events(&mut tx, vec![draft.clone()]).await;
         match outcome {
             Ok(_) => {
                 tx.commit().await?;
@@ -224,10 +228,10 @@ impl PostgresStore {
             }
             // A concurrent writer queued the same mail first: write the event alone.
             Err(e) if queued && e.is_dedupe_conflict() => {
-                drop(tx);
+                tx.rollback().await?;
                 draft.mail = None;
-                let mut tx = self.begin().await?;
-                insert_events(&mut tx, vec![draft]).await?;
+                let mut tx = self.write_tx().await?;
+                self.insert_events(&mut tx, vec![draft]).await?;
                 tx.commit().await?;
                 Ok(false)
             }
@@ -255,24 +259,30 @@ impl PostgresStore {
         rows::all(&found, rows::outbox_mail)
     }
 
-    /// `Store::claim_mail`: `SKIP LOCKED`, so replicas claiming at once take different mails.
+    /// `Store::claim_mail`: the backend's `skip_locked`, so replicas claiming at once take
+    /// different mails.
     pub(crate) async fn claim_mail_impl(
         &self,
         now: Timestamp,
         until: Timestamp,
         limit: u32,
     ) -> DbResult<Vec<OutboxMail>> {
-        let found = sqlx::query(concat!(
-            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $2 WHERE id IN \
-             (SELECT id FROM outbox WHERE sent_at IS NULL AND given_up_at IS NULL AND next_attempt_at <= $1 \
-              ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING ",
-            outbox_columns!()
-        ))
-        .bind(rows::ts_to_db(now)?)
-        .bind(rows::ts_to_db(until)?)
-        .bind(i64::from(limit.min(MAX_PAGE)))
-        .fetch_all(&self.pool)
-        .await?;
+        let _turn = self.write_turn().await;
+        let statement = format!(
+            concat!(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $2 WHERE id IN \
+                 (SELECT id FROM outbox WHERE sent_at IS NULL AND given_up_at IS NULL \
+                 AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $3{}) RETURNING ",
+                outbox_columns!()
+            ),
+            self.backend().skip_locked()
+        );
+        let found = sqlx::query(&statement)
+            .bind(rows::ts_to_db(now)?)
+            .bind(rows::ts_to_db(until)?)
+            .bind(i64::from(limit.min(MAX_PAGE)))
+            .fetch_all(&self.pool)
+            .await?;
         let mut claimed = rows::all(&found, rows::outbox_mail)?;
         claimed.sort_by_key(|m| m.id);
         Ok(claimed)
@@ -286,6 +296,7 @@ impl PostgresStore {
         attempt: u32,
         outcome: &MailOutcome,
     ) -> DbResult<()> {
+        let _turn = self.write_turn().await;
         let (retry_at, given_up_at, error) = match outcome {
             MailOutcome::Sent(at) => {
                 sqlx::query(

@@ -1,71 +1,65 @@
 //! Encoding of record fields into columns and decoding of rows back into records.
 //!
-//! Invariants (they match `migrations/0001_initial.sql`):
-//! - timestamps are INTEGER unix nanoseconds and decode to UTC, so every value in the range
-//!   1677–2262 round-trips exactly (a value outside it is refused on write, never truncated);
-//! - sequences are INTEGER (SQLite rowids, positive); cursors above `i64::MAX` saturate;
-//! - role lists and password histories are JSON arrays of strings, JSON values are stored as
-//!   text, booleans as 0/1;
-//! - the `*_columns!` lists are the exact column order each decoder reads by name.
+//! Invariants (they match every adapter's migrations; `encoding.rs` has the encodings):
+//! - every decoder reads the columns of its `*_columns!` list by name;
+//! - a flag reads from a boolean column (PostgreSQL) or from an integer 0/1 (SQLite);
+//! - a value that does not decode is corrupt stored data (`Internal`), except a section value
+//!   that no longer parses, which reads as null (see [`section`]).
 
 use portcullis_model::Timestamp;
-use portcullis_store::{
-    ApiKey, Event, MailDraft, MfaFactor, Org, OutboxMail, Role, SectionRow, Session, User,
-};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
-use crate::error::DbResult;
-
-use portcullis_store::sql::{
+use super::encoding::{
     count_from_db, json_from_db, opt_json_from_db, roles_from_db, stage_from_db,
 };
-pub(crate) use portcullis_store::sql::{
-    opt_ts_to_db, roles_to_db, seq_from_db, seq_to_db, strings_from_db, strings_to_db, ts_from_db,
-    ts_to_db,
-};
-pub(crate) use portcullis_store::{
-    api_key_columns, event_columns, mfa_factor_columns, org_columns, outbox_columns,
-    section_columns, session_columns, user_columns,
+use super::error::DbResult;
+use crate::{
+    ApiKey, Event, MailDraft, MfaFactor, Org, OutboxMail, Role, SectionRow, Session, User,
 };
 
 // --- column access
 
-fn text(row: &SqliteRow, column: &str) -> DbResult<String> {
+/// A text column.
+pub(crate) fn text(row: &AnyRow, column: &str) -> DbResult<String> {
     Ok(row.try_get::<String, _>(column)?)
 }
 
-fn opt_text(row: &SqliteRow, column: &str) -> DbResult<Option<String>> {
+fn opt_text(row: &AnyRow, column: &str) -> DbResult<Option<String>> {
     Ok(row.try_get::<Option<String>, _>(column)?)
 }
 
-fn flag(row: &SqliteRow, column: &str) -> DbResult<bool> {
-    Ok(row.try_get::<i64, _>(column)? != 0)
+/// A flag: a boolean column, or an integer one holding 0 or 1.
+pub(crate) fn flag(row: &AnyRow, column: &str) -> DbResult<bool> {
+    match row.try_get::<bool, _>(column) {
+        Ok(flag) => Ok(flag),
+        Err(_) => Ok(row.try_get::<i64, _>(column)? != 0),
+    }
 }
 
-fn ts(row: &SqliteRow, column: &str) -> DbResult<Timestamp> {
+pub(crate) fn ts(row: &AnyRow, column: &str) -> DbResult<Timestamp> {
     Ok(ts_from_db(row.try_get::<i64, _>(column)?)?)
 }
 
-fn opt_ts(row: &SqliteRow, column: &str) -> DbResult<Option<Timestamp>> {
+fn opt_ts(row: &AnyRow, column: &str) -> DbResult<Option<Timestamp>> {
     Ok(row
         .try_get::<Option<i64>, _>(column)?
         .map(ts_from_db)
         .transpose()?)
 }
 
-fn roles(row: &SqliteRow, column: &str) -> DbResult<Vec<Role>> {
+fn roles(row: &AnyRow, column: &str) -> DbResult<Vec<Role>> {
     Ok(roles_from_db(&text(row, column)?)?)
 }
 
-fn json(row: &SqliteRow, column: &str) -> DbResult<serde_json::Value> {
+fn json(row: &AnyRow, column: &str) -> DbResult<serde_json::Value> {
     Ok(json_from_db(&text(row, column)?)?)
 }
 
 // --- records
 
 /// An organization from [`org_columns!`].
-pub(crate) fn org(row: &SqliteRow) -> DbResult<Org> {
+pub(crate) fn org(row: &AnyRow) -> DbResult<Org> {
     Ok(Org {
         id: text(row, "id")?,
         name: text(row, "name")?,
@@ -74,7 +68,7 @@ pub(crate) fn org(row: &SqliteRow) -> DbResult<Org> {
 }
 
 /// A user from [`user_columns!`].
-pub(crate) fn user(row: &SqliteRow) -> DbResult<User> {
+pub(crate) fn user(row: &AnyRow) -> DbResult<User> {
     Ok(User {
         id: text(row, "id")?,
         org_id: text(row, "org_id")?,
@@ -98,7 +92,7 @@ pub(crate) fn user(row: &SqliteRow) -> DbResult<User> {
 }
 
 /// A policy section from [`section_columns!`].
-pub(crate) fn section(row: &SqliteRow) -> DbResult<SectionRow> {
+pub(crate) fn section(row: &AnyRow) -> DbResult<SectionRow> {
     Ok(SectionRow {
         section: text(row, "section")?,
         // A value that no longer parses (written before nesting was bounded) reads as null:
@@ -112,7 +106,7 @@ pub(crate) fn section(row: &SqliteRow) -> DbResult<SectionRow> {
 }
 
 /// A session from [`session_columns!`].
-pub(crate) fn session(row: &SqliteRow) -> DbResult<Session> {
+pub(crate) fn session(row: &AnyRow) -> DbResult<Session> {
     Ok(Session {
         id: text(row, "id")?,
         token_hash: text(row, "token_hash")?,
@@ -126,7 +120,7 @@ pub(crate) fn session(row: &SqliteRow) -> DbResult<Session> {
 }
 
 /// An API key from [`api_key_columns!`].
-pub(crate) fn api_key(row: &SqliteRow) -> DbResult<ApiKey> {
+pub(crate) fn api_key(row: &AnyRow) -> DbResult<ApiKey> {
     Ok(ApiKey {
         id: text(row, "id")?,
         token_hash: text(row, "token_hash")?,
@@ -142,7 +136,7 @@ pub(crate) fn api_key(row: &SqliteRow) -> DbResult<ApiKey> {
 }
 
 /// A second factor from [`mfa_factor_columns!`].
-pub(crate) fn mfa_factor(row: &SqliteRow) -> DbResult<MfaFactor> {
+pub(crate) fn mfa_factor(row: &AnyRow) -> DbResult<MfaFactor> {
     Ok(MfaFactor {
         org_id: text(row, "org_id")?,
         user_id: text(row, "user_id")?,
@@ -155,7 +149,7 @@ pub(crate) fn mfa_factor(row: &SqliteRow) -> DbResult<MfaFactor> {
 }
 
 /// An event from [`event_columns!`].
-pub(crate) fn event(row: &SqliteRow) -> DbResult<Event> {
+pub(crate) fn event(row: &AnyRow) -> DbResult<Event> {
     Ok(Event {
         sequence: seq_from_db(row.try_get::<i64, _>("sequence")?)?,
         org_id: opt_text(row, "org_id")?,
@@ -168,7 +162,7 @@ pub(crate) fn event(row: &SqliteRow) -> DbResult<Event> {
 }
 
 /// A queued mail from [`outbox_columns!`].
-pub(crate) fn outbox_mail(row: &SqliteRow) -> DbResult<OutboxMail> {
+pub(crate) fn outbox_mail(row: &AnyRow) -> DbResult<OutboxMail> {
     Ok(OutboxMail {
         id: seq_from_db(row.try_get::<i64, _>("id")?)?,
         org_id: opt_text(row, "org_id")?,
@@ -191,29 +185,15 @@ pub(crate) fn outbox_mail(row: &SqliteRow) -> DbResult<OutboxMail> {
 }
 
 /// Decodes every row with `decode`.
-pub(crate) fn all<T>(
-    rows: &[SqliteRow],
-    decode: fn(&SqliteRow) -> DbResult<T>,
-) -> DbResult<Vec<T>> {
+pub(crate) fn all<T>(rows: &[AnyRow], decode: fn(&AnyRow) -> DbResult<T>) -> DbResult<Vec<T>> {
     rows.iter().map(decode).collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::{ts_from_db, ts_to_db};
-    use time::macros::datetime;
-
-    #[test]
-    fn timestamps_round_trip_to_the_nanosecond() {
-        for at in [
-            datetime!(2024-02-29 23:59:59.123_456_789 UTC),
-            datetime!(1970-01-01 0:00 UTC),
-            datetime!(1969-12-31 23:59:59.999_999_999 UTC),
-            datetime!(2025-06-01 12:00:00.000_000_001 +02:00),
-        ] {
-            let back = ts_from_db(ts_to_db(at).unwrap()).unwrap();
-            assert_eq!(back, at);
-        }
-        assert!(ts_to_db(datetime!(2300-01-01 0:00 UTC)).is_err());
-    }
-}
+pub(crate) use super::columns::{
+    api_key_columns, event_columns, mfa_factor_columns, org_columns, outbox_columns,
+    section_columns, session_columns, user_columns,
+};
+pub(crate) use super::encoding::{
+    opt_ts_to_db, roles_to_db, seq_from_db, seq_to_db, strings_from_db, strings_to_db, ts_from_db,
+    ts_to_db,
+};

@@ -1,8 +1,8 @@
-//! The column encoding both SQL adapters share, so that a record written through one reads back
-//! the same through the other (and the conformance suite compares them with `==`):
+//! The column encoding of every SQL database, so that a record reads back exactly as it was
+//! written, whichever database holds it (the conformance suite compares them with `==`):
 //! timestamps as `i64` unix nanoseconds read back in UTC (the range is the years 1677–2262; a
 //! value outside is refused rather than cut), event sequences as positive `i64`, roles and string
-//! lists as JSON arrays of text, and the column list each record is read with.
+//! lists as JSON arrays of text.
 //!
 //! Invariant: every decoding failure is corrupt stored data, reported as `Internal`.
 
@@ -70,73 +70,6 @@ pub fn strings_from_db(text: &str) -> StoreResult<Vec<String>> {
 /// A stored JSON value.
 pub fn json_from_db(text: &str) -> StoreResult<serde_json::Value> {
     serde_json::from_str(text).map_err(corrupt)
-}
-
-/// Columns of `orgs`, in the order the adapters read them.
-#[macro_export]
-macro_rules! org_columns {
-    () => {
-        "id, name, created_at"
-    };
-}
-
-/// Columns of `users`.
-#[macro_export]
-macro_rules! user_columns {
-    () => {
-        "id, org_id, login, login_key, email, display_name, source, roles, disabled, \
-         password_hash, password_history, password_changed_at, password_set_by_admin, \
-         created_at, updated_at, last_login_at, last_login_ip, verification_pending"
-    };
-}
-
-/// Columns of `sections`.
-#[macro_export]
-macro_rules! section_columns {
-    () => {
-        "section, value, sequence, created_at, changed_at"
-    };
-}
-
-/// Columns of `sessions`.
-#[macro_export]
-macro_rules! session_columns {
-    () => {
-        "id, token_hash, org_id, user_id, created_at, last_used_at, password_change_only, stage"
-    };
-}
-
-/// Columns of `api_keys`.
-#[macro_export]
-macro_rules! api_key_columns {
-    () => {
-        "id, token_hash, org_id, user_id, name, roles, created_at, expires_at, sealed_secret, parent_id"
-    };
-}
-
-/// Columns of `mfa_factors`.
-#[macro_export]
-macro_rules! mfa_factor_columns {
-    () => {
-        "org_id, user_id, secret_sealed, confirmed_at, last_step, recovery_codes, created_at"
-    };
-}
-
-/// Columns of `events`.
-#[macro_export]
-macro_rules! event_columns {
-    () => {
-        "sequence, org_id, kind, actor, request_id, at, payload"
-    };
-}
-
-/// Columns of `outbox`.
-#[macro_export]
-macro_rules! outbox_columns {
-    () => {
-        "id, org_id, event_sequence, kind, recipient, subject, body, token_claims, dedupe_key, \
-         created_at, attempts, next_attempt_at, sent_at, given_up_at, last_error"
-    };
 }
 
 /// Stored token claims.

@@ -10,15 +10,12 @@
 //! reset bumps `policy_version` in the same transaction. Lock order: section row, then the
 //! `policy_version` row, then the event lock (see `events.rs`).
 
-use portcullis_store::{
-    EventDraft, MAX_PAGE, Org, Owner, Page, SectionChange, SectionRow, StoreError,
-};
+use crate::{EventDraft, Org, Owner, Page, SectionChange, SectionRow, StoreError};
 use sqlx::Row;
 
-use crate::error::{DbError, DbResult};
-use crate::events::insert_event;
-use crate::rows::{self, org_columns, section_columns};
-use crate::{PgTx, PostgresStore};
+use super::error::{DbError, DbResult};
+use super::rows::{self, org_columns, section_columns};
+use super::{SqlStore, WriteTx};
 
 /// The `owner` column value of a section owner.
 fn owner_key(owner: &Owner) -> &str {
@@ -32,10 +29,11 @@ fn owner_key(owner: &Owner) -> &str {
 /// `counters.rs`). The placeholder's sequence 0 tells it from a written row, whose sequence is
 /// its event's (identities start at 1).
 async fn lock_section(
-    tx: &mut PgTx,
+    tx: &mut WriteTx,
     owner: &str,
     section: &str,
     placeholder_at: i64,
+    lock_rows: &str,
 ) -> DbResult<(u64, Option<i64>)> {
     sqlx::query(
         "INSERT INTO sections (owner, section, value, sequence, created_at, changed_at) \
@@ -47,14 +45,15 @@ async fn lock_section(
     .bind(placeholder_at)
     .execute(&mut **tx)
     .await?;
-    let row = sqlx::query(
-        "SELECT sequence, created_at FROM sections WHERE owner = $1 AND section = $2 FOR UPDATE",
-    )
-    .bind(owner)
-    .bind(section)
-    .fetch_optional(&mut **tx)
-    .await?
-    .ok_or_else(|| DbError::corrupt("a locked section row vanished"))?;
+    let statement = format!(
+        "SELECT sequence, created_at FROM sections WHERE owner = $1 AND section = $2{lock_rows}"
+    );
+    let row = sqlx::query(&statement)
+        .bind(owner)
+        .bind(section)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| DbError::corrupt("a locked section row vanished"))?;
     let sequence = rows::seq_from_db(row.try_get::<i64, _>("sequence")?)?;
     // Placeholders have sequence 0; a written row always carries its event's (positive) one.
     if sequence == 0 {
@@ -64,53 +63,46 @@ async fn lock_section(
 }
 
 /// Counts one policy write, in the writer's transaction (replicas poll the count).
-async fn bump_policy_version(tx: &mut PgTx) -> DbResult<()> {
+async fn bump_policy_version(tx: &mut WriteTx) -> DbResult<()> {
     sqlx::query("UPDATE policy_version SET version = version + 1 WHERE id = 1")
         .execute(&mut **tx)
         .await?;
     Ok(())
 }
 
-impl PostgresStore {
+impl SqlStore {
     /// `Store::create_org`.
     pub(crate) async fn create_org_impl(&self, org: &Org, event: EventDraft) -> DbResult<()> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query("INSERT INTO orgs (id, name, created_at) VALUES ($1, $2, $3)")
             .bind(&org.id)
             .bind(&org.name)
             .bind(rows::ts_to_db(org.created_at)?)
             .execute(&mut *tx)
             .await?;
-        insert_event(&mut tx, event).await?;
+        self.insert_event(&mut tx, event).await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// `Store::get_org`.
     pub(crate) async fn get_org_impl(&self, id: &str) -> DbResult<Option<Org>> {
-        let found = sqlx::query(concat!(
-            "SELECT ",
-            org_columns!(),
-            " FROM orgs WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        found.as_ref().map(rows::org).transpose()
+        self.find(
+            concat!("SELECT ", org_columns!(), " FROM orgs WHERE id = $1"),
+            &[id],
+            rows::org,
+        )
+        .await
     }
 
     /// `Store::list_orgs`.
     pub(crate) async fn list_orgs_impl(&self, page: &Page) -> DbResult<Vec<Org>> {
-        let found = sqlx::query(concat!(
+        let select = concat!(
             "SELECT ",
             org_columns!(),
-            " FROM orgs WHERE ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2"
-        ))
-        .bind(page.after.as_deref())
-        .bind(i64::from(page.limit.min(MAX_PAGE)))
-        .fetch_all(&self.pool)
-        .await?;
-        rows::all(&found, rows::org)
+            " FROM orgs WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2"
+        );
+        self.page(select, &[], page, rows::org).await
     }
 
     /// `Store::policy_version`.
@@ -142,7 +134,7 @@ impl PostgresStore {
         changes: Vec<SectionChange>,
     ) -> DbResult<Vec<SectionRow>> {
         let owner = owner_key(owner);
-        let mut tx = self.begin().await?;
+        let mut tx = self.write_tx().await?;
         // Lock order, the same for every writer: the section rows sorted by name, then the
         // policy version, then the events lock. Two batches that name the same sections in
         // other orders wait for each other instead of deadlocking.
@@ -152,8 +144,14 @@ impl PostgresStore {
         for at in order {
             let change = &changes[at];
             let changed_at_db = rows::ts_to_db(change.event.at)?;
-            let (current_sequence, created_at) =
-                lock_section(&mut tx, owner, &change.section, changed_at_db).await?;
+            let (current_sequence, created_at) = lock_section(
+                &mut tx,
+                owner,
+                &change.section,
+                changed_at_db,
+                self.backend().lock_rows(),
+            )
+            .await?;
             if change
                 .expected_sequence
                 .is_some_and(|expected| expected != current_sequence)
@@ -172,7 +170,7 @@ impl PostgresStore {
             let created_at_db = created_at.unwrap_or(changed_at_db);
             let created_at = rows::ts_from_db(created_at_db)?;
             let value_text = serde_json::to_string(&change.value)?;
-            let sequence = insert_event(&mut tx, change.event).await?;
+            let sequence = self.insert_event(&mut tx, change.event).await?;
             // The row is locked by this transaction (above), so this never waits.
             sqlx::query(
                 "UPDATE sections SET value = $3, sequence = $4, created_at = $5, changed_at = $6 \
@@ -211,10 +209,10 @@ impl PostgresStore {
             // '' is the instance's owner key, never an organization's.
             return Ok(false);
         }
-        let mut tx = self.begin().await?;
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query(
             "DELETE FROM sections WHERE owner = $1 AND section = $2 \
-             AND ($3::bigint IS NULL OR sequence = $3)",
+             AND ($3 IS NULL OR sequence = $3)",
         )
         .bind(org_id)
         .bind(section)
@@ -226,7 +224,7 @@ impl PostgresStore {
             return Ok(false);
         }
         bump_policy_version(&mut tx).await?;
-        insert_event(&mut tx, event).await?;
+        self.insert_event(&mut tx, event).await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -1,37 +1,35 @@
 //! Attempt counters (lockout keys, IP blocks): read-only loads and atomic transitions.
 //!
 //! Invariants:
-//! - a counter changes only in [`PostgresStore::update_counter_impl`], in one transaction that
+//! - a counter changes only in [`SqlStore::update_counter_impl`], in one write transaction that
 //!   first locks the counter's row, inserting it with the default state when missing (`INSERT …
 //!   ON CONFLICT … DO UPDATE … WHERE FALSE`, see [`lock`]; a concurrent inserter makes it wait
-//!   for that transaction's outcome), then reads it (`SELECT … FOR UPDATE`): the row lock is held
-//!   from the read to the commit, so concurrent transitions of one counter serialize exactly (no
-//!   lost update), across replicas, while transitions of different counters run in parallel;
+//!   for that transaction's outcome), then reads it with the backend's row lock: the row lock is
+//!   held from the read to the commit (SQLite: the database write lock is), so concurrent
+//!   transitions of one counter serialize exactly (no lost update), across processes and
+//!   replicas, while on PostgreSQL transitions of different counters run in parallel;
 //! - the state is stored as JSON keyed by (`org_id`, `key`), beside its due time (`due_at`,
-//!   indexed for the sweep); a committed row exists only while
-//!   the state differs from `CounterState::default()` (a transition back to the default — or
-//!   one that leaves a fresh counter at the default — deletes the row);
+//!   indexed for the sweep); a committed row exists only while the state differs from
+//!   `CounterState::default()` (a transition back to the default — or one that leaves a fresh
+//!   counter at the default — deletes the row);
 //! - the transition's events are inserted in the same transaction as the state, after it (see
 //!   `events.rs`);
 //! - a transition that changes nothing, answers no event and leaves the due time writes nothing
-//!   (its transaction,
-//!   and the placeholder row it may have inserted, are rolled back);
-//! - on a serialization failure or deadlock (SQLSTATE 40001 / 40P01) the whole transaction is
-//!   retried (up to [`MAX_ATTEMPTS`] times), so the closure may run more than once — always on
-//!   freshly loaded state.
+//!   (its transaction, and the placeholder row it may have inserted, are rolled back);
+//! - when the backend calls an error retryable (busy database, serialization failure,
+//!   deadlock) the whole transaction is run again (up to [`MAX_ATTEMPTS`] times), so the
+//!   closure may run more than once — always on freshly loaded state.
 
+use super::encoding::{opt_ts_to_db, ts_from_db, ts_to_db};
+use crate::{CounterUpdate, DueCounter};
 use portcullis_engine::counter::CounterState;
 use portcullis_model::Timestamp;
-use portcullis_store::sql::{opt_ts_to_db, ts_from_db, ts_to_db};
-use portcullis_store::{CounterUpdate, DueCounter};
-use sqlx::{PgConnection, Row};
+use sqlx::{AnyConnection, Row};
 
-use crate::PostgresStore;
-use crate::error::{DbError, DbResult};
-use crate::events::insert_events;
+use super::SqlStore;
+use super::error::{DbError, DbResult};
 
-/// Tries of one counter transition before a serialization failure or deadlock is reported as
-/// unavailable.
+/// Tries of one counter transition before a retryable failure is reported as unavailable.
 const MAX_ATTEMPTS: u32 = 4;
 
 /// Decodes a stored state.
@@ -45,20 +43,17 @@ struct Stored {
     due_at: Option<i64>,
 }
 
-/// The stored counter, or `None` if no row exists; with `for_update`, the row stays locked
-/// until the end of the transaction `conn` is in.
+/// The stored counter, or `None` if no row exists; `lock` is the backend's row-lock suffix (the
+/// row then stays locked until the end of the transaction `conn` is in) or `""`.
 async fn load(
-    conn: &mut PgConnection,
+    conn: &mut AnyConnection,
     org_id: &str,
     key: &str,
-    for_update: bool,
+    lock: &str,
 ) -> DbResult<Option<Stored>> {
-    let sql = if for_update {
-        "SELECT state, due_at FROM counters WHERE org_id = $1 AND key = $2 FOR UPDATE"
-    } else {
-        "SELECT state, due_at FROM counters WHERE org_id = $1 AND key = $2"
-    };
-    let row = sqlx::query(sql)
+    let statement =
+        format!("SELECT state, due_at FROM counters WHERE org_id = $1 AND key = $2{lock}");
+    let row = sqlx::query(&statement)
         .bind(org_id)
         .bind(key)
         .fetch_optional(&mut *conn)
@@ -77,12 +72,17 @@ async fn load(
 /// deletes it again or rolls back, so it is never committed as such) — and answers the state.
 ///
 /// The insert's `ON CONFLICT DO UPDATE … WHERE FALSE` updates nothing but locks the conflicting
-/// row (PostgreSQL locks every conflicting row of a `DO UPDATE`, whatever its `WHERE`), and
-/// PostgreSQL guarantees that such an insert either inserts or locks, even when a concurrent
-/// transaction deletes the row meanwhile. (`ON CONFLICT DO NOTHING` then `SELECT … FOR UPDATE`
+/// row (PostgreSQL locks every conflicting row of a `DO UPDATE`, whatever its `WHERE`; SQLite
+/// holds the whole database already), and PostgreSQL guarantees that such an insert either
+/// inserts or locks, even when a concurrent transaction deletes the row meanwhile. (`ON CONFLICT DO NOTHING` then `SELECT … FOR UPDATE`
 /// leaves a gap between the two statements in which another transition can delete the row, so
 /// under churn a transition could find no row again and again.)
-async fn lock(conn: &mut PgConnection, org_id: &str, key: &str) -> DbResult<Stored> {
+async fn lock(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    key: &str,
+    lock_rows: &str,
+) -> DbResult<Stored> {
     sqlx::query(
         "INSERT INTO counters (org_id, key, state) VALUES ($1, $2, $3) \
          ON CONFLICT (org_id, key) DO UPDATE SET state = EXCLUDED.state WHERE FALSE",
@@ -92,16 +92,16 @@ async fn lock(conn: &mut PgConnection, org_id: &str, key: &str) -> DbResult<Stor
     .bind(serde_json::to_string(&CounterState::default())?)
     .execute(&mut *conn)
     .await?;
-    load(conn, org_id, key, true)
+    load(conn, org_id, key, lock_rows)
         .await?
         .ok_or_else(|| DbError::corrupt("a locked counter row vanished"))
 }
 
-impl PostgresStore {
+impl SqlStore {
     /// `Store::get_counter`.
     pub(crate) async fn get_counter_impl(&self, org_id: &str, key: &str) -> DbResult<CounterState> {
         let mut conn = self.pool.acquire().await?;
-        Ok(load(&mut conn, org_id, key, false)
+        Ok(load(&mut conn, org_id, key, "")
             .await?
             .map(|stored| stored.state)
             .unwrap_or_default())
@@ -120,14 +120,14 @@ impl PostgresStore {
         };
         let found = sqlx::query(
             "SELECT due_at, key FROM counters WHERE org_id = $1 AND due_at IS NOT NULL \
-             AND due_at <= $2 AND ($3::bigint IS NULL OR (due_at, key) > ($3, $4::text)) \
+             AND due_at <= $2 AND ($3 IS NULL OR (due_at, key) > ($3, $4)) \
              ORDER BY due_at, key LIMIT $5",
         )
         .bind(org_id)
         .bind(ts_to_db(now)?)
         .bind(after_due)
         .bind(after_key)
-        .bind(i64::from(portcullis_store::MAX_PAGE))
+        .bind(i64::from(crate::MAX_PAGE))
         .fetch_all(&self.pool)
         .await?;
         found
@@ -152,12 +152,12 @@ impl PostgresStore {
     ) -> DbResult<Vec<String>> {
         let found = sqlx::query(
             "SELECT key FROM counters WHERE org_id = $1 AND key >= $2 AND key < $3 \
-             AND ($5::text IS NULL OR key > $5) ORDER BY key LIMIT $4",
+             AND ($5 IS NULL OR key > $5) ORDER BY key LIMIT $4",
         )
         .bind(org_id)
         .bind(prefix)
         .bind(format!("{prefix}\u{10FFFF}"))
-        .bind(i64::from(portcullis_store::MAX_PAGE))
+        .bind(i64::from(crate::MAX_PAGE))
         .bind(after)
         .fetch_all(&self.pool)
         .await?;
@@ -177,11 +177,11 @@ impl PostgresStore {
         let mut attempt = 1;
         loop {
             match self.try_update_counter(org_id, key, &mut *update).await {
-                Err(err) if err.is_retryable() && attempt < MAX_ATTEMPTS => {
+                Err(err) if self.is_retryable(&err) && attempt < MAX_ATTEMPTS => {
                     tracing::debug!(
                         attempt,
                         org_id,
-                        "counter transition met a serialization failure or deadlock; retrying"
+                        "counter transition met a retryable database failure; retrying"
                     );
                     attempt += 1;
                 }
@@ -197,8 +197,8 @@ impl PostgresStore {
         key: &str,
         update: CounterUpdate<'_>,
     ) -> DbResult<CounterState> {
-        let mut tx = self.begin().await?;
-        let stored = lock(&mut tx, org_id, key).await?;
+        let mut tx = self.write_tx().await?;
+        let stored = lock(&mut tx, org_id, key, self.backend().lock_rows()).await?;
         let before = stored.state;
         let mut state = before.clone();
         let change = update(&mut state);
@@ -226,7 +226,7 @@ impl PostgresStore {
             .execute(&mut *tx)
             .await?;
         }
-        insert_events(&mut tx, change.events).await?;
+        self.insert_events(&mut tx, change.events).await?;
         tx.commit().await?;
         Ok(state)
     }

@@ -9,18 +9,48 @@
 //! The last instance key is never deleted (the instance rows are locked before counting).
 //! Row writes come first, events last (see `events.rs`).
 
+use crate::{ApiKey, EventDraft, InstanceKeyDeletion, LoginRecord, Page, Session};
 use portcullis_model::Timestamp;
-use portcullis_store::{
-    ApiKey, EventDraft, InstanceKeyDeletion, LoginRecord, MAX_PAGE, Page, Session,
-};
-use sqlx::Row;
 
-use crate::PostgresStore;
-use crate::error::DbResult;
-use crate::events::{insert_event, insert_events};
-use crate::rows::{self, api_key_columns, session_columns};
+use super::error::DbResult;
+use super::rows::{self, api_key_columns, session_columns};
+use super::{SqlStore, WriteTx};
 
-impl PostgresStore {
+/// Inserts `session` inside `tx`.
+async fn insert_session(tx: &mut WriteTx, session: &Session) -> DbResult<()> {
+    sqlx::query(concat!(
+        "INSERT INTO sessions (",
+        session_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+    ))
+    .bind(&session.id)
+    .bind(&session.token_hash)
+    .bind(&session.org_id)
+    .bind(&session.user_id)
+    .bind(rows::ts_to_db(session.created_at)?)
+    .bind(rows::ts_to_db(session.last_used_at)?)
+    .bind(session.password_change_only)
+    .bind(session.stage.as_str())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Deletes every session of one user of an organization inside `tx`; answers how many.
+pub(crate) async fn delete_user_sessions(
+    tx: &mut WriteTx,
+    org_id: &str,
+    user_id: &str,
+) -> DbResult<u64> {
+    let done = sqlx::query("DELETE FROM sessions WHERE org_id = $1 AND user_id = $2")
+        .bind(org_id)
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+impl SqlStore {
     // --- sessions
 
     /// `Store::create_session`.
@@ -29,23 +59,9 @@ impl PostgresStore {
         session: &Session,
         events: Vec<EventDraft>,
     ) -> DbResult<()> {
-        let mut tx = self.begin().await?;
-        sqlx::query(concat!(
-            "INSERT INTO sessions (",
-            session_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-        ))
-        .bind(&session.id)
-        .bind(&session.token_hash)
-        .bind(&session.org_id)
-        .bind(&session.user_id)
-        .bind(rows::ts_to_db(session.created_at)?)
-        .bind(rows::ts_to_db(session.last_used_at)?)
-        .bind(session.password_change_only)
-        .bind(session.stage.as_str())
-        .execute(&mut *tx)
-        .await?;
-        insert_events(&mut tx, events).await?;
+        let mut tx = self.write_tx().await?;
+        insert_session(&mut tx, session).await?;
+        self.insert_events(&mut tx, events).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -58,7 +74,7 @@ impl PostgresStore {
         login: &LoginRecord,
         events: Vec<EventDraft>,
     ) -> DbResult<bool> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query(
             "UPDATE users SET last_login_at = $3, last_login_ip = $4, \
              password_hash = COALESCE($5, password_hash) \
@@ -76,41 +92,29 @@ impl PostgresStore {
             tx.rollback().await?;
             return Ok(false);
         }
-        sqlx::query(concat!(
-            "INSERT INTO sessions (",
-            session_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-        ))
-        .bind(&session.id)
-        .bind(&session.token_hash)
-        .bind(&session.org_id)
-        .bind(&session.user_id)
-        .bind(rows::ts_to_db(session.created_at)?)
-        .bind(rows::ts_to_db(session.last_used_at)?)
-        .bind(session.password_change_only)
-        .bind(session.stage.as_str())
-        .execute(&mut *tx)
-        .await?;
-        insert_events(&mut tx, events).await?;
+        insert_session(&mut tx, session).await?;
+        self.insert_events(&mut tx, events).await?;
         tx.commit().await?;
         Ok(true)
     }
 
     /// `Store::find_session`.
     pub(crate) async fn find_session_impl(&self, token_hash: &str) -> DbResult<Option<Session>> {
-        let found = sqlx::query(concat!(
-            "SELECT ",
-            session_columns!(),
-            " FROM sessions WHERE token_hash = $1"
-        ))
-        .bind(token_hash)
-        .fetch_optional(&self.pool)
-        .await?;
-        found.as_ref().map(rows::session).transpose()
+        self.find(
+            concat!(
+                "SELECT ",
+                session_columns!(),
+                " FROM sessions WHERE token_hash = $1"
+            ),
+            &[token_hash],
+            rows::session,
+        )
+        .await
     }
 
     /// `Store::touch_session`: one statement; a missing session is not an error.
     pub(crate) async fn touch_session_impl(&self, id: &str, at: Timestamp) -> DbResult<()> {
+        let _turn = self.write_turn().await;
         sqlx::query("UPDATE sessions SET last_used_at = $2 WHERE id = $1 AND last_used_at < $2")
             .bind(id)
             .bind(rows::ts_to_db(at)?)
@@ -121,18 +125,8 @@ impl PostgresStore {
 
     /// `Store::delete_session`.
     pub(crate) async fn delete_session_impl(&self, id: &str, event: EventDraft) -> DbResult<bool> {
-        let mut tx = self.begin().await?;
-        let done = sqlx::query("DELETE FROM sessions WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() == 0 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        insert_event(&mut tx, event).await?;
-        tx.commit().await?;
-        Ok(true)
+        self.delete_with_event("DELETE FROM sessions WHERE id = $1", &[id], event)
+            .await
     }
 
     /// `Store::end_user_sessions`.
@@ -142,13 +136,8 @@ impl PostgresStore {
         user_id: &str,
         event: EventDraft,
     ) -> DbResult<u64> {
-        let mut tx = self.begin().await?;
-        let done = sqlx::query("DELETE FROM sessions WHERE org_id = $1 AND user_id = $2")
-            .bind(org_id)
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
-        let ended = done.rows_affected();
+        let mut tx = self.write_tx().await?;
+        let ended = delete_user_sessions(&mut tx, org_id, user_id).await?;
         if ended == 0 {
             tx.rollback().await?;
             return Ok(0);
@@ -157,7 +146,7 @@ impl PostgresStore {
         if let serde_json::Value::Object(fields) = &mut event.payload {
             fields.insert("sessions".into(), ended.into());
         }
-        insert_event(&mut tx, event).await?;
+        self.insert_event(&mut tx, event).await?;
         tx.commit().await?;
         Ok(ended)
     }
@@ -188,7 +177,7 @@ impl PostgresStore {
         key: &ApiKey,
         event: EventDraft,
     ) -> DbResult<()> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(concat!(
             "INSERT INTO api_keys (",
             api_key_columns!(),
@@ -206,22 +195,23 @@ impl PostgresStore {
         .bind(key.parent_id.as_deref())
         .execute(&mut *tx)
         .await?;
-        insert_event(&mut tx, event).await?;
+        self.insert_event(&mut tx, event).await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// `Store::find_api_key`.
     pub(crate) async fn find_api_key_impl(&self, token_hash: &str) -> DbResult<Option<ApiKey>> {
-        let found = sqlx::query(concat!(
-            "SELECT ",
-            api_key_columns!(),
-            " FROM api_keys WHERE token_hash = $1"
-        ))
-        .bind(token_hash)
-        .fetch_optional(&self.pool)
-        .await?;
-        found.as_ref().map(rows::api_key).transpose()
+        self.find(
+            concat!(
+                "SELECT ",
+                api_key_columns!(),
+                " FROM api_keys WHERE token_hash = $1"
+            ),
+            &[token_hash],
+            rows::api_key,
+        )
+        .await
     }
 
     /// `Store::list_api_keys`.
@@ -232,27 +222,26 @@ impl PostgresStore {
     ) -> DbResult<Vec<ApiKey>> {
         // Two statements rather than `org_id IS NOT DISTINCT FROM $1`, so that both lists use
         // the `api_keys_by_org` index.
-        let query = match org_id {
-            Some(org_id) => sqlx::query(concat!(
-                "SELECT ",
-                api_key_columns!(),
-                " FROM api_keys WHERE org_id = $1 AND ($2::text IS NULL OR id > $2) \
-                 ORDER BY id LIMIT $3"
-            ))
-            .bind(org_id),
-            None => sqlx::query(concat!(
-                "SELECT ",
-                api_key_columns!(),
-                " FROM api_keys WHERE org_id IS NULL AND ($1::text IS NULL OR id > $1) \
-                 ORDER BY id LIMIT $2"
-            )),
-        };
-        let found = query
-            .bind(page.after.as_deref())
-            .bind(i64::from(page.limit.min(MAX_PAGE)))
-            .fetch_all(&self.pool)
-            .await?;
-        rows::all(&found, rows::api_key)
+        match org_id {
+            Some(org_id) => {
+                let select = concat!(
+                    "SELECT ",
+                    api_key_columns!(),
+                    " FROM api_keys WHERE org_id = $1 AND ($2 IS NULL OR id > $2) \
+                     ORDER BY id LIMIT $3"
+                );
+                self.page(select, &[org_id], page, rows::api_key).await
+            }
+            None => {
+                let select = concat!(
+                    "SELECT ",
+                    api_key_columns!(),
+                    " FROM api_keys WHERE org_id IS NULL AND ($1 IS NULL OR id > $1) \
+                     ORDER BY id LIMIT $2"
+                );
+                self.page(select, &[], page, rows::api_key).await
+            }
+        }
     }
 
     /// `Store::list_user_api_keys`.
@@ -262,19 +251,14 @@ impl PostgresStore {
         user_id: &str,
         page: &Page,
     ) -> DbResult<Vec<ApiKey>> {
-        let found = sqlx::query(concat!(
+        let select = concat!(
             "SELECT ",
             api_key_columns!(),
-            " FROM api_keys WHERE org_id = $1 AND user_id = $2 AND ($3::text IS NULL OR id > $3) \
+            " FROM api_keys WHERE org_id = $1 AND user_id = $2 AND ($3 IS NULL OR id > $3) \
              ORDER BY id LIMIT $4"
-        ))
-        .bind(org_id)
-        .bind(user_id)
-        .bind(page.after.as_deref())
-        .bind(i64::from(page.limit.min(MAX_PAGE)))
-        .fetch_all(&self.pool)
-        .await?;
-        rows::all(&found, rows::api_key)
+        );
+        self.page(select, &[org_id, user_id], page, rows::api_key)
+            .await
     }
 
     /// `Store::get_api_key`.
@@ -283,16 +267,16 @@ impl PostgresStore {
         org_id: &str,
         id: &str,
     ) -> DbResult<Option<ApiKey>> {
-        let found = sqlx::query(concat!(
-            "SELECT ",
-            api_key_columns!(),
-            " FROM api_keys WHERE org_id = $1 AND id = $2"
-        ))
-        .bind(org_id)
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        found.as_ref().map(rows::api_key).transpose()
+        self.find(
+            concat!(
+                "SELECT ",
+                api_key_columns!(),
+                " FROM api_keys WHERE org_id = $1 AND id = $2"
+            ),
+            &[org_id, id],
+            rows::api_key,
+        )
+        .await
     }
 
     /// `Store::delete_api_key`: only a key of that organization (never an instance key).
@@ -302,19 +286,12 @@ impl PostgresStore {
         id: &str,
         event: EventDraft,
     ) -> DbResult<bool> {
-        let mut tx = self.begin().await?;
-        let done = sqlx::query("DELETE FROM api_keys WHERE org_id = $1 AND id = $2")
-            .bind(org_id)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() == 0 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        insert_event(&mut tx, event).await?;
-        tx.commit().await?;
-        Ok(true)
+        self.delete_with_event(
+            "DELETE FROM api_keys WHERE org_id = $1 AND id = $2",
+            &[org_id, id],
+            event,
+        )
+        .await
     }
 
     /// `Store::has_instance_key`.
@@ -323,7 +300,7 @@ impl PostgresStore {
             sqlx::query("SELECT EXISTS (SELECT 1 FROM api_keys WHERE org_id IS NULL) AS present")
                 .fetch_one(&self.pool)
                 .await?;
-        Ok(row.try_get::<bool, _>("present")?)
+        rows::flag(&row, "present")
     }
 
     /// `Store::delete_instance_key`: every instance key row is locked first (in id order, so
@@ -334,8 +311,8 @@ impl PostgresStore {
         id: &str,
         event: EventDraft,
     ) -> DbResult<InstanceKeyDeletion> {
-        let mut tx = self.begin().await?;
-        sqlx::query("SELECT id FROM api_keys WHERE org_id IS NULL ORDER BY id FOR UPDATE")
+        let mut tx = self.write_tx().await?;
+        sqlx::query(&self.locking("SELECT id FROM api_keys WHERE org_id IS NULL ORDER BY id"))
             .fetch_all(&mut *tx)
             .await?;
         let row = sqlx::query(
@@ -345,16 +322,16 @@ impl PostgresStore {
         .bind(id)
         .fetch_one(&mut *tx)
         .await?;
-        let outcome = if !row.try_get::<bool, _>("present")? {
+        let outcome = if !rows::flag(&row, "present")? {
             InstanceKeyDeletion::NotFound
-        } else if !row.try_get::<bool, _>("others")? {
+        } else if !rows::flag(&row, "others")? {
             InstanceKeyDeletion::LastKey
         } else {
             sqlx::query("DELETE FROM api_keys WHERE org_id IS NULL AND id = $1")
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            insert_event(&mut tx, event).await?;
+            self.insert_event(&mut tx, event).await?;
             tx.commit().await?;
             return Ok(InstanceKeyDeletion::Deleted);
         };
@@ -363,7 +340,7 @@ impl PostgresStore {
     }
 }
 
-impl PostgresStore {
+impl SqlStore {
     /// `Store::delete_expired_sessions`: one statement.
     pub(crate) async fn delete_expired_sessions_impl(
         &self,
@@ -371,11 +348,12 @@ impl PostgresStore {
         created_before: Timestamp,
         idle_before: Option<Timestamp>,
     ) -> DbResult<u64> {
+        let _turn = self.write_turn().await;
         let idle = idle_before.map(rows::ts_to_db).transpose()?;
 
         let done = sqlx::query(
             "DELETE FROM sessions WHERE org_id = $1 AND (created_at <= $2 \
-             OR ($3::bigint IS NOT NULL AND last_used_at <= $3))",
+             OR ($3 IS NOT NULL AND last_used_at <= $3))",
         )
         .bind(org_id)
         .bind(rows::ts_to_db(created_before)?)
@@ -391,6 +369,7 @@ impl PostgresStore {
         org_id: &str,
         expired_by: Timestamp,
     ) -> DbResult<u64> {
+        let _turn = self.write_turn().await;
         let done = sqlx::query(
             "DELETE FROM api_keys WHERE org_id = $1 AND expires_at IS NOT NULL AND expires_at <= $2",
         )
@@ -409,6 +388,7 @@ impl PostgresStore {
         now: Timestamp,
         until: Timestamp,
     ) -> DbResult<bool> {
+        let _turn = self.write_turn().await;
         let done = sqlx::query(
             "INSERT INTO leases (name, holder, until) VALUES ($1, $2, $4) \
              ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until \

@@ -1,0 +1,402 @@
+//! The port's capabilities ([`Store`] and the traits it is made of) implemented by [`SqlStore`]:
+//! each method runs its module's function and maps the failure exactly once, at this edge
+//! ([`SqlStore::edge`]).
+
+use async_trait::async_trait;
+use portcullis_engine::counter::CounterState;
+use portcullis_model::Timestamp;
+
+use super::SqlStore;
+use super::error::DbResult;
+use crate::{
+    ApiKey, ApiKeyStore, CounterStore, CounterUpdate, DueCounter, EmailConfirmation, Event,
+    EventDraft, EventStore, FactorCondition, InstanceKeyDeletion, LeaseStore, LoginRecord,
+    MailOutcome, MailStore, MfaFactor, MfaStore, Org, OrgStore, OutboxMail, Owner, Page,
+    PasswordUpdate, PolicyStore, SectionChange, SectionRow, Session, SessionStore, Store,
+    StoreResult, User, UserProfile, UserStore,
+};
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn ping(&self) -> StoreResult<()> {
+        let done: DbResult<()> = async {
+            sqlx::query("SELECT 1").execute(&self.pool).await?;
+            Ok(())
+        }
+        .await;
+        self.edge(done)
+    }
+}
+
+#[async_trait]
+impl OrgStore for SqlStore {
+    async fn create_org(&self, org: &Org, event: EventDraft) -> StoreResult<()> {
+        self.edge(self.create_org_impl(org, event).await)
+    }
+
+    async fn get_org(&self, id: &str) -> StoreResult<Option<Org>> {
+        self.edge(self.get_org_impl(id).await)
+    }
+
+    async fn list_orgs(&self, page: &Page) -> StoreResult<Vec<Org>> {
+        self.edge(self.list_orgs_impl(page).await)
+    }
+}
+
+#[async_trait]
+impl PolicyStore for SqlStore {
+    async fn policy_version(&self) -> StoreResult<u64> {
+        self.edge(self.policy_version_impl().await)
+    }
+
+    async fn load_sections(&self, owner: &Owner) -> StoreResult<Vec<SectionRow>> {
+        self.edge(self.load_sections_impl(owner).await)
+    }
+
+    async fn write_sections(
+        &self,
+        owner: &Owner,
+        changes: Vec<SectionChange>,
+    ) -> StoreResult<Vec<SectionRow>> {
+        self.edge(self.write_sections_impl(owner, changes).await)
+    }
+
+    async fn delete_section(
+        &self,
+        org_id: &str,
+        section: &str,
+        event: EventDraft,
+    ) -> StoreResult<bool> {
+        self.edge(self.delete_section_impl(org_id, section, None, event).await)
+    }
+
+    async fn delete_section_at(
+        &self,
+        org_id: &str,
+        section: &str,
+        sequence: u64,
+        event: EventDraft,
+    ) -> StoreResult<bool> {
+        self.edge(
+            self.delete_section_impl(org_id, section, Some(sequence), event)
+                .await,
+        )
+    }
+}
+
+#[async_trait]
+impl UserStore for SqlStore {
+    async fn create_user(&self, user: &User, event: EventDraft) -> StoreResult<()> {
+        self.edge(self.create_user_impl(user, event).await)
+    }
+
+    async fn get_user(&self, org_id: &str, id: &str) -> StoreResult<Option<User>> {
+        self.edge(self.get_user_impl(org_id, id).await)
+    }
+
+    async fn find_user_by_login(&self, org_id: &str, login_key: &str) -> StoreResult<Option<User>> {
+        self.edge(self.find_user_by_login_impl(org_id, login_key).await)
+    }
+
+    async fn list_users(&self, org_id: &str, page: &Page) -> StoreResult<Vec<User>> {
+        self.edge(self.list_users_impl(org_id, page).await)
+    }
+
+    async fn update_user_profile(
+        &self,
+        org_id: &str,
+        id: &str,
+        profile: &UserProfile,
+        at: Timestamp,
+        event: EventDraft,
+    ) -> StoreResult<User> {
+        self.edge(
+            self.update_user_profile_impl(org_id, id, profile, at, event)
+                .await,
+        )
+    }
+
+    async fn set_password(
+        &self,
+        org_id: &str,
+        id: &str,
+        update: &PasswordUpdate,
+        end_sessions: bool,
+        keep_session: Option<&str>,
+        events: Vec<EventDraft>,
+    ) -> StoreResult<()> {
+        self.edge(
+            self.set_password_impl(org_id, id, update, end_sessions, keep_session, events)
+                .await,
+        )
+    }
+
+    async fn confirm_email(
+        &self,
+        org_id: &str,
+        id: &str,
+        email: &str,
+        at: Timestamp,
+        event: EventDraft,
+    ) -> StoreResult<EmailConfirmation> {
+        self.edge(self.confirm_email_impl(org_id, id, email, at, event).await)
+    }
+
+    async fn verified_email_taken(&self, org_id: &str, email: &str) -> StoreResult<bool> {
+        self.edge(self.verified_email_taken_impl(org_id, email).await)
+    }
+
+    async fn delete_user(&self, org_id: &str, id: &str, event: EventDraft) -> StoreResult<bool> {
+        self.edge(self.delete_user_impl(org_id, id, event).await)
+    }
+}
+
+#[async_trait]
+impl CounterStore for SqlStore {
+    async fn get_counter(&self, org_id: &str, key: &str) -> StoreResult<CounterState> {
+        self.edge(self.get_counter_impl(org_id, key).await)
+    }
+
+    async fn update_counter(
+        &self,
+        org_id: &str,
+        key: &str,
+        update: CounterUpdate<'_>,
+    ) -> StoreResult<CounterState> {
+        self.edge(self.update_counter_impl(org_id, key, update).await)
+    }
+
+    async fn due_counters(
+        &self,
+        org_id: &str,
+        now: Timestamp,
+        after: Option<&DueCounter>,
+    ) -> StoreResult<Vec<DueCounter>> {
+        self.edge(self.due_counters_impl(org_id, now, after).await)
+    }
+
+    async fn counter_keys(
+        &self,
+        org_id: &str,
+        prefix: &str,
+        after: Option<&str>,
+    ) -> StoreResult<Vec<String>> {
+        self.edge(self.counter_keys_impl(org_id, prefix, after).await)
+    }
+}
+
+#[async_trait]
+impl SessionStore for SqlStore {
+    async fn create_session(&self, session: &Session, events: Vec<EventDraft>) -> StoreResult<()> {
+        self.edge(self.create_session_impl(session, events).await)
+    }
+
+    async fn open_login_session(
+        &self,
+        session: &Session,
+        login: &LoginRecord,
+        events: Vec<EventDraft>,
+    ) -> StoreResult<bool> {
+        self.edge(self.open_login_session_impl(session, login, events).await)
+    }
+
+    async fn find_session(&self, token_hash: &str) -> StoreResult<Option<Session>> {
+        self.edge(self.find_session_impl(token_hash).await)
+    }
+
+    async fn touch_session(&self, id: &str, at: Timestamp) -> StoreResult<()> {
+        self.edge(self.touch_session_impl(id, at).await)
+    }
+
+    async fn delete_session(&self, id: &str, event: EventDraft) -> StoreResult<bool> {
+        self.edge(self.delete_session_impl(id, event).await)
+    }
+
+    async fn end_user_sessions(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        event: EventDraft,
+    ) -> StoreResult<u64> {
+        self.edge(self.end_user_sessions_impl(org_id, user_id, event).await)
+    }
+
+    async fn list_user_sessions(&self, org_id: &str, user_id: &str) -> StoreResult<Vec<Session>> {
+        self.edge(self.list_user_sessions_impl(org_id, user_id).await)
+    }
+
+    async fn delete_expired_sessions(
+        &self,
+        org_id: &str,
+        created_before: Timestamp,
+        idle_before: Option<Timestamp>,
+    ) -> StoreResult<u64> {
+        self.edge(
+            self.delete_expired_sessions_impl(org_id, created_before, idle_before)
+                .await,
+        )
+    }
+}
+
+#[async_trait]
+impl ApiKeyStore for SqlStore {
+    async fn create_api_key(&self, key: &ApiKey, event: EventDraft) -> StoreResult<()> {
+        self.edge(self.create_api_key_impl(key, event).await)
+    }
+
+    async fn find_api_key(&self, token_hash: &str) -> StoreResult<Option<ApiKey>> {
+        self.edge(self.find_api_key_impl(token_hash).await)
+    }
+
+    async fn list_api_keys(&self, org_id: Option<&str>, page: &Page) -> StoreResult<Vec<ApiKey>> {
+        self.edge(self.list_api_keys_impl(org_id, page).await)
+    }
+
+    async fn list_user_api_keys(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        page: &Page,
+    ) -> StoreResult<Vec<ApiKey>> {
+        self.edge(self.list_user_api_keys_impl(org_id, user_id, page).await)
+    }
+
+    async fn get_api_key(&self, org_id: &str, id: &str) -> StoreResult<Option<ApiKey>> {
+        self.edge(self.get_api_key_impl(org_id, id).await)
+    }
+
+    async fn delete_api_key(&self, org_id: &str, id: &str, event: EventDraft) -> StoreResult<bool> {
+        self.edge(self.delete_api_key_impl(org_id, id, event).await)
+    }
+
+    async fn has_instance_key(&self) -> StoreResult<bool> {
+        self.edge(self.has_instance_key_impl().await)
+    }
+
+    async fn delete_instance_key(
+        &self,
+        id: &str,
+        event: EventDraft,
+    ) -> StoreResult<InstanceKeyDeletion> {
+        self.edge(self.delete_instance_key_impl(id, event).await)
+    }
+
+    async fn delete_expired_api_keys(
+        &self,
+        org_id: &str,
+        expired_by: Timestamp,
+    ) -> StoreResult<u64> {
+        self.edge(self.delete_expired_api_keys_impl(org_id, expired_by).await)
+    }
+}
+
+#[async_trait]
+impl MfaStore for SqlStore {
+    async fn get_mfa_factor(&self, org_id: &str, user_id: &str) -> StoreResult<Option<MfaFactor>> {
+        self.edge(self.get_mfa_factor_impl(org_id, user_id).await)
+    }
+
+    async fn put_mfa_factor(
+        &self,
+        factor: &MfaFactor,
+        condition: FactorCondition,
+        event: EventDraft,
+    ) -> StoreResult<bool> {
+        self.edge(self.put_mfa_factor_impl(factor, condition, event).await)
+    }
+
+    async fn use_mfa_step(&self, org_id: &str, user_id: &str, step: u64) -> StoreResult<bool> {
+        self.edge(self.use_mfa_step_impl(org_id, user_id, step).await)
+    }
+
+    async fn use_recovery_code(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        code_hash: &str,
+        event: EventDraft,
+    ) -> StoreResult<bool> {
+        self.edge(
+            self.use_recovery_code_impl(org_id, user_id, code_hash, event)
+                .await,
+        )
+    }
+
+    async fn complete_mfa_challenge(
+        &self,
+        session_id: &str,
+        token_hash: &str,
+        now: Timestamp,
+        events: Vec<EventDraft>,
+    ) -> StoreResult<bool> {
+        self.edge(
+            self.complete_mfa_challenge_impl(session_id, token_hash, now, events)
+                .await,
+        )
+    }
+}
+
+#[async_trait]
+impl LeaseStore for SqlStore {
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> StoreResult<bool> {
+        self.edge(self.try_lease_impl(name, holder, now, until).await)
+    }
+}
+
+#[async_trait]
+impl MailStore for SqlStore {
+    async fn queue_mail_once(&self, event: EventDraft) -> StoreResult<bool> {
+        self.edge(self.queue_mail_once_impl(event).await)
+    }
+
+    async fn append_event_mail_once(
+        &self,
+        event: EventDraft,
+        dedupe_key: &str,
+    ) -> StoreResult<bool> {
+        self.edge(self.append_event_mail_once_impl(event, dedupe_key).await)
+    }
+
+    async fn list_outbox(&self, org_id: &str, page: &Page) -> StoreResult<Vec<OutboxMail>> {
+        self.edge(self.list_outbox_impl(org_id, page).await)
+    }
+
+    async fn claim_mail(
+        &self,
+        now: Timestamp,
+        until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<OutboxMail>> {
+        self.edge(self.claim_mail_impl(now, until, limit).await)
+    }
+
+    async fn finish_mail(&self, id: u64, attempt: u32, outcome: &MailOutcome) -> StoreResult<()> {
+        self.edge(self.finish_mail_impl(id, attempt, outcome).await)
+    }
+}
+
+#[async_trait]
+impl EventStore for SqlStore {
+    async fn append_events(&self, events: Vec<EventDraft>) -> StoreResult<()> {
+        self.edge(self.append_events_impl(events).await)
+    }
+
+    async fn list_events(
+        &self,
+        org_id: Option<&str>,
+        after: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<Event>> {
+        self.edge(self.list_events_impl(org_id, after, limit).await)
+    }
+
+    async fn delete_events_before(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
+        self.edge(self.delete_events_before_impl(before, limit).await)
+    }
+}
