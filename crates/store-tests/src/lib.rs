@@ -76,6 +76,7 @@ macro_rules! conformance_tests {
     ($make:expr $(,)?) => {
         $crate::conformance_tests!(@cases ($make)
             orgs_and_events::org_create_get_and_conflict,
+            orgs_and_events::refused_writes_are_typed_and_leave_nothing,
             orgs_and_events::org_list_paging,
             orgs_and_events::org_list_paging_walks_every_id_once,
             orgs_and_events::events_sequences_and_cursor,

@@ -4,8 +4,10 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use portcullis_store::{Event, MAX_PAGE, Org, Store, StoreError};
+use portcullis_store::{Event, MAX_PAGE, Org, Owner, Store, StoreError, UserProfile};
+use serde_json::json;
 
+use crate::scenario::{T0, api_key, event as scenario_event, session, user};
 use crate::support::{assert_strictly_increasing, at, draft, events_of, ids, kinds, org, page};
 
 /// Creating an organization stores it with its event; a taken id is a `Conflict` that changes
@@ -267,4 +269,114 @@ pub async fn events_deleted_before_a_time_in_batches(store: Arc<dyn Store>) {
         .unwrap();
     let after = events_of(&*store, Some("er-a")).await;
     assert!(after[1].sequence > left[0].sequence);
+}
+
+/// Every unique key answers `Conflict` naming the key (the labels the HTTP layer maps), a
+/// conditional write that finds another version answers `VersionMismatch`, a missing record
+/// `NotFound`; none of these leaves a row or an event behind.
+pub async fn refused_writes_are_typed_and_leave_nothing(store: Arc<dyn Store>) {
+    let org = Org {
+        id: "acme".to_owned(),
+        name: "Acme".to_owned(),
+        created_at: T0,
+    };
+    store
+        .create_org(&org, scenario_event(None, "org.created", 0))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .create_org(&org, scenario_event(None, "org.created", 1))
+            .await,
+        Err(StoreError::Conflict("organization id".to_owned()))
+    );
+    store
+        .create_user(
+            &user("acme", "u1", "Alice"),
+            scenario_event(Some("acme"), "user.created", 2),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .create_user(
+                &user("acme", "u2", "alice"),
+                scenario_event(Some("acme"), "user.created", 3)
+            )
+            .await,
+        Err(StoreError::Conflict("login".to_owned()))
+    );
+    assert_eq!(
+        store
+            .create_user(
+                &user("acme", "u1", "other"),
+                scenario_event(Some("acme"), "user.created", 3)
+            )
+            .await,
+        Err(StoreError::Conflict("user id".to_owned()))
+    );
+    store
+        .create_session(&session("s1", "u1", 4), vec![])
+        .await
+        .unwrap();
+    let mut same_token = session("s2", "u1", 4);
+    same_token.token_hash = "session-hash-s1".to_owned();
+    assert_eq!(
+        store.create_session(&same_token, vec![]).await,
+        Err(StoreError::Conflict("session".to_owned()))
+    );
+    store
+        .create_api_key(
+            &api_key("k1", Some("acme"), None),
+            scenario_event(None, "key", 4),
+        )
+        .await
+        .unwrap();
+    let mut same_hash = api_key("k2", Some("acme"), None);
+    same_hash.token_hash = "key-hash-k1".to_owned();
+    assert_eq!(
+        store
+            .create_api_key(&same_hash, scenario_event(None, "key", 4))
+            .await,
+        Err(StoreError::Conflict("api key".to_owned()))
+    );
+    assert_eq!(
+        store
+            .write_section(
+                &Owner::Instance,
+                "lockout",
+                &json!({}),
+                Some(1),
+                scenario_event(None, "policy", 4)
+            )
+            .await,
+        Err(StoreError::VersionMismatch)
+    );
+    // The refused write left no placeholder row behind.
+    assert_eq!(store.load_sections(&Owner::Instance).await.unwrap(), vec![]);
+    assert_eq!(
+        store
+            .update_user_profile(
+                "acme",
+                "zz",
+                &UserProfile {
+                    email: None,
+                    display_name: None,
+                    source: None,
+                    roles: vec![],
+                    disabled: false,
+                },
+                T0,
+                scenario_event(Some("acme"), "user.changed", 5)
+            )
+            .await,
+        Err(StoreError::NotFound)
+    );
+    // Failed calls wrote no event.
+    let instance = events_of(&*store, None).await;
+    assert_eq!(kinds(&instance), ["org.created", "key"]);
+    assert_eq!(
+        store.list_events(Some("acme"), 0, 100).await.unwrap().len(),
+        1
+    );
 }
