@@ -100,11 +100,19 @@ pub async fn connect(url: &str, pool_size: u32) -> Result<SqlStore, StoreError> 
         .map_err(|err| StoreError::Internal(format!("invalid PostgreSQL URL: {err}")))?;
     let (host, port) = (options.get_host().to_owned(), options.get_port());
     let database = options.get_database().map(str::to_owned);
-    let separator = if url.contains('?') { '&' } else { '?' };
+    // The session settings join the URL's query, before any `#fragment`.
+    let (base, fragment) = url
+        .split_once('#')
+        .map_or((url, None), |(b, f)| (b, Some(f)));
+    let separator = if base.contains('?') { '&' } else { '?' };
+    let url = match fragment {
+        Some(fragment) => format!("{base}{separator}{SESSION_SETTINGS}#{fragment}"),
+        None => format!("{base}{separator}{SESSION_SETTINGS}"),
+    };
     let pool = AnyPoolOptions::new()
         .max_connections(pool_size.max(1))
         .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect(&format!("{url}{separator}{SESSION_SETTINGS}"))
+        .connect(&url)
         .await
         .map_err(|err| Postgres.store_error(&err))?;
     tracing::debug!(

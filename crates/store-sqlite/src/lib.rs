@@ -11,21 +11,23 @@
 //!   handler); since the write lock covers the whole database, no row locks are needed and event
 //!   sequences (`AUTOINCREMENT`) grow in commit order;
 //! - a busy or locked database is retryable, for the counter transitions;
-//! - `sqlite::memory:` (or `:memory:`) opens a database in memory, on one connection kept as
-//!   long as the pool lives (for tests);
+//! - `sqlite::memory:` (or `:memory:`, or any URL with `mode=memory`) opens a database in
+//!   memory, on one connection kept as long as the pool lives (for tests);
+//! - every connection opens the same file, however its name is spelled (see `database_url`);
 //! - [`connect`] never changes the schema; [`SqlStore::migrate`] does.
 
 mod error;
 
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use portcullis_store::StoreError;
 use portcullis_store::sql::{Backend, SqlStore};
+use sqlx::Executor;
 use sqlx::any::AnyPoolOptions;
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{ConnectOptions, Executor};
 
 /// The settings every connection starts with (see the crate's invariants).
 const CONNECTION_SETTINGS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
@@ -71,14 +73,9 @@ impl Backend for Sqlite {
 /// one). Does not migrate: call [`SqlStore::migrate`], or use [`open`].
 pub async fn connect(url_or_path: &str, pool_size: u32) -> Result<SqlStore, StoreError> {
     sqlx::any::install_default_drivers();
-    let memory = matches!(
-        url_or_path,
-        ":memory:" | "sqlite::memory:" | "sqlite://:memory:"
-    );
-    let url = if memory {
-        memory_url()
-    } else {
-        file_url(url_or_path)?
+    let (url, memory) = match database_url(url_or_path)? {
+        Some(url) => (url, false),
+        None => (memory_url(), true),
     };
     let mut pool = AnyPoolOptions::new()
         .max_connections(pool_size.max(1))
@@ -116,24 +113,70 @@ fn memory_url() -> String {
     format!("sqlite:file:portcullis-memory-{n}?mode=memory&cache=shared")
 }
 
-/// The URL of a database file, from a path or a URL: the `Any` driver opens every connection from
-/// a URL, so this one names the same file each time (an absolute path, whatever the working
-/// directory or the characters of the name) and creates it when missing.
-fn file_url(url_or_path: &str) -> Result<String, StoreError> {
+/// The URL every connection opens for `url_or_path` (a path or a `sqlite:` URL), or `None` when
+/// it names an in-memory database. The `Any` driver opens each connection from a URL, so this one
+/// names the same file each time: its absolute path, with the directory's symbolic links and `..`
+/// resolved by the filesystem (as the server's lock file is), every byte outside
+/// `A-Za-z0-9/-_.~` percent-encoded (sqlx decodes the path once), and the URL's own `mode`
+/// (`rwc` by default: created when missing), `vfs` and `immutable` kept.
+fn database_url(url_or_path: &str) -> Result<Option<String>, StoreError> {
     let invalid = |err: &dyn std::fmt::Display| {
         StoreError::Internal(format!("invalid SQLite URL `{url_or_path}`: {err}"))
     };
-    let options = if url_or_path.starts_with("sqlite:") {
-        SqliteConnectOptions::from_str(url_or_path).map_err(|err| invalid(&err))?
-    } else {
-        SqliteConnectOptions::new().filename(url_or_path)
+    let (file, params) = match url_or_path
+        .strip_prefix("sqlite://")
+        .or_else(|| url_or_path.strip_prefix("sqlite:"))
+    {
+        None => (PathBuf::from(url_or_path), Vec::new()),
+        Some(rest) => {
+            let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+            let params: Vec<(&str, &str)> = query
+                .split('&')
+                .filter_map(|pair| pair.split_once('='))
+                .collect();
+            if path == ":memory:" || path.is_empty() || params.contains(&("mode", "memory")) {
+                return Ok(None);
+            }
+            // sqlx's own reading of the URL decodes the path exactly as a connection will.
+            let options = SqliteConnectOptions::from_str(url_or_path).map_err(|e| invalid(&e))?;
+            (options.get_filename().to_path_buf(), params)
+        }
     };
-    let file = std::path::absolute(options.get_filename()).map_err(|err| invalid(&err))?;
-    Ok(options
-        .filename(file)
-        .create_if_missing(true)
-        .to_url_lossy()
-        .to_string())
+    if file.as_os_str() == ":memory:" {
+        return Ok(None);
+    }
+    let file = resolve(&file).map_err(|e| invalid(&e))?;
+    let mut url = String::from("sqlite://");
+    for byte in file.as_os_str().as_encoded_bytes() {
+        if byte.is_ascii_alphanumeric() || b"/-_.~".contains(byte) {
+            url.push(char::from(*byte));
+        } else {
+            url.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    let mode = params
+        .iter()
+        .find(|(key, _)| *key == "mode")
+        .map_or("rwc", |(_, mode)| mode);
+    url.push_str(&format!("?mode={mode}&cache=private"));
+    for (key, value) in params {
+        if matches!(key, "vfs" | "immutable") {
+            url.push_str(&format!("&{key}={value}"));
+        }
+    }
+    Ok(Some(url))
+}
+
+/// `file` as an absolute path whose directory is resolved by the filesystem when it exists.
+fn resolve(file: &Path) -> std::io::Result<PathBuf> {
+    let file = std::path::absolute(file)?;
+    match (file.parent(), file.file_name()) {
+        (Some(dir), Some(name)) => match std::fs::canonicalize(dir) {
+            Ok(dir) => Ok(dir.join(name)),
+            Err(_) => Ok(file.clone()),
+        },
+        _ => Ok(file),
+    }
 }
 
 /// [`connect`], then [`SqlStore::migrate`].
@@ -141,4 +184,51 @@ pub async fn open(url_or_path: &str, pool_size: u32) -> Result<SqlStore, StoreEr
     let store = connect(url_or_path, pool_size).await?;
     store.migrate().await?;
     Ok(store)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_file_name_reads_back_as_the_same_file() {
+        let dir = std::env::temp_dir();
+        for name in ["a%41.db", "my db.sqlite", "q?x#y.db", "été.db", "a%2541.db"] {
+            let file = resolve(&dir.join(name)).unwrap();
+            let url = database_url(file.to_str().unwrap()).unwrap().unwrap();
+            let read = SqliteConnectOptions::from_str(&url).unwrap();
+            assert_eq!(read.get_filename(), file, "{name} via {url}");
+        }
+        // A URL is decoded once, as sqlx decodes it.
+        let url = format!("sqlite://{}/a%2541.db", dir.display());
+        let opened = database_url(&url).unwrap().unwrap();
+        let read = SqliteConnectOptions::from_str(&opened).unwrap();
+        assert_eq!(read.get_filename(), resolve(&dir.join("a%41.db")).unwrap());
+    }
+
+    #[test]
+    fn the_url_keeps_its_mode_and_memory_is_memory() {
+        let url = database_url("sqlite:///tmp/x.db?mode=ro&vfs=unix-none")
+            .unwrap()
+            .unwrap();
+        assert!(
+            url.ends_with("?mode=ro&cache=private&vfs=unix-none"),
+            "{url}"
+        );
+        assert!(
+            database_url("/tmp/x.db")
+                .unwrap()
+                .unwrap()
+                .contains("mode=rwc")
+        );
+        for memory in [
+            ":memory:",
+            "sqlite::memory:",
+            "sqlite://:memory:",
+            "sqlite::memory:?cache=shared",
+            "sqlite://?mode=memory",
+        ] {
+            assert_eq!(database_url(memory).unwrap(), None, "{memory}");
+        }
+    }
 }

@@ -183,14 +183,17 @@ impl SqlStore {
             .fetch_optional(&mut *tx)
             .await?;
             if taken.is_some() {
+                tx.rollback().await?;
                 return Ok(false);
             }
         }
         match self.insert_events(&mut tx, vec![draft]).await {
             Ok(_) => {}
             Err(e) if e.is_dedupe_conflict() => {
+                tx.rollback().await?;
                 return Ok(false);
             }
+            // A failed statement: dropping the transaction rolls it back.
             Err(e) => return Err(e),
         }
         tx.commit().await?;

@@ -124,6 +124,7 @@ impl SqlStore {
         .fetch_optional(&mut *tx)
         .await?;
         let Some(updated) = updated else {
+            tx.rollback().await?;
             return Err(StoreError::NotFound.into());
         };
         let user = rows::user(&updated)?;
@@ -155,12 +156,14 @@ impl SqlStore {
         .fetch_optional(&mut *tx)
         .await?;
         let Some(current) = current else {
+            tx.rollback().await?;
             return Err(StoreError::NotFound.into());
         };
         let mut history =
             rows::strings_from_db(&current.try_get::<String, _>("password_history")?)?;
         let old = current.try_get::<Option<String>, _>("password_hash")?;
         if update.expected_hash.as_ref().is_some_and(|e| *e != old) {
+            tx.rollback().await?;
             return Err(StoreError::VersionMismatch.into());
         }
         if let Some(old) = old {
@@ -218,11 +221,13 @@ impl SqlStore {
         .await;
         let done = match done {
             Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                tx.rollback().await?;
                 return Ok(EmailConfirmation::Taken);
             }
             other => other?,
         };
         if done.rows_affected() == 0 {
+            tx.rollback().await?;
             return Ok(EmailConfirmation::NotPending);
         }
         self.insert_event(&mut tx, event).await?;
