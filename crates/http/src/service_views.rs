@@ -481,7 +481,7 @@ impl From<portcullis_store::Event> for EventView {
         } = e;
         EventView {
             sequence,
-            org_id,
+            org_id: org_id.map(|org| org.to_string()),
             kind,
             actor,
             request_id,

@@ -23,7 +23,7 @@ pub struct OrgView {
 impl From<Org> for OrgView {
     fn from(o: Org) -> OrgView {
         OrgView {
-            id: o.id,
+            id: o.id.to_string(),
             name: o.name,
             created_at: rfc3339(o.created_at),
         }

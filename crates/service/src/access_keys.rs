@@ -5,6 +5,7 @@
 //! (its stored digest is of a random value nobody holds); it is limited like an API key (roles
 //! at most its creator's, expiry within `api_keys.max_expiration`, its user enabled).
 
+use portcullis_model::OrgId;
 use serde::Serialize;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
@@ -69,9 +70,11 @@ impl Service {
             .master_key
             .as_ref()
             .ok_or(ServiceError::Unauthenticated)?;
+        // An id no organization can have finds no key, like an unknown one.
+        let org_id = OrgId::parse(org_id, "org").map_err(|_| ServiceError::Unauthenticated)?;
         let key = self
             .store
-            .get_api_key(org_id, key_id)
+            .get_api_key(&org_id, key_id)
             .await?
             .filter(|k| k.id.as_bytes().ct_eq(key_id.as_bytes()).into())
             .ok_or(ServiceError::Unauthenticated)?;

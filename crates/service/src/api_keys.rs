@@ -68,7 +68,7 @@ impl From<ApiKey> for ApiKeyView {
             },
             id: k.id,
             name: k.name,
-            org_id: k.org_id,
+            org_id: k.org_id.map(|org| org.to_string()),
             user_id: k.user_id,
             roles: k.roles,
             created_at: k.created_at,
@@ -127,8 +127,9 @@ impl Service {
         id: String,
         token_hash: String,
     ) -> ServiceResult<ApiKey> {
-        caller.allow(org_id, Action::SelfService)?;
-        self.require_org(org_id).await?;
+        let grant = caller.allow(org_id, Action::SelfService)?;
+        let org_id = &grant.org_id;
+        let org_id = &self.require_org(org_id).await?;
         let mut found = Vec::new();
         if request.name.trim().is_empty() {
             found.push(Violation::new("name", codes::REQUIRED, "must not be empty"));
@@ -201,7 +202,8 @@ impl Service {
         org_id: &str,
         key: &ApiKey,
     ) -> ServiceResult<()> {
-        let manage = caller.allow(org_id, Action::SelfService)?.manage;
+        let grant = caller.allow(org_id, Action::SelfService)?;
+        let (org_id, manage) = (&grant.org_id, grant.manage);
         let created = OrgKeyCreated {
             key_id: key.id.clone(),
             name: key.name.clone(),
@@ -227,7 +229,7 @@ impl Service {
         page: &Page,
     ) -> ServiceResult<Vec<ApiKeyView>> {
         let grant = caller.allow(org_id, Action::SelfService)?;
-        self.require_org(org_id).await?;
+        let org_id = &self.require_org(org_id).await?;
         let keys = match (&caller.user_id, grant.manage) {
             (_, true) => self.store.list_api_keys(Some(org_id), page).await?,
             (Some(user_id), false) => self.store.list_user_api_keys(org_id, user_id, page).await?,
@@ -245,6 +247,7 @@ impl Service {
         id: &str,
     ) -> ServiceResult<()> {
         let grant = caller.allow(org_id, Action::SelfService)?;
+        let org_id = &grant.org_id;
         if !grant.manage {
             let own = self
                 .store

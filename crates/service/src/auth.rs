@@ -190,8 +190,9 @@ impl Service {
         after: u64,
         limit: u32,
     ) -> ServiceResult<Vec<Event>> {
-        caller.allow(org_id, Action::Read)?;
-        self.require_org(org_id).await?;
+        let grant = caller.allow(org_id, Action::Read)?;
+        let org_id = &grant.org_id;
+        let org_id = &self.require_org(org_id).await?;
         Ok(self.store.list_events(Some(org_id), after, limit).await?)
     }
 

@@ -6,6 +6,7 @@
 //! nothing else. Every service entry point that touches organization data asks [`Caller::allow`]
 //! first and keeps the [`OrgGrant`] it returns.
 
+use portcullis_model::OrgId;
 use portcullis_store::Role;
 
 use crate::error::{ServiceError, ServiceResult};
@@ -16,7 +17,7 @@ pub struct Caller {
     /// Stable actor name for events: `key:<id>` or `user:<id>`.
     pub actor: String,
     /// Organization the credentials belong to; `None` for instance keys.
-    pub org_id: Option<String>,
+    pub org_id: Option<OrgId>,
     /// Roles the credentials carry.
     pub roles: Vec<Role>,
     /// The user behind the credentials, if any.
@@ -45,8 +46,8 @@ pub enum Action {
 /// Proof that a caller may perform an action in one organization.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OrgGrant {
-    /// The organization.
-    pub org_id: String,
+    /// The organization (its id parsed: an id that cannot exist was answered `NotFound`).
+    pub org_id: OrgId,
     /// Whether the caller may manage it (admin), not only read or act on itself.
     pub manage: bool,
 }
@@ -82,18 +83,21 @@ impl Caller {
         }
     }
 
-    /// Checks `action` in `org_id`. Another organization answers `NotFound`.
+    /// Checks `action` in `org_id`, the organization's id as the request wrote it. Another
+    /// organization, or an id no organization can have, answers `NotFound`. This is where a
+    /// request's organization id becomes an [`OrgId`].
     pub fn allow(&self, org_id: &str, action: Action) -> ServiceResult<OrgGrant> {
         self.unrestricted()?;
         if self.is_instance_admin() {
             return Ok(OrgGrant {
-                org_id: org_id.to_owned(),
+                org_id: OrgId::parse(org_id, "org").map_err(|_| ServiceError::NotFound)?,
                 manage: true,
             });
         }
-        if self.org_id.as_deref() != Some(org_id) {
+        let Some(own) = self.org_id.as_ref().filter(|own| *own == org_id) else {
             return Err(ServiceError::NotFound);
-        }
+        };
+        let own = own.clone();
         let admin = self.has(Role::OrgAdmin);
         let allowed = match action {
             Action::Manage => admin,
@@ -106,7 +110,7 @@ impl Caller {
             ));
         }
         Ok(OrgGrant {
-            org_id: org_id.to_owned(),
+            org_id: own,
             manage: admin,
         })
     }
@@ -119,7 +123,7 @@ mod tests {
     fn caller(org: Option<&str>, roles: &[Role]) -> Caller {
         Caller {
             actor: "key:k".into(),
-            org_id: org.map(str::to_owned),
+            org_id: org.map(|org| OrgId::parse(org, "org").unwrap()),
             roles: roles.to_vec(),
             user_id: None,
             session_id: None,

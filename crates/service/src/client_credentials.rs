@@ -79,7 +79,7 @@ impl Service {
             client_id: parent.id.clone(),
             expires_at: expires_at.unix_timestamp(),
         })
-        .draft(ctx, parent.org_id.as_deref(), now);
+        .draft(ctx, parent.org_id.as_ref(), now);
         self.store.create_api_key(&token, event).await?;
         Ok(IssuedToken {
             access_token: secret,

@@ -14,7 +14,7 @@ use portcullis_engine::counter::{CounterEvent, CounterLimits, CounterState, Lock
 use portcullis_engine::ip_block::IpBlocking;
 use portcullis_engine::lockout::{LockoutKey, SecretKind, lockout_limits, normalize_login};
 use portcullis_engine::time_math::plus;
-use portcullis_model::{EffectivePolicy, Timestamp};
+use portcullis_model::{EffectivePolicy, OrgId, Timestamp};
 use portcullis_store::{CounterChange, EventDraft};
 
 use crate::error::{ServiceError, ServiceResult};
@@ -32,7 +32,7 @@ pub(crate) enum CounterKind {
 /// The counter a transition runs on, and what its events say.
 pub(crate) struct CounterRef<'a> {
     pub(crate) ctx: &'a Context,
-    pub(crate) org_id: &'a str,
+    pub(crate) org_id: &'a OrgId,
     pub(crate) key: &'a str,
     pub(crate) kind: CounterKind,
     pub(crate) subject: &'a CounterSubject,
@@ -164,7 +164,7 @@ impl Service {
     /// (`login_and_ip` scope), whatever the scope in force now and however many there are.
     async fn login_counter_keys(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         login: &str,
         kinds: &[SecretKind],
     ) -> ServiceResult<Vec<String>> {
@@ -194,7 +194,7 @@ impl Service {
     pub(crate) async fn unlock_login(
         &self,
         ctx: &Context,
-        org_id: &str,
+        org_id: &OrgId,
         login: &str,
     ) -> ServiceResult<bool> {
         self.unlock_login_kinds(ctx, org_id, login, &[SecretKind::Password, SecretKind::Otp])
@@ -205,7 +205,7 @@ impl Service {
     pub(crate) async fn unlock_login_kinds(
         &self,
         ctx: &Context,
-        org_id: &str,
+        org_id: &OrgId,
         login: &str,
         kinds: &[SecretKind],
     ) -> ServiceResult<bool> {
@@ -231,7 +231,7 @@ impl Service {
         &self,
         ctx: &Context,
         policy: &EffectivePolicy,
-        org_id: &str,
+        org_id: &OrgId,
         key: &str,
         subject: &CounterSubject,
         which: impl Fn(Option<&Lock>) -> bool + Send + Sync,
@@ -265,7 +265,7 @@ impl Service {
     /// The password counters of a login name (every scope), as stored.
     pub(crate) async fn lock_states(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         login: &str,
     ) -> ServiceResult<Vec<CounterState>> {
         let mut states = Vec::new();

@@ -25,7 +25,7 @@ use portcullis_engine::login::{
 use portcullis_engine::password_check::{AccountContext, check_rules};
 use portcullis_engine::time_math::seconds_until;
 use portcullis_model::names::{forbidden_in_name, legacy_login_key};
-use portcullis_model::{EffectivePolicy, Timestamp};
+use portcullis_model::{EffectivePolicy, OrgId, Timestamp};
 use portcullis_store::{EventDraft, LoginRecord, Session, SessionStage, User};
 
 use crate::counters::{CounterKind, CounterRef, refusal_until};
@@ -57,7 +57,7 @@ struct Held {
 /// Everything one login step (password or one-time code) needs, gathered once.
 pub(crate) struct Attempt0<'a> {
     pub(crate) ctx: &'a Context,
-    pub(crate) org_id: &'a str,
+    pub(crate) org_id: &'a OrgId,
     pub(crate) policy: &'a EffectivePolicy,
     pub(crate) ip: IpAddr,
     pub(crate) subject: CounterSubject,
@@ -74,7 +74,7 @@ impl Service {
         org_id: &str,
         request: LoginRequest,
     ) -> ServiceResult<LoginAnswer> {
-        self.require_org(org_id).await?;
+        let org_id = &self.require_org(org_id).await?;
         let policy = self.effective_policy(org_id).await?;
         let now = self.now();
         let ip = canonical_ip(request.ip);
@@ -563,7 +563,7 @@ impl Service {
     /// form stored before the current profile when the two differ (users created earlier).
     pub(crate) async fn find_user_by_name(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         login: &str,
     ) -> ServiceResult<Option<User>> {
         let key = normalize_login(login);

@@ -65,7 +65,7 @@ impl LockNotice {
         let self_unblock = lockout.allow_self_unblock && can_sign && key.starts_with(UNBLOCKABLE);
         (lockout.notify_user || self_unblock).then(|| LockNotice::User {
             email,
-            org_id: user.org_id.clone(),
+            org_id: user.org_id.to_string(),
             key: key.to_owned(),
             self_unblock,
         })
@@ -180,7 +180,7 @@ impl Service {
         let key = self.master_key.as_ref()?;
         let claims = Claims {
             purpose: Purpose::PasswordReset,
-            org: user.org_id.clone(),
+            org: user.org_id.to_string(),
             subject: user.id.clone(),
             binding: reset_binding(key, user.password_hash.as_deref()),
             expires: plus(now, RESET_SECONDS).unix_timestamp(),
@@ -206,7 +206,7 @@ impl Service {
         self.master_key.as_ref()?;
         let claims = Claims {
             purpose: Purpose::VerifyEmail,
-            org: user.org_id.clone(),
+            org: user.org_id.to_string(),
             subject: user.id.clone(),
             binding: email.clone(),
             expires: plus(now, VERIFY_SECONDS).unix_timestamp(),

@@ -18,7 +18,7 @@ use portcullis_engine::ip_block::{IpBlocking, canonical_ip};
 use portcullis_engine::lockout::{LockoutKey, SecretKind, lockout_limits};
 use portcullis_engine::time_math::plus;
 use portcullis_engine::totp::{self, CodeRefusal};
-use portcullis_model::Timestamp;
+use portcullis_model::{OrgId, Timestamp};
 use portcullis_store::{FactorCondition, MfaFactor, Session, SessionStage, User};
 use rand_core::{OsRng, RngCore};
 use serde::Serialize;
@@ -93,7 +93,7 @@ impl Service {
     /// The calling user's organization and id (second factors belong to users, not keys
     /// without a user). Enrolling is allowed to every session of the user, restricted ones
     /// included (a session limited to enrolling exists for this).
-    fn mfa_owner(caller: &Caller) -> ServiceResult<(String, String)> {
+    fn mfa_owner(caller: &Caller) -> ServiceResult<(OrgId, String)> {
         match (&caller.org_id, &caller.user_id) {
             (Some(org), Some(user)) => Ok((org.clone(), user.clone())),
             _ => Err(ServiceError::Forbidden(
@@ -261,7 +261,8 @@ impl Service {
         org_id: &str,
         user_id: &str,
     ) -> ServiceResult<()> {
-        caller.allow(org_id, Action::Manage)?;
+        let grant = caller.allow(org_id, Action::Manage)?;
+        let org_id = &grant.org_id;
         if caller.user_id.as_deref() == Some(user_id) {
             return Err(ServiceError::Forbidden(
                 "remove your own factor with DELETE /v1/self/mfa/totp and your password",
@@ -274,7 +275,12 @@ impl Service {
     /// Removes a factor by writing an empty one: its `created_at` records the removal, from which
     /// a required second factor's enrollment grace runs again (a user whose lost device was
     /// reset can enroll anew, instead of being refused as overdue).
-    async fn delete_factor(&self, ctx: &Context, org_id: &str, user_id: &str) -> ServiceResult<()> {
+    async fn delete_factor(
+        &self,
+        ctx: &Context,
+        org_id: &OrgId,
+        user_id: &str,
+    ) -> ServiceResult<()> {
         let present = self
             .store
             .get_mfa_factor(org_id, user_id)
@@ -285,7 +291,7 @@ impl Service {
         }
         let now = self.now();
         let removed = MfaFactor {
-            org_id: org_id.to_owned(),
+            org_id: org_id.clone(),
             user_id: user_id.to_owned(),
             secret_sealed: String::new(),
             confirmed_at: None,
@@ -312,7 +318,7 @@ impl Service {
     /// login's password step asks).
     pub(crate) async fn mfa_state(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         user_id: &str,
     ) -> ServiceResult<(bool, Option<Timestamp>)> {
         let factor = self.store.get_mfa_factor(org_id, user_id).await?;
@@ -324,7 +330,7 @@ impl Service {
     }
 
     /// Whether the user has a confirmed factor.
-    pub(crate) async fn mfa_enrolled(&self, org_id: &str, user_id: &str) -> ServiceResult<bool> {
+    pub(crate) async fn mfa_enrolled(&self, org_id: &OrgId, user_id: &str) -> ServiceResult<bool> {
         Ok(self.mfa_state(org_id, user_id).await?.0)
     }
 
@@ -335,7 +341,7 @@ impl Service {
         org_id: &str,
         request: MfaLoginRequest,
     ) -> ServiceResult<LoginAnswer> {
-        self.require_org(org_id).await?;
+        let org_id = &self.require_org(org_id).await?;
         let now = self.now();
         let challenge_hash = token_hash(&request.challenge);
         let challenge = self
@@ -343,7 +349,7 @@ impl Service {
             .find_session(&challenge_hash)
             .await?
             .filter(|s| crate::secrets::secrets_equal(&s.token_hash, &challenge_hash))
-            .filter(|s| s.stage == SessionStage::MfaChallenge && s.org_id == org_id)
+            .filter(|s| s.stage == SessionStage::MfaChallenge && &s.org_id == org_id)
             .filter(|s| challenge_expires_at(s.created_at) > now);
         let Some(challenge) = challenge else {
             self.metrics.login(LoginResult::InvalidChallenge);
@@ -468,7 +474,7 @@ impl Service {
     async fn check_second_factor(
         &self,
         ctx: &Context,
-        org_id: &str,
+        org_id: &OrgId,
         user_id: &str,
         code: &str,
         now: Timestamp,

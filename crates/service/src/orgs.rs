@@ -48,7 +48,7 @@ impl Service {
         }
         let now = self.now();
         let org = Org {
-            id: id.to_string(),
+            id: id.clone(),
             name,
             created_at: now,
         };
@@ -70,7 +70,8 @@ impl Service {
 
     /// One organization the caller may see.
     pub async fn get_org(&self, caller: &Caller, org_id: &str) -> ServiceResult<Org> {
-        caller.allow(org_id, Action::SelfService)?;
+        let grant = caller.allow(org_id, Action::SelfService)?;
+        let org_id = &grant.org_id;
         self.store
             .get_org(org_id)
             .await?
@@ -83,11 +84,11 @@ impl Service {
             caller.allow_instance()?;
             return Ok(self.store.list_orgs(page).await?);
         }
-        let Some(own) = caller.org_id.as_deref() else {
+        let Some(own) = caller.org_id.as_ref() else {
             return Ok(Vec::new());
         };
         caller.allow(own, Action::SelfService)?;
-        let after_ok = page.after.as_deref().is_none_or(|a| own > a);
+        let after_ok = page.after.as_deref().is_none_or(|a| own.as_str() > a);
         match self.store.get_org(own).await? {
             Some(org) if after_ok && page.limit > 0 => Ok(vec![org]),
             _ => Ok(Vec::new()),

@@ -11,7 +11,7 @@
 //!   outbox and its listing keep the `{token}` placeholder.
 
 use async_trait::async_trait;
-use portcullis_model::Timestamp;
+use portcullis_model::{OrgId, Timestamp};
 use portcullis_store::{MailOutcome, ORG_ADMINS, OutboxMail, Page, Role};
 use serde::Serialize;
 use zeroize::Zeroizing;
@@ -165,8 +165,9 @@ impl Service {
         org_id: &str,
         page: &Page,
     ) -> ServiceResult<Vec<OutboxView>> {
-        caller.allow(org_id, Action::Manage)?;
-        self.require_org(org_id).await?;
+        let grant = caller.allow(org_id, Action::Manage)?;
+        let org_id = &grant.org_id;
+        let org_id = &self.require_org(org_id).await?;
         if page.after_number().is_none() {
             return Err(ServiceError::invalid(portcullis_model::Violation::new(
                 "after",
@@ -242,7 +243,7 @@ impl Service {
         let to = if mail.draft.recipient == ORG_ADMINS {
             let org_id = mail
                 .org_id
-                .as_deref()
+                .as_ref()
                 .ok_or_else(|| SendError::permanent("an instance mail has no administrators"))?;
             self.admin_addresses(org_id)
                 .await
@@ -283,7 +284,7 @@ impl Service {
     }
 
     /// Addresses of the organization's enabled administrators.
-    async fn admin_addresses(&self, org_id: &str) -> ServiceResult<Vec<String>> {
+    async fn admin_addresses(&self, org_id: &OrgId) -> ServiceResult<Vec<String>> {
         let mut found = Vec::new();
         let mut page = Page {
             after: None,

@@ -88,8 +88,9 @@ impl Service {
         caller: &Caller,
         org_id: &str,
     ) -> ServiceResult<std::sync::Arc<portcullis_model::EffectivePolicy>> {
-        caller.allow(org_id, Action::Read)?;
-        self.require_org(org_id).await?;
+        let grant = caller.allow(org_id, Action::Read)?;
+        let org_id = &grant.org_id;
+        let org_id = &self.require_org(org_id).await?;
         self.effective_policy(org_id).await
     }
 
@@ -141,7 +142,7 @@ impl Service {
             {
                 Ok(row) => {
                     self.cache.invalidate();
-                    let owner_id = owner.org_id().unwrap_or(INSTANCE_ID);
+                    let owner_id = owner.org_id().map_or(INSTANCE_ID, |org| org.as_str());
                     return Ok(SectionView {
                         section: kind,
                         is_default: false,
@@ -182,9 +183,10 @@ impl Service {
         kind: SectionKind,
         write: SectionWrite,
     ) -> ServiceResult<SectionView> {
-        caller.allow(org_id, Action::Manage)?;
-        self.require_org(org_id).await?;
-        let owner = Owner::Org(org_id.to_owned());
+        let grant = caller.allow(org_id, Action::Manage)?;
+        let org_id = &grant.org_id;
+        let org_id = &self.require_org(org_id).await?;
+        let owner = Owner::Org(org_id.clone());
         self.write_section_with(ctx, &owner, kind, |current| apply(kind, current, &write))
             .await
     }
@@ -223,8 +225,9 @@ impl Service {
         kind: SectionKind,
         sequence: Option<u64>,
     ) -> ServiceResult<bool> {
-        caller.allow(org_id, Action::Manage)?;
-        self.require_org(org_id).await?;
+        let grant = caller.allow(org_id, Action::Manage)?;
+        let org_id = &grant.org_id;
+        let org_id = &self.require_org(org_id).await?;
         let event = DomainEvent::PolicyReset(PolicyReset { section: kind }).draft(
             ctx,
             Some(org_id),
@@ -265,8 +268,9 @@ impl Service {
         caller: &Caller,
         org_id: &str,
     ) -> ServiceResult<SectionView> {
-        caller.allow(org_id, Action::Read)?;
-        self.require_org(org_id).await?;
+        let grant = caller.allow(org_id, Action::Read)?;
+        let org_id = &grant.org_id;
+        let org_id = &self.require_org(org_id).await?;
         let policy = self.effective_policy(org_id).await?;
         let (is_default, details) = policy.section_meta(SectionKind::Password);
         Ok(SectionView {
@@ -284,8 +288,9 @@ impl Service {
         org_id: &str,
         id: &str,
     ) -> ServiceResult<PasswordPolicy> {
-        caller.allow(org_id, Action::Read)?;
-        self.require_org(org_id).await?;
+        let grant = caller.allow(org_id, Action::Read)?;
+        let org_id = &grant.org_id;
+        let org_id = &self.require_org(org_id).await?;
         let policy = self.effective_policy(org_id).await?;
         policy
             .password
@@ -302,9 +307,10 @@ impl Service {
         org_id: &str,
         change: impl Fn(Vec<PasswordPolicy>) -> ServiceResult<Vec<PasswordPolicy>>,
     ) -> ServiceResult<SectionView> {
-        caller.allow(org_id, Action::Manage)?;
-        self.require_org(org_id).await?;
-        let owner = Owner::Org(org_id.to_owned());
+        let grant = caller.allow(org_id, Action::Manage)?;
+        let org_id = &grant.org_id;
+        let org_id = &self.require_org(org_id).await?;
+        let owner = Owner::Org(org_id.clone());
         self.write_section_with(ctx, &owner, SectionKind::Password, |current| {
             let SectionValue::Password(list) = current else {
                 return Err(ServiceError::Internal(
@@ -435,8 +441,9 @@ impl Service {
         org_id: &str,
         request: &PasswordCheckRequest,
     ) -> ServiceResult<PasswordCheckResult> {
-        caller.allow(org_id, Action::SelfService)?;
-        self.require_org(org_id).await?;
+        let grant = caller.allow(org_id, Action::SelfService)?;
+        let org_id = &grant.org_id;
+        let org_id = &self.require_org(org_id).await?;
         let policy = self.effective_policy(org_id).await?;
         let rules = policy.password.value.for_source(request.source.as_deref());
         let account = AccountContext::new(

@@ -100,8 +100,8 @@ impl Service {
         caller: &Caller,
         org_id: &str,
     ) -> ServiceResult<std::sync::Arc<EffectivePolicy>> {
-        caller.allow(org_id, Action::Read)?;
-        self.require_org(org_id).await?;
+        let grant = caller.allow(org_id, Action::Read)?;
+        self.require_org(&grant.org_id).await?;
         self.default_policy().await
     }
 
@@ -150,8 +150,9 @@ impl Service {
                 Owner::Instance
             }
             PolicyScope::Org(org_id) => {
-                caller.allow(org_id, Action::Manage)?;
-                self.require_org(org_id).await?;
+                let grant = caller.allow(org_id, Action::Manage)?;
+                let org_id = &grant.org_id;
+                let org_id = &self.require_org(org_id).await?;
                 Owner::Org(org_id.clone())
             }
         };

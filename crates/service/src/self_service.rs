@@ -26,7 +26,7 @@
 
 use portcullis_engine::ip_block::{IpBlocking, canonical_ip};
 use portcullis_engine::lockout::{SecretKind, normalize_login};
-use portcullis_model::{Violation, codes as model_codes};
+use portcullis_model::{OrgId, Violation, codes as model_codes};
 use portcullis_store::{EmailConfirmation, PasswordUpdate, Role, User};
 use serde::Deserialize;
 
@@ -101,7 +101,7 @@ fn plausible_email(email: &str) -> bool {
 impl Service {
     /// Fails with `token.invalid` when the token's organization does not exist (other failures,
     /// e.g. an unreachable store, pass through).
-    async fn require_token_org(&self, org_id: &str) -> ServiceResult<()> {
+    async fn require_token_org(&self, org_id: &str) -> ServiceResult<OrgId> {
         match self.require_org(org_id).await {
             Err(ServiceError::NotFound) => Err(invalid_token()),
             other => other,
@@ -164,8 +164,7 @@ impl Service {
         if !claims.subject.starts_with(crate::mail::UNBLOCKABLE) {
             return Err(invalid_token());
         }
-        let org_id = claims.org.as_str();
-        self.require_token_org(org_id).await?;
+        let org_id = &self.require_token_org(&claims.org).await?;
         let policy = self.effective_policy(org_id).await?;
         let lockout = &policy.lockout.value;
         if !lockout.allow_self_unblock {
@@ -193,7 +192,7 @@ impl Service {
         org_id: &str,
         login: &str,
     ) -> ServiceResult<()> {
-        self.require_org(org_id).await?;
+        let org_id = &self.require_org(org_id).await?;
         let policy = self.effective_policy(org_id).await?;
         if !policy.features.value.forgot_password_enabled {
             return Err(ServiceError::Forbidden(
@@ -244,8 +243,7 @@ impl Service {
         password: &str,
     ) -> ServiceResult<()> {
         let claims = self.claims(token, Purpose::PasswordReset)?;
-        let org_id = claims.org.as_str();
-        self.require_token_org(org_id).await?;
+        let org_id = &self.require_token_org(&claims.org).await?;
         let policy = self.effective_policy(org_id).await?;
         if !policy.features.value.forgot_password_enabled {
             return Err(ServiceError::Forbidden(
@@ -312,7 +310,7 @@ impl Service {
         registration: Registration,
         ip: std::net::IpAddr,
     ) -> ServiceResult<UserView> {
-        self.require_org(org_id).await?;
+        let org_id = &self.require_org(org_id).await?;
         let policy = self.effective_policy(org_id).await?;
         let features = &policy.features.value;
         if !features.register_enabled {
@@ -397,7 +395,8 @@ impl Service {
     /// Proves a registered user's address with its mailed token.
     pub async fn verify_email(&self, ctx: &Context, token: &str) -> ServiceResult<()> {
         let claims = self.claims(token, Purpose::VerifyEmail)?;
-        let org_id = claims.org.as_str();
+        // A token names an organization that existed when it was signed.
+        let org_id = &OrgId::parse(&claims.org, "org").map_err(|_| invalid_token())?;
         let event = DomainEvent::EmailVerified(UserRef {
             user_id: claims.subject.clone(),
         })
@@ -423,7 +422,7 @@ impl Service {
         ip: std::net::IpAddr,
     ) -> ServiceResult<()> {
         let (Some(org_id), Some(user_id), Some(_)) = (
-            caller.org_id.as_deref(),
+            caller.org_id.as_ref(),
             caller.user_id.as_deref(),
             caller.session_id.as_deref(),
         ) else {
@@ -431,7 +430,8 @@ impl Service {
                 "only a user's session can delete its account",
             ));
         };
-        caller.allow(org_id, Action::SelfService)?;
+        let grant = caller.allow(org_id, Action::SelfService)?;
+        let org_id = &grant.org_id;
         let policy = self.effective_policy(org_id).await?;
         if !policy.features.value.user_self_deletion {
             return Err(ServiceError::Forbidden(

@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use portcullis_engine::hashing::{HashError, PasswordHashing};
 use portcullis_model::{
-    EffectivePolicy, HashAlgorithm, InstancePolicy, OrgOverrides, SectionDetails, SectionKind,
-    SectionValue, Timestamp, resolve,
+    EffectivePolicy, HashAlgorithm, InstancePolicy, OrgId, OrgOverrides, SectionDetails,
+    SectionKind, SectionValue, Timestamp, resolve,
 };
 use portcullis_store::{Owner, SectionRow, Store};
 
@@ -148,10 +148,10 @@ impl Service {
         Ok(policy)
     }
 
-    async fn org_overrides(&self, org_id: &str) -> ServiceResult<OrgOverrides> {
+    async fn org_overrides(&self, org_id: &OrgId) -> ServiceResult<OrgOverrides> {
         let rows = self
             .store
-            .load_sections(&Owner::Org(org_id.to_owned()))
+            .load_sections(&Owner::Org(org_id.clone()))
             .await?;
         let mut overrides = OrgOverrides::default();
         for row in rows {
@@ -168,6 +168,7 @@ impl Service {
         if let Some(policy) = cached {
             return Ok(policy);
         }
+        let org_id = &OrgId::parse(org_id, "org").map_err(|_| ServiceError::NotFound)?;
         let instance = self.instance_policy().await?;
         let overrides = self.org_overrides(org_id).await?;
         let policy = Arc::new(resolve(&instance, &overrides));
@@ -206,22 +207,24 @@ impl Service {
         Ok(())
     }
 
-    /// Fails with `NotFound` unless the organization exists. Organizations are never deleted,
-    /// so one that was seen once is remembered.
-    pub(crate) async fn require_org(&self, org_id: &str) -> ServiceResult<()> {
+    /// The organization `org_id` names (as a request wrote it), or `NotFound` unless it exists:
+    /// an id no organization can have is `NotFound` too. Organizations are never deleted, so
+    /// one that was seen once is remembered.
+    pub(crate) async fn require_org(&self, org_id: &str) -> ServiceResult<OrgId> {
+        let org_id = OrgId::parse(org_id, "org").map_err(|_| ServiceError::NotFound)?;
         if self
             .known_orgs
             .read()
-            .is_ok_and(|known| known.contains(org_id))
+            .is_ok_and(|known| known.contains(org_id.as_str()))
         {
-            return Ok(());
+            return Ok(org_id);
         }
-        match self.store.get_org(org_id).await? {
+        match self.store.get_org(&org_id).await? {
             Some(_) => {
                 if let Ok(mut known) = self.known_orgs.write() {
-                    known.insert(org_id.to_owned());
+                    known.insert(org_id.to_string());
                 }
-                Ok(())
+                Ok(org_id)
             }
             None => Err(ServiceError::NotFound),
         }

@@ -13,7 +13,7 @@
 
 use portcullis_engine::counter::CounterState;
 use portcullis_engine::password_age::{expires_at, warn_from};
-use portcullis_model::{EffectivePolicy, Timestamp};
+use portcullis_model::{EffectivePolicy, OrgId, Timestamp};
 use portcullis_store::{DueCounter, Page};
 use serde::Serialize;
 
@@ -109,7 +109,7 @@ impl Service {
             }
             match orgs.last() {
                 Some(last) if orgs.len() == page.limit as usize => {
-                    page.after = Some(last.id.clone())
+                    page.after = Some(last.id.to_string())
                 }
                 _ => break,
             }
@@ -143,7 +143,7 @@ impl Service {
     async fn sweep_org(
         &self,
         ctx: &Context,
-        org_id: &str,
+        org_id: &OrgId,
         report: &mut SweepReport,
     ) -> ServiceResult<()> {
         let policy = self.effective_policy(org_id).await?;
@@ -238,7 +238,7 @@ impl Service {
     async fn queue_expiry_reminders(
         &self,
         ctx: &Context,
-        org_id: &str,
+        org_id: &OrgId,
         policy: &EffectivePolicy,
         report: &mut SweepReport,
     ) -> ServiceResult<()> {

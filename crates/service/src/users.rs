@@ -9,7 +9,7 @@ use portcullis_engine::counter::CounterState;
 use portcullis_engine::lockout::normalize_login;
 use portcullis_engine::password_age::check_min_age;
 use portcullis_engine::password_check::{AccountContext, check_password, check_rules};
-use portcullis_model::{PasswordPolicy, Timestamp, Violation, Violations, codes};
+use portcullis_model::{OrgId, PasswordPolicy, Timestamp, Violation, Violations, codes};
 use portcullis_store::{Page, PasswordUpdate, Role, User, UserProfile};
 use serde::{Deserialize, Serialize};
 
@@ -67,7 +67,7 @@ impl From<User> for UserView {
     fn from(u: User) -> UserView {
         UserView {
             id: u.id,
-            org_id: u.org_id,
+            org_id: u.org_id.to_string(),
             login: u.login,
             email: u.email,
             display_name: u.display_name,
@@ -201,7 +201,7 @@ pub(crate) fn finish(found: Vec<Violation>) -> ServiceResult<()> {
 }
 
 impl Service {
-    pub(crate) async fn user_in(&self, org_id: &str, id: &str) -> ServiceResult<User> {
+    pub(crate) async fn user_in(&self, org_id: &OrgId, id: &str) -> ServiceResult<User> {
         self.store
             .get_user(org_id, id)
             .await?
@@ -273,7 +273,8 @@ impl Service {
         org_id: &str,
         request: NewUser,
     ) -> ServiceResult<UserView> {
-        caller.allow(org_id, Action::Manage)?;
+        let grant = caller.allow(org_id, Action::Manage)?;
+        let org_id = &grant.org_id;
         Ok(self
             .add_user(ctx, org_id, request, Origin::Admin)
             .await?
@@ -289,7 +290,7 @@ impl Service {
         request: NewUser,
         origin: Origin,
     ) -> ServiceResult<User> {
-        self.require_org(org_id).await?;
+        let org_id = &self.require_org(org_id).await?;
         let mut found = Vec::new();
         let login = request.login.trim().to_owned();
         if login.is_empty() {
@@ -390,8 +391,8 @@ impl Service {
         org_id: &str,
         id: &str,
     ) -> ServiceResult<UserView> {
-        self.allow_user(caller, org_id, id, Action::Read)?;
-        Ok(self.user_in(org_id, id).await?.into())
+        let org_id = self.allow_user(caller, org_id, id, Action::Read)?;
+        Ok(self.user_in(&org_id, id).await?.into())
     }
 
     /// Users of an organization.
@@ -401,8 +402,9 @@ impl Service {
         org_id: &str,
         page: &Page,
     ) -> ServiceResult<Vec<UserView>> {
-        caller.allow(org_id, Action::Read)?;
-        self.require_org(org_id).await?;
+        let grant = caller.allow(org_id, Action::Read)?;
+        let org_id = &grant.org_id;
+        let org_id = &self.require_org(org_id).await?;
         let users = self.store.list_users(org_id, page).await?;
         Ok(users.into_iter().map(UserView::from).collect())
     }
@@ -414,12 +416,12 @@ impl Service {
         org_id: &str,
         id: &str,
         action: Action,
-    ) -> ServiceResult<()> {
+    ) -> ServiceResult<OrgId> {
         match caller.allow(org_id, action) {
-            Ok(_) => Ok(()),
-            Err(ServiceError::Forbidden(_)) if caller.user_id.as_deref() == Some(id) => {
-                caller.allow(org_id, Action::SelfService).map(|_| ())
-            }
+            Ok(grant) => Ok(grant.org_id),
+            Err(ServiceError::Forbidden(_)) if caller.user_id.as_deref() == Some(id) => caller
+                .allow(org_id, Action::SelfService)
+                .map(|grant| grant.org_id),
             Err(e) => Err(e),
         }
     }
@@ -433,7 +435,8 @@ impl Service {
         id: &str,
         patch: UserPatch,
     ) -> ServiceResult<UserView> {
-        caller.allow(org_id, Action::Manage)?;
+        let grant = caller.allow(org_id, Action::Manage)?;
+        let org_id = &grant.org_id;
         let user = self.user_in(org_id, id).await?;
         let mut found = Vec::new();
         let pick = |field: Option<Option<String>>, current: Option<String>| match field {
@@ -477,7 +480,8 @@ impl Service {
         org_id: &str,
         id: &str,
     ) -> ServiceResult<()> {
-        caller.allow(org_id, Action::Manage)?;
+        let grant = caller.allow(org_id, Action::Manage)?;
+        let org_id = &grant.org_id;
         let event = DomainEvent::UserDeleted(UserDeleted {
             user_id: id.to_owned(),
             by: None,
@@ -502,7 +506,8 @@ impl Service {
         password: &str,
         change_required: bool,
     ) -> ServiceResult<()> {
-        caller.allow(org_id, Action::Manage)?;
+        let grant = caller.allow(org_id, Action::Manage)?;
+        let org_id = &grant.org_id;
         let user = self.user_in(org_id, id).await?;
         let policy = self.effective_policy(org_id).await?;
         let rules = policy
@@ -548,7 +553,8 @@ impl Service {
         org_id: &str,
         id: &str,
     ) -> ServiceResult<bool> {
-        caller.allow(org_id, Action::Manage)?;
+        let grant = caller.allow(org_id, Action::Manage)?;
+        let org_id = &grant.org_id;
         let user = self.user_in(org_id, id).await?;
         self.unlock_login(ctx, org_id, &user.login).await
     }
@@ -560,7 +566,8 @@ impl Service {
         org_id: &str,
         id: &str,
     ) -> ServiceResult<LockView> {
-        caller.allow(org_id, Action::Read)?;
+        let grant = caller.allow(org_id, Action::Read)?;
+        let org_id = &grant.org_id;
         let user = self.user_in(org_id, id).await?;
         let states = self.lock_states(org_id, &user.login).await?;
         let now = self.now();
@@ -600,7 +607,7 @@ impl Service {
         ip: std::net::IpAddr,
     ) -> ServiceResult<crate::login_answers::LoginAnswer> {
         let (Some(org_id), Some(user_id), Some(_)) = (
-            caller.org_id.as_deref(),
+            caller.org_id.as_ref(),
             caller.user_id.as_deref(),
             caller.session_id.as_deref(),
         ) else {

@@ -14,6 +14,7 @@ mod support;
 use std::sync::Arc;
 
 use portcullis_engine::hashing::{HashParams, Hasher};
+use portcullis_model::OrgId;
 use portcullis_model::SectionKind;
 use portcullis_service::{ManualClock, Service};
 use portcullis_store::prelude::*;
@@ -28,6 +29,11 @@ fn service(store: Arc<SqlStore>) -> Service {
     Service::new(store, Arc::new(ManualClock::new(T0)), Arc::new(hasher), 1)
 }
 
+/// An organization id of the tests.
+fn oid(id: &str) -> OrgId {
+    OrgId::parse(id, "org").unwrap()
+}
+
 /// A fresh store in memory.
 async fn memory_store() -> SqlStore {
     portcullis_store_sqlite::open("sqlite::memory:", 1)
@@ -37,7 +43,7 @@ async fn memory_store() -> SqlStore {
 
 fn draft(kind: &str) -> EventDraft {
     EventDraft {
-        org_id: Some("acme".into()),
+        org_id: Some(oid("acme")),
         kind: kind.into(),
         actor: "test".into(),
         request_id: None,
@@ -53,7 +59,7 @@ fn draft(kind: &str) -> EventDraft {
 async fn another_replicas_policy_change_is_seen_after_the_version_check() {
     let store = Arc::new(memory_store().await);
     let org = Org {
-        id: "acme".into(),
+        id: oid("acme"),
         name: "Acme".into(),
         created_at: T0,
     };
@@ -64,7 +70,7 @@ async fn another_replicas_policy_change_is_seen_after_the_version_check() {
     assert_eq!(before.lockout.value.max_password_attempts, 10);
 
     // "Replica B" writes the lockout section.
-    let owner = Owner::Org("acme".into());
+    let owner = Owner::Org(oid("acme"));
     store
         .write_section(
             &owner,
@@ -90,7 +96,7 @@ async fn another_replicas_policy_change_is_seen_after_the_version_check() {
 
     // A reset by "replica B" too.
     store
-        .delete_section("acme", "lockout", draft("policy.lockout.reset"))
+        .delete_section(&oid("acme"), "lockout", draft("policy.lockout.reset"))
         .await
         .unwrap();
     here.refresh_policies().await.unwrap();
@@ -140,7 +146,7 @@ async fn an_unreadable_section_does_not_take_its_organization_down() {
     let store = Arc::new(memory_store().await);
     for id in ["a-broken", "b-fine"] {
         let org = Org {
-            id: id.into(),
+            id: oid(id),
             name: id.into(),
             created_at: T0,
         };
@@ -149,7 +155,7 @@ async fn an_unreadable_section_does_not_take_its_organization_down() {
     // A section that no longer validates (as after a careless manual edit).
     store
         .write_section(
-            &Owner::Org("a-broken".into()),
+            &Owner::Org(oid("a-broken")),
             "lockout",
             &json!({"max_password_attempts": 0}),
             None,
@@ -160,7 +166,7 @@ async fn an_unreadable_section_does_not_take_its_organization_down() {
     let session = portcullis_store::Session {
         id: "s1".into(),
         token_hash: "h1".into(),
-        org_id: "b-fine".into(),
+        org_id: oid("b-fine"),
         user_id: "u1".into(),
         created_at: T0 - time::Duration::days(400),
         last_used_at: T0 - time::Duration::days(400),
@@ -171,7 +177,7 @@ async fn an_unreadable_section_does_not_take_its_organization_down() {
     // And one that is not JSON the reader accepts (as the SQL stores hand it over).
     store
         .write_section(
-            &Owner::Org("a-broken".into()),
+            &Owner::Org(oid("a-broken")),
             "features",
             &serde_json::Value::Null,
             None,
@@ -199,7 +205,7 @@ async fn an_unreadable_section_does_not_take_its_organization_down() {
 async fn a_key_with_a_sealed_secret_never_authenticates_as_a_bearer() {
     let store = Arc::new(memory_store().await);
     let org = Org {
-        id: "acme".into(),
+        id: oid("acme"),
         name: "Acme".into(),
         created_at: T0,
     };
@@ -209,7 +215,7 @@ async fn a_key_with_a_sealed_secret_never_authenticates_as_a_bearer() {
     let key = |id: &str, sealed: Option<&str>| portcullis_store::ApiKey {
         id: id.into(),
         token_hash: portcullis_service::token_hash(&format!("{token}-{id}")),
-        org_id: Some("acme".into()),
+        org_id: Some(oid("acme")),
         user_id: None,
         name: id.into(),
         roles: vec![portcullis_store::Role::OrgAdmin],

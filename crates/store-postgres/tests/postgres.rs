@@ -25,6 +25,7 @@ use portcullis_engine::counter::CounterState;
 use portcullis_store::prelude::*;
 use portcullis_store::sql::SqlStore;
 use portcullis_store::{Org, Owner, Store, StoreError};
+use portcullis_store_tests::support::oid;
 use serde_json::json;
 
 use portcullis_store_postgres::testing::TestDatabase as TestDb;
@@ -72,12 +73,12 @@ async fn migrations_apply_twice_and_connect_does_not_migrate() {
         .unwrap();
     // Not migrated yet: the tables do not exist.
     assert!(matches!(
-        store.get_org("acme").await,
+        store.get_org(&oid("acme")).await,
         Err(StoreError::Internal(_))
     ));
     store.migrate().await.unwrap();
     store.migrate().await.unwrap();
-    assert_eq!(store.get_org("acme").await, Ok(None));
+    assert_eq!(store.get_org(&oid("acme")).await, Ok(None));
     assert_eq!(store.policy_version().await, Ok(0));
     store.close().await;
 
@@ -156,7 +157,7 @@ fn migration_files_mirror_the_sqlite_adapter() {
 async fn data_survives_reopening_the_database() {
     let db = TestDb::create().await;
     let org = Org {
-        id: "acme".to_owned(),
+        id: oid("acme"),
         name: "Acme".to_owned(),
         created_at: T0,
     };
@@ -174,7 +175,7 @@ async fn data_survives_reopening_the_database() {
             .unwrap();
         store
             .write_section(
-                &Owner::Org("acme".to_owned()),
+                &Owner::Org(oid("acme")),
                 "lockout",
                 &json!({"max": 3}),
                 Some(0),
@@ -183,7 +184,7 @@ async fn data_survives_reopening_the_database() {
             .await
             .unwrap();
         store
-            .update_counter("acme", "alice", &mut |s: &mut CounterState| {
+            .update_counter(&oid("acme"), "alice", &mut |s: &mut CounterState| {
                 let _ = s.record_failure(&lim, at(3));
                 Vec::new().into()
             })
@@ -192,21 +193,25 @@ async fn data_survives_reopening_the_database() {
         store.close().await;
     }
     let store = portcullis_store_postgres::open(db.url(), 2).await.unwrap();
-    assert_eq!(store.get_org("acme").await.unwrap(), Some(org));
-    assert_eq!(store.get_user("acme", "u1").await.unwrap(), Some(alice));
-    let sections = store
-        .load_sections(&Owner::Org("acme".to_owned()))
-        .await
-        .unwrap();
+    assert_eq!(store.get_org(&oid("acme")).await.unwrap(), Some(org));
+    assert_eq!(
+        store.get_user(&oid("acme"), "u1").await.unwrap(),
+        Some(alice)
+    );
+    let sections = store.load_sections(&Owner::Org(oid("acme"))).await.unwrap();
     assert_eq!(sections.len(), 1);
     assert_eq!(sections[0].sequence, 3);
     assert_eq!(sections[0].value, json!({"max": 3}));
     assert_eq!(store.policy_version().await, Ok(1));
     assert_eq!(
-        store.get_counter("acme", "alice").await.unwrap().failures,
+        store
+            .get_counter(&oid("acme"), "alice")
+            .await
+            .unwrap()
+            .failures,
         1
     );
-    let events = store.list_events(Some("acme"), 0, 10).await.unwrap();
+    let events = store.list_events(Some(&oid("acme")), 0, 10).await.unwrap();
     assert_eq!(
         events.iter().map(|e| e.sequence).collect::<Vec<_>>(),
         vec![2, 3]
@@ -232,7 +237,7 @@ async fn concurrent_counter_updates_serialize_exactly() {
         let store = Arc::clone(&store);
         tasks.push(tokio::spawn(async move {
             store
-                .update_counter("acme", "203.0.113.7", &mut |s: &mut CounterState| {
+                .update_counter(&oid("acme"), "203.0.113.7", &mut |s: &mut CounterState| {
                     let _ = s.record_failure(&lim, at(i64::from(i)));
                     vec![event(Some("acme"), "ip.failure", i64::from(i))].into()
                 })
@@ -248,13 +253,13 @@ async fn concurrent_counter_updates_serialize_exactly() {
     assert_eq!(seen, (1..=TASKS).collect::<Vec<_>>());
     assert_eq!(
         store
-            .get_counter("acme", "203.0.113.7")
+            .get_counter(&oid("acme"), "203.0.113.7")
             .await
             .unwrap()
             .failures,
         TASKS
     );
-    let events = store.list_events(Some("acme"), 0, 500).await.unwrap();
+    let events = store.list_events(Some(&oid("acme")), 0, 500).await.unwrap();
     assert_eq!(events.len(), TASKS as usize);
     assert!(events.windows(2).all(|w| w[0].sequence < w[1].sequence));
     // The failures were recorded in sequence order: the n-th event is the n-th transition.
@@ -275,7 +280,7 @@ async fn counters_deleted_and_recreated_concurrently_stay_exact() {
         tasks.push(tokio::spawn(async move {
             let mut failures_before = None;
             let state = store
-                .update_counter("acme", "k", &mut |s: &mut CounterState| {
+                .update_counter(&oid("acme"), "k", &mut |s: &mut CounterState| {
                     failures_before = Some(s.failures);
                     if i % 2 == 0 {
                         let _ = s.record_failure(&lim, at(i64::from(i)));
@@ -299,7 +304,7 @@ async fn counters_deleted_and_recreated_concurrently_stay_exact() {
     }
     // A transition that leaves a fresh counter at the default commits no row.
     store
-        .update_counter("acme", "fresh", &mut |_: &mut CounterState| {
+        .update_counter(&oid("acme"), "fresh", &mut |_: &mut CounterState| {
             vec![event(Some("acme"), "noop", 1)].into()
         })
         .await
@@ -310,7 +315,11 @@ async fn counters_deleted_and_recreated_concurrently_stay_exact() {
         .unwrap();
     assert_eq!(rows.0, 0);
     assert_eq!(
-        store.list_events(Some("acme"), 0, 10).await.unwrap().len(),
+        store
+            .list_events(Some(&oid("acme")), 0, 10)
+            .await
+            .unwrap()
+            .len(),
         1
     );
     store.close().await;
@@ -358,10 +367,14 @@ async fn a_reader_following_the_log_never_misses_an_event() {
                         .unwrap();
                 } else {
                     store
-                        .update_counter("", &format!("w{w}-{n}"), &mut |s: &mut CounterState| {
-                            let _ = s.record_failure(&limits(), at(n));
-                            vec![event(None, "c", n)].into()
-                        })
+                        .update_counter(
+                            &oid("writers"),
+                            &format!("w{w}-{n}"),
+                            &mut |s: &mut CounterState| {
+                                let _ = s.record_failure(&limits(), at(n));
+                                vec![event(None, "c", n)].into()
+                            },
+                        )
                         .await
                         .unwrap();
                 }

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use portcullis_engine::counter::CounterState;
 use portcullis_store::prelude::*;
 use portcullis_store::{Org, Owner, Store, StoreError};
+use portcullis_store_tests::support::oid;
 use serde_json::json;
 
 /// A database file that is deleted when dropped.
@@ -80,10 +81,10 @@ async fn migrations_apply_twice_and_connect_does_not_migrate() {
         "connect creates the file"
     );
     // Not migrated yet: the tables do not exist.
-    assert!(store.get_org("acme").await.is_err());
+    assert!(store.get_org(&oid("acme")).await.is_err());
     store.migrate().await.unwrap();
     store.migrate().await.unwrap();
-    assert_eq!(store.get_org("acme").await, Ok(None));
+    assert_eq!(store.get_org(&oid("acme")).await, Ok(None));
     store.close().await;
 
     // And once more through `open`, with a URL this time.
@@ -124,7 +125,7 @@ async fn migrations_apply_twice_and_connect_does_not_migrate() {
 async fn data_survives_reopening_the_file() {
     let db = TempDb::new("reopen");
     let org = Org {
-        id: "acme".to_owned(),
+        id: oid("acme"),
         name: "Acme".to_owned(),
         created_at: T0,
     };
@@ -142,7 +143,7 @@ async fn data_survives_reopening_the_file() {
             .unwrap();
         store
             .write_section(
-                &Owner::Org("acme".to_owned()),
+                &Owner::Org(oid("acme")),
                 "lockout",
                 &json!({"max": 3}),
                 Some(0),
@@ -151,7 +152,7 @@ async fn data_survives_reopening_the_file() {
             .await
             .unwrap();
         store
-            .update_counter("acme", "alice", &mut |s: &mut CounterState| {
+            .update_counter(&oid("acme"), "alice", &mut |s: &mut CounterState| {
                 let _ = s.record_failure(&lim, at(3));
                 Vec::new().into()
             })
@@ -160,19 +161,23 @@ async fn data_survives_reopening_the_file() {
         // Dropped without `close`: committed data must still be there.
     }
     let store = portcullis_store_sqlite::open(db.path(), 2).await.unwrap();
-    assert_eq!(store.get_org("acme").await.unwrap(), Some(org));
-    assert_eq!(store.get_user("acme", "u1").await.unwrap(), Some(alice));
-    let sections = store
-        .load_sections(&Owner::Org("acme".to_owned()))
-        .await
-        .unwrap();
+    assert_eq!(store.get_org(&oid("acme")).await.unwrap(), Some(org));
+    assert_eq!(
+        store.get_user(&oid("acme"), "u1").await.unwrap(),
+        Some(alice)
+    );
+    let sections = store.load_sections(&Owner::Org(oid("acme"))).await.unwrap();
     assert_eq!(sections.len(), 1);
     assert_eq!(sections[0].sequence, 3);
     assert_eq!(
-        store.get_counter("acme", "alice").await.unwrap().failures,
+        store
+            .get_counter(&oid("acme"), "alice")
+            .await
+            .unwrap()
+            .failures,
         1
     );
-    let events = store.list_events(Some("acme"), 0, 10).await.unwrap();
+    let events = store.list_events(Some(&oid("acme")), 0, 10).await.unwrap();
     assert_eq!(
         events.iter().map(|e| e.sequence).collect::<Vec<_>>(),
         vec![2, 3]
@@ -197,7 +202,7 @@ async fn concurrent_counter_updates_serialize_exactly() {
         let store = Arc::clone(&store);
         tasks.push(tokio::spawn(async move {
             store
-                .update_counter("acme", "203.0.113.7", &mut |s: &mut CounterState| {
+                .update_counter(&oid("acme"), "203.0.113.7", &mut |s: &mut CounterState| {
                     let _ = s.record_failure(&lim, at(i64::from(i)));
                     vec![event(Some("acme"), "ip.failure", i64::from(i))].into()
                 })
@@ -213,13 +218,13 @@ async fn concurrent_counter_updates_serialize_exactly() {
     assert_eq!(seen, (1..=TASKS).collect::<Vec<_>>());
     assert_eq!(
         store
-            .get_counter("acme", "203.0.113.7")
+            .get_counter(&oid("acme"), "203.0.113.7")
             .await
             .unwrap()
             .failures,
         TASKS
     );
-    let events = store.list_events(Some("acme"), 0, 500).await.unwrap();
+    let events = store.list_events(Some(&oid("acme")), 0, 500).await.unwrap();
     assert_eq!(events.len(), TASKS as usize);
     assert!(events.windows(2).all(|w| w[0].sequence < w[1].sequence));
     store.close().await;
@@ -244,7 +249,7 @@ async fn a_counter_transition_outlasting_the_busy_timeout_is_retried() {
         let (store, calls) = (Arc::clone(&store), Arc::clone(&calls));
         tokio::spawn(async move {
             store
-                .update_counter("acme", "k", &mut |s: &mut CounterState| {
+                .update_counter(&oid("acme"), "k", &mut |s: &mut CounterState| {
                     calls.fetch_add(1, Ordering::SeqCst);
                     let _ = s.record_failure(&limits(), T0);
                     Vec::new().into()

@@ -6,6 +6,7 @@
 //! adapters' own tests.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use crate::support::oid;
 use std::sync::Arc;
 
 use portcullis_engine::counter::{CounterLimits, CounterState};
@@ -28,7 +29,7 @@ pub fn at(seconds: i64) -> Timestamp {
 /// Scenario fixture.
 pub fn event(org: Option<&str>, kind: &str, seconds: i64) -> EventDraft {
     EventDraft {
-        org_id: org.map(str::to_owned),
+        org_id: org.map(crate::support::oid),
         kind: kind.to_owned(),
         actor: "system".to_owned(),
         request_id: Some(format!("req-{seconds}")),
@@ -42,7 +43,7 @@ pub fn event(org: Option<&str>, kind: &str, seconds: i64) -> EventDraft {
 pub fn user(org: &str, id: &str, login: &str) -> User {
     User {
         id: id.to_owned(),
-        org_id: org.to_owned(),
+        org_id: crate::support::oid(org),
         login: login.to_owned(),
         login_key: login.to_lowercase(),
         email: Some(format!("{id}@example.test")),
@@ -67,7 +68,7 @@ pub fn session(id: &str, user_id: &str, seconds: i64) -> Session {
     Session {
         id: id.to_owned(),
         token_hash: format!("session-hash-{id}"),
-        org_id: "acme".to_owned(),
+        org_id: crate::support::oid("acme"),
         user_id: user_id.to_owned(),
         created_at: at(seconds),
         last_used_at: at(seconds),
@@ -81,7 +82,7 @@ pub fn api_key(id: &str, org: Option<&str>, user_id: Option<&str>) -> ApiKey {
     ApiKey {
         id: id.to_owned(),
         token_hash: format!("key-hash-{id}"),
-        org_id: org.map(str::to_owned),
+        org_id: org.map(crate::support::oid),
         user_id: user_id.map(str::to_owned),
         name: format!("key {id}"),
         roles: vec![Role::OrgAdmin],
@@ -144,7 +145,7 @@ pub async fn replay(s: &dyn Store) -> Vec<String> {
             out.push(format!("{} => {:?}", stringify!($call), $call.await))
         };
     }
-    let (inst, acme) = (Owner::Instance, Owner::Org("acme".to_owned()));
+    let (inst, acme) = (Owner::Instance, Owner::Org(oid("acme")));
 
     log!(s.ping());
     // organizations
@@ -153,14 +154,14 @@ pub async fn replay(s: &dyn Store) -> Vec<String> {
         .enumerate()
     {
         let org = Org {
-            id: id.to_owned(),
+            id: oid(id),
             name: id.to_uppercase(),
             created_at: at(i as i64),
         };
         log!(s.create_org(&org, ev("", i as i64)));
     }
-    log!(s.get_org("acme"));
-    log!(s.get_org("nope"));
+    log!(s.get_org(&oid("acme")));
+    log!(s.get_org(&oid("nope")));
     log!(s.list_orgs(&page(None, 2)));
     log!(s.list_orgs(&page(Some("acme"), 10)));
     log!(s.list_orgs(&page(None, 0)));
@@ -186,9 +187,9 @@ pub async fn replay(s: &dyn Store) -> Vec<String> {
     log!(s.write_section(&acme, "brute_force", &json!([1, "a"]), None, ev("acme", 15)));
     log!(s.load_sections(&inst));
     log!(s.load_sections(&acme));
-    log!(s.delete_section("acme", "brute_force", ev("acme", 16)));
-    log!(s.delete_section("acme", "brute_force", ev("acme", 17)));
-    log!(s.delete_section("acme", "lockout", ev("acme", 18)));
+    log!(s.delete_section(&oid("acme"), "brute_force", ev("acme", 16)));
+    log!(s.delete_section(&oid("acme"), "brute_force", ev("acme", 17)));
+    log!(s.delete_section(&oid("acme"), "lockout", ev("acme", 18)));
     log!(s.load_sections(&acme));
 
     // users
@@ -203,12 +204,12 @@ pub async fn replay(s: &dyn Store) -> Vec<String> {
     for (org, id, login) in users {
         log!(s.create_user(&user(org, id, login), ev(org, 20)));
     }
-    log!(s.get_user("acme", "u1"));
-    log!(s.get_user("globex", "u1"));
-    log!(s.find_user_by_login("acme", "alice"));
-    log!(s.find_user_by_login("initech", "alice"));
-    log!(s.list_users("acme", &page(Some("u1"), 1)));
-    log!(s.list_users("acme", &page(None, 100)));
+    log!(s.get_user(&oid("acme"), "u1"));
+    log!(s.get_user(&oid("globex"), "u1"));
+    log!(s.find_user_by_login(&oid("acme"), "alice"));
+    log!(s.find_user_by_login(&oid("initech"), "alice"));
+    log!(s.list_users(&oid("acme"), &page(Some("u1"), 1)));
+    log!(s.list_users(&oid("acme"), &page(None, 100)));
     let profile = UserProfile {
         email: None,
         display_name: Some("Alice A.".to_owned()),
@@ -216,8 +217,8 @@ pub async fn replay(s: &dyn Store) -> Vec<String> {
         roles: vec![Role::OrgAdmin],
         disabled: true,
     };
-    log!(s.update_user_profile("acme", "u1", &profile, at(30), ev("acme", 30)));
-    log!(s.update_user_profile("globex", "u1", &profile, at(31), ev("globex", 31)));
+    log!(s.update_user_profile(&oid("acme"), "u1", &profile, at(30), ev("acme", 30)));
+    log!(s.update_user_profile(&oid("globex"), "u1", &profile, at(31), ev("globex", 31)));
 
     // sessions
     for (id, user_id) in [("s2", "u1"), ("s1", "u1"), ("s3", "u1"), ("s4", "u2")] {
@@ -232,8 +233,8 @@ pub async fn replay(s: &dyn Store) -> Vec<String> {
     log!(s.touch_session("missing", at(45)));
     log!(s.find_session("session-hash-s1"));
     log!(s.find_session("nope"));
-    log!(s.list_user_sessions("acme", "u1"));
-    log!(s.list_user_sessions("globex", "u1"));
+    log!(s.list_user_sessions(&oid("acme"), "u1"));
+    log!(s.list_user_sessions(&oid("globex"), "u1"));
     log!(s.delete_session("s3", ev("acme", 51)));
     log!(s.delete_session("s3", ev("acme", 52)));
 
@@ -246,18 +247,25 @@ pub async fn replay(s: &dyn Store) -> Vec<String> {
         expected_hash: None,
     };
     log!(s.set_password(
-        "acme",
+        &oid("acme"),
         "u1",
         &update,
         true,
         Some("s1"),
         vec![ev("acme", 60), ev("", 60)]
     ));
-    log!(s.set_password("globex", "u9", &update, true, None, vec![ev("globex", 60)]));
-    log!(s.get_user("acme", "u1"));
-    log!(s.list_user_sessions("acme", "u1"));
+    log!(s.set_password(
+        &oid("globex"),
+        "u9",
+        &update,
+        true,
+        None,
+        vec![ev("globex", 60)]
+    ));
+    log!(s.get_user(&oid("acme"), "u1"));
+    log!(s.list_user_sessions(&oid("acme"), "u1"));
     (update.hash, update.keep_history, update.set_by_admin) = ("hash-u1-2".to_owned(), 0, true);
-    log!(s.set_password("acme", "u1", &update, false, None, vec![]));
+    log!(s.set_password(&oid("acme"), "u1", &update, false, None, vec![]));
     let login = |verified: &str, rehash: Option<&str>| LoginRecord {
         verified_hash: verified.to_owned(),
         ip: "192.0.2.1".to_owned(),
@@ -278,8 +286,8 @@ pub async fn replay(s: &dyn Store) -> Vec<String> {
         &login("stale", None),
         vec![ev("acme", 72)]
     ));
-    log!(s.get_user("acme", "u1"));
-    log!(s.get_user("acme", "u2"));
+    log!(s.get_user(&oid("acme"), "u1"));
+    log!(s.get_user(&oid("acme"), "u2"));
 
     // API keys
     log!(s.has_instance_key());
@@ -295,52 +303,52 @@ pub async fn replay(s: &dyn Store) -> Vec<String> {
     log!(s.has_instance_key());
     log!(s.find_api_key("key-hash-k2"));
     log!(s.find_api_key("nope"));
-    log!(s.list_api_keys(Some("acme"), &page(None, 10)));
+    log!(s.list_api_keys(Some(&oid("acme")), &page(None, 10)));
     log!(s.list_api_keys(None, &page(None, 10)));
-    log!(s.list_api_keys(Some("acme"), &page(Some("k1"), 10)));
-    log!(s.delete_api_key("globex", "k1", ev("globex", 82)));
-    log!(s.delete_api_key("acme", "k0", ev("acme", 82)));
-    log!(s.delete_api_key("acme", "k1", ev("acme", 83)));
+    log!(s.list_api_keys(Some(&oid("acme")), &page(Some("k1"), 10)));
+    log!(s.delete_api_key(&oid("globex"), "k1", ev("globex", 82)));
+    log!(s.delete_api_key(&oid("acme"), "k0", ev("acme", 82)));
+    log!(s.delete_api_key(&oid("acme"), "k1", ev("acme", 83)));
 
     // deleting a user takes its sessions and keys along
-    log!(s.delete_user("globex", "u2", ev("globex", 90)));
-    log!(s.delete_user("acme", "u2", ev("acme", 90)));
-    log!(s.delete_user("acme", "u2", ev("acme", 91)));
+    log!(s.delete_user(&oid("globex"), "u2", ev("globex", 90)));
+    log!(s.delete_user(&oid("acme"), "u2", ev("acme", 90)));
+    log!(s.delete_user(&oid("acme"), "u2", ev("acme", 91)));
     log!(s.find_session("session-hash-s4"));
     log!(s.find_api_key("key-hash-k2"));
-    log!(s.get_user("acme", "u2"));
+    log!(s.get_user(&oid("acme"), "u2"));
 
     // counters
-    log!(s.get_counter("acme", "alice"));
-    log!(s.update_counter("acme", "alice", &mut failure(100, true)));
-    log!(s.due_counters("acme", at(3700), None));
-    log!(s.update_counter("acme", "alice", &mut failure(101, false)));
-    log!(s.due_counters("acme", at(3700), None));
-    log!(s.due_counters("acme", at(3701), None));
-    log!(s.due_counters("globex", at(3701), None));
+    log!(s.get_counter(&oid("acme"), "alice"));
+    log!(s.update_counter(&oid("acme"), "alice", &mut failure(100, true)));
+    log!(s.due_counters(&oid("acme"), at(3700), None));
+    log!(s.update_counter(&oid("acme"), "alice", &mut failure(101, false)));
+    log!(s.due_counters(&oid("acme"), at(3700), None));
+    log!(s.due_counters(&oid("acme"), at(3701), None));
+    log!(s.due_counters(&oid("globex"), at(3701), None));
     log!(
-        s.update_counter("acme", "alice", &mut |_: &mut CounterState| {
+        s.update_counter(&oid("acme"), "alice", &mut |_: &mut CounterState| {
             CounterChange::default()
         })
     );
-    log!(s.due_counters("acme", at(1_000_000), None));
-    log!(s.get_counter("acme", "alice"));
-    log!(s.get_counter("globex", "alice"));
+    log!(s.due_counters(&oid("acme"), at(1_000_000), None));
+    log!(s.get_counter(&oid("acme"), "alice"));
+    log!(s.get_counter(&oid("globex"), "alice"));
     let mut unlock = |state: &mut CounterState| {
         let _ = state.unlock(&limits(), at(102));
         vec![ev("acme", 102)].into()
     };
-    log!(s.update_counter("acme", "alice", &mut unlock));
-    log!(s.get_counter("acme", "alice"));
+    log!(s.update_counter(&oid("acme"), "alice", &mut unlock));
+    log!(s.get_counter(&oid("acme"), "alice"));
 
     // events
     log!(s.append_events(vec![ev("", 110), ev("initech", 111)]));
     log!(s.append_events(vec![]));
     log!(s.list_events(None, 0, 100));
-    log!(s.list_events(Some("acme"), 0, 3));
-    log!(s.list_events(Some("acme"), 20, 1000));
-    log!(s.list_events(Some("initech"), 0, 10));
-    log!(s.list_events(Some("nobody"), 0, 10));
+    log!(s.list_events(Some(&oid("acme")), 0, 3));
+    log!(s.list_events(Some(&oid("acme")), 20, 1000));
+    log!(s.list_events(Some(&oid("initech")), 0, 10));
+    log!(s.list_events(Some(&oid("nobody")), 0, 10));
     out
 }
 

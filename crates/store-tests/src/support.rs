@@ -5,7 +5,7 @@
 //! timestamps, so a database adapter reads back exactly what was written.
 
 use portcullis_engine::counter::CounterEvent;
-use portcullis_model::Timestamp;
+use portcullis_model::{OrgId, Timestamp};
 use portcullis_store::{
     ApiKey, Event, EventDraft, MAX_PAGE, Org, Owner, Page, Role, SectionRow, Session, Store, User,
 };
@@ -16,6 +16,11 @@ use time::macros::datetime;
 /// The instant every case starts from.
 pub const T0: Timestamp = datetime!(2026-11-23 09:00 UTC);
 
+/// An organization id for a test (panics on an invalid one: a test's ids are fixed).
+pub fn oid(id: &str) -> OrgId {
+    OrgId::parse(id, "org_id").expect("a valid organization id")
+}
+
 /// `T0` plus `seconds`.
 pub fn at(seconds: i64) -> Timestamp {
     T0 + Duration::seconds(seconds)
@@ -25,7 +30,7 @@ pub fn at(seconds: i64) -> Timestamp {
 /// that names it.
 pub fn draft(org: Option<&str>, kind: &str, seconds: i64) -> EventDraft {
     EventDraft {
-        org_id: org.map(str::to_owned),
+        org_id: org.map(oid),
         kind: kind.to_owned(),
         actor: "key:k-test".to_owned(),
         request_id: Some(format!("req-{kind}-{seconds}")),
@@ -38,7 +43,7 @@ pub fn draft(org: Option<&str>, kind: &str, seconds: i64) -> EventDraft {
 /// The event draft an owner's section write records (`None` org for the instance).
 pub fn section_draft(owner: &Owner, section: &str, seconds: i64) -> EventDraft {
     draft(
-        owner.org_id(),
+        owner.org_id().map(|org| org.as_str()),
         &format!("policy.{section}.changed"),
         seconds,
     )
@@ -64,7 +69,7 @@ pub fn counter_draft(org: &str, event: CounterEvent, at: Timestamp) -> EventDraf
         }
     };
     EventDraft {
-        org_id: Some(org.to_owned()),
+        org_id: Some(oid(org)),
         kind: kind.to_owned(),
         actor: "system".to_owned(),
         request_id: None,
@@ -77,7 +82,7 @@ pub fn counter_draft(org: &str, event: CounterEvent, at: Timestamp) -> EventDraf
 /// An organization created at `T0`.
 pub fn org(id: &str) -> Org {
     Org {
-        id: id.to_owned(),
+        id: oid(id),
         name: format!("Organization {id}"),
         created_at: T0,
     }
@@ -87,7 +92,7 @@ pub fn org(id: &str) -> Org {
 pub fn user(org: &str, id: &str, login: &str) -> User {
     User {
         id: id.to_owned(),
-        org_id: org.to_owned(),
+        org_id: oid(org),
         login: login.to_owned(),
         login_key: login.trim().to_lowercase(),
         email: Some(format!("{id}@example.test")),
@@ -132,7 +137,7 @@ pub fn session(org: &str, user: &str, id: &str) -> Session {
     Session {
         id: id.to_owned(),
         token_hash: token_hash("session", id),
-        org_id: org.to_owned(),
+        org_id: oid(org),
         user_id: user.to_owned(),
         created_at: at(10),
         last_used_at: at(20),
@@ -146,7 +151,7 @@ pub fn api_key(org: Option<&str>, user: Option<&str>, id: &str) -> ApiKey {
     ApiKey {
         id: id.to_owned(),
         token_hash: token_hash("key", id),
-        org_id: org.map(str::to_owned),
+        org_id: org.map(oid),
         user_id: user.map(str::to_owned),
         name: format!("key {id}"),
         roles: vec![Role::OrgAdmin, Role::OrgAuditor],
@@ -180,7 +185,11 @@ pub async fn events_of(store: &dyn Store, org: Option<&str>) -> Vec<Event> {
     let mut all: Vec<Event> = Vec::new();
     loop {
         let after = all.last().map_or(0, |e| e.sequence);
-        let batch = store.list_events(org, after, MAX_PAGE).await.unwrap();
+        let org = org.map(oid);
+        let batch = store
+            .list_events(org.as_ref(), after, MAX_PAGE)
+            .await
+            .unwrap();
         assert!(
             batch.len() <= MAX_PAGE as usize,
             "more than a page of events"

@@ -26,7 +26,7 @@ pub mod sql;
 
 use async_trait::async_trait;
 use portcullis_engine::counter::CounterState;
-use portcullis_model::Timestamp;
+use portcullis_model::{OrgId, Timestamp};
 
 pub use records::{
     ApiKey, Event, EventDraft, FactorCondition, InstanceKeyDeletion, LoginRecord, MailDraft,
@@ -139,7 +139,7 @@ pub trait OrgStore: Send + Sync {
     async fn create_org(&self, org: &Org, event: EventDraft) -> StoreResult<()>;
 
     /// One organization.
-    async fn get_org(&self, id: &str) -> StoreResult<Option<Org>>;
+    async fn get_org(&self, id: &OrgId) -> StoreResult<Option<Org>>;
 
     /// Organizations ordered by id, after `page.after`.
     async fn list_orgs(&self, page: &Page) -> StoreResult<Vec<Org>>;
@@ -190,7 +190,7 @@ pub trait PolicyStore: Send + Sync {
     /// and answers `true` only when a row was deleted.
     async fn delete_section(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         section: &str,
         event: EventDraft,
     ) -> StoreResult<bool>;
@@ -199,7 +199,7 @@ pub trait PolicyStore: Send + Sync {
     /// wrote it since it was read); answers whether it was deleted.
     async fn delete_section_at(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         section: &str,
         sequence: u64,
         event: EventDraft,
@@ -213,19 +213,23 @@ pub trait UserStore: Send + Sync {
     async fn create_user(&self, user: &User, event: EventDraft) -> StoreResult<()>;
 
     /// One user of one organization.
-    async fn get_user(&self, org_id: &str, id: &str) -> StoreResult<Option<User>>;
+    async fn get_user(&self, org_id: &OrgId, id: &str) -> StoreResult<Option<User>>;
 
     /// The user of an organization with this normalized login name.
-    async fn find_user_by_login(&self, org_id: &str, login_key: &str) -> StoreResult<Option<User>>;
+    async fn find_user_by_login(
+        &self,
+        org_id: &OrgId,
+        login_key: &str,
+    ) -> StoreResult<Option<User>>;
 
     /// Users of an organization ordered by id.
-    async fn list_users(&self, org_id: &str, page: &Page) -> StoreResult<Vec<User>>;
+    async fn list_users(&self, org_id: &OrgId, page: &Page) -> StoreResult<Vec<User>>;
 
     /// Replaces the profile fields; answers the updated user (`NotFound` if none). A profile
     /// that disables the user deletes every session of the user in the same transaction.
     async fn update_user_profile(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         id: &str,
         profile: &UserProfile,
         at: Timestamp,
@@ -237,7 +241,7 @@ pub trait UserStore: Send + Sync {
     /// deleted in the same transaction. `NotFound` if no such user.
     async fn set_password(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         id: &str,
         update: &PasswordUpdate,
         end_sessions: bool,
@@ -251,7 +255,7 @@ pub trait UserStore: Send + Sync {
     /// meanwhile, or a user already verified, answers `NotPending`.
     async fn confirm_email(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         id: &str,
         email: &str,
         at: Timestamp,
@@ -259,23 +263,23 @@ pub trait UserStore: Send + Sync {
     ) -> StoreResult<EmailConfirmation>;
 
     /// Whether a user of the organization verified this address (compared by [`email_key`]).
-    async fn verified_email_taken(&self, org_id: &str, email: &str) -> StoreResult<bool>;
+    async fn verified_email_taken(&self, org_id: &OrgId, email: &str) -> StoreResult<bool>;
 
     /// Deletes a user with its sessions and API keys; answers whether it existed.
-    async fn delete_user(&self, org_id: &str, id: &str, event: EventDraft) -> StoreResult<bool>;
+    async fn delete_user(&self, org_id: &OrgId, id: &str, event: EventDraft) -> StoreResult<bool>;
 }
 
 /// Attempt counters (lockout keys, IP blocks).
 #[async_trait]
 pub trait CounterStore: Send + Sync {
     /// The state of one counter (a fresh default when none is stored). Read-only.
-    async fn get_counter(&self, org_id: &str, key: &str) -> StoreResult<CounterState>;
+    async fn get_counter(&self, org_id: &OrgId, key: &str) -> StoreResult<CounterState>;
 
     /// Applies `update` to one counter atomically (see [`CounterUpdate`]) and records its
     /// events in the same transaction; answers the new state.
     async fn update_counter(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         key: &str,
         update: CounterUpdate<'_>,
     ) -> StoreResult<CounterState>;
@@ -285,7 +289,7 @@ pub trait CounterStore: Send + Sync {
     /// a scan of every counter). A counter with no due time is never listed.
     async fn due_counters(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         now: Timestamp,
         after: Option<&DueCounter>,
     ) -> StoreResult<Vec<DueCounter>>;
@@ -294,7 +298,7 @@ pub trait CounterStore: Send + Sync {
     /// key order, at most [`MAX_PAGE`]; for operations on every counter of a login name.
     async fn counter_keys(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         prefix: &str,
         after: Option<&str>,
     ) -> StoreResult<Vec<String>>;
@@ -331,20 +335,20 @@ pub trait SessionStore: Send + Sync {
     /// its payload.
     async fn end_user_sessions(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         user_id: &str,
         event: EventDraft,
     ) -> StoreResult<u64>;
 
     /// Sessions of one user, ordered by id.
-    async fn list_user_sessions(&self, org_id: &str, user_id: &str) -> StoreResult<Vec<Session>>;
+    async fn list_user_sessions(&self, org_id: &OrgId, user_id: &str) -> StoreResult<Vec<Session>>;
 
     /// Deletes the organization's sessions created at or before `created_before`, or last used
     /// at or before `idle_before` when given (both already past their lifetime); answers how
     /// many. No event: nothing changed but time.
     async fn delete_expired_sessions(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         created_before: Timestamp,
         idle_before: Option<Timestamp>,
     ) -> StoreResult<u64>;
@@ -360,21 +364,26 @@ pub trait ApiKeyStore: Send + Sync {
     async fn find_api_key(&self, token_hash: &str) -> StoreResult<Option<ApiKey>>;
 
     /// Keys of an organization (`None`: instance keys) ordered by id.
-    async fn list_api_keys(&self, org_id: Option<&str>, page: &Page) -> StoreResult<Vec<ApiKey>>;
+    async fn list_api_keys(&self, org_id: Option<&OrgId>, page: &Page) -> StoreResult<Vec<ApiKey>>;
 
     /// Keys of one user of an organization, ordered by id.
     async fn list_user_api_keys(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         user_id: &str,
         page: &Page,
     ) -> StoreResult<Vec<ApiKey>>;
 
     /// One key of an organization.
-    async fn get_api_key(&self, org_id: &str, id: &str) -> StoreResult<Option<ApiKey>>;
+    async fn get_api_key(&self, org_id: &OrgId, id: &str) -> StoreResult<Option<ApiKey>>;
 
     /// Deletes a key of an organization; answers whether it existed.
-    async fn delete_api_key(&self, org_id: &str, id: &str, event: EventDraft) -> StoreResult<bool>;
+    async fn delete_api_key(
+        &self,
+        org_id: &OrgId,
+        id: &str,
+        event: EventDraft,
+    ) -> StoreResult<bool>;
 
     /// Whether any instance-level key exists (bootstrap happens only when none does).
     async fn has_instance_key(&self) -> StoreResult<bool>;
@@ -393,7 +402,7 @@ pub trait ApiKeyStore: Send + Sync {
     /// the policy brings it back.)
     async fn delete_expired_api_keys(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         expired_by: Timestamp,
     ) -> StoreResult<u64>;
 }
@@ -402,7 +411,8 @@ pub trait ApiKeyStore: Send + Sync {
 #[async_trait]
 pub trait MfaStore: Send + Sync {
     /// A user's TOTP factor.
-    async fn get_mfa_factor(&self, org_id: &str, user_id: &str) -> StoreResult<Option<MfaFactor>>;
+    async fn get_mfa_factor(&self, org_id: &OrgId, user_id: &str)
+    -> StoreResult<Option<MfaFactor>>;
 
     /// Creates or replaces a user's factor, with `event`, only when the factor in place meets
     /// `condition`; answers whether it wrote. `NotFound` when the user is not in the
@@ -416,13 +426,13 @@ pub trait MfaStore: Send + Sync {
 
     /// Records `step` as used, atomically, only when the factor is confirmed and its last
     /// used step is older; answers whether it was (a replay or a race answers `false`).
-    async fn use_mfa_step(&self, org_id: &str, user_id: &str, step: u64) -> StoreResult<bool>;
+    async fn use_mfa_step(&self, org_id: &OrgId, user_id: &str, step: u64) -> StoreResult<bool>;
 
     /// Removes one unused recovery code (by hash) of a confirmed factor, atomically, with
     /// `event`; answers whether it was there.
     async fn use_recovery_code(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         user_id: &str,
         code_hash: &str,
         event: EventDraft,
@@ -474,7 +484,7 @@ pub trait MailStore: Send + Sync {
     ) -> StoreResult<bool>;
 
     /// Mails of an organization ordered by id, after `page.after`, newest last.
-    async fn list_outbox(&self, org_id: &str, page: &Page) -> StoreResult<Vec<OutboxMail>>;
+    async fn list_outbox(&self, org_id: &OrgId, page: &Page) -> StoreResult<Vec<OutboxMail>>;
 
     /// Claims at most `limit` mails, neither sent nor given up, due at `now` (oldest first),
     /// atomically: each claimed mail counts one more attempt and is not due again before
@@ -503,7 +513,7 @@ pub trait EventStore: Send + Sync {
     /// Events of an organization (`None`: instance events) with sequence > `after`, oldest first.
     async fn list_events(
         &self,
-        org_id: Option<&str>,
+        org_id: Option<&OrgId>,
         after: u64,
         limit: u32,
     ) -> StoreResult<Vec<Event>>;

@@ -7,7 +7,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use portcullis_model::Timestamp;
+use portcullis_model::{OrgId, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -64,8 +64,8 @@ impl FromStr for Role {
 /// An organization (tenant).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Org {
-    /// `[A-Za-z0-9._-]{1,64}`.
-    pub id: String,
+    /// The organization's id.
+    pub id: OrgId,
     /// Display name.
     pub name: String,
     /// Creation time.
@@ -78,7 +78,7 @@ pub struct User {
     /// Store-wide unique id.
     pub id: String,
     /// Owning organization.
-    pub org_id: String,
+    pub org_id: OrgId,
     /// Login name as given.
     pub login: String,
     /// Normalized login name, unique in the organization.
@@ -165,7 +165,7 @@ pub struct Session {
     /// Hex SHA-256 of the token.
     pub token_hash: String,
     /// Organization of the user.
-    pub org_id: String,
+    pub org_id: OrgId,
     /// The user.
     pub user_id: String,
     /// Creation time.
@@ -245,7 +245,7 @@ impl FactorCondition {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MfaFactor {
     /// Organization.
-    pub org_id: String,
+    pub org_id: OrgId,
     /// The user.
     pub user_id: String,
     /// The TOTP secret, sealed with the instance master key.
@@ -268,7 +268,7 @@ pub struct ApiKey {
     /// Hex SHA-256 of the key.
     pub token_hash: String,
     /// Owning organization; `None` for instance keys.
-    pub org_id: Option<String>,
+    pub org_id: Option<OrgId>,
     /// The user it belongs to; `None` for a service account key.
     pub user_id: Option<String>,
     /// Name given at creation.
@@ -304,12 +304,12 @@ pub enum Owner {
     /// The instance defaults.
     Instance,
     /// An organization's custom copy.
-    Org(String),
+    Org(OrgId),
 }
 
 impl Owner {
     /// The organization id, if any.
-    pub fn org_id(&self) -> Option<&str> {
+    pub fn org_id(&self) -> Option<&OrgId> {
         match self {
             Owner::Instance => None,
             Owner::Org(id) => Some(id),
@@ -349,7 +349,7 @@ pub struct SectionChange {
 #[derive(Clone, Debug, PartialEq)]
 pub struct EventDraft {
     /// Organization it concerns; `None` for instance events.
-    pub org_id: Option<String>,
+    pub org_id: Option<OrgId>,
     /// Type, e.g. `policy.lockout.changed`, `account.locked`.
     pub kind: String,
     /// Who did it (`key:<id>`, `user:<id>`, `system`, `anonymous`).
@@ -395,7 +395,7 @@ pub struct OutboxMail {
     /// Instance-wide, increasing.
     pub id: u64,
     /// Organization it concerns.
-    pub org_id: Option<String>,
+    pub org_id: Option<OrgId>,
     /// Sequence of the event that queued it.
     pub event_sequence: u64,
     /// The queued draft.
@@ -446,7 +446,7 @@ pub struct Event {
     /// Instance-wide, strictly increasing.
     pub sequence: u64,
     /// Organization it concerns.
-    pub org_id: Option<String>,
+    pub org_id: Option<OrgId>,
     /// Type.
     #[serde(rename = "type")]
     pub kind: String,

@@ -55,13 +55,17 @@ async fn caller_of(
     let (caller, ctx) = common::authenticate(state, common::bearer(headers), rid)
         .await
         .map_err(|e| SailPointError::from_service(e, rid))?;
-    let org = caller.org_id.clone().ok_or_else(|| {
-        SailPointError::new(
-            StatusCode::BAD_REQUEST,
-            "password policies belong to an organization: use an organization's credentials",
-            rid,
-        )
-    })?;
+    let org = caller
+        .org_id
+        .as_ref()
+        .map(|org| org.to_string())
+        .ok_or_else(|| {
+            SailPointError::new(
+                StatusCode::BAD_REQUEST,
+                "password policies belong to an organization: use an organization's credentials",
+                rid,
+            )
+        })?;
     Ok((caller, ctx, org))
 }
 

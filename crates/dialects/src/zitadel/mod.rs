@@ -117,7 +117,7 @@ fn org_of(caller: &Caller, headers: &HeaderMap) -> Result<String, ZitadelError> 
     common::header(headers, "x-zitadel-orgid")
         .filter(|org| !org.is_empty())
         .map(str::to_owned)
-        .or_else(|| caller.org_id.clone())
+        .or_else(|| caller.org_id.as_ref().map(|org| org.to_string()))
         .ok_or_else(|| {
             ZitadelError::new(
                 Code::InvalidArgument,

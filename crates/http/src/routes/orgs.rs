@@ -34,7 +34,7 @@ pub async fn list_orgs(
     Paging(page): Paging,
 ) -> ApiResult<Json<OrgList>> {
     let orgs = state.service.list_orgs(&auth.caller, &page).await?;
-    let next_after = next_after(&orgs, page.limit, |o| o.id.clone());
+    let next_after = next_after(&orgs, page.limit, |o| o.id.to_string());
     Ok(Json(OrgList {
         items: orgs.into_iter().map(OrgView::from).collect(),
         next_after,

@@ -165,7 +165,7 @@ pub async fn get_self(State(state): State<AppState>, auth: Auth) -> ApiResult<Js
     let user = state.service.whoami(&auth.caller).await?;
     Ok(Json(SelfView {
         actor: auth.caller.actor,
-        org_id: auth.caller.org_id,
+        org_id: auth.caller.org_id.map(|org| org.to_string()),
         roles: auth.caller.roles,
         password_change_only: auth.caller.password_change_only,
         user: user.map(Into::into),

@@ -16,7 +16,7 @@ pub use payloads::{
     SessionsEnded, TokenIssued, UserChanged, UserCreated, UserDeleted, UserRef,
 };
 
-use portcullis_model::Timestamp;
+use portcullis_model::{OrgId, Timestamp};
 use portcullis_store::EventDraft;
 use serde_json::Value;
 
@@ -162,9 +162,9 @@ impl DomainEvent {
 
     /// The draft the store records: this event, by the context's actor in its request, about
     /// `org_id` (`None`: an instance event), at `at`, with no mail.
-    pub fn draft(self, ctx: &Context, org_id: Option<&str>, at: Timestamp) -> EventDraft {
+    pub fn draft(self, ctx: &Context, org_id: Option<&OrgId>, at: Timestamp) -> EventDraft {
         EventDraft {
-            org_id: org_id.map(str::to_owned),
+            org_id: org_id.cloned(),
             kind: self.type_name(),
             actor: ctx.actor.clone(),
             request_id: ctx.request_id.clone(),

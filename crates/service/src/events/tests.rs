@@ -186,7 +186,7 @@ fn a_draft_carries_the_context_and_no_mail() {
     let draft = DomainEvent::OrgCreated(OrgCreated {
         name: "Acme".into(),
     })
-    .draft(&ctx, Some("acme"), at);
+    .draft(&ctx, Some(&OrgId::parse("acme", "org").unwrap()), at);
     assert_eq!(draft.kind, "org.created");
     assert_eq!(draft.org_id.as_deref(), Some("acme"));
     assert_eq!(draft.actor, "key:key_1");

@@ -2,6 +2,7 @@
 //! its closure leaves and records the events it answers, in the same transaction; concurrent
 //! updates of one counter serialize exactly (no lost update, no over-granted reservation).
 
+use crate::support::oid;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -36,7 +37,10 @@ async fn apply<T: Send>(
         decision = Some(d);
         events.into()
     };
-    let state = store.update_counter(org, key, &mut update).await.unwrap();
+    let state = store
+        .update_counter(&oid(org), key, &mut update)
+        .await
+        .unwrap();
     let decision = decision.expect("update_counter never ran the transition");
     (state, decision)
 }
@@ -52,7 +56,7 @@ pub async fn counter_default_and_persist(store: Arc<dyn Store>) {
     };
     let org = "co";
     assert_eq!(
-        store.get_counter(org, KEY).await.unwrap(),
+        store.get_counter(&oid(org), KEY).await.unwrap(),
         CounterState::default()
     );
 
@@ -76,14 +80,14 @@ pub async fn counter_default_and_persist(store: Arc<dyn Store>) {
             reservations: Vec::new(),
         }
     );
-    assert_eq!(store.get_counter(org, KEY).await.unwrap(), state);
+    assert_eq!(store.get_counter(&oid(org), KEY).await.unwrap(), state);
     // Other keys and other organizations' same key are separate counters.
     assert_eq!(
-        store.get_counter(org, "password|bob|").await.unwrap(),
+        store.get_counter(&oid(org), "password|bob|").await.unwrap(),
         CounterState::default()
     );
     assert_eq!(
-        store.get_counter("co2", KEY).await.unwrap(),
+        store.get_counter(&oid("co2"), KEY).await.unwrap(),
         CounterState::default()
     );
     assert_eq!(
@@ -104,7 +108,7 @@ pub async fn counter_default_and_persist(store: Arc<dyn Store>) {
             expires_at: at(80),
         }]
     );
-    assert_eq!(store.get_counter(org, KEY).await.unwrap(), state);
+    assert_eq!(store.get_counter(&oid(org), KEY).await.unwrap(), state);
 
     apply(&*store, org, KEY, fail(30)).await;
     let (state, locked) = apply(&*store, org, KEY, fail(40)).await;
@@ -125,7 +129,7 @@ pub async fn counter_default_and_persist(store: Arc<dyn Store>) {
             }],
         }
     );
-    assert_eq!(store.get_counter(org, KEY).await.unwrap(), state);
+    assert_eq!(store.get_counter(&oid(org), KEY).await.unwrap(), state);
     let events = events_of(&*store, Some(org)).await;
     assert_eq!(
         kinds(&events),
@@ -144,7 +148,7 @@ pub async fn counter_default_and_persist(store: Arc<dyn Store>) {
     // A transition without events records none, and a no-op keeps the state.
     let (same, ()) = apply(&*store, org, KEY, |_: &mut CounterState| ((), Vec::new())).await;
     assert_eq!(same, state);
-    assert_eq!(store.get_counter(org, KEY).await.unwrap(), state);
+    assert_eq!(store.get_counter(&oid(org), KEY).await.unwrap(), state);
     assert_eq!(events_of(&*store, Some(org)).await.len(), 4);
 
     // Unlock clears the count; the attempt in flight stays.
@@ -164,7 +168,7 @@ pub async fn counter_default_and_persist(store: Arc<dyn Store>) {
             ..CounterState::default()
         }
     );
-    assert_eq!(store.get_counter(org, KEY).await.unwrap(), state);
+    assert_eq!(store.get_counter(&oid(org), KEY).await.unwrap(), state);
 
     // Completing it brings the default back, which reads back as the default.
     let (state, completion) = apply(&*store, org, KEY, |state: &mut CounterState| {
@@ -175,7 +179,7 @@ pub async fn counter_default_and_persist(store: Arc<dyn Store>) {
     assert_eq!(completion, Completion::Succeeded);
     assert_eq!(state, CounterState::default());
     assert_eq!(
-        store.get_counter(org, KEY).await.unwrap(),
+        store.get_counter(&oid(org), KEY).await.unwrap(),
         CounterState::default()
     );
     let events = events_of(&*store, Some(org)).await;
@@ -200,9 +204,12 @@ pub async fn counter_default_and_persist(store: Arc<dyn Store>) {
             until: Some(at(3_670)),
         })
     );
-    assert_eq!(store.get_counter(org, "otp|alice|").await.unwrap(), state);
     assert_eq!(
-        store.get_counter(org, KEY).await.unwrap(),
+        store.get_counter(&oid(org), "otp|alice|").await.unwrap(),
+        state
+    );
+    assert_eq!(
+        store.get_counter(&oid(org), KEY).await.unwrap(),
         CounterState::default()
     );
 }
@@ -243,7 +250,7 @@ pub async fn counter_reserve_is_exact_under_concurrency(store: Arc<dyn Store>) {
         }
     }
     assert_eq!(granted.len(), 5, "granted reservations: {granted:?}");
-    let state = store.get_counter(org, KEY).await.unwrap();
+    let state = store.get_counter(&oid(org), KEY).await.unwrap();
     let reserved: BTreeSet<u64> = state.reservations.iter().map(|r| r.id).collect();
     assert_eq!(
         reserved, granted,
@@ -283,7 +290,7 @@ pub async fn counter_reserve_is_exact_under_concurrency(store: Arc<dyn Store>) {
         since: at(10),
         until: Some(at(910)),
     };
-    let state = store.get_counter(org, KEY).await.unwrap();
+    let state = store.get_counter(&oid(org), KEY).await.unwrap();
     assert_eq!(
         state,
         CounterState {
@@ -311,7 +318,7 @@ pub async fn counter_reserve_is_exact_under_concurrency(store: Arc<dyn Store>) {
     .await;
     assert_eq!(decision, Err(Refusal::Locked(lock)));
     assert_eq!(after, state);
-    assert_eq!(store.get_counter(org, KEY).await.unwrap(), state);
+    assert_eq!(store.get_counter(&oid(org), KEY).await.unwrap(), state);
     assert_eq!(events_of(&*store, Some(org)).await.len(), 1);
 }
 
@@ -369,12 +376,18 @@ pub async fn counter_record_failure_is_exact_under_concurrency(store: Arc<dyn St
         "every update must see the one before it"
     );
 
-    let main = store.get_counter("cr", MAIN).await.unwrap();
+    let main = store.get_counter(&oid("cr"), MAIN).await.unwrap();
     assert_eq!(main.failures, 64);
     assert_eq!(main.lock, None);
     assert!(main.window_started_at.is_some());
-    assert_eq!(store.get_counter("cr", OTHER).await.unwrap().failures, 16);
-    assert_eq!(store.get_counter("cr2", MAIN).await.unwrap().failures, 16);
+    assert_eq!(
+        store.get_counter(&oid("cr"), OTHER).await.unwrap().failures,
+        16
+    );
+    assert_eq!(
+        store.get_counter(&oid("cr2"), MAIN).await.unwrap().failures,
+        16
+    );
     assert!(events_of(&*store, Some("cr")).await.is_empty());
     assert!(events_of(&*store, Some("cr2")).await.is_empty());
 }
@@ -400,26 +413,26 @@ pub async fn counter_due_times_list_what_a_sweep_must_visit(store: Arc<dyn Store
         let due = if i % 2 == 0 { 100 } else { 200 };
         let key = format!("ip|10.0.{}.{}/32", i / 256, i % 256);
         store
-            .update_counter(org, &key, &mut set(1, Some(due)))
+            .update_counter(&oid(org), &key, &mut set(1, Some(due)))
             .await
             .unwrap();
     }
     store
-        .update_counter(org, "password|never|", &mut set(1, None))
+        .update_counter(&oid(org), "password|never|", &mut set(1, None))
         .await
         .unwrap();
     store
-        .update_counter(org, "password|later|", &mut set(1, Some(900)))
+        .update_counter(&oid(org), "password|later|", &mut set(1, Some(900)))
         .await
         .unwrap();
     store
-        .update_counter("other", "password|later|", &mut set(1, Some(5)))
+        .update_counter(&oid("other"), "password|later|", &mut set(1, Some(5)))
         .await
         .unwrap();
 
     assert!(
         store
-            .due_counters(org, at(99), None)
+            .due_counters(&oid(org), at(99), None)
             .await
             .unwrap()
             .is_empty()
@@ -428,7 +441,7 @@ pub async fn counter_due_times_list_what_a_sweep_must_visit(store: Arc<dyn Store
     let mut after = None;
     loop {
         let page = store
-            .due_counters(org, at(899), after.as_ref())
+            .due_counters(&oid(org), at(899), after.as_ref())
             .await
             .unwrap();
         assert!(page.len() <= portcullis_store::MAX_PAGE as usize);
@@ -452,15 +465,15 @@ pub async fn counter_due_times_list_what_a_sweep_must_visit(store: Arc<dyn Store
     // Moving only the due time is stored; back to the default, the counter is gone.
     let first = seen[0].key.clone();
     store
-        .update_counter(org, &first, &mut set(1, Some(1000)))
+        .update_counter(&oid(org), &first, &mut set(1, Some(1000)))
         .await
         .unwrap();
     store
-        .update_counter(org, &seen[1].key, &mut set(0, Some(1)))
+        .update_counter(&oid(org), &seen[1].key, &mut set(0, Some(1)))
         .await
         .unwrap();
     let due: Vec<String> = store
-        .due_counters(org, at(100), None)
+        .due_counters(&oid(org), at(100), None)
         .await
         .unwrap()
         .into_iter()
@@ -476,7 +489,7 @@ pub async fn counter_due_times_list_what_a_sweep_must_visit(store: Arc<dyn Store
         key: "\u{10FFFF}".into(),
     };
     let late = store
-        .due_counters(org, at(1000), Some(&cursor))
+        .due_counters(&oid(org), at(1000), Some(&cursor))
         .await
         .unwrap();
     let late: Vec<(&str, _)> = late.iter().map(|d| (d.key.as_str(), d.due_at)).collect();
@@ -485,7 +498,7 @@ pub async fn counter_due_times_list_what_a_sweep_must_visit(store: Arc<dyn Store
         [("password|later|", at(900)), (first.as_str(), at(1000))]
     );
     assert_eq!(
-        store.get_counter(org, &first).await.unwrap().failures,
+        store.get_counter(&oid(org), &first).await.unwrap().failures,
         1,
         "the state is kept"
     );

@@ -2,6 +2,7 @@
 //! section names, same counter keys; one id a prefix of the other) never see or change each
 //! other's users, sessions, keys, sections, events or counters.
 
+use crate::support::oid;
 use std::sync::Arc;
 
 use portcullis_engine::counter::{CounterLimits, CounterState};
@@ -43,7 +44,7 @@ async fn populate(store: &dyn Store, o: &str, tag: &str) {
         )
         .await
         .unwrap();
-    let owner = Owner::Org(o.to_owned());
+    let owner = Owner::Org(oid(o));
     store
         .write_section(
             &owner,
@@ -62,7 +63,7 @@ pub async fn org_data_never_crosses_organizations(store: Arc<dyn Store>) {
     populate(&*store, A, "a").await;
     populate(&*store, B, "b").await;
     // A's only: one more section, and a counter.
-    let a_owner = Owner::Org(A.to_owned());
+    let a_owner = Owner::Org(oid(A));
     store
         .write_section(
             &a_owner,
@@ -84,34 +85,36 @@ pub async fn org_data_never_crosses_organizations(store: Arc<dyn Store>) {
         CounterChange::default()
     };
     for _ in 0..3 {
-        store.update_counter(A, KEY, &mut fail).await.unwrap();
+        store.update_counter(&oid(A), KEY, &mut fail).await.unwrap();
     }
 
     // Reads through B.
-    assert_eq!(store.get_user(B, "a-alice").await.unwrap(), None);
+    assert_eq!(store.get_user(&oid(B), "a-alice").await.unwrap(), None);
     assert_eq!(
         store
-            .find_user_by_login(B, "alice")
+            .find_user_by_login(&oid(B), "alice")
             .await
             .unwrap()
             .map(|u| u.id),
         Some("b-alice".to_owned())
     );
     assert_eq!(
-        ids(&store.list_users(B, &page(None, 100)).await.unwrap(), |u| {
-            &u.id
-        }),
+        ids(
+            &store.list_users(&oid(B), &page(None, 100)).await.unwrap(),
+            |u| { &u.id }
+        ),
         ["b-alice"]
     );
     assert_eq!(
-        ids(&store.list_users(A, &page(None, 100)).await.unwrap(), |u| {
-            &u.id
-        }),
+        ids(
+            &store.list_users(&oid(A), &page(None, 100)).await.unwrap(),
+            |u| { &u.id }
+        ),
         ["a-alice"]
     );
     assert!(
         store
-            .list_user_sessions(B, "a-alice")
+            .list_user_sessions(&oid(B), "a-alice")
             .await
             .unwrap()
             .is_empty()
@@ -119,7 +122,7 @@ pub async fn org_data_never_crosses_organizations(store: Arc<dyn Store>) {
     assert_eq!(
         ids(
             &store
-                .list_api_keys(Some(B), &page(None, 100))
+                .list_api_keys(Some(&oid(B)), &page(None, 100))
                 .await
                 .unwrap(),
             |k| &k.id
@@ -133,7 +136,7 @@ pub async fn org_data_never_crosses_organizations(store: Arc<dyn Store>) {
             .unwrap()
             .is_empty()
     );
-    let b_sections = sections_of(&*store, &Owner::Org(B.to_owned())).await;
+    let b_sections = sections_of(&*store, &Owner::Org(oid(B))).await;
     assert_eq!(b_sections.len(), 1);
     assert_eq!(b_sections[0].value, json!({ "tag": "b" }));
     assert_eq!(sections_of(&*store, &a_owner).await.len(), 2);
@@ -153,10 +156,10 @@ pub async fn org_data_never_crosses_organizations(store: Arc<dyn Store>) {
         ["org.created", "org.created"]
     );
     assert_eq!(
-        store.get_counter(B, KEY).await.unwrap(),
+        store.get_counter(&oid(B), KEY).await.unwrap(),
         CounterState::default()
     );
-    assert_eq!(store.get_counter(A, KEY).await.unwrap().failures, 3);
+    assert_eq!(store.get_counter(&oid(A), KEY).await.unwrap().failures, 3);
     // Tokens carry their organization.
     let a_session = store
         .find_session(&token_hash("session", "a-s"))
@@ -181,7 +184,13 @@ pub async fn org_data_never_crosses_organizations(store: Arc<dyn Store>) {
     };
     assert_eq!(
         store
-            .update_user_profile(B, "a-alice", &profile, at(10), draft(Some(B), "x", 10))
+            .update_user_profile(
+                &oid(B),
+                "a-alice",
+                &profile,
+                at(10),
+                draft(Some(B), "x", 10)
+            )
             .await
             .unwrap_err(),
         StoreError::NotFound
@@ -196,7 +205,7 @@ pub async fn org_data_never_crosses_organizations(store: Arc<dyn Store>) {
     assert_eq!(
         store
             .set_password(
-                B,
+                &oid(B),
                 "a-alice",
                 &update,
                 true,
@@ -208,14 +217,14 @@ pub async fn org_data_never_crosses_organizations(store: Arc<dyn Store>) {
         StoreError::NotFound
     );
     let alice_hash = store
-        .get_user(A, "a-alice")
+        .get_user(&oid(A), "a-alice")
         .await
         .unwrap()
         .unwrap()
         .password_hash
         .unwrap();
     let b_session = portcullis_store::Session {
-        org_id: B.to_owned(),
+        org_id: oid(B),
         ..session(B, "a-alice", "b-s-x")
     };
     let login = portcullis_store::LoginRecord {
@@ -231,19 +240,19 @@ pub async fn org_data_never_crosses_organizations(store: Arc<dyn Store>) {
     );
     assert!(
         !store
-            .delete_user(B, "a-alice", draft(Some(B), "x", 13))
+            .delete_user(&oid(B), "a-alice", draft(Some(B), "x", 13))
             .await
             .unwrap()
     );
     assert!(
         !store
-            .delete_api_key(B, "a-k", draft(Some(B), "x", 14))
+            .delete_api_key(&oid(B), "a-k", draft(Some(B), "x", 14))
             .await
             .unwrap()
     );
     assert!(
         !store
-            .delete_section(B, "password", draft(Some(B), "x", 15))
+            .delete_section(&oid(B), "password", draft(Some(B), "x", 15))
             .await
             .unwrap()
     );
@@ -251,11 +260,14 @@ pub async fn org_data_never_crosses_organizations(store: Arc<dyn Store>) {
         state.record_failure(&limits, at(16));
         CounterChange::default()
     };
-    store.update_counter(B, KEY, &mut fail_b).await.unwrap();
+    store
+        .update_counter(&oid(B), KEY, &mut fail_b)
+        .await
+        .unwrap();
 
     // A is as it was.
     assert_eq!(
-        store.get_user(A, "a-alice").await.unwrap(),
+        store.get_user(&oid(A), "a-alice").await.unwrap(),
         Some(user(A, "a-alice", "alice"))
     );
     assert_eq!(
@@ -270,8 +282,8 @@ pub async fn org_data_never_crosses_organizations(store: Arc<dyn Store>) {
         Some(a_key)
     );
     assert_eq!(sections_of(&*store, &a_owner).await.len(), 2);
-    assert_eq!(store.get_counter(A, KEY).await.unwrap().failures, 3);
-    assert_eq!(store.get_counter(B, KEY).await.unwrap().failures, 1);
+    assert_eq!(store.get_counter(&oid(A), KEY).await.unwrap().failures, 3);
+    assert_eq!(store.get_counter(&oid(B), KEY).await.unwrap().failures, 1);
     assert_eq!(
         kinds(&events_of(&*store, Some(A)).await),
         [

@@ -1,6 +1,7 @@
 //! Opening a login session conditionally (the verified hash must still be current and the user
 //! enabled), keys of one user, one key by id, and counter keys by prefix.
 
+use crate::support::oid;
 use std::sync::Arc;
 
 use portcullis_engine::counter::CounterState;
@@ -43,7 +44,7 @@ pub async fn login_session_opens_only_for_the_current_hash(store: Arc<dyn Store>
     assert!(!opened);
     assert_eq!(store.find_session(&s0.token_hash).await.unwrap(), None);
     assert_eq!(
-        store.get_user("ls", "u1").await.unwrap().unwrap(),
+        store.get_user(&oid("ls"), "u1").await.unwrap().unwrap(),
         u,
         "user untouched"
     );
@@ -67,7 +68,7 @@ pub async fn login_session_opens_only_for_the_current_hash(store: Arc<dyn Store>
         store.find_session(&s1.token_hash).await.unwrap(),
         Some(s1.clone())
     );
-    let after = store.get_user("ls", "u1").await.unwrap().unwrap();
+    let after = store.get_user(&oid("ls"), "u1").await.unwrap().unwrap();
     assert_eq!(after.last_login_at, Some(s1.created_at));
     assert_eq!(after.last_login_ip.as_deref(), Some("203.0.113.9"));
     assert_eq!(after.password_hash.as_deref(), Some("rehashed"));
@@ -86,7 +87,7 @@ pub async fn login_session_opens_only_for_the_current_hash(store: Arc<dyn Store>
     };
     store
         .update_user_profile(
-            "ls",
+            &oid("ls"),
             "u1",
             &profile,
             at(4),
@@ -131,30 +132,34 @@ pub async fn api_keys_of_a_user_and_by_id(store: Arc<dyn Store>) {
             .unwrap();
     }
     let mine = store
-        .list_user_api_keys("ku", "u1", &page(None, 10))
+        .list_user_api_keys(&oid("ku"), "u1", &page(None, 10))
         .await
         .unwrap();
     assert_eq!(ids(&mine, |k| &k.id), ["k-1", "k-3"]);
     let first = store
-        .list_user_api_keys("ku", "u1", &page(None, 1))
+        .list_user_api_keys(&oid("ku"), "u1", &page(None, 1))
         .await
         .unwrap();
     assert_eq!(ids(&first, |k| &k.id), ["k-1"]);
     let next = store
-        .list_user_api_keys("ku", "u1", &page(Some("k-1"), 1))
+        .list_user_api_keys(&oid("ku"), "u1", &page(Some("k-1"), 1))
         .await
         .unwrap();
     assert_eq!(ids(&next, |k| &k.id), ["k-3"]);
     assert_eq!(
-        store.get_api_key("ku", "k-2").await.unwrap().map(|k| k.id),
+        store
+            .get_api_key(&oid("ku"), "k-2")
+            .await
+            .unwrap()
+            .map(|k| k.id),
         Some("k-2".to_owned())
     );
     assert_eq!(
-        store.get_api_key("kv", "k-2").await.unwrap(),
+        store.get_api_key(&oid("kv"), "k-2").await.unwrap(),
         None,
         "scoped by organization"
     );
-    assert_eq!(store.get_api_key("ku", "nope").await.unwrap(), None);
+    assert_eq!(store.get_api_key(&oid("ku"), "nope").await.unwrap(), None);
 }
 
 /// Counter keys by prefix: only that organization's, only that prefix, in key order.
@@ -168,7 +173,7 @@ pub async fn counter_keys_by_prefix(store: Arc<dyn Store>) {
         ("cq", "password|alice|"),
     ] {
         store
-            .update_counter(o, key, &mut |s: &mut CounterState| {
+            .update_counter(&oid(o), key, &mut |s: &mut CounterState| {
                 s.failures = 1;
                 CounterChange::default()
             })
@@ -176,7 +181,7 @@ pub async fn counter_keys_by_prefix(store: Arc<dyn Store>) {
             .unwrap();
     }
     let keys = store
-        .counter_keys("cp", "password|alice|", None)
+        .counter_keys(&oid("cp"), "password|alice|", None)
         .await
         .unwrap();
     assert_eq!(
@@ -189,13 +194,16 @@ pub async fn counter_keys_by_prefix(store: Arc<dyn Store>) {
     );
     assert!(
         store
-            .counter_keys("cp", "password|bob|", None)
+            .counter_keys(&oid("cp"), "password|bob|", None)
             .await
             .unwrap()
             .is_empty()
     );
     assert_eq!(
-        store.counter_keys("cq", "password|", None).await.unwrap(),
+        store
+            .counter_keys(&oid("cq"), "password|", None)
+            .await
+            .unwrap(),
         ["password|alice|"]
     );
 }
@@ -218,20 +226,24 @@ pub async fn expired_sessions_are_deleted(store: Arc<dyn Store>) {
     }
     // Absolute: created at or before 50; idle: last used at or before 200.
     let gone = store
-        .delete_expired_sessions("xs", at(50), Some(at(200)))
+        .delete_expired_sessions(&oid("xs"), at(50), Some(at(200)))
         .await
         .unwrap();
     assert_eq!(gone, 2);
-    let left = store.list_user_sessions("xs", "u1").await.unwrap();
+    let left = store.list_user_sessions(&oid("xs"), "u1").await.unwrap();
     assert_eq!(ids(&left, |s| &s.id), ["live"]);
     assert_eq!(
-        store.list_user_sessions("xt", "u1").await.unwrap().len(),
+        store
+            .list_user_sessions(&oid("xt"), "u1")
+            .await
+            .unwrap()
+            .len(),
         1,
         "other org untouched"
     );
     assert_eq!(
         store
-            .delete_expired_sessions("xs", at(50), None)
+            .delete_expired_sessions(&oid("xs"), at(50), None)
             .await
             .unwrap(),
         0

@@ -4,6 +4,7 @@
 //! reminder queued once stays one; a conditional password write and an email confirmation
 //! happen once; a verified address belongs to one user of an organization.
 
+use crate::support::oid;
 use std::sync::Arc;
 
 use portcullis_store::{
@@ -41,7 +42,10 @@ pub async fn mail_is_queued_with_its_event(store: Arc<dyn Store>) {
     store.append_events(vec![other]).await.unwrap();
 
     let events = events_of(&*store, Some("oa")).await;
-    let mails = store.list_outbox("oa", &page(None, 10)).await.unwrap();
+    let mails = store
+        .list_outbox(&oid("oa"), &page(None, 10))
+        .await
+        .unwrap();
     assert_eq!(mails.len(), 2, "{mails:?}");
     assert_eq!(mails[0].event_sequence, events[0].sequence);
     assert_eq!(mails[1].event_sequence, events[2].sequence);
@@ -56,17 +60,20 @@ pub async fn mail_is_queued_with_its_event(store: Arc<dyn Store>) {
     assert_eq!(mails[0].next_attempt_at, at(5), "due at once");
 
     let next = store
-        .list_outbox("oa", &page(Some(&mails[0].id.to_string()), 10))
+        .list_outbox(&oid("oa"), &page(Some(&mails[0].id.to_string()), 10))
         .await
         .unwrap();
     assert_eq!(next.len(), 1);
     assert_eq!(next[0].id, mails[1].id);
-    let theirs = store.list_outbox("ob", &page(None, 10)).await.unwrap();
+    let theirs = store
+        .list_outbox(&oid("ob"), &page(None, 10))
+        .await
+        .unwrap();
     assert_eq!(theirs.len(), 1);
     assert_eq!(theirs[0].draft.recipient, "bob@example.test");
     assert!(
         store
-            .list_outbox("oc", &page(None, 10))
+            .list_outbox(&oid("oc"), &page(None, 10))
             .await
             .unwrap()
             .is_empty()
@@ -75,7 +82,7 @@ pub async fn mail_is_queued_with_its_event(store: Arc<dyn Store>) {
 
 /// A write that fails leaves neither its event nor its mail.
 pub async fn failed_write_queues_no_mail(store: Arc<dyn Store>) {
-    let owner = Owner::Org("oa".to_owned());
+    let owner = Owner::Org(oid("oa"));
     let mut event = section_draft(&owner, "lockout", 1);
     event.mail = Some(mail("policy_changed", "admin@example.test", None));
     let err = store
@@ -93,7 +100,7 @@ pub async fn failed_write_queues_no_mail(store: Arc<dyn Store>) {
     assert_eq!(err, StoreError::VersionMismatch);
     assert!(
         store
-            .list_outbox("oa", &page(None, 10))
+            .list_outbox(&oid("oa"), &page(None, 10))
             .await
             .unwrap()
             .is_empty()
@@ -161,7 +168,10 @@ pub async fn claimed_mail_is_sent_once(store: Arc<dyn Store>) {
     assert_eq!(after_lease.len(), 1);
     assert_eq!(after_lease[0].id, third[0].id);
 
-    let listed = store.list_outbox("oa", &page(None, 10)).await.unwrap();
+    let listed = store
+        .list_outbox(&oid("oa"), &page(None, 10))
+        .await
+        .unwrap();
     assert_eq!(listed[0].sent_at, Some(at(3)));
     assert_eq!(listed[0].last_error, None);
     assert!(
@@ -184,7 +194,7 @@ pub async fn claimed_mail_is_sent_once(store: Arc<dyn Store>) {
         )
         .await
         .unwrap();
-    let listed = store.list_outbox("oa", &page(None, 1)).await.unwrap();
+    let listed = store.list_outbox(&oid("oa"), &page(None, 1)).await.unwrap();
     assert_eq!(
         (listed[0].sent_at, listed[0].last_error.as_deref()),
         (Some(at(3)), None)
@@ -198,7 +208,10 @@ pub async fn claimed_mail_is_sent_once(store: Arc<dyn Store>) {
     };
     store.finish_mail(third[0].id, 2, &stale).await.unwrap();
     let third_now = |store: Arc<dyn Store>| async move {
-        let all = store.list_outbox("oa", &page(None, 10)).await.unwrap();
+        let all = store
+            .list_outbox(&oid("oa"), &page(None, 10))
+            .await
+            .unwrap();
         all.into_iter()
             .find(|m| m.draft.recipient == "u2@example.test")
             .unwrap()
@@ -272,7 +285,7 @@ pub async fn concurrent_reminders_queue_one(store: Arc<dyn Store>) {
     assert_eq!(events_of(&*store, Some("oa")).await.len(), 1);
     assert_eq!(
         store
-            .list_outbox("oa", &page(None, 10))
+            .list_outbox(&oid("oa"), &page(None, 10))
             .await
             .unwrap()
             .len(),
@@ -295,7 +308,7 @@ pub async fn reminder_is_queued_once(store: Arc<dyn Store>) {
     assert_eq!(events_of(&*store, Some("oa")).await.len(), 2);
     assert_eq!(
         store
-            .list_outbox("oa", &page(None, 10))
+            .list_outbox(&oid("oa"), &page(None, 10))
             .await
             .unwrap()
             .len(),
@@ -303,7 +316,7 @@ pub async fn reminder_is_queued_once(store: Arc<dyn Store>) {
     );
     assert_eq!(
         store
-            .list_outbox("ob", &page(None, 10))
+            .list_outbox(&oid("ob"), &page(None, 10))
             .await
             .unwrap()
             .len(),
@@ -331,7 +344,7 @@ pub async fn conditional_password_write(store: Arc<dyn Store>) {
     for wrong in [stale, none] {
         let err = store
             .set_password(
-                "oa",
+                &oid("oa"),
                 "u1",
                 &wrong,
                 true,
@@ -342,7 +355,7 @@ pub async fn conditional_password_write(store: Arc<dyn Store>) {
             .unwrap_err();
         assert_eq!(err, StoreError::VersionMismatch);
     }
-    let current = store.get_user("oa", "u1").await.unwrap().unwrap();
+    let current = store.get_user(&oid("oa"), "u1").await.unwrap().unwrap();
     assert_eq!(current, alice, "nothing changed");
     assert_eq!(
         kinds(&events_of(&*store, Some("oa")).await),
@@ -352,7 +365,7 @@ pub async fn conditional_password_write(store: Arc<dyn Store>) {
     let right = update("h-new", Some(alice.password_hash.clone()));
     store
         .set_password(
-            "oa",
+            &oid("oa"),
             "u1",
             &right,
             true,
@@ -363,7 +376,7 @@ pub async fn conditional_password_write(store: Arc<dyn Store>) {
         .unwrap();
     let again = store
         .set_password(
-            "oa",
+            &oid("oa"),
             "u1",
             &right,
             true,
@@ -377,7 +390,7 @@ pub async fn conditional_password_write(store: Arc<dyn Store>) {
         StoreError::VersionMismatch,
         "the same condition holds once"
     );
-    let changed = store.get_user("oa", "u1").await.unwrap().unwrap();
+    let changed = store.get_user(&oid("oa"), "u1").await.unwrap().unwrap();
     assert_eq!(changed.password_hash.as_deref(), Some("h-new"));
     assert_eq!(changed.password_history[0], alice.password_hash.unwrap());
 }
@@ -397,7 +410,7 @@ pub async fn email_confirmation_happens_once(store: Arc<dyn Store>) {
         async move {
             store
                 .confirm_email(
-                    org,
+                    &oid(org),
                     "u1",
                     &address,
                     at(9),
@@ -419,7 +432,7 @@ pub async fn email_confirmation_happens_once(store: Arc<dyn Store>) {
     );
     assert!(
         store
-            .get_user("oa", "u1")
+            .get_user(&oid("oa"), "u1")
             .await
             .unwrap()
             .unwrap()
@@ -434,7 +447,7 @@ pub async fn email_confirmation_happens_once(store: Arc<dyn Store>) {
         EmailConfirmation::NotPending,
         "once"
     );
-    let done = store.get_user("oa", "u1").await.unwrap().unwrap();
+    let done = store.get_user(&oid("oa"), "u1").await.unwrap().unwrap();
     assert!(!done.verification_pending);
     assert_eq!(done.updated_at, at(9));
     assert_eq!(
@@ -480,7 +493,7 @@ pub async fn verified_address_is_unique_per_organization(store: Arc<dyn Store>) 
     };
     assert!(
         !store
-            .verified_email_taken("oa", "shared@example.test")
+            .verified_email_taken(&oid("oa"), "shared@example.test")
             .await
             .unwrap()
     );
@@ -497,7 +510,11 @@ pub async fn verified_address_is_unique_per_organization(store: Arc<dyn Store>) 
     } else {
         (&second, &first)
     };
-    let refused = store.get_user("oa", &loser.id).await.unwrap().unwrap();
+    let refused = store
+        .get_user(&oid("oa"), &loser.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(
         refused.verification_pending,
         "the refused one changed nothing"
@@ -511,13 +528,13 @@ pub async fn verified_address_is_unique_per_organization(store: Arc<dyn Store>) 
     );
     assert!(
         store
-            .verified_email_taken("oa", " SHARED@example.test")
+            .verified_email_taken(&oid("oa"), " SHARED@example.test")
             .await
             .unwrap()
     );
     assert!(
         !store
-            .verified_email_taken("oc", "shared@example.test")
+            .verified_email_taken(&oid("oc"), "shared@example.test")
             .await
             .unwrap()
     );
@@ -537,7 +554,7 @@ pub async fn verified_address_is_unique_per_organization(store: Arc<dyn Store>) 
     };
     store
         .update_user_profile(
-            "oa",
+            &oid("oa"),
             &winner.id,
             &profile,
             at(10),
@@ -547,7 +564,7 @@ pub async fn verified_address_is_unique_per_organization(store: Arc<dyn Store>) 
         .unwrap();
     assert!(
         !store
-            .verified_email_taken("oa", "shared@example.test")
+            .verified_email_taken(&oid("oa"), "shared@example.test")
             .await
             .unwrap()
     );
@@ -556,7 +573,7 @@ pub async fn verified_address_is_unique_per_organization(store: Arc<dyn Store>) 
 
     // A deleted user frees its address.
     store
-        .delete_user("oa", &third.id, draft(Some("oa"), "user.deleted", 11))
+        .delete_user(&oid("oa"), &third.id, draft(Some("oa"), "user.deleted", 11))
         .await
         .unwrap();
     assert_eq!(confirm(loser).await, EmailConfirmation::Confirmed);
@@ -573,7 +590,7 @@ pub async fn event_is_written_and_its_mail_queued_once(store: Arc<dyn Store>) {
     };
     let outbox = |org: &'static str| {
         let store = store.clone();
-        async move { store.list_outbox(org, &page(None, 10)).await.unwrap() }
+        async move { store.list_outbox(&oid(org), &page(None, 10)).await.unwrap() }
     };
     for (org, with_mail, key, queued) in [
         ("oa", false, "k1", false),

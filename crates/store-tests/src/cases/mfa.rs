@@ -2,6 +2,7 @@
 //! however many requests race for it; a recovery code is used once; a challenge completes into
 //! a session once; deleting the user deletes the factor.
 
+use crate::support::oid;
 use std::sync::Arc;
 
 use portcullis_store::{FactorCondition, MfaFactor, Session, SessionStage, Store, StoreError};
@@ -10,7 +11,7 @@ use crate::support::{at, draft, events_of, kinds, session, token_hash, user};
 
 fn factor(org: &str, user_id: &str, confirmed: bool) -> MfaFactor {
     MfaFactor {
-        org_id: org.to_owned(),
+        org_id: oid(org),
         user_id: user_id.to_owned(),
         secret_sealed: "v1.sealed".to_owned(),
         confirmed_at: confirmed.then(|| at(20)),
@@ -53,10 +54,10 @@ pub async fn mfa_factor_belongs_to_a_user(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(
-        store.get_mfa_factor("ma", "u1").await.unwrap(),
+        store.get_mfa_factor(&oid("ma"), "u1").await.unwrap(),
         Some(enrolling)
     );
-    assert_eq!(store.get_mfa_factor("mb", "u1").await.unwrap(), None);
+    assert_eq!(store.get_mfa_factor(&oid("mb"), "u1").await.unwrap(), None);
     let confirmed = factor("ma", "u1", true);
     store
         .put_mfa_factor(
@@ -67,7 +68,7 @@ pub async fn mfa_factor_belongs_to_a_user(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(
-        store.get_mfa_factor("ma", "u1").await.unwrap(),
+        store.get_mfa_factor(&oid("ma"), "u1").await.unwrap(),
         Some(confirmed)
     );
     assert_eq!(
@@ -84,11 +85,11 @@ pub async fn mfa_factor_belongs_to_a_user(store: Arc<dyn Store>) {
         .unwrap();
     assert!(
         store
-            .delete_user("mb", "u2", draft(Some("mb"), "user.deleted", 6))
+            .delete_user(&oid("mb"), "u2", draft(Some("mb"), "user.deleted", 6))
             .await
             .unwrap()
     );
-    assert_eq!(store.get_mfa_factor("mb", "u2").await.unwrap(), None);
+    assert_eq!(store.get_mfa_factor(&oid("mb"), "u2").await.unwrap(), None);
 }
 
 /// A step is accepted only for a confirmed factor and only when later than the last one; of
@@ -104,7 +105,7 @@ pub async fn mfa_step_is_used_once(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert!(
-        !store.use_mfa_step("ms", "u1", 5).await.unwrap(),
+        !store.use_mfa_step(&oid("ms"), "u1", 5).await.unwrap(),
         "not confirmed"
     );
     store
@@ -115,24 +116,24 @@ pub async fn mfa_step_is_used_once(store: Arc<dyn Store>) {
         )
         .await
         .unwrap();
-    assert!(store.use_mfa_step("ms", "u1", 10).await.unwrap());
+    assert!(store.use_mfa_step(&oid("ms"), "u1", 10).await.unwrap());
     assert!(
-        !store.use_mfa_step("ms", "u1", 10).await.unwrap(),
+        !store.use_mfa_step(&oid("ms"), "u1", 10).await.unwrap(),
         "a replay"
     );
     assert!(
-        !store.use_mfa_step("ms", "u1", 9).await.unwrap(),
+        !store.use_mfa_step(&oid("ms"), "u1", 9).await.unwrap(),
         "an older step"
     );
     assert!(
-        !store.use_mfa_step("mx", "u1", 11).await.unwrap(),
+        !store.use_mfa_step(&oid("mx"), "u1", 11).await.unwrap(),
         "another organization"
     );
     let mut tasks = Vec::new();
     for _ in 0..16 {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
-            store.use_mfa_step("ms", "u1", 11).await.unwrap()
+            store.use_mfa_step(&oid("ms"), "u1", 11).await.unwrap()
         }));
     }
     let mut won = 0;
@@ -142,7 +143,7 @@ pub async fn mfa_step_is_used_once(store: Arc<dyn Store>) {
     assert_eq!(won, 1);
     assert_eq!(
         store
-            .get_mfa_factor("ms", "u1")
+            .get_mfa_factor(&oid("ms"), "u1")
             .await
             .unwrap()
             .unwrap()
@@ -166,7 +167,12 @@ pub async fn mfa_recovery_code_is_used_once(store: Arc<dyn Store>) {
         .await
         .unwrap();
     let unconfirmed = store
-        .use_recovery_code("mq", "u9", "r1", draft(Some("mq"), "mfa.recovery_used", 1))
+        .use_recovery_code(
+            &oid("mq"),
+            "u9",
+            "r1",
+            draft(Some("mq"), "mfa.recovery_used", 1),
+        )
         .await
         .unwrap();
     assert!(!unconfirmed);
@@ -185,7 +191,7 @@ pub async fn mfa_recovery_code_is_used_once(store: Arc<dyn Store>) {
     assert!(
         !store
             .use_recovery_code(
-                "mr",
+                &oid("mr"),
                 "u1",
                 "nope",
                 draft(Some("mr"), "mfa.recovery_used", 2)
@@ -198,7 +204,12 @@ pub async fn mfa_recovery_code_is_used_once(store: Arc<dyn Store>) {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
             store
-                .use_recovery_code("mr", "u1", "r1", draft(Some("mr"), "mfa.recovery_used", 2))
+                .use_recovery_code(
+                    &oid("mr"),
+                    "u1",
+                    "r1",
+                    draft(Some("mr"), "mfa.recovery_used", 2),
+                )
                 .await
                 .unwrap()
         }));
@@ -208,7 +219,11 @@ pub async fn mfa_recovery_code_is_used_once(store: Arc<dyn Store>) {
         won += usize::from(task.await.unwrap());
     }
     assert_eq!(won, 1);
-    let left = store.get_mfa_factor("mr", "u1").await.unwrap().unwrap();
+    let left = store
+        .get_mfa_factor(&oid("mr"), "u1")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(left.recovery_codes, ["r2"]);
     assert_eq!(
         kinds(&events_of(&*store, Some("mr")).await),
@@ -324,7 +339,7 @@ pub async fn mfa_factor_writes_are_conditional(store: Arc<dyn Store>) {
         "removed already"
     );
     assert_eq!(
-        store.get_mfa_factor("mw", "u1").await.unwrap(),
+        store.get_mfa_factor(&oid("mw"), "u1").await.unwrap(),
         Some(removed)
     );
     let writes = events_of(&*store, Some("mw")).await;

@@ -8,6 +8,7 @@ pub mod logins_and_lookups;
 pub mod mail;
 pub mod mfa;
 pub mod orgs_and_events;
+pub mod passwords;
 pub mod sections;
 pub mod sessions_and_keys;
 pub mod users;

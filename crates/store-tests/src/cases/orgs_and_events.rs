@@ -1,6 +1,7 @@
 //! Organizations (create, conflict, get, paging by id) and the event log (instance-wide,
 //! strictly increasing sequences; per-organization and instance streams; the `after` cursor).
 
+use crate::support::oid;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -18,12 +19,15 @@ pub async fn org_create_get_and_conflict(store: Arc<dyn Store>) {
         .create_org(&acme, draft(None, "org.created", 1))
         .await
         .unwrap();
-    assert_eq!(store.get_org("acme").await.unwrap(), Some(acme.clone()));
-    assert_eq!(store.get_org("acme2").await.unwrap(), None);
-    assert_eq!(store.get_org("acm").await.unwrap(), None);
+    assert_eq!(
+        store.get_org(&oid("acme")).await.unwrap(),
+        Some(acme.clone())
+    );
+    assert_eq!(store.get_org(&oid("acme2")).await.unwrap(), None);
+    assert_eq!(store.get_org(&oid("acm")).await.unwrap(), None);
 
     let imposter = Org {
-        id: "acme".to_owned(),
+        id: oid("acme"),
         name: "Another name".to_owned(),
         created_at: at(60),
     };
@@ -32,7 +36,7 @@ pub async fn org_create_get_and_conflict(store: Arc<dyn Store>) {
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "got {err:?}");
-    assert_eq!(store.get_org("acme").await.unwrap(), Some(acme));
+    assert_eq!(store.get_org(&oid("acme")).await.unwrap(), Some(acme));
 
     let events = events_of(&*store, None).await;
     assert_eq!(kinds(&events), ["org.created"]);
@@ -92,11 +96,11 @@ pub async fn org_list_paging_walks_every_id_once(store: Arc<dyn Store>) {
         let batch = store.list_orgs(&page(after.as_deref(), 2)).await.unwrap();
         assert!(batch.len() <= 2, "limit 2 answered {} rows", batch.len());
         let Some(last) = batch.last() else { break };
-        after = Some(last.id.clone());
-        seen.extend(batch.into_iter().map(|o| o.id));
+        after = Some(last.id.to_string());
+        seen.extend(batch.into_iter().map(|o| o.id.to_string()));
         assert!(seen.len() <= all.len(), "paging does not end: {seen:?}");
     }
-    let unique: BTreeSet<&str> = seen.iter().map(String::as_str).collect();
+    let unique: BTreeSet<&str> = seen.iter().map(|id| id.as_str()).collect();
     assert_eq!(unique.len(), seen.len(), "an id came twice: {seen:?}");
     assert_eq!(unique, all.into_iter().collect(), "paging lost ids");
     let one_page = store.list_orgs(&page(None, 100)).await.unwrap();
@@ -159,25 +163,38 @@ pub async fn events_sequences_and_cursor(store: Arc<dyn Store>) {
     );
 
     // The cursor.
-    let after_two = store.list_events(e1, of_e1[1].sequence, 2).await.unwrap();
+    let after_two = store
+        .list_events(Some(&oid("e1")), of_e1[1].sequence, 2)
+        .await
+        .unwrap();
     assert_eq!(kinds(&after_two), ["e1.three", "e1.four"]);
-    let one = store.list_events(e1, 0, 1).await.unwrap();
+    let one = store.list_events(Some(&oid("e1")), 0, 1).await.unwrap();
     assert_eq!(kinds(&one), ["e1.one"]);
-    let last = store.list_events(e1, of_e1[4].sequence, 10).await.unwrap();
+    let last = store
+        .list_events(Some(&oid("e1")), of_e1[4].sequence, 10)
+        .await
+        .unwrap();
     assert!(last.is_empty());
     // A cursor between two of the stream's sequences (another stream's event) works too.
     let between = of_e1[2].sequence + 1;
     assert!(between < of_e1[3].sequence, "test setup: a gap is expected");
-    let rest = store.list_events(e1, between, 10).await.unwrap();
+    let rest = store
+        .list_events(Some(&oid("e1")), between, 10)
+        .await
+        .unwrap();
     assert_eq!(kinds(&rest), ["e1.four", "e1.five"]);
     assert_eq!(
-        store.list_events(e1, 0, u32::MAX).await.unwrap().len(),
+        store
+            .list_events(Some(&oid("e1")), 0, u32::MAX)
+            .await
+            .unwrap()
+            .len(),
         5,
         "a limit above the cap is capped, not an error"
     );
     assert!(
         store
-            .list_events(Some("e"), 0, 10)
+            .list_events(Some(&oid("e")), 0, 10)
             .await
             .unwrap()
             .is_empty()
@@ -276,7 +293,7 @@ pub async fn events_deleted_before_a_time_in_batches(store: Arc<dyn Store>) {
 /// `NotFound`; none of these leaves a row or an event behind.
 pub async fn refused_writes_are_typed_and_leave_nothing(store: Arc<dyn Store>) {
     let org = Org {
-        id: "acme".to_owned(),
+        id: oid("acme"),
         name: "Acme".to_owned(),
         created_at: T0,
     };
@@ -357,7 +374,7 @@ pub async fn refused_writes_are_typed_and_leave_nothing(store: Arc<dyn Store>) {
     assert_eq!(
         store
             .update_user_profile(
-                "acme",
+                &oid("acme"),
                 "zz",
                 &UserProfile {
                     email: None,
@@ -376,7 +393,11 @@ pub async fn refused_writes_are_typed_and_leave_nothing(store: Arc<dyn Store>) {
     let instance = events_of(&*store, None).await;
     assert_eq!(kinds(&instance), ["org.created", "key"]);
     assert_eq!(
-        store.list_events(Some("acme"), 0, 100).await.unwrap().len(),
+        store
+            .list_events(Some(&oid("acme")), 0, 100)
+            .await
+            .unwrap()
+            .len(),
         1
     );
 }

@@ -2,6 +2,7 @@
 //! moves its change time; conditional writes (`expected_sequence`); deletes that record an
 //! event only when a row went; instance defaults and organizations' copies kept apart.
 
+use crate::support::oid;
 use std::sync::Arc;
 
 use portcullis_store::{Owner, SectionChange, SectionRow, Store, StoreError};
@@ -24,7 +25,7 @@ fn lockout_value(max: u32) -> Value {
 /// The row a write answers carries the sequence of the event written with it; `created_at`
 /// stays that of the first write, `changed_at` follows each write.
 pub async fn section_write_sequence_and_timestamps(store: Arc<dyn Store>) {
-    let owner = Owner::Org("s1".to_owned());
+    let owner = Owner::Org(oid("s1"));
     let first = store
         .write_section(
             &owner,
@@ -108,7 +109,7 @@ pub async fn section_write_sequence_and_timestamps(store: Arc<dyn Store>) {
 /// With `expected_sequence`, a write happens only on that exact current sequence (0: the row
 /// must not exist); otherwise `VersionMismatch`, with nothing written and no event.
 pub async fn section_expected_sequence(store: Arc<dyn Store>) {
-    let owner = Owner::Org("s2".to_owned());
+    let owner = Owner::Org(oid("s2"));
     let write = async |value: u32, expected: Option<u64>, seconds: i64| {
         store
             .write_section(
@@ -178,13 +179,13 @@ pub async fn section_expected_sequence(store: Arc<dyn Store>) {
 
 /// `delete_section` answers whether a row went, and records its event only then.
 pub async fn section_delete(store: Arc<dyn Store>) {
-    let a = Owner::Org("s3".to_owned());
-    let b = Owner::Org("s3b".to_owned());
+    let a = Owner::Org(oid("s3"));
+    let b = Owner::Org(oid("s3b"));
     let delete_draft = |org: &str, seconds| draft(Some(org), "policy.lockout.reset", seconds);
 
     assert!(
         !store
-            .delete_section("s3", "lockout", delete_draft("s3", 1))
+            .delete_section(&oid("s3"), "lockout", delete_draft("s3", 1))
             .await
             .unwrap()
     );
@@ -215,7 +216,7 @@ pub async fn section_delete(store: Arc<dyn Store>) {
 
     assert!(
         store
-            .delete_section("s3", "lockout", delete_draft("s3", 20))
+            .delete_section(&oid("s3"), "lockout", delete_draft("s3", 20))
             .await
             .unwrap()
     );
@@ -242,7 +243,7 @@ pub async fn section_delete(store: Arc<dyn Store>) {
     // Gone already: false, no event.
     assert!(
         !store
-            .delete_section("s3", "lockout", delete_draft("s3", 30))
+            .delete_section(&oid("s3"), "lockout", delete_draft("s3", 30))
             .await
             .unwrap()
     );
@@ -265,8 +266,8 @@ pub async fn section_delete(store: Arc<dyn Store>) {
 /// Instance defaults and each organization's copies are separate rows: loads, conditional
 /// writes and deletes of one owner never see another's.
 pub async fn section_owners_are_separate(store: Arc<dyn Store>) {
-    let a = Owner::Org("s4".to_owned());
-    let b = Owner::Org("s4b".to_owned());
+    let a = Owner::Org(oid("s4"));
+    let b = Owner::Org(oid("s4b"));
     let instance = store
         .write_section(
             &Owner::Instance,
@@ -336,7 +337,7 @@ pub async fn section_owners_are_separate(store: Arc<dyn Store>) {
     assert!(
         !store
             .delete_section(
-                "s4b",
+                &oid("s4b"),
                 "lockout",
                 draft(Some("s4b"), "policy.lockout.reset", 6)
             )
@@ -346,7 +347,7 @@ pub async fn section_owners_are_separate(store: Arc<dyn Store>) {
     assert!(
         !store
             .delete_section(
-                "s4",
+                &oid("s4"),
                 "password",
                 draft(Some("s4"), "policy.password.reset", 6)
             )
@@ -379,7 +380,7 @@ pub async fn section_owners_are_separate(store: Arc<dyn Store>) {
 /// organization, and not with a refused write or a reset of nothing.
 pub async fn section_writes_bump_the_policy_version(store: Arc<dyn Store>) {
     let v0 = store.policy_version().await.unwrap();
-    let org = Owner::Org("pv".to_owned());
+    let org = Owner::Org(oid("pv"));
     store
         .write_section(
             &org,
@@ -421,7 +422,7 @@ pub async fn section_writes_bump_the_policy_version(store: Arc<dyn Store>) {
     );
     assert!(
         !store
-            .delete_section("pv", "mfa", draft(Some("pv"), "policy.mfa.reset", 4))
+            .delete_section(&oid("pv"), "mfa", draft(Some("pv"), "policy.mfa.reset", 4))
             .await
             .unwrap()
     );
@@ -433,7 +434,7 @@ pub async fn section_writes_bump_the_policy_version(store: Arc<dyn Store>) {
     assert!(
         store
             .delete_section(
-                "pv",
+                &oid("pv"),
                 "lockout",
                 draft(Some("pv"), "policy.lockout.reset", 5)
             )
@@ -446,7 +447,7 @@ pub async fn section_writes_bump_the_policy_version(store: Arc<dyn Store>) {
 /// A batch writes every section with its own event, or none: one stale `expected_sequence`
 /// fails the whole batch and leaves rows, events and the policy version as they were.
 pub async fn section_batches_are_all_or_nothing(store: Arc<dyn Store>) {
-    let owner = Owner::Org("sb".to_owned());
+    let owner = Owner::Org(oid("sb"));
     let change = |section: &str, max: u32, expected: Option<u64>, at_secs: i64| SectionChange {
         section: section.to_owned(),
         value: lockout_value(max),
@@ -495,7 +496,7 @@ pub async fn section_batches_are_all_or_nothing(store: Arc<dyn Store>) {
 /// A conditional delete happens only while the row keeps the sequence it was read with; a
 /// miss writes no event and leaves the row.
 pub async fn section_delete_at_a_sequence(store: Arc<dyn Store>) {
-    let owner = Owner::Org("sd".to_owned());
+    let owner = Owner::Org(oid("sd"));
     let row = store
         .write_section(
             &owner,
@@ -511,7 +512,7 @@ pub async fn section_delete_at_a_sequence(store: Arc<dyn Store>) {
     assert!(
         !store
             .delete_section_at(
-                "sd",
+                &oid("sd"),
                 "lockout",
                 stale,
                 section_draft(&owner, "lockout", 200)
@@ -527,7 +528,7 @@ pub async fn section_delete_at_a_sequence(store: Arc<dyn Store>) {
     assert!(
         store
             .delete_section_at(
-                "sd",
+                &oid("sd"),
                 "lockout",
                 row.sequence,
                 section_draft(&owner, "lockout", 200)
@@ -540,7 +541,7 @@ pub async fn section_delete_at_a_sequence(store: Arc<dyn Store>) {
     assert!(
         !store
             .delete_section_at(
-                "sd",
+                &oid("sd"),
                 "lockout",
                 row.sequence,
                 section_draft(&owner, "lockout", 300)
@@ -554,7 +555,7 @@ pub async fn section_delete_at_a_sequence(store: Arc<dyn Store>) {
 /// Batches naming the same sections in opposite orders, written at once, all succeed: the
 /// stores take their locks in one order (no deadlock, no lost batch).
 pub async fn section_batches_in_crossing_orders_all_commit(store: Arc<dyn Store>) {
-    let owner = Owner::Org("sx".to_owned());
+    let owner = Owner::Org(oid("sx"));
     let batch = |sections: [&str; 3], n: u32| {
         sections
             .iter()

@@ -3,6 +3,7 @@
 //! per organization and for the instance, deletes scoped by organization, the bootstrap check,
 //! and the last instance key that is never deleted).
 
+use crate::support::oid;
 use std::sync::Arc;
 
 use portcullis_store::{ApiKey, InstanceKeyDeletion, Session, Store, StoreError};
@@ -72,7 +73,10 @@ pub async fn session_create_find_touch(store: Arc<dyn Store>) {
     }
     assert_eq!(found("s-1").await, Some(s1.clone()));
     assert_eq!(found("s-3").await, None);
-    assert_eq!(store.list_user_sessions("sk", "u2").await.unwrap(), []);
+    assert_eq!(
+        store.list_user_sessions(&oid("sk"), "u2").await.unwrap(),
+        []
+    );
     assert_eq!(
         events_of(&*store, Some("sk")).await.len(),
         2,
@@ -108,7 +112,8 @@ pub async fn session_delete_and_list(store: Arc<dyn Store>) {
             .await
             .unwrap();
     }
-    let list = async |org: &str, user: &str| store.list_user_sessions(org, user).await.unwrap();
+    let list =
+        async |org: &str, user: &str| store.list_user_sessions(&oid(org), user).await.unwrap();
     assert_eq!(
         list("sl", "u1").await,
         [
@@ -188,7 +193,11 @@ pub async fn api_key_create_find_list_delete(store: Arc<dyn Store>) {
     );
 
     let list = async |org: Option<&str>, after: Option<&str>, limit: u32| {
-        store.list_api_keys(org, &page(after, limit)).await.unwrap()
+        let org = org.map(oid);
+        store
+            .list_api_keys(org.as_ref(), &page(after, limit))
+            .await
+            .unwrap()
     };
     assert_eq!(list(Some("ka"), None, 2).await, [k1.clone(), k2.clone()]);
     assert_eq!(
@@ -234,19 +243,19 @@ pub async fn api_key_create_find_list_delete(store: Arc<dyn Store>) {
     let deleted = |org: &str| draft(Some(org), "key.deleted", 2);
     assert!(
         !store
-            .delete_api_key("kb", "k-1", deleted("kb"))
+            .delete_api_key(&oid("kb"), "k-1", deleted("kb"))
             .await
             .unwrap()
     );
     assert!(
         !store
-            .delete_api_key("ka", "i-1", deleted("ka"))
+            .delete_api_key(&oid("ka"), "i-1", deleted("ka"))
             .await
             .unwrap()
     );
     assert!(
         !store
-            .delete_api_key("ka", "k-404", deleted("ka"))
+            .delete_api_key(&oid("ka"), "k-404", deleted("ka"))
             .await
             .unwrap()
     );
@@ -269,7 +278,7 @@ pub async fn api_key_create_find_list_delete(store: Arc<dyn Store>) {
 
     assert!(
         store
-            .delete_api_key("ka", "k-1", deleted("ka"))
+            .delete_api_key(&oid("ka"), "k-1", deleted("ka"))
             .await
             .unwrap()
     );
@@ -277,7 +286,7 @@ pub async fn api_key_create_find_list_delete(store: Arc<dyn Store>) {
     assert_eq!(list(Some("ka"), None, 10).await, [k2, k3]);
     assert!(
         !store
-            .delete_api_key("ka", "k-1", deleted("ka"))
+            .delete_api_key(&oid("ka"), "k-1", deleted("ka"))
             .await
             .unwrap()
     );
@@ -432,17 +441,23 @@ pub async fn api_key_expired_deletion(store: Arc<dyn Store>) {
     }
     let ids = async |org: &str| -> Vec<String> {
         let list = store
-            .list_api_keys(Some(org), &page(None, 10))
+            .list_api_keys(Some(&oid(org)), &page(None, 10))
             .await
             .unwrap();
         list.into_iter().map(|k| k.id).collect()
     };
     assert_eq!(
-        store.delete_expired_api_keys("ke", at(99)).await.unwrap(),
+        store
+            .delete_expired_api_keys(&oid("ke"), at(99))
+            .await
+            .unwrap(),
         0
     );
     assert_eq!(
-        store.delete_expired_api_keys("ke", at(100)).await.unwrap(),
+        store
+            .delete_expired_api_keys(&oid("ke"), at(100))
+            .await
+            .unwrap(),
         1
     );
     assert_eq!(ids("ke").await, ["ke-forever", "ke-later"]);
@@ -453,7 +468,7 @@ pub async fn api_key_expired_deletion(store: Arc<dyn Store>) {
     );
     assert_eq!(
         store
-            .delete_expired_api_keys("ke", at(10_000))
+            .delete_expired_api_keys(&oid("ke"), at(10_000))
             .await
             .unwrap(),
         1

@@ -1,27 +1,26 @@
 //! Users: exact round trips, unique keys (id store-wide, `login_key` per organization),
-//! lookups scoped by organization, paging, profile updates, password changes (history, ending
-//! sessions), recorded logins, and deletes that take the user's sessions and API keys along.
+//! lookups scoped by organization, paging, profile updates, and deletes that take the user's
+//! sessions and API keys along (password changes and recorded logins: `passwords.rs`).
 
+use crate::support::oid;
 use std::sync::Arc;
 
-use portcullis_store::{
-    LoginRecord, PasswordUpdate, Role, Session, Store, StoreError, User, UserProfile,
-};
+use portcullis_store::{Role, Session, Store, StoreError, User, UserProfile};
 
 use crate::support::{
     api_key, at, bare_user, draft, events_of, ids, kinds, page, session, token_hash, user,
 };
 
-async fn create(store: &dyn Store, user: &User) {
+pub(crate) async fn create(store: &dyn Store, user: &User) {
     store
         .create_user(user, draft(Some(&user.org_id), "user.created", 0))
         .await
         .unwrap();
 }
 
-async fn get(store: &dyn Store, org: &str, id: &str) -> User {
+pub(crate) async fn get(store: &dyn Store, org: &str, id: &str) -> User {
     store
-        .get_user(org, id)
+        .get_user(&oid(org), id)
         .await
         .unwrap()
         .unwrap_or_else(|| panic!("user {id} of {org} is missing"))
@@ -37,37 +36,49 @@ pub async fn user_create_get_find(store: Arc<dyn Store>) {
     }
 
     assert_eq!(
-        store.get_user("ua", "u1").await.unwrap(),
+        store.get_user(&oid("ua"), "u1").await.unwrap(),
         Some(alice.clone())
     );
-    assert_eq!(store.get_user("ua", "u2").await.unwrap(), Some(bob.clone()));
+    assert_eq!(
+        store.get_user(&oid("ua"), "u2").await.unwrap(),
+        Some(bob.clone())
+    );
     assert_eq!(
         get(&*store, "ua", "u3").await.login,
         "  Carol ",
         "login kept as given"
     );
     assert_eq!(
-        store.get_user("ub", "u1").await.unwrap(),
+        store.get_user(&oid("ub"), "u1").await.unwrap(),
         None,
         "other organization"
     );
-    assert_eq!(store.get_user("ua", "u9").await.unwrap(), None);
+    assert_eq!(store.get_user(&oid("ua"), "u9").await.unwrap(), None);
 
     assert_eq!(
-        store.find_user_by_login("ua", "alice").await.unwrap(),
+        store.find_user_by_login(&oid("ua"), "alice").await.unwrap(),
         Some(alice)
     );
     assert_eq!(
-        store.find_user_by_login("ua", "bob").await.unwrap(),
+        store.find_user_by_login(&oid("ua"), "bob").await.unwrap(),
         Some(bob)
     );
     assert_eq!(
-        store.find_user_by_login("ua", "carol").await.unwrap(),
+        store.find_user_by_login(&oid("ua"), "carol").await.unwrap(),
         Some(carol)
     );
-    assert_eq!(store.find_user_by_login("ub", "alice").await.unwrap(), None);
-    assert_eq!(store.find_user_by_login("ua", "alic").await.unwrap(), None);
-    assert_eq!(store.find_user_by_login("ua", "u1").await.unwrap(), None);
+    assert_eq!(
+        store.find_user_by_login(&oid("ub"), "alice").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.find_user_by_login(&oid("ua"), "alic").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.find_user_by_login(&oid("ua"), "u1").await.unwrap(),
+        None
+    );
 
     assert_eq!(
         kinds(&events_of(&*store, Some("ua")).await),
@@ -99,15 +110,15 @@ pub async fn user_unique_keys(store: Arc<dyn Store>) {
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "got {err:?}");
-    assert_eq!(store.get_user("ua", "u2").await.unwrap(), None);
-    assert_eq!(store.get_user("ua", "u3").await.unwrap(), None);
+    assert_eq!(store.get_user(&oid("ua"), "u2").await.unwrap(), None);
+    assert_eq!(store.get_user(&oid("ua"), "u3").await.unwrap(), None);
     assert_eq!(get(&*store, "ua", "u1").await.id, "u1");
 
     // The same login in another organization is another user.
     create(&*store, &user("ub", "u4", "alice")).await;
     assert_eq!(
         store
-            .find_user_by_login("ub", "alice")
+            .find_user_by_login(&oid("ub"), "alice")
             .await
             .unwrap()
             .map(|u| u.id),
@@ -115,7 +126,7 @@ pub async fn user_unique_keys(store: Arc<dyn Store>) {
     );
     assert_eq!(
         store
-            .find_user_by_login("ua", "alice")
+            .find_user_by_login(&oid("ua"), "alice")
             .await
             .unwrap()
             .map(|u| u.id),
@@ -131,8 +142,11 @@ pub async fn user_unique_keys(store: Arc<dyn Store>) {
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "got {err:?}");
-    assert_eq!(store.get_user("uc", "u1").await.unwrap(), None);
-    assert_eq!(store.find_user_by_login("uc", "zed").await.unwrap(), None);
+    assert_eq!(store.get_user(&oid("uc"), "u1").await.unwrap(), None);
+    assert_eq!(
+        store.find_user_by_login(&oid("uc"), "zed").await.unwrap(),
+        None
+    );
     assert_eq!(get(&*store, "ua", "u1").await, user("ua", "u1", "alice"));
 
     assert_eq!(
@@ -156,7 +170,10 @@ pub async fn user_list_paging(store: Arc<dyn Store>) {
         create(&*store, &user("ul-other", id, &format!("login-{id}"))).await;
     }
     let list = async |after: Option<&str>, limit: u32| -> Vec<String> {
-        let users = store.list_users("ul", &page(after, limit)).await.unwrap();
+        let users = store
+            .list_users(&oid("ul"), &page(after, limit))
+            .await
+            .unwrap();
         assert!(users.iter().all(|u| u.org_id == "ul"));
         ids(&users, |u| &u.id)
     };
@@ -169,11 +186,14 @@ pub async fn user_list_paging(store: Arc<dyn Store>) {
         list(None, u32::MAX).await,
         ["u-1", "u-2", "u-3", "u-4", "u-5"]
     );
-    let full = store.list_users("ul", &page(Some("u-3"), 1)).await.unwrap();
+    let full = store
+        .list_users(&oid("ul"), &page(Some("u-3"), 1))
+        .await
+        .unwrap();
     assert_eq!(full, [user("ul", "u-4", "login-u-4")]);
     assert!(
         store
-            .list_users("nobody", &page(None, 10))
+            .list_users(&oid("nobody"), &page(None, 10))
             .await
             .unwrap()
             .is_empty()
@@ -194,7 +214,7 @@ pub async fn user_update_profile(store: Arc<dyn Store>) {
     };
     let updated = store
         .update_user_profile(
-            "up",
+            &oid("up"),
             "u1",
             &profile,
             at(500),
@@ -217,7 +237,7 @@ pub async fn user_update_profile(store: Arc<dyn Store>) {
     for (org, id) in [("up-other", "u1"), ("up", "u9")] {
         let err = store
             .update_user_profile(
-                org,
+                &oid(org),
                 id,
                 &UserProfile {
                     disabled: false,
@@ -252,7 +272,7 @@ pub async fn user_update_profile(store: Arc<dyn Store>) {
     };
     let updated = store
         .update_user_profile(
-            "up",
+            &oid("up"),
             "u1",
             &profile,
             at(700),
@@ -269,7 +289,7 @@ pub async fn user_update_profile(store: Arc<dyn Store>) {
     };
     let updated = store
         .update_user_profile(
-            "up",
+            &oid("up"),
             "u1",
             &no_roles,
             at(800),
@@ -279,271 +299,6 @@ pub async fn user_update_profile(store: Arc<dyn Store>) {
         .unwrap();
     assert!(updated.roles.is_empty());
     assert_eq!(get(&*store, "up", "u1").await, updated);
-}
-
-/// `set_password`: the old hash goes to the front of the history, which is cut to
-/// `keep_history`; the change records its events; another organization's user is `NotFound`.
-pub async fn user_set_password_history(store: Arc<dyn Store>) {
-    let original = User {
-        password_hash: Some("h0".to_owned()),
-        ..bare_user("pw", "u1", "alice")
-    };
-    create(&*store, &original).await;
-
-    let steps: [(&str, usize, &[&str]); 7] = [
-        ("h1", 3, &["h0"]),
-        ("h2", 3, &["h1", "h0"]),
-        ("h3", 3, &["h2", "h1", "h0"]),
-        ("h4", 3, &["h3", "h2", "h1"]),
-        ("h5", 1, &["h4"]),
-        ("h6", 0, &[]),
-        ("h7", 2, &["h6"]),
-    ];
-    let mut expected = original.clone();
-    for (n, (hash, keep, history)) in (1i64..).zip(steps) {
-        let update = PasswordUpdate {
-            hash: hash.to_owned(),
-            keep_history: keep,
-            changed_at: at(n * 100),
-            set_by_admin: n % 2 == 0,
-            expected_hash: None,
-        };
-        store
-            .set_password(
-                "pw",
-                "u1",
-                &update,
-                false,
-                None,
-                vec![
-                    draft(Some("pw"), &format!("password.changed.{n}"), n * 100),
-                    draft(Some("pw"), &format!("password.audit.{n}"), n * 100),
-                ],
-            )
-            .await
-            .unwrap();
-        expected = User {
-            password_hash: Some(hash.to_owned()),
-            password_history: history.iter().map(|h| (*h).to_owned()).collect(),
-            password_changed_at: Some(at(n * 100)),
-            password_set_by_admin: n % 2 == 0,
-            updated_at: at(n * 100),
-            ..expected
-        };
-        assert_eq!(get(&*store, "pw", "u1").await, expected, "after {hash}");
-    }
-    let events = events_of(&*store, Some("pw")).await;
-    assert_eq!(events.len(), 1 + 2 * steps.len());
-    assert_eq!(
-        kinds(&events[1..3]),
-        ["password.changed.1", "password.audit.1"]
-    );
-
-    // Another organization's user (or a missing one): NotFound, nothing changed, no event.
-    let update = PasswordUpdate {
-        hash: "evil".to_owned(),
-        keep_history: 5,
-        changed_at: at(9_000),
-        set_by_admin: true,
-        expected_hash: None,
-    };
-    for (org, id) in [("pw-other", "u1"), ("pw", "u9")] {
-        let err = store
-            .set_password(
-                org,
-                id,
-                &update,
-                true,
-                None,
-                vec![draft(Some(org), "password.bad", 9_000)],
-            )
-            .await
-            .unwrap_err();
-        assert_eq!(err, StoreError::NotFound, "{org}/{id}");
-    }
-    assert_eq!(get(&*store, "pw", "u1").await, expected);
-    assert_eq!(events_of(&*store, Some("pw")).await.len(), events.len());
-    assert!(events_of(&*store, Some("pw-other")).await.is_empty());
-
-    // A user without a password has nothing to push to the history.
-    create(&*store, &bare_user("pw", "u2", "bob")).await;
-    let first = PasswordUpdate {
-        hash: "b1".to_owned(),
-        keep_history: 5,
-        changed_at: at(10_000),
-        set_by_admin: true,
-        expected_hash: None,
-    };
-    store
-        .set_password("pw", "u2", &first, false, None, Vec::new())
-        .await
-        .unwrap();
-    let bob = get(&*store, "pw", "u2").await;
-    assert_eq!(bob.password_hash.as_deref(), Some("b1"));
-    assert!(
-        bob.password_history.is_empty(),
-        "got {:?}",
-        bob.password_history
-    );
-    assert_eq!(bob.password_changed_at, Some(at(10_000)));
-    assert!(bob.password_set_by_admin);
-}
-
-/// `set_password` with `end_sessions` deletes the user's sessions except `keep_session`, and
-/// never another user's; without it every session stays.
-pub async fn user_set_password_ends_sessions(store: Arc<dyn Store>) {
-    create(&*store, &user("ps", "u1", "alice")).await;
-    create(&*store, &user("ps", "u2", "bob")).await;
-    for (user_id, sid) in [("u1", "s-1"), ("u1", "s-2"), ("u1", "s-3"), ("u2", "s-4")] {
-        store
-            .create_session(&session("ps", user_id, sid), Vec::new())
-            .await
-            .unwrap();
-    }
-    let sessions_of = async |user_id: &str| -> Vec<String> {
-        let sessions = store.list_user_sessions("ps", user_id).await.unwrap();
-        ids(&sessions, |s| &s.id)
-    };
-    let mut n = 0;
-    let mut change = async |end_sessions: bool, keep: Option<&str>| {
-        n += 1;
-        let update = PasswordUpdate {
-            hash: format!("h{n}"),
-            keep_history: 5,
-            changed_at: at(n * 100),
-            set_by_admin: false,
-            expected_hash: None,
-        };
-        store
-            .set_password(
-                "ps",
-                "u1",
-                &update,
-                end_sessions,
-                keep,
-                vec![draft(Some("ps"), "password.changed", n * 100)],
-            )
-            .await
-            .unwrap();
-    };
-
-    change(false, None).await;
-    change(false, Some("s-2")).await;
-    assert_eq!(sessions_of("u1").await, ["s-1", "s-2", "s-3"]);
-
-    change(true, Some("s-2")).await;
-    assert_eq!(sessions_of("u1").await, ["s-2"]);
-    assert_eq!(sessions_of("u2").await, ["s-4"]);
-    for gone in ["s-1", "s-3"] {
-        assert_eq!(
-            store
-                .find_session(&token_hash("session", gone))
-                .await
-                .unwrap(),
-            None
-        );
-    }
-    assert_eq!(
-        store
-            .find_session(&token_hash("session", "s-2"))
-            .await
-            .unwrap(),
-        Some(session("ps", "u1", "s-2")),
-        "the kept session is untouched"
-    );
-
-    store
-        .create_session(&session("ps", "u1", "s-5"), Vec::new())
-        .await
-        .unwrap();
-    change(true, None).await;
-    assert!(sessions_of("u1").await.is_empty());
-
-    // Naming another user's session keeps nothing of this user, and ends nothing of the other.
-    store
-        .create_session(&session("ps", "u1", "s-6"), Vec::new())
-        .await
-        .unwrap();
-    change(true, Some("s-4")).await;
-    assert!(sessions_of("u1").await.is_empty());
-    assert_eq!(sessions_of("u2").await, ["s-4"]);
-
-    assert_eq!(
-        get(&*store, "ps", "u1").await.password_hash.as_deref(),
-        Some("h5")
-    );
-    assert_eq!(events_of(&*store, Some("ps")).await.len(), 2 + 5);
-}
-
-/// A login session records the last login's time and IP, and replaces the hash only when a
-/// rehash is given (without touching the history); another organization's or a missing user
-/// opens nothing and changes nothing.
-pub async fn user_login_is_recorded_with_its_session(store: Arc<dyn Store>) {
-    let original = user("rl", "u1", "alice");
-    create(&*store, &original).await;
-    let current = original.password_hash.clone().unwrap();
-    let record = |rehash: Option<&str>, ip: &str| LoginRecord {
-        verified_hash: current.clone(),
-        ip: ip.to_owned(),
-        rehash: rehash.map(str::to_owned),
-    };
-    let opened = |id: &str, seconds: i64| Session {
-        created_at: at(seconds),
-        last_used_at: at(seconds),
-        ..session("rl", "u1", id)
-    };
-
-    assert!(
-        store
-            .open_login_session(&opened("s1", 900), &record(None, "203.0.113.7"), Vec::new())
-            .await
-            .unwrap()
-    );
-    let after_login = get(&*store, "rl", "u1").await;
-    let expected = User {
-        last_login_at: Some(at(900)),
-        last_login_ip: Some("203.0.113.7".to_owned()),
-        updated_at: after_login.updated_at,
-        ..original.clone()
-    };
-    assert_eq!(after_login, expected);
-
-    let rehash = record(Some("$argon2id$rehashed"), "2001:db8::1");
-    assert!(
-        store
-            .open_login_session(&opened("s2", 1_000), &rehash, Vec::new())
-            .await
-            .unwrap()
-    );
-    let after_rehash = get(&*store, "rl", "u1").await;
-    let expected = User {
-        last_login_at: Some(at(1_000)),
-        last_login_ip: Some("2001:db8::1".to_owned()),
-        password_hash: Some("$argon2id$rehashed".to_owned()),
-        updated_at: after_rehash.updated_at,
-        ..original.clone()
-    };
-    assert_eq!(after_rehash, expected, "a rehash is no password change");
-
-    for (org, user_id) in [("rl-other", "u1"), ("rl", "u9")] {
-        let s = Session {
-            org_id: org.to_owned(),
-            user_id: user_id.to_owned(),
-            ..opened("s3", 2_000)
-        };
-        let login = LoginRecord {
-            verified_hash: "$argon2id$rehashed".to_owned(),
-            ..record(Some("$evil"), "198.51.100.1")
-        };
-        assert!(
-            !store
-                .open_login_session(&s, &login, Vec::new())
-                .await
-                .unwrap(),
-            "{org}/{user_id}"
-        );
-    }
-    assert_eq!(get(&*store, "rl", "u1").await, after_rehash);
 }
 
 /// `delete_user` deletes the user with its sessions and API keys (not other users', not the
@@ -572,12 +327,23 @@ pub async fn user_delete_cascades(store: Arc<dyn Store>) {
 
     assert!(
         !store
-            .delete_user("ud-other", "u1", draft(Some("ud-other"), "user.deleted", 1))
+            .delete_user(
+                &oid("ud-other"),
+                "u1",
+                draft(Some("ud-other"), "user.deleted", 1)
+            )
             .await
             .unwrap()
     );
-    assert!(store.get_user("ud", "u1").await.unwrap().is_some());
-    assert_eq!(store.list_user_sessions("ud", "u1").await.unwrap().len(), 2);
+    assert!(store.get_user(&oid("ud"), "u1").await.unwrap().is_some());
+    assert_eq!(
+        store
+            .list_user_sessions(&oid("ud"), "u1")
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
     assert!(
         store
             .find_api_key(&token_hash("key", "k-1"))
@@ -589,15 +355,18 @@ pub async fn user_delete_cascades(store: Arc<dyn Store>) {
 
     assert!(
         store
-            .delete_user("ud", "u1", draft(Some("ud"), "user.deleted", 2))
+            .delete_user(&oid("ud"), "u1", draft(Some("ud"), "user.deleted", 2))
             .await
             .unwrap()
     );
-    assert_eq!(store.get_user("ud", "u1").await.unwrap(), None);
-    assert_eq!(store.find_user_by_login("ud", "alice").await.unwrap(), None);
+    assert_eq!(store.get_user(&oid("ud"), "u1").await.unwrap(), None);
+    assert_eq!(
+        store.find_user_by_login(&oid("ud"), "alice").await.unwrap(),
+        None
+    );
     assert!(
         store
-            .list_user_sessions("ud", "u1")
+            .list_user_sessions(&oid("ud"), "u1")
             .await
             .unwrap()
             .is_empty()
@@ -616,7 +385,7 @@ pub async fn user_delete_cascades(store: Arc<dyn Store>) {
         None
     );
     // Everything else stays.
-    assert!(store.get_user("ud", "u2").await.unwrap().is_some());
+    assert!(store.get_user(&oid("ud"), "u2").await.unwrap().is_some());
     assert!(
         store
             .find_session(&token_hash("session", "s-3"))
@@ -625,7 +394,7 @@ pub async fn user_delete_cascades(store: Arc<dyn Store>) {
             .is_some()
     );
     let keys = store
-        .list_api_keys(Some("ud"), &page(None, 10))
+        .list_api_keys(Some(&oid("ud")), &page(None, 10))
         .await
         .unwrap();
     assert_eq!(ids(&keys, |k| &k.id), ["k-2", "k-3"]);
@@ -636,7 +405,7 @@ pub async fn user_delete_cascades(store: Arc<dyn Store>) {
     // Gone already: false, no event.
     assert!(
         !store
-            .delete_user("ud", "u1", draft(Some("ud"), "user.deleted", 3))
+            .delete_user(&oid("ud"), "u1", draft(Some("ud"), "user.deleted", 3))
             .await
             .unwrap()
     );
@@ -649,7 +418,7 @@ pub async fn user_delete_cascades(store: Arc<dyn Store>) {
     create(&*store, &user("ud", "u3", "alice")).await;
     assert_eq!(
         store
-            .find_user_by_login("ud", "alice")
+            .find_user_by_login(&oid("ud"), "alice")
             .await
             .unwrap()
             .map(|u| u.id),
@@ -681,10 +450,10 @@ pub async fn user_disable_and_lock_end_sessions(store: Arc<dyn Store>) {
     };
     store.create_session(&challenge, Vec::new()).await.unwrap();
     let sessions_of = async |org: &str, user_id: &str| -> Vec<String> {
-        let sessions = store.list_user_sessions(org, user_id).await.unwrap();
+        let sessions = store.list_user_sessions(&oid(org), user_id).await.unwrap();
         ids(&sessions, |s| &s.id)
     };
-    let u1 = store.get_user("de", "u1").await.unwrap().unwrap();
+    let u1 = store.get_user(&oid("de"), "u1").await.unwrap().unwrap();
     let mut profile = UserProfile {
         email: u1.email.clone(),
         display_name: u1.display_name.clone(),
@@ -695,7 +464,7 @@ pub async fn user_disable_and_lock_end_sessions(store: Arc<dyn Store>) {
     // A profile change that does not disable keeps the sessions.
     store
         .update_user_profile(
-            "de",
+            &oid("de"),
             "u1",
             &profile,
             at(10),
@@ -707,7 +476,7 @@ pub async fn user_disable_and_lock_end_sessions(store: Arc<dyn Store>) {
     profile.disabled = true;
     store
         .update_user_profile(
-            "de",
+            &oid("de"),
             "u1",
             &profile,
             at(20),
@@ -719,7 +488,7 @@ pub async fn user_disable_and_lock_end_sessions(store: Arc<dyn Store>) {
     profile.disabled = false;
     store
         .update_user_profile(
-            "de",
+            &oid("de"),
             "u1",
             &profile,
             at(30),
@@ -737,7 +506,11 @@ pub async fn user_disable_and_lock_end_sessions(store: Arc<dyn Store>) {
     );
 
     let ended = store
-        .end_user_sessions("de", "u2", draft(Some("de"), "user.sessions_ended", 40))
+        .end_user_sessions(
+            &oid("de"),
+            "u2",
+            draft(Some("de"), "user.sessions_ended", 40),
+        )
         .await
         .unwrap();
     assert_eq!(ended, 2, "every stage");
@@ -745,14 +518,22 @@ pub async fn user_disable_and_lock_end_sessions(store: Arc<dyn Store>) {
     assert_eq!(sessions_of("dx", "u3").await, ["s-4"]);
     assert_eq!(
         store
-            .end_user_sessions("de", "u2", draft(Some("de"), "user.sessions_ended", 50))
+            .end_user_sessions(
+                &oid("de"),
+                "u2",
+                draft(Some("de"), "user.sessions_ended", 50)
+            )
             .await
             .unwrap(),
         0
     );
     assert_eq!(
         store
-            .end_user_sessions("de", "u3", draft(Some("de"), "user.sessions_ended", 60))
+            .end_user_sessions(
+                &oid("de"),
+                "u3",
+                draft(Some("de"), "user.sessions_ended", 60)
+            )
             .await
             .unwrap(),
         0,

@@ -53,7 +53,7 @@ impl SqlStore {
                 "INSERT INTO events (org_id, kind, actor, request_id, at, payload) \
                  VALUES ($1, $2, $3, $4, $5, $6) RETURNING sequence",
             )
-            .bind(draft.org_id)
+            .bind(draft.org_id.as_deref())
             .bind(draft.kind)
             .bind(draft.actor)
             .bind(draft.request_id)

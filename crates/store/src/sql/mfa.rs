@@ -41,7 +41,7 @@ impl SqlStore {
     ) -> DbResult<bool> {
         let mut tx = self.write_tx().await?;
         let user = sqlx::query(&self.locking("SELECT 1 FROM users WHERE org_id = $1 AND id = $2"))
-            .bind(&factor.org_id)
+            .bind(factor.org_id.as_str())
             .bind(&factor.user_id)
             .fetch_optional(&mut *tx)
             .await?;
@@ -56,7 +56,7 @@ impl SqlStore {
             mfa_factor_columns!(),
             " FROM mfa_factors WHERE org_id = $1 AND user_id = $2"
         ))
-        .bind(&factor.org_id)
+        .bind(factor.org_id.as_str())
         .bind(&factor.user_id)
         .fetch_optional(&mut *tx)
         .await?;
@@ -73,7 +73,7 @@ impl SqlStore {
              confirmed_at = excluded.confirmed_at, last_step = excluded.last_step, \
              recovery_codes = excluded.recovery_codes, created_at = excluded.created_at"
         ))
-        .bind(&factor.org_id)
+        .bind(factor.org_id.as_str())
         .bind(&factor.user_id)
         .bind(&factor.secret_sealed)
         .bind(rows::opt_ts_to_db(factor.confirmed_at)?)

@@ -19,7 +19,7 @@ use super::{SqlStore, WriteTx};
 
 /// The `owner` column value of a section owner.
 fn owner_key(owner: &Owner) -> &str {
-    owner.org_id().unwrap_or("")
+    owner.org_id().map_or("", |org| org.as_str())
 }
 
 /// Locks the row of (`owner`, `section`) for the rest of `tx`, creating a placeholder (the
@@ -75,7 +75,7 @@ impl SqlStore {
     pub(crate) async fn create_org_impl(&self, org: &Org, event: EventDraft) -> DbResult<()> {
         let mut tx = self.write_tx().await?;
         sqlx::query("INSERT INTO orgs (id, name, created_at) VALUES ($1, $2, $3)")
-            .bind(&org.id)
+            .bind(org.id.as_str())
             .bind(&org.name)
             .bind(rows::ts_to_db(org.created_at)?)
             .execute(&mut *tx)

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use portcullis_engine::counter::CounterState;
-use portcullis_model::Timestamp;
+use portcullis_model::{OrgId, Timestamp};
 
 use super::SqlStore;
 use super::error::DbResult;
@@ -34,8 +34,8 @@ impl OrgStore for SqlStore {
         self.edge(self.create_org_impl(org, event).await)
     }
 
-    async fn get_org(&self, id: &str) -> StoreResult<Option<Org>> {
-        self.edge(self.get_org_impl(id).await)
+    async fn get_org(&self, id: &OrgId) -> StoreResult<Option<Org>> {
+        self.edge(self.get_org_impl(id.as_str()).await)
     }
 
     async fn list_orgs(&self, page: &Page) -> StoreResult<Vec<Org>> {
@@ -63,22 +63,25 @@ impl PolicyStore for SqlStore {
 
     async fn delete_section(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         section: &str,
         event: EventDraft,
     ) -> StoreResult<bool> {
-        self.edge(self.delete_section_impl(org_id, section, None, event).await)
+        self.edge(
+            self.delete_section_impl(org_id.as_str(), section, None, event)
+                .await,
+        )
     }
 
     async fn delete_section_at(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         section: &str,
         sequence: u64,
         event: EventDraft,
     ) -> StoreResult<bool> {
         self.edge(
-            self.delete_section_impl(org_id, section, Some(sequence), event)
+            self.delete_section_impl(org_id.as_str(), section, Some(sequence), event)
                 .await,
         )
     }
@@ -90,35 +93,42 @@ impl UserStore for SqlStore {
         self.edge(self.create_user_impl(user, event).await)
     }
 
-    async fn get_user(&self, org_id: &str, id: &str) -> StoreResult<Option<User>> {
-        self.edge(self.get_user_impl(org_id, id).await)
+    async fn get_user(&self, org_id: &OrgId, id: &str) -> StoreResult<Option<User>> {
+        self.edge(self.get_user_impl(org_id.as_str(), id).await)
     }
 
-    async fn find_user_by_login(&self, org_id: &str, login_key: &str) -> StoreResult<Option<User>> {
-        self.edge(self.find_user_by_login_impl(org_id, login_key).await)
+    async fn find_user_by_login(
+        &self,
+        org_id: &OrgId,
+        login_key: &str,
+    ) -> StoreResult<Option<User>> {
+        self.edge(
+            self.find_user_by_login_impl(org_id.as_str(), login_key)
+                .await,
+        )
     }
 
-    async fn list_users(&self, org_id: &str, page: &Page) -> StoreResult<Vec<User>> {
-        self.edge(self.list_users_impl(org_id, page).await)
+    async fn list_users(&self, org_id: &OrgId, page: &Page) -> StoreResult<Vec<User>> {
+        self.edge(self.list_users_impl(org_id.as_str(), page).await)
     }
 
     async fn update_user_profile(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         id: &str,
         profile: &UserProfile,
         at: Timestamp,
         event: EventDraft,
     ) -> StoreResult<User> {
         self.edge(
-            self.update_user_profile_impl(org_id, id, profile, at, event)
+            self.update_user_profile_impl(org_id.as_str(), id, profile, at, event)
                 .await,
         )
     }
 
     async fn set_password(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         id: &str,
         update: &PasswordUpdate,
         end_sessions: bool,
@@ -126,62 +136,72 @@ impl UserStore for SqlStore {
         events: Vec<EventDraft>,
     ) -> StoreResult<()> {
         self.edge(
-            self.set_password_impl(org_id, id, update, end_sessions, keep_session, events)
-                .await,
+            self.set_password_impl(
+                org_id.as_str(),
+                id,
+                update,
+                end_sessions,
+                keep_session,
+                events,
+            )
+            .await,
         )
     }
 
     async fn confirm_email(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         id: &str,
         email: &str,
         at: Timestamp,
         event: EventDraft,
     ) -> StoreResult<EmailConfirmation> {
-        self.edge(self.confirm_email_impl(org_id, id, email, at, event).await)
+        self.edge(
+            self.confirm_email_impl(org_id.as_str(), id, email, at, event)
+                .await,
+        )
     }
 
-    async fn verified_email_taken(&self, org_id: &str, email: &str) -> StoreResult<bool> {
-        self.edge(self.verified_email_taken_impl(org_id, email).await)
+    async fn verified_email_taken(&self, org_id: &OrgId, email: &str) -> StoreResult<bool> {
+        self.edge(self.verified_email_taken_impl(org_id.as_str(), email).await)
     }
 
-    async fn delete_user(&self, org_id: &str, id: &str, event: EventDraft) -> StoreResult<bool> {
-        self.edge(self.delete_user_impl(org_id, id, event).await)
+    async fn delete_user(&self, org_id: &OrgId, id: &str, event: EventDraft) -> StoreResult<bool> {
+        self.edge(self.delete_user_impl(org_id.as_str(), id, event).await)
     }
 }
 
 #[async_trait]
 impl CounterStore for SqlStore {
-    async fn get_counter(&self, org_id: &str, key: &str) -> StoreResult<CounterState> {
-        self.edge(self.get_counter_impl(org_id, key).await)
+    async fn get_counter(&self, org_id: &OrgId, key: &str) -> StoreResult<CounterState> {
+        self.edge(self.get_counter_impl(org_id.as_str(), key).await)
     }
 
     async fn update_counter(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         key: &str,
         update: CounterUpdate<'_>,
     ) -> StoreResult<CounterState> {
-        self.edge(self.update_counter_impl(org_id, key, update).await)
+        self.edge(self.update_counter_impl(org_id.as_str(), key, update).await)
     }
 
     async fn due_counters(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         now: Timestamp,
         after: Option<&DueCounter>,
     ) -> StoreResult<Vec<DueCounter>> {
-        self.edge(self.due_counters_impl(org_id, now, after).await)
+        self.edge(self.due_counters_impl(org_id.as_str(), now, after).await)
     }
 
     async fn counter_keys(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         prefix: &str,
         after: Option<&str>,
     ) -> StoreResult<Vec<String>> {
-        self.edge(self.counter_keys_impl(org_id, prefix, after).await)
+        self.edge(self.counter_keys_impl(org_id.as_str(), prefix, after).await)
     }
 }
 
@@ -214,25 +234,28 @@ impl SessionStore for SqlStore {
 
     async fn end_user_sessions(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         user_id: &str,
         event: EventDraft,
     ) -> StoreResult<u64> {
-        self.edge(self.end_user_sessions_impl(org_id, user_id, event).await)
+        self.edge(
+            self.end_user_sessions_impl(org_id.as_str(), user_id, event)
+                .await,
+        )
     }
 
-    async fn list_user_sessions(&self, org_id: &str, user_id: &str) -> StoreResult<Vec<Session>> {
-        self.edge(self.list_user_sessions_impl(org_id, user_id).await)
+    async fn list_user_sessions(&self, org_id: &OrgId, user_id: &str) -> StoreResult<Vec<Session>> {
+        self.edge(self.list_user_sessions_impl(org_id.as_str(), user_id).await)
     }
 
     async fn delete_expired_sessions(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         created_before: Timestamp,
         idle_before: Option<Timestamp>,
     ) -> StoreResult<u64> {
         self.edge(
-            self.delete_expired_sessions_impl(org_id, created_before, idle_before)
+            self.delete_expired_sessions_impl(org_id.as_str(), created_before, idle_before)
                 .await,
         )
     }
@@ -248,25 +271,36 @@ impl ApiKeyStore for SqlStore {
         self.edge(self.find_api_key_impl(token_hash).await)
     }
 
-    async fn list_api_keys(&self, org_id: Option<&str>, page: &Page) -> StoreResult<Vec<ApiKey>> {
-        self.edge(self.list_api_keys_impl(org_id, page).await)
+    async fn list_api_keys(&self, org_id: Option<&OrgId>, page: &Page) -> StoreResult<Vec<ApiKey>> {
+        self.edge(
+            self.list_api_keys_impl(org_id.map(OrgId::as_str), page)
+                .await,
+        )
     }
 
     async fn list_user_api_keys(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         user_id: &str,
         page: &Page,
     ) -> StoreResult<Vec<ApiKey>> {
-        self.edge(self.list_user_api_keys_impl(org_id, user_id, page).await)
+        self.edge(
+            self.list_user_api_keys_impl(org_id.as_str(), user_id, page)
+                .await,
+        )
     }
 
-    async fn get_api_key(&self, org_id: &str, id: &str) -> StoreResult<Option<ApiKey>> {
-        self.edge(self.get_api_key_impl(org_id, id).await)
+    async fn get_api_key(&self, org_id: &OrgId, id: &str) -> StoreResult<Option<ApiKey>> {
+        self.edge(self.get_api_key_impl(org_id.as_str(), id).await)
     }
 
-    async fn delete_api_key(&self, org_id: &str, id: &str, event: EventDraft) -> StoreResult<bool> {
-        self.edge(self.delete_api_key_impl(org_id, id, event).await)
+    async fn delete_api_key(
+        &self,
+        org_id: &OrgId,
+        id: &str,
+        event: EventDraft,
+    ) -> StoreResult<bool> {
+        self.edge(self.delete_api_key_impl(org_id.as_str(), id, event).await)
     }
 
     async fn has_instance_key(&self) -> StoreResult<bool> {
@@ -283,17 +317,24 @@ impl ApiKeyStore for SqlStore {
 
     async fn delete_expired_api_keys(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         expired_by: Timestamp,
     ) -> StoreResult<u64> {
-        self.edge(self.delete_expired_api_keys_impl(org_id, expired_by).await)
+        self.edge(
+            self.delete_expired_api_keys_impl(org_id.as_str(), expired_by)
+                .await,
+        )
     }
 }
 
 #[async_trait]
 impl MfaStore for SqlStore {
-    async fn get_mfa_factor(&self, org_id: &str, user_id: &str) -> StoreResult<Option<MfaFactor>> {
-        self.edge(self.get_mfa_factor_impl(org_id, user_id).await)
+    async fn get_mfa_factor(
+        &self,
+        org_id: &OrgId,
+        user_id: &str,
+    ) -> StoreResult<Option<MfaFactor>> {
+        self.edge(self.get_mfa_factor_impl(org_id.as_str(), user_id).await)
     }
 
     async fn put_mfa_factor(
@@ -305,19 +346,19 @@ impl MfaStore for SqlStore {
         self.edge(self.put_mfa_factor_impl(factor, condition, event).await)
     }
 
-    async fn use_mfa_step(&self, org_id: &str, user_id: &str, step: u64) -> StoreResult<bool> {
-        self.edge(self.use_mfa_step_impl(org_id, user_id, step).await)
+    async fn use_mfa_step(&self, org_id: &OrgId, user_id: &str, step: u64) -> StoreResult<bool> {
+        self.edge(self.use_mfa_step_impl(org_id.as_str(), user_id, step).await)
     }
 
     async fn use_recovery_code(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         user_id: &str,
         code_hash: &str,
         event: EventDraft,
     ) -> StoreResult<bool> {
         self.edge(
-            self.use_recovery_code_impl(org_id, user_id, code_hash, event)
+            self.use_recovery_code_impl(org_id.as_str(), user_id, code_hash, event)
                 .await,
         )
     }
@@ -363,8 +404,8 @@ impl MailStore for SqlStore {
         self.edge(self.append_event_mail_once_impl(event, dedupe_key).await)
     }
 
-    async fn list_outbox(&self, org_id: &str, page: &Page) -> StoreResult<Vec<OutboxMail>> {
-        self.edge(self.list_outbox_impl(org_id, page).await)
+    async fn list_outbox(&self, org_id: &OrgId, page: &Page) -> StoreResult<Vec<OutboxMail>> {
+        self.edge(self.list_outbox_impl(org_id.as_str(), page).await)
     }
 
     async fn claim_mail(
@@ -389,11 +430,14 @@ impl EventStore for SqlStore {
 
     async fn list_events(
         &self,
-        org_id: Option<&str>,
+        org_id: Option<&OrgId>,
         after: u64,
         limit: u32,
     ) -> StoreResult<Vec<Event>> {
-        self.edge(self.list_events_impl(org_id, after, limit).await)
+        self.edge(
+            self.list_events_impl(org_id.map(OrgId::as_str), after, limit)
+                .await,
+        )
     }
 
     async fn delete_events_before(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {

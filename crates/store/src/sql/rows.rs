@@ -6,14 +6,14 @@
 //! - a value that does not decode is corrupt stored data (`Internal`), except a section value
 //!   that no longer parses, which reads as null (see [`section`]).
 
-use portcullis_model::Timestamp;
+use portcullis_model::{OrgId, Timestamp};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::encoding::{
     count_from_db, json_from_db, opt_json_from_db, roles_from_db, stage_from_db,
 };
-use super::error::DbResult;
+use super::error::{DbError, DbResult};
 use crate::{
     ApiKey, Event, MailDraft, MfaFactor, Org, OutboxMail, Role, SectionRow, Session, User,
 };
@@ -27,6 +27,18 @@ pub(crate) fn text(row: &AnyRow, column: &str) -> DbResult<String> {
 
 fn opt_text(row: &AnyRow, column: &str) -> DbResult<Option<String>> {
     Ok(row.try_get::<Option<String>, _>(column)?)
+}
+
+/// An organization id (an invalid one is corrupt data).
+fn org_id(row: &AnyRow, column: &str) -> DbResult<OrgId> {
+    OrgId::parse(&text(row, column)?, column).map_err(|v| DbError::corrupt(v.message))
+}
+
+/// An optional organization id.
+fn opt_org_id(row: &AnyRow, column: &str) -> DbResult<Option<OrgId>> {
+    opt_text(row, column)?
+        .map(|text| OrgId::parse(&text, column).map_err(|v| DbError::corrupt(v.message)))
+        .transpose()
 }
 
 /// A flag: a boolean column, or an integer one holding 0 or 1.
@@ -61,7 +73,7 @@ fn json(row: &AnyRow, column: &str) -> DbResult<serde_json::Value> {
 /// An organization from [`org_columns!`].
 pub(crate) fn org(row: &AnyRow) -> DbResult<Org> {
     Ok(Org {
-        id: text(row, "id")?,
+        id: org_id(row, "id")?,
         name: text(row, "name")?,
         created_at: ts(row, "created_at")?,
     })
@@ -71,7 +83,7 @@ pub(crate) fn org(row: &AnyRow) -> DbResult<Org> {
 pub(crate) fn user(row: &AnyRow) -> DbResult<User> {
     Ok(User {
         id: text(row, "id")?,
-        org_id: text(row, "org_id")?,
+        org_id: org_id(row, "org_id")?,
         login: text(row, "login")?,
         login_key: text(row, "login_key")?,
         email: opt_text(row, "email")?,
@@ -110,7 +122,7 @@ pub(crate) fn session(row: &AnyRow) -> DbResult<Session> {
     Ok(Session {
         id: text(row, "id")?,
         token_hash: text(row, "token_hash")?,
-        org_id: text(row, "org_id")?,
+        org_id: org_id(row, "org_id")?,
         user_id: text(row, "user_id")?,
         created_at: ts(row, "created_at")?,
         last_used_at: ts(row, "last_used_at")?,
@@ -124,7 +136,7 @@ pub(crate) fn api_key(row: &AnyRow) -> DbResult<ApiKey> {
     Ok(ApiKey {
         id: text(row, "id")?,
         token_hash: text(row, "token_hash")?,
-        org_id: opt_text(row, "org_id")?,
+        org_id: opt_org_id(row, "org_id")?,
         user_id: opt_text(row, "user_id")?,
         name: text(row, "name")?,
         roles: roles(row, "roles")?,
@@ -138,7 +150,7 @@ pub(crate) fn api_key(row: &AnyRow) -> DbResult<ApiKey> {
 /// A second factor from [`mfa_factor_columns!`].
 pub(crate) fn mfa_factor(row: &AnyRow) -> DbResult<MfaFactor> {
     Ok(MfaFactor {
-        org_id: text(row, "org_id")?,
+        org_id: org_id(row, "org_id")?,
         user_id: text(row, "user_id")?,
         secret_sealed: text(row, "secret_sealed")?,
         confirmed_at: opt_ts(row, "confirmed_at")?,
@@ -152,7 +164,7 @@ pub(crate) fn mfa_factor(row: &AnyRow) -> DbResult<MfaFactor> {
 pub(crate) fn event(row: &AnyRow) -> DbResult<Event> {
     Ok(Event {
         sequence: seq_from_db(row.try_get::<i64, _>("sequence")?)?,
-        org_id: opt_text(row, "org_id")?,
+        org_id: opt_org_id(row, "org_id")?,
         kind: text(row, "kind")?,
         actor: text(row, "actor")?,
         request_id: opt_text(row, "request_id")?,
@@ -165,7 +177,7 @@ pub(crate) fn event(row: &AnyRow) -> DbResult<Event> {
 pub(crate) fn outbox_mail(row: &AnyRow) -> DbResult<OutboxMail> {
     Ok(OutboxMail {
         id: seq_from_db(row.try_get::<i64, _>("id")?)?,
-        org_id: opt_text(row, "org_id")?,
+        org_id: opt_org_id(row, "org_id")?,
         event_sequence: seq_from_db(row.try_get::<i64, _>("event_sequence")?)?,
         draft: MailDraft {
             kind: text(row, "kind")?,

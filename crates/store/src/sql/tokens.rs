@@ -25,7 +25,7 @@ async fn insert_session(tx: &mut WriteTx, session: &Session) -> DbResult<()> {
     ))
     .bind(&session.id)
     .bind(&session.token_hash)
-    .bind(&session.org_id)
+    .bind(session.org_id.as_str())
     .bind(&session.user_id)
     .bind(rows::ts_to_db(session.created_at)?)
     .bind(rows::ts_to_db(session.last_used_at)?)
@@ -80,7 +80,7 @@ impl SqlStore {
              password_hash = COALESCE($5, password_hash) \
              WHERE org_id = $1 AND id = $2 AND NOT disabled AND password_hash = $6",
         )
-        .bind(&session.org_id)
+        .bind(session.org_id.as_str())
         .bind(&session.user_id)
         .bind(rows::ts_to_db(session.created_at)?)
         .bind(&login.ip)

@@ -29,7 +29,7 @@ impl SqlStore {
             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
         ))
         .bind(&user.id)
-        .bind(&user.org_id)
+        .bind(user.org_id.as_str())
         .bind(&user.login)
         .bind(&user.login_key)
         .bind(user.email.as_deref())
