@@ -37,6 +37,11 @@ pub(crate) fn to_json<T: Serialize>(body: &T) -> Value {
     serde_json::to_value(body).unwrap_or(Value::Null)
 }
 
+/// The fields of a serde body, to extend with more (an answer that is not an object has none).
+pub(crate) fn to_object<T: Serialize>(body: &T) -> Map<String, Value> {
+    object(to_json(body))
+}
+
 /// The token of an `Authorization: Bearer <token>` header.
 pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get("authorization")?.to_str().ok()?;

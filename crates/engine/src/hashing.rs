@@ -85,6 +85,46 @@ pub trait PasswordHashing: Send + Sync {
     fn dummy_hash(&self, algorithm: HashAlgorithm) -> &str;
 }
 
+/// A hasher that counts its verifications (real and dummy ones alike), for tests that prove
+/// what a path costs in hashes. Clones share one count.
+#[derive(Clone, Debug)]
+pub struct CountingHasher {
+    inner: std::sync::Arc<Hasher>,
+    verified: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl CountingHasher {
+    /// Counts the verifications of `inner`.
+    pub fn new(inner: Hasher) -> CountingHasher {
+        CountingHasher {
+            inner: std::sync::Arc::new(inner),
+            verified: std::sync::Arc::default(),
+        }
+    }
+
+    /// Verifications so far.
+    pub fn verifications(&self) -> u64 {
+        self.verified.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl PasswordHashing for CountingHasher {
+    fn hash(&self, algorithm: HashAlgorithm, password: &str) -> Result<String, HashError> {
+        self.inner.hash(algorithm, password)
+    }
+    fn verify(&self, password: &str, stored: &str) -> Result<bool, HashError> {
+        self.verified
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.verify(password, stored)
+    }
+    fn needs_rehash(&self, stored: &str, algorithm: HashAlgorithm) -> bool {
+        self.inner.needs_rehash(stored, algorithm)
+    }
+    fn dummy_hash(&self, algorithm: HashAlgorithm) -> &str {
+        self.inner.dummy_hash(algorithm)
+    }
+}
+
 /// The production hasher.
 #[derive(Debug)]
 pub struct Hasher {

@@ -117,14 +117,14 @@ impl HttpMetrics {
     pub(crate) fn observe(
         &self,
         method: MethodLabel,
-        route: &RouteLabel,
+        route: RouteLabel,
         status: u16,
         seconds: f64,
     ) {
         let Ok(mut series) = self.series.lock() else {
             return;
         };
-        let mut key: Labels = (method, route.clone(), Some(status));
+        let mut key: Labels = (method, route, Some(status));
         if !series.contains_key(&key) && series.len() >= MAX_SERIES {
             key = (MethodLabel::Other, RouteLabel::Overflow, None);
         }
@@ -188,12 +188,12 @@ mod tests {
         let metrics = HttpMetrics::default();
         for i in 0..MAX_SERIES + 10 {
             let route = RouteLabel::of(Some(&format!("/r{i}")));
-            metrics.observe(MethodLabel::of(&Method::GET), &route, 200, 0.001);
+            metrics.observe(MethodLabel::of(&Method::GET), route, 200, 0.001);
         }
         for i in 0..50 {
             let method = Method::from_bytes(format!("ODD{i}").as_bytes()).unwrap();
             let route = RouteLabel::of(Some("/r0"));
-            metrics.observe(MethodLabel::of(&method), &route, 200, 0.001);
+            metrics.observe(MethodLabel::of(&method), route.clone(), 200, 0.001);
         }
         let mut out = String::new();
         metrics.render(&mut out);

@@ -235,7 +235,7 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
     let mut response = json_errors(next.run(request).instrument(span.clone()).await).await;
     let elapsed = started.elapsed().as_secs_f64();
     let status = response.status().as_u16();
-    state.http_metrics.observe(method, &route, status, elapsed);
+    state.http_metrics.observe(method, route, status, elapsed);
     span.in_scope(|| tracing::info!(status, latency_ms = elapsed * 1000.0, "request"));
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert("x-request-id", value);

@@ -129,7 +129,7 @@ impl Service {
     ) -> ServiceResult<ApiKey> {
         let grant = caller.allow(org_id, Action::SelfService)?;
         let org_id = &grant.org_id;
-        let org_id = &self.require_org(org_id).await?;
+        self.require_known_org(org_id).await?;
         let mut found = Vec::new();
         if request.name.trim().is_empty() {
             found.push(Violation::new("name", codes::REQUIRED, "must not be empty"));
@@ -229,7 +229,8 @@ impl Service {
         page: &Page,
     ) -> ServiceResult<Vec<ApiKeyView>> {
         let grant = caller.allow(org_id, Action::SelfService)?;
-        let org_id = &self.require_org(org_id).await?;
+        let org_id = &grant.org_id;
+        self.require_known_org(org_id).await?;
         let keys = match (&caller.user_id, grant.manage) {
             (_, true) => self.store.list_api_keys(Some(org_id), page).await?,
             (Some(user_id), false) => self.store.list_user_api_keys(org_id, user_id, page).await?,

@@ -192,7 +192,7 @@ impl Service {
     ) -> ServiceResult<Vec<Event>> {
         let grant = caller.allow(org_id, Action::Read)?;
         let org_id = &grant.org_id;
-        let org_id = &self.require_org(org_id).await?;
+        self.require_known_org(org_id).await?;
         Ok(self.store.list_events(Some(org_id), after, limit).await?)
     }
 

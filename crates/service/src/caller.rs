@@ -156,6 +156,11 @@ mod tests {
 
         let root = caller(None, &[Role::InstanceAdmin]);
         assert!(root.allow("anything", Action::Manage).is_ok());
+        // An id no organization can have is an unknown organization, even for the instance.
+        assert!(matches!(
+            root.allow("a/b", Action::Read),
+            Err(ServiceError::NotFound)
+        ));
         assert!(root.allow_instance().is_ok());
 
         // An org-bound key that claims instance_admin is not an instance admin.

@@ -167,7 +167,7 @@ impl Service {
     ) -> ServiceResult<Vec<OutboxView>> {
         let grant = caller.allow(org_id, Action::Manage)?;
         let org_id = &grant.org_id;
-        let org_id = &self.require_org(org_id).await?;
+        self.require_known_org(org_id).await?;
         if page.after_number().is_none() {
             return Err(ServiceError::invalid(portcullis_model::Violation::new(
                 "after",

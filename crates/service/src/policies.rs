@@ -90,7 +90,7 @@ impl Service {
     ) -> ServiceResult<std::sync::Arc<portcullis_model::EffectivePolicy>> {
         let grant = caller.allow(org_id, Action::Read)?;
         let org_id = &grant.org_id;
-        let org_id = &self.require_org(org_id).await?;
+        self.require_known_org(org_id).await?;
         self.effective_policy(org_id).await
     }
 
@@ -185,7 +185,7 @@ impl Service {
     ) -> ServiceResult<SectionView> {
         let grant = caller.allow(org_id, Action::Manage)?;
         let org_id = &grant.org_id;
-        let org_id = &self.require_org(org_id).await?;
+        self.require_known_org(org_id).await?;
         let owner = Owner::Org(org_id.clone());
         self.write_section_with(ctx, &owner, kind, |current| apply(kind, current, &write))
             .await
@@ -227,7 +227,7 @@ impl Service {
     ) -> ServiceResult<bool> {
         let grant = caller.allow(org_id, Action::Manage)?;
         let org_id = &grant.org_id;
-        let org_id = &self.require_org(org_id).await?;
+        self.require_known_org(org_id).await?;
         let event = DomainEvent::PolicyReset(PolicyReset { section: kind }).draft(
             ctx,
             Some(org_id),
@@ -270,7 +270,7 @@ impl Service {
     ) -> ServiceResult<SectionView> {
         let grant = caller.allow(org_id, Action::Read)?;
         let org_id = &grant.org_id;
-        let org_id = &self.require_org(org_id).await?;
+        self.require_known_org(org_id).await?;
         let policy = self.effective_policy(org_id).await?;
         let (is_default, details) = policy.section_meta(SectionKind::Password);
         Ok(SectionView {
@@ -290,7 +290,7 @@ impl Service {
     ) -> ServiceResult<PasswordPolicy> {
         let grant = caller.allow(org_id, Action::Read)?;
         let org_id = &grant.org_id;
-        let org_id = &self.require_org(org_id).await?;
+        self.require_known_org(org_id).await?;
         let policy = self.effective_policy(org_id).await?;
         policy
             .password
@@ -309,7 +309,7 @@ impl Service {
     ) -> ServiceResult<SectionView> {
         let grant = caller.allow(org_id, Action::Manage)?;
         let org_id = &grant.org_id;
-        let org_id = &self.require_org(org_id).await?;
+        self.require_known_org(org_id).await?;
         let owner = Owner::Org(org_id.clone());
         self.write_section_with(ctx, &owner, SectionKind::Password, |current| {
             let SectionValue::Password(list) = current else {
@@ -443,7 +443,7 @@ impl Service {
     ) -> ServiceResult<PasswordCheckResult> {
         let grant = caller.allow(org_id, Action::SelfService)?;
         let org_id = &grant.org_id;
-        let org_id = &self.require_org(org_id).await?;
+        self.require_known_org(org_id).await?;
         let policy = self.effective_policy(org_id).await?;
         let rules = policy.password.value.for_source(request.source.as_deref());
         let account = AccountContext::new(

@@ -101,7 +101,7 @@ impl Service {
         org_id: &str,
     ) -> ServiceResult<std::sync::Arc<EffectivePolicy>> {
         let grant = caller.allow(org_id, Action::Read)?;
-        self.require_org(&grant.org_id).await?;
+        self.require_known_org(&grant.org_id).await?;
         self.default_policy().await
     }
 
@@ -152,7 +152,7 @@ impl Service {
             PolicyScope::Org(org_id) => {
                 let grant = caller.allow(org_id, Action::Manage)?;
                 let org_id = &grant.org_id;
-                let org_id = &self.require_org(org_id).await?;
+                self.require_known_org(org_id).await?;
                 Owner::Org(org_id.clone())
             }
         };

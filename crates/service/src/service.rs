@@ -212,19 +212,26 @@ impl Service {
     /// one that was seen once is remembered.
     pub(crate) async fn require_org(&self, org_id: &str) -> ServiceResult<OrgId> {
         let org_id = OrgId::parse(org_id, "org").map_err(|_| ServiceError::NotFound)?;
+        self.require_known_org(&org_id).await?;
+        Ok(org_id)
+    }
+
+    /// Fails with `NotFound` unless the organization of an id already parsed (an
+    /// [`OrgGrant`](crate::caller::OrgGrant)'s) exists.
+    pub(crate) async fn require_known_org(&self, org_id: &OrgId) -> ServiceResult<()> {
         if self
             .known_orgs
             .read()
             .is_ok_and(|known| known.contains(org_id.as_str()))
         {
-            return Ok(org_id);
+            return Ok(());
         }
-        match self.store.get_org(&org_id).await? {
+        match self.store.get_org(org_id).await? {
             Some(_) => {
                 if let Ok(mut known) = self.known_orgs.write() {
                     known.insert(org_id.to_string());
                 }
-                Ok(org_id)
+                Ok(())
             }
             None => Err(ServiceError::NotFound),
         }

@@ -275,6 +275,7 @@ impl Service {
     ) -> ServiceResult<UserView> {
         let grant = caller.allow(org_id, Action::Manage)?;
         let org_id = &grant.org_id;
+        self.require_known_org(org_id).await?;
         Ok(self
             .add_user(ctx, org_id, request, Origin::Admin)
             .await?
@@ -282,15 +283,15 @@ impl Service {
     }
 
     /// Validates and stores a new user (an administrator's, or a registration), with its event
-    /// and, for a registration to verify, the verification mail in the same transaction.
+    /// and, for a registration to verify, the verification mail in the same transaction. The
+    /// organization exists (the caller checked).
     pub(crate) async fn add_user(
         &self,
         ctx: &Context,
-        org_id: &str,
+        org_id: &OrgId,
         request: NewUser,
         origin: Origin,
     ) -> ServiceResult<User> {
-        let org_id = &self.require_org(org_id).await?;
         let mut found = Vec::new();
         let login = request.login.trim().to_owned();
         if login.is_empty() {
@@ -404,7 +405,7 @@ impl Service {
     ) -> ServiceResult<Vec<UserView>> {
         let grant = caller.allow(org_id, Action::Read)?;
         let org_id = &grant.org_id;
-        let org_id = &self.require_org(org_id).await?;
+        self.require_known_org(org_id).await?;
         let users = self.store.list_users(org_id, page).await?;
         Ok(users.into_iter().map(UserView::from).collect())
     }
@@ -699,37 +700,14 @@ impl Service {
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicU64, Ordering};
 
-    use portcullis_engine::hashing::{HashError, HashParams, Hasher, PasswordHashing};
+    use portcullis_engine::hashing::{CountingHasher, HashParams, Hasher, PasswordHashing};
     use portcullis_engine::password_check::codes;
     use portcullis_model::{HashAlgorithm, PasswordPolicy};
 
     use super::AccountContext;
     use crate::error::ServiceError;
     use crate::{ManualClock, Service};
-
-    /// A hasher that counts its verifications.
-    struct Counting {
-        inner: Hasher,
-        verified: Arc<AtomicU64>,
-    }
-
-    impl PasswordHashing for Counting {
-        fn hash(&self, algorithm: HashAlgorithm, password: &str) -> Result<String, HashError> {
-            self.inner.hash(algorithm, password)
-        }
-        fn verify(&self, password: &str, stored: &str) -> Result<bool, HashError> {
-            self.verified.fetch_add(1, Ordering::SeqCst);
-            self.inner.verify(password, stored)
-        }
-        fn needs_rehash(&self, stored: &str, algorithm: HashAlgorithm) -> bool {
-            self.inner.needs_rehash(stored, algorithm)
-        }
-        fn dummy_hash(&self, algorithm: HashAlgorithm) -> &str {
-            self.inner.dummy_hash(algorithm)
-        }
-    }
 
     #[tokio::test]
     async fn a_password_the_cheap_rules_refuse_costs_no_history_hash() {
@@ -738,11 +716,7 @@ mod tests {
             .map(|i| inner.hash(HashAlgorithm::Argon2id, &format!("old password {i}")))
             .collect::<Result<_, _>>()
             .unwrap();
-        let verified = Arc::new(AtomicU64::new(0));
-        let hasher = Counting {
-            inner,
-            verified: verified.clone(),
-        };
+        let hasher = CountingHasher::new(inner);
         let service = Service::new(
             Arc::new(
                 portcullis_store_sqlite::open("sqlite::memory:", 1)
@@ -750,7 +724,7 @@ mod tests {
                     .unwrap(),
             ),
             Arc::new(ManualClock::new(time::OffsetDateTime::UNIX_EPOCH)),
-            Arc::new(hasher),
+            Arc::new(hasher.clone()),
             1,
         );
         let rules = PasswordPolicy {
@@ -770,14 +744,14 @@ mod tests {
             panic!("expected violations, got {err:?}");
         };
         assert_eq!(found.codes(), [codes::TOO_SHORT]);
-        assert_eq!(verified.load(Ordering::SeqCst), 0);
+        assert_eq!(hasher.verifications(), 0);
 
         // A compliant password is still checked against every history entry.
         service
             .check_new_password(&rules, "a new long password", &account, &history)
             .await
             .unwrap();
-        assert_eq!(verified.load(Ordering::SeqCst), 24);
+        assert_eq!(hasher.verifications(), 24);
         let err = service
             .check_new_password(&rules, "old password 7", &account, &history)
             .await

@@ -61,9 +61,6 @@ pub const EVENT_LOCK: i64 = 0x706f_7274_6345_5654;
 struct Postgres;
 
 impl Backend for Postgres {
-    fn name(&self) -> &'static str {
-        "PostgreSQL"
-    }
     fn begin_write(&self) -> &'static str {
         "BEGIN"
     }

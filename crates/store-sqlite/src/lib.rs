@@ -42,9 +42,6 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 struct Sqlite;
 
 impl Backend for Sqlite {
-    fn name(&self) -> &'static str {
-        "SQLite"
-    }
     fn begin_write(&self) -> &'static str {
         "BEGIN IMMEDIATE"
     }

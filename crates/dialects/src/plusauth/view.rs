@@ -182,6 +182,6 @@ pub(super) fn view(policy: &EffectivePolicy) -> Value {
             },
         },
     };
-    out.extend(common::object(common::to_json(&canonical)));
+    out.extend(common::to_object(&canonical));
     Value::Object(out)
 }

@@ -271,7 +271,7 @@ pub(super) fn from_dto(
         Some(_) => e.push("sourceIds must be an array of strings".into()),
     }
     if errors.is_empty() {
-        Ok(serde_json::to_value(out).unwrap_or(Value::Null))
+        Ok(common::to_json(&out))
     } else {
         Err(errors)
     }

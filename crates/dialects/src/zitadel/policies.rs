@@ -115,19 +115,19 @@ impl Kind {
                 } else {
                     0
                 };
-                fields_of(&LockoutView {
+                common::to_object(&LockoutView {
                     max_password_attempts: max.to_string(),
                     max_otp_attempts: lockout.max_otp_attempts.to_string(),
                 })
             }
-            Kind::Complexity => fields_of(&ComplexityView::of(password)),
+            Kind::Complexity => common::to_object(&ComplexityView::of(password)),
             Kind::Age => {
                 let max_age = if password.expiration_enabled {
                     password.max_age_days
                 } else {
                     0
                 };
-                fields_of(&AgeView {
+                common::to_object(&AgeView {
                     max_age_days: max_age.to_string(),
                     expire_warn_days: password.expire_warn_days.to_string(),
                 })
@@ -159,7 +159,7 @@ impl Kind {
     pub(crate) fn settings_v2(self, policy: &EffectivePolicy) -> Map<String, Value> {
         if self == Kind::Complexity {
             let complexity = ComplexityView::of(policy.password.value.default_policy());
-            return fields_of(&ComplexitySettings::from(complexity));
+            return common::to_object(&ComplexitySettings::from(complexity));
         }
         let mut fields = self.fields(policy);
         if self == Kind::Login {
@@ -395,11 +395,6 @@ impl From<ComplexityView> for ComplexitySettings {
 struct AgeView {
     max_age_days: String,
     expire_warn_days: String,
-}
-
-/// The fields of a typed policy message, to which `details` and `isDefault` are added.
-fn fields_of<T: Serialize>(view: &T) -> Map<String, Value> {
-    common::object(common::to_json(view))
 }
 
 /// Checks the type of every stored login switch that is present.

@@ -267,3 +267,31 @@ async fn a_disabled_user_is_refused_after_the_right_password_only() {
         json!({"user_id": id, "reason": "account_disabled", "ip": A})
     );
 }
+
+/// An organization id that no organization can have is an unknown organization: `NotFound`,
+/// no hash, no event, and no counter touched.
+#[tokio::test]
+async fn an_impossible_organization_id_is_not_found_and_costs_nothing() {
+    let world = World::new().await;
+    world.user("alice", GOOD).await;
+    let before = (world.verifications(), world.last_sequence().await);
+    for org in ["a/b", "", "x".repeat(65).as_str(), "nope"] {
+        let answer = world
+            .service
+            .login(
+                &portcullis_service::Context::new("anonymous", None),
+                org,
+                portcullis_service::LoginRequest {
+                    login: "alice".into(),
+                    password: GOOD.into(),
+                    ip: crate::support::ip(A),
+                },
+            )
+            .await;
+        assert!(
+            matches!(answer, Err(portcullis_service::ServiceError::NotFound)),
+            "{org:?}: {answer:?}"
+        );
+    }
+    assert_eq!((world.verifications(), world.last_sequence().await), before);
+}

@@ -4,10 +4,9 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-use portcullis_engine::hashing::{HashError, HashParams, Hasher, PasswordHashing};
-use portcullis_model::{HashAlgorithm, SectionKind};
+use portcullis_engine::hashing::{CountingHasher, HashParams, Hasher};
+use portcullis_model::SectionKind;
 use portcullis_service::{
     Caller, Context, LoginAnswer, LoginRequest, ManualClock, MasterKey, NewOrg, NewUser,
     SectionWrite, Service,
@@ -23,34 +22,12 @@ pub(crate) const GOOD: &str = "Plum-Tractor-4417-Quasar";
 pub(crate) const OTHER_GOOD: &str = "Violet-Harbour-2290-Nimbus";
 pub(crate) const WRONG: &str = "not the password at all";
 
-/// A hasher that counts its verifications (real and dummy ones alike).
-struct Counting {
-    inner: Hasher,
-    verified: Arc<AtomicU64>,
-}
-
-impl PasswordHashing for Counting {
-    fn hash(&self, algorithm: HashAlgorithm, password: &str) -> Result<String, HashError> {
-        self.inner.hash(algorithm, password)
-    }
-    fn verify(&self, password: &str, stored: &str) -> Result<bool, HashError> {
-        self.verified.fetch_add(1, Ordering::SeqCst);
-        self.inner.verify(password, stored)
-    }
-    fn needs_rehash(&self, stored: &str, algorithm: HashAlgorithm) -> bool {
-        self.inner.needs_rehash(stored, algorithm)
-    }
-    fn dummy_hash(&self, algorithm: HashAlgorithm) -> &str {
-        self.inner.dummy_hash(algorithm)
-    }
-}
-
 pub(crate) struct World {
     pub(crate) service: Service,
     pub(crate) clock: ManualClock,
     pub(crate) admin: Caller,
     pub(crate) ctx: Context,
-    verified: Arc<AtomicU64>,
+    hasher: CountingHasher,
 }
 
 pub(crate) fn ip(text: &str) -> IpAddr {
@@ -64,15 +41,11 @@ impl World {
             .await
             .unwrap();
         let clock = ManualClock::new(T0);
-        let verified = Arc::new(AtomicU64::new(0));
-        let hasher = Counting {
-            inner: Hasher::new(HashParams::insecure_for_tests()).unwrap(),
-            verified: verified.clone(),
-        };
+        let hasher = CountingHasher::new(Hasher::new(HashParams::insecure_for_tests()).unwrap());
         let service = Service::new(
             Arc::new(store),
             Arc::new(clock.clone()),
-            Arc::new(hasher),
+            Arc::new(hasher.clone()),
             1,
         )
         .with_master_key(MasterKey::generate());
@@ -95,13 +68,13 @@ impl World {
             clock,
             admin,
             ctx,
-            verified,
+            hasher,
         }
     }
 
     /// Password verifications so far.
     pub(crate) fn verifications(&self) -> u64 {
-        self.verified.load(Ordering::SeqCst)
+        self.hasher.verifications()
     }
 
     /// Patches an organization section.

@@ -1,11 +1,12 @@
 //! Attempt counters (lockout keys, IP blocks): read-only loads and atomic transitions.
 //!
 //! Invariants:
-//! - a counter changes only in [`SqlStore::update_counter_impl`], in one write transaction that
-//!   first locks the counter's row, inserting it with the default state when missing (`INSERT …
-//!   ON CONFLICT … DO UPDATE … WHERE FALSE`, see [`lock`]; a concurrent inserter makes it wait
-//!   for that transaction's outcome), then reads it with the backend's row lock: the row lock is
-//!   held from the read to the commit (SQLite: the database write lock is), so concurrent
+//! - a counter changes only in [`SqlStore::update_counter_impl`], in one write transaction that,
+//!   on a backend with row locks, first locks the counter's row, inserting it with the default
+//!   state when missing (`INSERT … ON CONFLICT … DO UPDATE … WHERE FALSE`, see [`lock`]; a
+//!   concurrent inserter makes it wait for that transaction's outcome), then reads it with the
+//!   backend's row lock (SQLite: the database write lock covers it, and the row is only read):
+//!   the lock is held from the read to the commit, so concurrent
 //!   transitions of one counter serialize exactly (no lost update), across processes and
 //!   replicas, while on PostgreSQL transitions of different counters run in parallel;
 //! - the state is stored as JSON keyed by (`org_id`, `key`), beside its due time (`due_at`,
@@ -74,9 +75,10 @@ async fn load(
 /// The insert's `ON CONFLICT DO UPDATE … WHERE FALSE` updates nothing but locks the conflicting
 /// row (PostgreSQL locks every conflicting row of a `DO UPDATE`, whatever its `WHERE`; SQLite
 /// holds the whole database already), and PostgreSQL guarantees that such an insert either
-/// inserts or locks, even when a concurrent transaction deletes the row meanwhile. (`ON CONFLICT DO NOTHING` then `SELECT … FOR UPDATE`
-/// leaves a gap between the two statements in which another transition can delete the row, so
-/// under churn a transition could find no row again and again.)
+/// inserts or locks, even when a concurrent transaction deletes the row meanwhile. (`ON CONFLICT
+/// DO NOTHING` then `SELECT … FOR UPDATE` leaves a gap between the two statements in which
+/// another transition can delete the row, so under churn a transition could find no row again
+/// and again.) Only a backend with row locks needs this; see `SqlStore::try_update_counter`.
 async fn lock(
     conn: &mut AnyConnection,
     org_id: &str,
@@ -198,7 +200,17 @@ impl SqlStore {
         update: CounterUpdate<'_>,
     ) -> DbResult<CounterState> {
         let mut tx = self.write_tx().await?;
-        let stored = lock(&mut tx, org_id, key, self.backend().lock_rows()).await?;
+        let lock_rows = self.backend().lock_rows();
+        let stored = if lock_rows.is_empty() {
+            // The write transaction holds the whole database: the row needs no lock of its own,
+            // so a missing one is not inserted as a placeholder first.
+            load(&mut tx, org_id, key, "").await?.unwrap_or(Stored {
+                state: CounterState::default(),
+                due_at: None,
+            })
+        } else {
+            lock(&mut tx, org_id, key, lock_rows).await?
+        };
         let before = stored.state;
         let mut state = before.clone();
         let change = update(&mut state);
@@ -209,15 +221,19 @@ impl SqlStore {
             return Ok(state);
         }
         if state == CounterState::default() {
-            // Back to the default, or a placeholder that stays at the default: no row.
+            // Back to the default, or a placeholder that stays at the default: no row (deleting
+            // a row that was never written deletes nothing).
             sqlx::query("DELETE FROM counters WHERE org_id = $1 AND key = $2")
                 .bind(org_id)
                 .bind(key)
                 .execute(&mut *tx)
                 .await?;
         } else if state != before || !same_due {
+            // An upsert: the row may be new when the backend took no placeholder.
             sqlx::query(
-                "UPDATE counters SET state = $3, due_at = $4 WHERE org_id = $1 AND key = $2",
+                "INSERT INTO counters (org_id, key, state, due_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (org_id, key) DO UPDATE SET state = EXCLUDED.state, \
+                 due_at = EXCLUDED.due_at",
             )
             .bind(org_id)
             .bind(key)

@@ -54,8 +54,6 @@ use error::{DbError, DbResult};
 
 /// What differs between SQL databases. Everything else is written once in this module.
 pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
-    /// The database's name, for logs.
-    fn name(&self) -> &'static str;
     /// The statement that opens a write transaction (SQLite: `BEGIN IMMEDIATE`, which takes
     /// the database write lock at once, so a transaction never fails midway on a lock upgrade).
     fn begin_write(&self) -> &'static str;
@@ -161,11 +159,6 @@ impl SqlStore {
     /// with `Unavailable`.
     pub async fn close(&self) {
         self.pool.close().await;
-    }
-
-    /// The backend's name.
-    pub fn backend_name(&self) -> &'static str {
-        self.backend.name()
     }
 
     /// A write transaction (see the module's invariants).
