@@ -51,6 +51,22 @@ pub fn source_label(source: IpNet) -> String {
     }
 }
 
+/// The canonical form of a network an administrator names: host bits cleared, and an
+/// IPv4-mapped IPv6 network (`::ffff:10.0.0.0/104`) written as the IPv4 one (`10.0.0.0/8`), as
+/// client addresses are ([`canonical_ip`]).
+pub fn canonical_network(network: IpNet) -> IpNet {
+    match network {
+        IpNet::V6(v6) => match v6.addr().to_ipv4_mapped() {
+            Some(v4) if v6.prefix_len() >= 96 => {
+                Ipv4Net::new(v4, v6.prefix_len() - 96).map_or(network, IpNet::V4)
+            }
+            _ => network,
+        },
+        IpNet::V4(_) => network,
+    }
+    .trunc()
+}
+
 /// Reads a [`source_label`] back.
 pub fn parse_source(label: &str) -> Option<IpNet> {
     label

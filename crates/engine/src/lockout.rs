@@ -74,11 +74,38 @@ impl LockoutKey {
     /// and address: `password|alice|`. No other login's key starts with it, because the login
     /// part escapes `%` and `|`.
     pub fn login_prefix(kind: SecretKind, login: &str) -> String {
+        format!("{}|{}|", kind_name(kind), escape_key_part(login))
+    }
+}
+
+/// The name of a kind in storage keys.
+fn kind_name(kind: SecretKind) -> &'static str {
+    match kind {
+        SecretKind::Password => "password",
+        SecretKind::Otp => "otp",
+    }
+}
+
+impl LockoutKey {
+    /// The start of the storage keys of `kind` whose normalized login name starts with
+    /// `login_start` (already normalized): `password|ali` finds `alice` and `alison`. An empty
+    /// start finds every key of the kind.
+    pub fn search_prefix(kind: SecretKind, login_start: &str) -> String {
+        format!("{}|{}", kind_name(kind), escape_key_part(login_start))
+    }
+
+    /// Reads a storage key back (kind, normalized login, source label under `login_and_ip`);
+    /// `None` for a key that is not a lockout key.
+    pub fn parse_storage_key(key: &str) -> Option<(SecretKind, String, Option<String>)> {
+        let (kind, rest) = key.split_once('|')?;
         let kind = match kind {
-            SecretKind::Password => "password",
-            SecretKind::Otp => "otp",
+            "password" => SecretKind::Password,
+            "otp" => SecretKind::Otp,
+            _ => return None,
         };
-        format!("{kind}|{}|", escape_key_part(login))
+        let (login, source) = rest.rsplit_once('|')?;
+        let login = login.replace("%7C", "|").replace("%25", "%");
+        Some((kind, login, (!source.is_empty()).then(|| source.to_owned())))
     }
 }
 

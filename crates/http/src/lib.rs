@@ -7,6 +7,7 @@
 //! that carries a secret is logged.
 
 pub mod bodies;
+pub mod enforcement_views;
 pub mod error;
 pub mod extract;
 mod http_metrics;
@@ -33,7 +34,7 @@ pub use http_metrics::HttpMetrics;
 use http_metrics::{MethodLabel, RouteLabel};
 
 use crate::extract::RequestId;
-use crate::routes::{keys, mfa, ops, orgs, policy, self_service, session, users};
+use crate::routes::{enforcement, keys, mfa, ops, orgs, policy, self_service, session, users};
 
 /// Shared state of the handlers.
 #[derive(Clone)]
@@ -103,6 +104,14 @@ pub(crate) fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(users::set_user_password))
         .routes(routes!(users::unlock_user))
         .routes(routes!(users::get_user_lock))
+        .routes(routes!(enforcement::list_locks, enforcement::clear_locks))
+        .routes(routes!(
+            enforcement::list_ip_blocks,
+            enforcement::add_ip_block,
+            enforcement::clear_ip_blocks
+        ))
+        .routes(routes!(enforcement::lift_ip_block))
+        .routes(routes!(enforcement::get_attack_summary))
         .routes(routes!(session::login))
         .routes(routes!(mfa::login_mfa))
         .routes(routes!(mfa::start_totp, mfa::remove_totp))

@@ -56,6 +56,28 @@ pub struct UserView {
     pub last_login_ip: Option<String>,
     /// Registered itself and has not verified its email address yet.
     pub email_verification_pending: bool,
+    /// Its lock state, in reads (`GET` of a user and the user list); absent in the answers of
+    /// writes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lock: Option<UserLock>,
+}
+
+/// Whether a user is locked now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct UserLock {
+    /// A password or one-time-code lock of its login name is in force.
+    pub locked: bool,
+    /// When the longest of them ends; `null` while locked: until unlocked.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub until: Option<Timestamp>,
+}
+
+impl From<service::UserLock> for UserLock {
+    fn from(l: service::UserLock) -> UserLock {
+        let service::UserLock { locked, until } = l;
+        UserLock { locked, until }
+    }
 }
 
 impl From<service::UserView> for UserView {
@@ -77,6 +99,7 @@ impl From<service::UserView> for UserView {
             last_login_at,
             last_login_ip,
             email_verification_pending,
+            lock,
         } = u;
         UserView {
             id,
@@ -95,6 +118,7 @@ impl From<service::UserView> for UserView {
             last_login_at,
             last_login_ip,
             email_verification_pending,
+            lock: lock.map(Into::into),
         }
     }
 }

@@ -33,7 +33,7 @@ impl From<Org> for OrgView {
 macro_rules! list_type {
     ($name:ident, $item:ty, $doc:literal) => {
         #[doc = $doc]
-        #[derive(Debug, Serialize, utoipa::ToSchema)]
+        #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
         pub struct $name {
             /// The page.
             pub items: Vec<$item>,
@@ -43,6 +43,8 @@ macro_rules! list_type {
         }
     };
 }
+
+pub(crate) use list_type;
 
 list_type!(OrgList, OrgView, "A page of organizations.");
 list_type!(UserList, UserView, "A page of users.");

@@ -42,6 +42,8 @@ pub(crate) struct CounterRef<'a> {
     pub(crate) limits: Option<&'a CounterLimits>,
     /// Who hears of a lock this transition places.
     pub(crate) notice: Option<&'a LockNotice>,
+    /// The login name as the attempt typed it (kept beside a lockout counter, for lists).
+    pub(crate) label: Option<&'a str>,
 }
 
 /// When a refused reservation's lock ends (`None`: until unlocked, or not known).
@@ -148,6 +150,11 @@ impl Service {
                 CounterChange {
                     events: drafts,
                     due_at,
+                    login_key: match kind {
+                        CounterKind::Account => c.subject.login.clone(),
+                        CounterKind::Ip => None,
+                    },
+                    label: c.label.map(str::to_owned),
                 }
             })
             .await?;
@@ -248,6 +255,7 @@ impl Service {
                 now,
                 limits: Some(&limits),
                 notice: None,
+                label: None,
             },
             Vec::new(),
             |s| {

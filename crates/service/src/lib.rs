@@ -12,6 +12,7 @@
 mod access_keys;
 mod action_token;
 mod api_keys;
+mod attack_summary;
 mod auth;
 mod caller;
 mod client_credentials;
@@ -21,6 +22,8 @@ mod error;
 pub mod events;
 mod hash_pool;
 mod instance_keys;
+mod ip_blocks;
+mod locks;
 mod login;
 mod login_answers;
 mod mail;
@@ -41,11 +44,14 @@ mod users;
 
 pub use access_keys::{ACCESS_KEY_PREFIX, CreatedAccessKey};
 pub use api_keys::{ApiKeyView, CreatedApiKey, KeyKind, NewApiKey};
+pub use attack_summary::{AttackSummary, HourCounts, MAX_HOURS};
 pub use caller::{Action, Caller, OrgGrant};
 pub use client_credentials::IssuedToken;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{ServiceError, ServiceResult};
 pub use instance_keys::{NewInstanceKey, RECOVERY_ACTOR};
+pub use ip_blocks::{BlockOrigin, IpBlockEntry, NewIpBlock, PERMANENT_RETRY_AFTER, parse_network};
+pub use locks::{LockEntry, LockFilter, LockKind};
 pub use login_answers::{LastLogin, LoginAnswer, LoginGranted, LoginRequest, MfaChallenge};
 pub use master_key::MasterKey;
 pub use metrics::{LoginResult, Metrics};
@@ -65,9 +71,10 @@ pub use sweep::{Retention, SweepReport};
 /// Stable violation codes of the service (the model's and the engine's are in their crates).
 pub mod codes {
     pub use crate::api_keys::ROLE_NOT_HELD;
+    pub use crate::ip_blocks::IP_BLOCK_ALLOWLISTED;
     pub use crate::mfa::{CODE_INVALID, PASSWORD_INCORRECT};
     pub use crate::policies::DEFAULT_NOT_DELETABLE;
     pub use crate::self_service::{EMAIL_INVALID, EMAIL_TAKEN, TOKEN_INVALID};
     pub use crate::users::ROLE_NOT_ALLOWED;
 }
-pub use users::{LockView, NewUser, UserPatch, UserView};
+pub use users::{LockView, NewUser, UserLock, UserPatch, UserView};

@@ -64,6 +64,8 @@ pub(crate) struct Attempt0<'a> {
     pub(crate) lock_key: String,
     pub(crate) blocking: IpBlocking,
     pub(crate) now: Timestamp,
+    /// The login name as typed (`None`: no login name, e.g. a registration's address count).
+    pub(crate) label: Option<&'a str>,
 }
 
 impl Service {
@@ -103,6 +105,7 @@ impl Service {
             lock_key: key.storage_key(),
             blocking,
             now,
+            label: Some(&request.login),
         };
 
         // 1. A blocked IP: no lookup, no hash, whatever the name.
@@ -144,6 +147,7 @@ impl Service {
                                 now,
                                 limits: Some(&limits),
                                 notice: None,
+                                label: a.label,
                             },
                             Vec::new(),
                             |s| {
@@ -195,6 +199,7 @@ impl Service {
                         now,
                         limits: Some(&limits),
                         notice: None,
+                        label: a.label,
                     },
                     Vec::new(),
                     |s| {
@@ -450,6 +455,7 @@ impl Service {
                             now,
                             limits: Some(&limits),
                             notice: notice.as_ref(),
+                            label: a.label,
                         },
                         vec![failed],
                         |s| {
@@ -496,11 +502,17 @@ impl Service {
     }
 
     /// The answer to an attempt from a blocked client address, if it is blocked (answered
-    /// before any lookup or hash).
+    /// before any lookup or hash): an administrator's block of it, or its source's counted
+    /// block.
     pub(crate) async fn blocked_ip_answer(
         &self,
         a: &Attempt0<'_>,
     ) -> ServiceResult<Option<LoginAnswer>> {
+        // An administrator's block first: it applies whether or not counting is on.
+        if let Some(retry_after) = self.denied(a.org_id, &a.blocking, a.ip, a.now).await? {
+            self.metrics.login(LoginResult::IpBlocked);
+            return Ok(Some(LoginAnswer::IpBlocked { retry_after }));
+        }
         if a.blocking.limits_for(a.ip).is_none() {
             return Ok(None);
         }
@@ -545,6 +557,7 @@ impl Service {
                         now,
                         limits: Some(&limits),
                         notice: notice.as_ref(),
+                        label: None,
                     },
                     extra,
                     |s| {

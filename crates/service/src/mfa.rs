@@ -379,6 +379,7 @@ impl Service {
             lock_key: key.storage_key(),
             blocking,
             now,
+            label: Some(&user.login),
         };
         let notice = LockNotice::for_user(&user, &a.lock_key, lockout, self.master_key.is_some());
         let limits = lockout_limits(lockout, SecretKind::Otp);
@@ -391,6 +392,7 @@ impl Service {
             now,
             limits: limits.as_ref(),
             notice: notice.as_ref(),
+            label: a.label,
         };
 
         // 0. A blocked address gets no code checked; its wrong codes count like wrong passwords.

@@ -334,6 +334,7 @@ impl Service {
             lock_key: String::new(),
             blocking: IpBlocking::new(&policy.brute_force.value),
             now: self.now(),
+            label: None,
         };
         if let Some(LoginAnswer::IpBlocked { retry_after }) =
             self.blocked_ip_answer(&attempt).await?

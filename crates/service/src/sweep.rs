@@ -184,6 +184,7 @@ impl Service {
                             now,
                             limits: found.as_ref().map(|(limits, _)| limits),
                             notice: None,
+                            label: None,
                         },
                         Vec::new(),
                         |state| {

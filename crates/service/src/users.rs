@@ -61,6 +61,29 @@ pub struct UserView {
     pub last_login_ip: Option<String>,
     /// Registered itself and has not verified its email address yet.
     pub email_verification_pending: bool,
+    /// Its lock state, in reads (`GET` of a user and the user list); absent in the answers of
+    /// writes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lock: Option<UserLock>,
+}
+
+/// Whether a user is locked now, as user reads show it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct UserLock {
+    /// A password or one-time-code lock of its login name is in force.
+    pub locked: bool,
+    /// When the longest of them ends; `None` while locked: until unlocked.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub until: Option<Timestamp>,
+}
+
+impl UserLock {
+    fn of(lock: Option<portcullis_engine::counter::Lock>) -> UserLock {
+        UserLock {
+            locked: lock.is_some(),
+            until: lock.and_then(|l| l.until),
+        }
+    }
 }
 
 impl From<User> for UserView {
@@ -82,6 +105,7 @@ impl From<User> for UserView {
             last_login_at: u.last_login_at,
             last_login_ip: u.last_login_ip,
             email_verification_pending: u.verification_pending,
+            lock: None,
         }
     }
 }
@@ -393,21 +417,48 @@ impl Service {
         id: &str,
     ) -> ServiceResult<UserView> {
         let org_id = self.allow_user(caller, org_id, id, Action::Read)?;
-        Ok(self.user_in(&org_id, id).await?.into())
+        let mut views = self
+            .with_locks(&org_id, vec![self.user_in(&org_id, id).await?])
+            .await?;
+        views.pop().ok_or(ServiceError::NotFound)
     }
 
-    /// Users of an organization.
+    /// Views of `users` with their lock state (one read of the locked counters for them all).
+    async fn with_locks(&self, org_id: &OrgId, users: Vec<User>) -> ServiceResult<Vec<UserView>> {
+        let keys: Vec<String> = users.iter().map(|u| u.login_key.clone()).collect();
+        let locks = self.locks_of(org_id, &keys).await?;
+        Ok(users
+            .into_iter()
+            .map(|u| {
+                let lock = locks
+                    .iter()
+                    .find(|(key, _)| *key == u.login_key)
+                    .map(|(_, lock)| *lock);
+                UserView {
+                    lock: Some(UserLock::of(lock)),
+                    ..UserView::from(u)
+                }
+            })
+            .collect())
+    }
+
+    /// Users of an organization (with `locked_only`, those locked now), with their lock state.
     pub async fn list_users(
         &self,
         caller: &Caller,
         org_id: &str,
         page: &Page,
+        locked_only: bool,
     ) -> ServiceResult<Vec<UserView>> {
         let grant = caller.allow(org_id, Action::Read)?;
         let org_id = &grant.org_id;
         self.require_known_org(org_id).await?;
-        let users = self.store.list_users(org_id, page).await?;
-        Ok(users.into_iter().map(UserView::from).collect())
+        let users = if locked_only {
+            self.locked_users(org_id, page).await?
+        } else {
+            self.store.list_users(org_id, page).await?
+        };
+        self.with_locks(org_id, users).await
     }
 
     /// Reading a user: managers and auditors, or the user itself.

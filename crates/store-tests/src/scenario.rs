@@ -132,6 +132,7 @@ pub fn failure(
         CounterChange {
             events,
             due_at: Some(at(now + 3600)),
+            ..CounterChange::default()
         }
     }
 }

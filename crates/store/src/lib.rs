@@ -1,7 +1,7 @@
 //! The storage port of portcullis (docs/design.md §6): one trait ([`Store`]), made of one small
 //! trait per capability ([`OrgStore`], [`PolicyStore`], [`UserStore`], [`CounterStore`],
 //! [`SessionStore`], [`ApiKeyStore`], [`MfaStore`], [`LeaseStore`], [`MailStore`],
-//! [`EventStore`]), the records it keeps, and its implementation for SQL databases
+//! [`EventStore`], [`DenylistStore`]), the records it keeps, and its implementation for SQL databases
 //! ([`sql::SqlStore`], written once; the SQLite and PostgreSQL adapter crates give it their
 //! [`sql::Backend`], connection settings and migrations).
 //!
@@ -29,9 +29,9 @@ use portcullis_engine::counter::CounterState;
 use portcullis_model::{OrgId, Timestamp};
 
 pub use records::{
-    ApiKey, Event, EventDraft, FactorCondition, InstanceKeyDeletion, LoginRecord, MailDraft,
-    MailOutcome, MfaFactor, ORG_ADMINS, Org, OutboxMail, Owner, Page, PasswordUpdate, Role,
-    SectionChange, SectionRow, Session, SessionStage, User, UserProfile,
+    ApiKey, Event, EventDraft, FactorCondition, InstanceKeyDeletion, IpDenial, LockedCounter,
+    LoginRecord, MailDraft, MailOutcome, MfaFactor, ORG_ADMINS, Org, OutboxMail, Owner, Page,
+    PasswordUpdate, Role, SectionChange, SectionRow, Session, SessionStage, User, UserProfile,
 };
 
 /// The form in which verified addresses are compared: trimmed and lower-cased.
@@ -89,6 +89,11 @@ pub struct CounterChange {
     /// When time alone next changes the new state (`CounterState::due_at`); `None` = never.
     /// The store keeps it beside the state, for [`CounterStore::due_counters`]; it decides nothing.
     pub due_at: Option<Timestamp>,
+    /// The normalized login name of a lockout counter (`None`: an address counter), kept beside
+    /// the state so a user's locks are found by its login key.
+    pub login_key: Option<String>,
+    /// The login name as the attempt typed it; `None` keeps the stored one.
+    pub label: Option<String>,
 }
 
 impl From<Vec<EventDraft>> for CounterChange {
@@ -96,9 +101,23 @@ impl From<Vec<EventDraft>> for CounterChange {
     fn from(events: Vec<EventDraft>) -> CounterChange {
         CounterChange {
             events,
-            due_at: None,
+            ..CounterChange::default()
         }
     }
+}
+
+/// One counter's part of a bulk clear (see [`CounterStore::clear_locks`]): given the state
+/// loaded in the clearing transaction, change it and answer whether it counts as one lock
+/// cleared, and the new state's due time.
+pub type BulkCounterUpdate<'a> = &'a mut (dyn FnMut(&str, &mut CounterState) -> BulkChange + Send);
+
+/// What a bulk-clear step answers besides the new state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BulkChange {
+    /// The counter held a lock in force, and it was lifted.
+    pub counted: bool,
+    /// When time alone next changes the new state.
+    pub due_at: Option<Timestamp>,
 }
 
 /// A counter whose due time has come, as [`CounterStore::due_counters`] lists it (and its cursor).
@@ -124,6 +143,7 @@ pub trait Store:
     + LeaseStore
     + MailStore
     + EventStore
+    + DenylistStore
     + Send
     + Sync
     + 'static
@@ -225,6 +245,16 @@ pub trait UserStore: Send + Sync {
     /// Users of an organization ordered by id.
     async fn list_users(&self, org_id: &OrgId, page: &Page) -> StoreResult<Vec<User>>;
 
+    /// Users of an organization, ordered by id, that have a lockout counter (by login key)
+    /// whose stored lock ends after `now` or never: the locked users, read through the index
+    /// of locked counters.
+    async fn list_locked_users(
+        &self,
+        org_id: &OrgId,
+        now: Timestamp,
+        page: &Page,
+    ) -> StoreResult<Vec<User>>;
+
     /// Replaces the profile fields; answers the updated user (`NotFound` if none). A profile
     /// that disables the user deletes every session of the user in the same transaction.
     async fn update_user_profile(
@@ -302,6 +332,77 @@ pub trait CounterStore: Send + Sync {
         prefix: &str,
         after: Option<&str>,
     ) -> StoreResult<Vec<String>>;
+
+    /// The organization's counters that hold a lock and whose key starts with one of
+    /// `prefixes`, in key order after `after`, at most `limit` (capped at [`MAX_PAGE`]). A lock
+    /// whose end has passed is listed until its counter is settled: callers read the state.
+    async fn locked_counters(
+        &self,
+        org_id: &OrgId,
+        prefixes: &[String],
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<LockedCounter>>;
+
+    /// The lockout counters of the given login keys whose stored lock ends after `now` or
+    /// never (a user list's lock states in one read).
+    async fn locked_logins(
+        &self,
+        org_id: &OrgId,
+        login_keys: &[String],
+        now: Timestamp,
+    ) -> StoreResult<Vec<LockedCounter>>;
+
+    /// In **one transaction**: applies `update` to every counter of the organization that holds
+    /// a lock and whose key starts with one of `prefixes` (each under the transaction's locks, so
+    /// no concurrent transition is lost), and, with `denials`, deletes every
+    /// [`IpDenial`] of the organization. `event` is written only when something was cleared,
+    /// with `count` (the counters whose update answered `counted`, plus the denials deleted)
+    /// added to its payload; answers that count.
+    async fn clear_locks(
+        &self,
+        org_id: &OrgId,
+        prefixes: &[String],
+        denials: bool,
+        update: BulkCounterUpdate<'_>,
+        event: EventDraft,
+    ) -> StoreResult<u64>;
+}
+
+/// Addresses and networks an administrator blocked (the denylist), beside the counted blocks.
+#[async_trait]
+pub trait DenylistStore: Send + Sync {
+    /// Adds a denial, or replaces the one of the same network (its end, actor and time), with
+    /// `event`; answers whether it is new.
+    async fn put_ip_denial(&self, denial: &IpDenial, event: EventDraft) -> StoreResult<bool>;
+
+    /// Deletes the denial of `network` (its text, as listed); `event` is written only if it
+    /// existed. Answers whether it did.
+    async fn delete_ip_denial(
+        &self,
+        org_id: &OrgId,
+        network: &str,
+        event: EventDraft,
+    ) -> StoreResult<bool>;
+
+    /// Denials of an organization ordered by network text, after `after` (or from it, with
+    /// `inclusive`), at most `limit` (capped at [`MAX_PAGE`]); ended ones included.
+    async fn list_ip_denials(
+        &self,
+        org_id: &OrgId,
+        after: Option<&str>,
+        inclusive: bool,
+        limit: u32,
+    ) -> StoreResult<Vec<IpDenial>>;
+
+    /// The denial in force at `now` that contains `ip` and lasts longest (a permanent one
+    /// first), if any.
+    async fn matching_ip_denial(
+        &self,
+        org_id: &OrgId,
+        ip: std::net::IpAddr,
+        now: Timestamp,
+    ) -> StoreResult<Option<IpDenial>>;
 }
 
 /// Sessions.
@@ -518,6 +619,18 @@ pub trait EventStore: Send + Sync {
         limit: u32,
     ) -> StoreResult<Vec<Event>>;
 
+    /// Events of an organization of the types `kinds` recorded at or after `since`, ordered by
+    /// (time, sequence) after the cursor `after` (a time and a sequence), at most `limit`
+    /// (capped at [`MAX_PAGE`]); read through the index of an organization's events by time.
+    async fn list_events_since(
+        &self,
+        org_id: &OrgId,
+        kinds: &[&str],
+        since: Timestamp,
+        after: Option<(Timestamp, u64)>,
+        limit: u32,
+    ) -> StoreResult<Vec<Event>>;
+
     /// Deletes at most `limit` of the oldest events recorded before `before` (every
     /// organization and the instance); answers how many. Called in batches by the retention
     /// sweep until it answers fewer than `limit`.
@@ -528,7 +641,7 @@ pub trait EventStore: Send + Sync {
 /// `Arc<dyn Store>` needs no import).
 pub mod prelude {
     pub use crate::{
-        ApiKeyStore, CounterStore, EventStore, LeaseStore, MailStore, MfaStore, OrgStore,
-        PolicyStore, SessionStore, Store, UserStore,
+        ApiKeyStore, CounterStore, DenylistStore, EventStore, LeaseStore, MailStore, MfaStore,
+        OrgStore, PolicyStore, SessionStore, Store, UserStore,
     };
 }

@@ -495,3 +495,46 @@ impl Page {
         }
     }
 }
+
+/// A counter that holds a lock, as [`CounterStore::locked_counters`](crate::CounterStore::locked_counters)
+/// lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LockedCounter {
+    /// The counter's key (`password|…`, `otp|…`, `ip|…`).
+    pub key: String,
+    /// Its state (read it: a lock whose end has passed may not be settled yet).
+    pub state: portcullis_engine::counter::CounterState,
+    /// The normalized login name of a lockout counter.
+    pub login_key: Option<String>,
+    /// The login name as typed by the attempt that last changed the counter, when known.
+    pub label: Option<String>,
+}
+
+/// An administrator's block of an address or a network (a denylist entry).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IpDenial {
+    /// The organization.
+    pub org_id: OrgId,
+    /// The blocked network (a single address is a full-length prefix), in canonical form: its
+    /// host bits are zero and an IPv4-mapped IPv6 network is written as IPv4.
+    pub network: ipnet::IpNet,
+    /// When it was added (or last replaced).
+    pub created_at: Timestamp,
+    /// When it ends by itself; `None` = permanent (until lifted).
+    pub until: Option<Timestamp>,
+    /// Who added it.
+    pub actor: String,
+}
+
+impl IpDenial {
+    /// The text form used as its key, in lists and events: a bare address for a single one
+    /// (`192.0.2.7`), else the network (`10.0.0.0/8`).
+    pub fn label(&self) -> String {
+        portcullis_engine::ip_block::source_label(self.network)
+    }
+
+    /// Whether it is in force at `now`.
+    pub fn in_force(&self, now: Timestamp) -> bool {
+        self.until.is_none_or(|until| until > now)
+    }
+}

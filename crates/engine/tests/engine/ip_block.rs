@@ -159,3 +159,41 @@ fn default_prefixes_are_v4_32_and_v6_64() {
         Some(32)
     );
 }
+
+#[test]
+fn administrators_networks_take_one_canonical_form() {
+    use portcullis_engine::ip_block::canonical_network;
+    let canon = |text: &str| canonical_network(text.parse().unwrap()).to_string();
+    assert_eq!(canon("198.51.100.77/24"), "198.51.100.0/24");
+    assert_eq!(canon("::ffff:10.1.2.3/104"), "10.0.0.0/8");
+    assert_eq!(canon("::ffff:10.1.2.3/128"), "10.1.2.3/32");
+    assert_eq!(canon("2001:db8::5/48"), "2001:db8::/48");
+    // A mapped prefix shorter than the mapping stays IPv6.
+    assert_eq!(canon("::ffff:0:0/80"), "::/80");
+}
+
+#[test]
+fn lockout_storage_keys_read_back_and_search_by_login_start() {
+    use portcullis_engine::lockout::{LockoutKey, SecretKind};
+    use portcullis_model::LockoutScope;
+    let source: ipnet::IpNet = "10.0.0.1/32".parse().unwrap();
+    for (scope, login) in [
+        (LockoutScope::Login, "alice"),
+        (LockoutScope::LoginAndIp, "al|i%ce"),
+    ] {
+        let key = LockoutKey::new(scope, SecretKind::Otp, "acme", login, source);
+        let stored = key.storage_key();
+        let (kind, read, src) = LockoutKey::parse_storage_key(&stored).unwrap();
+        assert_eq!((kind, read.as_str()), (SecretKind::Otp, login));
+        assert_eq!(src.is_some(), scope == LockoutScope::LoginAndIp);
+        assert!(stored.starts_with(&LockoutKey::search_prefix(SecretKind::Otp, "al")));
+        assert!(!stored.starts_with(&LockoutKey::search_prefix(SecretKind::Password, "")));
+    }
+    // The escaped start of `a|` cannot reach into the keys of `a`.
+    let a = LockoutKey::new(LockoutScope::Login, SecretKind::Password, "o", "a", source);
+    assert!(
+        !a.storage_key()
+            .starts_with(&LockoutKey::search_prefix(SecretKind::Password, "a|"))
+    );
+    assert_eq!(LockoutKey::parse_storage_key("ip|10.0.0.1"), None);
+}

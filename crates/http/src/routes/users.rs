@@ -1,7 +1,8 @@
 //! `/v1/orgs/{org}/users`: users, administrator password set, unlock, lock state.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 
@@ -28,16 +29,29 @@ pub async fn create_user(
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 
-/// Lists users.
-#[utoipa::path(get, path = "/v1/orgs/{org}/users", tag = "users", params(PageQuery),
-    responses((status = 200, body = UserList), (status = 404, body = Problem)))]
+/// `?locked=` of the user list.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct UserQuery {
+    /// `true`: only the users locked now (a password or one-time-code lock of their login name
+    /// in force). `false` is the same as leaving it out.
+    pub locked: Option<bool>,
+}
+
+/// Lists users, each with its lock state.
+#[utoipa::path(get, path = "/v1/orgs/{org}/users", tag = "users", params(PageQuery, UserQuery),
+    responses((status = 200, body = UserList), (status = 400, body = Problem), (status = 404, body = Problem)))]
 pub async fn list_users(
     State(state): State<AppState>,
     auth: Auth,
     Path(org): Path<String>,
     Paging(page): Paging,
+    filter: Result<Query<UserQuery>, QueryRejection>,
 ) -> ApiResult<Json<UserList>> {
-    let users = state.service.list_users(&auth.caller, &org, &page).await?;
+    let locked = crate::routes::enforcement::query(filter)?.locked == Some(true);
+    let users = state
+        .service
+        .list_users(&auth.caller, &org, &page, locked)
+        .await?;
     let next_after = next_after(&users, page.limit, |u| u.id.clone());
     Ok(Json(UserList {
         items: users.into_iter().map(Into::into).collect(),

@@ -23,6 +23,33 @@ async fn an_admin_of_one_org_sees_nothing_of_another() {
         .unwrap()
         .to_owned();
 
+    // B has a lock and an administrator's block, which A must neither see nor lift.
+    let blocked = app
+        .post(
+            "/v1/orgs/b/ip-blocks",
+            &b_admin,
+            json!({"address_or_network": "10.1.0.0/16"}),
+        )
+        .await;
+    assert_eq!(blocked.status, StatusCode::CREATED, "{:?}", blocked.body);
+    app.set_section(
+        "b",
+        &b_admin,
+        "lockout",
+        json!({"max_password_attempts": 3}),
+    )
+    .await;
+    for _ in 0..3 {
+        app.login("b", "bob", "wrong password").await;
+    }
+    assert_eq!(
+        app.get("/v1/orgs/b/locks", &b_admin).await.body["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
     let body = Some(json!({}));
     let calls: Vec<(Method, String, Option<serde_json::Value>)> = vec![
         (Method::GET, "/v1/orgs/b".into(), None),
@@ -96,6 +123,22 @@ async fn an_admin_of_one_org_sees_nothing_of_another() {
         ),
         (Method::DELETE, format!("/v1/orgs/b/api-keys/{b_key}"), None),
         (Method::GET, "/v1/orgs/b/events".into(), None),
+        (Method::GET, "/v1/orgs/b/locks".into(), None),
+        (Method::DELETE, "/v1/orgs/b/locks".into(), None),
+        (Method::GET, "/v1/orgs/b/ip-blocks".into(), None),
+        (
+            Method::POST,
+            "/v1/orgs/b/ip-blocks".into(),
+            Some(json!({"address_or_network": "10.0.0.0/8"})),
+        ),
+        (Method::DELETE, "/v1/orgs/b/ip-blocks".into(), None),
+        (
+            Method::DELETE,
+            "/v1/orgs/b/ip-blocks/10.1.0.0%2F16".into(),
+            None,
+        ),
+        (Method::GET, "/v1/orgs/b/attack-summary".into(), None),
+        (Method::GET, "/v1/orgs/b/users?locked=true".into(), None),
         // B's ids through A's paths are not found either.
         (Method::GET, format!("/v1/orgs/a/users/{b_user}"), None),
         (Method::DELETE, format!("/v1/orgs/a/users/{b_user}"), None),
@@ -111,6 +154,24 @@ async fn an_admin_of_one_org_sees_nothing_of_another() {
             a.body
         );
         assert_eq!(a.code(), "not_found");
+    }
+    // Nothing of B changed (its lock and block stand), and A's list of organizations holds
+    // only A; A's own lists hold nothing of B's.
+    assert_eq!(
+        app.get("/v1/orgs/b/ip-blocks", &b_admin).await.body["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    for path in [
+        "/v1/orgs/a/locks",
+        "/v1/orgs/a/ip-blocks",
+        "/v1/orgs/a/users?locked=true",
+    ] {
+        let own = app.get(path, &a_admin).await;
+        assert_eq!(own.status, StatusCode::OK, "{path}");
+        assert!(own.body["items"].as_array().unwrap().is_empty(), "{path}");
     }
     // Nothing of B changed, and A's list of organizations holds only A.
     assert_eq!(app.event_types("b", &b_admin).await.len(), events_before);

@@ -13,6 +13,7 @@ mod config;
 mod crash;
 mod dialect_wire;
 mod dialects;
+mod enforcement;
 mod instance_keys;
 mod ip_block;
 mod isolation;

@@ -169,6 +169,104 @@ async fn ip_blocking_is_counted_across_replicas() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn blocks_and_locks_lifted_on_one_replica_are_lifted_for_another_at_once() {
+    let r = replicas(2).await;
+    let (a, b) = (&r.apps[0], &r.apps[1]);
+    let admin = a.org_with_admin("acme").await;
+    a.set_section(
+        "acme",
+        &admin,
+        "brute_force",
+        json!({"max_attempts": 2, "window": 600, "block_duration": 600}),
+    )
+    .await;
+    a.set_section(
+        "acme",
+        &admin,
+        "lockout",
+        json!({"max_password_attempts": 2, "lock_duration": null}),
+    )
+    .await;
+    a.user("acme", &admin, "alice", GOOD).await;
+
+    // A counted block placed through A, seen and lifted through B, gone for A at once.
+    for _ in 0..2 {
+        a.login_from("acme", "nobody", "wrong", "203.0.113.7").await;
+    }
+    assert_eq!(
+        b.login_from("acme", "alice", GOOD, "203.0.113.7")
+            .await
+            .code(),
+        "ip_blocked"
+    );
+    let listed = b.get("/v1/orgs/acme/ip-blocks", &admin).await;
+    assert_eq!(listed.body["items"][0]["address"], "203.0.113.7");
+    let lifted = b
+        .delete("/v1/orgs/acme/ip-blocks/203.0.113.7", &admin)
+        .await;
+    assert_eq!(lifted.status, StatusCode::NO_CONTENT, "{:?}", lifted.body);
+    assert_eq!(
+        a.login_from("acme", "alice", GOOD, "203.0.113.7")
+            .await
+            .status,
+        StatusCode::OK,
+        "lifted on B, free on A at once"
+    );
+
+    // An administrator's block added on A refuses on B; cleared on B, free on A.
+    let added = a
+        .post(
+            "/v1/orgs/acme/ip-blocks",
+            &admin,
+            json!({"address_or_network": "198.51.100.0/24"}),
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{:?}", added.body);
+    assert_eq!(
+        b.login_from("acme", "alice", GOOD, "198.51.100.9")
+            .await
+            .code(),
+        "ip_blocked"
+    );
+    let cleared = b.delete("/v1/orgs/acme/ip-blocks", &admin).await;
+    assert_eq!(cleared.body["count"], 1, "{:?}", cleared.body);
+    assert_eq!(
+        a.login_from("acme", "alice", GOOD, "198.51.100.9")
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    // A lock placed through B (two source addresses, so no block), cleared on A, free on B.
+    b.login_from("acme", "alice", "wrong", "192.0.2.1").await;
+    b.login_from("acme", "alice", "wrong", "192.0.2.2").await;
+    assert_eq!(
+        a.login_from("acme", "alice", GOOD, "192.0.2.3")
+            .await
+            .code(),
+        "account_locked"
+    );
+    // Listed on A with the guessed name locked earlier through A.
+    let locks = a.get("/v1/orgs/acme/locks", &admin).await;
+    let logins: Vec<&str> = locks.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["login"].as_str().unwrap())
+        .collect();
+    assert_eq!(logins, ["alice", "nobody"]);
+    let cleared = a.delete("/v1/orgs/acme/locks", &admin).await;
+    assert_eq!(cleared.body["count"], 2, "{:?}", cleared.body);
+    assert_eq!(
+        b.login_from("acme", "alice", GOOD, "192.0.2.3")
+            .await
+            .status,
+        StatusCode::OK,
+        "cleared on A, free on B at once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[allow(clippy::disallowed_methods)] // measures the propagation delay between two processes
 async fn a_policy_change_on_one_replica_is_enforced_by_another_within_a_second() {
     let r = replicas(2).await;

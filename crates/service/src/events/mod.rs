@@ -10,10 +10,10 @@
 mod payloads;
 
 pub use payloads::{
-    AttemptFailed, BootstrapKeyCreated, CounterSubject, InstanceKeyCreated, KeyRef, LockChange,
-    LoginRefused, LoginSucceeded, MfaFailed, OrgCreated, OrgKeyCreated, PasswordExpiring,
-    PasswordResetRequested, PasswordSetByAdmin, PolicyChanged, PolicyReset, SessionRef,
-    SessionsEnded, TokenIssued, UserChanged, UserCreated, UserDeleted, UserRef,
+    AttemptFailed, BootstrapKeyCreated, Cleared, CounterSubject, InstanceKeyCreated, IpBlockAdded,
+    KeyRef, LockChange, LoginRefused, LoginSucceeded, MfaFailed, OrgCreated, OrgKeyCreated,
+    PasswordExpiring, PasswordResetRequested, PasswordSetByAdmin, PolicyChanged, PolicyReset,
+    SessionRef, SessionsEnded, TokenIssued, UserChanged, UserCreated, UserDeleted, UserRef,
 };
 
 use portcullis_model::{OrgId, Timestamp};
@@ -119,8 +119,15 @@ events! {
     IpBlocked(LockChange) = "ip.blocked",
     /// A block ended by time.
     IpBlockExpired(LockChange) = "ip.block_expired",
-    /// A block was lifted.
+    /// A block was lifted (a counted one, or an administrator's: `denylist: true`).
     IpUnblocked(LockChange) = "ip.unblocked",
+    /// An administrator blocked an address or a network.
+    IpBlockAdded(IpBlockAdded) = "ip.block_added",
+    /// An administrator lifted every account lock of the organization at once.
+    LocksCleared(Cleared) = "locks.cleared",
+    /// An administrator lifted every block of the organization at once (counted blocks and
+    /// administrators' blocks).
+    IpBlocksCleared(Cleared) = "ip_blocks.cleared",
     /// A session was ended by its user.
     SessionEnded(SessionRef) = "session.ended",
     /// A session was revoked (its user no longer may hold it).

@@ -37,7 +37,26 @@ pub struct CounterSubject {
     /// The transition was a sweep's.
     #[serde(skip_serializing_if = "is_false")]
     pub sweep: bool,
+    /// The block was an administrator's (a denylist entry), not a counted one.
+    #[serde(skip_serializing_if = "is_false")]
+    pub denylist: bool,
 }
+
+/// An administrator's block of an address or network (`ip.block_added`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct IpBlockAdded {
+    /// The blocked address or network.
+    pub network: String,
+    /// When it ends (RFC 3339); `null`: permanent.
+    pub until: Option<String>,
+    /// It replaced an earlier block of the same network.
+    pub replaced: bool,
+}
+
+/// A bulk clear (`locks.cleared`, `ip_blocks.cleared`); the store adds `count`, how many
+/// locks or blocks it lifted, in the same transaction.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Cleared {}
 
 impl CounterSubject {
     /// A login attempt on `login` from `ip`.

@@ -404,6 +404,7 @@ pub async fn counter_due_times_list_what_a_sweep_must_visit(store: Arc<dyn Store
             CounterChange {
                 events: Vec::new(),
                 due_at: due.map(at),
+                ..CounterChange::default()
             }
         }
     };

@@ -3,6 +3,7 @@
 //! [`conformance_tests!`](crate::conformance_tests) runs every one of them.
 
 pub mod counters;
+pub mod enforcement;
 pub mod isolation;
 pub mod logins_and_lookups;
 pub mod mail;

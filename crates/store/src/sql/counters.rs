@@ -10,7 +10,8 @@
 //!   transitions of one counter serialize exactly (no lost update), across processes and
 //!   replicas, while on PostgreSQL transitions of different counters run in parallel;
 //! - the state is stored as JSON keyed by (`org_id`, `key`), beside its due time (`due_at`,
-//!   indexed for the sweep); a committed row exists only while the state differs from
+//!   indexed for the sweep) and what lists it (`locked_until`, `login_key`, `label`; see
+//!   `enforcement.rs`), all written by the same statement; a committed row exists only while the state differs from
 //!   `CounterState::default()` (a transition back to the default — or one that leaves a fresh
 //!   counter at the default — deletes the row);
 //! - the transition's events are inserted in the same transaction as the state, after it (see
@@ -28,6 +29,7 @@ use portcullis_model::Timestamp;
 use sqlx::{AnyConnection, Row};
 
 use super::SqlStore;
+use super::enforcement::locked_until;
 use super::error::{DbError, DbResult};
 
 /// Tries of one counter transition before a retryable failure is reported as unavailable.
@@ -231,14 +233,20 @@ impl SqlStore {
         } else if state != before || !same_due {
             // An upsert: the row may be new when the backend took no placeholder.
             sqlx::query(
-                "INSERT INTO counters (org_id, key, state, due_at) VALUES ($1, $2, $3, $4) \
+                "INSERT INTO counters (org_id, key, state, due_at, locked_until, login_key, \
+                 label) VALUES ($1, $2, $3, $4, $5, $6, $7) \
                  ON CONFLICT (org_id, key) DO UPDATE SET state = EXCLUDED.state, \
-                 due_at = EXCLUDED.due_at",
+                 due_at = EXCLUDED.due_at, locked_until = EXCLUDED.locked_until, \
+                 login_key = COALESCE(EXCLUDED.login_key, counters.login_key), \
+                 label = COALESCE(EXCLUDED.label, counters.label)",
             )
             .bind(org_id)
             .bind(key)
             .bind(serde_json::to_string(&state)?)
             .bind(due_at)
+            .bind(locked_until(&state)?)
+            .bind(change.login_key.as_deref())
+            .bind(change.label.as_deref())
             .execute(&mut *tx)
             .await?;
         }

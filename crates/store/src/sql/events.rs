@@ -24,6 +24,7 @@
 use portcullis_model::Timestamp;
 use sqlx::Row;
 
+use super::encoding::ts_to_db;
 use super::error::{DbError, DbResult};
 use super::rows::{self, event_columns, outbox_columns};
 use super::{SqlStore, WriteTx};
@@ -167,6 +168,43 @@ impl SqlStore {
             .bind(i64::from(limit.min(MAX_PAGE)))
             .fetch_all(&self.pool)
             .await?;
+        rows::all(&found, rows::event)
+    }
+
+    /// `Store::list_events_since`: a range of the index of an organization's events by time.
+    pub(crate) async fn list_events_since_impl(
+        &self,
+        org_id: &str,
+        kinds: &[&str],
+        since: Timestamp,
+        after: Option<(Timestamp, u64)>,
+        limit: u32,
+    ) -> DbResult<Vec<Event>> {
+        if kinds.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 6)).collect();
+        let select = format!(
+            "SELECT {} FROM events WHERE org_id = $1 AND at >= $2 \
+             AND ($3 IS NULL OR (at, sequence) > ($3, $4)) AND kind IN ({}) \
+             ORDER BY at, sequence LIMIT $5",
+            event_columns!(),
+            list.join(", ")
+        );
+        let (after_at, after_seq) = match after {
+            Some((at, sequence)) => (Some(ts_to_db(at)?), rows::seq_to_db(sequence)),
+            None => (None, 0),
+        };
+        let mut query = sqlx::query(&select)
+            .bind(org_id)
+            .bind(ts_to_db(since)?)
+            .bind(after_at)
+            .bind(after_seq)
+            .bind(i64::from(limit.min(MAX_PAGE)));
+        for kind in kinds {
+            query = query.bind(*kind);
+        }
+        let found = query.fetch_all(&self.pool).await?;
         rows::all(&found, rows::event)
     }
 

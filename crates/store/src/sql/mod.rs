@@ -9,6 +9,7 @@
 //! - `orgs.rs`: organizations, policy sections and the policy version;
 //! - `users.rs`: users;
 //! - `counters.rs`: attempt counters;
+//! - `enforcement.rs`: locked counters listed and cleared, the denylist of addresses;
 //! - `tokens.rs`: sessions, API keys and leases;
 //! - `mfa.rs`: second factors;
 //! - `events.rs`: the event log and the mail outbox;
@@ -31,6 +32,7 @@
 mod columns;
 mod counters;
 pub mod encoding;
+mod enforcement;
 mod error;
 mod events;
 mod mfa;

@@ -9,11 +9,11 @@ use portcullis_model::{OrgId, Timestamp};
 use super::SqlStore;
 use super::error::DbResult;
 use crate::{
-    ApiKey, ApiKeyStore, CounterStore, CounterUpdate, DueCounter, EmailConfirmation, Event,
-    EventDraft, EventStore, FactorCondition, InstanceKeyDeletion, LeaseStore, LoginRecord,
-    MailOutcome, MailStore, MfaFactor, MfaStore, Org, OrgStore, OutboxMail, Owner, Page,
-    PasswordUpdate, PolicyStore, SectionChange, SectionRow, Session, SessionStore, Store,
-    StoreResult, User, UserProfile, UserStore,
+    ApiKey, ApiKeyStore, BulkCounterUpdate, CounterStore, CounterUpdate, DenylistStore, DueCounter,
+    EmailConfirmation, Event, EventDraft, EventStore, FactorCondition, InstanceKeyDeletion,
+    IpDenial, LeaseStore, LockedCounter, LoginRecord, MailOutcome, MailStore, MfaFactor, MfaStore,
+    Org, OrgStore, OutboxMail, Owner, Page, PasswordUpdate, PolicyStore, SectionChange, SectionRow,
+    Session, SessionStore, Store, StoreResult, User, UserProfile, UserStore,
 };
 
 #[async_trait]
@@ -112,6 +112,18 @@ impl UserStore for SqlStore {
         self.edge(self.list_users_impl(org_id.as_str(), page).await)
     }
 
+    async fn list_locked_users(
+        &self,
+        org_id: &OrgId,
+        now: Timestamp,
+        page: &Page,
+    ) -> StoreResult<Vec<User>> {
+        self.edge(
+            self.list_locked_users_impl(org_id.as_str(), now, page)
+                .await,
+        )
+    }
+
     async fn update_user_profile(
         &self,
         org_id: &OrgId,
@@ -202,6 +214,86 @@ impl CounterStore for SqlStore {
         after: Option<&str>,
     ) -> StoreResult<Vec<String>> {
         self.edge(self.counter_keys_impl(org_id.as_str(), prefix, after).await)
+    }
+
+    async fn locked_counters(
+        &self,
+        org_id: &OrgId,
+        prefixes: &[String],
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<LockedCounter>> {
+        self.edge(
+            self.locked_counters_impl(org_id.as_str(), prefixes, after, limit)
+                .await,
+        )
+    }
+
+    async fn locked_logins(
+        &self,
+        org_id: &OrgId,
+        login_keys: &[String],
+        now: Timestamp,
+    ) -> StoreResult<Vec<LockedCounter>> {
+        self.edge(
+            self.locked_logins_impl(org_id.as_str(), login_keys, now)
+                .await,
+        )
+    }
+
+    async fn clear_locks(
+        &self,
+        org_id: &OrgId,
+        prefixes: &[String],
+        denials: bool,
+        update: BulkCounterUpdate<'_>,
+        event: EventDraft,
+    ) -> StoreResult<u64> {
+        self.edge(
+            self.clear_locks_impl(org_id.as_str(), prefixes, denials, update, event)
+                .await,
+        )
+    }
+}
+
+#[async_trait]
+impl DenylistStore for SqlStore {
+    async fn put_ip_denial(&self, denial: &IpDenial, event: EventDraft) -> StoreResult<bool> {
+        self.edge(self.put_ip_denial_impl(denial, event).await)
+    }
+
+    async fn delete_ip_denial(
+        &self,
+        org_id: &OrgId,
+        network: &str,
+        event: EventDraft,
+    ) -> StoreResult<bool> {
+        self.edge(
+            self.delete_ip_denial_impl(org_id.as_str(), network, event)
+                .await,
+        )
+    }
+
+    async fn list_ip_denials(
+        &self,
+        org_id: &OrgId,
+        after: Option<&str>,
+        inclusive: bool,
+        limit: u32,
+    ) -> StoreResult<Vec<IpDenial>> {
+        self.edge(
+            self.list_ip_denials_impl(org_id.as_str(), after, inclusive, limit)
+                .await,
+        )
+    }
+
+    async fn matching_ip_denial(
+        &self,
+        org_id: &OrgId,
+        ip: std::net::IpAddr,
+        now: Timestamp,
+    ) -> StoreResult<Option<IpDenial>> {
+        self.edge(self.matching_ip_denial_impl(org_id.as_str(), ip, now).await)
     }
 }
 
@@ -436,6 +528,20 @@ impl EventStore for SqlStore {
     ) -> StoreResult<Vec<Event>> {
         self.edge(
             self.list_events_impl(org_id.map(OrgId::as_str), after, limit)
+                .await,
+        )
+    }
+
+    async fn list_events_since(
+        &self,
+        org_id: &OrgId,
+        kinds: &[&str],
+        since: Timestamp,
+        after: Option<(Timestamp, u64)>,
+        limit: u32,
+    ) -> StoreResult<Vec<Event>> {
+        self.edge(
+            self.list_events_since_impl(org_id.as_str(), kinds, since, after, limit)
                 .await,
         )
     }

@@ -95,6 +95,31 @@ impl SqlStore {
         self.page(select, &[org_id], page, rows::user).await
     }
 
+    /// `Store::list_locked_users`: users with a locked counter of their login key (the partial
+    /// index of locked counters by login key).
+    pub(crate) async fn list_locked_users_impl(
+        &self,
+        org_id: &str,
+        now: Timestamp,
+        page: &Page,
+    ) -> DbResult<Vec<User>> {
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE org_id = $1 AND ($2 IS NULL OR id > $2) AND EXISTS (\
+             SELECT 1 FROM counters c WHERE c.org_id = users.org_id \
+             AND c.login_key = users.login_key AND c.locked_until IS NOT NULL \
+             AND c.locked_until > $4) ORDER BY id LIMIT $3"
+        ))
+        .bind(org_id)
+        .bind(page.after.as_deref())
+        .bind(i64::from(page.limit.min(crate::MAX_PAGE)))
+        .bind(super::encoding::ts_to_db(now)?)
+        .fetch_all(&self.pool)
+        .await?;
+        rows::all(&found, rows::user)
+    }
+
     /// `Store::update_user_profile`.
     pub(crate) async fn update_user_profile_impl(
         &self,
