@@ -4,13 +4,15 @@
 //! `Default` that is the built-in instance default, and [`Validate`] rules that report *every*
 //! violation with a stable code and a field path. A [`Valid<T>`] proves a value passed them.
 //! [`resolve`] turns instance defaults and an organization's overrides into its
-//! [`EffectivePolicy`].
+//! [`EffectivePolicy`]. [`compliance`] checks an effective policy against published standards
+//! and computes the smallest changes that make it meet one (docs/compliance.md).
 //!
 //! Units: durations are seconds (`u64`); `*_days` fields are days; lengths are Unicode code points.
 
 mod api_keys;
 mod brute_force;
 pub mod codes;
+pub mod compliance;
 mod features;
 mod ids;
 mod json;

@@ -1,5 +1,5 @@
 //! The model's one integration-test binary: every validation rule with its code, defaults,
-//! and effective-policy resolution.
+//! effective-policy resolution, and compliance with the built-in standards (`model/compliance.rs`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -8,6 +8,8 @@ use std::collections::BTreeSet;
 use portcullis_model::*;
 use serde_json::{Value, json};
 
+#[path = "model/compliance.rs"]
+mod compliance;
 #[path = "model/schema_ranges.rs"]
 mod schema_ranges;
 
