@@ -7,6 +7,7 @@
 //! on first start of an empty instance, and never logged; so is a recovered key, by the
 //! `admin recover` command only.
 
+pub mod cli;
 pub mod config;
 mod master_key_file;
 pub mod smtp;

@@ -1,4 +1,5 @@
-//! `portcullis`: `serve`, `migrate`, `openapi` and `admin recover`.
+//! `portcullis`: `serve`, `migrate`, `openapi`, `admin recover`, and the client commands that
+//! talk to a running server (`portcullis_server::cli`).
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -17,13 +18,18 @@ use portcullis_service::SystemClock;
 #[command(name = "portcullis", version)]
 struct Cli {
     /// TOML configuration file (default: ./portcullis.toml when it exists).
-    #[arg(long, global = true, env = "PORTCULLIS_CONFIG")]
+    #[arg(
+        long,
+        global = true,
+        env = "PORTCULLIS_CONFIG",
+        help_heading = "Server options"
+    )]
     config: Option<PathBuf>,
     /// Database: a SQLite file path, `sqlite://FILE`, or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Server options")]
     database_url: Option<String>,
     /// Log format.
-    #[arg(long, global = true, value_enum)]
+    #[arg(long, global = true, value_enum, help_heading = "Server options")]
     log_format: Option<LogFormat>,
     #[command(subcommand)]
     command: Command,
@@ -46,6 +52,8 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    #[command(flatten)]
+    Client(portcullis_server::cli::ClientCommand),
 }
 
 #[derive(Subcommand)]
@@ -97,7 +105,24 @@ fn fail(message: &str) -> ExitCode {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Usage errors exit 1 like every other error (clap's own default is 2, which `policy plan`
+    // uses for "changes pending"); `--help` and `--version` exit 0.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let command = match cli.command {
+        Command::Client(command) => return command.run().await,
+        command => command,
+    };
+    let cli = Cli { command, ..cli };
     if let Command::Openapi = cli.command {
         let _ = write!(
             std::io::stdout(),
@@ -109,7 +134,9 @@ async fn main() -> ExitCode {
     let overrides = Overrides {
         listen: match &cli.command {
             Command::Serve { listen } => *listen,
-            Command::Migrate | Command::Openapi | Command::Admin { .. } => None,
+            Command::Migrate | Command::Openapi | Command::Admin { .. } | Command::Client(_) => {
+                None
+            }
         },
         database_url: cli.database_url.clone(),
         log_format: cli.log_format,
@@ -128,7 +155,7 @@ async fn main() -> ExitCode {
         tracing::warn!("{warning}");
     }
     match cli.command {
-        Command::Openapi => ExitCode::SUCCESS,
+        Command::Openapi | Command::Client(_) => ExitCode::SUCCESS,
         Command::Migrate => match open_store(&config, true).await {
             Ok(_) => {
                 tracing::info!(database = %config::loggable_database_url(&config.database_url), "migrations applied");
