@@ -249,10 +249,10 @@ fn rewrite_refs(value: &mut Value) {
         Value::Object(fields) => {
             for (key, field) in fields.iter_mut() {
                 if key == "$ref" {
-                    if let Value::String(target) = field {
-                        if let Some(name) = target.strip_prefix("#/components/schemas/") {
-                            *target = format!("#/$defs/{name}");
-                        }
+                    if let Value::String(target) = field
+                        && let Some(name) = target.strip_prefix("#/components/schemas/")
+                    {
+                        *target = format!("#/$defs/{name}");
                     }
                 } else {
                     rewrite_refs(field);

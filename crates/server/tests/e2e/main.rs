@@ -9,6 +9,7 @@
 )]
 
 mod api;
+mod cli;
 mod config;
 mod crash;
 mod dialect_wire;
