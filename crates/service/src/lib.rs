@@ -35,6 +35,7 @@ mod outbox;
 mod policies;
 mod policy_cache;
 mod policy_patch;
+mod policy_replace;
 mod secrets;
 mod self_service;
 mod service;
@@ -63,6 +64,7 @@ pub use outbox::{
 };
 pub use policies::{PasswordCheckRequest, PasswordCheckResult, SectionView, SectionWrite};
 pub use policy_patch::{PatchError, PatchOutcome, PolicyScope, Precondition};
+pub use policy_replace::{ReplaceOutcome, instance_policy_version, org_policy_version};
 pub use secrets::{API_KEY_PREFIX, SESSION_PREFIX, new_request_id, token_hash};
 pub use self_service::Registration;
 pub use service::{Context, INSTANCE_ID, Service};

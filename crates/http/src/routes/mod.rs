@@ -6,6 +6,7 @@ pub mod mfa;
 pub mod ops;
 pub mod orgs;
 pub mod policy;
+pub mod policy_document;
 pub mod self_service;
 pub mod session;
 pub mod users;

@@ -22,6 +22,7 @@ mod lockout;
 mod mail;
 mod mfa;
 mod openapi;
+mod policy_document;
 mod probe_counters;
 mod probe_http;
 mod probe_selfsvc;
