@@ -35,7 +35,8 @@ use http_metrics::{MethodLabel, RouteLabel};
 
 use crate::extract::RequestId;
 use crate::routes::{
-    enforcement, keys, mfa, ops, orgs, policy, policy_document, self_service, session, users,
+    compliance, enforcement, keys, mfa, ops, orgs, policy, policy_document, self_service, session,
+    users,
 };
 
 /// Shared state of the handlers.
@@ -120,6 +121,11 @@ pub(crate) fn api_routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(enforcement::lift_ip_block))
         .routes(routes!(enforcement::get_attack_summary))
+        .routes(routes!(compliance::list_standards))
+        .routes(routes!(compliance::get_org_compliance))
+        .routes(routes!(compliance::get_instance_compliance))
+        .routes(routes!(compliance::apply_org_compliance))
+        .routes(routes!(compliance::apply_instance_compliance))
         .routes(routes!(session::login))
         .routes(routes!(mfa::login_mfa))
         .routes(routes!(mfa::start_totp, mfa::remove_totp))

@@ -1,5 +1,6 @@
 //! Handlers, one module per resource. Handler names are the OpenAPI operation ids.
 
+pub mod compliance;
 pub mod enforcement;
 pub mod keys;
 pub mod mfa;

@@ -9,6 +9,7 @@
 )]
 
 mod api;
+mod compliance;
 mod config;
 mod crash;
 mod dialect_wire;
