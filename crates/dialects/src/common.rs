@@ -150,9 +150,10 @@ pub(crate) fn classify(error: ServiceError) -> (Class, String) {
     let class = match error {
         ServiceError::Invalid(_) => Class::Invalid,
         ServiceError::NotFound => Class::NotFound,
-        ServiceError::Conflict(_) | ServiceError::LastInstanceKey | ServiceError::Taken { .. } => {
-            Class::Conflict
-        }
+        ServiceError::Conflict(_)
+        | ServiceError::LastInstanceKey
+        | ServiceError::Taken { .. }
+        | ServiceError::PreconditionFailed => Class::Conflict,
         ServiceError::Unauthenticated => Class::Unauthenticated,
         ServiceError::AddressBlocked { .. }
         | ServiceError::Forbidden(_)
@@ -171,6 +172,7 @@ fn public_message(error: &ServiceError) -> String {
         ServiceError::NotFound => "not found".into(),
         ServiceError::Conflict(what) => what.clone(),
         ServiceError::LastInstanceKey => "the last instance key cannot be revoked".into(),
+        ServiceError::PreconditionFailed => "the resource changed meanwhile; retry".into(),
         ServiceError::Taken { detail, .. } => (*detail).to_owned(),
         ServiceError::AddressBlocked { .. } => "too many failed attempts from this address".into(),
         ServiceError::Unauthenticated => "authentication required".into(),

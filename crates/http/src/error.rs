@@ -114,6 +114,12 @@ impl From<ServiceError> for ApiError {
                 "The last instance key cannot be revoked",
             )
             .detail("create another instance key first (rotation: create the new key, then revoke the old one)"),
+            ServiceError::PreconditionFailed => ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "precondition_failed",
+                "The resource changed since the version named in If-Match",
+            )
+            .detail("read it again (its ETag), compare, and retry"),
             ServiceError::Taken { code, detail } => {
                 ApiError::new(StatusCode::CONFLICT, code, "Conflict").detail(detail)
             }

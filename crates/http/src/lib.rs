@@ -34,7 +34,10 @@ pub use http_metrics::HttpMetrics;
 use http_metrics::{MethodLabel, RouteLabel};
 
 use crate::extract::RequestId;
-use crate::routes::{enforcement, keys, mfa, ops, orgs, policy, self_service, session, users};
+use crate::routes::{
+    compliance, enforcement, keys, mfa, ops, orgs, policy, policy_document, self_service, session,
+    users,
+};
 
 /// Shared state of the handlers.
 #[derive(Clone)]
@@ -74,12 +77,18 @@ pub(crate) fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(ops::openapi))
         .routes(routes!(orgs::create_org, orgs::list_orgs))
         .routes(routes!(orgs::get_org))
-        .routes(routes!(policy::get_instance_policy))
+        .routes(routes!(
+            policy::get_instance_policy,
+            policy_document::replace_instance_policy
+        ))
         .routes(routes!(
             policy::put_instance_section,
             policy::patch_instance_section
         ))
-        .routes(routes!(policy::get_org_policy))
+        .routes(routes!(
+            policy::get_org_policy,
+            policy_document::replace_org_policy
+        ))
         .routes(routes!(
             policy::put_org_section,
             policy::patch_org_section,
@@ -112,6 +121,11 @@ pub(crate) fn api_routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(enforcement::lift_ip_block))
         .routes(routes!(enforcement::get_attack_summary))
+        .routes(routes!(compliance::list_standards))
+        .routes(routes!(compliance::get_org_compliance))
+        .routes(routes!(compliance::get_instance_compliance))
+        .routes(routes!(compliance::apply_org_compliance))
+        .routes(routes!(compliance::apply_instance_compliance))
         .routes(routes!(session::login))
         .routes(routes!(mfa::login_mfa))
         .routes(routes!(mfa::start_totp, mfa::remove_totp))

@@ -50,6 +50,10 @@ pub enum ServiceError {
     /// The session may only enroll a second factor (403).
     #[error("second factor enrollment required")]
     MfaEnrollmentRequired,
+    /// A write conditional on a version (`If-Match`) found another one: something changed
+    /// since the caller read it (412).
+    #[error("the resource changed since the version named")]
+    PreconditionFailed,
     /// The store is unreachable (503).
     #[error("unavailable: {0}")]
     Unavailable(String),

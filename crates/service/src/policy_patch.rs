@@ -206,7 +206,7 @@ impl Service {
                                 value: json.clone(),
                             })
                             .draft(ctx, owner.org_id(), self.now()),
-                            value: json,
+                            value: Some(json),
                             expected_sequence: Some(expected),
                         });
                     }

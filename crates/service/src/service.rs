@@ -314,7 +314,10 @@ pub(crate) fn section_from_row(
 /// organization inherits that section (the instance falls back to the built-in default) until an
 /// administrator writes or resets it. One unreadable value must not take every login, policy
 /// read and sweep of its owner down with it; the validation bounds keep new values readable.
-fn readable_section(row: &SectionRow, owner: &str) -> Option<(SectionValue, SectionDetails)> {
+pub(crate) fn readable_section(
+    row: &SectionRow,
+    owner: &str,
+) -> Option<(SectionValue, SectionDetails)> {
     match section_from_row(row, owner) {
         Ok(section) => Some(section),
         Err(e) => {

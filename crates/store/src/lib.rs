@@ -177,7 +177,9 @@ pub trait PolicyStore: Send + Sync {
 
     /// Writes several sections of `owner` in one transaction: all of them or none. The batch
     /// names each section at most once. Each change
-    /// records its event, and the row's `sequence` becomes that event's. A change with
+    /// records its event, and the row's `sequence` becomes that event's; a change without a
+    /// value resets (deletes the organization's row; the instance's sections cannot be reset:
+    /// `Internal`). Answers the rows written (not the reset ones). A change with
     /// `expected_sequence` happens only if the row's current sequence is that value (0 = the row
     /// must not exist); one mismatch fails the whole batch with `VersionMismatch`.
     async fn write_sections(
@@ -197,7 +199,7 @@ pub trait PolicyStore: Send + Sync {
     ) -> StoreResult<SectionRow> {
         let change = SectionChange {
             section: section.to_owned(),
-            value: value.clone(),
+            value: Some(value.clone()),
             expected_sequence,
             event,
         };

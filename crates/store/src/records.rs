@@ -337,8 +337,9 @@ pub struct SectionRow {
 pub struct SectionChange {
     /// Section name.
     pub section: String,
-    /// The new value, canonical JSON.
-    pub value: Value,
+    /// The new value, canonical JSON; `None` resets: the organization's own row is deleted and
+    /// it inherits the instance default again (never for the instance's own sections).
+    pub value: Option<Value>,
     /// The sequence the row must have (0 = must not exist), or `None` for an unconditional write.
     pub expected_sequence: Option<u64>,
     /// The event describing this change; the row's `sequence` becomes its sequence.

@@ -21,12 +21,16 @@ fn section(name: &str) -> ApiResult<SectionKind> {
         .map_err(|_| ApiError::not_found().detail(format!("no policy section `{name}`")))
 }
 
-/// The instance defaults, every section with its details (instance administrators).
+/// The instance defaults, every section with its details (instance administrators). The
+/// `ETag` header is the instance defaults' version, for `PUT /v1/instance/policy`'s `If-Match`.
 #[utoipa::path(get, path = "/v1/instance/policy", tag = "policy",
-    responses((status = 200, body = InstancePolicySchema), (status = 403, body = Problem)))]
+    responses((status = 200, body = InstancePolicySchema,
+        headers(("ETag" = String, description = "The version of the instance defaults"))),
+        (status = 403, body = Problem)))]
 pub async fn get_instance_policy(State(state): State<AppState>, auth: Auth) -> ApiResult<Response> {
     let policy = state.service.get_instance_policy(&auth.caller).await?;
-    Ok(json_response(&*policy))
+    let version = portcullis_service::instance_policy_version(&policy);
+    Ok(with_etag(json_response(&*policy), &version))
 }
 
 /// Writes an instance default section.
@@ -70,16 +74,29 @@ pub async fn patch_instance_section(
     write_instance(state, auth, &name, SectionWrite::Patch(body)).await
 }
 
-/// The effective policy of an organization: each section with `is_default` and `details`.
+/// The effective policy of an organization: each section with `is_default` and `details`. The
+/// `ETag` header is the version of the organization's own sections, for `PUT …/policy`'s
+/// `If-Match`.
 #[utoipa::path(get, path = "/v1/orgs/{org}/policy", tag = "policy",
-    responses((status = 200, body = EffectivePolicySchema), (status = 404, body = Problem)))]
+    responses((status = 200, body = EffectivePolicySchema,
+        headers(("ETag" = String, description = "The version of the organization's own sections"))),
+        (status = 404, body = Problem)))]
 pub async fn get_org_policy(
     State(state): State<AppState>,
     auth: Auth,
     Path(org): Path<String>,
 ) -> ApiResult<Response> {
     let policy = state.service.get_org_policy(&auth.caller, &org).await?;
-    Ok(json_response(&*policy))
+    let version = portcullis_service::org_policy_version(&policy);
+    Ok(with_etag(json_response(&*policy), &version))
+}
+
+/// An answer with the scope's version as its entity tag (what `If-Match` names).
+pub(crate) fn with_etag(mut response: Response, version: &str) -> Response {
+    if let Ok(value) = header::HeaderValue::from_str(&format!("\"{version}\"")) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response
 }
 
 /// A JSON answer of a shared (cached) value, serialized without copying it first.

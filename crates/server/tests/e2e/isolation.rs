@@ -123,6 +123,21 @@ async fn an_admin_of_one_org_sees_nothing_of_another() {
         ),
         (Method::DELETE, format!("/v1/orgs/b/api-keys/{b_key}"), None),
         (Method::GET, "/v1/orgs/b/events".into(), None),
+        (
+            Method::PUT,
+            "/v1/orgs/b/policy".into(),
+            Some(json!({"sections": {}})),
+        ),
+        (
+            Method::GET,
+            "/v1/orgs/b/compliance?standard=pci-dss-4.0.1".into(),
+            None,
+        ),
+        (
+            Method::POST,
+            "/v1/orgs/b/compliance/pci-dss-4.0.1/apply?dry_run=false".into(),
+            None,
+        ),
         (Method::GET, "/v1/orgs/b/locks".into(), None),
         (Method::DELETE, "/v1/orgs/b/locks".into(), None),
         (Method::GET, "/v1/orgs/b/ip-blocks".into(), None),

@@ -10,6 +10,7 @@
 
 mod api;
 mod cli;
+mod compliance;
 mod config;
 mod crash;
 mod dialect_wire;
@@ -23,6 +24,7 @@ mod lockout;
 mod mail;
 mod mfa;
 mod openapi;
+mod policy_document;
 mod probe_counters;
 mod probe_http;
 mod probe_selfsvc;

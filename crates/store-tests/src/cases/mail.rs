@@ -90,7 +90,7 @@ pub async fn failed_write_queues_no_mail(store: Arc<dyn Store>) {
             &owner,
             vec![SectionChange {
                 section: "lockout".to_owned(),
-                value: json!({"enabled": true}),
+                value: Some(json!({"enabled": true})),
                 expected_sequence: Some(42),
                 event,
             }],

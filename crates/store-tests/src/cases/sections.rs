@@ -450,7 +450,7 @@ pub async fn section_batches_are_all_or_nothing(store: Arc<dyn Store>) {
     let owner = Owner::Org(oid("sb"));
     let change = |section: &str, max: u32, expected: Option<u64>, at_secs: i64| SectionChange {
         section: section.to_owned(),
-        value: lockout_value(max),
+        value: Some(lockout_value(max)),
         expected_sequence: expected,
         event: section_draft(&owner, section, at_secs),
     };
@@ -561,7 +561,7 @@ pub async fn section_batches_in_crossing_orders_all_commit(store: Arc<dyn Store>
             .iter()
             .map(|section| SectionChange {
                 section: (*section).to_owned(),
-                value: lockout_value(n),
+                value: Some(lockout_value(n)),
                 expected_sequence: None,
                 event: section_draft(&owner, section, 100),
             })
@@ -586,4 +586,84 @@ pub async fn section_batches_in_crossing_orders_all_commit(store: Arc<dyn Store>
     }
     assert_eq!(sections_of(&*store, &owner).await.len(), 3);
     assert_eq!(events_of(&*store, Some("sx")).await.len(), 24 * 3);
+}
+
+/// A batch may reset sections (a change without a value) with the writes: the reset rows go,
+/// with their events, in the same transaction and under the same conditions; a stale reset
+/// fails the whole batch; the instance's sections cannot be reset.
+pub async fn section_batches_reset_and_write_together(store: Arc<dyn Store>) {
+    let owner = Owner::Org(oid("sr"));
+    let write = |section: &str, max: u32, expected: Option<u64>| SectionChange {
+        section: section.to_owned(),
+        value: Some(lockout_value(max)),
+        expected_sequence: expected,
+        event: section_draft(&owner, section, 100),
+    };
+    let reset = |section: &str, expected: Option<u64>| SectionChange {
+        section: section.to_owned(),
+        value: None,
+        expected_sequence: expected,
+        event: draft(Some("sr"), &format!("policy.{section}.reset"), 200),
+    };
+    let rows = store
+        .write_sections(
+            &owner,
+            vec![write("lockout", 3, Some(0)), write("mfa", 4, Some(0))],
+        )
+        .await
+        .unwrap();
+    let (lockout_seq, mfa_seq) = (rows[0].sequence, rows[1].sequence);
+    let version = store.policy_version().await.unwrap();
+
+    // A stale reset: nothing happens.
+    let err = store
+        .write_sections(
+            &owner,
+            vec![
+                write("lockout", 5, Some(lockout_seq)),
+                reset("mfa", Some(mfa_seq + 1000)),
+            ],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err, StoreError::VersionMismatch);
+    assert_eq!(sections_of(&*store, &owner).await, rows);
+
+    // Write one, reset the other: one row left, both events, one policy version step.
+    let written = store
+        .write_sections(
+            &owner,
+            vec![
+                reset("mfa", Some(mfa_seq)),
+                write("lockout", 5, Some(lockout_seq)),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(written.len(), 1);
+    assert_eq!(written[0].section, "lockout");
+    let left = sections_of(&*store, &owner).await;
+    assert_eq!(left, written);
+    let events = events_of(&*store, Some("sr")).await;
+    assert_eq!(
+        kinds(&events),
+        [
+            "policy.lockout.changed",
+            "policy.mfa.changed",
+            "policy.mfa.reset",
+            "policy.lockout.changed"
+        ]
+    );
+    assert!(store.policy_version().await.unwrap() > version);
+
+    let instance = store
+        .write_sections(
+            &Owner::Instance,
+            vec![SectionChange {
+                event: draft(None, "policy.mfa.reset", 300),
+                ..reset("mfa", None)
+            }],
+        )
+        .await;
+    assert!(matches!(instance, Err(StoreError::Internal(_))));
 }

@@ -134,6 +134,11 @@ impl SqlStore {
         changes: Vec<SectionChange>,
     ) -> DbResult<Vec<SectionRow>> {
         let owner = owner_key(owner);
+        if owner.is_empty() && changes.iter().any(|c| c.value.is_none()) {
+            return Err(
+                StoreError::Internal("the instance's sections cannot be reset".into()).into(),
+            );
+        }
         let mut tx = self.write_tx().await?;
         // Lock order, the same for every writer: the section rows sorted by name, then the
         // policy version, then the events lock. Two batches that name the same sections in
@@ -169,7 +174,17 @@ impl SqlStore {
             let changed_at_db = rows::ts_to_db(changed_at)?;
             let created_at_db = created_at.unwrap_or(changed_at_db);
             let created_at = rows::ts_from_db(created_at_db)?;
-            let value_text = serde_json::to_string(&change.value)?;
+            let Some(value) = change.value else {
+                // A reset: the row (locked above) goes, with its event.
+                sqlx::query("DELETE FROM sections WHERE owner = $1 AND section = $2")
+                    .bind(owner)
+                    .bind(&change.section)
+                    .execute(&mut *tx)
+                    .await?;
+                self.insert_event(&mut tx, change.event).await?;
+                continue;
+            };
+            let value_text = serde_json::to_string(&value)?;
             let sequence = self.insert_event(&mut tx, change.event).await?;
             // The row is locked by this transaction (above), so this never waits.
             sqlx::query(
@@ -186,7 +201,7 @@ impl SqlStore {
             .await?;
             rows.push(SectionRow {
                 section: change.section,
-                value: change.value,
+                value,
                 sequence,
                 created_at,
                 changed_at,
