@@ -26,9 +26,10 @@ pub enum ComplianceCommand {
         #[arg(long)]
         standard: String,
     },
-    /// Shows (dry run) or writes (`--yes`) the changes that make an organization meet a standard.
+    /// Shows (dry run) or writes (`--yes`) the changes that make an organization (or the
+    /// instance defaults) meet a standard.
     Apply {
-        /// The organization.
+        /// The organization, or `instance`.
         org: String,
         /// The standard's id.
         #[arg(long)]
@@ -111,8 +112,8 @@ pub(crate) async fn run(
         }
         ComplianceCommand::Apply { org, standard, yes } => {
             let path = format!(
-                "/v1/orgs/{}/compliance/{}/apply",
-                segment(&org),
+                "{}/compliance/{}/apply",
+                scope_path(&org),
                 segment(&standard)
             );
             let answer = client
@@ -158,7 +159,12 @@ pub(crate) async fn run(
                 )?;
             }
             if let Some(report) = answer.get("report") {
-                writeln!(out, "{}", summary_line(report))?;
+                let when = if written || changes.is_empty() {
+                    "now"
+                } else {
+                    "after the changes"
+                };
+                writeln!(out, "Report {when}: {}", summary_line(report))?;
             }
             out.flush()?;
         }

@@ -2,6 +2,8 @@
 //! the real binary against the real server, with the token in `PORTCULLIS_TOKEN`. Every run
 //! checks that the token appears in none of its output.
 
+mod policy;
+
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
