@@ -255,8 +255,9 @@ pub fn loggable_database_url(url: &str) -> String {
     }
 }
 
-/// Environment variables that are not configuration keys but are ours.
-const OTHER_VARIABLES: &[&str] = &["CONFIG", "TEST_DATABASE_URL"];
+/// Environment variables that are not configuration keys but are ours (`URL` and `TOKEN` are the
+/// client commands', often exported in the shell that also runs `serve`).
+const OTHER_VARIABLES: &[&str] = &["CONFIG", "TEST_DATABASE_URL", "URL", "TOKEN"];
 
 /// Configuration keys, as environment names (without the prefix).
 fn known_env_key(key: &str) -> bool {

@@ -37,6 +37,9 @@ fn defaults_file_environment_and_flags_layer_in_order() {
         ("PORTCULLIS_BOOTSTRAP_TOKEN", "12345678901234567890"),
         ("PORTCULLIS_LISTN", "oops"),
         ("PORTCULLIS_TEST_DATABASE_URL", "postgres://x"),
+        // The client commands' variables, exported in the same shell.
+        ("PORTCULLIS_URL", "http://127.0.0.1:8080"),
+        ("PORTCULLIS_TOKEN", "a-client-token-0123456789"),
         ("HOME", "/root"),
     ]);
     let flags = Overrides {
