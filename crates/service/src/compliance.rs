@@ -21,8 +21,7 @@ use portcullis_store::{Owner, SectionChange, StoreError};
 
 use crate::caller::{Action, Caller};
 use crate::error::{ServiceError, ServiceResult};
-use crate::events::{DomainEvent, PolicyChanged};
-use crate::policy_patch::PolicyScope;
+use crate::policy_patch::{PolicyScope, section_write};
 use crate::service::{Context, Service};
 
 /// A standard's identity, as the list of standards shows it.
@@ -160,26 +159,11 @@ impl Service {
                 return Ok(answer(false));
             }
             let now = self.now();
-            let mut batch = Vec::new();
-            for value in changed_sections(&policy, &changes).map_err(ServiceError::Invalid)? {
-                let kind = value.kind();
-                let (inherited, details) = policy.section_meta(kind);
-                let expected = match owner {
-                    Owner::Org(_) if inherited => 0,
-                    _ => details.sequence,
-                };
-                let json = value.to_json();
-                batch.push(SectionChange {
-                    section: kind.as_str().to_owned(),
-                    event: DomainEvent::PolicyChanged(PolicyChanged {
-                        section: kind,
-                        value: json.clone(),
-                    })
-                    .draft(ctx, owner.org_id(), now),
-                    value: Some(json),
-                    expected_sequence: Some(expected),
-                });
-            }
+            let batch: Vec<SectionChange> = changed_sections(&policy, &changes)
+                .map_err(ServiceError::Invalid)?
+                .iter()
+                .map(|value| section_write(ctx, &owner, &policy, value, now))
+                .collect();
             match self.store.write_sections(&owner, batch).await {
                 Ok(_) => {
                     self.cache.invalidate();

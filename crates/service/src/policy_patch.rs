@@ -193,22 +193,7 @@ impl Service {
                     Ok(value) if value == current && named != Some(*kind) => {}
                     Ok(value) if value == current && !inherited(*kind) => {}
                     Ok(value) => {
-                        let (is_inherited, details) = policy.section_meta(*kind);
-                        let expected = match scope {
-                            PolicyScope::Org(_) if is_inherited => 0,
-                            _ => details.sequence,
-                        };
-                        let json = value.to_json();
-                        changes.push(SectionChange {
-                            section: kind.as_str().to_owned(),
-                            event: DomainEvent::PolicyChanged(PolicyChanged {
-                                section: *kind,
-                                value: json.clone(),
-                            })
-                            .draft(ctx, owner.org_id(), self.now()),
-                            value: Some(json),
-                            expected_sequence: Some(expected),
-                        });
+                        changes.push(section_write(ctx, &owner, &policy, &value, self.now()));
                     }
                     Err(violations) => found.extend(violations.under(kind.as_str())),
                 }
@@ -229,6 +214,35 @@ impl Service {
             }
         }
         Err(ServiceError::Conflict("the policy kept changing meanwhile; retry".into()).into())
+    }
+}
+
+/// The write of `value` over `policy`'s section in `owner`, with its `policy.<section>.changed`
+/// event, conditional on the sequence `policy` shows (0, "no row yet", for a section an
+/// organization inherits).
+pub(crate) fn section_write(
+    ctx: &Context,
+    owner: &Owner,
+    policy: &EffectivePolicy,
+    value: &SectionValue,
+    now: portcullis_model::Timestamp,
+) -> SectionChange {
+    let kind = value.kind();
+    let (inherited, details) = policy.section_meta(kind);
+    let expected = match owner {
+        Owner::Org(_) if inherited => 0,
+        _ => details.sequence,
+    };
+    let json = value.to_json();
+    SectionChange {
+        section: kind.as_str().to_owned(),
+        event: DomainEvent::PolicyChanged(PolicyChanged {
+            section: kind,
+            value: json.clone(),
+        })
+        .draft(ctx, owner.org_id(), now),
+        value: Some(json),
+        expected_sequence: Some(expected),
     }
 }
 
