@@ -8,7 +8,7 @@
 //! - a preset is written as **one** conditional `PolicyStore::write_sections` batch, each
 //!   section with its `policy.<section>.changed` event, all or nothing; when another write got
 //!   in between, the preset is computed again from the new policy, never written from a stale
-//!   read;
+//!   read (the policy is read from the store, not the cache);
 //! - a dry run writes nothing; an organization that already passes writes nothing.
 
 use portcullis_model::codes::INVALID_JSON;
@@ -16,7 +16,7 @@ use portcullis_model::compliance::{
     Preset, PresetChange, PresetError, Report, Standard, StandardError, apply_changes,
     changed_sections, evaluate, evaluate_instance, preset,
 };
-use portcullis_model::{EffectivePolicy, Violation, Violations, resolve};
+use portcullis_model::{Violation, Violations};
 use portcullis_store::{Owner, SectionChange, StoreError};
 
 use crate::caller::{Action, Caller};
@@ -145,7 +145,9 @@ impl Service {
             }
         };
         for _ in 0..5 {
-            let policy = self.policy_of(&owner).await?;
+            // Read from the store, not the cache: a preset copies inherited values, and a copy
+            // of a value another replica changed a moment ago would undo that change.
+            let policy = self.fresh_policy(owner.org_id()).await?;
             let Preset { changes, .. } = preset(standard, &policy).map_err(preset_error)?;
             let after = apply_changes(&policy, &changes).map_err(ServiceError::Invalid)?;
             let answer = |written| ComplianceApply {
@@ -176,17 +178,5 @@ impl Service {
         Err(ServiceError::Conflict(
             "the policy kept changing meanwhile; retry".into(),
         ))
-    }
-
-    /// The policy in force for an owner: an organization's effective policy, or the instance
-    /// defaults as an organization that inherits everything sees them.
-    async fn policy_of(&self, owner: &Owner) -> ServiceResult<std::sync::Arc<EffectivePolicy>> {
-        match owner {
-            Owner::Instance => {
-                let instance = self.instance_policy().await?;
-                Ok(std::sync::Arc::new(resolve(&instance, &Default::default())))
-            }
-            Owner::Org(org_id) => self.effective_policy(org_id.as_str()).await,
-        }
     }
 }

@@ -15,7 +15,7 @@
 
 use std::net::IpAddr;
 
-use ipnet::IpNet;
+use ipnet::{IpNet, Ipv6Net};
 use portcullis_engine::counter::CounterLimits;
 use portcullis_engine::ip_block::{
     IpBlocking, canonical_ip, canonical_network, parse_source, source_key, source_label,
@@ -96,6 +96,22 @@ pub fn parse_network(text: &str) -> Option<IpNet> {
             .ok()
             .map(|ip| IpNet::from(canonical_ip(ip)))
     })
+}
+
+/// A network in the IPv6 space client addresses are matched in (IPv4 as `::ffff:a.b.c.d`).
+fn as_v6(net: IpNet) -> Ipv6Net {
+    match net {
+        IpNet::V6(v6) => v6,
+        IpNet::V4(v4) => Ipv6Net::new(v4.addr().to_ipv6_mapped(), v4.prefix_len() + 96)
+            .unwrap_or_else(|_| Ipv6Net::from(v4.addr().to_ipv6_mapped())),
+    }
+}
+
+/// Whether two networks share an address (across families: `::/0` holds every IPv4 address,
+/// as denials are matched).
+fn overlap(a: IpNet, b: IpNet) -> bool {
+    let (a, b) = (as_v6(a), as_v6(b));
+    a.contains(&b) || b.contains(&a)
 }
 
 fn denial_entry(denial: &IpDenial) -> IpBlockEntry {
@@ -208,7 +224,7 @@ impl Service {
                 let allowlisted =
                     portcullis_model::net::parse_networks(&policy.brute_force.value.allowlist)
                         .into_iter()
-                        .any(|allowed| allowed.contains(&net) || net.contains(&allowed));
+                        .any(|allowed| overlap(allowed, net));
                 if allowlisted {
                     found.push(Violation::new(
                         "address_or_network",
@@ -390,5 +406,21 @@ impl Service {
                 Some(until) => seconds_until(Some(until), now).max(1),
                 None => PERMANENT_RETRY_AFTER,
             }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overlap_is_seen_across_address_families() {
+        let net = |t: &str| t.parse::<IpNet>().unwrap();
+        assert!(overlap(net("10.0.0.0/8"), net("10.1.0.0/16")));
+        assert!(overlap(net("10.1.0.0/16"), net("10.0.0.0/8")));
+        assert!(overlap(net("10.0.0.0/8"), net("::/0")));
+        assert!(overlap(net("::ffff:10.0.0.0/104"), net("10.2.3.4/32")));
+        assert!(!overlap(net("10.0.0.0/8"), net("11.0.0.0/8")));
+        assert!(!overlap(net("10.0.0.0/8"), net("2001:db8::/32")));
     }
 }

@@ -219,7 +219,7 @@ impl Service {
             .clear_locks(
                 org_id,
                 &prefixes,
-                denials,
+                denials.then_some(now),
                 &mut |key: &str, state: &mut CounterState| {
                     let counted = limits_for(&policy, key).map(|(limits, _)| limits);
                     let limits = counted.unwrap_or(CounterLimits::COUNTING_NOTHING);

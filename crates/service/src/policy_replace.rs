@@ -5,15 +5,18 @@
 //! Invariants:
 //! - every listed section is validated before anything is written; one violation anywhere
 //!   answers every violation (paths `sections.<section>.<field>`) and writes nothing;
-//! - the write is one `PolicyStore::write_sections` batch: listed sections whose value differs
-//!   are written, an organization's unlisted own sections are reset (inherited again), the
-//!   instance's unlisted sections return to the built-in default — all or nothing, each with its
-//!   event, each conditional on the sequence it was read at;
+//! - the write is one `PolicyStore::write_sections_guarded` batch: listed sections whose value
+//!   differs are written (`policy.<section>.changed`), an organization's unlisted own sections
+//!   are reset (inherited again) and the instance's unlisted sections return to the built-in
+//!   default (both `policy.<section>.reset`) — all or nothing, conditional on the whole scope
+//!   being as read (every section, touched or not), so a version checked here is the version
+//!   the write commits over;
 //! - nothing that would not change is written: an unchanged document writes nothing and records
 //!   no event;
 //! - the version of a scope is a digest of its stored rows' (section, sequence) pairs, read from
 //!   the store (never the cache): any write or reset of the scope changes it, and a write that
-//!   names a version (`If-Match`) is refused (`PreconditionFailed`) when the scope moved since.
+//!   names a version (`If-Match`) is refused (`PreconditionFailed`) when the scope moved since;
+//!   the version a write answers is the one of the rows it committed, never a later read.
 
 use std::collections::BTreeMap;
 
@@ -180,64 +183,76 @@ impl Service {
                 changed: Vec::new(),
                 reset: Vec::new(),
             };
+            let owner_id = owner.org_id().map_or(INSTANCE_ID, |o| o.as_str());
             for kind in SectionKind::ALL {
                 let stored = rows.iter().find(|r| r.section == kind.as_str());
                 let expected = stored.map_or(0, |r| r.sequence);
-                let target = match (wanted.get(&kind), &owner) {
-                    (Some(value), _) => Some(value.clone()),
-                    (None, Owner::Org(_)) => None,
-                    (None, Owner::Instance) => Some(builtin.section(kind).to_json()),
+                // The stored value as the policy reads it (a row that no longer reads is
+                // rewritten or reset, never kept as "unchanged").
+                let current = stored
+                    .and_then(|row| readable_section(row, owner_id))
+                    .map(|(value, _)| value.to_json());
+                let builtin_value = builtin.section(kind).to_json();
+                let (value, reset) = match (wanted.get(&kind), &owner) {
+                    (Some(value), Owner::Org(_)) => (Some(value.clone()), false),
+                    (Some(value), Owner::Instance) => (Some(value.clone()), false),
+                    (None, Owner::Org(_)) => (None, true),
+                    (None, Owner::Instance) => (Some(builtin_value.clone()), true),
                 };
-                match target {
-                    Some(value) => {
-                        let same = match stored {
-                            Some(row) => row.value == value,
-                            // The instance without a row holds the built-in default.
-                            None => {
-                                matches!(owner, Owner::Instance)
-                                    && builtin.section(kind).to_json() == value
-                            }
-                        };
-                        if same {
-                            continue;
-                        }
-                        let event = DomainEvent::PolicyChanged(PolicyChanged {
-                            section: kind,
-                            value: value.clone(),
-                        })
-                        .draft(ctx, owner.org_id(), now);
-                        changes.push(SectionChange {
-                            section: kind.as_str().to_owned(),
-                            value: Some(value),
-                            expected_sequence: Some(expected),
-                            event,
-                        });
-                        outcome.changed.push(kind);
-                    }
-                    None if stored.is_some() => {
-                        let event = DomainEvent::PolicyReset(PolicyReset { section: kind }).draft(
-                            ctx,
-                            owner.org_id(),
-                            now,
-                        );
-                        changes.push(SectionChange {
-                            section: kind.as_str().to_owned(),
-                            value: None,
-                            expected_sequence: Some(expected),
-                            event,
-                        });
-                        outcome.reset.push(kind);
-                    }
-                    None => {}
+                let unchanged = match (&value, stored) {
+                    (Some(v), Some(_)) => current.as_ref() == Some(v),
+                    // The instance without a row holds the built-in default.
+                    (Some(v), None) => matches!(owner, Owner::Instance) && *v == builtin_value,
+                    (None, stored) => stored.is_none(),
+                };
+                if unchanged {
+                    continue;
+                }
+                let event = if reset {
+                    DomainEvent::PolicyReset(PolicyReset { section: kind })
+                } else {
+                    DomainEvent::PolicyChanged(PolicyChanged {
+                        section: kind,
+                        value: value.clone().unwrap_or_default(),
+                    })
+                };
+                changes.push(SectionChange {
+                    section: kind.as_str().to_owned(),
+                    value,
+                    expected_sequence: Some(expected),
+                    event: event.draft(ctx, owner.org_id(), now),
+                });
+                if reset {
+                    outcome.reset.push(kind);
+                } else {
+                    outcome.changed.push(kind);
                 }
             }
             if changes.is_empty() {
                 return Ok(outcome);
             }
-            match self.store.write_sections(&owner, changes).await {
-                Ok(_) => {
+            // The whole scope as read is the write's condition, sections it does not touch
+            // included: a change anywhere in the scope since the read fails it.
+            let guard: Vec<(String, u64)> = rows
+                .iter()
+                .map(|r| (r.section.clone(), r.sequence))
+                .collect();
+            let touched: Vec<String> = changes.iter().map(|c| c.section.clone()).collect();
+            match self
+                .store
+                .write_sections_guarded(&owner, changes, Some(&guard))
+                .await
+            {
+                Ok(written) => {
                     self.cache.invalidate();
-                    outcome.version = version_of(&self.store.load_sections(&owner).await?, &owner);
+                    // The version of what this write committed: the untouched rows as read
+                    // (the guard proved them current) and the rows written.
+                    let after: Vec<SectionRow> = rows
+                        .into_iter()
+                        .filter(|r| !touched.contains(&r.section))
+                        .chain(written)
+                        .collect();
+                    outcome.version = version_of(&after, &owner);
                     return Ok(outcome);
                 }
                 Err(StoreError::VersionMismatch) => {

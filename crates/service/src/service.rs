@@ -136,6 +136,13 @@ impl Service {
         if let Some(policy) = cached {
             return Ok(policy);
         }
+        let policy = Arc::new(self.load_instance_policy().await?);
+        self.cache.insert_instance(generation, policy.clone());
+        Ok(policy)
+    }
+
+    /// The instance defaults as stored now (never the cache).
+    async fn load_instance_policy(&self) -> ServiceResult<InstancePolicy> {
         let rows = self.store.load_sections(&Owner::Instance).await?;
         let mut policy = InstancePolicy::builtin(INSTANCE_ID);
         for row in rows {
@@ -143,9 +150,22 @@ impl Service {
                 policy.set(value, details);
             }
         }
-        let policy = Arc::new(policy);
-        self.cache.insert_instance(generation, policy.clone());
         Ok(policy)
+    }
+
+    /// The policy of an owner as stored now, never the cache (which may be up to a poll
+    /// behind another replica): for writes computed from current values. `None` is the
+    /// instance defaults as an organization that inherits everything sees them.
+    pub(crate) async fn fresh_policy(
+        &self,
+        org_id: Option<&OrgId>,
+    ) -> ServiceResult<EffectivePolicy> {
+        let instance = self.load_instance_policy().await?;
+        let overrides = match org_id {
+            Some(org_id) => self.org_overrides(org_id).await?,
+            None => OrgOverrides::default(),
+        };
+        Ok(resolve(&instance, &overrides))
     }
 
     async fn org_overrides(&self, org_id: &OrgId) -> ServiceResult<OrgOverrides> {

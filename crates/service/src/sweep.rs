@@ -65,6 +65,8 @@ pub struct SweepReport {
     /// Counters whose quiet count outlived the counter retention (included in
     /// `counters_deleted`).
     pub counters_forgotten: u64,
+    /// Administrators' IP blocks deleted because they ended.
+    pub ip_denials_deleted: u64,
     /// Events deleted because they outlived the event retention.
     pub events_deleted: u64,
     /// Organizations or counters skipped after an error (logged).
@@ -162,6 +164,7 @@ impl Service {
             )
             .await?;
         report.api_keys_deleted += self.store.delete_expired_api_keys(org_id, now).await?;
+        report.ip_denials_deleted += self.store.delete_ended_ip_denials(org_id, now).await?;
         let retention = self.retention;
         let mut after: Option<DueCounter> = None;
         loop {

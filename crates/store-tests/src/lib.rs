@@ -89,6 +89,7 @@ macro_rules! conformance_tests {
             sections::section_writes_bump_the_policy_version,
             sections::section_batches_are_all_or_nothing,
             sections::section_batches_reset_and_write_together,
+            sections::section_batches_guard_the_whole_scope,
             sections::section_delete_at_a_sequence,
             sections::section_batches_in_crossing_orders_all_commit,
             users::user_create_get_find,

@@ -186,6 +186,20 @@ pub trait PolicyStore: Send + Sync {
         &self,
         owner: &Owner,
         changes: Vec<SectionChange>,
+    ) -> StoreResult<Vec<SectionRow>> {
+        self.write_sections_guarded(owner, changes, None).await
+    }
+
+    /// [`PolicyStore::write_sections`], and with `scope` only while `owner`'s stored sections
+    /// are exactly these (section, sequence) pairs, every one of them, when the transaction
+    /// commits — sections the batch does not touch included (`VersionMismatch` otherwise, and
+    /// nothing is written). Policy writers serialize on the policy version, so no other write
+    /// of the scope can commit between this check and this commit.
+    async fn write_sections_guarded(
+        &self,
+        owner: &Owner,
+        changes: Vec<SectionChange>,
+        scope: Option<&[(String, u64)]>,
     ) -> StoreResult<Vec<SectionRow>>;
 
     /// Writes one section of `owner` (a batch of one).
@@ -357,15 +371,15 @@ pub trait CounterStore: Send + Sync {
 
     /// In **one transaction**: applies `update` to every counter of the organization that holds
     /// a lock and whose key starts with one of `prefixes` (each under the transaction's locks, so
-    /// no concurrent transition is lost), and, with `denials`, deletes every
-    /// [`IpDenial`] of the organization. `event` is written only when something was cleared,
-    /// with `count` (the counters whose update answered `counted`, plus the denials deleted)
-    /// added to its payload; answers that count.
+    /// no concurrent transition is lost), and, with `denials` (an instant), deletes every
+    /// [`IpDenial`] of the organization. `event` is written only when something in force was
+    /// cleared, with `count` (the counters whose update answered `counted`, plus the denials in
+    /// force at the `denials` instant) added to its payload; answers that count.
     async fn clear_locks(
         &self,
         org_id: &OrgId,
         prefixes: &[String],
-        denials: bool,
+        denials: Option<Timestamp>,
         update: BulkCounterUpdate<'_>,
         event: EventDraft,
     ) -> StoreResult<u64>;
@@ -396,6 +410,10 @@ pub trait DenylistStore: Send + Sync {
         inclusive: bool,
         limit: u32,
     ) -> StoreResult<Vec<IpDenial>>;
+
+    /// Deletes the organization's denials that ended at or before `now` (no event: nothing
+    /// changed but time); answers how many.
+    async fn delete_ended_ip_denials(&self, org_id: &OrgId, now: Timestamp) -> StoreResult<u64>;
 
     /// The denial in force at `now` that contains `ip` and lasts longest (a permanent one
     /// first), if any.

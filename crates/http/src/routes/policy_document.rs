@@ -11,9 +11,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::AppState;
-use crate::error::{ApiResult, Problem};
+use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{Auth, JsonBody};
 use crate::routes::policy::with_etag;
+use portcullis_model::{Violation, codes};
 
 /// Every section of one scope. A listed section becomes exactly this value (fields left out
 /// take their built-in defaults, as with `PUT …/policy/{section}`); an organization's unlisted
@@ -55,14 +56,24 @@ impl From<ReplaceOutcome> for ReplaceAnswer {
 }
 
 /// The version an `If-Match` header names (`"v"`, `W/"v"` or `v`); `None` without one or for
-/// `*` (any version).
-fn if_match(headers: &HeaderMap) -> Option<String> {
-    let text = headers.get(header::IF_MATCH)?.to_str().ok()?.trim();
+/// `*` (any version). A header that is not text is refused, never read as "no condition".
+fn if_match(headers: &HeaderMap) -> ApiResult<Option<String>> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = value.to_str().map_err(|_| {
+        ApiError::invalid(vec![Violation::new(
+            "If-Match",
+            codes::INVALID_JSON,
+            "must be a version as `GET …/policy` answered it in ETag",
+        )])
+    })?;
+    let text = text.trim();
     if text == "*" {
-        return None;
+        return Ok(None);
     }
     let text = text.strip_prefix("W/").unwrap_or(text);
-    Some(text.trim_matches('"').to_owned())
+    Ok(Some(text.trim_matches('"').to_owned()))
 }
 
 async fn replace(
@@ -72,7 +83,7 @@ async fn replace(
     scope: PolicyScope,
     body: ScopePolicy,
 ) -> ApiResult<Response> {
-    let expected = if_match(headers);
+    let expected = if_match(headers)?;
     let outcome = state
         .service
         .replace_policy(
@@ -139,15 +150,21 @@ mod tests {
 
     #[test]
     fn if_match_reads_strong_weak_and_bare_versions() {
-        let with = |v: &str| {
+        let with = |v: &str| -> ApiResult<Option<String>> {
             let mut h = HeaderMap::new();
             h.insert(header::IF_MATCH, v.parse().unwrap());
             if_match(&h)
         };
-        assert_eq!(with("\"abc\"").as_deref(), Some("abc"));
-        assert_eq!(with("W/\"abc\"").as_deref(), Some("abc"));
-        assert_eq!(with("abc").as_deref(), Some("abc"));
-        assert_eq!(with("*"), None);
-        assert_eq!(if_match(&HeaderMap::new()), None);
+        assert_eq!(with("\"abc\"").unwrap().as_deref(), Some("abc"));
+        assert_eq!(with("W/\"abc\"").unwrap().as_deref(), Some("abc"));
+        assert_eq!(with("abc").unwrap().as_deref(), Some("abc"));
+        assert_eq!(with("*").unwrap(), None);
+        assert_eq!(if_match(&HeaderMap::new()).unwrap(), None);
+        let mut bytes = HeaderMap::new();
+        bytes.insert(
+            header::IF_MATCH,
+            header::HeaderValue::from_bytes(b"\"caf\xe9\"").unwrap(),
+        );
+        assert!(if_match(&bytes).is_err(), "never unconditional");
     }
 }

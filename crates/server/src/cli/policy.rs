@@ -248,6 +248,22 @@ fn say(line: &str) -> std::io::Result<()> {
 /// Applies the plans: creations, then one guarded `PUT` per changed scope.
 async fn apply(client: &Client, format: OutputFormat, plans: &[ScopePlan]) -> Result<(), CliError> {
     let mut results = Vec::new();
+    let done = apply_plans(client, format, plans, &mut results).await;
+    // What was written before a failure is reported too.
+    if format == OutputFormat::Json {
+        let mut out = std::io::stdout().lock();
+        output::json(&mut out, &Value::Array(results))?;
+        out.flush()?;
+    }
+    done
+}
+
+async fn apply_plans(
+    client: &Client,
+    format: OutputFormat,
+    plans: &[ScopePlan],
+    results: &mut Vec<Value>,
+) -> Result<(), CliError> {
     for plan in plans.iter().filter(|p| p.has_changes()) {
         let label = plan.label().to_owned();
         let mut version = plan.version.clone();
@@ -260,6 +276,14 @@ async fn apply(client: &Client, format: OutputFormat, plans: &[ScopePlan]) -> Re
         }
         if plan.changed.is_empty() && plan.reset.is_empty() {
             continue;
+        }
+        if plan.create.is_none() && version.is_none() {
+            // Without the version the plan was made against, the write would be unconditional
+            // and could undo a change made since: refuse.
+            return Err(CliError::Input(format!(
+                "the server sent no ETag with the policy of {label} (a proxy may strip it): \
+                 refusing to apply without the version the plan was made against"
+            )));
         }
         let path = format!(
             "{}/policy",
@@ -316,11 +340,6 @@ async fn apply(client: &Client, format: OutputFormat, plans: &[ScopePlan]) -> Re
             fields.insert("created".into(), Value::Bool(plan.create.is_some()));
         }
         results.push(result);
-    }
-    if format == OutputFormat::Json {
-        let mut out = std::io::stdout().lock();
-        output::json(&mut out, &Value::Array(results))?;
-        out.flush()?;
     }
     Ok(())
 }

@@ -186,8 +186,19 @@ async fn the_instance_defaults_are_replaced_at_once_and_unlisted_ones_return_to_
     )
     .await;
     assert_eq!(done.status, StatusCode::OK, "{:?}", done.body);
-    assert_eq!(done.body["changed"], json!(["lockout", "mfa"]));
+    assert_eq!(done.body["changed"], json!(["lockout"]));
+    assert_eq!(
+        done.body["reset"],
+        json!(["mfa"]),
+        "back to the built-in default"
+    );
+    let types = app.event_types("instance", ROOT).await;
+    assert_eq!(
+        types[types.len() - 2..],
+        ["policy.lockout.changed", "policy.mfa.reset"]
+    );
     let now = app.get(path, ROOT).await;
+    assert_eq!(etag(&now), done.body["version"].as_str().unwrap());
     assert_eq!(
         now.body["mfa"]["value"]["required"], false,
         "back to built-in"

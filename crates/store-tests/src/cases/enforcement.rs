@@ -246,6 +246,34 @@ pub async fn clear_locks_is_one_counted_transaction(store: Arc<dyn Store>) {
         .put_ip_denial(&denial, draft(Some("ca"), "ip.block_added", 0))
         .await
         .unwrap();
+    // An ended denial goes with a clear but is not counted; the sweep's purge deletes only
+    // ended ones.
+    let ended = |network: &str| IpDenial {
+        network: network.parse().unwrap(),
+        until: Some(at(50)),
+        ..denial.clone()
+    };
+    for network in ["10.8.0.0/16", "10.7.0.0/16"] {
+        store
+            .put_ip_denial(&ended(network), draft(Some("ca"), "ip.block_added", 0))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store
+            .delete_ended_ip_denials(&oid("ca"), at(49))
+            .await
+            .unwrap(),
+        0
+    );
+    store
+        .delete_ip_denial(
+            &oid("ca"),
+            "10.7.0.0/16",
+            draft(Some("ca"), "ip.unblocked", 0),
+        )
+        .await
+        .unwrap();
     let before = events_of(s, Some("ca")).await.len();
 
     let now = at(100);
@@ -264,7 +292,7 @@ pub async fn clear_locks_is_one_counted_transaction(store: Arc<dyn Store>) {
         .clear_locks(
             &oid("ca"),
             &prefixes,
-            false,
+            None,
             &mut update,
             draft(Some("ca"), "locks.cleared", 100),
         )
@@ -308,7 +336,7 @@ pub async fn clear_locks_is_one_counted_transaction(store: Arc<dyn Store>) {
         .clear_locks(
             &oid("ca"),
             &prefixes,
-            false,
+            None,
             &mut |_: &str, _: &mut CounterState| BulkChange::default(),
             draft(Some("ca"), "locks.cleared", 101),
         )
@@ -330,7 +358,7 @@ pub async fn clear_locks_is_one_counted_transaction(store: Arc<dyn Store>) {
         .clear_locks(
             &oid("ca"),
             &["ip|".to_owned()],
-            true,
+            Some(at(102)),
             &mut unlock,
             draft(Some("ca"), "ip_blocks.cleared", 102),
         )
@@ -506,6 +534,13 @@ pub async fn ip_denials_match_by_containment(store: Arc<dyn Store>) {
         matching("10.1.3.4", 10).await.as_deref(),
         Some("10.0.0.0/8")
     );
+
+    // The purge deletes what ended (2001:db8::/32 at 50, 192.0.2.7 at 60), nothing else.
+    assert_eq!(
+        store.delete_ended_ip_denials(&org, at(60)).await.unwrap(),
+        2
+    );
+    assert_eq!(labels(None, false, 50).await, ["10.0.0.0/8"]);
 }
 
 /// Events of a window are read by time and type, after a (time, sequence) cursor, for one

@@ -667,3 +667,71 @@ pub async fn section_batches_reset_and_write_together(store: Arc<dyn Store>) {
         .await;
     assert!(matches!(instance, Err(StoreError::Internal(_))));
 }
+
+/// A guarded batch commits only while the whole scope is as the caller read it: a change of a
+/// section the batch does not touch (written or reset since) fails it, and nothing is written.
+pub async fn section_batches_guard_the_whole_scope(store: Arc<dyn Store>) {
+    let owner = Owner::Org(oid("sg"));
+    let write = |section: &str, max: u32, expected: Option<u64>| SectionChange {
+        section: section.to_owned(),
+        value: Some(lockout_value(max)),
+        expected_sequence: expected,
+        event: section_draft(&owner, section, 100),
+    };
+    let rows = store
+        .write_sections(
+            &owner,
+            vec![write("lockout", 3, Some(0)), write("mfa", 4, Some(0))],
+        )
+        .await
+        .unwrap();
+    let scope: Vec<(String, u64)> = rows
+        .iter()
+        .map(|r| (r.section.clone(), r.sequence))
+        .collect();
+    // Someone writes `mfa` after the read; the batch touches only `session`.
+    store
+        .write_sections(&owner, vec![write("mfa", 5, Some(rows[1].sequence))])
+        .await
+        .unwrap();
+    let before = sections_of(&*store, &owner).await;
+    let stale = store
+        .write_sections_guarded(&owner, vec![write("session", 6, Some(0))], Some(&scope))
+        .await;
+    assert_eq!(stale.unwrap_err(), StoreError::VersionMismatch);
+    assert_eq!(
+        sections_of(&*store, &owner).await,
+        before,
+        "nothing written"
+    );
+    // With the scope as it is now, the same batch commits.
+    let now: Vec<(String, u64)> = before
+        .iter()
+        .map(|r| (r.section.clone(), r.sequence))
+        .collect();
+    let done = store
+        .write_sections_guarded(&owner, vec![write("session", 6, Some(0))], Some(&now))
+        .await
+        .unwrap();
+    assert_eq!(done.len(), 1);
+    // A reset of an untouched section since the read fails it as well.
+    let read: Vec<(String, u64)> = sections_of(&*store, &owner)
+        .await
+        .iter()
+        .map(|r| (r.section.clone(), r.sequence))
+        .collect();
+    assert!(
+        store
+            .delete_section(
+                &oid("sg"),
+                "lockout",
+                draft(Some("sg"), "policy.lockout.reset", 200)
+            )
+            .await
+            .unwrap()
+    );
+    let after_reset = store
+        .write_sections_guarded(&owner, vec![write("tokens", 1, Some(0))], Some(&read))
+        .await;
+    assert_eq!(after_reset.unwrap_err(), StoreError::VersionMismatch);
+}

@@ -156,7 +156,7 @@ impl SqlStore {
         &self,
         org_id: &str,
         prefixes: &[String],
-        denials: bool,
+        denials: Option<Timestamp>,
         update: BulkCounterUpdate<'_>,
         event: EventDraft,
     ) -> DbResult<u64> {
@@ -176,7 +176,7 @@ impl SqlStore {
         &self,
         org_id: &str,
         prefixes: &[String],
-        denials: bool,
+        denials: Option<Timestamp>,
         update: BulkCounterUpdate<'_>,
         event: EventDraft,
     ) -> DbResult<u64> {
@@ -218,12 +218,17 @@ impl SqlStore {
                 .await?;
             }
         }
-        if denials {
-            count += sqlx::query("DELETE FROM ip_denials WHERE org_id = $1")
+        if let Some(now) = denials {
+            // Only the denials in force count; ended ones go too.
+            let in_force = sqlx::query("DELETE FROM ip_denials WHERE org_id = $1 RETURNING until")
                 .bind(org_id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+                .fetch_all(&mut *tx)
+                .await?;
+            let now = ts_to_db(now)?;
+            for row in &in_force {
+                let until: Option<i64> = row.try_get("until")?;
+                count += u64::from(until.is_none_or(|until| until > now));
+            }
         }
         if count == 0 {
             tx.rollback().await?;
@@ -308,6 +313,23 @@ impl SqlStore {
             .fetch_all(&self.pool)
             .await?;
         found.iter().map(denial).collect()
+    }
+
+    /// `Store::delete_ended_ip_denials`.
+    pub(crate) async fn delete_ended_ip_denials_impl(
+        &self,
+        org_id: &str,
+        now: Timestamp,
+    ) -> DbResult<u64> {
+        let _turn = self.write_turn().await;
+        Ok(
+            sqlx::query("DELETE FROM ip_denials WHERE org_id = $1 AND until <= $2")
+                .bind(org_id)
+                .bind(ts_to_db(now)?)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
     }
 
     /// `Store::matching_ip_denial`.

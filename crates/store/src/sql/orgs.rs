@@ -132,6 +132,7 @@ impl SqlStore {
         &self,
         owner: &Owner,
         changes: Vec<SectionChange>,
+        scope: Option<&[(String, u64)]>,
     ) -> DbResult<Vec<SectionRow>> {
         let owner = owner_key(owner);
         if owner.is_empty() && changes.iter().any(|c| c.value.is_none()) {
@@ -168,6 +169,33 @@ impl SqlStore {
             created[at] = created_at;
         }
         bump_policy_version(&mut tx).await?;
+        if let Some(expected) = scope {
+            // Holding the policy version's row lock, which every policy writer takes before it
+            // commits: the scope read here is the one this transaction commits over. Rows at
+            // sequence 0 are this batch's own placeholders.
+            let found = sqlx::query(
+                "SELECT section, sequence FROM sections WHERE owner = $1 AND sequence > 0",
+            )
+            .bind(owner)
+            .fetch_all(&mut *tx)
+            .await?;
+            let mut found: Vec<(String, u64)> = found
+                .iter()
+                .map(|row| {
+                    Ok((
+                        row.try_get::<String, _>("section")?,
+                        rows::seq_from_db(row.try_get("sequence")?)?,
+                    ))
+                })
+                .collect::<DbResult<_>>()?;
+            found.sort();
+            let mut expected = expected.to_vec();
+            expected.sort();
+            if found != expected {
+                tx.rollback().await?;
+                return Err(StoreError::VersionMismatch.into());
+            }
+        }
         let mut rows = Vec::with_capacity(changes.len());
         for (change, created_at) in changes.into_iter().zip(created) {
             let changed_at = change.event.at;

@@ -53,12 +53,13 @@ impl PolicyStore for SqlStore {
         self.edge(self.load_sections_impl(owner).await)
     }
 
-    async fn write_sections(
+    async fn write_sections_guarded(
         &self,
         owner: &Owner,
         changes: Vec<SectionChange>,
+        scope: Option<&[(String, u64)]>,
     ) -> StoreResult<Vec<SectionRow>> {
-        self.edge(self.write_sections_impl(owner, changes).await)
+        self.edge(self.write_sections_impl(owner, changes, scope).await)
     }
 
     async fn delete_section(
@@ -245,7 +246,7 @@ impl CounterStore for SqlStore {
         &self,
         org_id: &OrgId,
         prefixes: &[String],
-        denials: bool,
+        denials: Option<Timestamp>,
         update: BulkCounterUpdate<'_>,
         event: EventDraft,
     ) -> StoreResult<u64> {
@@ -283,6 +284,13 @@ impl DenylistStore for SqlStore {
     ) -> StoreResult<Vec<IpDenial>> {
         self.edge(
             self.list_ip_denials_impl(org_id.as_str(), after, inclusive, limit)
+                .await,
+        )
+    }
+
+    async fn delete_ended_ip_denials(&self, org_id: &OrgId, now: Timestamp) -> StoreResult<u64> {
+        self.edge(
+            self.delete_ended_ip_denials_impl(org_id.as_str(), now)
                 .await,
         )
     }
