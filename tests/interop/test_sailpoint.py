@@ -77,6 +77,9 @@ def test_list_and_get_the_default_policy(api, org):
     r = api.list_password_policies_v1_with_http_info(count=True)
     assert r.status_code == 200
     assert header(r, "X-Total-Count") == "1"
+    # The SDK hands the headers over as a plain dict: SailPoint's documented exact-case lookup
+    # works only when the server writes the name in its canonical case.
+    assert dict(r.headers).get("X-Total-Count") == "1", r.headers
     [p] = r.data
     assert p.id == "default"
     assert p.name == "Default"

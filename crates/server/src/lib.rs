@@ -10,6 +10,7 @@
 pub mod cli;
 pub mod config;
 mod master_key_file;
+mod serve;
 pub mod smtp;
 
 use std::net::SocketAddr;
@@ -333,11 +334,7 @@ pub async fn start(
     });
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        let served = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
+        let served = serve::serve(listener, app, async move {
             tokio::select! {
                 _ = rx => {}
                 () = shutdown => {}

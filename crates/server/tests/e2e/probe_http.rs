@@ -313,3 +313,38 @@ async fn every_dialect_refuses_trailing_data_and_duplicate_keys() {
         assert!(a.status.is_success(), "{dialect} {good}: {:?}", a.body);
     }
 }
+
+/// Header names go out in their canonical case, as clients that keep headers in a plain
+/// (case-sensitive) map read them; a client address still reaches the handlers; a keep-alive
+/// connection serves several requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn header_names_are_written_in_their_canonical_case() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app().await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let request = |close: bool| {
+        format!(
+            "GET /v1/orgs?limit=1 HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n{}\r\n",
+            crate::support::ROOT,
+            if close { "Connection: close\r\n" } else { "" }
+        )
+    };
+    stream.write_all(request(false).as_bytes()).await.unwrap();
+    stream.write_all(request(true).as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8_lossy(&raw);
+    assert_eq!(text.matches("HTTP/1.1 200 OK\r\n").count(), 2, "{text}");
+    for name in ["Content-Type: ", "X-Request-Id: ", "Content-Length: "] {
+        assert_eq!(
+            text.matches(&format!("\r\n{name}")).count(),
+            2,
+            "{name} in {text}"
+        );
+        assert!(
+            !text.contains(&format!("\r\n{}", name.to_lowercase())),
+            "{text}"
+        );
+    }
+}
