@@ -1,27 +1,25 @@
-//! Request latency per route, method and status, as a Prometheus histogram.
+//! Request latency per route, method and status, as a Prometheus histogram
+//! (`prometheus-client`'s `Family` of histograms, encoded with the service's metrics).
 //!
 //! Invariants: the number of series is bounded whatever clients send: a method outside the
 //! standard nine is labelled `other` ([`MethodLabel::Other`]), the route is a template of the
 //! router or `unmatched` ([`RouteLabel`]), and past [`MAX_SERIES`] label sets every new one goes
 //! to a single overflow series (`method="other",route="overflow",status="other"`). Labels are
-//! typed values, so none can be misspelled. Recording allocates only for a new series.
+//! typed values, so none can be misspelled.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::sync::Mutex;
 
 use axum::http::Method;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
 const BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
-
-#[derive(Default)]
-struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    count: u64,
-    sum: f64,
-}
 
 /// The most label sets kept; later ones share the overflow series.
 pub(crate) const MAX_SERIES: usize = 2_000;
@@ -103,13 +101,57 @@ impl RouteLabel {
     }
 }
 
-/// One label set: method, route and status (`None` for the overflow series).
-type Labels = (MethodLabel, RouteLabel, Option<u16>);
+impl EncodeLabelValue for MethodLabel {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
+        encoder.write_str(self.as_str())
+    }
+}
+
+impl EncodeLabelValue for RouteLabel {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
+        encoder.write_str(self.as_str())
+    }
+}
+
+/// A status code as a label (`None`: the overflow series' `other`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct StatusLabel(Option<u16>);
+
+impl EncodeLabelValue for StatusLabel {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(status) => write!(encoder, "{status}"),
+            None => encoder.write_str("other"),
+        }
+    }
+}
+
+/// One label set, in the order the exposition writes them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct Labels {
+    method: MethodLabel,
+    route: RouteLabel,
+    status: StatusLabel,
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(BUCKETS)
+}
 
 /// Latency histograms keyed by label set.
-#[derive(Default)]
 pub struct HttpMetrics {
-    series: Mutex<HashMap<Labels, Histogram>>,
+    latency: Family<Labels, Histogram, fn() -> Histogram>,
+    /// The label sets that have a series (the cap's count).
+    seen: Mutex<HashSet<Labels>>,
+}
+
+impl Default for HttpMetrics {
+    fn default() -> HttpMetrics {
+        HttpMetrics {
+            latency: Family::new_with_constructor(latency_histogram),
+            seen: Mutex::new(HashSet::new()),
+        }
+    }
 }
 
 impl HttpMetrics {
@@ -121,61 +163,37 @@ impl HttpMetrics {
         status: u16,
         seconds: f64,
     ) {
-        let Ok(mut series) = self.series.lock() else {
-            return;
+        let mut labels = Labels {
+            method,
+            route,
+            status: StatusLabel(Some(status)),
         };
-        let mut key: Labels = (method, route, Some(status));
-        if !series.contains_key(&key) && series.len() >= MAX_SERIES {
-            key = (MethodLabel::Other, RouteLabel::Overflow, None);
-        }
-        let h = series.entry(key).or_default();
-        for (i, le) in BUCKETS.iter().enumerate() {
-            if seconds <= *le {
-                h.counts[i] += 1;
+        {
+            let Ok(mut seen) = self.seen.lock() else {
+                return;
+            };
+            if !seen.contains(&labels) {
+                if seen.len() >= MAX_SERIES {
+                    labels = Labels {
+                        method: MethodLabel::Other,
+                        route: RouteLabel::Overflow,
+                        status: StatusLabel(None),
+                    };
+                } else {
+                    seen.insert(labels.clone());
+                }
             }
         }
-        h.count += 1;
-        h.sum += seconds;
+        self.latency.get_or_create(&labels).observe(seconds);
     }
 
-    /// Appends the exposition, series sorted for stable output.
-    pub fn render(&self, out: &mut String) {
-        let _ = writeln!(
-            out,
-            "# HELP portcullis_http_request_duration_seconds Request latency.\n# TYPE portcullis_http_request_duration_seconds histogram"
+    /// Registers the histograms (the same ones: they share their values).
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "portcullis_http_request_duration_seconds",
+            "Request latency",
+            self.latency.clone(),
         );
-        let Ok(series) = self.series.lock() else {
-            return;
-        };
-        let mut rows: Vec<(String, &Histogram)> = series
-            .iter()
-            .map(|((method, route, status), h)| {
-                let status = status.map_or_else(|| "other".to_owned(), |s| s.to_string());
-                (
-                    format!(
-                        "method=\"{}\",route=\"{}\",status=\"{status}\"",
-                        method.as_str(),
-                        route.as_str()
-                    ),
-                    h,
-                )
-            })
-            .collect();
-        rows.sort_by(|a, b| a.0.cmp(&b.0));
-        for (labels, h) in rows {
-            for (i, le) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(
-                    out,
-                    "portcullis_http_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {}",
-                    h.counts[i]
-                );
-            }
-            let _ = writeln!(
-                out,
-                "portcullis_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}\nportcullis_http_request_duration_seconds_sum{{{labels}}} {}\nportcullis_http_request_duration_seconds_count{{{labels}}} {}",
-                h.count, h.sum, h.count
-            );
-        }
     }
 }
 
@@ -195,8 +213,10 @@ mod tests {
             let route = RouteLabel::of(Some("/r0"));
             metrics.observe(MethodLabel::of(&method), route.clone(), 200, 0.001);
         }
+        let mut registry = Registry::default();
+        metrics.register(&mut registry);
         let mut out = String::new();
-        metrics.render(&mut out);
+        prometheus_client::encoding::text::encode(&mut out, &registry).unwrap();
         let counts: Vec<&str> = out
             .lines()
             .filter(|l| l.starts_with("portcullis_http_request_duration_seconds_count"))

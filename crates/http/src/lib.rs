@@ -48,15 +48,22 @@ pub struct AppState {
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     /// Request latency.
     pub http_metrics: Arc<HttpMetrics>,
+    /// Every metric `/metrics` exposes: the service's and the request latencies.
+    pub metrics_registry: Arc<prometheus_client::registry::Registry>,
 }
 
 impl AppState {
     /// State over a service.
     pub fn new(service: Arc<Service>, trusted_proxies: Vec<ipnet::IpNet>) -> AppState {
+        let http_metrics = Arc::new(HttpMetrics::default());
+        let mut registry = prometheus_client::registry::Registry::default();
+        service.metrics.register(&mut registry);
+        http_metrics.register(&mut registry);
         AppState {
             service,
             trusted_proxies: Arc::new(trusted_proxies),
-            http_metrics: Arc::new(HttpMetrics::default()),
+            http_metrics,
+            metrics_registry: Arc::new(registry),
         }
     }
 }

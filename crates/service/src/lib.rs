@@ -57,7 +57,7 @@ pub use ip_blocks::{BlockOrigin, IpBlockEntry, NewIpBlock, PERMANENT_RETRY_AFTER
 pub use locks::{LockEntry, LockFilter, LockKind};
 pub use login_answers::{LastLogin, LoginAnswer, LoginGranted, LoginRequest, MfaChallenge};
 pub use master_key::MasterKey;
-pub use metrics::{LoginResult, Metrics};
+pub use metrics::{LoginResult, Metrics, SweptKind};
 pub use mfa::{CHALLENGE_SECONDS, MfaLoginRequest, RecoveryCodes, TotpEnrollment};
 pub use orgs::NewOrg;
 pub use outbox::{

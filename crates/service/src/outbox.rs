@@ -311,6 +311,22 @@ impl Service {
     }
 }
 
+impl Service {
+    /// Reads the outbox's backlog into the metrics (`portcullis_outbox_backlog`, and the age of
+    /// the oldest waiting mail), for a scrape.
+    pub async fn refresh_outbox_metrics(&self) -> ServiceResult<()> {
+        let (waiting, oldest) = self.store.outbox_backlog().await?;
+        let age = oldest.map_or(0.0, |oldest| {
+            (self.now() - oldest).as_seconds_f64().max(0.0)
+        });
+        self.metrics
+            .outbox_backlog
+            .set(i64::try_from(waiting).unwrap_or(i64::MAX));
+        self.metrics.outbox_oldest_age_seconds.set(age);
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

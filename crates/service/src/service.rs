@@ -271,10 +271,9 @@ impl Service {
             .await
             .ok_or_else(|| ServiceError::Unavailable("hashing threads are gone".into()))?;
         Metrics::add(&self.metrics.password_hashes, hashes);
-        Metrics::add(
-            &self.metrics.hash_micros,
-            u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-        );
+        self.metrics
+            .hash_seconds
+            .inc_by(started.elapsed().as_secs_f64());
         Ok(result)
     }
 

@@ -20,6 +20,7 @@ use serde::Serialize;
 use crate::counters::{CounterKind, CounterRef, limits_for};
 use crate::error::{ServiceError, ServiceResult};
 use crate::events::{CounterSubject, DomainEvent, PasswordExpiring};
+use crate::metrics::SweptKind;
 use crate::service::{Context, Service};
 use portcullis_engine::time_math::plus;
 
@@ -89,6 +90,9 @@ impl Service {
         {
             return Ok(None);
         }
+        // Measures the sweep's duration for /metrics only; decides nothing.
+        #[allow(clippy::disallowed_methods)]
+        let started = std::time::Instant::now();
         let ctx = Context::new("system", None);
         let mut report = SweepReport::default();
         let mut page = Page {
@@ -117,6 +121,18 @@ impl Service {
             }
         }
         self.delete_old_events(now, &mut report).await?;
+        self.metrics
+            .sweep_seconds
+            .observe(started.elapsed().as_secs_f64());
+        for (kind, rows) in [
+            (SweptKind::Sessions, report.sessions_deleted),
+            (SweptKind::ApiKeys, report.api_keys_deleted),
+            (SweptKind::Counters, report.counters_deleted),
+            (SweptKind::Events, report.events_deleted),
+            (SweptKind::IpBlocks, report.ip_denials_deleted),
+        ] {
+            self.metrics.swept(kind, rows);
+        }
         Ok(Some(report))
     }
 

@@ -604,6 +604,10 @@ pub trait MailStore: Send + Sync {
         dedupe_key: &str,
     ) -> StoreResult<bool>;
 
+    /// How many mails of every organization are neither sent nor given up, and when the oldest
+    /// of them was queued (for the outbox metrics).
+    async fn outbox_backlog(&self) -> StoreResult<(u64, Option<Timestamp>)>;
+
     /// Mails of an organization ordered by id, after `page.after`, newest last.
     async fn list_outbox(&self, org_id: &OrgId, page: &Page) -> StoreResult<Vec<OutboxMail>>;
 

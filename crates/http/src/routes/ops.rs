@@ -1,11 +1,8 @@
 //! Operations: liveness, readiness, Prometheus metrics, the OpenAPI document.
 
-use std::fmt::Write as _;
-
 use axum::extract::State;
 use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
-use portcullis_service::{LoginResult, Metrics};
+use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
 
@@ -28,52 +25,23 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str)
     }
 }
 
-/// Prometheus text exposition.
-#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus metrics")))]
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let m = &state.service.metrics;
+/// The exposition's media type (OpenMetrics text, which Prometheus scrapes).
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Prometheus metrics, OpenMetrics text exposition (the outbox's backlog read at the scrape).
+#[utoipa::path(get, path = "/metrics", tag = "ops", security(()),
+    responses((status = 200, description = "Prometheus metrics (OpenMetrics text)",
+        content_type = "application/openmetrics-text")))]
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    if let Err(e) = state.service.refresh_outbox_metrics().await {
+        // The other series still answer; the outbox's keep their last values.
+        tracing::warn!(error = %e, "outbox metrics not refreshed");
+    }
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "# HELP portcullis_logins_total Logins by result.\n# TYPE portcullis_logins_total counter"
-    );
-    for result in LoginResult::ALL {
-        let _ = writeln!(
-            out,
-            "portcullis_logins_total{{result=\"{}\"}} {}",
-            result.as_str(),
-            m.logins_with(result)
-        );
+    match prometheus_client::encoding::text::encode(&mut out, &state.metrics_registry) {
+        Ok(()) => ([(header::CONTENT_TYPE, OPENMETRICS)], out).into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
-    for (name, help, value) in [
-        (
-            "portcullis_account_locks_total",
-            "Accounts locked.",
-            Metrics::get(&m.locks),
-        ),
-        (
-            "portcullis_ip_blocks_total",
-            "Client IPs blocked.",
-            Metrics::get(&m.blocks),
-        ),
-        (
-            "portcullis_password_hashes_total",
-            "Password hash computations and verifications, dummy ones included.",
-            Metrics::get(&m.password_hashes),
-        ),
-    ] {
-        let _ = writeln!(
-            out,
-            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
-        );
-    }
-    let _ = writeln!(
-        out,
-        "# HELP portcullis_password_hash_seconds_total Time spent hashing.\n# TYPE portcullis_password_hash_seconds_total counter\nportcullis_password_hash_seconds_total {}",
-        Metrics::get(&m.hash_micros) as f64 / 1e6
-    );
-    state.http_metrics.render(&mut out);
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }
 
 /// The OpenAPI 3.1 document of this API.

@@ -348,3 +348,57 @@ async fn header_names_are_written_in_their_canonical_case() {
         );
     }
 }
+
+/// `/metrics` is OpenMetrics text from `prometheus-client`, with the series an operator alerts
+/// on: locks and blocks, a sweep's duration and the rows it removed, the outbox's backlog and
+/// the age of its oldest mail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_series_count_sweeps_locks_and_the_outbox() {
+    let app = spawn_app().await;
+    let admin = app.org_with_admin("acme").await;
+    app.set_section(
+        "acme",
+        &admin,
+        "lockout",
+        json!({"max_password_attempts": 1, "notify_user": true}),
+    )
+    .await;
+    let id = app.user("acme", &admin, "alice", GOOD).await;
+    app.patch(
+        &format!("/v1/orgs/acme/users/{id}"),
+        &admin,
+        json!({"email": "alice@example.test"}),
+    )
+    .await;
+    // One lock, which queues one mail (no SMTP server: it waits in the outbox).
+    app.login("acme", "alice", "wrong password").await;
+    app.clock.advance(90);
+    let service = app.running.as_ref().unwrap().service.clone();
+    service.sweep("test", 180).await.unwrap().unwrap();
+
+    let response = app
+        .http
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text"),
+    );
+    let text = response.text().await.unwrap();
+    for line in [
+        "portcullis_account_locks_total 1",
+        "portcullis_logins_total{result=\"invalid_credentials\"} 1",
+        "portcullis_sweep_duration_seconds_count 1",
+        "portcullis_outbox_backlog 1",
+        "portcullis_outbox_oldest_age_seconds 90.0",
+        "# EOF",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+    }
+    assert!(text.contains("portcullis_sweep_removed_total{kind=\"counters\"}"));
+    assert!(text.contains("portcullis_ip_blocks_total 0"));
+}

@@ -111,11 +111,13 @@ pub async fn failed_write_queues_no_mail(store: Arc<dyn Store>) {
 /// Claims: due mails oldest first, each attempt counted; a claimed mail is not due again before
 /// its lease ends; a failed one comes back at its retry time with its error; a sent one never.
 pub async fn claimed_mail_is_sent_once(store: Arc<dyn Store>) {
+    assert_eq!(store.outbox_backlog().await.unwrap(), (0, None));
     for n in 0..3 {
         let mut event = draft(Some("oa"), "account.locked", n);
         event.mail = Some(mail("account_locked", &format!("u{n}@example.test"), None));
         store.append_events(vec![event]).await.unwrap();
     }
+    assert_eq!(store.outbox_backlog().await.unwrap(), (3, Some(at(0))));
     assert!(
         store
             .claim_mail(at(-1), at(100), 10)
@@ -163,6 +165,8 @@ pub async fn claimed_mail_is_sent_once(store: Arc<dyn Store>) {
     assert_eq!(retried[0].id, claimed[1].id);
     assert_eq!(retried[0].attempts, 2);
     assert_eq!(retried[0].last_error.as_deref(), Some("connection refused"));
+    // Claimed and failed mails still wait; the sent one (the oldest) does not.
+    assert_eq!(store.outbox_backlog().await.unwrap(), (2, Some(at(1))));
     // The third mail's sender died: its lease ended, so it is due again.
     let after_lease = store.claim_mail(at(62), at(200), 10).await.unwrap();
     assert_eq!(after_lease.len(), 1);

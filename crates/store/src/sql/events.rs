@@ -208,6 +208,23 @@ impl SqlStore {
         rows::all(&found, rows::event)
     }
 
+    /// `Store::outbox_backlog`: the mails the sender still has to deliver (the partial index of
+    /// due mails holds exactly them).
+    pub(crate) async fn outbox_backlog_impl(&self) -> DbResult<(u64, Option<Timestamp>)> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS waiting, MIN(created_at) AS oldest FROM outbox \
+             WHERE sent_at IS NULL AND given_up_at IS NULL",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let waiting: i64 = row.try_get("waiting")?;
+        let oldest: Option<i64> = row.try_get("oldest")?;
+        Ok((
+            u64::try_from(waiting).unwrap_or(0),
+            oldest.map(super::encoding::ts_from_db).transpose()?,
+        ))
+    }
+
     /// `Store::queue_mail_once`. The unique index on `(org_id, dedupe_key)` settles a race: the
     /// second writer fails, and answers `false`.
     pub(crate) async fn queue_mail_once_impl(&self, draft: EventDraft) -> DbResult<bool> {

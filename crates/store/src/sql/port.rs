@@ -504,6 +504,10 @@ impl MailStore for SqlStore {
         self.edge(self.append_event_mail_once_impl(event, dedupe_key).await)
     }
 
+    async fn outbox_backlog(&self) -> StoreResult<(u64, Option<Timestamp>)> {
+        self.edge(self.outbox_backlog_impl().await)
+    }
+
     async fn list_outbox(&self, org_id: &OrgId, page: &Page) -> StoreResult<Vec<OutboxMail>> {
         self.edge(self.list_outbox_impl(org_id.as_str(), page).await)
     }
