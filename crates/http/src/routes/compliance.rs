@@ -35,6 +35,7 @@ pub struct StandardList {
 
 /// `?standard=`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StandardQuery {
     /// The standard's id (`GET /v1/compliance/standards` lists them).
     pub standard: String,
@@ -42,6 +43,7 @@ pub struct StandardQuery {
 
 /// `?dry_run=`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DryRunQuery {
     /// `true` (the default): only show the changes; `false`: write them.
     pub dry_run: Option<bool>,

@@ -27,6 +27,7 @@ pub(crate) fn query<T>(query: Result<Query<T>, QueryRejection>) -> ApiResult<T> 
 
 /// `?login=&kind=` of the lock list.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LockQuery {
     /// Only login names starting with this (compared in their normalized form: case, width
     /// and surrounding white space do not matter).
@@ -195,6 +196,7 @@ pub async fn clear_ip_blocks(
 
 /// `?since=` of the attack summary.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SummaryQuery {
     /// The window's start (RFC 3339; at most 168 hours back; default: 23 hours before the
     /// current hour). The window begins at the start of that hour.

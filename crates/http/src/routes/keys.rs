@@ -15,7 +15,8 @@ use crate::service_views::{CreatedAccessKey, CreatedApiKey};
 use crate::views::{ApiKeyList, EventList, next_after};
 
 /// Creates an API key; the secret is in this answer only.
-#[utoipa::path(post, path = "/v1/orgs/{org}/api-keys", tag = "api-keys", request_body = NewApiKey,
+#[utoipa::path(post, path = "/v1/orgs/{org}/api-keys", tag = "api-keys",
+    params(("org" = String, Path, description = "Organization id")), request_body = NewApiKey,
     responses((status = 201, body = CreatedApiKey), (status = 400, body = Problem)))]
 pub async fn create_api_key(
     State(state): State<AppState>,
@@ -32,7 +33,8 @@ pub async fn create_api_key(
 
 /// Creates an access key for signed requests (id and secret; the secret is in this answer only,
 /// and stored sealed with the instance master key). It is listed and deleted with the API keys.
-#[utoipa::path(post, path = "/v1/orgs/{org}/access-keys", tag = "api-keys", request_body = NewApiKey,
+#[utoipa::path(post, path = "/v1/orgs/{org}/access-keys", tag = "api-keys",
+    params(("org" = String, Path, description = "Organization id")), request_body = NewApiKey,
     responses((status = 201, body = CreatedAccessKey), (status = 400, body = Problem),
         (status = 409, body = Problem, description = "no master key is configured")))]
 pub async fn create_access_key(
@@ -49,7 +51,7 @@ pub async fn create_access_key(
 }
 
 /// Lists API keys (all for administrators, one's own otherwise).
-#[utoipa::path(get, path = "/v1/orgs/{org}/api-keys", tag = "api-keys", params(PageQuery),
+#[utoipa::path(get, path = "/v1/orgs/{org}/api-keys", tag = "api-keys", params(("org" = String, Path, description = "Organization id"), PageQuery),
     responses((status = 200, body = ApiKeyList)))]
 pub async fn list_api_keys(
     State(state): State<AppState>,
@@ -70,6 +72,7 @@ pub async fn list_api_keys(
 
 /// Deletes an API key.
 #[utoipa::path(delete, path = "/v1/orgs/{org}/api-keys/{id}", tag = "api-keys",
+    params(("org" = String, Path, description = "Organization id"), ("id" = String, Path, description = "Key id")),
     responses((status = 204), (status = 404, body = Problem)))]
 pub async fn delete_api_key(
     State(state): State<AppState>,
@@ -123,6 +126,7 @@ pub async fn list_instance_keys(
 /// Revokes an instance administrator key (rotation: create the new key, then revoke the old
 /// one). The last instance key is never revoked.
 #[utoipa::path(delete, path = "/v1/instance/keys/{id}", tag = "instance-keys",
+    params(("id" = String, Path, description = "Key id")),
     responses((status = 204),
         (status = 403, body = Problem, description = "not an instance administrator"),
         (status = 404, body = Problem),
@@ -141,6 +145,7 @@ pub async fn delete_instance_key(
 
 /// `?after=<sequence>&limit=`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventQuery {
     /// Only events with a greater sequence (the `next_after` of the previous page).
     pub after: Option<u64>,
@@ -179,7 +184,7 @@ pub async fn list_instance_events(
 }
 
 /// Events of an organization, oldest first.
-#[utoipa::path(get, path = "/v1/orgs/{org}/events", tag = "events", params(EventQuery),
+#[utoipa::path(get, path = "/v1/orgs/{org}/events", tag = "events", params(("org" = String, Path, description = "Organization id"), EventQuery),
     responses((status = 200, body = EventList), (status = 400, body = Problem)))]
 pub async fn list_events(
     State(state): State<AppState>,

@@ -87,7 +87,8 @@ pub async fn remove_totp(
 }
 
 /// Completes a login with a TOTP or recovery code.
-#[utoipa::path(post, path = "/v1/orgs/{org}/login/mfa", tag = "sessions", request_body = MfaLoginBody,
+#[utoipa::path(post, path = "/v1/orgs/{org}/login/mfa", tag = "sessions",
+    params(("org" = String, Path, description = "Organization id")), request_body = MfaLoginBody,
     security(()),
     responses((status = 200, body = LoginResponse),
               (status = 401, body = Problem, description = "invalid_code, invalid_challenge"),
@@ -116,6 +117,7 @@ pub async fn login_mfa(
 
 /// Removes a user's second factor (administrators; e.g. a lost device).
 #[utoipa::path(delete, path = "/v1/orgs/{org}/users/{id}/mfa", tag = "mfa",
+    params(("org" = String, Path, description = "Organization id"), ("id" = String, Path, description = "User id")),
     responses((status = 204), (status = 404, body = Problem)))]
 pub async fn reset_user_mfa(
     State(state): State<AppState>,

@@ -43,6 +43,7 @@ pub async fn list_orgs(
 
 /// One organization.
 #[utoipa::path(get, path = "/v1/orgs/{org}", tag = "orgs",
+    params(("org" = String, Path, description = "Organization id")),
     responses((status = 200, body = OrgView), (status = 404, body = Problem)))]
 pub async fn get_org(
     State(state): State<AppState>,

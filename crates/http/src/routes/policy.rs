@@ -51,7 +51,8 @@ async fn write_instance(
 }
 
 /// Replaces an instance default section.
-#[utoipa::path(put, path = "/v1/instance/policy/{section}", tag = "policy", request_body = SectionSchema,
+#[utoipa::path(put, path = "/v1/instance/policy/{section}", tag = "policy",
+    params(("section" = String, Path, description = "Policy section: password, lockout, brute_force, session, tokens, api_keys, mfa or features")), request_body = SectionSchema,
     responses((status = 200, body = SectionView), (status = 400, body = Problem)))]
 pub async fn put_instance_section(
     State(state): State<AppState>,
@@ -63,7 +64,8 @@ pub async fn put_instance_section(
 }
 
 /// Patches an instance default section (JSON merge patch).
-#[utoipa::path(patch, path = "/v1/instance/policy/{section}", tag = "policy", request_body = SectionSchema,
+#[utoipa::path(patch, path = "/v1/instance/policy/{section}", tag = "policy",
+    params(("section" = String, Path, description = "Policy section: password, lockout, brute_force, session, tokens, api_keys, mfa or features")), request_body = SectionSchema,
     responses((status = 200, body = SectionView), (status = 400, body = Problem)))]
 pub async fn patch_instance_section(
     State(state): State<AppState>,
@@ -78,6 +80,7 @@ pub async fn patch_instance_section(
 /// `ETag` header is the version of the organization's own sections, for `PUT …/policy`'s
 /// `If-Match`.
 #[utoipa::path(get, path = "/v1/orgs/{org}/policy", tag = "policy",
+    params(("org" = String, Path, description = "Organization id")),
     responses((status = 200, body = EffectivePolicySchema,
         headers(("ETag" = String, description = "The version of the organization's own sections"))),
         (status = 404, body = Problem)))]
@@ -127,7 +130,8 @@ async fn write_org(
 }
 
 /// Replaces an organization's section (it now has its own copy).
-#[utoipa::path(put, path = "/v1/orgs/{org}/policy/{section}", tag = "policy", request_body = SectionSchema,
+#[utoipa::path(put, path = "/v1/orgs/{org}/policy/{section}", tag = "policy",
+    params(("org" = String, Path, description = "Organization id"), ("section" = String, Path, description = "Policy section: password, lockout, brute_force, session, tokens, api_keys, mfa or features")), request_body = SectionSchema,
     responses((status = 200, body = SectionView), (status = 400, body = Problem), (status = 404, body = Problem)))]
 pub async fn put_org_section(
     State(state): State<AppState>,
@@ -139,7 +143,8 @@ pub async fn put_org_section(
 }
 
 /// Patches an organization's section (JSON merge patch over the value in force).
-#[utoipa::path(patch, path = "/v1/orgs/{org}/policy/{section}", tag = "policy", request_body = SectionSchema,
+#[utoipa::path(patch, path = "/v1/orgs/{org}/policy/{section}", tag = "policy",
+    params(("org" = String, Path, description = "Organization id"), ("section" = String, Path, description = "Policy section: password, lockout, brute_force, session, tokens, api_keys, mfa or features")), request_body = SectionSchema,
     responses((status = 200, body = SectionView), (status = 400, body = Problem), (status = 404, body = Problem)))]
 pub async fn patch_org_section(
     State(state): State<AppState>,
@@ -152,6 +157,7 @@ pub async fn patch_org_section(
 
 /// Resets an organization's section to the instance default.
 #[utoipa::path(delete, path = "/v1/orgs/{org}/policy/{section}", tag = "policy",
+    params(("org" = String, Path, description = "Organization id"), ("section" = String, Path, description = "Policy section: password, lockout, brute_force, session, tokens, api_keys, mfa or features")),
     responses((status = 200, body = SectionView), (status = 404, body = Problem)))]
 pub async fn reset_org_section(
     State(state): State<AppState>,
@@ -170,6 +176,7 @@ pub async fn reset_org_section(
 
 /// The organization's password policies.
 #[utoipa::path(get, path = "/v1/orgs/{org}/password-policies", tag = "password-policies",
+    params(("org" = String, Path, description = "Organization id")),
     responses((status = 200, body = SectionView), (status = 404, body = Problem)))]
 pub async fn list_password_policies(
     State(state): State<AppState>,
@@ -186,7 +193,8 @@ pub async fn list_password_policies(
 }
 
 /// Adds a password policy.
-#[utoipa::path(post, path = "/v1/orgs/{org}/password-policies", tag = "password-policies", request_body = PasswordPolicy,
+#[utoipa::path(post, path = "/v1/orgs/{org}/password-policies", tag = "password-policies",
+    params(("org" = String, Path, description = "Organization id")), request_body = PasswordPolicy,
     responses((status = 201, body = PasswordPolicy), (status = 400, body = Problem), (status = 409, body = Problem)))]
 pub async fn create_password_policy(
     State(state): State<AppState>,
@@ -203,6 +211,7 @@ pub async fn create_password_policy(
 
 /// One password policy.
 #[utoipa::path(get, path = "/v1/orgs/{org}/password-policies/{id}", tag = "password-policies",
+    params(("org" = String, Path, description = "Organization id"), ("id" = String, Path, description = "Password policy id")),
     responses((status = 200, body = PasswordPolicy), (status = 404, body = Problem)))]
 pub async fn get_password_policy(
     State(state): State<AppState>,
@@ -218,7 +227,8 @@ pub async fn get_password_policy(
 }
 
 /// Replaces a password policy.
-#[utoipa::path(put, path = "/v1/orgs/{org}/password-policies/{id}", tag = "password-policies", request_body = PasswordPolicy,
+#[utoipa::path(put, path = "/v1/orgs/{org}/password-policies/{id}", tag = "password-policies",
+    params(("org" = String, Path, description = "Organization id"), ("id" = String, Path, description = "Password policy id")), request_body = PasswordPolicy,
     responses((status = 200, body = PasswordPolicy), (status = 400, body = Problem), (status = 404, body = Problem)))]
 pub async fn replace_password_policy(
     State(state): State<AppState>,
@@ -236,6 +246,7 @@ pub async fn replace_password_policy(
 
 /// Deletes a password policy (not the default).
 #[utoipa::path(delete, path = "/v1/orgs/{org}/password-policies/{id}", tag = "password-policies",
+    params(("org" = String, Path, description = "Organization id"), ("id" = String, Path, description = "Password policy id")),
     responses((status = 204), (status = 400, body = Problem), (status = 404, body = Problem)))]
 pub async fn delete_password_policy(
     State(state): State<AppState>,
@@ -250,7 +261,8 @@ pub async fn delete_password_policy(
 }
 
 /// Checks a candidate password against the policy (dry run; nothing is stored).
-#[utoipa::path(post, path = "/v1/orgs/{org}/password-check", tag = "password-policies", request_body = PasswordCheckRequest,
+#[utoipa::path(post, path = "/v1/orgs/{org}/password-check", tag = "password-policies",
+    params(("org" = String, Path, description = "Organization id")), request_body = PasswordCheckRequest,
     responses((status = 200, body = PasswordCheckResult), (status = 400, body = Problem)))]
 pub async fn check_password(
     State(state): State<AppState>,

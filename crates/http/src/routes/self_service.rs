@@ -57,6 +57,7 @@ pub async fn unblock(
 
 /// Asks for a password-reset mail. Answers 202 whether or not the login exists.
 #[utoipa::path(post, path = "/v1/orgs/{org}/password-reset", tag = "self-service",
+    params(("org" = String, Path, description = "Organization id")),
     request_body = ResetRequestBody, security(()),
     responses((status = 202), (status = 403, body = Problem, description = "password reset is off"),
               (status = 404, body = Problem),
@@ -94,6 +95,7 @@ pub async fn confirm_password_reset(
 /// Registers a user (role `member`); with email verification forced, it logs in only after it
 /// verified its address.
 #[utoipa::path(post, path = "/v1/orgs/{org}/register", tag = "self-service",
+    params(("org" = String, Path, description = "Organization id")),
     request_body = Registration, security(()),
     responses((status = 201, body = UserView), (status = 400, body = Problem),
               (status = 403, body = Problem, description = "registration is off"),
@@ -142,7 +144,7 @@ pub async fn delete_self(
 
 /// The organization's mails, oldest first (administrators). One-time tokens show as
 /// `{token}`: they exist only in the sent message.
-#[utoipa::path(get, path = "/v1/orgs/{org}/outbox", tag = "mail", params(PageQuery),
+#[utoipa::path(get, path = "/v1/orgs/{org}/outbox", tag = "mail", params(("org" = String, Path, description = "Organization id"), PageQuery),
     responses((status = 200, body = OutboxList), (status = 404, body = Problem)))]
 pub async fn list_outbox(
     State(state): State<AppState>,

@@ -115,7 +115,8 @@ pub(crate) fn answer(answer: LoginAnswer) -> ApiResult<Json<LoginResponse>> {
 }
 
 /// Logs in with a password.
-#[utoipa::path(post, path = "/v1/orgs/{org}/login", tag = "sessions", request_body = LoginBody,
+#[utoipa::path(post, path = "/v1/orgs/{org}/login", tag = "sessions",
+    params(("org" = String, Path, description = "Organization id")), request_body = LoginBody,
     security(()),
     responses((status = 200, body = LoginResponse),
               (status = 401, body = Problem, description = "invalid_credentials"),

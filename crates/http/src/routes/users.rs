@@ -14,7 +14,8 @@ use crate::service_views::{LockView, UserView};
 use crate::views::{UnlockResponse, UserList, next_after};
 
 /// Creates a user.
-#[utoipa::path(post, path = "/v1/orgs/{org}/users", tag = "users", request_body = NewUser,
+#[utoipa::path(post, path = "/v1/orgs/{org}/users", tag = "users",
+    params(("org" = String, Path, description = "Organization id")), request_body = NewUser,
     responses((status = 201, body = UserView), (status = 400, body = Problem), (status = 409, body = Problem)))]
 pub async fn create_user(
     State(state): State<AppState>,
@@ -31,6 +32,7 @@ pub async fn create_user(
 
 /// `?locked=` of the user list.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UserQuery {
     /// `true`: only the users locked now (a password or one-time-code lock of their login name
     /// in force). `false` is the same as leaving it out.
@@ -38,7 +40,7 @@ pub struct UserQuery {
 }
 
 /// Lists users, each with its lock state.
-#[utoipa::path(get, path = "/v1/orgs/{org}/users", tag = "users", params(PageQuery, UserQuery),
+#[utoipa::path(get, path = "/v1/orgs/{org}/users", tag = "users", params(("org" = String, Path, description = "Organization id"), PageQuery, UserQuery),
     responses((status = 200, body = UserList), (status = 400, body = Problem), (status = 404, body = Problem)))]
 pub async fn list_users(
     State(state): State<AppState>,
@@ -61,6 +63,7 @@ pub async fn list_users(
 
 /// One user.
 #[utoipa::path(get, path = "/v1/orgs/{org}/users/{id}", tag = "users",
+    params(("org" = String, Path, description = "Organization id"), ("id" = String, Path, description = "User id")),
     responses((status = 200, body = UserView), (status = 404, body = Problem)))]
 pub async fn get_user(
     State(state): State<AppState>,
@@ -77,7 +80,8 @@ pub async fn get_user(
 }
 
 /// Changes a user's profile (`null` clears an optional field).
-#[utoipa::path(patch, path = "/v1/orgs/{org}/users/{id}", tag = "users", request_body = UserPatch,
+#[utoipa::path(patch, path = "/v1/orgs/{org}/users/{id}", tag = "users",
+    params(("org" = String, Path, description = "Organization id"), ("id" = String, Path, description = "User id")), request_body = UserPatch,
     responses((status = 200, body = UserView), (status = 400, body = Problem), (status = 404, body = Problem)))]
 pub async fn update_user(
     State(state): State<AppState>,
@@ -96,6 +100,7 @@ pub async fn update_user(
 
 /// Deletes a user with its sessions and keys.
 #[utoipa::path(delete, path = "/v1/orgs/{org}/users/{id}", tag = "users",
+    params(("org" = String, Path, description = "Organization id"), ("id" = String, Path, description = "User id")),
     responses((status = 204), (status = 404, body = Problem)))]
 pub async fn delete_user(
     State(state): State<AppState>,
@@ -126,7 +131,8 @@ fn yes() -> bool {
 }
 
 /// Sets a user's password (policy and history checked; sessions end; the lock is lifted).
-#[utoipa::path(put, path = "/v1/orgs/{org}/users/{id}/password", tag = "users", request_body = SetPassword,
+#[utoipa::path(put, path = "/v1/orgs/{org}/users/{id}/password", tag = "users",
+    params(("org" = String, Path, description = "Organization id"), ("id" = String, Path, description = "User id")), request_body = SetPassword,
     responses((status = 204), (status = 400, body = Problem), (status = 404, body = Problem)))]
 pub async fn set_user_password(
     State(state): State<AppState>,
@@ -150,6 +156,7 @@ pub async fn set_user_password(
 
 /// Lifts a user's lock.
 #[utoipa::path(post, path = "/v1/orgs/{org}/users/{id}/unlock", tag = "users",
+    params(("org" = String, Path, description = "Organization id"), ("id" = String, Path, description = "User id")),
     responses((status = 200, body = UnlockResponse), (status = 404, body = Problem)))]
 pub async fn unlock_user(
     State(state): State<AppState>,
@@ -165,6 +172,7 @@ pub async fn unlock_user(
 
 /// A user's lock state.
 #[utoipa::path(get, path = "/v1/orgs/{org}/users/{id}/lock", tag = "users",
+    params(("org" = String, Path, description = "Organization id"), ("id" = String, Path, description = "User id")),
     responses((status = 200, body = LockView), (status = 404, body = Problem)))]
 pub async fn get_user_lock(
     State(state): State<AppState>,

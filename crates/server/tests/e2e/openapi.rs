@@ -97,3 +97,38 @@ async fn every_documented_operation_is_routed_to_its_template() {
         );
     }
 }
+
+/// Every operation declares each parameter of its path (client generators and fuzzers refuse
+/// an operation whose path names a parameter it does not declare), exactly once, as required.
+#[test]
+fn every_path_parameter_is_declared() {
+    let document: serde_json::Value =
+        serde_json::from_str(&portcullis_http::openapi::document_json()).unwrap();
+    let mut checked = 0;
+    for (path, operations) in document["paths"].as_object().unwrap() {
+        let names: Vec<&str> = path
+            .split('{')
+            .skip(1)
+            .filter_map(|part| part.split('}').next())
+            .collect();
+        for (method, operation) in operations.as_object().unwrap() {
+            let declared: Vec<&str> = operation["parameters"]
+                .as_array()
+                .map(|list| {
+                    list.iter()
+                        .filter(|p| p["in"] == "path")
+                        .inspect(|p| assert_eq!(p["required"], true, "{method} {path}"))
+                        .map(|p| p["name"].as_str().unwrap())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let mut sorted = declared.clone();
+            sorted.sort_unstable();
+            let mut wanted = names.clone();
+            wanted.sort_unstable();
+            assert_eq!(sorted, wanted, "{method} {path}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 60, "{checked} operations");
+}
