@@ -169,7 +169,7 @@ fn forwarded_ip(hop: &str) -> Option<IpAddr> {
 /// A JSON body whose errors name the field (`value.invalid` with the JSON path).
 pub struct JsonBody<T>(pub T);
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+impl<T: DeserializeOwned + 'static, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<JsonBody<T>, ApiError> {
@@ -191,6 +191,20 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
             .map_err(|e| ApiError::new(e.status(), "bad_body", "The body could not be read"))?;
+        // A typed body is an object on the wire: serde would also fill a struct from an array
+        // (`[null, null]`), which no client means. Only a free JSON value (a policy section,
+        // whose `password` form is a list) may be something else.
+        let object = bytes
+            .iter()
+            .find(|b| !b.is_ascii_whitespace())
+            .is_some_and(|b| *b == b'{');
+        if !object && std::any::TypeId::of::<T>() != std::any::TypeId::of::<serde_json::Value>() {
+            return Err(ApiError::invalid(vec![Violation::new(
+                "",
+                codes::INVALID_JSON,
+                "the body must be a JSON object",
+            )]));
+        }
         parse_json(&bytes).map(JsonBody)
     }
 }

@@ -175,7 +175,8 @@ pub async fn get_self(State(state): State<AppState>, auth: Auth) -> ApiResult<Js
 
 /// Ends the calling session.
 #[utoipa::path(post, path = "/v1/logout", tag = "sessions",
-    responses((status = 204), (status = 401, body = Problem)))]
+    responses((status = 204), (status = 400, body = Problem, description = "The token is an API key, not a session (`not_a_session`)"),
+        (status = 401, body = Problem)))]
 pub async fn logout(State(state): State<AppState>, auth: Auth) -> ApiResult<StatusCode> {
     match state.service.logout(&auth.caller, &auth.ctx).await {
         Ok(()) => Ok(StatusCode::NO_CONTENT),

@@ -402,3 +402,45 @@ async fn operators_series_count_sweeps_locks_and_the_outbox() {
     assert!(text.contains("portcullis_sweep_removed_total{kind=\"counters\"}"));
     assert!(text.contains("portcullis_ip_blocks_total 0"));
 }
+
+/// A typed body is a JSON object: an array (which serde would read into a struct's fields in
+/// order) is refused and creates nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_is_not_an_object_is_refused() {
+    let app = spawn_app().await;
+    let admin = app.org_with_admin("acme").await;
+    for (path, body) in [
+        ("/v1/orgs", "[null, null]"),
+        ("/v1/orgs", "[\"x\", \"X\"]"),
+        ("/v1/orgs/acme/users", "[\"mallory\"]"),
+        ("/v1/orgs/acme/api-keys", "\"k\""),
+    ] {
+        let a = raw(&app, Method::POST, path, crate::support::ROOT, body).await;
+        assert_eq!(
+            a.status,
+            StatusCode::BAD_REQUEST,
+            "{path} {body}: {:?}",
+            a.body
+        );
+        assert_eq!(a.body["violations"][0]["code"], "value.invalid");
+    }
+    let orgs = app.get("/v1/orgs", crate::support::ROOT).await;
+    assert_eq!(
+        orgs.body["items"].as_array().unwrap().len(),
+        1,
+        "nothing created"
+    );
+    let users = app.get("/v1/orgs/acme/users", &admin).await;
+    assert!(users.body["items"].as_array().unwrap().is_empty());
+    // A policy section is a free JSON value: the password section's list still goes through.
+    let list = app.get("/v1/orgs/acme/policy", &admin).await.body["password"]["value"].clone();
+    let put = raw(
+        &app,
+        Method::PUT,
+        "/v1/orgs/acme/policy/password",
+        &admin,
+        &list.to_string(),
+    )
+    .await;
+    assert_eq!(put.status, StatusCode::OK, "{:?}", put.body);
+}
