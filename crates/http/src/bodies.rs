@@ -16,8 +16,10 @@ use crate::schemas::RoleSchema;
 #[serde(deny_unknown_fields)]
 pub struct NewOrg {
     /// Caller-chosen id (`[A-Za-z0-9._-]{1,64}`); generated when absent.
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub id: Option<String>,
     /// Display name (1–200 characters); defaults to the id.
+    #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
 }
 
@@ -33,6 +35,7 @@ impl From<NewOrg> for service::NewOrg {
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     /// Login name (1–256 characters, unique in the organization regardless of case).
+    #[schema(min_length = 1, max_length = 256)]
     pub login: String,
     /// Initial password; must satisfy the policy.
     pub password: Option<String>,
@@ -152,6 +155,7 @@ impl From<Registration> for service::Registration {
 #[serde(deny_unknown_fields)]
 pub struct NewApiKey {
     /// Name (1–128 characters).
+    #[schema(min_length = 1, max_length = 128)]
     pub name: String,
     /// Roles (default: the creator's organization roles); at most the creator's.
     #[schema(value_type = Option<Vec<RoleSchema>>)]
@@ -182,6 +186,7 @@ impl From<NewApiKey> for service::NewApiKey {
 #[serde(deny_unknown_fields)]
 pub struct NewInstanceKey {
     /// Name (1–128 characters).
+    #[schema(min_length = 1, max_length = 128)]
     pub name: String,
 }
 

@@ -221,6 +221,7 @@ pub struct PageQuery {
     /// Cursor: the `next_after` of the previous page.
     pub after: Option<String>,
     /// Page size, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 

@@ -97,6 +97,21 @@ macro_rules! policy_schemas {
                 pub $field: StoredSection<$ty>,
             )*
         }
+
+        /// The sections of one scope as `PUT …/policy` takes them: each listed section gets
+        /// this value (fields left out take their built-in defaults); an organization's
+        /// unlisted sections are inherited again, the instance's return to the built-in default.
+        #[derive(Serialize, utoipa::ToSchema)]
+        #[serde(deny_unknown_fields)]
+        #[schema(as = ScopeSections)]
+        pub struct ScopeSectionsSchema {
+            $(
+                #[doc = concat!("The `", stringify!($field), "` section.")]
+                #[serde(skip_serializing_if = "Option::is_none")]
+                #[schema(nullable = false)]
+                pub $field: Option<$ty>,
+            )*
+        }
     };
 }
 

@@ -4,20 +4,20 @@
 //!
 //! Invariants:
 //! - the window starts at the hour `since` falls in and ends with the hour of `now`; it spans at
-//!   most [`MAX_HOURS`] hours, and every hour of it has a bucket, empty or not;
+//!   most [`MAX_HOURS`] hours (an earlier `since` is cut to them), and every hour of it has a
+//!   bucket, empty or not;
 //! - counting is a pure fold over events ([`Summary::add`]), so it is tested without a store;
 //! - the events are read by the index of an organization's events by time, in pages.
 
 use std::collections::BTreeSet;
 
-use portcullis_model::codes::OUT_OF_RANGE;
-use portcullis_model::{Timestamp, Violation, Violations};
+use portcullis_model::Timestamp;
 use portcullis_store::{Event, MAX_PAGE};
 use serde::Serialize;
 use time::Duration;
 
 use crate::caller::{Action, Caller};
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::ServiceResult;
 use crate::events::EventKind;
 use crate::service::Service;
 
@@ -180,8 +180,9 @@ impl Summary {
 }
 
 impl Service {
-    /// The attack summary of the hours since `since` (default: the last 24), at most a week;
-    /// organization administrators and auditors.
+    /// The attack summary of the hours since `since` (default: the last 24), at most a week
+    /// (an earlier `since` is cut to the week, a later one to the current hour); organization
+    /// administrators and auditors.
     pub async fn attack_summary(
         &self,
         caller: &Caller,
@@ -192,14 +193,12 @@ impl Service {
         let org_id = &grant.org_id;
         self.require_known_org(org_id).await?;
         let now = self.now();
-        let since = since.unwrap_or(now - Duration::hours(DEFAULT_HOURS - 1));
-        if since > now || hour_start(since) < hour_start(now) - Duration::hours(MAX_HOURS - 1) {
-            return Err(ServiceError::Invalid(Violations::one(Violation::new(
-                "since",
-                OUT_OF_RANGE,
-                format!("must be in the last {MAX_HOURS} hours, and not in the future"),
-            ))));
-        }
+        // A window reaching further back than the longest is cut to it, and one starting in
+        // the future to the current hour; the answer's `since` says which window was counted.
+        let earliest = hour_start(now) - Duration::hours(MAX_HOURS - 1);
+        let since = since
+            .unwrap_or(now - Duration::hours(DEFAULT_HOURS - 1))
+            .clamp(earliest, now);
         let mut summary = Summary::new(since, now);
         let kinds = kinds();
         let mut after = None;

@@ -33,11 +33,33 @@ pub struct StandardList {
     pub items: Vec<StandardView>,
 }
 
+/// The id of a standard (`GET /v1/compliance/standards` lists them).
+#[derive(Debug, utoipa::ToSchema)]
+#[schema(as = StandardId)]
+pub enum StandardIdSchema {
+    /// NIST SP 800-63B-4, AAL1.
+    #[schema(rename = "nist-800-63b-4-aal1")]
+    NistAal1,
+    /// NIST SP 800-63B-4, AAL2.
+    #[schema(rename = "nist-800-63b-4-aal2")]
+    NistAal2,
+    /// PCI DSS v4.0.1, requirement 8.
+    #[schema(rename = "pci-dss-4.0.1")]
+    Pci,
+    /// OWASP ASVS 5.0, level 1.
+    #[schema(rename = "owasp-asvs-5.0-l1")]
+    AsvsL1,
+    /// OWASP ASVS 5.0, level 2.
+    #[schema(rename = "owasp-asvs-5.0-l2")]
+    AsvsL2,
+}
+
 /// `?standard=`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct StandardQuery {
     /// The standard's id (`GET /v1/compliance/standards` lists them).
+    #[param(value_type = StandardIdSchema)]
     pub standard: String,
 }
 
@@ -205,4 +227,22 @@ pub async fn apply_instance_compliance(
             .await?
             .into(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use utoipa::PartialSchema;
+
+    #[test]
+    fn the_documented_standard_ids_are_the_catalogs() {
+        let schema = serde_json::to_value(StandardIdSchema::schema()).unwrap();
+        let documented: Vec<&str> = schema["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(documented, portcullis_model::compliance::STANDARD_IDS);
+    }
 }

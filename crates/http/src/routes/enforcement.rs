@@ -111,6 +111,7 @@ pub async fn list_ip_blocks(
 #[serde(deny_unknown_fields)]
 pub struct NewIpBlockBody {
     /// An address (`192.0.2.7`) or a network in CIDR notation (`10.0.0.0/8`).
+    #[schema(min_length = 2, max_length = 64)]
     pub address_or_network: String,
     /// When the block ends (RFC 3339, in the future); absent or `null`: permanent, until
     /// lifted.
@@ -198,7 +199,7 @@ pub async fn clear_ip_blocks(
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SummaryQuery {
-    /// The window's start (RFC 3339; at most 168 hours back; default: 23 hours before the
+    /// The window's start (RFC 3339; cut to 168 hours back at most, and to the current hour; default: 23 hours before the
     /// current hour). The window begins at the start of that hour.
     #[serde(default, with = "time::serde::rfc3339::option")]
     #[param(value_type = Option<String>, format = DateTime)]

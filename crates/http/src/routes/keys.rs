@@ -150,6 +150,7 @@ pub struct EventQuery {
     /// Only events with a greater sequence (the `next_after` of the previous page).
     pub after: Option<u64>,
     /// Page size, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 

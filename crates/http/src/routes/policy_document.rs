@@ -24,7 +24,7 @@ use portcullis_model::{Violation, codes};
 pub struct ScopePolicy {
     /// Section name → value (`password`, `lockout`, `brute_force`, `session`, `tokens`,
     /// `api_keys`, `mfa`, `features`).
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::schemas::ScopeSectionsSchema)]
     pub sections: BTreeMap<String, Value>,
 }
 
