@@ -30,7 +30,7 @@ impl App {
     }
 
     /// A Huawei request signed with `ak`/`sk` at `date` (`YYYYMMDDTHHMMSSZ`).
-    async fn huawei(
+    pub(crate) async fn huawei(
         &self,
         method: Method,
         path: &str,
@@ -114,7 +114,7 @@ impl App {
     }
 }
 
-fn sdk_date(offset_seconds: i64) -> String {
+pub(crate) fn sdk_date(offset_seconds: i64) -> String {
     let at = T0 + time::Duration::seconds(offset_seconds);
     let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
     at.format(format).unwrap()
