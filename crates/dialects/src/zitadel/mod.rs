@@ -302,18 +302,19 @@ async fn mgmt_reset(
 ) -> Answer {
     let (caller, ctx, org) = mgmt_caller_of(&state, &headers, &rid).await?;
     let default = org_policy(&state, &caller, &org, true).await?;
-    // Only the fields this policy names go back to the default, in one conditional write that
-    // requires the organization's own copy; sections then equal to the default inherit again.
+    // Only the fields this policy names go back to the default, and the sections it owns that
+    // then equal the default inherit again: one service operation, one conditional write that
+    // requires the organization's own copy (the service decides which sections inherit).
     let patches = kind.reset_patches(&default);
-    let scope = PolicyScope::Org(org.clone());
     state
         .service
-        .patch_policy(
+        .reset_policy_fields(
             &caller,
             &ctx,
-            &scope,
+            &org,
             &patches,
-            Precondition::Custom(kind.primary()),
+            kind.primary(),
+            kind.owned_sections(),
         )
         .await
         .map_err(|e| match e {
@@ -324,18 +325,6 @@ async fn mgmt_reset(
             ),
             other => ZitadelError::from_service(other),
         })?;
-    let policy = org_policy(&state, &caller, &org, false).await?;
-    for section in kind.owned_sections() {
-        let (inherited, details) = policy.section_meta(*section);
-        if !inherited && policy.section(*section) == default.section(*section) {
-            // Conditional on the sequence just read: a write in between keeps its section.
-            state
-                .service
-                .reset_org_section_at(&caller, &ctx, &org, *section, details.sequence)
-                .await
-                .map_err(ZitadelError::from_service)?;
-        }
-    }
     let policy = org_policy(&state, &caller, &org, false).await?;
     Ok(details_only(kind, &policy))
 }
