@@ -5,7 +5,9 @@
 //!
 //! Invariants: conversions to a coarser unit round up (a 61-second value reads as 2 minutes), so
 //! a dialect never reports a limit looser than the one enforced; a typed answer goes out through
-//! [`to_json`], so its keys are sorted exactly as a `json!` literal's are.
+//! [`to_json`], so its keys are sorted exactly as a `json!` literal's are; a write field sent
+//! with exactly the value the dialect's read shows now is "unchanged" ([`changed_fields`]), so a
+//! body read and written back never goes through a rounding, a range or a sentinel again.
 
 use axum::Extension;
 use axum::http::HeaderMap;
@@ -111,6 +113,20 @@ pub(crate) fn object(value: Value) -> Map<String, Value> {
         Value::Object(fields) => fields,
         _ => Map::new(),
     }
+}
+
+/// The fields of `sent` whose value differs from the one `shown` (the dialect's answer to a read
+/// of the same policy, from the policy the write is computed over) has: a field read and sent
+/// back as it was keeps the canonical value behind it, whatever unit, range or sentinel the
+/// dialect shows it with.
+pub(crate) fn changed_fields(
+    sent: &Map<String, Value>,
+    shown: &Map<String, Value>,
+) -> Map<String, Value> {
+    sent.iter()
+        .filter(|(name, value)| shown.get(name.as_str()) != Some(*value))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect()
 }
 
 /// `seconds` in whole `unit`s, rounded up.

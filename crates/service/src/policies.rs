@@ -4,7 +4,8 @@
 //! Invariants: a write validates the whole section before anything is stored (all violations at
 //! once, nothing half-written); each write is conditional on the sequence it was computed from,
 //! so two concurrent edits never silently lose one; the policy cache is invalidated after every
-//! committed write.
+//! committed write; a dialect's replacement of a named password policy that changes nothing
+//! writes nothing (`replace_password_policy_with` with `skip_unchanged`).
 
 use portcullis_engine::password_check::{AccountContext, check_rules};
 use portcullis_model::{
@@ -125,9 +126,28 @@ impl Service {
         kind: SectionKind,
         change: impl Fn(&SectionValue) -> ServiceResult<SectionValue>,
     ) -> ServiceResult<SectionView> {
+        self.write_section_unless(ctx, owner, kind, false, change)
+            .await?
+            .ok_or_else(|| ServiceError::Internal("a forced write wrote nothing".into()))
+    }
+
+    /// Like [`Service::write_section_with`]; with `skip_unchanged`, a value equal to the
+    /// current one is not written (an inherited section stays inherited) and the answer is
+    /// `None`.
+    async fn write_section_unless(
+        &self,
+        ctx: &Context,
+        owner: &Owner,
+        kind: SectionKind,
+        skip_unchanged: bool,
+        change: impl Fn(&SectionValue) -> ServiceResult<SectionValue>,
+    ) -> ServiceResult<Option<SectionView>> {
         for _ in 0..WRITE_RETRIES {
             let (current, expected, _) = self.current_section(owner, kind).await?;
             let value = change(&current)?;
+            if skip_unchanged && value == current {
+                return Ok(None);
+            }
             let now = self.now();
             let json = value.to_json();
             let event = DomainEvent::PolicyChanged(PolicyChanged {
@@ -143,12 +163,12 @@ impl Service {
                 Ok(row) => {
                     self.cache.invalidate();
                     let owner_id = owner.org_id().map_or(INSTANCE_ID, |org| org.as_str());
-                    return Ok(SectionView {
+                    return Ok(Some(SectionView {
                         section: kind,
                         is_default: false,
                         details: section_details(&row, owner_id),
                         value,
-                    });
+                    }));
                 }
                 Err(StoreError::VersionMismatch) => self.cache.invalidate(),
                 Err(other) => return Err(other.into()),
@@ -305,13 +325,15 @@ impl Service {
         caller: &Caller,
         ctx: &Context,
         org_id: &str,
+        skip_unchanged: bool,
         change: impl Fn(Vec<PasswordPolicy>) -> ServiceResult<Vec<PasswordPolicy>>,
-    ) -> ServiceResult<SectionView> {
+    ) -> ServiceResult<Option<SectionView>> {
         let grant = caller.allow(org_id, Action::Manage)?;
         let org_id = &grant.org_id;
         self.require_known_org(org_id).await?;
         let owner = Owner::Org(org_id.clone());
-        self.write_section_with(ctx, &owner, SectionKind::Password, |current| {
+        let kind = SectionKind::Password;
+        self.write_section_unless(ctx, &owner, kind, skip_unchanged, |current| {
             let SectionValue::Password(list) = current else {
                 return Err(ServiceError::Internal(
                     "password section of another kind".into(),
@@ -334,7 +356,7 @@ impl Service {
     ) -> ServiceResult<PasswordPolicy> {
         let new = parse_policy(body, &new_id("pwp"))?;
         let created = new.clone();
-        self.change_password_policies(caller, ctx, org_id, |mut list| {
+        self.change_password_policies(caller, ctx, org_id, false, |mut list| {
             if list.iter().any(|p| p.id == new.id) {
                 return Err(ServiceError::Conflict(format!(
                     "password policy `{}` exists",
@@ -361,23 +383,26 @@ impl Service {
         id: &str,
         body: Value,
     ) -> ServiceResult<PasswordPolicy> {
-        self.replace_password_policy_with(caller, ctx, org_id, id, |_| Ok(body.clone()))
+        self.replace_password_policy_with(caller, ctx, org_id, id, false, |_| Ok(body.clone()))
             .await
     }
 
     /// Replaces a password policy with the one `build` makes from the policy each attempt
     /// reads, so fields `build` keeps from the current policy are never written back from a
-    /// stale read.
+    /// stale read. With `skip_unchanged`, a replacement that leaves the list as it is writes
+    /// nothing (no event; an inherited section stays inherited), so a policy read and written
+    /// back through a dialect changes nothing.
     pub async fn replace_password_policy_with(
         &self,
         caller: &Caller,
         ctx: &Context,
         org_id: &str,
         id: &str,
+        skip_unchanged: bool,
         build: impl Fn(&PasswordPolicy) -> ServiceResult<Value>,
     ) -> ServiceResult<PasswordPolicy> {
         let replaced = std::sync::Mutex::new(None);
-        self.change_password_policies(caller, ctx, org_id, |mut list| {
+        self.change_password_policies(caller, ctx, org_id, skip_unchanged, |mut list| {
             let at = list
                 .iter()
                 .position(|p| p.id == id)
@@ -415,7 +440,7 @@ impl Service {
         org_id: &str,
         id: &str,
     ) -> ServiceResult<()> {
-        self.change_password_policies(caller, ctx, org_id, |mut list| {
+        self.change_password_policies(caller, ctx, org_id, false, |mut list| {
             let at = list
                 .iter()
                 .position(|p| p.id == id)

@@ -8,7 +8,11 @@
 //! violations at once, field paths prefixed with the section name) and the batch is one
 //! conditional store write, retried when another write got in between; a section whose value
 //! would not change is left as it is (an inherited one stays inherited) unless the precondition
-//! names it, and nothing is written when no section would change.
+//! names it, and nothing is written when no section would change. A reset of fields
+//! ([`Service::reset_policy_fields`]) is the same batch, in which an organization's own section
+//! named to inherit again is reset (its row deleted, `policy.<section>.reset`) instead of
+//! written when its value would then equal the instance default: the values put back and the
+//! sections inheriting again commit together or not at all, conditional on what was read.
 
 use portcullis_model::{
     EffectivePolicy, PasswordPolicies, PasswordPolicy, SectionKind, SectionValue, Valid, Violations,
@@ -18,7 +22,7 @@ use serde_json::Value;
 
 use crate::caller::{Action, Caller};
 use crate::error::{ServiceError, ServiceResult};
-use crate::events::{DomainEvent, PolicyChanged};
+use crate::events::{DomainEvent, PolicyChanged, PolicyReset};
 use crate::service::{Context, Service};
 
 /// Whose sections a patch writes.
@@ -132,6 +136,37 @@ impl Service {
         })
     }
 
+    /// Puts back fields of an organization's policy and lets sections inherit again, in one
+    /// conditional batch: `patches` are applied as [`Service::patch_policy`] does (the
+    /// organization must have its own `required` section, else `NotFound`), and each section of
+    /// `inherit` that the organization owns and whose value would then equal the instance
+    /// default in full is reset (inherited again) instead of written. Nothing is half done: a
+    /// write in between fails the batch, which is recomputed from a fresh read.
+    pub async fn reset_policy_fields(
+        &self,
+        caller: &Caller,
+        ctx: &Context,
+        org_id: &str,
+        patches: &[(SectionKind, Value)],
+        required: SectionKind,
+        inherit: &[SectionKind],
+    ) -> ServiceResult<PatchOutcome> {
+        let scope = PolicyScope::Org(org_id.to_owned());
+        self.patch_batch(
+            caller,
+            ctx,
+            &scope,
+            Precondition::Custom(required),
+            |_| Ok::<_, std::convert::Infallible>(patches.to_vec()),
+            inherit,
+        )
+        .await
+        .map_err(|e| match e {
+            PatchError::Service(e) => e,
+            PatchError::Input(never) => match never {},
+        })
+    }
+
     /// Like [`Service::patch_policy`], with the patches built by `build` from the policy each
     /// attempt reads: a patch that depends on current values (a class minimum kept, an
     /// attribute list extended) is recomputed when another write got in between, never
@@ -143,6 +178,22 @@ impl Service {
         scope: &PolicyScope,
         precondition: Precondition,
         build: impl Fn(&EffectivePolicy) -> Result<Vec<(SectionKind, Value)>, E>,
+    ) -> Result<PatchOutcome, PatchError<E>> {
+        self.patch_batch(caller, ctx, scope, precondition, build, &[])
+            .await
+    }
+
+    /// The batch behind [`Service::patch_policy_with`] and [`Service::reset_policy_fields`]:
+    /// the organization's own sections of `inherit` that would equal the instance default are
+    /// reset in the same conditional write.
+    async fn patch_batch<E>(
+        &self,
+        caller: &Caller,
+        ctx: &Context,
+        scope: &PolicyScope,
+        precondition: Precondition,
+        build: impl Fn(&EffectivePolicy) -> Result<Vec<(SectionKind, Value)>, E>,
+        inherit: &[SectionKind],
     ) -> Result<PatchOutcome, PatchError<E>> {
         let owner = match scope {
             PolicyScope::Instance => {
@@ -184,14 +235,21 @@ impl Service {
             };
             let mut changes = Vec::with_capacity(patches.len());
             let mut found = Vec::new();
+            // The value each patched section would have.
+            let mut patched: Vec<(SectionKind, SectionValue)> = Vec::new();
             for (kind, patch) in &patches {
                 let current = policy.section(*kind);
                 match patch_section(&current, patch) {
                     // A section whose value stays is not written (an inherited one stays
                     // inherited), unless the precondition names it: adding a policy equal to
                     // the default still creates the organization's own copy.
-                    Ok(value) if value == current && named != Some(*kind) => {}
-                    Ok(value) if value == current && !inherited(*kind) => {}
+                    Ok(value) if value == current && named != Some(*kind) => {
+                        patched.push((*kind, value));
+                    }
+                    Ok(value) if value == current && !inherited(*kind) => {
+                        patched.push((*kind, value));
+                    }
+                    Ok(value) if inherit.contains(kind) => patched.push((*kind, value)),
                     Ok(value) => {
                         changes.push(section_write(ctx, &owner, &policy, &value, self.now()));
                     }
@@ -200,6 +258,21 @@ impl Service {
             }
             if let Some(violations) = Violations::from_vec(found) {
                 return Err(ServiceError::Invalid(violations).into());
+            }
+            if !inherit.is_empty() {
+                let default = self.default_policy().await?;
+                for kind in inherit {
+                    let current = policy.section(*kind);
+                    let value = patched
+                        .iter()
+                        .find(|(k, _)| k == kind)
+                        .map_or_else(|| current.clone(), |(_, v)| v.clone());
+                    if !inherited(*kind) && value == default.section(*kind) {
+                        changes.push(section_reset(ctx, &owner, &policy, *kind, self.now()));
+                    } else if value != current {
+                        changes.push(section_write(ctx, &owner, &policy, &value, self.now()));
+                    }
+                }
             }
             if changes.is_empty() {
                 return Ok(PatchOutcome::Unchanged);
@@ -243,6 +316,28 @@ pub(crate) fn section_write(
         .draft(ctx, owner.org_id(), now),
         value: Some(json),
         expected_sequence: Some(expected),
+    }
+}
+
+/// The reset of `owner`'s own `kind` section (it inherits again), with its
+/// `policy.<section>.reset` event, conditional on the sequence `policy` shows.
+fn section_reset(
+    ctx: &Context,
+    owner: &Owner,
+    policy: &EffectivePolicy,
+    kind: SectionKind,
+    now: portcullis_model::Timestamp,
+) -> SectionChange {
+    let (_, details) = policy.section_meta(kind);
+    SectionChange {
+        section: kind.as_str().to_owned(),
+        event: DomainEvent::PolicyReset(PolicyReset { section: kind }).draft(
+            ctx,
+            owner.org_id(),
+            now,
+        ),
+        value: None,
+        expected_sequence: Some(details.sequence),
     }
 }
 

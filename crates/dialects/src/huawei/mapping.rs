@@ -2,6 +2,12 @@
 //! seconds (reads round up), Huawei's documented ranges checked on write, a PUT changing only
 //! the fields present; the protect policy kept whole in `features.dialect_settings`. Writes are
 //! typed section patches, the login and password policies typed views.
+//!
+//! Invariant: the patches are built from the fields that differ from the GET's answer (the
+//! caller drops the others, `common::changed_fields`), so a GET body written back changes
+//! nothing: a rounded minute, a `0` for "none" or a value outside Huawei's range set through
+//! another API is never read back; the read-only password fields are accepted only as shown; a
+//! protect policy with nothing to change stores nothing.
 
 use portcullis_model::{
     AccountAttribute, EffectivePolicy, FeaturesPatch, LockoutPatch, PasswordPolicyPatch,
@@ -230,9 +236,18 @@ pub(super) fn password_patches(
     current: &EffectivePolicy,
 ) -> Result<common::Patches, HuaweiError> {
     let mut errors = Vec::new();
+    for read_only in ["maximum_password_length", "password_requirements"] {
+        if fields.contains_key(read_only) {
+            errors.push(HuaweiError::malformed(format!(
+                "`{read_only}` is read-only: send it as the GET shows it, or leave it out"
+            )));
+        }
+    }
     known(
         fields,
         &[
+            "maximum_password_length",
+            "password_requirements",
             "maximum_consecutive_identical_chars",
             "minimum_password_age",
             "minimum_password_length",
@@ -333,6 +348,10 @@ pub(super) fn protect_patch(
             _ => (k.clone(), v.clone()),
         })
         .collect();
+    if fields.is_empty() {
+        // Nothing to change: the defaults shown are not stored.
+        return Ok(Vec::new());
+    }
     let fields = &fields;
     let mut errors = Vec::new();
     known(

@@ -164,8 +164,16 @@ async fn get_policy(State(state): State<AppState>, request: PolicyRequest) -> An
 
 async fn put_policy(State(state): State<AppState>, request: PolicyRequest) -> Answer {
     let which = which(&request.segment)?;
+    // A field sent as the GET shows it now is unchanged: the GET's body written back writes
+    // nothing (no minutes rounded to seconds again, no range refusing a value set elsewhere).
     let policy = write_policy(&state, &request, which.key(), |fields, current| {
-        which.patches(fields, current)
+        let shown = which.view(current);
+        let shown = shown
+            .get(which.key())
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        which.patches(&common::changed_fields(fields, &shown), current)
     })
     .await?;
     Ok(Json(which.put_answer(&policy)))

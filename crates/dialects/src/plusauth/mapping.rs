@@ -6,6 +6,11 @@
 //! rules by the service; a setting with no canonical home goes to `features.tenant_settings`
 //! as sent. PlusAuth's names are its own and stay literal even where they equal a canonical
 //! one (`enabled`, `history`, the `ttl` names): renaming a canonical field must not rename them.
+//! A duration's largest documented value is PlusAuth's "none" (the view shows none as it), so
+//! it reads back as none. A field sent with the value the GET shows now is left out
+//! ([`changed_only`]): the GET's answer written back writes nothing, even where a value is
+//! outside PlusAuth's range (set through another API) or a tenant-only default was never
+//! stored.
 
 use portcullis_model::{
     BruteForcePatch, FeaturesPatch, HashAlgorithm, LockoutPatch, MfaPatch, PasswordPolicyPatch,
@@ -22,8 +27,9 @@ enum Slot<P> {
     Count(fn(&mut P) -> &mut Option<u64>),
     /// A whole number; PlusAuth's `null` means none (0).
     CountOrNull(fn(&mut P) -> &mut Option<u64>),
-    /// A whole number of seconds, of a canonical field that may also be none (PlusAuth cannot
-    /// say none: it always writes a value).
+    /// A whole number of seconds, of a canonical field that may also be none: PlusAuth cannot
+    /// say none, so the largest value of the field's range means none (the view shows none as
+    /// that value).
     Seconds(fn(&mut P) -> &mut Option<Option<u64>>),
     /// A boolean.
     Flag(fn(&mut P) -> &mut Option<bool>),
@@ -45,12 +51,13 @@ const fn field<P>(name: &'static str, range: Option<(u64, u64)>, slot: Slot<P>) 
 }
 
 impl<P> Field<P> {
-    /// Writes `value` into `patch`, or says what is wrong with it.
-    fn write(&self, patch: &mut P, value: &Value) -> Result<(), String> {
+    /// Writes `value` into `patch`, or says what is wrong with it (its range too, with
+    /// `ranges`).
+    fn write(&self, patch: &mut P, value: &Value, ranges: bool) -> Result<(), String> {
         let count = || -> Result<u64, String> {
             let n = value.as_u64().ok_or("must be an integer")?;
             match self.range {
-                Some((min, max)) if !(min..=max).contains(&n) => {
+                Some((min, max)) if ranges && !(min..=max).contains(&n) => {
                     Err(format!("must be between {min} and {max}"))
                 }
                 _ => Ok(n),
@@ -61,7 +68,11 @@ impl<P> Field<P> {
             Slot::CountOrNull(at) => {
                 *at(patch) = Some(if value.is_null() { 0 } else { count()? });
             }
-            Slot::Seconds(at) => *at(patch) = Some(Some(count()?)),
+            Slot::Seconds(at) => {
+                let seconds = count()?;
+                let none = self.range.map(|(_, max)| max);
+                *at(patch) = Some(Some(seconds).filter(|s| Some(*s) != none));
+            }
             Slot::Flag(at) => *at(patch) = Some(value.as_bool().ok_or("must be a boolean")?),
             Slot::TextOrNull(at) => {
                 *at(patch) = Some(match value {
@@ -188,7 +199,7 @@ const TTL: [(&str, Lifetime); 7] = [
 /// Copies the fields of `object` (at `path`) named in `table` into `patch`.
 fn map_fields<P>(
     object: Option<&Value>,
-    path: &str,
+    (path, ranges): (&str, bool),
     table: &[Field<P>],
     patch: &mut P,
     errors: &mut Vec<String>,
@@ -205,14 +216,63 @@ fn map_fields<P>(
             errors.push(format!("{path}.{name} is not a known setting"));
             continue;
         };
-        if let Err(problem) = field.write(patch, value) {
+        if let Err(problem) = field.write(patch, value, ranges) {
             errors.push(format!("{path}.{name} {problem}"));
         }
     }
 }
 
-/// The canonical merge patches of a PATCH body, or every problem found.
-pub(super) fn to_patches(body: &Map<String, Value>) -> Result<common::Patches, Vec<String>> {
+/// `body` without the fields whose value is the one `shown` (the GET's answer now) has: the
+/// policy fields and token lifetimes one by one, every other key as a whole. What is left is
+/// what the PATCH changes.
+pub(super) fn changed_only(
+    body: &Map<String, Value>,
+    shown: &Map<String, Value>,
+) -> Map<String, Value> {
+    let mut out = Map::new();
+    for (key, value) in body {
+        let now = shown.get(key);
+        match (key.as_str(), value, now) {
+            ("policies", Value::Object(policies), Some(Value::Object(now))) => {
+                let mut kept = Map::new();
+                for (name, fields) in policies {
+                    match (fields, now.get(name)) {
+                        (Value::Object(fields), Some(Value::Object(now))) => {
+                            let changed = common::changed_fields(fields, now);
+                            if !changed.is_empty() {
+                                kept.insert(name.clone(), Value::Object(changed));
+                            }
+                        }
+                        _ => {
+                            kept.insert(name.clone(), fields.clone());
+                        }
+                    }
+                }
+                if !kept.is_empty() {
+                    out.insert(key.clone(), Value::Object(kept));
+                }
+            }
+            ("ttl", Value::Object(ttl), Some(Value::Object(now))) => {
+                let changed = common::changed_fields(ttl, now);
+                if !changed.is_empty() {
+                    out.insert(key.clone(), Value::Object(changed));
+                }
+            }
+            _ if now == Some(value) => {}
+            _ => {
+                out.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    out
+}
+
+/// The canonical merge patches of a PATCH body, or every problem found (PlusAuth's ranges too,
+/// with `ranges`).
+pub(super) fn to_patches(
+    body: &Map<String, Value>,
+    ranges: bool,
+) -> Result<common::Patches, Vec<String>> {
     let mut errors = Vec::new();
     let mut password = PasswordPolicyPatch::default();
     let mut lockout = LockoutPatch::default();
@@ -236,21 +296,21 @@ pub(super) fn to_patches(body: &Map<String, Value>) -> Result<common::Patches, V
                 }
                 map_fields(
                     policies.get("password"),
-                    "policies.password",
+                    ("policies.password", ranges),
                     &PASSWORD,
                     &mut password,
                     &mut errors,
                 );
                 map_fields(
                     policies.get("account_blocking"),
-                    "policies.account_blocking",
+                    ("policies.account_blocking", ranges),
                     &ACCOUNT_BLOCKING,
                     &mut lockout,
                     &mut errors,
                 );
                 map_fields(
                     policies.get("brute_force"),
-                    "policies.brute_force",
+                    ("policies.brute_force", ranges),
                     &BRUTE_FORCE,
                     &mut brute,
                     &mut errors,
@@ -352,7 +412,7 @@ mod tests {
                  "branding":{"display_name":"Acme"}}"#,
         )
         .unwrap();
-        let patches = to_patches(&body).unwrap();
+        let patches = to_patches(&body, true).unwrap();
         assert!(patches.contains(&(
             SectionKind::BruteForce,
             json!({"enabled": true, "max_attempts": 5})
@@ -364,7 +424,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            to_patches(&body).unwrap(),
+            to_patches(&body, true).unwrap(),
             [(
                 SectionKind::Password,
                 json!({"hash_algorithm": "bcrypt", "max_length": 72})
@@ -387,8 +447,43 @@ mod tests {
             r#"{"brandng":{}}"#,
         ] {
             let body = common::json_object(bad.as_bytes()).unwrap();
-            assert!(to_patches(&body).is_err(), "{bad}");
+            assert!(to_patches(&body, true).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_largest_duration_means_none() {
+        let body = common::json_object(
+            br#"{"policies":{"account_blocking":{"block_duration":630720000,"duration":7776000}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            to_patches(&body, true).unwrap(),
+            [(
+                SectionKind::Lockout,
+                json!({"lock_duration": null, "window": null})
+            )]
+        );
+    }
+
+    #[test]
+    fn what_the_get_shows_is_left_out() {
+        let shown = common::json_object(
+            br#"{"policies":{"account_blocking":{"allowed_attempts":3,"enabled":true}},
+                 "ttl":{"session":600},"branding":{"display_name":null},"auto_sign_in":false}"#,
+        )
+        .unwrap();
+        let body = common::json_object(
+            br#"{"policies":{"account_blocking":{"allowed_attempts":3,"enabled":false},
+                 "password":{"min":9}},"ttl":{"session":600},"branding":{"display_name":null},
+                 "auto_sign_in":true}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            Value::Object(changed_only(&body, &shown)),
+            json!({"policies":{"account_blocking":{"enabled":false},"password":{"min":9}},
+                   "auto_sign_in":true})
+        );
     }
 
     #[test]
@@ -399,7 +494,7 @@ mod tests {
                  "brute_force":{"white_list":["192.0.2.1"]}}}"#,
         )
         .unwrap();
-        let patches = to_patches(&body).unwrap();
+        let patches = to_patches(&body, true).unwrap();
         assert_eq!(
             patches,
             [
@@ -420,7 +515,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            to_patches(&body).unwrap_err(),
+            to_patches(&body, true).unwrap_err(),
             [
                 "policies.account_blocking.block_duration must be an integer",
                 "policies.account_blocking.enabled must be a boolean",

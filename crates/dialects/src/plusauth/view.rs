@@ -2,9 +2,10 @@
 //! read from their sections, every other tenant setting as stored in `features.tenant_settings`
 //! (or its default when never set).
 //!
-//! Invariant: a field with a canonical home always shows the canonical value, even when the
+//! Invariants: a field with a canonical home always shows the canonical value, even when the
 //! stored tenant settings name it too; "none" values PlusAuth cannot say read as its largest
-//! value ([`BLOCK_DURATION_MAX`], [`BLOCKING_WINDOW_MAX`]).
+//! value ([`BLOCK_DURATION_MAX`], [`BLOCKING_WINDOW_MAX`]), and that largest value written reads
+//! back as none (`mapping.rs`), so the answer written back keeps its meaning.
 
 use portcullis_model::{EffectivePolicy, HashAlgorithm};
 use serde::Serialize;
@@ -12,9 +13,11 @@ use serde_json::{Map, Value, json};
 
 use crate::common;
 
-/// Largest value PlusAuth shows for a lock "until unlocked" (it has no "none").
+/// Largest value PlusAuth shows for a lock "until unlocked" (it has no "none"); written, it
+/// means "until unlocked".
 pub(super) const BLOCK_DURATION_MAX: u64 = 630_720_000;
-/// Largest value PlusAuth shows for failures counted "until reset" (it has no "none").
+/// Largest value PlusAuth shows for failures counted "until reset" (it has no "none"); written,
+/// it means "no window".
 pub(super) const BLOCKING_WINDOW_MAX: u64 = 7_776_000;
 
 /// Key of the MFA enforcement word in `features.tenant_settings` (`"never"` and `"optional"`

@@ -6,6 +6,9 @@
 //! default policy cannot be deleted). The organization is the caller's. `POST /oauth/token`
 //! exchanges an API key's id and secret (client credentials) for an access token.
 //!
+//! Invariant: a replacement that leaves the policy as it is writes nothing, so an object read
+//! and written back changes nothing (an inherited `password` section stays inherited).
+//!
 //! Files: this one has the routes and the policy handlers; `mapping.rs` maps a policy object to
 //! a canonical password policy and back, `wire.rs` holds the object as it goes out and comes
 //! in, `errors.rs` the error envelope, `auth.rs` the token endpoint.
@@ -203,7 +206,7 @@ async fn replace(
     fields.entry("id").or_insert_with(|| id.clone().into());
     state
         .service
-        .replace_password_policy_with(&caller, &ctx, &org, &id, |existing| {
+        .replace_password_policy_with(&caller, &ctx, &org, &id, true, |existing| {
             from_dto(&fields, existing).map_err(|errors| {
                 let violations = errors
                     .into_iter()

@@ -9,6 +9,11 @@
 //! `POST /zitadel.settings.v2.SettingsService/Get{Lockout,PasswordComplexity,PasswordExpiry,
 //! Login}Settings`, with `ctx.orgId` or `ctx.instance` in the body. Credentials:
 //! `Authorization: Bearer`.
+//!
+//! Invariant: a v1 policy message as a GET answers it can be written back and changes
+//! nothing: `details` is read-only and ignored, `isDefault: true` is accepted only while the
+//! organization inherits the policy as sent (nothing is written), and login switches that read
+//! as they stand are not stored again.
 
 mod errors;
 mod policies;
@@ -214,7 +219,17 @@ async fn write(
     kind: Kind,
     precondition: Precondition,
 ) -> Result<Arc<EffectivePolicy>, ZitadelError> {
-    let fields = body_of(body)?;
+    let mut fields = body_of(body)?;
+    // The read-only parts of a policy message, so the message a GET answers can be sent back.
+    fields.remove("details");
+    let is_default = common::bool_field(&fields, "isDefault")
+        .map_err(|e| ZitadelError::new(Code::InvalidArgument, "POLICY-invalid", e))?;
+    fields.remove("isDefault");
+    if is_default == Some(true)
+        && let PolicyScope::Org(org) = scope
+    {
+        return still_inherited(state, caller, org, &fields, kind).await;
+    }
     // The patch is built from the policy each attempt reads (a class minimum that stays on
     // keeps its current value), so a concurrent write is never overwritten from a stale read.
     let outcome = state
@@ -239,6 +254,32 @@ async fn write(
         .map_err(ZitadelError::from_service)
 }
 
+/// A write of a policy message that says `isDefault: true` for an organization: it keeps
+/// inheriting the policy, so it is accepted (and writes nothing) only while the organization
+/// inherits it and the fields are the ones it shows; anything else would make the policy the
+/// organization's own while saying it is not.
+async fn still_inherited(
+    state: &AppState,
+    caller: &Caller,
+    org: &str,
+    fields: &Map<String, Value>,
+    kind: Kind,
+) -> Result<Arc<EffectivePolicy>, ZitadelError> {
+    let policy = org_policy(state, caller, org, false).await?;
+    let (inherited, _) = policy.section_meta(kind.primary());
+    let sent = policies::omit_zero(Value::Object(fields.clone()));
+    let shown = policies::omit_zero(Value::Object(kind.fields(&policy)));
+    if inherited && sent == shown {
+        return Ok(policy);
+    }
+    Err(ZitadelError::new(
+        Code::InvalidArgument,
+        "POLICY-isdefault",
+        "isDefault: true only says the organization inherits the policy as shown; \
+         send the policy without isDefault to change it, or reset it to inherit again",
+    ))
+}
+
 async fn mgmt_write(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -261,18 +302,19 @@ async fn mgmt_reset(
 ) -> Answer {
     let (caller, ctx, org) = mgmt_caller_of(&state, &headers, &rid).await?;
     let default = org_policy(&state, &caller, &org, true).await?;
-    // Only the fields this policy names go back to the default, in one conditional write that
-    // requires the organization's own copy; sections then equal to the default inherit again.
+    // Only the fields this policy names go back to the default, and the sections it owns that
+    // then equal the default inherit again: one service operation, one conditional write that
+    // requires the organization's own copy (the service decides which sections inherit).
     let patches = kind.reset_patches(&default);
-    let scope = PolicyScope::Org(org.clone());
     state
         .service
-        .patch_policy(
+        .reset_policy_fields(
             &caller,
             &ctx,
-            &scope,
+            &org,
             &patches,
-            Precondition::Custom(kind.primary()),
+            kind.primary(),
+            kind.owned_sections(),
         )
         .await
         .map_err(|e| match e {
@@ -283,18 +325,6 @@ async fn mgmt_reset(
             ),
             other => ZitadelError::from_service(other),
         })?;
-    let policy = org_policy(&state, &caller, &org, false).await?;
-    for section in kind.owned_sections() {
-        let (inherited, details) = policy.section_meta(*section);
-        if !inherited && policy.section(*section) == default.section(*section) {
-            // Conditional on the sequence just read: a write in between keeps its section.
-            state
-                .service
-                .reset_org_section_at(&caller, &ctx, &org, *section, details.sequence)
-                .await
-                .map_err(ZitadelError::from_service)?;
-        }
-    }
     let policy = org_policy(&state, &caller, &org, false).await?;
     Ok(details_only(kind, &policy))
 }

@@ -5,7 +5,7 @@
 //! update replaces every field the policy names. Output follows protojson: lowerCamel names,
 //! 64-bit integers as strings, zero values (false, 0, "", []) omitted. Writes are typed section
 //! patches; the fixed policy messages are typed views, the login policy's switches a map (they
-//! are stored as set).
+//! are stored as set, unless they read as they stand).
 
 use portcullis_model::{
     EffectivePolicy, FeaturesPatch, LockoutPatch, MfaPatch, PasswordPolicy, PasswordPolicyPatch,
@@ -235,7 +235,7 @@ impl Kind {
                     ..PasswordPolicyPatch::default()
                 })
             }
-            Kind::Login => return login_patches(body),
+            Kind::Login => return login_patches(body, current),
         };
         Ok(common::non_empty([patch]))
     }
@@ -283,7 +283,10 @@ const LOGIN_STORED: [&str; 17] = [
     "allowLocalAuthentication",
 ];
 
-fn login_patches(body: &Map<String, Value>) -> Result<common::Patches, String> {
+fn login_patches(
+    body: &Map<String, Value>,
+    current: &EffectivePolicy,
+) -> Result<common::Patches, String> {
     let mut known: Vec<&str> = LOGIN_MAPPED.to_vec();
     known.extend(LOGIN_STORED);
     known_fields(body, &known)?;
@@ -300,23 +303,25 @@ fn login_patches(body: &Map<String, Value>) -> Result<common::Patches, String> {
     // proto3: an absent field is its zero value, so the update replaces every switch: an absent
     // one is stored as its explicit zero (which overrides the default a policy never written
     // shows, and which the output omits).
+    // Switches that read as they stand (a policy never written shows ZITADEL's defaults) are
+    // not stored again, so the message a GET answers, written back, changes nothing.
+    let explicit = |name: &str, value: Option<&Value>| match value {
+        Some(value) if !is_zero(value) => value.clone(),
+        _ => zero_of(name),
+    };
+    let shown = Kind::Login.fields(current);
     let mut stored = Map::new();
+    let mut changed = false;
     for name in LOGIN_STORED {
-        let value = body.get(name).cloned().unwrap_or(Value::Null);
-        stored.insert(
-            name.to_owned(),
-            if is_zero(&value) {
-                zero_of(name)
-            } else {
-                value
-            },
-        );
+        let value = explicit(name, body.get(name));
+        changed |= value != explicit(name, shown.get(name));
+        stored.insert(name.to_owned(), value);
     }
     Ok(common::non_empty([
         SectionPatch::Features(FeaturesPatch {
             register_enabled: Some(flag("allowRegister")?),
             forgot_password_enabled: Some(!flag("hidePasswordReset")?),
-            dialect_settings: Some(login_settings(Value::Object(stored))),
+            dialect_settings: changed.then(|| login_settings(Value::Object(stored))),
             ..FeaturesPatch::default()
         }),
         SectionPatch::Mfa(MfaPatch {

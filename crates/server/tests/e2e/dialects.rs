@@ -1,7 +1,7 @@
 //! The vendor dialects over the real server: every dialect reads and writes the one policy,
 //! a value written through one is read back through the others and enforced, errors come in
-//! each vendor's envelope and change nothing, and Huawei's signed requests are verified
-//! (signature, body hash, date on the server's clock).
+//! each vendor's envelope and change nothing, Huawei's signed requests are verified
+//! (signature, body hash, date on the server's clock), and a ZITADEL reset is one write.
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method as AxumMethod};
 use portcullis_dialects::huawei::signing;
@@ -30,7 +30,7 @@ impl App {
     }
 
     /// A Huawei request signed with `ak`/`sk` at `date` (`YYYYMMDDTHHMMSSZ`).
-    async fn huawei(
+    pub(crate) async fn huawei(
         &self,
         method: Method,
         path: &str,
@@ -114,7 +114,7 @@ impl App {
     }
 }
 
-fn sdk_date(offset_seconds: i64) -> String {
+pub(crate) fn sdk_date(offset_seconds: i64) -> String {
     let at = T0 + time::Duration::seconds(offset_seconds);
     let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
     at.format(format).unwrap()
@@ -739,4 +739,64 @@ async fn sailpoint_client_credentials_buy_a_short_lived_token() {
         app.get("/password-policies/v1", &access).await.status,
         StatusCode::UNAUTHORIZED
     );
+}
+
+/// A ZITADEL reset is one service operation: the fields put back and the sections that then
+/// equal the instance default inheriting again are one write, with a `reset` event for a section
+/// that inherits again and a `changed` event for one that stays the organization's own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zitadel_reset_puts_back_and_inherits_in_one_write() {
+    let app = spawn_app().await;
+    let admin = app.org_with_admin(ORG).await;
+    let bearer = format!("Bearer {admin}");
+    let headers = [
+        ("authorization", bearer.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let lockout = "/management/v1/policies/lockout";
+    let add = app
+        .send(
+            Method::POST,
+            lockout,
+            &headers,
+            r#"{"maxPasswordAttempts":"4"}"#,
+        )
+        .await;
+    assert_eq!(add.status, StatusCode::OK, "{:?}", add.body);
+    let before = app.event_types(ORG, &admin).await;
+    let reset = app.send(Method::DELETE, lockout, &headers, "").await;
+    assert_eq!(reset.status, StatusCode::OK, "{:?}", reset.body);
+    let events = app.event_types(ORG, &admin).await;
+    assert_eq!(events[before.len()..], ["policy.lockout.reset".to_owned()]);
+    let native = app.get(&format!("/v1/orgs/{ORG}/policy"), &admin).await;
+    assert_eq!(native.body["lockout"]["is_default"], true);
+
+    // A field the reset does not name keeps the section the organization's own.
+    let add = app
+        .send(
+            Method::POST,
+            lockout,
+            &headers,
+            r#"{"maxPasswordAttempts":"4"}"#,
+        )
+        .await;
+    assert_eq!(add.status, StatusCode::OK, "{:?}", add.body);
+    app.set_section(ORG, &admin, "lockout", json!({"notify_user": true}))
+        .await;
+    let before = app.event_types(ORG, &admin).await;
+    let reset = app.send(Method::DELETE, lockout, &headers, "").await;
+    assert_eq!(reset.status, StatusCode::OK, "{:?}", reset.body);
+    let events = app.event_types(ORG, &admin).await;
+    assert_eq!(
+        events[before.len()..],
+        ["policy.lockout.changed".to_owned()]
+    );
+    let native = app.get(&format!("/v1/orgs/{ORG}/policy"), &admin).await;
+    assert_eq!(native.body["lockout"]["is_default"], false);
+    assert_eq!(native.body["lockout"]["value"]["max_password_attempts"], 10);
+    // The organization still has its own lockout: a second reset changes nothing and is not
+    // an error.
+    let again = app.send(Method::DELETE, lockout, &headers, "").await;
+    assert_eq!(again.status, StatusCode::OK, "{:?}", again.body);
+    assert_eq!(app.event_types(ORG, &admin).await.len(), events.len());
 }
