@@ -185,6 +185,13 @@ mod tests {
         }
         assert!(users["404"]["content"]["application/problem+json"].is_object());
         assert!(users["404"]["content"].get("application/json").is_none());
+        // Every reference names a component the document holds.
+        let text = document_json();
+        let schemas = document["components"]["schemas"].as_object().unwrap();
+        for part in text.split("\"#/components/schemas/").skip(1) {
+            let name = part.split('"').next().unwrap();
+            assert!(schemas.contains_key(name), "dangling reference to {name}");
+        }
         let health = &document["paths"]["/healthz"]["get"]["responses"];
         assert!(
             health.get("500").is_none(),

@@ -59,7 +59,7 @@ pub enum StandardIdSchema {
 #[into_params(parameter_in = Query)]
 pub struct StandardQuery {
     /// The standard's id (`GET /v1/compliance/standards` lists them).
-    #[param(value_type = StandardIdSchema)]
+    #[param(value_type = StandardIdSchema, inline)]
     pub standard: String,
 }
 
