@@ -5,9 +5,14 @@ cross-dialect tests.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import warnings
+from pathlib import Path
 from typing import Any, Optional
 
+import pytest
 import requests
 from huaweicloudsdkcore.auth.credentials import GlobalCredentials
 from huaweicloudsdkiam.v3 import (
@@ -240,6 +245,54 @@ def sp(base_url: str, token: str = None, client_id: str = None, client_secret: s
         params.client_id = client_id
         params.client_secret = client_secret
     return PasswordPoliciesApi(ApiClient(Configuration(params)))
+
+
+# SailPoint 1.x (sailpoint 1.4.2) cannot be installed beside 2.x: it runs in
+# tests/interop/.venv-sailpoint1 (made by scripts/test) through sailpoint1_driver.py in a subprocess;
+# PORTCULLIS_SAILPOINT1_PYTHON names that interpreter.
+
+HERE = Path(__file__).resolve().parent
+
+
+def sailpoint1_python() -> str:
+    path = os.environ.get("PORTCULLIS_SAILPOINT1_PYTHON") or str(HERE / ".venv-sailpoint1" / "bin" / "python")
+    if not os.access(path, os.X_OK):
+        pytest.fail(
+            f"the SailPoint 1.x venv is missing ({path}); scripts/test creates it from "
+            "tests/interop/requirements-sailpoint1.txt",
+            pytrace=False,
+        )
+    return path
+
+
+class V3Driver:
+    """One sailpoint1_driver.py process for the session, fed one JSON job per line."""
+
+    def __init__(self):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SAIL_")}
+        self.proc = subprocess.Popen(
+            [sailpoint1_python(), str(HERE / "sailpoint1_driver.py")],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, env=env, cwd=HERE,
+        )
+
+    def run(self, job: dict) -> list:
+        assert self.proc.poll() is None, "the SailPoint 1.x driver died: " + self.proc.stderr.read()
+        self.proc.stdin.write(json.dumps(job) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            self.proc.wait(timeout=10)
+            pytest.fail(f"the SailPoint 1.x driver died ({self.proc.returncode}):\n{self.proc.stderr.read()}")
+        return json.loads(line)
+
+    def close(self):
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
 
 # --------------------------------------------------------------------------------------------

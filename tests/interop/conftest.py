@@ -22,7 +22,7 @@ from typing import Any, Optional
 import pytest
 import requests
 
-from clients import default_password_policy, password_policies
+from clients import V3Driver, default_password_policy, password_policies
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -339,3 +339,28 @@ def new_login() -> str:
 
 def dump(obj: Any) -> str:
     return json.dumps(obj, indent=1, sort_keys=True, default=str)
+
+
+# --------------------------------------------------------------------------------------------
+# SailPoint 1.x (the driver subprocess, see clients.V3Driver)
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def v3_driver():
+    driver = V3Driver()
+    yield driver
+    driver.close()
+
+
+@pytest.fixture
+def run_v3(base_url, v3_driver):
+    def run(ops: list, *, token=None, client_id=None, client_secret=None) -> list:
+        results = v3_driver.run(
+            {"base_url": base_url, "access_token": token, "client_id": client_id,
+             "client_secret": client_secret, "ops": ops}
+        )
+        assert len(results) == len(ops), results
+        return results
+
+    return run

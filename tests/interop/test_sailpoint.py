@@ -13,10 +13,7 @@ The caller's organization is its key's organization.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import uuid
-from pathlib import Path
 
 import pytest
 import requests
@@ -31,7 +28,6 @@ from sailpoint.password_policies.models import PasswordPolicyV3Dto
 
 from clients import sp
 
-HERE = Path(__file__).resolve().parent
 BOOLEANS = (
     "defaultPolicy", "enablePasswdExpiration", "requireStrongAuthn", "requireStrongAuthOffNetwork",
     "requireStrongAuthUntrustedGeographies", "useAccountAttributes", "useDictionary",
@@ -355,67 +351,6 @@ def test_bad_token_is_unauthorized(base_url, token):
 # --------------------------------------------------------------------------------------------
 # 1.x: /v3/password-policies, with the real 1.x SDK in its own venv
 # --------------------------------------------------------------------------------------------
-
-
-def sailpoint1_python() -> str:
-    path = os.environ.get("PORTCULLIS_SAILPOINT1_PYTHON") or str(HERE / ".venv-sailpoint1" / "bin" / "python")
-    if not os.access(path, os.X_OK):
-        pytest.fail(
-            f"the SailPoint 1.x venv is missing ({path}); scripts/test creates it from "
-            "tests/interop/requirements-sailpoint1.txt",
-            pytrace=False,
-        )
-    return path
-
-
-class V3Driver:
-    """One sailpoint1_driver.py process for the session, fed one JSON job per line."""
-
-    def __init__(self):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SAIL_")}
-        self.proc = subprocess.Popen(
-            [sailpoint1_python(), str(HERE / "sailpoint1_driver.py")],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, env=env, cwd=HERE,
-        )
-
-    def run(self, job: dict) -> list:
-        assert self.proc.poll() is None, "the SailPoint 1.x driver died: " + self.proc.stderr.read()
-        self.proc.stdin.write(json.dumps(job) + "\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        if not line:
-            self.proc.wait(timeout=10)
-            pytest.fail(f"the SailPoint 1.x driver died ({self.proc.returncode}):\n{self.proc.stderr.read()}")
-        return json.loads(line)
-
-    def close(self):
-        self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
-@pytest.fixture(scope="module")
-def v3_driver():
-    driver = V3Driver()
-    yield driver
-    driver.close()
-
-
-@pytest.fixture
-def run_v3(base_url, v3_driver):
-    def run(ops: list, *, token=None, client_id=None, client_secret=None) -> list:
-        results = v3_driver.run(
-            {"base_url": base_url, "access_token": token, "client_id": client_id,
-             "client_secret": client_secret, "ops": ops}
-        )
-        assert len(results) == len(ops), results
-        return results
-
-    return run
 
 
 def ok(result: dict, status: int = 200):
