@@ -17,9 +17,9 @@ use portcullis_model::compliance::{
     changed_sections, evaluate, evaluate_instance, preset,
 };
 use portcullis_model::{Violation, Violations};
-use portcullis_store::{Owner, SectionChange, StoreError};
+use portcullis_store::{SectionChange, StoreError};
 
-use crate::caller::{Action, Caller};
+use crate::caller::Caller;
 use crate::error::{ServiceError, ServiceResult};
 use crate::policy_patch::{PolicyScope, section_write};
 use crate::service::{Context, Service};
@@ -133,17 +133,7 @@ impl Service {
     ) -> ServiceResult<ComplianceApply> {
         let standard =
             portcullis_model::compliance::standard(standard_id).map_err(catalog_error)?;
-        let owner = match scope {
-            PolicyScope::Instance => {
-                caller.allow_instance()?;
-                Owner::Instance
-            }
-            PolicyScope::Org(org_id) => {
-                let grant = caller.allow(org_id, Action::Manage)?;
-                self.require_known_org(&grant.org_id).await?;
-                Owner::Org(grant.org_id)
-            }
-        };
+        let owner = self.writable_owner(caller, scope).await?;
         for _ in 0..5 {
             // Read from the store, not the cache: a preset copies inherited values, and a copy
             // of a value another replica changed a moment ago would undo that change.

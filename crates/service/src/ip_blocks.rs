@@ -22,7 +22,7 @@ use portcullis_engine::ip_block::{
 };
 use portcullis_engine::time_math::seconds_until;
 use portcullis_model::codes::INVALID_JSON;
-use portcullis_model::{OrgId, Timestamp, Violation, Violations};
+use portcullis_model::{EffectivePolicy, OrgId, Timestamp, Violation, Violations};
 use portcullis_store::{IpDenial, MAX_PAGE, Page};
 use serde::Serialize;
 
@@ -253,16 +253,10 @@ impl Service {
             until: block.until,
             actor: ctx.actor.clone(),
         };
-        let existing = self
-            .store
-            .list_ip_denials(org_id, Some(&denial.label()), true, 1)
-            .await?
-            .into_iter()
-            .any(|d| d.network == network);
+        // The store adds `replaced` to the event, from the transaction that writes it.
         let event = DomainEvent::IpBlockAdded(IpBlockAdded {
             network: denial.label(),
             until: block.until.map(portcullis_model::rfc3339),
-            replaced: existing,
         })
         .draft(ctx, Some(org_id), now);
         let created = self.store.put_ip_denial(&denial, event).await?;
@@ -292,11 +286,13 @@ impl Service {
                 sources.push(counted_as);
             }
         }
+        let now = self.now();
         let mut lifted = false;
         for source in &sources {
-            lifted |= self.unblock_counter(ctx, org_id, *source).await?;
+            lifted |= self
+                .unblock_counter(ctx, org_id, &policy, *source, now)
+                .await?;
         }
-        let now = self.now();
         let label = source_label(network);
         let denied = self
             .store
@@ -329,13 +325,13 @@ impl Service {
         &self,
         ctx: &Context,
         org_id: &OrgId,
+        policy: &EffectivePolicy,
         source: IpNet,
+        now: Timestamp,
     ) -> ServiceResult<bool> {
-        let policy = self.effective_policy(org_id).await?;
         let key = source_key(source);
-        let counted = limits_for(&policy, &key).map(|(limits, _)| limits);
+        let counted = limits_for(policy, &key).map(|(limits, _)| limits);
         let limits = counted.unwrap_or(CounterLimits::COUNTING_NOTHING);
-        let now = self.now();
         let subject = CounterSubject {
             network: Some(source_label(source)),
             key: Some(key.clone()),

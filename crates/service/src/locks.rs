@@ -236,18 +236,6 @@ impl Service {
         Ok(count)
     }
 
-    /// Users whose account is locked now, ordered by id.
-    pub(crate) async fn locked_users(
-        &self,
-        org_id: &OrgId,
-        page: &Page,
-    ) -> ServiceResult<Vec<portcullis_store::User>> {
-        Ok(self
-            .store
-            .list_locked_users(org_id, self.now(), page)
-            .await?)
-    }
-
     /// The lock in force of each of `login_keys` (the longest-lasting one when a login has
     /// several), for a page of users.
     pub(crate) async fn locks_of(

@@ -219,54 +219,17 @@ impl Service {
         org_id: &str,
         kind: SectionKind,
     ) -> ServiceResult<SectionView> {
-        self.reset_section(caller, ctx, org_id, kind, None).await?;
-        self.section_view(org_id, kind).await
-    }
-
-    /// Resets an organization's section only while it is still at `sequence` (as read); answers
-    /// whether it was reset. A write in between wins, and the section stays.
-    pub async fn reset_org_section_at(
-        &self,
-        caller: &Caller,
-        ctx: &Context,
-        org_id: &str,
-        kind: SectionKind,
-        sequence: u64,
-    ) -> ServiceResult<bool> {
-        self.reset_section(caller, ctx, org_id, kind, Some(sequence))
-            .await
-    }
-
-    async fn reset_section(
-        &self,
-        caller: &Caller,
-        ctx: &Context,
-        org_id: &str,
-        kind: SectionKind,
-        sequence: Option<u64>,
-    ) -> ServiceResult<bool> {
         let grant = caller.allow(org_id, Action::Manage)?;
-        let org_id = &grant.org_id;
-        self.require_known_org(org_id).await?;
+        let org = &grant.org_id;
+        self.require_known_org(org).await?;
         let event = DomainEvent::PolicyReset(PolicyReset { section: kind }).draft(
             ctx,
-            Some(org_id),
+            Some(org),
             self.now(),
         );
-        let done = match sequence {
-            None => {
-                self.store
-                    .delete_section(org_id, kind.as_str(), event)
-                    .await?
-            }
-            Some(sequence) => {
-                self.store
-                    .delete_section_at(org_id, kind.as_str(), sequence, event)
-                    .await?
-            }
-        };
+        self.store.delete_section(org, kind.as_str(), event).await?;
         self.cache.invalidate();
-        Ok(done)
+        self.section_view(org_id, kind).await
     }
 
     async fn section_view(&self, org_id: &str, kind: SectionKind) -> ServiceResult<SectionView> {

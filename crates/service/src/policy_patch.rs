@@ -130,10 +130,7 @@ impl Service {
             Ok::<_, std::convert::Infallible>(patches.to_vec())
         })
         .await
-        .map_err(|e| match e {
-            PatchError::Service(e) => e,
-            PatchError::Input(never) => match never {},
-        })
+        .map_err(service_error)
     }
 
     /// Puts back fields of an organization's policy and lets sections inherit again, in one
@@ -161,10 +158,27 @@ impl Service {
             inherit,
         )
         .await
-        .map_err(|e| match e {
-            PatchError::Service(e) => e,
-            PatchError::Input(never) => match never {},
-        })
+        .map_err(service_error)
+    }
+
+    /// The owner whose sections `caller` may write in `scope`: the instance (instance
+    /// administrators), or an existing organization it manages.
+    pub(crate) async fn writable_owner(
+        &self,
+        caller: &Caller,
+        scope: &PolicyScope,
+    ) -> ServiceResult<Owner> {
+        match scope {
+            PolicyScope::Instance => {
+                caller.allow_instance()?;
+                Ok(Owner::Instance)
+            }
+            PolicyScope::Org(org_id) => {
+                let grant = caller.allow(org_id, Action::Manage)?;
+                self.require_known_org(&grant.org_id).await?;
+                Ok(Owner::Org(grant.org_id))
+            }
+        }
     }
 
     /// Like [`Service::patch_policy`], with the patches built by `build` from the policy each
@@ -195,18 +209,7 @@ impl Service {
         build: impl Fn(&EffectivePolicy) -> Result<Vec<(SectionKind, Value)>, E>,
         inherit: &[SectionKind],
     ) -> Result<PatchOutcome, PatchError<E>> {
-        let owner = match scope {
-            PolicyScope::Instance => {
-                caller.allow_instance()?;
-                Owner::Instance
-            }
-            PolicyScope::Org(org_id) => {
-                let grant = caller.allow(org_id, Action::Manage)?;
-                let org_id = &grant.org_id;
-                self.require_known_org(org_id).await?;
-                Owner::Org(org_id.clone())
-            }
-        };
+        let owner = self.writable_owner(caller, scope).await?;
         for _ in 0..PATCH_RETRIES {
             let policy = match scope {
                 PolicyScope::Instance => self.default_policy().await?,
@@ -287,6 +290,14 @@ impl Service {
             }
         }
         Err(ServiceError::Conflict("the policy kept changing meanwhile; retry".into()).into())
+    }
+}
+
+/// The service error of a patch whose builder cannot fail.
+fn service_error(e: PatchError<std::convert::Infallible>) -> ServiceError {
+    match e {
+        PatchError::Service(e) => e,
+        PatchError::Input(never) => match never {},
     }
 }
 

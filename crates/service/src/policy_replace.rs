@@ -119,21 +119,6 @@ fn parse_sections(
 }
 
 impl Service {
-    /// The owner a caller may write in `scope`, checked.
-    async fn writable_owner(&self, caller: &Caller, scope: &PolicyScope) -> ServiceResult<Owner> {
-        match scope {
-            PolicyScope::Instance => {
-                caller.allow_instance()?;
-                Ok(Owner::Instance)
-            }
-            PolicyScope::Org(org_id) => {
-                let grant = caller.allow(org_id, Action::Manage)?;
-                self.require_known_org(&grant.org_id).await?;
-                Ok(Owner::Org(grant.org_id))
-            }
-        }
-    }
-
     /// The version of `scope`'s policy, for callers who may read it.
     pub async fn policy_version_of(
         &self,

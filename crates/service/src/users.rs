@@ -454,7 +454,9 @@ impl Service {
         let org_id = &grant.org_id;
         self.require_known_org(org_id).await?;
         let users = if locked_only {
-            self.locked_users(org_id, page).await?
+            self.store
+                .list_locked_users(org_id, self.now(), page)
+                .await?
         } else {
             self.store.list_users(org_id, page).await?
         };

@@ -389,7 +389,8 @@ pub trait CounterStore: Send + Sync {
 #[async_trait]
 pub trait DenylistStore: Send + Sync {
     /// Adds a denial, or replaces the one of the same network (its end, actor and time), with
-    /// `event`; answers whether it is new.
+    /// `event`, to whose payload `replaced` (whether it replaced one) is added in the same
+    /// transaction; answers whether it is new.
     async fn put_ip_denial(&self, denial: &IpDenial, event: EventDraft) -> StoreResult<bool>;
 
     /// Deletes the denial of `network` (its text, as listed); `event` is written only if it

@@ -243,6 +243,13 @@ async fn an_administrators_block_refuses_before_any_hash_and_is_lifted() {
         ip_events,
         ["ip.block_added", "ip.block_added", "ip.unblocked"]
     );
+    let added: Vec<serde_json::Value> =
+        items(&app.get("/v1/orgs/acme/events?limit=500", &admin).await.body)
+            .into_iter()
+            .filter(|e| e["type"] == "ip.block_added")
+            .map(|e| e["payload"]["replaced"].clone())
+            .collect();
+    assert_eq!(added, [json!(false), json!(true)]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

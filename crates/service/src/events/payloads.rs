@@ -47,10 +47,9 @@ pub struct CounterSubject {
 pub struct IpBlockAdded {
     /// The blocked address or network.
     pub network: String,
-    /// When it ends (RFC 3339); `null`: permanent.
+    /// When it ends (RFC 3339); `null`: permanent. (The store adds `replaced`: whether it
+    /// replaced an earlier block of the same network.)
     pub until: Option<String>,
-    /// It replaced an earlier block of the same network.
-    pub replaced: bool,
 }
 
 /// A bulk clear (`locks.cleared`, `ip_blocks.cleared`); the store adds `count`, how many

@@ -487,6 +487,13 @@ pub async fn ip_denials_match_by_containment(store: Arc<dyn Store>) {
             .await
             .unwrap()
     );
+    // Each event says, from its own transaction, whether it replaced a block.
+    let replaced: Vec<bool> = events_of(&*store, Some("da"))
+        .await
+        .iter()
+        .map(|e| e.payload["replaced"].as_bool().unwrap())
+        .collect();
+    assert_eq!(replaced, [false, false, false, false, true]);
     assert_eq!(
         matching("10.2.3.4", 5000).await.as_deref(),
         Some("10.0.0.0/8")

@@ -273,6 +273,10 @@ impl SqlStore {
         .bind(&denial.actor)
         .execute(&mut *tx)
         .await?;
+        let mut event = event;
+        if let serde_json::Value::Object(fields) = &mut event.payload {
+            fields.insert("replaced".into(), existed.into());
+        }
         self.insert_event(&mut tx, event).await?;
         tx.commit().await?;
         Ok(!existed)

@@ -355,15 +355,19 @@ struct Proxy {
     target: String,
     http: reqwest::Client,
     meddled: AtomicBool,
+    /// Drop the server's `ETag` headers (and change nothing), as some proxies do.
+    strip_etag: bool,
 }
 
 /// Forwards every request to the server; before the first `PUT …/orgs/acme/policy` it changes
-/// acme's mfa section itself, as a concurrent administrator would between plan and write.
+/// acme's mfa section itself, as a concurrent administrator would between plan and write
+/// (unless it strips `ETag` headers instead).
 async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let uri = parts.uri.path_and_query().unwrap().to_string();
     if parts.method == axum::http::Method::PUT
         && uri == "/v1/orgs/acme/policy"
+        && !proxy.strip_etag
         && !proxy.meddled.swap(true, Ordering::SeqCst)
     {
         let a = proxy
@@ -395,7 +399,8 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
     let answer = outgoing.send().await.unwrap();
     let mut response = Response::builder().status(answer.status().as_u16());
     for (name, value) in answer.headers() {
-        if !hop(name.as_str()) {
+        let stripped = proxy.strip_etag && name.as_str() == "etag";
+        if !hop(name.as_str()) && !stripped {
             response = response.header(name.as_str(), value.as_bytes());
         }
     }
@@ -404,11 +409,12 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
         .unwrap()
 }
 
-async fn spawn_proxy(target: &str) -> String {
+async fn spawn_proxy(target: &str, strip_etag: bool) -> String {
     let proxy = Arc::new(Proxy {
         target: target.to_owned(),
         http: reqwest::Client::new(),
         meddled: AtomicBool::new(false),
+        strip_etag,
     });
     let router = axum::Router::new().fallback(forward).with_state(proxy);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -426,7 +432,7 @@ async fn cli_policy_apply_refuses_a_scope_changed_since_the_plan() {
         "doc.yaml",
         "version: 1\norganizations:\n- id: acme\n  sections:\n    lockout:\n      max_password_attempts: 7\n",
     );
-    let proxy = spawn_proxy(&app.base).await;
+    let proxy = spawn_proxy(&app.base, false).await;
     let events = app.event_types("acme", ROOT).await;
     let conflict: Run = run_with(&proxy, Some(ROOT), &["policy", "apply", &file], None).await;
     assert_eq!(conflict.code, 1, "{}\n{}", conflict.stdout, conflict.stderr);
@@ -455,6 +461,29 @@ async fn cli_policy_apply_refuses_a_scope_changed_since_the_plan() {
     let policy = app.get("/v1/orgs/acme/policy", ROOT).await.body;
     assert_eq!(policy["lockout"]["value"]["max_password_attempts"], 7);
     assert_eq!(policy["mfa"]["is_default"], false);
+}
+
+/// Without the version the plan was read at (a proxy stripped the `ETag`), apply refuses: an
+/// unconditional write could undo a change made since.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_policy_apply_refuses_without_the_version_read() {
+    let app = shaped_app().await;
+    let dir = TempDir::new("cli-no-etag");
+    let file = write(
+        &dir,
+        "doc.yaml",
+        "version: 1\norganizations:\n- id: acme\n  sections:\n    lockout:\n      max_password_attempts: 7\n",
+    );
+    let proxy = spawn_proxy(&app.base, true).await;
+    let events = app.event_types("acme", ROOT).await;
+    let refused: Run = run_with(&proxy, Some(ROOT), &["policy", "apply", &file], None).await;
+    assert_eq!(refused.code, 1, "{}\n{}", refused.stdout, refused.stderr);
+    assert!(refused.stderr.contains("no ETag"), "{}", refused.stderr);
+    assert_eq!(
+        app.event_types("acme", ROOT).await,
+        events,
+        "nothing written"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
