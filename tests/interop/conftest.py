@@ -67,9 +67,8 @@ def _binary() -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory) -> Server:
-    workdir = tmp_path_factory.mktemp("portcullis")
+def start_server(workdir: Path) -> Server:
+    """Starts a release server on a fresh SQLite file in `workdir` (see the module header)."""
     stderr_path = workdir / "stderr.log"
     env = {
         k: v
@@ -136,20 +135,29 @@ def server(tmp_path_factory) -> Server:
         if line.startswith("listening on "):
             addr = line[len("listening on ") :].strip()
 
-    srv = Server(
+    return Server(
         base_url=f"http://{addr}",
         root_token=ROOT_TOKEN,
         proc=proc,
         workdir=workdir,
         stderr_path=stderr_path,
     )
-    yield srv
-    proc.terminate()
+
+
+def stop_server(srv: Server) -> None:
+    srv.proc.terminate()
     try:
-        proc.wait(timeout=10)
+        srv.proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+        srv.proc.kill()
+        srv.proc.wait()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory) -> Server:
+    srv = start_server(tmp_path_factory.mktemp("portcullis"))
+    yield srv
+    stop_server(srv)
 
 
 # --------------------------------------------------------------------------------------------

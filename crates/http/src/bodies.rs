@@ -9,7 +9,7 @@ use portcullis_service as service;
 use portcullis_store::Role;
 use serde::Deserialize;
 
-use crate::schemas::RoleSchema;
+use crate::schemas::OrgRoleSchema;
 
 /// A request to create an organization.
 #[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -46,7 +46,7 @@ pub struct NewUser {
     /// Source (selects the password policy).
     pub source: Option<String>,
     /// Roles (default `member`).
-    #[schema(value_type = Option<Vec<RoleSchema>>)]
+    #[schema(value_type = Option<Vec<OrgRoleSchema>>)]
     pub roles: Option<Vec<Role>>,
 }
 
@@ -94,7 +94,7 @@ pub struct UserPatch {
     #[schema(value_type = Option<String>)]
     pub source: Option<Option<String>>,
     /// Roles.
-    #[schema(value_type = Option<Vec<RoleSchema>>)]
+    #[schema(value_type = Option<Vec<OrgRoleSchema>>)]
     pub roles: Option<Vec<Role>>,
     /// Disabled.
     pub disabled: Option<bool>,
@@ -158,7 +158,7 @@ pub struct NewApiKey {
     #[schema(min_length = 1, max_length = 128)]
     pub name: String,
     /// Roles (default: the creator's organization roles); at most the creator's.
-    #[schema(value_type = Option<Vec<RoleSchema>>)]
+    #[schema(value_type = Option<Vec<OrgRoleSchema>>)]
     pub roles: Option<Vec<Role>>,
     /// Expiry (RFC 3339); required when the policy sets a maximum.
     #[serde(default, with = "time::serde::rfc3339::option")]

@@ -271,6 +271,56 @@ impl<S: Send + Sync> FromRequestParts<S> for Paging {
     }
 }
 
+/// The greatest number a numbered list's cursor can name (the stores keep signed 64-bit numbers).
+pub const MAX_CURSOR_NUMBER: u64 = i64::MAX as u64;
+
+/// `?after=<number>&limit=` on the lists ordered by a number (events, mails).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct NumberPageQuery {
+    /// Only items with a greater number (the `next_after` of the previous page).
+    #[param(minimum = 0, maximum = 9_223_372_036_854_775_807_i64)]
+    pub after: Option<u64>,
+    /// Page size, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+}
+
+/// A numbered page: the number after which it starts (0 for the first) and its size.
+pub struct NumberPaging {
+    /// Items with a greater number.
+    pub after: u64,
+    /// Page size.
+    pub limit: u32,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for NumberPaging {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<NumberPaging, ApiError> {
+        let Query(q) = Query::<NumberPageQuery>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| {
+                ApiError::invalid(vec![Violation::new("", codes::INVALID_JSON, e.body_text())])
+            })?;
+        let after = q.after.unwrap_or(0);
+        if after > MAX_CURSOR_NUMBER {
+            return Err(ApiError::invalid(vec![
+                Violation::new(
+                    "after",
+                    codes::OUT_OF_RANGE,
+                    format!("must be at most {MAX_CURSOR_NUMBER}"),
+                )
+                .with("max", MAX_CURSOR_NUMBER),
+            ]));
+        }
+        Ok(NumberPaging {
+            after,
+            limit: page_limit(q.limit)?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -38,6 +38,7 @@ pub(crate) fn base_document() -> utoipa::openapi::OpenApi {
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut document = crate::api_routes().into_openapi();
     complete_answers(&mut document);
+    text_rules(&mut document);
     document
 }
 
@@ -163,9 +164,62 @@ fn complete_answers(document: &mut utoipa::openapi::OpenApi) {
     }
 }
 
+/// The free texts people type, with the rules the service holds them to
+/// (`crates/service/src/text.rs`): `(schema, property, most characters, must hold a visible
+/// character)`. The pattern comes from [`portcullis_model::names::name_text_pattern`], the
+/// same table of code points the service refuses.
+const TEXT_FIELDS: &[(&str, &str, usize, bool)] = &[
+    ("NewOrg", "name", 200, true),
+    ("NewUser", "login", 256, true),
+    ("NewUser", "email", 320, false),
+    ("NewUser", "display_name", 256, false),
+    ("NewUser", "source", 128, false),
+    ("UserPatch", "email", 320, false),
+    ("UserPatch", "display_name", 256, false),
+    ("UserPatch", "source", 128, false),
+    ("Registration", "login", 256, true),
+    ("Registration", "email", 320, false),
+    ("Registration", "display_name", 256, false),
+    ("NewApiKey", "name", 128, true),
+    ("NewInstanceKey", "name", 128, true),
+];
+
+/// Writes [`TEXT_FIELDS`]' length and pattern into their schemas.
+fn text_rules(document: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::Schema;
+
+    let Some(components) = document.components.as_mut() else {
+        return;
+    };
+    for (schema, property, max, non_blank) in TEXT_FIELDS {
+        let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(*schema) else {
+            continue;
+        };
+        let Some(RefOr::T(Schema::Object(field))) = object.properties.get_mut(*property) else {
+            continue;
+        };
+        field.max_length = Some(*max);
+        if *non_blank {
+            field.min_length = Some(1);
+        }
+        field.pattern = Some(portcullis_model::names::name_text_pattern(*non_blank));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_text_rule_names_a_string_property_of_the_document() {
+        let document = serde_json::to_value(document()).unwrap();
+        for (schema, property, max, _) in TEXT_FIELDS {
+            let field = &document["components"]["schemas"][schema]["properties"][property];
+            assert_eq!(field["maxLength"], *max, "{schema}.{property}: {field}");
+            assert!(field["pattern"].is_string(), "{schema}.{property}: {field}");
+        }
+    }
 
     #[test]
     fn every_operation_documents_the_errors_it_can_answer_as_problems() {

@@ -26,6 +26,19 @@ pub enum RoleSchema {
     Member,
 }
 
+/// A role an organization's user or key can be given: every role but `instance_admin`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = OrgRole)]
+pub enum OrgRoleSchema {
+    /// Policies, users, unlocks and keys of one organization.
+    OrgAdmin,
+    /// Reads policies and events of one organization.
+    OrgAuditor,
+    /// Own password, sessions and keys.
+    Member,
+}
+
 /// The `password` section: 1–50 named password policies, exactly one of them the default.
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(as = PasswordPolicies)]
@@ -133,6 +146,23 @@ mod tests {
     use utoipa::PartialSchema;
 
     use super::*;
+
+    #[test]
+    fn the_org_role_schema_names_every_role_but_instance_admin() {
+        let schema = serde_json::to_value(OrgRoleSchema::schema()).unwrap();
+        let documented: Vec<&str> = schema["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let roles: Vec<&str> = Role::ALL
+            .iter()
+            .filter(|r| **r != Role::InstanceAdmin)
+            .map(|r| r.as_str())
+            .collect();
+        assert_eq!(documented, roles);
+    }
 
     #[test]
     fn the_role_schema_names_exactly_the_stores_roles() {

@@ -7,7 +7,6 @@
 //! limit (a clean error, never a crash); every failure comes back as [`Violations`] (shape errors as `value.invalid` with
 //! the JSON path serde stopped at, rule errors as the section's own codes); nothing is half-applied.
 
-use std::collections::HashSet;
 use std::fmt;
 
 use serde::Serialize;
@@ -19,80 +18,107 @@ use crate::validate::{Valid, Validate};
 use crate::violation::{Violation, Violations};
 
 /// Reads a request body strictly (see the module header); the violation names the JSON path.
+///
+/// The body is first read into a [`Value`] by [`Strict`] (one value, no key twice, integral
+/// numbers as integers), then the typed value is read from it: JSON has one number type, so
+/// `28.0` is the integer 28 (as JSON Schema's `integer` says) and a count field takes it.
 pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Violation> {
     let invalid = |field: String, message: String| {
         let field = if field == "." { String::new() } else { field };
         Violation::new(field, codes::INVALID_JSON, message)
     };
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value: T = serde_path_to_error::deserialize(&mut de)
-        .map_err(|err| invalid(err.path().to_string(), err.into_inner().to_string()))?;
-    de.end()
-        .map_err(|err| invalid(String::new(), format!("data after the JSON value: {err}")))?;
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    Unique(String::new())
+    let value = Strict(String::new())
         .deserialize(&mut de)
         .map_err(|err| invalid(String::new(), err.to_string()))?;
-    Ok(value)
+    de.end()
+        .map_err(|err| invalid(String::new(), format!("data after the JSON value: {err}")))?;
+    serde_path_to_error::deserialize(value)
+        .map_err(|err| invalid(err.path().to_string(), err.into_inner().to_string()))
 }
 
-/// Walks a JSON value and refuses an object that names a key twice; holds the path so far.
-struct Unique(String);
+/// Reads a JSON value, refusing an object that names a key twice and writing a number with no
+/// fraction that fits 64 bits as an integer; holds the path so far.
+struct Strict(String);
 
-impl<'de> DeserializeSeed<'de> for Unique {
-    type Value = ();
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+impl<'de> DeserializeSeed<'de> for Strict {
+    type Value = Value;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for Unique {
-    type Value = ();
+/// `f` as an integer when it has no fraction and fits `i64` or `u64`.
+fn integral(f: f64) -> Option<Value> {
+    const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+    if f.fract() != 0.0 || !f.is_finite() {
+        return None;
+    }
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    if (0.0..2.0 * TWO_POW_63).contains(&f) {
+        Some(Value::from(f as u64))
+    } else if (-TWO_POW_63..0.0).contains(&f) {
+        Some(Value::from(f as i64))
+    } else {
+        None
+    }
+}
+
+impl<'de> Visitor<'de> for Strict {
+    type Value = Value;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON value")
     }
-    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-        Ok(())
+    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
     }
-    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
-        Ok(())
+    fn visit_i64<E>(self, n: i64) -> Result<Value, E> {
+        Ok(Value::from(n))
     }
-    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
-        Ok(())
+    fn visit_u64<E>(self, n: u64) -> Result<Value, E> {
+        Ok(Value::from(n))
     }
-    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_str<E>(self, _: &str) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_unit<E>(self) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let mut i = 0usize;
-        while seq
-            .next_element_seed(Unique(format!("{}[{i}]", self.0)))?
-            .is_some()
-        {
-            i += 1;
+    fn visit_f64<E: de::Error>(self, f: f64) -> Result<Value, E> {
+        match integral(f) {
+            Some(n) => Ok(n),
+            None => serde_json::Number::from_f64(f)
+                .map(Value::Number)
+                .ok_or_else(|| E::custom("a number that is not finite")),
         }
-        Ok(())
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut seen = HashSet::new();
+    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::String(s.to_owned()))
+    }
+    fn visit_string<E>(self, s: String) -> Result<Value, E> {
+        Ok(Value::String(s))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) =
+            seq.next_element_seed(Strict(format!("{}[{}]", self.0, items.len())))?
+        {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut fields = serde_json::Map::new();
         while let Some(key) = map.next_key::<String>()? {
             let path = if self.0.is_empty() {
                 key.clone()
             } else {
                 format!("{}.{key}", self.0)
             };
-            if !seen.insert(key) {
+            if fields.contains_key(&key) {
                 return Err(de::Error::custom(format_args!("duplicate key `{path}`")));
             }
-            map.next_value_seed(Unique(path))?;
+            let value = map.next_value_seed(Strict(path))?;
+            fields.insert(key, value);
         }
-        Ok(())
+        Ok(Value::Object(fields))
     }
 }
 
@@ -182,7 +208,47 @@ mod tests {
         let err = from_slice::<LockoutPolicy>(br#"{"window": 1, "window": 2}"#).unwrap_err();
         assert_eq!(err.code, codes::INVALID_JSON);
         let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        // JSON has one number type: a number with no fraction is an integer, whatever its form.
+        let lockout: LockoutPolicy = from_slice(br#"{"max_password_attempts": 7.0}"#).unwrap();
+        assert_eq!(
+            parse_section::<LockoutPolicy>(from_slice(br#"{"window": 60.0}"#).unwrap())
+                .unwrap()
+                .into_inner()
+                .window,
+            Some(60)
+        );
+        assert_eq!(lockout.max_password_attempts, 7);
+        let err = from_slice::<LockoutPolicy>(br#"{"max_password_attempts": 7.5}"#).unwrap_err();
+        assert_eq!(err.field, "max_password_attempts");
+        let big: Value = from_slice(b"[1e19, -9.2e18, 1e20, 0.5]").unwrap();
+        assert_eq!(
+            big,
+            json!([
+                10_000_000_000_000_000_000_u64,
+                -9_200_000_000_000_000_000_i64,
+                1e20,
+                0.5
+            ])
+        );
         assert!(from_slice::<Value>(deep.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn a_set_that_names_an_item_twice_is_refused() {
+        let once = parse_section::<crate::PasswordPolicy>(
+            json!({"account_attributes": ["email", "login"]}),
+        );
+        assert_eq!(once.unwrap().into_inner().account_attributes.len(), 2);
+        let twice = parse_section::<crate::PasswordPolicy>(
+            json!({"account_attributes": ["email", "email"]}),
+        )
+        .unwrap_err();
+        let v = &twice.as_slice()[0];
+        assert_eq!(
+            (v.field.as_str(), v.code.as_ref()),
+            ("account_attributes", codes::INVALID_JSON)
+        );
+        assert!(v.message.contains("twice"), "{}", v.message);
     }
 
     #[test]

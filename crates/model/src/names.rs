@@ -43,28 +43,85 @@ pub fn forbidden_in_name(c: char) -> bool {
     c.is_control() || is_default_ignorable(c)
 }
 
-/// Unicode's `Default_Ignorable_Code_Point` property (DerivedCoreProperties.txt, Unicode 15).
+/// Unicode's `Default_Ignorable_Code_Point` property (DerivedCoreProperties.txt, Unicode 15), as
+/// inclusive ranges.
+const DEFAULT_IGNORABLE: &[(char, char)] = &[
+    ('\u{00AD}', '\u{00AD}'),
+    ('\u{034F}', '\u{034F}'),
+    ('\u{061C}', '\u{061C}'),
+    ('\u{115F}', '\u{1160}'),
+    ('\u{17B4}', '\u{17B5}'),
+    ('\u{180B}', '\u{180F}'),
+    ('\u{200B}', '\u{200F}'),
+    ('\u{202A}', '\u{202E}'),
+    ('\u{2060}', '\u{206F}'),
+    ('\u{3164}', '\u{3164}'),
+    ('\u{FE00}', '\u{FE0F}'),
+    ('\u{FEFF}', '\u{FEFF}'),
+    ('\u{FFA0}', '\u{FFA0}'),
+    ('\u{FFF0}', '\u{FFF8}'),
+    ('\u{1BCA0}', '\u{1BCA3}'),
+    ('\u{1D173}', '\u{1D17A}'),
+    ('\u{E0000}', '\u{E0FFF}'),
+];
+
+/// The control characters (`char::is_control`: Unicode's `Cc`).
+const CONTROL: &[(char, char)] = &[('\u{0000}', '\u{001F}'), ('\u{007F}', '\u{009F}')];
+
+/// The white space `str::trim` removes (`char::is_whitespace`: Unicode's `White_Space`).
+const WHITE_SPACE: &[(char, char)] = &[
+    ('\u{0009}', '\u{000D}'),
+    ('\u{0020}', '\u{0020}'),
+    ('\u{0085}', '\u{0085}'),
+    ('\u{00A0}', '\u{00A0}'),
+    ('\u{1680}', '\u{1680}'),
+    ('\u{2000}', '\u{200A}'),
+    ('\u{2028}', '\u{2029}'),
+    ('\u{202F}', '\u{202F}'),
+    ('\u{205F}', '\u{205F}'),
+    ('\u{3000}', '\u{3000}'),
+];
+
+fn in_ranges(ranges: &[(char, char)], c: char) -> bool {
+    ranges.iter().any(|(lo, hi)| (*lo..=*hi).contains(&c))
+}
+
 fn is_default_ignorable(c: char) -> bool {
-    matches!(
-        c,
-        '\u{00AD}'
-            | '\u{034F}'
-            | '\u{061C}'
-            | '\u{115F}'..='\u{1160}'
-            | '\u{17B4}'..='\u{17B5}'
-            | '\u{180B}'..='\u{180F}'
-            | '\u{200B}'..='\u{200F}'
-            | '\u{202A}'..='\u{202E}'
-            | '\u{2060}'..='\u{206F}'
-            | '\u{3164}'
-            | '\u{FE00}'..='\u{FE0F}'
-            | '\u{FEFF}'
-            | '\u{FFA0}'
-            | '\u{FFF0}'..='\u{FFF8}'
-            | '\u{1BCA0}'..='\u{1BCA3}'
-            | '\u{1D173}'..='\u{1D17A}'
-            | '\u{E0000}'..='\u{E0FFF}'
-    )
+    in_ranges(DEFAULT_IGNORABLE, c)
+}
+
+/// The regular expression (JSON Schema's `pattern`) of a text no name rule refuses: no code
+/// point [`forbidden_in_name`] refuses and, when `non_blank`, at least one that is not white
+/// space (the text is trimmed before it is checked for emptiness). Code points of the Basic
+/// Multilingual Plane are written `\uXXXX`; the others as themselves, which a regular-expression
+/// engine that reads code points (Python's, ECMAScript's with the `u` flag) takes as one.
+pub fn name_text_pattern(non_blank: bool) -> String {
+    fn push(out: &mut String, c: char) {
+        if u32::from(c) <= 0xFFFF {
+            out.push_str(&format!("\\u{:04X}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    fn class(out: &mut String, ranges: &[&[(char, char)]]) {
+        out.push_str("[^");
+        for (lo, hi) in ranges.iter().flat_map(|r| r.iter()) {
+            push(out, *lo);
+            if lo != hi {
+                out.push('-');
+                push(out, *hi);
+            }
+        }
+        out.push(']');
+    }
+    let mut allowed = String::new();
+    class(&mut allowed, &[CONTROL, DEFAULT_IGNORABLE]);
+    if !non_blank {
+        return format!("^{allowed}*$");
+    }
+    let mut visible = String::new();
+    class(&mut visible, &[CONTROL, DEFAULT_IGNORABLE, WHITE_SPACE]);
+    format!("^{allowed}*{visible}{allowed}*$")
 }
 
 #[cfg(test)]
@@ -95,5 +152,28 @@ mod tests {
         for c in ['a', 'é', ' ', '|', '%', 'ß', '中'] {
             assert!(!forbidden_in_name(c), "{:?}", c);
         }
+    }
+
+    #[test]
+    fn the_tables_are_the_properties_they_name() {
+        for c in (0..=0x10FFFF_u32).filter_map(char::from_u32) {
+            assert_eq!(in_ranges(CONTROL, c), c.is_control(), "{c:?}");
+            assert_eq!(in_ranges(WHITE_SPACE, c), c.is_whitespace(), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn the_pattern_names_every_forbidden_range() {
+        let pattern = name_text_pattern(false);
+        assert!(
+            pattern.starts_with("^[^\\u0000-\\u001F\\u007F-\\u009F\\u00AD"),
+            "{pattern}"
+        );
+        assert!(pattern.contains("\\u202A-\\u202E"), "{pattern}");
+        assert!(pattern.contains("\u{E0000}-\u{E0FFF}"), "{pattern}");
+        assert!(pattern.ends_with("]*$"), "{pattern}");
+        let blank = name_text_pattern(true);
+        assert!(blank.contains("\\u0009-\\u000D\\u0020"), "{blank}");
+        assert_eq!(blank.matches("[^").count(), 3);
     }
 }

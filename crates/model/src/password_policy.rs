@@ -72,12 +72,29 @@ fn all_attributes() -> BTreeSet<AccountAttribute> {
     .into()
 }
 
+/// Reads a set from a JSON array that names each item once (its schema says `uniqueItems`): a
+/// repeat is refused, never folded away in silence.
+fn unique_items<'de, D, T>(d: D) -> Result<BTreeSet<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Ord,
+{
+    let items = Vec::<T>::deserialize(d)?;
+    let count = items.len();
+    let set: BTreeSet<T> = items.into_iter().collect();
+    if set.len() != count {
+        return Err(serde::de::Error::custom("must not name an item twice"));
+    }
+    Ok(set)
+}
+
 /// One named password policy (docs/design.md §2.2). Serde names are the canonical API names.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct PasswordPolicy {
-    /// Identifier, unique in the organization (`[A-Za-z0-9._-]{1,64}`).
-    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9._-]{1,64}$")]
+    /// Identifier, unique in the organization (`[A-Za-z0-9._-]{1,64}`). In a request, empty or
+    /// absent means the path's id (a replacement) or a generated one (a creation).
+    #[schema(max_length = 64, pattern = "^[A-Za-z0-9._-]{0,64}$")]
     pub id: String,
     /// Display name, 1–128 characters.
     #[schema(min_length = 1, max_length = 128)]
@@ -130,6 +147,7 @@ pub struct PasswordPolicy {
     /// Reject passwords containing account attributes (see `account_attributes`).
     pub check_account_attributes: bool,
     /// Which attributes are checked (default: all).
+    #[serde(deserialize_with = "unique_items")]
     pub account_attributes: BTreeSet<AccountAttribute>,
     /// Shortest display-name word that is checked (1–64, default 4).
     #[schema(minimum = 1, maximum = 64)]

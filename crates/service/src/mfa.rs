@@ -269,7 +269,12 @@ impl Service {
             ));
         }
         self.user_in(org_id, user_id).await?;
-        self.delete_factor(ctx, org_id, user_id).await
+        // Idempotent: a user with no factor (none enrolled, or removed meanwhile) is already
+        // what the call asks for; nothing is written and no event recorded.
+        match self.delete_factor(ctx, org_id, user_id).await {
+            Err(ServiceError::NotFound) => Ok(()),
+            other => other,
+        }
     }
 
     /// Removes a factor by writing an empty one: its `created_at` records the removal, from which

@@ -2,15 +2,13 @@
 //! event lists.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use portcullis_model::{Violation, codes};
-use serde::Deserialize;
 
 use crate::AppState;
 use crate::bodies::{NewApiKey, NewInstanceKey};
-use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{Auth, JsonBody, PageQuery, Paging, page_limit};
+use crate::error::{ApiResult, Problem};
+use crate::extract::{Auth, JsonBody, NumberPageQuery, NumberPaging, PageQuery, Paging};
 use crate::service_views::{CreatedAccessKey, CreatedApiKey};
 use crate::views::{ApiKeyList, EventList, next_after};
 
@@ -143,36 +141,14 @@ pub async fn delete_instance_key(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `?after=<sequence>&limit=`.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct EventQuery {
-    /// Only events with a greater sequence (the `next_after` of the previous page).
-    pub after: Option<u64>,
-    /// Page size, 1–500 (default 50).
-    #[param(minimum = 1, maximum = 500)]
-    pub limit: Option<u32>,
-}
-
-fn event_page(
-    query: Result<Query<EventQuery>, axum::extract::rejection::QueryRejection>,
-) -> ApiResult<(u64, u32)> {
-    let Query(query) = query.map_err(|e| {
-        ApiError::invalid(vec![Violation::new("", codes::INVALID_JSON, e.body_text())])
-    })?;
-    let limit = page_limit(query.limit)?;
-    Ok((query.after.unwrap_or(0), limit))
-}
-
 /// Instance events (instance policy changes, bootstrap), oldest first.
-#[utoipa::path(get, path = "/v1/instance/events", tag = "events", params(EventQuery),
+#[utoipa::path(get, path = "/v1/instance/events", tag = "events", params(NumberPageQuery),
     responses((status = 200, body = EventList), (status = 400, body = Problem), (status = 403, body = Problem)))]
 pub async fn list_instance_events(
     State(state): State<AppState>,
     auth: Auth,
-    query: Result<Query<EventQuery>, axum::extract::rejection::QueryRejection>,
+    NumberPaging { after, limit }: NumberPaging,
 ) -> ApiResult<Json<EventList>> {
-    let (after, limit) = event_page(query)?;
     let events = state
         .service
         .list_instance_events(&auth.caller, after, limit)
@@ -185,15 +161,14 @@ pub async fn list_instance_events(
 }
 
 /// Events of an organization, oldest first.
-#[utoipa::path(get, path = "/v1/orgs/{org}/events", tag = "events", params(("org" = String, Path, description = "Organization id"), EventQuery),
+#[utoipa::path(get, path = "/v1/orgs/{org}/events", tag = "events", params(("org" = String, Path, description = "Organization id"), NumberPageQuery),
     responses((status = 200, body = EventList), (status = 400, body = Problem)))]
 pub async fn list_events(
     State(state): State<AppState>,
     auth: Auth,
     Path(org): Path<String>,
-    query: Result<Query<EventQuery>, axum::extract::rejection::QueryRejection>,
+    NumberPaging { after, limit }: NumberPaging,
 ) -> ApiResult<Json<EventList>> {
-    let (after, limit) = event_page(query)?;
     let events = state
         .service
         .list_events(&auth.caller, &org, after, limit)

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use crate::AppState;
 use crate::bodies::Registration;
 use crate::error::{ApiResult, Problem};
-use crate::extract::{Anonymous, Auth, ClientIp, JsonBody, PageQuery, Paging};
+use crate::extract::{Anonymous, Auth, ClientIp, JsonBody, NumberPageQuery, NumberPaging};
 use crate::routes::mfa::PasswordBody;
 use crate::service_views::UserView;
 use crate::views::{OutboxList, next_after};
@@ -144,14 +144,18 @@ pub async fn delete_self(
 
 /// The organization's mails, oldest first (administrators). One-time tokens show as
 /// `{token}`: they exist only in the sent message.
-#[utoipa::path(get, path = "/v1/orgs/{org}/outbox", tag = "mail", params(("org" = String, Path, description = "Organization id"), PageQuery),
+#[utoipa::path(get, path = "/v1/orgs/{org}/outbox", tag = "mail", params(("org" = String, Path, description = "Organization id"), NumberPageQuery),
     responses((status = 200, body = OutboxList), (status = 404, body = Problem)))]
 pub async fn list_outbox(
     State(state): State<AppState>,
     auth: Auth,
     Path(org): Path<String>,
-    Paging(page): Paging,
+    NumberPaging { after, limit }: NumberPaging,
 ) -> ApiResult<Json<OutboxList>> {
+    let page = portcullis_store::Page {
+        after: Some(after.to_string()),
+        limit,
+    };
     let mails = state.service.list_outbox(&auth.caller, &org, &page).await?;
     let next_after = next_after(&mails, page.limit, |m| m.id.to_string());
     Ok(Json(OutboxList {

@@ -382,6 +382,21 @@ async fn enrollment_grace_allows_only_enrolling_then_refuses() {
         .delete(&format!("/v1/orgs/{ORG}/users/{carol}/mfa"), &admin)
         .await;
     assert_eq!(own.status, StatusCode::NO_CONTENT, "{:?}", own.body);
+    // Removing it again is what the first call left: 204, and still one removal on record.
+    let twice = app
+        .delete(&format!("/v1/orgs/{ORG}/users/{carol}/mfa"), &admin)
+        .await;
+    assert_eq!(twice.status, StatusCode::NO_CONTENT, "{:?}", twice.body);
+    let events = app
+        .get(&format!("/v1/orgs/{ORG}/events?limit=500"), &admin)
+        .await;
+    let removals = events.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "mfa.removed")
+        .count();
+    assert_eq!(removals, 1, "{:?}", events.body);
     app.clock.advance(1000);
     let again = app.login(ORG, "carol", GOOD).await;
     assert_eq!(again.status, StatusCode::OK, "{:?}", again.body);
