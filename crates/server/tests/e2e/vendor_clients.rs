@@ -363,7 +363,7 @@ async fn scaleway_shaped_keys_are_minted_hashed_and_accepted() {
         assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
         assert_eq!(refused.body["type"], "denied_authentication");
     }
-    // The secret differs from the one listed nowhere: lists never show it.
+    // Lists name the key and never show its secret.
     let listed = app.get(&format!("/v1/orgs/{ORG}/api-keys"), ROOT).await;
     assert!(!String::from_utf8_lossy(&listed.bytes).contains(&secret));
     assert!(
