@@ -164,6 +164,29 @@ pub struct NewApiKey {
     #[serde(default, with = "time::serde::rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub expires_at: Option<Timestamp>,
+    /// The shape of the key's id and secret (default `native`). `scaleway`: an id `SCW` and 17
+    /// upper-case base32 characters and a random UUID secret (122 random bits instead of 256),
+    /// which Scaleway's clients accept as `accessKey` and `secretKey`.
+    pub format: Option<KeyFormat>,
+}
+
+/// The shape of a new key's id and secret.
+#[derive(Clone, Copy, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyFormat {
+    /// Id `key_<32 hex>`, secret `pck_<64 hex>` (256 random bits).
+    Native,
+    /// Id `SCW` + 17 characters of `A–Z2–7`, secret a random version-4 UUID (122 random bits).
+    Scaleway,
+}
+
+impl From<KeyFormat> for service::KeyFormat {
+    fn from(f: KeyFormat) -> service::KeyFormat {
+        match f {
+            KeyFormat::Native => service::KeyFormat::Native,
+            KeyFormat::Scaleway => service::KeyFormat::Scaleway,
+        }
+    }
 }
 
 impl From<NewApiKey> for service::NewApiKey {
@@ -172,11 +195,45 @@ impl From<NewApiKey> for service::NewApiKey {
             name,
             roles,
             expires_at,
+            format,
         } = b;
         service::NewApiKey {
             name,
             roles,
             expires_at,
+            format: format.map(Into::into).unwrap_or_default(),
+        }
+    }
+}
+
+/// A request for a new access key (for signed requests).
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAccessKey {
+    /// Name (1–128 characters).
+    #[schema(min_length = 1, max_length = 128)]
+    pub name: String,
+    /// Roles (default: the creator's organization roles); at most the creator's.
+    #[schema(value_type = Option<Vec<OrgRoleSchema>>)]
+    pub roles: Option<Vec<Role>>,
+    /// Expiry (RFC 3339); required when the policy sets a maximum.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<Timestamp>,
+}
+
+impl From<NewAccessKey> for service::NewApiKey {
+    fn from(b: NewAccessKey) -> service::NewApiKey {
+        let NewAccessKey {
+            name,
+            roles,
+            expires_at,
+        } = b;
+        service::NewApiKey {
+            name,
+            roles,
+            expires_at,
+            format: service::KeyFormat::Native,
         }
     }
 }

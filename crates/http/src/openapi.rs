@@ -181,6 +181,7 @@ const TEXT_FIELDS: &[(&str, &str, usize, bool)] = &[
     ("Registration", "email", 320, false),
     ("Registration", "display_name", 256, false),
     ("NewApiKey", "name", 128, true),
+    ("NewAccessKey", "name", 128, true),
     ("NewInstanceKey", "name", 128, true),
 ];
 

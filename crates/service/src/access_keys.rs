@@ -5,12 +5,12 @@
 //! (its stored digest is of a random value nobody holds); it is limited like an API key (roles
 //! at most its creator's, expiry within `api_keys.max_expiration`, its user enabled).
 
-use portcullis_model::OrgId;
+use portcullis_model::{OrgId, Violation, Violations, codes};
 use serde::Serialize;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::api_keys::{ApiKeyView, NewApiKey};
+use crate::api_keys::{ApiKeyView, KeyFormat, NewApiKey};
 use crate::caller::Caller;
 use crate::error::{ServiceError, ServiceResult};
 use crate::secrets::{random_hex, token_hash};
@@ -39,6 +39,13 @@ impl Service {
         org_id: &str,
         request: NewApiKey,
     ) -> ServiceResult<CreatedAccessKey> {
+        if request.format != KeyFormat::Native {
+            return Err(ServiceError::Invalid(Violations::one(Violation::new(
+                "format",
+                codes::INVALID_JSON,
+                "access keys have one shape: leave format out",
+            ))));
+        }
         let master = self.master_key()?;
         let id = format!("{ACCESS_KEY_PREFIX}{}", random_hex(8).to_uppercase());
         let secret = random_hex(20);

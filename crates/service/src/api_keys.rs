@@ -1,5 +1,10 @@
 //! API keys: created with a secret shown once and stored hashed, limited by
 //! `api_keys.max_expiration`, carrying at most their creator's roles.
+//!
+//! A key has one of two shapes, chosen at creation: the native one (`key_…` id, `pck_…` secret
+//! with 256 random bits) or Scaleway's (`SCW…` id, a random version-4 UUID secret with 122),
+//! which Scaleway's clients accept as they are. Both are stored, checked and limited alike
+//! (docs/decisions/0015-scaleway-shaped-keys.md).
 
 use portcullis_engine::api_key::new_key_expiry;
 use portcullis_model::{Timestamp, Violation, Violations, codes};
@@ -9,7 +14,9 @@ use serde::{Deserialize, Serialize};
 use crate::caller::{Action, Caller};
 use crate::error::{ServiceError, ServiceResult};
 use crate::events::{DomainEvent, KeyRef, OrgKeyCreated};
-use crate::secrets::{API_KEY_PREFIX, new_id, new_token, token_hash};
+use crate::secrets::{
+    API_KEY_PREFIX, new_id, new_scaleway_key_id, new_token, new_uuid_secret, token_hash,
+};
 use crate::service::{Context, Service};
 
 /// A request for a new key.
@@ -23,6 +30,21 @@ pub struct NewApiKey {
     /// Expiry (RFC 3339); required when the policy sets a maximum.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub expires_at: Option<Timestamp>,
+    /// The shape of the key's id and secret.
+    #[serde(default)]
+    pub format: KeyFormat,
+}
+
+/// The shape of a new key's id and secret.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyFormat {
+    /// Id `key_<32 hex>`, secret `pck_<64 hex>` (256 random bits).
+    #[default]
+    Native,
+    /// Id `SCW` and 17 upper-case base32 characters, secret a random version-4 UUID (122 random
+    /// bits): the shapes Scaleway's clients check before they send anything.
+    Scaleway,
 }
 
 /// A key as listed: never its secret.
@@ -106,9 +128,12 @@ impl Service {
         org_id: &str,
         request: NewApiKey,
     ) -> ServiceResult<CreatedApiKey> {
-        let secret = new_token(API_KEY_PREFIX);
+        let (id, secret) = match request.format {
+            KeyFormat::Native => (new_id("key"), new_token(API_KEY_PREFIX)),
+            KeyFormat::Scaleway => (new_scaleway_key_id(), new_uuid_secret()),
+        };
         let key = self
-            .new_key(caller, org_id, &request, new_id("key"), token_hash(&secret))
+            .new_key(caller, org_id, &request, id, token_hash(&secret))
             .await?;
         self.store_new_key(caller, ctx, org_id, &key).await?;
         Ok(CreatedApiKey {

@@ -45,7 +45,7 @@ mod text;
 mod users;
 
 pub use access_keys::{ACCESS_KEY_PREFIX, CreatedAccessKey};
-pub use api_keys::{ApiKeyView, CreatedApiKey, KeyKind, NewApiKey};
+pub use api_keys::{ApiKeyView, CreatedApiKey, KeyFormat, KeyKind, NewApiKey};
 pub use attack_summary::{AttackSummary, HourCounts, MAX_HOURS};
 pub use caller::{Action, Caller, OrgGrant};
 pub use client_credentials::IssuedToken;
@@ -67,7 +67,9 @@ pub use outbox::{
 pub use policies::{PasswordCheckRequest, PasswordCheckResult, SectionView, SectionWrite};
 pub use policy_patch::{PatchError, PatchOutcome, PolicyScope, Precondition};
 pub use policy_replace::{ReplaceOutcome, instance_policy_version, org_policy_version};
-pub use secrets::{API_KEY_PREFIX, SESSION_PREFIX, new_request_id, token_hash};
+pub use secrets::{
+    API_KEY_PREFIX, SCALEWAY_KEY_ID_PREFIX, SESSION_PREFIX, new_request_id, token_hash,
+};
 pub use self_service::Registration;
 pub use service::{Context, INSTANCE_ID, Service};
 pub use sweep::{Retention, SweepReport};

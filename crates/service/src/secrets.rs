@@ -1,8 +1,10 @@
 //! Random identifiers and bearer secrets, and how secrets are stored.
 //!
-//! Invariants: tokens carry 256 random bits from the OS; only their SHA-256 digest is stored or
-//! compared; comparisons of secret material are constant-time. Prefixes tell the token kind
-//! apart without a database lookup (`pcs_` session, `pck_` API key).
+//! Invariants: tokens carry 256 random bits from the OS, except the secrets of Scaleway-shaped
+//! keys, random version-4 UUIDs with 122 (docs/decisions/0015-scaleway-shaped-keys.md); only
+//! their SHA-256 digest is stored or compared; comparisons of secret material are constant-time.
+//! Prefixes tell the token kind apart without a database lookup (`pcs_` session, anything else
+//! an API key: `pck_…` or a UUID).
 
 use rand_core::{OsRng, RngCore};
 use sha2::{Digest, Sha256};
@@ -59,6 +61,43 @@ pub(crate) fn new_token(prefix: &str) -> String {
     format!("{prefix}{}", random_hex(32))
 }
 
+/// Prefix of the ids of Scaleway-shaped keys.
+pub const SCALEWAY_KEY_ID_PREFIX: &str = "SCW";
+
+/// A new Scaleway-shaped key id: `SCW` and 17 characters of the upper-case base32 alphabet
+/// (85 random bits, so ids do not collide; an id is no secret).
+pub(crate) fn new_scaleway_key_id() -> String {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut buf = [0u8; 17];
+    OsRng.fill_bytes(&mut buf);
+    let mut id = String::with_capacity(20);
+    id.push_str(SCALEWAY_KEY_ID_PREFIX);
+    // 256 is a multiple of 32: every character is equally likely.
+    id.extend(
+        buf.iter()
+            .map(|b| char::from(ALPHABET[usize::from(b & 31)])),
+    );
+    id
+}
+
+/// A new random version-4 UUID, lower-case and hyphenated: 122 random bits from the OS (the
+/// other 6 are the version and variant).
+pub(crate) fn new_uuid_secret() -> String {
+    let mut b = [0u8; 16];
+    OsRng.fill_bytes(&mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex(&b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
 /// A new request id (for requests that came without a usable one): unique in this process and,
 /// with its random per-process prefix, across replicas. Not a secret, so no system call per id.
 pub fn new_request_id() -> String {
@@ -102,5 +141,29 @@ mod tests {
         );
         assert!(secrets_equal(&token_hash(&a), &token_hash(&a)));
         assert!(!secrets_equal(&token_hash(&a), &token_hash(&b)));
+    }
+
+    #[test]
+    fn scaleway_shapes() {
+        let id = new_scaleway_key_id();
+        assert_eq!(id.len(), 20);
+        assert!(id.starts_with("SCW"));
+        assert!(
+            id[3..]
+                .bytes()
+                .all(|c| c.is_ascii_uppercase() || (b'2'..=b'7').contains(&c))
+        );
+        assert_ne!(id, new_scaleway_key_id());
+        let uuid = new_uuid_secret();
+        let groups: Vec<&str> = uuid.split('-').collect();
+        assert_eq!(
+            groups.iter().map(|g| g.len()).collect::<Vec<_>>(),
+            [8, 4, 4, 4, 12]
+        );
+        assert!(uuid.bytes().all(|c| c == b'-' || c.is_ascii_hexdigit()));
+        assert!(!uuid.bytes().any(|c| c.is_ascii_uppercase()));
+        assert!(groups[2].starts_with('4'), "version 4: {uuid}");
+        assert!("89ab".contains(&groups[3][..1]), "RFC 9562 variant: {uuid}");
+        assert_ne!(uuid, new_uuid_secret());
     }
 }

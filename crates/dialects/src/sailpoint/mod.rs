@@ -1,10 +1,12 @@
 //! SailPoint Identity Security Cloud password policies (`docs/dialects/sailpoint.md`).
 //!
-//! The collection is served at both `/password-policies/v1[/{id}]` (SDK 2.x) and
-//! `/v3/password-policies[/{id}]` (SDK 1.x): list (a bare array; `limit` 0–250, default 250,
-//! `offset`, `count=true` → `X-Total-Count`), get, create (200), replace (PUT), delete (204; the
-//! default policy cannot be deleted). The organization is the caller's. `POST /oauth/token`
-//! exchanges an API key's id and secret (client credentials) for an access token.
+//! The collection is served at `/password-policies/v1[/{id}]` (SDK 2.x) and at
+//! `/v3/password-policies[/{id}]`, `/beta/password-policies[/{id}]` and
+//! `/v2024/password-policies[/{id}]` (SDK 1.x and the npm client's three API generations), every
+//! base by the same handlers: list (a bare array; `limit` 0–250, default 250, `offset`,
+//! `count=true` → `X-Total-Count`), get, create (200), replace (PUT), delete (204; the default
+//! policy cannot be deleted). The organization is the caller's. `POST /oauth/token` exchanges an
+//! API key's id and secret (client credentials) for an access token.
 //!
 //! Invariant: a replacement that leaves the policy as it is writes nothing, so an object read
 //! and written back changes nothing (an inherited `password` section stays inherited).
@@ -38,10 +40,18 @@ use crate::common::{self, Rid};
 /// Largest page.
 const MAX_LIMIT: u64 = 250;
 
+/// The bases the password-policy collection is served under, one set of handlers for all.
+const BASES: [&str; 4] = [
+    "/password-policies/v1",
+    "/v3/password-policies",
+    "/beta/password-policies",
+    "/v2024/password-policies",
+];
+
 /// This dialect's routes.
 pub fn routes() -> Router<AppState> {
     let mut router = Router::new().route("/oauth/token", post(auth::token));
-    for base in ["/password-policies/v1", "/v3/password-policies"] {
+    for base in BASES {
         router = router.route(base, get(list).post(create)).route(
             &format!("{base}/{{id}}"),
             get(read).put(replace).delete(remove),

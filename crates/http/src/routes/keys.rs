@@ -6,13 +6,16 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
 use crate::AppState;
-use crate::bodies::{NewApiKey, NewInstanceKey};
+use crate::bodies::{NewAccessKey, NewApiKey, NewInstanceKey};
 use crate::error::{ApiResult, Problem};
 use crate::extract::{Auth, JsonBody, NumberPageQuery, NumberPaging, PageQuery, Paging};
 use crate::service_views::{CreatedAccessKey, CreatedApiKey};
 use crate::views::{ApiKeyList, EventList, next_after};
 
 /// Creates an API key; the secret is in this answer only.
+///
+/// With `"format": "scaleway"`, the id and secret have the shapes Scaleway's clients require
+/// (`SCW…` and a version-4 UUID with 122 random bits, instead of `key_…` and `pck_…` with 256).
 #[utoipa::path(post, path = "/v1/orgs/{org}/api-keys", tag = "api-keys",
     params(("org" = String, Path, description = "Organization id")), request_body = NewApiKey,
     responses((status = 201, body = CreatedApiKey), (status = 400, body = Problem)))]
@@ -32,14 +35,14 @@ pub async fn create_api_key(
 /// Creates an access key for signed requests (id and secret; the secret is in this answer only,
 /// and stored sealed with the instance master key). It is listed and deleted with the API keys.
 #[utoipa::path(post, path = "/v1/orgs/{org}/access-keys", tag = "api-keys",
-    params(("org" = String, Path, description = "Organization id")), request_body = NewApiKey,
+    params(("org" = String, Path, description = "Organization id")), request_body = NewAccessKey,
     responses((status = 201, body = CreatedAccessKey), (status = 400, body = Problem),
         (status = 409, body = Problem, description = "no master key is configured")))]
 pub async fn create_access_key(
     State(state): State<AppState>,
     auth: Auth,
     Path(org): Path<String>,
-    JsonBody(body): JsonBody<NewApiKey>,
+    JsonBody(body): JsonBody<NewAccessKey>,
 ) -> ApiResult<(StatusCode, Json<CreatedAccessKey>)> {
     let key = state
         .service

@@ -1,8 +1,9 @@
 //! `portcullis keys`: list, create and revoke API keys of an organization or instance keys.
 //!
 //! Invariants: a created key's secret is printed once, on standard output, and nowhere else
-//! (never on standard error, never logged); instance keys take no roles or expiry (they carry
-//! `instance_admin` and never expire), so asking for them is an input error.
+//! (never on standard error, never logged); instance keys take no roles, expiry or format (they
+//! carry `instance_admin`, never expire and have the native shape), so asking for them is an
+//! input error.
 
 use serde_json::{Map, Value, json};
 
@@ -33,6 +34,10 @@ pub enum KeysCommand {
         /// Expiry (RFC 3339); required when the organization's policy sets a maximum.
         #[arg(long, value_name = "RFC3339")]
         expires_at: Option<String>,
+        /// The shape of the id and secret: `native` (default) or `scaleway` (an `SCW…` id and a
+        /// UUID secret, as Scaleway's clients require).
+        #[arg(long, value_name = "FORMAT", value_parser = ["native", "scaleway"])]
+        format: Option<String>,
     },
     /// Revokes (deletes) a key.
     Revoke {
@@ -77,6 +82,7 @@ pub(crate) async fn run(
             name,
             roles,
             expires_at,
+            format: key_format,
         } => {
             let mut body = Map::new();
             body.insert("name".into(), Value::String(name));
@@ -86,7 +92,15 @@ pub(crate) async fn run(
                         "instance keys carry instance_admin and never expire: drop --role and --expires-at".into(),
                     ));
                 }
+                if key_format.is_some() {
+                    return Err(CliError::Input(
+                        "instance keys have the native format: drop --format".into(),
+                    ));
+                }
             } else {
+                if let Some(key_format) = key_format {
+                    body.insert("format".into(), Value::String(key_format));
+                }
                 if !roles.is_empty() {
                     body.insert("roles".into(), json!(roles));
                 }

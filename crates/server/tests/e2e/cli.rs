@@ -592,6 +592,38 @@ async fn cli_keys_create_print_the_secret_once_and_revoke() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_keys_create_in_the_scaleway_format() {
+    let app = spawn_app().await;
+    cli(&app, &["orgs", "create", "acme"]).await.ok();
+    let created = cli(
+        &app,
+        &[
+            "keys", "create", "acme", "sdk", "--format", "scaleway", "--output", "json",
+        ],
+    )
+    .await
+    .ok()
+    .json();
+    let id = created["id"].as_str().unwrap();
+    let secret = created["key"].as_str().unwrap();
+    assert!(id.starts_with("SCW") && id.len() == 20, "{id}");
+    assert_eq!(secret.len(), 36, "a UUID: {secret}");
+    // The secret is an API key like any other.
+    run_with(&app.base, Some(secret), &["users", "list", "acme"], None)
+        .await
+        .ok();
+    let refused = cli(
+        &app,
+        &["keys", "create", "instance", "x", "--format", "scaleway"],
+    )
+    .await;
+    assert_eq!(refused.code, 1);
+    assert!(refused.stderr.contains("--format"), "{}", refused.stderr);
+    let unknown = cli(&app, &["keys", "create", "acme", "x", "--format", "aws"]).await;
+    assert_eq!(unknown.code, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_errors_exit_1_with_the_problem_and_its_violations() {
     let app = spawn_app().await;
     cli(&app, &["orgs", "create", "acme"]).await.ok();
