@@ -34,3 +34,4 @@ mod smtp_sink;
 mod support;
 mod sweeps;
 mod validation;
+mod zitadel_rpc;
