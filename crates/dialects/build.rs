@@ -5,10 +5,11 @@
 use std::path::PathBuf;
 
 /// The files whose services the ZITADEL facade serves (their imports come along).
-const FILES: [&str; 3] = [
+const FILES: [&str; 4] = [
     "zitadel/management.proto",
     "zitadel/admin.proto",
     "zitadel/settings/v2/settings_service.proto",
+    "zitadel/settings/v2beta/settings_service.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -9,8 +9,8 @@
 //! `POST /zitadel.management.v1.ManagementService/<Method>` and
 //! `/zitadel.admin.v1.AdminService/<Method>`, and of v2's
 //! `/zitadel.settings.v2.SettingsService/Get{Lockout,PasswordComplexity,PasswordExpiry,
-//! Login}Settings` (with `ctx.orgId` or `ctx.instance` in the request), over gRPC, gRPC-web and
-//! Connect (`rpc`). Credentials: `Authorization: Bearer` (a header, or gRPC metadata).
+//! Login}Settings` (with `ctx.orgId` or `ctx.instance` in the request; the same methods of
+//! `zitadel.settings.v2beta`, whose messages are v2's), over gRPC, gRPC-web and Connect (`rpc`). Credentials: `Authorization: Bearer` (a header, or gRPC metadata).
 //!
 //! Invariants: every transport of a method calls the one handler of its REST route with the
 //! same protojson body (`call`), so they share every decision and every answer; a v1 policy
@@ -53,7 +53,7 @@ type Answer = Result<Json<Value>, ZitadelError>;
 /// This dialect's routes.
 pub fn routes() -> Router<AppState> {
     let mut router = Router::new();
-    for service in [Service::Management, Service::Admin, Service::Settings] {
+    for service in Service::ALL {
         router = router.route(
             &format!("/{}/{{method}}", service.full_name()),
             post(
@@ -441,14 +441,24 @@ enum Service {
     Admin,
     /// `zitadel.settings.v2.SettingsService`: the v2 settings getters.
     Settings,
+    /// `zitadel.settings.v2beta.SettingsService`: the same getters, messages and answers.
+    SettingsBeta,
 }
 
 impl Service {
+    const ALL: [Service; 4] = [
+        Service::Management,
+        Service::Admin,
+        Service::Settings,
+        Service::SettingsBeta,
+    ];
+
     fn full_name(self) -> &'static str {
         match self {
             Service::Management => "zitadel.management.v1.ManagementService",
             Service::Admin => "zitadel.admin.v1.AdminService",
             Service::Settings => "zitadel.settings.v2.SettingsService",
+            Service::SettingsBeta => "zitadel.settings.v2beta.SettingsService",
         }
     }
 }
@@ -532,7 +542,9 @@ async fn call(
             Some((true, kind)) => admin_update(state, headers, rid, body, kind).await,
             None => unknown_method(&state, &headers, &rid, &method).await,
         },
-        Service::Settings => v2_settings(state, Path(method), headers, rid, body).await,
+        Service::Settings | Service::SettingsBeta => {
+            v2_settings(state, Path(method), headers, rid, body).await
+        }
     }
 }
 
@@ -588,14 +600,16 @@ mod tests {
     #[test]
     fn every_defined_method_is_served_and_only_those() {
         let pool = descriptor_pool().unwrap();
-        for service in [Service::Management, Service::Admin, Service::Settings] {
+        for service in Service::ALL {
             let defined = pool.get_service_by_name(service.full_name()).unwrap();
             let mut count = 0;
             for method in defined.methods() {
                 let served = match service {
                     Service::Management => management_method(method.name()).is_some(),
                     Service::Admin => admin_method(method.name()).is_some(),
-                    Service::Settings => settings_method(method.name()).is_some(),
+                    Service::Settings | Service::SettingsBeta => {
+                        settings_method(method.name()).is_some()
+                    }
                 };
                 assert!(served, "{} is not served", method.full_name());
                 count += 1;
@@ -603,7 +617,7 @@ mod tests {
             let expected = match service {
                 Service::Management => 5 * Kind::ALL.len(),
                 Service::Admin => 2 * Kind::ALL.len(),
-                Service::Settings => Kind::ALL.len(),
+                Service::Settings | Service::SettingsBeta => Kind::ALL.len(),
             };
             assert_eq!(count, expected, "{service:?}");
         }

@@ -18,6 +18,7 @@ const ORG: &str = "acme";
 const MGMT: &str = "zitadel.management.v1.ManagementService";
 const ADMIN: &str = "zitadel.admin.v1.AdminService";
 const SETTINGS: &str = "zitadel.settings.v2.SettingsService";
+const SETTINGS_BETA: &str = "zitadel.settings.v2beta.SettingsService";
 
 fn method(service: &str, name: &str) -> MethodDescriptor {
     let pool = descriptor_pool().unwrap();
@@ -486,6 +487,23 @@ async fn every_transport_answers_what_the_rest_route_answers() {
             answer(SETTINGS, name, &body),
             expected,
             "{name} over Connect"
+        );
+        // v2beta: the same messages in another package, the same answer.
+        let beta = request(SETTINGS_BETA, name, json!({"ctx": {"orgId": ORG}}));
+        let grpc = app
+            .grpc(
+                SETTINGS_BETA,
+                name,
+                &[("authorization", &bearer)],
+                &beta,
+                "application/grpc",
+            )
+            .await;
+        assert_eq!(grpc.status, "0", "{name} v2beta: {grpc:?}");
+        assert_eq!(
+            answer(SETTINGS_BETA, name, grpc.body.as_ref().unwrap()),
+            expected,
+            "{name} v2beta"
         );
     }
     // An empty Connect binary message is a message with every field zero: a binary answer.
