@@ -1,13 +1,14 @@
 // ZITADEL through its official JavaScript SDKs, on the one port portcullis listens on:
-// @zitadel/node (nice-grpc: v1 management and admin over gRPC, cleartext HTTP/2) and
-// @zitadel/client (connect-es: v2 settings and v1 management over gRPC, Connect binary,
-// Connect JSON and gRPC-web). Writes are checked in the canonical policy.
+// @zitadel/node (nice-grpc: v1 management and admin and v2beta settings over gRPC, cleartext
+// HTTP/2) and @zitadel/client (connect-es: v2 settings and v1 management over gRPC, Connect
+// binary, Connect JSON and gRPC-web). Writes are checked in the canonical policy.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 // The package has no entry point ("main" or "exports"): its modules are imported by path.
 import {
   createManagementClient,
   createAdminClient,
+  createSettingsClient,
   createAccessTokenInterceptor,
 } from '@zitadel/node/dist/api/index.js';
 import { Metadata, ClientError, Status } from 'nice-grpc';
@@ -119,6 +120,19 @@ test('@zitadel/node: errors come as gRPC status codes', async () => {
     (err) => err instanceof ClientError && err.code === Status.NOT_FOUND && /POLICY-notfound|NotFound|not found/i.test(err.details),
   );
   assert.equal((await server.native.policy(own.org.id)).lockout.is_default, true, 'nothing was written');
+});
+
+test('@zitadel/node: the v2beta settings client reads an organization\'s settings over gRPC', async () => {
+  const { org, client, metadata } = await nodeManagement();
+  await client.addCustomLockoutPolicy({ maxPasswordAttempts: 3, maxOtpAttempts: 1 }, metadata());
+  const settings = createSettingsClient(server.baseUrl, createAccessTokenInterceptor(org.adminKey));
+  const lockout = await settings.getLockoutSettings({ ctx: { orgId: org.id } });
+  assert.equal(lockout.settings.maxPasswordAttempts.toNumber(), 3);
+  assert.equal(lockout.settings.maxOtpAttempts.toNumber(), 1);
+  assert.equal(lockout.settings.resourceOwnerType, 2, 'RESOURCE_OWNER_TYPE_ORG');
+  assert.equal(lockout.details.resourceOwner, org.id);
+  const expiry = await settings.getPasswordExpirySettings({ ctx: { instance: true } });
+  assert.equal(expiry.settings.resourceOwnerType, 1, 'RESOURCE_OWNER_TYPE_INSTANCE');
 });
 
 /** Reads the four v2 settings of `org` through a @zitadel/client transport. */
