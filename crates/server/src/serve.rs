@@ -1,12 +1,16 @@
-//! The listener: accepts TCP connections and serves each with hyper's HTTP/1.1 connection, with
-//! the peer's address given to the handlers (`ConnectInfo`, for the client-address rules).
+//! The listener: accepts TCP connections and serves each with hyper's automatic connection,
+//! HTTP/1.1 or cleartext HTTP/2 with prior knowledge (h2c, which gRPC clients speak), told apart
+//! by the connection's first bytes, with the peer's address given to the handlers
+//! (`ConnectInfo`, for the client-address rules).
 //!
 //! Invariants:
 //! - header names are written in their canonical case on the wire (`X-Total-Count`, not
-//!   `x-total-count`): HTTP says they are case-insensitive, but some vendor clients read them
-//!   from a plain, case-sensitive map (docs/dialects/sailpoint.md);
+//!   `x-total-count`) on HTTP/1.1: HTTP says they are case-insensitive, but some vendor clients
+//!   read them from a plain, case-sensitive map (docs/dialects/sailpoint.md); HTTP/2 writes
+//!   every name in lower case, as it must;
 //! - when `shutdown` resolves, no new connection is accepted, requests in flight finish, idle
-//!   keep-alive connections are closed, and `serve` returns once every connection has ended;
+//!   keep-alive connections are closed (HTTP/2 ones with a GOAWAY), and `serve` returns once
+//!   every connection has ended;
 //! - a failed accept (too many open files, a reset in the queue) is logged and the loop goes on
 //!   after a short pause, never ending the server.
 
@@ -17,8 +21,8 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
@@ -33,6 +37,8 @@ pub(crate) async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().title_case_headers(true);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -53,9 +59,9 @@ pub(crate) async fn serve(
                 .insert(ConnectInfo::<SocketAddr>(peer));
             app.clone().oneshot(request)
         });
-        let connection = http1::Builder::new()
-            .title_case_headers(true)
-            .serve_connection(TokioIo::new(stream), service);
+        let connection = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .into_owned();
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(e) = connection.await {

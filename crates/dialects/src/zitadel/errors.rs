@@ -1,5 +1,7 @@
-//! ZITADEL error bodies: v1 (grpc-gateway) `{code: <number>, message, details}` with the
-//! standard gRPC-to-HTTP status mapping, and v2 (Connect) `{code: "<name>", message}`.
+//! ZITADEL errors: one gRPC code, id and message per error, shown in each transport's envelope —
+//! the grpc-gateway body of the REST routes `{code: <number>, message, details}` with the
+//! standard gRPC-to-HTTP status mapping, Connect's `{code: "<name>", message}` with the same HTTP
+//! status, and gRPC's `grpc-status` and `grpc-message` (the same number and message).
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -22,6 +24,8 @@ pub(crate) enum Code {
     PermissionDenied,
     /// 9, HTTP 400.
     FailedPrecondition,
+    /// 12, HTTP 501.
+    Unimplemented,
     /// 13, HTTP 500.
     Internal,
     /// 14, HTTP 503.
@@ -38,6 +42,7 @@ impl Code {
             Code::AlreadyExists => 6,
             Code::PermissionDenied => 7,
             Code::FailedPrecondition => 9,
+            Code::Unimplemented => 12,
             Code::Internal => 13,
             Code::Unavailable => 14,
             Code::Unauthenticated => 16,
@@ -51,6 +56,7 @@ impl Code {
             Code::AlreadyExists => "already_exists",
             Code::PermissionDenied => "permission_denied",
             Code::FailedPrecondition => "failed_precondition",
+            Code::Unimplemented => "unimplemented",
             Code::Internal => "internal",
             Code::Unavailable => "unavailable",
             Code::Unauthenticated => "unauthenticated",
@@ -63,6 +69,7 @@ impl Code {
             Code::NotFound => StatusCode::NOT_FOUND,
             Code::AlreadyExists => StatusCode::CONFLICT,
             Code::PermissionDenied => StatusCode::FORBIDDEN,
+            Code::Unimplemented => StatusCode::NOT_IMPLEMENTED,
             Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Code::Unauthenticated => StatusCode::UNAUTHORIZED,
@@ -70,13 +77,13 @@ impl Code {
     }
 }
 
-/// Which API generation answers: the body shapes differ.
+/// The JSON error body an answer has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Generation {
-    /// grpc-gateway (`/management/v1`, `/admin/v1`).
-    V1,
-    /// Connect (`/zitadel.settings.v2.SettingsService/...`).
-    V2,
+pub(crate) enum Envelope {
+    /// grpc-gateway: the REST routes (`/management/v1`, `/admin/v1`).
+    Gateway,
+    /// Connect: the RPC paths (`/zitadel.<package>.<Service>/<Method>`).
+    Connect,
 }
 
 /// A ZITADEL error answer.
@@ -85,7 +92,7 @@ pub(crate) struct ZitadelError {
     code: Code,
     id: &'static str,
     message: String,
-    generation: Generation,
+    envelope: Envelope,
 }
 
 impl ZitadelError {
@@ -95,14 +102,24 @@ impl ZitadelError {
             code,
             id,
             message: message.into(),
-            generation: Generation::V1,
+            envelope: Envelope::Gateway,
         }
     }
 
-    /// The same error in the shape of `generation`.
-    pub(crate) fn in_generation(mut self, generation: Generation) -> ZitadelError {
-        self.generation = generation;
+    /// The same error in the body of `envelope`.
+    pub(crate) fn in_envelope(mut self, envelope: Envelope) -> ZitadelError {
+        self.envelope = envelope;
         self
+    }
+
+    /// The gRPC status: the code's number and the message (`grpc-status`, `grpc-message`).
+    pub(crate) fn grpc_status(&self) -> (u16, String) {
+        (self.code.number(), self.text())
+    }
+
+    /// The message every envelope shows: the text and the id.
+    fn text(&self) -> String {
+        format!("{} ({})", self.message, self.id)
     }
 
     /// A service error, mapped once.
@@ -123,15 +140,15 @@ impl ZitadelError {
 
 impl IntoResponse for ZitadelError {
     fn into_response(self) -> Response {
-        let message = format!("{} ({})", self.message, self.id);
-        let body = match self.generation {
-            Generation::V1 => json!({
+        let message = self.text();
+        let body = match self.envelope {
+            Envelope::Gateway => json!({
                 "code": self.code.number(),
                 "message": message,
                 "details": [{"@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
                              "id": self.id, "message": self.message}],
             }),
-            Generation::V2 => json!({"code": self.code.name(), "message": message}),
+            Envelope::Connect => json!({"code": self.code.name(), "message": message}),
         };
         (self.code.status(), Json(body)).into_response()
     }

@@ -5,24 +5,33 @@
 //! `x-zitadel-orgid` or the caller's own) with get, get default, add (409 when the organization
 //! has its own copy), update (404 without one, 400 when nothing changes) and reset (404 without
 //! one); the admin API (`/admin/v1/policies/...`, instance defaults; the lockout update is at
-//! `/admin/v1/policies/password/lockout`). v2: the Connect calls the official client makes,
-//! `POST /zitadel.settings.v2.SettingsService/Get{Lockout,PasswordComplexity,PasswordExpiry,
-//! Login}Settings`, with `ctx.orgId` or `ctx.instance` in the body. Credentials:
-//! `Authorization: Bearer`.
+//! `/admin/v1/policies/password/lockout`). The RPC paths of the same operations,
+//! `POST /zitadel.management.v1.ManagementService/<Method>` and
+//! `/zitadel.admin.v1.AdminService/<Method>`, and of v2's
+//! `/zitadel.settings.v2.SettingsService/Get{Lockout,PasswordComplexity,PasswordExpiry,
+//! Login}Settings` (with `ctx.orgId` or `ctx.instance` in the request; the same methods of
+//! `zitadel.settings.v2beta`, whose messages are v2's), over gRPC, gRPC-web and Connect (`rpc`). Credentials: `Authorization: Bearer` (a header, or gRPC metadata).
 //!
-//! Invariant: a v1 policy message as a GET answers it can be written back and changes
-//! nothing: `details` is read-only and ignored, `isDefault: true` is accepted only while the
-//! organization inherits the policy as sent (nothing is written), and login switches that read
-//! as they stand are not stored again.
+//! Invariants: every transport of a method calls the one handler of its REST route with the
+//! same protojson body (`call`), so they share every decision and every answer; a v1 policy
+//! message as a GET answers it can be written back and changes nothing: `details` is read-only
+//! and ignored, `isDefault: true` is accepted only while the organization inherits the policy
+//! as sent (nothing is written), and login switches that read as they stand are not stored
+//! again.
 
 mod errors;
 mod policies;
+mod proto;
+mod rpc;
+
+pub use proto::descriptor_pool;
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use portcullis_http::AppState;
@@ -32,8 +41,10 @@ use portcullis_service::{
 };
 use serde_json::{Map, Value, json};
 
-use errors::{Code, Generation, ZitadelError};
+use errors::{Code, Envelope, ZitadelError};
 use policies::Kind;
+use proto::Rpc;
+use rpc::Transport;
 
 use crate::common::{self, Rid};
 
@@ -41,10 +52,17 @@ type Answer = Result<Json<Value>, ZitadelError>;
 
 /// This dialect's routes.
 pub fn routes() -> Router<AppState> {
-    let mut router = Router::new().route(
-        "/zitadel.settings.v2.SettingsService/{method}",
-        post(v2_settings),
-    );
+    let mut router = Router::new();
+    for service in Service::ALL {
+        router = router.route(
+            &format!("/{}/{{method}}", service.full_name()),
+            post(
+                move |s: State<AppState>, m: Path<String>, h: HeaderMap, r: Rid, b: Bytes| {
+                    rpc_route(s, m, h, r, b, service)
+                },
+            ),
+        );
+    }
     for (path, admin_get, admin_put, kind) in [
         ("lockout", "lockout", "password/lockout", Kind::Lockout),
         (
@@ -197,16 +215,10 @@ fn not_changed(kind: Kind, scope: &PolicyScope) -> ZitadelError {
         PolicyScope::Instance => "IAM",
         PolicyScope::Org(_) => "Org",
     };
-    let what = match kind {
-        Kind::Lockout => "LockoutPolicy",
-        Kind::Complexity => "PasswordComplexityPolicy",
-        Kind::Age => "PasswordAgePolicy",
-        Kind::Login => "LoginPolicy",
-    };
     ZitadelError::new(
         Code::FailedPrecondition,
         "POLICY-notchanged",
-        format!("Errors.{owner}.{what}.NotChanged"),
+        format!("Errors.{owner}.{}.NotChanged", kind.message_name()),
     )
 }
 
@@ -373,20 +385,14 @@ async fn v2_settings(
     rid: Rid,
     body: Bytes,
 ) -> Answer {
-    let v2 = |e: ZitadelError| e.in_generation(Generation::V2);
+    let v2 = |e: ZitadelError| e.in_envelope(Envelope::Connect);
     let (caller, _) = caller_of(&state, &headers, &rid).await.map_err(v2)?;
-    let kind = match method.as_str() {
-        "GetLockoutSettings" => Kind::Lockout,
-        "GetPasswordComplexitySettings" => Kind::Complexity,
-        "GetPasswordExpirySettings" => Kind::Age,
-        "GetLoginSettings" => Kind::Login,
-        _ => {
-            return Err(v2(ZitadelError::new(
-                Code::NotFound,
-                "SETTINGS-method",
-                format!("no method {method}"),
-            )));
-        }
+    let Some(kind) = settings_method(&method) else {
+        return Err(v2(ZitadelError::new(
+            Code::NotFound,
+            "SETTINGS-method",
+            format!("no method {method}"),
+        )));
     };
     let fields = body_of(&body).map_err(v2)?;
     let ctx = fields.get("ctx").and_then(Value::as_object);
@@ -424,4 +430,209 @@ async fn v2_settings(
         "details": policies::details(details),
         "settings": policies::omit_zero(Value::Object(settings)),
     })))
+}
+
+/// The services whose RPC paths are served.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Service {
+    /// `zitadel.management.v1.ManagementService`: the `/management/v1` routes.
+    Management,
+    /// `zitadel.admin.v1.AdminService`: the `/admin/v1` routes.
+    Admin,
+    /// `zitadel.settings.v2.SettingsService`: the v2 settings getters.
+    Settings,
+    /// `zitadel.settings.v2beta.SettingsService`: the same getters, messages and answers.
+    SettingsBeta,
+}
+
+impl Service {
+    const ALL: [Service; 4] = [
+        Service::Management,
+        Service::Admin,
+        Service::Settings,
+        Service::SettingsBeta,
+    ];
+
+    fn full_name(self) -> &'static str {
+        match self {
+            Service::Management => "zitadel.management.v1.ManagementService",
+            Service::Admin => "zitadel.admin.v1.AdminService",
+            Service::Settings => "zitadel.settings.v2.SettingsService",
+            Service::SettingsBeta => "zitadel.settings.v2beta.SettingsService",
+        }
+    }
+}
+
+/// A v1 operation, as its REST route does it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum V1 {
+    Get,
+    GetDefault,
+    Add,
+    Update,
+    Reset,
+}
+
+/// The operation and the policy of a management method (`Get{Policy}`, `GetDefault{Policy}`,
+/// `AddCustom{Policy}`, `UpdateCustom{Policy}`, `Reset{Policy}ToDefault`).
+fn management_method(method: &str) -> Option<(V1, Kind)> {
+    Kind::ALL.into_iter().find_map(|kind| {
+        let policy = kind.message_name();
+        [
+            (format!("Get{policy}"), V1::Get),
+            (format!("GetDefault{policy}"), V1::GetDefault),
+            (format!("AddCustom{policy}"), V1::Add),
+            (format!("UpdateCustom{policy}"), V1::Update),
+            (format!("Reset{policy}ToDefault"), V1::Reset),
+        ]
+        .into_iter()
+        .find(|(name, _)| name == method)
+        .map(|(_, op)| (op, kind))
+    })
+}
+
+/// The policy of an admin method (`Get{Policy}`, `Update{Policy}`): whether it writes.
+fn admin_method(method: &str) -> Option<(bool, Kind)> {
+    Kind::ALL.into_iter().find_map(|kind| {
+        let policy = kind.message_name();
+        if method == format!("Get{policy}") {
+            Some((false, kind))
+        } else if method == format!("Update{policy}") {
+            Some((true, kind))
+        } else {
+            None
+        }
+    })
+}
+
+/// The policy of a v2 settings method (`Get{Settings}`).
+fn settings_method(method: &str) -> Option<Kind> {
+    Kind::ALL
+        .into_iter()
+        .find(|kind| method.strip_prefix("Get") == Some(kind.settings_name()))
+}
+
+/// One call of an RPC path with its protojson request: the handler of the same REST route.
+async fn call(
+    state: AppState,
+    service: Service,
+    method: String,
+    headers: HeaderMap,
+    rid: Rid,
+    body: Bytes,
+) -> Answer {
+    let state = State(state);
+    match service {
+        Service::Management => match management_method(&method) {
+            Some((V1::Get, kind)) => mgmt_get(state, headers, rid, kind).await,
+            Some((V1::GetDefault, kind)) => mgmt_get_default(state, headers, rid, kind).await,
+            Some((V1::Add, kind)) => {
+                let precondition = Precondition::Inherited(kind.primary());
+                mgmt_write(state, headers, rid, body, kind, precondition).await
+            }
+            Some((V1::Update, kind)) => {
+                let precondition = Precondition::Custom(kind.primary());
+                mgmt_write(state, headers, rid, body, kind, precondition).await
+            }
+            Some((V1::Reset, kind)) => mgmt_reset(state, headers, rid, kind).await,
+            None => unknown_method(&state, &headers, &rid, &method).await,
+        },
+        Service::Admin => match admin_method(&method) {
+            Some((false, kind)) => admin_get_policy(state, headers, rid, kind).await,
+            Some((true, kind)) => admin_update(state, headers, rid, body, kind).await,
+            None => unknown_method(&state, &headers, &rid, &method).await,
+        },
+        Service::Settings | Service::SettingsBeta => {
+            v2_settings(state, Path(method), headers, rid, body).await
+        }
+    }
+}
+
+/// A method this facade does not serve: 404 to an authenticated caller (401 before that).
+async fn unknown_method(state: &AppState, headers: &HeaderMap, rid: &Rid, method: &str) -> Answer {
+    caller_of(state, headers, rid).await?;
+    Err(ZitadelError::new(
+        Code::NotFound,
+        "RPC-method",
+        format!("no method {method}"),
+    ))
+}
+
+/// `POST /<service>/<method>` over every transport (`rpc`).
+async fn rpc_route(
+    State(state): State<AppState>,
+    Path(method): Path<String>,
+    headers: HeaderMap,
+    rid: Rid,
+    body: Bytes,
+    service: Service,
+) -> Response {
+    match Transport::of(&headers) {
+        Transport::Json => match call(state, service, method, headers, rid, body).await {
+            Ok(answer) => answer.into_response(),
+            Err(e) => e.in_envelope(Envelope::Connect).into_response(),
+        },
+        Transport::Binary { framing, proto } => {
+            let outcome = async {
+                let message = framing.unframe(proto, body)?;
+                let rpc = Rpc::find(service.full_name(), &method)?;
+                // A method the definitions lack has no request message; its handler refuses it.
+                let request = match &rpc {
+                    Some(rpc) => rpc.request_json(&message)?,
+                    None => Bytes::new(),
+                };
+                let Json(answer) = call(state, service, method, headers, rid, request).await?;
+                rpc.ok_or_else(|| {
+                    ZitadelError::new(Code::Internal, "SERVER-internal", "internal error")
+                })?
+                .response_bytes(answer)
+            };
+            framing.respond(outcome.await)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The methods the definitions name are exactly the methods `call` serves.
+    #[test]
+    fn every_defined_method_is_served_and_only_those() {
+        let pool = descriptor_pool().unwrap();
+        for service in Service::ALL {
+            let defined = pool.get_service_by_name(service.full_name()).unwrap();
+            let mut count = 0;
+            for method in defined.methods() {
+                let served = match service {
+                    Service::Management => management_method(method.name()).is_some(),
+                    Service::Admin => admin_method(method.name()).is_some(),
+                    Service::Settings | Service::SettingsBeta => {
+                        settings_method(method.name()).is_some()
+                    }
+                };
+                assert!(served, "{} is not served", method.full_name());
+                count += 1;
+            }
+            let expected = match service {
+                Service::Management => 5 * Kind::ALL.len(),
+                Service::Admin => 2 * Kind::ALL.len(),
+                Service::Settings | Service::SettingsBeta => Kind::ALL.len(),
+            };
+            assert_eq!(count, expected, "{service:?}");
+        }
+        assert_eq!(
+            management_method("ResetLoginPolicyToDefault"),
+            Some((V1::Reset, Kind::Login))
+        );
+        assert_eq!(
+            admin_method("UpdateLockoutPolicy"),
+            Some((true, Kind::Lockout))
+        );
+        assert_eq!(
+            settings_method("GetPasswordExpirySettings"),
+            Some(Kind::Age)
+        );
+        assert_eq!(settings_method("GetSecuritySettings"), None);
+    }
 }

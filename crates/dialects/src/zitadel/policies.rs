@@ -33,6 +33,29 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
+    /// The four policies.
+    pub(crate) const ALL: [Kind; 4] = [Kind::Lockout, Kind::Complexity, Kind::Age, Kind::Login];
+
+    /// ZITADEL's name of the v1 policy message, as in its RPC names and its errors.
+    pub(crate) fn message_name(self) -> &'static str {
+        match self {
+            Kind::Lockout => "LockoutPolicy",
+            Kind::Complexity => "PasswordComplexityPolicy",
+            Kind::Age => "PasswordAgePolicy",
+            Kind::Login => "LoginPolicy",
+        }
+    }
+
+    /// ZITADEL's name of the v2 settings message, as in its RPC names.
+    pub(crate) fn settings_name(self) -> &'static str {
+        match self {
+            Kind::Lockout => "LockoutSettings",
+            Kind::Complexity => "PasswordComplexitySettings",
+            Kind::Age => "PasswordExpirySettings",
+            Kind::Login => "LoginSettings",
+        }
+    }
+
     /// The section whose inheritance says whether the organization has a custom policy.
     pub(crate) fn primary(self) -> SectionKind {
         match self {

@@ -35,3 +35,4 @@ mod support;
 mod sweeps;
 mod validation;
 mod vendor_clients;
+mod zitadel_rpc;
