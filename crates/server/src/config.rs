@@ -106,6 +106,9 @@ pub struct Config {
     pub counter_retention_days: u64,
     /// Event retention.
     pub events: EventsConfig,
+    /// How many organizations' effective policies are kept in memory (least recently used
+    /// dropped first; a dropped one is read again from the store); at least 1.
+    pub policy_cache_entries: usize,
 }
 
 /// How long events are kept.
@@ -215,6 +218,7 @@ impl std::fmt::Debug for Config {
             .field("smtp", &self.smtp)
             .field("counter_retention_days", &self.counter_retention_days)
             .field("events", &self.events)
+            .field("policy_cache_entries", &self.policy_cache_entries)
             .finish()
     }
 }
@@ -237,6 +241,7 @@ impl Default for Config {
             smtp: SmtpConfig::default(),
             counter_retention_days: 30,
             events: EventsConfig::default(),
+            policy_cache_entries: portcullis_service::DEFAULT_POLICY_CACHE_ENTRIES,
         }
     }
 }
@@ -379,6 +384,11 @@ pub fn load(
     if config.counter_retention_days == 0 {
         return Err(ConfigError(
             "counter_retention_days: must be at least 1".into(),
+        ));
+    }
+    if config.policy_cache_entries == 0 {
+        return Err(ConfigError(
+            "policy_cache_entries: must be at least 1".into(),
         ));
     }
     if let Some(url) = &config.public_url

@@ -65,6 +65,7 @@ pub use outbox::{
     SEND_LEASE_SECONDS, SendError, retry_delay,
 };
 pub use policies::{PasswordCheckRequest, PasswordCheckResult, SectionView, SectionWrite};
+pub use policy_cache::DEFAULT_POLICY_CACHE_ENTRIES;
 pub use policy_patch::{PatchError, PatchOutcome, PolicyScope, Precondition};
 pub use policy_replace::{ReplaceOutcome, instance_policy_version, org_policy_version};
 pub use secrets::{

@@ -106,6 +106,13 @@ impl Service {
         self
     }
 
+    /// The same service with a policy cache of at most `entries` organizations' policies
+    /// (default [`crate::DEFAULT_POLICY_CACHE_ENTRIES`]).
+    pub fn with_policy_cache_entries(mut self, entries: usize) -> Service {
+        self.cache = PolicyCache::with_capacity(entries);
+        self
+    }
+
     /// The same service with how long sweeps keep quiet counters and events.
     pub fn with_retention(mut self, retention: crate::sweep::Retention) -> Service {
         self.retention = retention;

@@ -161,3 +161,25 @@ fn smtp_settings_come_from_the_environment_and_the_password_is_never_shown() {
         "a user without a password"
     );
 }
+
+#[test]
+fn the_policy_cache_is_bounded_by_a_setting_of_at_least_one() {
+    let (config, _) = load(None, &[], &Overrides::default()).unwrap();
+    assert_eq!(
+        config.policy_cache_entries,
+        portcullis_service::DEFAULT_POLICY_CACHE_ENTRIES
+    );
+    let (config, _) = load(
+        None,
+        &env(&[("PORTCULLIS_POLICY_CACHE_ENTRIES", "16")]),
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(config.policy_cache_entries, 16);
+    let zero = load(
+        None,
+        &env(&[("PORTCULLIS_POLICY_CACHE_ENTRIES", "0")]),
+        &Overrides::default(),
+    );
+    assert!(zero.unwrap_err().0.contains("policy_cache_entries"));
+}
