@@ -13,7 +13,9 @@
 //!   (target within 3 %).
 //!
 //! Run: `cargo bench -p portcullis-server --bench load` (≈ 40 s). `LOAD_SECONDS` sets the
-//! length of each scenario (default 5); `LOAD_ONLY=reset` runs the password-reset row alone.
+//! length of each scenario (default 5); `LOAD_ONLY=reset` runs the password-reset row alone;
+//! `LOAD_ONLY=raw` starts no server and prints only `raw argon2id hashes/s: N` (the reference
+//! `scripts/bench-peer` divides by), on `LOAD_THREADS` threads (default: every core).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -157,11 +159,15 @@ async fn drive(
     }
 }
 
-/// Raw argon2id verifications per second on every core, with the server's default parameters.
+/// Raw argon2id verifications per second on every core (or `LOAD_THREADS` threads), with the
+/// server's default parameters.
 fn raw_hashes_per_second(seconds: f64) -> f64 {
     let hasher = Arc::new(Hasher::new(HashParams::default()).unwrap());
     let hash = hasher.hash(HashAlgorithm::Argon2id, PASSWORD).unwrap();
-    let threads = std::thread::available_parallelism().map_or(2, usize::from);
+    let threads = std::env::var("LOAD_THREADS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
     let started = Instant::now();
     let handles: Vec<_> = (0..threads)
         .map(|_| {
@@ -200,6 +206,13 @@ async fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(5.0);
+    if std::env::var("LOAD_ONLY").is_ok_and(|only| only == "raw") {
+        println!(
+            "raw argon2id hashes/s: {:.1}",
+            raw_hashes_per_second(seconds)
+        );
+        return;
+    }
     let server = start();
     let base = server.base.clone();
     let client = reqwest::Client::builder()
