@@ -255,6 +255,19 @@ impl PageQuery {
     }
 }
 
+/// A query string read into `T`, a malformed one refused as `400` with serde's words.
+async fn query<T: serde::de::DeserializeOwned, S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+) -> Result<T, ApiError> {
+    Query::<T>::from_request_parts(parts, state)
+        .await
+        .map(|Query(q)| q)
+        .map_err(|e| {
+            ApiError::invalid(vec![Violation::new("", codes::INVALID_JSON, e.body_text())])
+        })
+}
+
 /// Page query extractor with problem+json errors.
 pub struct Paging(pub Page);
 
@@ -262,12 +275,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Paging {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Paging, ApiError> {
-        let Query(q) = Query::<PageQuery>::from_request_parts(parts, state)
-            .await
-            .map_err(|e| {
-                ApiError::invalid(vec![Violation::new("", codes::INVALID_JSON, e.body_text())])
-            })?;
-        q.page().map(Paging)
+        query::<PageQuery, S>(parts, state)
+            .await?
+            .page()
+            .map(Paging)
     }
 }
 
@@ -298,11 +309,7 @@ impl<S: Send + Sync> FromRequestParts<S> for NumberPaging {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<NumberPaging, ApiError> {
-        let Query(q) = Query::<NumberPageQuery>::from_request_parts(parts, state)
-            .await
-            .map_err(|e| {
-                ApiError::invalid(vec![Violation::new("", codes::INVALID_JSON, e.body_text())])
-            })?;
+        let q = query::<NumberPageQuery, S>(parts, state).await?;
         let after = q.after.unwrap_or(0);
         if after > MAX_CURSOR_NUMBER {
             return Err(ApiError::invalid(vec![
