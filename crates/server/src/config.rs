@@ -264,46 +264,27 @@ pub fn loggable_database_url(url: &str) -> String {
 /// client commands', often exported in the shell that also runs `serve`).
 const OTHER_VARIABLES: &[&str] = &["CONFIG", "TEST_DATABASE_URL", "URL", "TOKEN"];
 
-/// Configuration keys, as environment names (without the prefix).
+/// The secrets, which [`Config`] never serializes (so they are named here).
+const SECRET_KEYS: &[&str] = &["BOOTSTRAP_TOKEN", "MASTER_KEY", "SMTP__PASSWORD"];
+
+/// Configuration keys, as environment names (without the prefix): the fields of [`Config`] as
+/// it serializes (so a new field is known at once), a section's fields after `SECTION__`, and
+/// [`SECRET_KEYS`].
 fn known_env_key(key: &str) -> bool {
-    const TOP: &[&str] = &[
-        "LISTEN",
-        "DATABASE_URL",
-        "POOL_SIZE",
-        "TRUSTED_PROXIES",
-        "LOG_FORMAT",
-        "LOG_LEVEL",
-        "BOOTSTRAP_TOKEN",
-        "SWEEP_INTERVAL_SECS",
-        "MASTER_KEY",
-        "MASTER_KEY_FILE",
-        "PUBLIC_URL",
-    ];
-    const SMTP: &[&str] = &[
-        "HOST",
-        "PORT",
-        "TLS",
-        "USERNAME",
-        "PASSWORD",
-        "FROM",
-        "TIMEOUT_SECS",
-        "INTERVAL_SECS",
-        "BATCH",
-    ];
-    const HASHING: &[&str] = &[
-        "ARGON2_MEMORY_KIB",
-        "ARGON2_ITERATIONS",
-        "ARGON2_PARALLELISM",
-        "BCRYPT_COST",
-        "CONCURRENCY",
-    ];
-    TOP.contains(&key)
-        || key
-            .strip_prefix("HASHING__")
-            .is_some_and(|k| HASHING.contains(&k))
-        || key
-            .strip_prefix("SMTP__")
-            .is_some_and(|k| SMTP.contains(&k))
+    if SECRET_KEYS.contains(&key) {
+        return true;
+    }
+    let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(Config::default()) else {
+        return false;
+    };
+    let lower = key.to_ascii_lowercase();
+    match lower.split_once("__") {
+        None => fields.get(&lower).is_some_and(|v| !v.is_object()),
+        Some((section, field)) => fields
+            .get(section)
+            .and_then(|v| v.as_object())
+            .is_some_and(|section| section.contains_key(field)),
+    }
 }
 
 /// Keys whose values are always text (secrets, names and addresses that may look like numbers).

@@ -621,3 +621,62 @@ pub(crate) async fn default_policy_id(app: &App, admin: &str) -> String {
         .unwrap()
         .to_owned()
 }
+
+/// A policy cache of one entry: every organization's policy is dropped as soon as another is
+/// read, and each still reads and enforces its own policy (a dropped one is read again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_cache_of_one_entry_still_serves_and_enforces_each_organizations_own_policy() {
+    let app = crate::support::spawn_app_with(|c| c.policy_cache_entries = 1).await;
+    let orgs = ["cache-a", "cache-b", "cache-c"];
+    let mut admins = Vec::new();
+    for (org, limit) in orgs.iter().zip([2, 3, 4]) {
+        let admin = app.org_with_admin(org).await;
+        let set = app
+            .patch(
+                &format!("/v1/orgs/{org}/policy/lockout"),
+                &admin,
+                json!({"max_password_attempts": limit, "reveal_lock": true}),
+            )
+            .await;
+        assert_eq!(set.status, StatusCode::OK, "{:?}", set.body);
+        app.user(org, &admin, "ann", GOOD).await;
+        admins.push(admin);
+    }
+    // Reads in turn, so that each read finds the other organization's policy in the cache.
+    for _ in 0..2 {
+        for ((org, admin), limit) in orgs.iter().zip(&admins).zip([2, 3, 4]) {
+            let read = app.get(&format!("/v1/orgs/{org}/policy"), admin).await;
+            assert_eq!(
+                read.body["lockout"]["value"]["max_password_attempts"], limit,
+                "{org}: {:?}",
+                read.body
+            );
+        }
+    }
+    // Enforced with the organization's own limit while the others' policies are read between
+    // its attempts: cache-a locks after 2 failures, cache-c only after 4.
+    for attempt in 1..=4 {
+        for org in ["cache-a", "cache-c"] {
+            let wrong = app.login(org, "ann", "not the password at all").await;
+            let locked_now = matches!((org, attempt), ("cache-a", 3..));
+            let expected = if locked_now {
+                StatusCode::FORBIDDEN
+            } else {
+                StatusCode::UNAUTHORIZED
+            };
+            assert_eq!(
+                wrong.status, expected,
+                "{org} attempt {attempt}: {:?}",
+                wrong.body
+            );
+            app.get("/v1/orgs/cache-b/policy", &admins[1]).await;
+        }
+    }
+    let right = app.login("cache-c", "ann", GOOD).await;
+    assert_eq!(
+        right.status,
+        StatusCode::FORBIDDEN,
+        "cache-c locked after 4: {:?}",
+        right.body
+    );
+}

@@ -183,3 +183,28 @@ fn the_policy_cache_is_bounded_by_a_setting_of_at_least_one() {
     );
     assert!(zero.unwrap_err().0.contains("policy_cache_entries"));
 }
+
+/// Every configuration key can be set from the environment: the known names come from the
+/// configuration's own fields, so none is forgotten (the retention keys once were).
+#[test]
+fn every_key_is_known_in_the_environment() {
+    let (config, warnings) = load(
+        None,
+        &env(&[
+            ("PORTCULLIS_COUNTER_RETENTION_DAYS", "7"),
+            ("PORTCULLIS_EVENTS__RETENTION_DAYS", "90"),
+            ("PORTCULLIS_SMTP__INTERVAL_SECS", "9"),
+            ("PORTCULLIS_MASTER_KEY_FILE", "/tmp/k"),
+            ("PORTCULLIS_EVENTS__NOPE", "1"),
+        ]),
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(config.counter_retention_days, 7);
+    assert_eq!(config.events.retention_days, 90);
+    assert_eq!(config.smtp.interval_secs, 9);
+    assert_eq!(
+        warnings,
+        ["unknown environment variable PORTCULLIS_EVENTS__NOPE ignored"]
+    );
+}

@@ -156,13 +156,13 @@ impl SqlStore {
     ) -> DbResult<Vec<String>> {
         let found = sqlx::query(
             "SELECT key FROM counters WHERE org_id = $1 AND key >= $2 AND key < $3 \
-             AND ($5 IS NULL OR key > $5) ORDER BY key LIMIT $4",
+             AND key > $5 ORDER BY key LIMIT $4",
         )
         .bind(org_id)
         .bind(prefix)
         .bind(format!("{prefix}\u{10FFFF}"))
         .bind(i64::from(crate::MAX_PAGE))
-        .bind(after)
+        .bind(super::first_page_cursor(after))
         .fetch_all(&self.pool)
         .await?;
         found

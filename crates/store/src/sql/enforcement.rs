@@ -110,12 +110,12 @@ impl SqlStore {
         let ranges = prefix_ranges(prefixes, 4, &mut binds);
         let select = format!(
             "SELECT key, state, login_key, label FROM counters WHERE org_id = $1 \
-             AND locked_until IS NOT NULL AND ($2 IS NULL OR key > $2) AND {ranges} \
+             AND locked_until IS NOT NULL AND key > $2 AND {ranges} \
              ORDER BY key LIMIT $3"
         );
         let mut query = sqlx::query(&select)
             .bind(org_id)
-            .bind(after)
+            .bind(super::first_page_cursor(after))
             .bind(i64::from(limit.min(MAX_PAGE)));
         for value in binds {
             query = query.bind(value);
@@ -308,11 +308,11 @@ impl SqlStore {
         let compare = if inclusive { ">=" } else { ">" };
         let select = format!(
             "SELECT {DENIAL_COLUMNS} FROM ip_denials WHERE org_id = $1 \
-             AND ($2 IS NULL OR network {compare} $2) ORDER BY network LIMIT $3"
+             AND network {compare} $2 ORDER BY network LIMIT $3"
         );
         let found = sqlx::query(&select)
             .bind(org_id)
-            .bind(after)
+            .bind(super::first_page_cursor(after))
             .bind(i64::from(limit.min(MAX_PAGE)))
             .fetch_all(&self.pool)
             .await?;

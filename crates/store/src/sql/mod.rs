@@ -224,6 +224,14 @@ impl SqlStore {
     }
 }
 
+/// A text cursor for `… AND id > $n ORDER BY id`: the one given, or the empty string for the
+/// first page (every id, key and network follows it). A cursor is always bound, never `NULL`,
+/// so that the comparison is a range the index seeks to (`($n IS NULL OR id > $n)` makes both
+/// SQLite and PostgreSQL read the organization's rows from the first one, page after page).
+pub(crate) fn first_page_cursor(after: Option<&str>) -> &str {
+    after.unwrap_or("")
+}
+
 impl SqlStore {
     /// A page of the records `select` lists: `args` are bound first (`$1`, ...), then the
     /// page's cursor and its limit (at most [`MAX_PAGE`](crate::MAX_PAGE)), in that order.
@@ -239,7 +247,7 @@ impl SqlStore {
             query = query.bind(*arg);
         }
         let found = query
-            .bind(page.after.as_deref())
+            .bind(first_page_cursor(page.after.as_deref()))
             .bind(i64::from(page.limit.min(crate::MAX_PAGE)))
             .fetch_all(&self.pool)
             .await?;

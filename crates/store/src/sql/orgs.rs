@@ -100,7 +100,7 @@ impl SqlStore {
         let select = concat!(
             "SELECT ",
             org_columns!(),
-            " FROM orgs WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2"
+            " FROM orgs WHERE id > $1 ORDER BY id LIMIT $2"
         );
         self.page(select, &[], page, rows::org).await
     }

@@ -227,7 +227,7 @@ impl SqlStore {
                 let select = concat!(
                     "SELECT ",
                     api_key_columns!(),
-                    " FROM api_keys WHERE org_id = $1 AND ($2 IS NULL OR id > $2) \
+                    " FROM api_keys WHERE org_id = $1 AND id > $2 \
                      ORDER BY id LIMIT $3"
                 );
                 self.page(select, &[org_id], page, rows::api_key).await
@@ -236,7 +236,7 @@ impl SqlStore {
                 let select = concat!(
                     "SELECT ",
                     api_key_columns!(),
-                    " FROM api_keys WHERE org_id IS NULL AND ($1 IS NULL OR id > $1) \
+                    " FROM api_keys WHERE org_id IS NULL AND id > $1 \
                      ORDER BY id LIMIT $2"
                 );
                 self.page(select, &[], page, rows::api_key).await
@@ -254,7 +254,7 @@ impl SqlStore {
         let select = concat!(
             "SELECT ",
             api_key_columns!(),
-            " FROM api_keys WHERE org_id = $1 AND user_id = $2 AND ($3 IS NULL OR id > $3) \
+            " FROM api_keys WHERE org_id = $1 AND user_id = $2 AND id > $3 \
              ORDER BY id LIMIT $4"
         );
         self.page(select, &[org_id, user_id], page, rows::api_key)

@@ -90,7 +90,7 @@ impl SqlStore {
         let select = concat!(
             "SELECT ",
             user_columns!(),
-            " FROM users WHERE org_id = $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3"
+            " FROM users WHERE org_id = $1 AND id > $2 ORDER BY id LIMIT $3"
         );
         self.page(select, &[org_id], page, rows::user).await
     }
@@ -106,13 +106,13 @@ impl SqlStore {
         let found = sqlx::query(concat!(
             "SELECT ",
             user_columns!(),
-            " FROM users WHERE org_id = $1 AND ($2 IS NULL OR id > $2) AND EXISTS (\
+            " FROM users WHERE org_id = $1 AND id > $2 AND EXISTS (\
              SELECT 1 FROM counters c WHERE c.org_id = users.org_id \
              AND c.login_key = users.login_key AND c.locked_until IS NOT NULL \
              AND c.locked_until > $4) ORDER BY id LIMIT $3"
         ))
         .bind(org_id)
-        .bind(page.after.as_deref())
+        .bind(super::first_page_cursor(page.after.as_deref()))
         .bind(i64::from(page.limit.min(crate::MAX_PAGE)))
         .bind(super::encoding::ts_to_db(now)?)
         .fetch_all(&self.pool)
