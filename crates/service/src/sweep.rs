@@ -121,6 +121,11 @@ impl Service {
             }
         }
         self.delete_old_events(now, &mut report).await?;
+        // Statistics keep the planner on the partial indexes (locks, locked users); a failure
+        // costs speed, not correctness, so it does not fail the sweep.
+        if let Err(e) = self.store.refresh_statistics().await {
+            tracing::warn!(error = %e, "refreshing the planner's statistics failed");
+        }
         self.metrics
             .sweep_seconds
             .observe(started.elapsed().as_secs_f64());

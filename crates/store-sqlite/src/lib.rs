@@ -63,6 +63,13 @@ impl Backend for Sqlite {
     fn store_error(&self, err: &sqlx::Error) -> StoreError {
         error::map_sqlx(err)
     }
+    /// `ANALYZE` on a sample (at most about 1000 rows of each index, so its cost does not grow
+    /// with the database). A connection reads the statistics when it opens; the pool renews
+    /// its connections (none lives more than 30 minutes), so every connection plans with them
+    /// within that time of a sweep.
+    fn refresh_statistics(&self) -> &'static [&'static str] {
+        &["PRAGMA analysis_limit = 1000", "ANALYZE"]
+    }
 }
 
 /// Opens (creating it if missing) the database at `url_or_path` — a plain file path or a

@@ -295,3 +295,44 @@ mod in_memory {
         (Arc::new(store) as Arc<dyn Store>, guard)
     });
 }
+
+/// Without statistics SQLite lists the locks through the counters' primary key, reading every
+/// counter of the organization; after the sweep's statistics refresh, connections opened since
+/// (the pool renews its connections) take the partial index of locked counters.
+#[tokio::test]
+async fn refreshed_statistics_put_the_locks_list_on_its_partial_index() {
+    async fn plan(store: &portcullis_store::sql::SqlStore) -> String {
+        let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as(
+            "EXPLAIN QUERY PLAN SELECT key FROM counters WHERE org_id = 'acme' \
+             AND locked_until IS NOT NULL AND key > '' ORDER BY key LIMIT 50",
+        )
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+        rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("; ")
+    }
+    let db = TempDb::new("statistics");
+    let store = portcullis_store_sqlite::open(db.path(), 2).await.unwrap();
+    let mut tx = store.pool().begin().await.unwrap();
+    for i in 0..5000 {
+        let locked: Option<i64> = (i % 1000 == 0).then_some(i64::MAX);
+        sqlx::query(
+            "INSERT INTO counters (org_id, key, state, locked_until, login_key) \
+             VALUES ('acme', $1, '{}', $2, $3)",
+        )
+        .bind(format!("password|user{i:05}"))
+        .bind(locked)
+        .bind(format!("user{i:05}"))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let before = plan(&store).await;
+    assert!(before.contains("PRIMARY KEY"), "{before}");
+    store.refresh_statistics().await.unwrap();
+    store.close().await;
+    let store = portcullis_store_sqlite::open(db.path(), 2).await.unwrap();
+    let after = plan(&store).await;
+    assert!(after.contains("USING INDEX counters_locked"), "{after}");
+}

@@ -660,6 +660,13 @@ pub trait EventStore: Send + Sync {
     /// organization and the instance); answers how many. Called in batches by the retention
     /// sweep until it answers fewer than `limit`.
     async fn delete_events_before(&self, before: Timestamp, limit: u32) -> StoreResult<u64>;
+
+    /// Brings the query planner's statistics up to date where the database does not keep them
+    /// itself (SQLite: without them it may read a table through its primary key instead of a
+    /// partial index); the sweep calls it. Nothing visible changes.
+    async fn refresh_statistics(&self) -> StoreResult<()> {
+        Ok(())
+    }
 }
 
 /// The port's traits, for code that calls a store through a concrete type or a generic one (an

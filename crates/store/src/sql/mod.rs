@@ -77,6 +77,11 @@ pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
     /// What a database error means for the caller (`Conflict` naming the key, `Unavailable`,
     /// `Internal`).
     fn store_error(&self, err: &sqlx::Error) -> StoreError;
+    /// The statements, run in order on one connection, that refresh the planner's statistics;
+    /// none when the database keeps them itself (PostgreSQL's autovacuum).
+    fn refresh_statistics(&self) -> &'static [&'static str] {
+        &[]
+    }
 }
 
 /// A [`Store`](crate::Store) on one SQL database.

@@ -561,4 +561,20 @@ impl EventStore for SqlStore {
     async fn delete_events_before(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
         self.edge(self.delete_events_before_impl(before, limit).await)
     }
+
+    async fn refresh_statistics(&self) -> StoreResult<()> {
+        let statements = self.backend().refresh_statistics();
+        if statements.is_empty() {
+            return Ok(());
+        }
+        let done: Result<(), sqlx::Error> = async {
+            let mut connection = self.pool().acquire().await?;
+            for statement in statements {
+                sqlx::query(statement).execute(&mut *connection).await?;
+            }
+            Ok(())
+        }
+        .await;
+        self.edge(done.map_err(Into::into))
+    }
 }
