@@ -15,7 +15,7 @@ use portcullis_engine::ip_block::IpBlocking;
 use portcullis_engine::lockout::{LockoutKey, SecretKind, lockout_limits, normalize_login};
 use portcullis_engine::time_math::plus;
 use portcullis_model::{EffectivePolicy, OrgId, Timestamp};
-use portcullis_store::{CounterChange, EventDraft};
+use portcullis_store::{CounterChange, EventDraft, LoginRecord, Session};
 
 use crate::error::{ServiceError, ServiceResult};
 use crate::events::{AttemptFailed, CounterSubject, DomainEvent, LockChange};
@@ -44,6 +44,14 @@ pub(crate) struct CounterRef<'a> {
     pub(crate) notice: Option<&'a LockNotice>,
     /// The login name as the attempt typed it (kept beside a lockout counter, for lists).
     pub(crate) label: Option<&'a str>,
+}
+
+/// How many locks a transition's events place.
+fn placed_locks(events: &[CounterEvent]) -> u64 {
+    events
+        .iter()
+        .filter(|e| matches!(e, CounterEvent::Locked(_)))
+        .count() as u64
 }
 
 /// When a refused reservation's lock ends (`None`: until unlocked, or not known).
@@ -119,6 +127,43 @@ impl Service {
             .collect()
     }
 
+    /// What a transition of `c` that answered `events` writes beside the new `state`: `extra`
+    /// and the counter's own events, the due time, the login key and label.
+    fn counter_change(
+        &self,
+        c: &CounterRef<'_>,
+        extra: &[EventDraft],
+        state: &CounterState,
+        events: &[CounterEvent],
+    ) -> CounterChange {
+        let mut drafts = extra.to_vec();
+        drafts.extend(self.counter_drafts(c, events));
+        let due_at = match c.limits {
+            Some(limits) => state.due_at(Some(limits), self.retention.counter_seconds),
+            // A counter the policy no longer counts is looked at again a retention period later
+            // (its state is left as it is).
+            None => Some(plus(c.now, self.retention.counter_seconds)),
+        };
+        CounterChange {
+            events: drafts,
+            due_at,
+            login_key: match c.kind {
+                CounterKind::Account => c.subject.login.clone(),
+                CounterKind::Ip => None,
+            },
+            label: c.label.map(str::to_owned),
+        }
+    }
+
+    /// Counts the locks a committed transition placed.
+    fn count_locks(&self, kind: CounterKind, locks: u64) {
+        let counter = match kind {
+            CounterKind::Account => &self.metrics.locks,
+            CounterKind::Ip => &self.metrics.blocks,
+        };
+        crate::metrics::Metrics::add(counter, locks);
+    }
+
     /// Applies one counter transition in the store; answers what the transition decided.
     pub(crate) async fn counter_step<T: Send>(
         &self,
@@ -126,45 +171,54 @@ impl Service {
         extra: Vec<EventDraft>,
         mut step: impl FnMut(&mut CounterState) -> (T, Vec<CounterEvent>) + Send,
     ) -> ServiceResult<T> {
-        let (org_id, kind) = (c.org_id, c.kind);
-        let retention = self.retention.counter_seconds;
         let mut decision = None;
         let mut locks = 0;
         self.store
-            .update_counter(org_id, c.key, &mut |state| {
+            .update_counter(c.org_id, c.key, &mut |state| {
                 let (d, events) = step(state);
                 decision = Some(d);
                 // Counted from the last run only: the store may run the closure again.
-                locks = events
-                    .iter()
-                    .filter(|e| matches!(e, CounterEvent::Locked(_)))
-                    .count() as u64;
-                let mut drafts = extra.clone();
-                drafts.extend(self.counter_drafts(c, &events));
-                let due_at = match c.limits {
-                    Some(limits) => state.due_at(Some(limits), retention),
-                    // A counter the policy no longer counts is looked at again a retention
-                    // period later (its state is left as it is).
-                    None => Some(plus(c.now, retention)),
-                };
-                CounterChange {
-                    events: drafts,
-                    due_at,
-                    login_key: match kind {
-                        CounterKind::Account => c.subject.login.clone(),
-                        CounterKind::Ip => None,
-                    },
-                    label: c.label.map(str::to_owned),
-                }
+                locks = placed_locks(&events);
+                self.counter_change(c, &extra, state, &events)
             })
             .await?;
         // Committed: now the locks count.
-        let counter = match kind {
-            CounterKind::Account => &self.metrics.locks,
-            CounterKind::Ip => &self.metrics.blocks,
-        };
-        crate::metrics::Metrics::add(counter, locks);
+        self.count_locks(c.kind, locks);
         decision.ok_or_else(|| ServiceError::Internal("counter update did not run".into()))
+    }
+
+    /// Completes a login's reservation on the lockout counter `c` with `step` (which also
+    /// answers whether the session may open) and opens the login's session, in one store
+    /// transaction; answers what the step decided and whether the session opened.
+    pub(crate) async fn complete_login<T: Send>(
+        &self,
+        c: &CounterRef<'_>,
+        mut step: impl FnMut(&mut CounterState) -> ((T, bool), Vec<CounterEvent>) + Send,
+        session: &Session,
+        login: &LoginRecord,
+        events: Vec<EventDraft>,
+    ) -> ServiceResult<(T, bool)> {
+        let mut decision = None;
+        let mut locks = 0;
+        let opened = self
+            .store
+            .complete_login(
+                c.key,
+                &mut |state| {
+                    let ((d, open), events) = step(state);
+                    decision = Some(d);
+                    locks = placed_locks(&events);
+                    (self.counter_change(c, &[], state, &events), open)
+                },
+                session,
+                login,
+                events,
+            )
+            .await?;
+        self.count_locks(c.kind, locks);
+        let decision =
+            decision.ok_or_else(|| ServiceError::Internal("counter update did not run".into()))?;
+        Ok((decision, opened))
     }
 
     /// The counters of a login name of `kinds`: the login-scope key and every per-source key

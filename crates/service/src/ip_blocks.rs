@@ -382,26 +382,14 @@ impl Service {
         )
         .await
     }
+}
 
-    /// The administrator's block in force that covers `ip`, unless the allow-list names it.
-    pub(crate) async fn denied(
-        &self,
-        org_id: &OrgId,
-        blocking: &IpBlocking,
-        ip: IpAddr,
-        now: Timestamp,
-    ) -> ServiceResult<Option<u64>> {
-        if blocking.is_allowlisted(ip) {
-            return Ok(None);
-        }
-        Ok(self
-            .store
-            .matching_ip_denial(org_id, ip, now)
-            .await?
-            .map(|d| match d.until {
-                Some(until) => seconds_until(Some(until), now).max(1),
-                None => PERMANENT_RETRY_AFTER,
-            }))
+/// The `Retry-After` seconds of an administrator's denial ending at `until` (`None`: until
+/// lifted).
+pub(crate) fn retry_after_denial(until: Option<Timestamp>, now: Timestamp) -> u64 {
+    match until {
+        Some(until) => seconds_until(Some(until), now).max(1),
+        None => PERMANENT_RETRY_AFTER,
     }
 }
 

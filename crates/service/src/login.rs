@@ -1,5 +1,6 @@
 //! Login flow (docs/design.md §3.1): IP check → reserve on the lockout key → look up → verify off
-//! the async threads → complete → decide → session.
+//! the async threads → decide → complete the reservation and open the session in one store
+//! transaction (docs/benchmarks.md, "What a login writes").
 //!
 //! Invariants:
 //! - a blocked IP is answered before any user lookup or hash; a revealed lock before any hash;
@@ -15,7 +16,7 @@
 
 use std::net::IpAddr;
 
-use portcullis_engine::counter::{Attempt, Completion, CounterLimits, Refusal};
+use portcullis_engine::counter::{Attempt, Completion, CounterLimits, CounterState, Refusal};
 use portcullis_engine::hashing::can_hash_with;
 use portcullis_engine::ip_block::{IpBlocking, IpStatus, canonical_ip, source_key, source_label};
 use portcullis_engine::lockout::{LockoutKey, SecretKind, lockout_limits, normalize_login};
@@ -33,6 +34,7 @@ use crate::error::{ServiceError, ServiceResult};
 use crate::events::{
     AttemptFailed, CounterSubject, DomainEvent, LoginRefused, LoginSucceeded, SessionsEnded,
 };
+use crate::ip_blocks::retry_after_denial;
 use crate::login_answers::{LastLogin, LoginAnswer, LoginGranted, LoginRequest, MfaChallenge};
 use crate::mail::LockNotice;
 use crate::metrics::LoginResult;
@@ -108,10 +110,16 @@ impl Service {
             label: Some(&request.login),
         };
 
-        // 1. A blocked IP: no lookup, no hash, whatever the name.
-        if let Some(answer) = self.blocked_ip_answer(&a).await? {
-            return Ok(answer);
-        }
+        // 1. A blocked IP: no lookup, no hash, whatever the name. The same read gives the
+        //    lockout counter's state when a revealed lock would be answered from it.
+        let lock_read = (lockout.reveal_lock
+            && lockout_limits(lockout, SecretKind::Password).is_some()
+            && possible_login(&request.login))
+        .then_some(a.lock_key.as_str());
+        let lock_state = match self.gate(&a, lock_read).await? {
+            Ok(state) => state,
+            Err(answer) => return Ok(answer),
+        };
         if !possible_login(&request.login) {
             // No user can have this name (too long, or a code point no name may hold): the same
             // answer and hash as an unknown user, counted on the address, but no lockout counter
@@ -129,9 +137,12 @@ impl Service {
         if let Some(limits) = lockout_limits(lockout, SecretKind::Password) {
             // A revealed lock in force is answered from a read: it can only end by time or
             // unlock. A hidden lock goes through the reservation like any attempt, so that it
-            // does the same store work as a wrong password.
-            let state = self.store.get_counter(org_id, &a.lock_key).await?;
-            let revealed = state.lock_at(now).filter(|_| lockout.reveal_lock);
+            // does the same store work as a wrong password (and no read is made for it).
+            let revealed = if lockout.reveal_lock {
+                lock_state.lock_at(now)
+            } else {
+                None
+            };
             let refusal = match revealed {
                 Some(lock) => Some(Refusal::Locked(lock)),
                 None => {
@@ -185,51 +196,42 @@ impl Service {
             other => return self.login_failed(&a, held, other.as_ref()).await,
         };
 
-        // 4. Complete the reservation as a success.
-        let mut failures_before = 0;
-        if let Some(Held { id, limits }) = held {
-            let completion = self
-                .counter_step(
-                    &CounterRef {
-                        ctx,
-                        org_id,
-                        key: &a.lock_key,
-                        kind: CounterKind::Account,
-                        subject: &a.subject,
-                        now,
-                        limits: Some(&limits),
-                        notice: None,
-                        label: a.label,
-                    },
-                    Vec::new(),
-                    |s| {
-                        let before = s.failures;
-                        let out = s.complete(&limits, id, Attempt::Success, now);
-                        ((out.decision, before), out.events)
-                    },
-                )
-                .await?;
-            failures_before = completion.1;
-            match completion.0 {
-                Completion::Succeeded => {}
-                Completion::LockedMeanwhile(lock) => {
-                    return Ok(if lockout.reveal_lock {
-                        self.metrics.login(LoginResult::AccountLocked);
-                        LoginAnswer::Locked { until: lock.until }
-                    } else {
-                        self.metrics.login(LoginResult::InvalidCredentials);
-                        LoginAnswer::InvalidCredentials
-                    });
-                }
-                Completion::Stale | Completion::FailureCounted { .. } => {
-                    self.metrics.login(LoginResult::InvalidCredentials);
-                    return Ok(LoginAnswer::InvalidCredentials);
-                }
+        // 4. What the login becomes; the reservation completes as a success in the transaction
+        //    that opens the session.
+        self.grant(&a, &request, user, rules, held).await
+    }
+
+    /// The counter a login's reservation is held on.
+    fn lock_counter<'b>(&self, a: &'b Attempt0<'_>, limits: &'b CounterLimits) -> CounterRef<'b> {
+        CounterRef {
+            ctx: a.ctx,
+            org_id: a.org_id,
+            key: &a.lock_key,
+            kind: CounterKind::Account,
+            subject: &a.subject,
+            now: a.now,
+            limits: Some(limits),
+            notice: None,
+            label: a.label,
+        }
+    }
+
+    /// The answer to a verified login whose reservation did not complete as a success (a lock
+    /// placed meanwhile, or the reservation gone); `None` when it succeeded.
+    fn completion_refused(&self, a: &Attempt0<'_>, completion: Completion) -> Option<LoginAnswer> {
+        match completion {
+            Completion::Succeeded => None,
+            Completion::LockedMeanwhile(lock) if a.policy.lockout.value.reveal_lock => {
+                self.metrics.login(LoginResult::AccountLocked);
+                Some(LoginAnswer::Locked { until: lock.until })
+            }
+            Completion::LockedMeanwhile(_)
+            | Completion::Stale
+            | Completion::FailureCounted { .. } => {
+                self.metrics.login(LoginResult::InvalidCredentials);
+                Some(LoginAnswer::InvalidCredentials)
             }
         }
-
-        // 5. What the login becomes.
-        self.grant(&a, &request, user, rules, failures_before).await
     }
 
     async fn grant(
@@ -238,7 +240,7 @@ impl Service {
         request: &LoginRequest,
         user: User,
         rules: &portcullis_model::PasswordPolicy,
-        failures_before: u32,
+        held: Option<Held>,
     ) -> ServiceResult<LoginAnswer> {
         let now = a.now;
         let account = AccountContext::new(
@@ -289,6 +291,19 @@ impl Service {
                         LoginResult::MfaEnrollmentOverdue,
                     ),
                 };
+                // The reservation completes first (a refused login is no failure); a lock
+                // placed meanwhile answers instead.
+                if let Some(Held { id, limits }) = held {
+                    let completion = self
+                        .counter_step(&self.lock_counter(a, &limits), Vec::new(), |s| {
+                            let out = s.complete(&limits, id, Attempt::Success, now);
+                            (out.decision, out.events)
+                        })
+                        .await?;
+                    if let Some(answer) = self.completion_refused(a, completion) {
+                        return Ok(answer);
+                    }
+                }
                 self.metrics.login(label);
                 let event = DomainEvent::LoginRefused(LoginRefused {
                     user_id: user.id.clone(),
@@ -342,13 +357,38 @@ impl Service {
             ip: a.ip.to_string(),
             rehash,
         };
-        // The session opens only if the password verified is still the user's: a password set
-        // or a disable that committed meanwhile wins, and the login fails like a wrong password.
-        if !self
-            .store
-            .open_login_session(&session, &login, vec![event])
-            .await?
-        {
+        // The session opens only if the reservation completes as a success and the password
+        // verified is still the user's: a lock placed, a password set or a disable that
+        // committed meanwhile wins, and the login fails like a wrong password (or is locked).
+        let (failures_before, opened) = match held {
+            Some(Held { id, limits }) => {
+                let ((completion, before), opened) = self
+                    .complete_login(
+                        &self.lock_counter(a, &limits),
+                        |s| {
+                            let before = s.failures;
+                            let out = s.complete(&limits, id, Attempt::Success, now);
+                            let open = out.decision == Completion::Succeeded;
+                            (((out.decision, before), open), out.events)
+                        },
+                        &session,
+                        &login,
+                        vec![event],
+                    )
+                    .await?;
+                if let Some(answer) = self.completion_refused(a, completion) {
+                    return Ok(answer);
+                }
+                (before, opened)
+            }
+            None => (
+                0,
+                self.store
+                    .open_login_session(&session, &login, vec![event])
+                    .await?,
+            ),
+        };
+        if !opened {
             self.metrics.login(LoginResult::InvalidCredentials);
             return Ok(LoginAnswer::InvalidCredentials);
         }
@@ -508,27 +548,41 @@ impl Service {
         &self,
         a: &Attempt0<'_>,
     ) -> ServiceResult<Option<LoginAnswer>> {
-        // An administrator's block first: it applies whether or not counting is on.
-        if let Some(retry_after) = self.denied(a.org_id, &a.blocking, a.ip, a.now).await? {
-            self.metrics.login(LoginResult::IpBlocked);
-            return Ok(Some(LoginAnswer::IpBlocked { retry_after }));
-        }
-        if a.blocking.limits_for(a.ip).is_none() {
-            return Ok(None);
-        }
-        let state = self
+        Ok(self.gate(a, None).await?.err())
+    }
+
+    /// What an attempt reads before it reserves, in one store statement: the answer for a
+    /// blocked client address (an administrator's block of it first, which applies whether or
+    /// not counting is on, then its source's counted block), else the state of the counter
+    /// `lock_key` (a default one when not asked for).
+    pub(crate) async fn gate(
+        &self,
+        a: &Attempt0<'_>,
+        lock_key: Option<&str>,
+    ) -> ServiceResult<Result<CounterState, LoginAnswer>> {
+        let counted = a.blocking.limits_for(a.ip).is_some();
+        let ip_key = counted.then(|| a.blocking.counter_key(a.ip));
+        let denial_of = (!a.blocking.is_allowlisted(a.ip)).then_some(a.ip);
+        let gate = self
             .store
-            .get_counter(a.org_id, &a.blocking.counter_key(a.ip))
+            .attempt_gate(a.org_id, denial_of, a.now, [ip_key.as_deref(), lock_key])
             .await?;
-        match a.blocking.status(&state, a.ip, a.now) {
-            IpStatus::Blocked(lock) => {
+        let [ip_state, lock_state] = gate.counters;
+        let retry_after = match gate.denial {
+            Some(until) => Some(retry_after_denial(until, a.now)),
+            None if counted => match a.blocking.status(&ip_state, a.ip, a.now) {
+                IpStatus::Blocked(lock) => Some(seconds_until(lock.until, a.now).max(1)),
+                _ => None,
+            },
+            None => None,
+        };
+        Ok(match retry_after {
+            Some(retry_after) => {
                 self.metrics.login(LoginResult::IpBlocked);
-                Ok(Some(LoginAnswer::IpBlocked {
-                    retry_after: seconds_until(lock.until, a.now).max(1),
-                }))
+                Err(LoginAnswer::IpBlocked { retry_after })
             }
-            _ => Ok(None),
-        }
+            None => Ok(lock_state),
+        })
     }
 
     /// Counts a failed attempt on the client IP's counter (unless exempt), with `extra` events.

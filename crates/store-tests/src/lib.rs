@@ -132,6 +132,7 @@ macro_rules! conformance_tests {
             mail::event_is_written_and_its_mail_queued_once,
             isolation::org_data_never_crosses_organizations,
             logins_and_lookups::login_session_opens_only_for_the_current_hash,
+            logins_and_lookups::login_completion_and_session_commit_together,
             logins_and_lookups::api_keys_of_a_user_and_by_id,
             logins_and_lookups::counter_keys_by_prefix,
             logins_and_lookups::expired_sessions_are_deleted,

@@ -81,6 +81,12 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// adapter retries the transaction, so it must only depend on the state it is given.
 pub type CounterUpdate<'a> = &'a mut (dyn FnMut(&mut CounterState) -> CounterChange + Send);
 
+/// A login's reservation completion, run on the lockout counter in the transaction that opens
+/// the login's session (see [`SessionStore::complete_login`]): like a [`CounterUpdate`], and
+/// it also answers whether the session may open. It may be called more than once.
+pub type LoginCompletion<'a> =
+    &'a mut (dyn FnMut(&mut CounterState) -> (CounterChange, bool) + Send);
+
 /// What a counter transition answers besides the new state.
 #[derive(Clone, Debug, Default)]
 pub struct CounterChange {
@@ -118,6 +124,17 @@ pub struct BulkChange {
     pub counted: bool,
     /// When time alone next changes the new state.
     pub due_at: Option<Timestamp>,
+}
+
+/// What an attempt reads before it reserves, in one statement (see [`CounterStore::attempt_gate`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AttemptGate {
+    /// The administrator's denial in force covering the address: `None` when there is none,
+    /// `Some(None)` when one lasts until lifted, else `Some(Some(end))`, the latest end.
+    pub denial: Option<Option<Timestamp>>,
+    /// The states of the counters asked for, in order (a fresh default for one not stored or
+    /// not asked for).
+    pub counters: [CounterState; 2],
 }
 
 /// A counter whose due time has come, as [`CounterStore::due_counters`] lists it (and its cursor).
@@ -321,6 +338,17 @@ pub trait CounterStore: Send + Sync {
     /// The state of one counter (a fresh default when none is stored). Read-only.
     async fn get_counter(&self, org_id: &OrgId, key: &str) -> StoreResult<CounterState>;
 
+    /// What an attempt reads before it reserves, in one statement (one round trip): the
+    /// organization's denial in force at `now` covering `denial_of` (none looked for when
+    /// `None`) and the states of the counters `keys` (a key `None` is not read). Read-only.
+    async fn attempt_gate(
+        &self,
+        org_id: &OrgId,
+        denial_of: Option<std::net::IpAddr>,
+        now: Timestamp,
+        keys: [Option<&str>; 2],
+    ) -> StoreResult<AttemptGate>;
+
     /// Applies `update` to one counter atomically (see [`CounterUpdate`]) and records its
     /// events in the same transaction; answers the new state.
     async fn update_counter(
@@ -438,6 +466,21 @@ pub trait SessionStore: Send + Sync {
     /// `events`. Answers `false` (nothing written) when the condition does not hold.
     async fn open_login_session(
         &self,
+        session: &Session,
+        login: &LoginRecord,
+        events: Vec<EventDraft>,
+    ) -> StoreResult<bool>;
+
+    /// Completes a login's reservation on the lockout counter `key` of the session's
+    /// organization and opens the login's session, in one transaction: `completion` runs on the
+    /// counter's state loaded under its row lock, its change is written whatever follows; then,
+    /// if it answered `true`, the session opens exactly as [`SessionStore::open_login_session`]
+    /// says. Answers whether the session opened. One durable write for what would otherwise be
+    /// two (docs/benchmarks.md, "What a login writes").
+    async fn complete_login(
+        &self,
+        key: &str,
+        completion: LoginCompletion<'_>,
         session: &Session,
         login: &LoginRecord,
         events: Vec<EventDraft>,

@@ -438,11 +438,22 @@ pub async fn ip_denials_match_by_containment(store: Arc<dyn Store>) {
         let store = Arc::clone(&store);
         let ip = ip.parse().unwrap();
         async move {
-            store
+            let found = store
                 .matching_ip_denial(&oid("da"), ip, at(now))
                 .await
-                .unwrap()
-                .map(|d| d.label())
+                .unwrap();
+            // An attempt's gate reads the same denial's end in its one statement.
+            let gate = store
+                .attempt_gate(&oid("da"), Some(ip), at(now), [None, None])
+                .await
+                .unwrap();
+            assert_eq!(
+                gate.denial,
+                found.as_ref().map(|d| d.until),
+                "{ip} at {now}"
+            );
+            assert_eq!(gate.counters, <[CounterState; 2]>::default());
+            found.map(|d| d.label())
         }
     };
     assert_eq!(
@@ -476,6 +487,37 @@ pub async fn ip_denials_match_by_containment(store: Arc<dyn Store>) {
     );
     assert_eq!(matching("11.0.0.0", 10).await, None);
     assert_eq!(matching("9.255.255.255", 10).await, None);
+
+    // The gate looks for no denial when asked for none, and reads the counters it is asked
+    // for, in order (a default for one missing).
+    let locked = CounterState {
+        failures: 3,
+        ..CounterState::default()
+    };
+    store
+        .update_counter(&org, "ip|10.1.3.4", &mut |s| {
+            *s = locked.clone();
+            CounterChange::default()
+        })
+        .await
+        .unwrap();
+    let gate = store
+        .attempt_gate(&org, None, at(10), [Some("missing"), Some("ip|10.1.3.4")])
+        .await
+        .unwrap();
+    assert_eq!(gate.denial, None);
+    assert_eq!(gate.counters, [CounterState::default(), locked.clone()]);
+    let gate = store
+        .attempt_gate(
+            &org,
+            Some("10.1.3.4".parse().unwrap()),
+            at(10),
+            [Some("ip|10.1.3.4"), None],
+        )
+        .await
+        .unwrap();
+    assert_eq!(gate.denial, Some(None), "until lifted");
+    assert_eq!(gate.counters, [locked, CounterState::default()]);
 
     // Replace: same network, new end.
     assert!(

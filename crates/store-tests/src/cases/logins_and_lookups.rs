@@ -1,5 +1,6 @@
 //! Opening a login session conditionally (the verified hash must still be current and the user
-//! enabled), keys of one user, one key by id, and counter keys by prefix.
+//! enabled; with the login's reservation completed in the same transaction), keys of one user,
+//! one key by id, and counter keys by prefix.
 
 use crate::support::oid;
 use std::sync::Arc;
@@ -112,6 +113,134 @@ pub async fn login_session_opens_only_for_the_current_hash(store: Arc<dyn Store>
             .await
             .unwrap()
     );
+}
+
+/// A login's reservation completes in the transaction that opens its session: the counter's
+/// change is written whatever follows, the session only when the completion allows it and the
+/// verified hash is current; a completion that changes nothing leaves no counter row behind.
+pub async fn login_completion_and_session_commit_together(store: Arc<dyn Store>) {
+    store
+        .create_org(&org("lc"), draft(Some("lc"), "org.created", 0))
+        .await
+        .unwrap();
+    let u = user("lc", "u1", "alice");
+    store
+        .create_user(&u, draft(Some("lc"), "user.created", 1))
+        .await
+        .unwrap();
+    let current = u.password_hash.clone().unwrap();
+    let key = "password|alice";
+    let set_failures = |failures: u32, allow: bool, kind: &'static str| {
+        move |s: &mut CounterState| {
+            s.failures = failures;
+            let events = if failures == 0 {
+                Vec::new()
+            } else {
+                vec![draft(Some("lc"), kind, 2)]
+            };
+            (CounterChange::from(events), allow)
+        }
+    };
+    let failures = |store: Arc<dyn Store>| async move {
+        store.get_counter(&oid("lc"), key).await.unwrap().failures
+    };
+
+    // The completion refuses: its change commits, no session, the user untouched.
+    let s0 = session("lc", "u1", "lc-0");
+    let mut refuse = set_failures(7, false, "counter.refused");
+    let opened = store
+        .complete_login(
+            key,
+            &mut refuse,
+            &s0,
+            &record(&current, None),
+            vec![draft(Some("lc"), "login.succeeded", 3)],
+        )
+        .await
+        .unwrap();
+    assert!(!opened);
+    assert_eq!(failures(store.clone()).await, 7);
+    assert_eq!(store.find_session(&s0.token_hash).await.unwrap(), None);
+    assert_eq!(store.get_user(&oid("lc"), "u1").await.unwrap().unwrap(), u);
+
+    // Allowed, but the verified hash is stale: the counter's change commits, no session.
+    let s1 = session("lc", "u1", "lc-1");
+    let mut stale = set_failures(8, true, "counter.stale");
+    assert!(
+        !store
+            .complete_login(key, &mut stale, &s1, &record("stale", None), Vec::new())
+            .await
+            .unwrap()
+    );
+    assert_eq!(failures(store.clone()).await, 8);
+    assert_eq!(store.find_session(&s1.token_hash).await.unwrap(), None);
+
+    // Allowed with the current hash: the counter back to the default (no row) and the session,
+    // the login and its event, all at once.
+    let s2 = session("lc", "u1", "lc-2");
+    let mut succeed = |s: &mut CounterState| {
+        *s = CounterState::default();
+        (CounterChange::default(), true)
+    };
+    assert!(
+        store
+            .complete_login(
+                key,
+                &mut succeed,
+                &s2,
+                &record(&current, None),
+                vec![draft(Some("lc"), "login.succeeded", 4)],
+            )
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.find_session(&s2.token_hash).await.unwrap(),
+        Some(s2.clone())
+    );
+    assert_eq!(failures(store.clone()).await, 0);
+    assert_eq!(
+        store
+            .counter_keys(&oid("lc"), "password|", None)
+            .await
+            .unwrap(),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        kinds(&events_of(&*store, Some("lc")).await),
+        [
+            "org.created",
+            "user.created",
+            "counter.refused",
+            "counter.stale",
+            "login.succeeded"
+        ]
+    );
+
+    // A completion that changes nothing on a missing counter: the session opens and no
+    // placeholder row is left behind.
+    let s3 = session("lc", "u1", "lc-3");
+    let mut nothing = |_: &mut CounterState| (CounterChange::default(), true);
+    assert!(
+        store
+            .complete_login(
+                "password|bob",
+                &mut nothing,
+                &s3,
+                &record(&current, None),
+                Vec::new()
+            )
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .counter_keys(&oid("lc"), "password|", None)
+            .await
+            .unwrap(),
+        Vec::<String>::new()
+    );
+    assert!(store.find_session(&s3.token_hash).await.unwrap().is_some());
 }
 
 /// Keys of one user, paged; one key by id, scoped by organization.

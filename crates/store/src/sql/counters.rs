@@ -23,17 +23,21 @@
 //!   closure may run more than once — always on freshly loaded state.
 
 use super::encoding::{opt_ts_to_db, ts_from_db, ts_to_db};
-use crate::{CounterUpdate, DueCounter};
+use crate::{AttemptGate, CounterUpdate, DueCounter};
 use portcullis_engine::counter::CounterState;
 use portcullis_model::Timestamp;
 use sqlx::{AnyConnection, Row};
+use std::net::IpAddr;
 
-use super::SqlStore;
-use super::enforcement::locked_until;
+use super::enforcement::{address_hex, locked_until};
 use super::error::{DbError, DbResult};
+use super::{SqlStore, WriteTx};
+
+/// A denial lasting until lifted, as [`SqlStore::attempt_gate_impl`] orders and reads it.
+const UNTIL_LIFTED: i64 = i64::MAX;
 
 /// Tries of one counter transition before a retryable failure is reported as unavailable.
-const MAX_ATTEMPTS: u32 = 4;
+pub(crate) const MAX_ATTEMPTS: u32 = 4;
 
 /// Decodes a stored state.
 fn decode(text: &str) -> DbResult<CounterState> {
@@ -109,6 +113,48 @@ impl SqlStore {
             .await?
             .map(|stored| stored.state)
             .unwrap_or_default())
+    }
+
+    /// `Store::attempt_gate`: three scalar subqueries in one statement, each a lookup by key
+    /// (the denials by their organization and address range, the latest-ending first; one
+    /// lasting until lifted is encoded as the greatest end).
+    pub(crate) async fn attempt_gate_impl(
+        &self,
+        org_id: &str,
+        denial_of: Option<IpAddr>,
+        now: Timestamp,
+        keys: [Option<&str>; 2],
+    ) -> DbResult<AttemptGate> {
+        let row = sqlx::query(
+            "SELECT (SELECT COALESCE(until, $6) FROM ip_denials WHERE org_id = $1 \
+             AND low <= $2 AND high >= $2 AND (until IS NULL OR until > $3) \
+             ORDER BY COALESCE(until, $6) DESC LIMIT 1) AS denial, \
+             (SELECT state FROM counters WHERE org_id = $1 AND key = $4) AS first, \
+             (SELECT state FROM counters WHERE org_id = $1 AND key = $5) AS second",
+        )
+        .bind(org_id)
+        .bind(denial_of.map(address_hex))
+        .bind(ts_to_db(now)?)
+        .bind(keys[0])
+        .bind(keys[1])
+        .bind(UNTIL_LIFTED)
+        .fetch_one(&self.pool)
+        .await?;
+        let denial = match row.try_get::<Option<i64>, _>("denial")? {
+            None => None,
+            Some(UNTIL_LIFTED) => Some(None),
+            Some(end) => Some(Some(ts_from_db(end)?)),
+        };
+        let state = |column: &str| -> DbResult<CounterState> {
+            row.try_get::<Option<String>, _>(column)?
+                .map(|text| decode(&text))
+                .transpose()
+                .map(Option::unwrap_or_default)
+        };
+        Ok(AttemptGate {
+            denial,
+            counters: [state("first")?, state("second")?],
+        })
     }
 
     /// `Store::due_counters`: a range of the `counters_by_due` index.
@@ -202,16 +248,36 @@ impl SqlStore {
         update: CounterUpdate<'_>,
     ) -> DbResult<CounterState> {
         let mut tx = self.write_tx().await?;
+        let (state, wrote) = self.transition(&mut tx, org_id, key, update).await?;
+        if wrote {
+            tx.commit().await?;
+        } else {
+            tx.rollback().await?;
+        }
+        Ok(state)
+    }
+
+    /// Runs `update` on the counter (`org_id`, `key`) inside the write transaction `tx` (the
+    /// row locked first where the backend has row locks) and writes the new state and its
+    /// events; answers the new state and whether anything was written (a transition that
+    /// changes nothing, answers no event and leaves the due time writes nothing).
+    pub(crate) async fn transition(
+        &self,
+        tx: &mut WriteTx,
+        org_id: &str,
+        key: &str,
+        update: CounterUpdate<'_>,
+    ) -> DbResult<(CounterState, bool)> {
         let lock_rows = self.backend().lock_rows();
         let stored = if lock_rows.is_empty() {
             // The write transaction holds the whole database: the row needs no lock of its own,
             // so a missing one is not inserted as a placeholder first.
-            load(&mut tx, org_id, key, "").await?.unwrap_or(Stored {
+            load(tx, org_id, key, "").await?.unwrap_or(Stored {
                 state: CounterState::default(),
                 due_at: None,
             })
         } else {
-            lock(&mut tx, org_id, key, lock_rows).await?
+            lock(tx, org_id, key, lock_rows).await?
         };
         let before = stored.state;
         let mut state = before.clone();
@@ -219,8 +285,15 @@ impl SqlStore {
         let due_at = opt_ts_to_db(change.due_at)?;
         let same_due = stored.due_at == due_at || before == CounterState::default();
         if state == before && change.events.is_empty() && same_due {
-            tx.rollback().await?;
-            return Ok(state);
+            if !lock_rows.is_empty() && before == CounterState::default() {
+                // The placeholder row `lock` inserted must not outlive the transaction.
+                sqlx::query("DELETE FROM counters WHERE org_id = $1 AND key = $2")
+                    .bind(org_id)
+                    .bind(key)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            return Ok((state, false));
         }
         if state == CounterState::default() {
             // Back to the default, or a placeholder that stays at the default: no row (deleting
@@ -228,7 +301,7 @@ impl SqlStore {
             sqlx::query("DELETE FROM counters WHERE org_id = $1 AND key = $2")
                 .bind(org_id)
                 .bind(key)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
         } else if state != before || !same_due {
             // An upsert: the row may be new when the backend took no placeholder.
@@ -247,11 +320,10 @@ impl SqlStore {
             .bind(locked_until(&state)?)
             .bind(change.login_key.as_deref())
             .bind(change.label.as_deref())
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
-        self.insert_events(&mut tx, change.events).await?;
-        tx.commit().await?;
-        Ok(state)
+        self.insert_events(tx, change.events).await?;
+        Ok((state, true))
     }
 }

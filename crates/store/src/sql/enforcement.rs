@@ -39,7 +39,7 @@ pub(super) fn locked_until(state: &CounterState) -> DbResult<Option<i64>> {
 }
 
 /// An address as 32 lower-case hex digits of its IPv6 form.
-fn address_hex(ip: IpAddr) -> String {
+pub(crate) fn address_hex(ip: IpAddr) -> String {
     let v6 = match ip.to_canonical() {
         IpAddr::V4(v4) => v4.to_ipv6_mapped(),
         IpAddr::V6(v6) => v6,

@@ -9,11 +9,12 @@ use portcullis_model::{OrgId, Timestamp};
 use super::SqlStore;
 use super::error::DbResult;
 use crate::{
-    ApiKey, ApiKeyStore, BulkCounterUpdate, CounterStore, CounterUpdate, DenylistStore, DueCounter,
-    EmailConfirmation, Event, EventDraft, EventStore, FactorCondition, InstanceKeyDeletion,
-    IpDenial, LeaseStore, LockedCounter, LoginRecord, MailOutcome, MailStore, MfaFactor, MfaStore,
-    Org, OrgStore, OutboxMail, Owner, Page, PasswordUpdate, PolicyStore, SectionChange, SectionRow,
-    Session, SessionStore, Store, StoreResult, User, UserProfile, UserStore,
+    ApiKey, ApiKeyStore, AttemptGate, BulkCounterUpdate, CounterStore, CounterUpdate,
+    DenylistStore, DueCounter, EmailConfirmation, Event, EventDraft, EventStore, FactorCondition,
+    InstanceKeyDeletion, IpDenial, LeaseStore, LockedCounter, LoginCompletion, LoginRecord,
+    MailOutcome, MailStore, MfaFactor, MfaStore, Org, OrgStore, OutboxMail, Owner, Page,
+    PasswordUpdate, PolicyStore, SectionChange, SectionRow, Session, SessionStore, Store,
+    StoreResult, User, UserProfile, UserStore,
 };
 
 #[async_trait]
@@ -190,6 +191,19 @@ impl CounterStore for SqlStore {
         self.edge(self.get_counter_impl(org_id.as_str(), key).await)
     }
 
+    async fn attempt_gate(
+        &self,
+        org_id: &OrgId,
+        denial_of: Option<std::net::IpAddr>,
+        now: Timestamp,
+        keys: [Option<&str>; 2],
+    ) -> StoreResult<AttemptGate> {
+        self.edge(
+            self.attempt_gate_impl(org_id.as_str(), denial_of, now, keys)
+                .await,
+        )
+    }
+
     async fn update_counter(
         &self,
         org_id: &OrgId,
@@ -317,7 +331,24 @@ impl SessionStore for SqlStore {
         login: &LoginRecord,
         events: Vec<EventDraft>,
     ) -> StoreResult<bool> {
-        self.edge(self.open_login_session_impl(session, login, events).await)
+        self.edge(
+            self.open_login_session_impl(None, session, login, events)
+                .await,
+        )
+    }
+
+    async fn complete_login(
+        &self,
+        key: &str,
+        completion: LoginCompletion<'_>,
+        session: &Session,
+        login: &LoginRecord,
+        events: Vec<EventDraft>,
+    ) -> StoreResult<bool> {
+        self.edge(
+            self.open_login_session_impl(Some((key, completion)), session, login, events)
+                .await,
+        )
     }
 
     async fn find_session(&self, token_hash: &str) -> StoreResult<Option<Session>> {

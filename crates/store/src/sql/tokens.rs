@@ -9,12 +9,23 @@
 //! The last instance key is never deleted (the instance rows are locked before counting).
 //! Row writes come first, events last (see `events.rs`).
 
-use crate::{ApiKey, EventDraft, InstanceKeyDeletion, LoginRecord, Page, Session};
+use crate::{ApiKey, EventDraft, InstanceKeyDeletion, LoginCompletion, LoginRecord, Page, Session};
 use portcullis_model::Timestamp;
 
+use super::counters::MAX_ATTEMPTS;
 use super::error::DbResult;
 use super::rows::{self, api_key_columns, session_columns};
 use super::{SqlStore, WriteTx};
+
+/// Ends a transaction that opened no session: commits what the counter transition wrote, or
+/// rolls back when it wrote nothing.
+async fn finish(tx: WriteTx, counted: bool) -> DbResult<()> {
+    if counted {
+        tx.commit().await
+    } else {
+        tx.rollback().await
+    }
+}
 
 /// Inserts `session` inside `tx`.
 async fn insert_session(tx: &mut WriteTx, session: &Session) -> DbResult<()> {
@@ -66,15 +77,55 @@ impl SqlStore {
         Ok(())
     }
 
-    /// `Store::open_login_session`: the user row is updated only if the verified hash is still
-    /// current and the user not disabled; the session is inserted in the same transaction.
+    /// `Store::open_login_session` and, with a reservation's completion, `Store::complete_login`:
+    /// the completion runs first on its counter (under the row lock) and its change is kept
+    /// whatever follows; the user row is updated only if the completion allows it, the verified
+    /// hash is still current and the user not disabled; the session is inserted in the same
+    /// transaction. A retryable failure runs the whole transaction again, like a counter
+    /// transition.
     pub(crate) async fn open_login_session_impl(
         &self,
+        mut completion: Option<(&str, LoginCompletion<'_>)>,
+        session: &Session,
+        login: &LoginRecord,
+        events: Vec<EventDraft>,
+    ) -> DbResult<bool> {
+        let mut attempt = 1;
+        loop {
+            match self
+                .try_open_login_session(&mut completion, session, login, events.clone())
+                .await
+            {
+                Err(err) if self.is_retryable(&err) && attempt < MAX_ATTEMPTS => attempt += 1,
+                done => return done,
+            }
+        }
+    }
+
+    /// One attempt of [`SqlStore::open_login_session_impl`].
+    async fn try_open_login_session(
+        &self,
+        completion: &mut Option<(&str, LoginCompletion<'_>)>,
         session: &Session,
         login: &LoginRecord,
         events: Vec<EventDraft>,
     ) -> DbResult<bool> {
         let mut tx = self.write_tx().await?;
+        let mut counted = false;
+        if let Some((key, update)) = completion.as_mut() {
+            let mut open = false;
+            let (_, wrote) = self
+                .transition(&mut tx, session.org_id.as_str(), key, &mut |state| {
+                    let (change, may_open) = update(state);
+                    open = may_open;
+                    change
+                })
+                .await?;
+            counted = wrote;
+            if !open {
+                return finish(tx, counted).await.map(|()| false);
+            }
+        }
         let done = sqlx::query(
             "UPDATE users SET last_login_at = $3, last_login_ip = $4, \
              password_hash = COALESCE($5, password_hash) \
@@ -89,8 +140,7 @@ impl SqlStore {
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
-            tx.rollback().await?;
-            return Ok(false);
+            return finish(tx, counted).await.map(|()| false);
         }
         insert_session(&mut tx, session).await?;
         self.insert_events(&mut tx, events).await?;
