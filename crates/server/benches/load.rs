@@ -16,6 +16,9 @@
 //! length of each scenario (default 5); `LOAD_ONLY=reset` runs the password-reset row alone;
 //! `LOAD_ONLY=raw` starts no server and prints only `raw argon2id hashes/s: N` (the reference
 //! `scripts/bench-peer` divides by), on `LOAD_THREADS` threads (default: every core).
+//! `LOAD_SERVER_CPUS` (a `taskset` CPU list of single CPUs, e.g. `0`) pins the server there with
+//! one hashing thread per CPU; run the tool itself elsewhere with `LOAD_THREADS` matching, e.g.
+//! `LOAD_SERVER_CPUS=0 LOAD_THREADS=1 taskset -c 1 cargo bench -p portcullis-server --bench load`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -65,7 +68,22 @@ fn start() -> Server {
 fn start_on(database_url: &str, dir: std::path::PathBuf) -> Server {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+    let binary = env!("CARGO_BIN_EXE_portcullis");
+    // `LOAD_SERVER_CPUS=0` runs the server on those CPUs only, with one hashing thread per CPU
+    // listed, so the load generator can be kept off them (`taskset -c 1 cargo bench …`).
+    let pinned = std::env::var("LOAD_SERVER_CPUS").ok();
+    let mut command = match &pinned {
+        Some(cpus) => {
+            let mut c = Command::new("taskset");
+            c.args(["-c", cpus, binary]).env(
+                "PORTCULLIS_HASHING__CONCURRENCY",
+                cpus.split(',').count().to_string(),
+            );
+            c
+        }
+        None => Command::new(binary),
+    };
+    let mut child = command
         .args(["serve", "--listen", "127.0.0.1:0"])
         .arg("--database-url")
         .arg(database_url)

@@ -109,6 +109,9 @@ pub struct Config {
     /// How many organizations' effective policies are kept in memory (least recently used
     /// dropped first; a dropped one is read again from the store); at least 1.
     pub policy_cache_entries: usize,
+    /// How many API keys are kept in memory by token digest (least recently used dropped
+    /// first); at least 1.
+    pub key_cache_entries: usize,
 }
 
 /// How long events are kept.
@@ -219,6 +222,7 @@ impl std::fmt::Debug for Config {
             .field("counter_retention_days", &self.counter_retention_days)
             .field("events", &self.events)
             .field("policy_cache_entries", &self.policy_cache_entries)
+            .field("key_cache_entries", &self.key_cache_entries)
             .finish()
     }
 }
@@ -242,6 +246,7 @@ impl Default for Config {
             counter_retention_days: 30,
             events: EventsConfig::default(),
             policy_cache_entries: portcullis_service::DEFAULT_POLICY_CACHE_ENTRIES,
+            key_cache_entries: portcullis_service::DEFAULT_KEY_CACHE_ENTRIES,
         }
     }
 }
@@ -367,10 +372,13 @@ pub fn load(
             "counter_retention_days: must be at least 1".into(),
         ));
     }
-    if config.policy_cache_entries == 0 {
-        return Err(ConfigError(
-            "policy_cache_entries: must be at least 1".into(),
-        ));
+    for (name, entries) in [
+        ("policy_cache_entries", config.policy_cache_entries),
+        ("key_cache_entries", config.key_cache_entries),
+    ] {
+        if entries == 0 {
+            return Err(ConfigError(format!("{name}: must be at least 1")));
+        }
     }
     if let Some(url) = &config.public_url
         && !(url.starts_with("https://") || url.starts_with("http://"))

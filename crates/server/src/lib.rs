@@ -290,6 +290,7 @@ pub async fn start(
         service
             .with_public_url(config.public_url.clone())
             .with_policy_cache_entries(config.policy_cache_entries)
+            .with_key_cache_entries(config.key_cache_entries)
             .with_retention(portcullis_service::Retention {
                 counter_seconds: config.counter_retention_days.saturating_mul(86_400),
                 event_days: config.events.retention_days,

@@ -289,6 +289,7 @@ impl Service {
         })
         .draft(ctx, Some(org_id), self.now());
         if self.store.delete_api_key(org_id, id, event).await? {
+            self.keys.invalidate();
             Ok(())
         } else {
             Err(ServiceError::NotFound)

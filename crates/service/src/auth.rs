@@ -38,13 +38,26 @@ impl Service {
             return self.session_caller(session).await;
         }
         let key = self
-            .store
-            .find_api_key(&hash)
+            .find_key(&hash)
             .await?
             .filter(|k| secrets_equal(&k.token_hash, &hash))
             .filter(|k| k.sealed_secret.is_none())
             .ok_or(ServiceError::Unauthenticated)?;
         self.key_caller(key).await
+    }
+
+    /// The key whose token has the digest `hash`: from the key cache, else from the store (and
+    /// then cached).
+    async fn find_key(&self, hash: &str) -> ServiceResult<Option<ApiKey>> {
+        let (cached, generation) = self.keys.get(hash);
+        if cached.is_some() {
+            return Ok(cached);
+        }
+        let found = self.store.find_api_key(hash).await?;
+        if let Some(key) = &found {
+            self.keys.insert(hash, generation, key.clone());
+        }
+        Ok(found)
     }
 
     async fn session_caller(&self, session: Session) -> ServiceResult<Caller> {

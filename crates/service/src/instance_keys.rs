@@ -123,7 +123,10 @@ impl Service {
         })
         .draft(ctx, None, self.now());
         match self.store.delete_instance_key(id, event).await? {
-            InstanceKeyDeletion::Deleted => Ok(()),
+            InstanceKeyDeletion::Deleted => {
+                self.keys.invalidate();
+                Ok(())
+            }
             InstanceKeyDeletion::NotFound => Err(ServiceError::NotFound),
             InstanceKeyDeletion::LastKey => Err(ServiceError::LastInstanceKey),
         }

@@ -447,6 +447,7 @@ impl Service {
         })
         .draft(ctx, Some(org_id), self.now());
         if self.store.delete_user(org_id, user_id, event).await? {
+            self.keys.invalidate();
             Ok(())
         } else {
             Err(ServiceError::NotFound)

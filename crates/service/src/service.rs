@@ -17,6 +17,7 @@ use portcullis_store::{Owner, SectionRow, Store};
 use crate::clock::Clock;
 use crate::error::{ServiceError, ServiceResult};
 use crate::hash_pool::HashPool;
+use crate::key_cache::KeyCache;
 use crate::master_key::MasterKey;
 use crate::metrics::Metrics;
 use crate::policy_cache::PolicyCache;
@@ -52,6 +53,7 @@ pub struct Service {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) hasher: Arc<dyn PasswordHashing>,
     pub(crate) cache: PolicyCache,
+    pub(crate) keys: KeyCache,
     pub(crate) hash_pool: HashPool,
     known_orgs: std::sync::RwLock<std::collections::HashSet<String>>,
     seen_policy_version: std::sync::atomic::AtomicU64,
@@ -80,6 +82,7 @@ impl Service {
             clock,
             hasher,
             cache: PolicyCache::default(),
+            keys: KeyCache::default(),
             hash_pool,
             known_orgs: Default::default(),
             seen_policy_version: std::sync::atomic::AtomicU64::new(0),
@@ -110,6 +113,13 @@ impl Service {
     /// (default [`crate::DEFAULT_POLICY_CACHE_ENTRIES`]).
     pub fn with_policy_cache_entries(mut self, entries: usize) -> Service {
         self.cache = PolicyCache::with_capacity(entries);
+        self
+    }
+
+    /// The same service with an API-key cache of at most `entries` keys (default
+    /// [`crate::DEFAULT_KEY_CACHE_ENTRIES`]).
+    pub fn with_key_cache_entries(mut self, entries: usize) -> Service {
+        self.keys = KeyCache::with_capacity(entries);
         self
     }
 
@@ -203,8 +213,8 @@ impl Service {
         Ok(policy)
     }
 
-    /// Drops the cached policies when the store's policy version moved since the last call,
-    /// i.e. when any process changed a policy. The server calls this every 250 ms, which bounds
+    /// Drops the cached policies and API keys when the store's policy version moved since the
+    /// last call, i.e. when any process changed a policy or deleted a key. The server calls this every 250 ms, which bounds
     /// how long another replica's change can go unenforced here.
     ///
     /// When the version cannot be read (the store is unreachable, or the check takes longer
@@ -216,10 +226,12 @@ impl Service {
                 Ok(Ok(version)) => version,
                 Ok(Err(e)) => {
                     self.cache.invalidate();
+                    self.keys.invalidate();
                     return Err(e.into());
                 }
                 Err(_) => {
                     self.cache.invalidate();
+                    self.keys.invalidate();
                     return Err(ServiceError::Unavailable(
                         "policy version check timed out".into(),
                     ));
@@ -230,6 +242,7 @@ impl Service {
             .swap(version, std::sync::atomic::Ordering::SeqCst);
         if seen != version {
             self.cache.invalidate();
+            self.keys.invalidate();
         }
         Ok(())
     }

@@ -184,6 +184,28 @@ fn the_policy_cache_is_bounded_by_a_setting_of_at_least_one() {
     assert!(zero.unwrap_err().0.contains("policy_cache_entries"));
 }
 
+#[test]
+fn the_key_cache_is_bounded_by_a_setting_of_at_least_one() {
+    let (config, _) = load(None, &[], &Overrides::default()).unwrap();
+    assert_eq!(
+        config.key_cache_entries,
+        portcullis_service::DEFAULT_KEY_CACHE_ENTRIES
+    );
+    let (config, _) = load(
+        None,
+        &env(&[("PORTCULLIS_KEY_CACHE_ENTRIES", "8")]),
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(config.key_cache_entries, 8);
+    let zero = load(
+        None,
+        &env(&[("PORTCULLIS_KEY_CACHE_ENTRIES", "0")]),
+        &Overrides::default(),
+    );
+    assert!(zero.unwrap_err().0.contains("key_cache_entries"));
+}
+
 /// Every configuration key can be set from the environment: the known names come from the
 /// configuration's own fields, so none is forgotten (the retention keys once were).
 #[test]

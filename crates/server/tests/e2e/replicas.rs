@@ -305,6 +305,58 @@ async fn a_policy_change_on_one_replica_is_enforced_by_another_within_a_second()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[allow(clippy::disallowed_methods)] // measures the propagation delay between two processes
+async fn a_key_deleted_on_one_replica_stops_working_on_another_within_a_second() {
+    let r = replicas(2).await;
+    let (a, b) = (&r.apps[0], &r.apps[1]);
+    let admin = a.org_with_admin("acme").await;
+    let made = a
+        .post(
+            "/v1/orgs/acme/api-keys",
+            &admin,
+            json!({"name": "doomed", "roles": ["org_admin"]}),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{:?}", made.body);
+    let (doomed, id) = (
+        made.body["key"].as_str().unwrap().to_owned(),
+        made.body["id"].as_str().unwrap().to_owned(),
+    );
+    // Both replicas have used (and cached) the key.
+    for app in [a, b] {
+        assert_eq!(
+            app.get("/v1/orgs/acme/policy", &doomed).await.status,
+            StatusCode::OK
+        );
+    }
+
+    let deleted = a
+        .delete(&format!("/v1/orgs/acme/api-keys/{id}"), &admin)
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    let changed = std::time::Instant::now();
+    assert_eq!(
+        a.get("/v1/orgs/acme/policy", &doomed).await.status,
+        StatusCode::UNAUTHORIZED,
+        "refused at once by the replica that deleted it"
+    );
+    while b.get("/v1/orgs/acme/policy", &doomed).await.status != StatusCode::UNAUTHORIZED {
+        assert!(
+            changed.elapsed().as_millis() < 1000,
+            "B still accepts the deleted key after 1 s"
+        );
+    }
+    assert!(changed.elapsed().as_millis() < 1000);
+    // The other key still works on both.
+    for app in [a, b] {
+        assert_eq!(
+            app.get("/v1/orgs/acme/policy", &admin).await.status,
+            StatusCode::OK
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_replica_killed_mid_burst_leaves_no_free_attempt() {
     let mut r = replicas(2).await;
     let admin = r.apps[0].org_with_admin("acme").await;

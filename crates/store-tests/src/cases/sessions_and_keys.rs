@@ -239,7 +239,9 @@ pub async fn api_key_create_find_list_delete(store: Arc<dyn Store>) {
         Some(k1.clone())
     );
 
-    // Deletes are scoped by organization; instance keys are not an organization's.
+    // Deletes are scoped by organization; instance keys are not an organization's. Only a
+    // deletion that deleted moves the version processes drop their cached keys on.
+    let version = store.policy_version().await.unwrap();
     let deleted = |org: &str| draft(Some(org), "key.deleted", 2);
     assert!(
         !store
@@ -267,6 +269,7 @@ pub async fn api_key_create_find_list_delete(store: Arc<dyn Store>) {
         store.find_api_key(&i1.token_hash).await.unwrap(),
         Some(i1.clone())
     );
+    assert_eq!(store.policy_version().await.unwrap(), version);
     assert_eq!(
         kinds(&events_of(&*store, Some("kb")).await),
         ["key.created"]
@@ -283,6 +286,7 @@ pub async fn api_key_create_find_list_delete(store: Arc<dyn Store>) {
             .unwrap()
     );
     assert_eq!(store.find_api_key(&k1.token_hash).await.unwrap(), None);
+    assert!(store.policy_version().await.unwrap() > version);
     assert_eq!(list(Some("ka"), None, 10).await, [k2, k3]);
     assert!(
         !store
@@ -330,6 +334,7 @@ pub async fn api_key_last_instance_key_stays(store: Arc<dyn Store>) {
             .unwrap();
     }
     let deleted = |n: i64| draft(None, "instance_key.revoked", n);
+    let version = store.policy_version().await.unwrap();
     assert_eq!(
         store.delete_instance_key("k-1", deleted(1)).await.unwrap(),
         InstanceKeyDeletion::NotFound,
@@ -357,10 +362,12 @@ pub async fn api_key_last_instance_key_stays(store: Arc<dyn Store>) {
         .create_api_key(&i2, draft(None, "key.created", 4))
         .await
         .unwrap();
+    assert_eq!(store.policy_version().await.unwrap(), version);
     assert_eq!(
         store.delete_instance_key("i-1", deleted(5)).await.unwrap(),
         InstanceKeyDeletion::Deleted
     );
+    assert!(store.policy_version().await.unwrap() > version);
     assert_eq!(
         store.list_api_keys(None, &page(None, 10)).await.unwrap(),
         [i2]

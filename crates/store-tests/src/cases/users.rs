@@ -324,6 +324,7 @@ pub async fn user_delete_cascades(store: Arc<dyn Store>) {
             .unwrap();
     }
     let events_before = events_of(&*store, Some("ud")).await.len();
+    let version = store.policy_version().await.unwrap();
 
     assert!(
         !store
@@ -358,6 +359,10 @@ pub async fn user_delete_cascades(store: Arc<dyn Store>) {
             .delete_user(&oid("ud"), "u1", draft(Some("ud"), "user.deleted", 2))
             .await
             .unwrap()
+    );
+    assert!(
+        store.policy_version().await.unwrap() > version,
+        "its keys' deletion moves the version processes drop their cached keys on"
     );
     assert_eq!(store.get_user(&oid("ud"), "u1").await.unwrap(), None);
     assert_eq!(

@@ -267,6 +267,19 @@ impl SqlStore {
         args: &[&str],
         event: crate::EventDraft,
     ) -> DbResult<bool> {
+        self.delete_with_event_bumping(delete, args, event, false)
+            .await
+    }
+
+    /// [`SqlStore::delete_with_event`], also bumping the policy version in the transaction when
+    /// `bump` and a row was deleted (a deletion processes' caches must see).
+    pub(crate) async fn delete_with_event_bumping(
+        &self,
+        delete: &str,
+        args: &[&str],
+        event: crate::EventDraft,
+        bump: bool,
+    ) -> DbResult<bool> {
         let mut tx = self.write_tx().await?;
         let mut query = sqlx::query(delete);
         for arg in args {
@@ -275,6 +288,9 @@ impl SqlStore {
         if query.execute(&mut *tx).await?.rows_affected() == 0 {
             tx.rollback().await?;
             return Ok(false);
+        }
+        if bump {
+            orgs::bump_policy_version(&mut tx).await?;
         }
         self.insert_event(&mut tx, event).await?;
         tx.commit().await?;

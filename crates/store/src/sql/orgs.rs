@@ -7,8 +7,10 @@
 //! of a missing section also serialize (the second insert waits for the first transaction) —
 //! then compares the current sequence (0 = no row) under that lock, so no other writer can slip
 //! in between. Every section write or
-//! reset bumps `policy_version` in the same transaction. Lock order: section row, then the
-//! `policy_version` row, then the event lock (see `events.rs`).
+//! reset bumps `policy_version` in the same transaction, and so does every deletion of API keys
+//! (`tokens.rs`, `users.rs`): the version is what replicas poll to drop their caches. Lock
+//! order: section or key row, then the `policy_version` row, then the event lock (see
+//! `events.rs`).
 
 use crate::{EventDraft, Org, Owner, Page, SectionChange, SectionRow, StoreError};
 use sqlx::Row;
@@ -62,8 +64,9 @@ async fn lock_section(
     Ok((sequence, Some(row.try_get::<i64, _>("created_at")?)))
 }
 
-/// Counts one policy write, in the writer's transaction (replicas poll the count).
-async fn bump_policy_version(tx: &mut WriteTx) -> DbResult<()> {
+/// Counts one write that every process's caches must see — a policy write, or the deletion of an
+/// API key (cached by token hash) — in the writer's transaction (replicas poll the count).
+pub(crate) async fn bump_policy_version(tx: &mut WriteTx) -> DbResult<()> {
     sqlx::query("UPDATE policy_version SET version = version + 1 WHERE id = 1")
         .execute(&mut **tx)
         .await?;

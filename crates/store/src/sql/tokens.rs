@@ -6,7 +6,9 @@
 //! the newest row version); deleting answers whether a row went, and the event is written only
 //! then, in the same transaction. A login session opens only through a conditional `UPDATE` of
 //! the user row (hash still current, not disabled), which also locks that row until commit.
-//! The last instance key is never deleted (the instance rows are locked before counting).
+//! The last instance key is never deleted (the instance rows are locked before counting). A
+//! deleted API key bumps the policy version in its transaction (processes cache keys by token
+//! hash until the version moves; an expired key needs none: its end is checked at every use).
 //! Row writes come first, events last (see `events.rs`).
 
 use crate::{ApiKey, EventDraft, InstanceKeyDeletion, LoginCompletion, LoginRecord, Page, Session};
@@ -14,6 +16,7 @@ use portcullis_model::Timestamp;
 
 use super::counters::MAX_ATTEMPTS;
 use super::error::DbResult;
+use super::orgs::bump_policy_version;
 use super::rows::{self, api_key_columns, session_columns};
 use super::{SqlStore, WriteTx};
 
@@ -336,10 +339,11 @@ impl SqlStore {
         id: &str,
         event: EventDraft,
     ) -> DbResult<bool> {
-        self.delete_with_event(
+        self.delete_with_event_bumping(
             "DELETE FROM api_keys WHERE org_id = $1 AND id = $2",
             &[org_id, id],
             event,
+            true,
         )
         .await
     }
@@ -381,6 +385,7 @@ impl SqlStore {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
+            bump_policy_version(&mut tx).await?;
             self.insert_event(&mut tx, event).await?;
             tx.commit().await?;
             return Ok(InstanceKeyDeletion::Deleted);

@@ -295,10 +295,13 @@ impl SqlStore {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM api_keys WHERE user_id = $1")
+        let keys = sqlx::query("DELETE FROM api_keys WHERE user_id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        if keys.rows_affected() > 0 {
+            super::orgs::bump_policy_version(&mut tx).await?;
+        }
         sqlx::query("DELETE FROM mfa_factors WHERE org_id = $1 AND user_id = $2")
             .bind(org_id)
             .bind(id)
