@@ -2,9 +2,9 @@
 //! many organizations, users, counters and events, then starts the release binary on it and
 //! measures what should not grow with them. Figures go to docs/benchmarks.md.
 //!
-//! Seeding: the server's migrations are applied by opening the store through its adapter
-//! crate; the rows are then inserted with sqlx in multi-row `INSERT`s (500 rows a statement,
-//! 10,000 a transaction), exactly as the store writes them: users with the login key
+//! Seeding (`scale/seed.rs`): the server's migrations are applied by opening the store through
+//! its adapter crate; the rows are then inserted with sqlx in multi-row `INSERT`s (500 rows a
+//! statement, 10,000 a transaction), exactly as the store writes them: users with the login key
 //! `normalize_login` gives and one argon2id hash at the server's default cost, computed once and
 //! shared by every user; counters as serialized `CounterState`s with the due time, lock end,
 //! login key and label the store keeps beside them; events as the service drafts them. Rows are

@@ -769,7 +769,8 @@ mod tests {
         );
         assert_eq!(judge_postgres(DUE, &sought, &leading), vec![]);
         let sorted = lines(
-            "Limit\n  ->  Sort\n        Sort Key: at\n        ->  Index Scan using users_by_org on users\n              \
+            "Limit\n  ->  Sort\n        Sort Key: at\n        \
+             ->  Index Scan using users_by_org on users\n              \
              Index Cond: ((org_id = $1) AND (id > $2))",
         );
         assert_eq!(

@@ -44,9 +44,11 @@ pub(crate) fn login(user: usize) -> String {
     format!("User{user:07}")
 }
 
-/// A locked user: every twentieth, as far as the counters allow (see [`Counters`]).
+/// A user that may hold a lock: one in twenty, picked by a hash so that every organization
+/// has its share; locked as far as the counters allow (see [`Counters`]). The load's logins
+/// leave them out.
 pub(crate) fn is_locked_user(user: usize) -> bool {
-    user % 20 == 19
+    mix(user as u64 ^ 0x10C4) % 20 == 19
 }
 
 /// splitmix64: ids that look random, from their index.
@@ -170,7 +172,8 @@ impl Counters {
         let blocks = plan.orgs.min(plan.counters);
         let rest = plan.counters - blocks;
         let ended = (plan.counters / 100).min(rest);
-        let user_locks = (plan.users / 20).min(plan.counters / 5).min(rest - ended);
+        let candidates = (0..plan.users).filter(|u| is_locked_user(*u)).count();
+        let user_locks = candidates.min(plan.counters / 5).min(rest - ended);
         let addresses = (plan.counters / 10).min(rest - ended - user_locks);
         let guesses = rest - ended - user_locks - addresses;
         Counters {
@@ -355,15 +358,17 @@ pub(crate) async fn seed(pool: &AnyPool, plan: &Plan) {
             Some(name),
         )
     });
-    let user_locks = (0..split.user_locks).map(|j| {
-        let user = 20 * j + 19;
-        let login = login(user);
-        let login_key = normalize_login(&login);
-        let state = locked(10, seconds_before(now, 60), 3600);
-        let key = format!("password|{login_key}|");
-        let org = org_id(org_of_user(plan, user));
-        counter_row(&org, key, &state, &account, Some(login_key), Some(login))
-    });
+    let user_locks = (0..plan.users)
+        .filter(|u| is_locked_user(*u))
+        .take(split.user_locks)
+        .map(|user| {
+            let login = login(user);
+            let login_key = normalize_login(&login);
+            let state = locked(10, seconds_before(now, 60), 3600);
+            let key = format!("password|{login_key}|");
+            let org = org_id(org_of_user(plan, user));
+            counter_row(&org, key, &state, &account, Some(login_key), Some(login))
+        });
     let addresses = (0..split.addresses).map(|j| {
         let key = format!("ip|198.18.{}.{}", (j / 250) % 256, j % 250);
         let state = counting(1 + (j % 9) as u32, seconds_before(now, (j % 3000) as i64));
@@ -494,14 +499,23 @@ impl Database {
         }
     }
 
-    /// Bytes the database takes: the SQLite file with its WAL, or PostgreSQL's database size.
+    /// Bytes the database takes: the SQLite file once its write-ahead log is checkpointed into
+    /// it (the log file keeps its largest size otherwise), or PostgreSQL's database size.
     pub(crate) async fn size(&self) -> u64 {
         match &self.postgres {
-            None => std::fs::read_dir(&self.dir)
-                .unwrap()
-                .filter_map(|e| e.ok()?.metadata().ok())
-                .map(|m| m.len())
-                .sum(),
+            None => {
+                let store = portcullis_store_sqlite::open(&self.url, 1).await.unwrap();
+                sqlx::raw_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(store.pool())
+                    .await
+                    .unwrap();
+                store.close().await;
+                std::fs::read_dir(&self.dir)
+                    .unwrap()
+                    .filter_map(|e| e.ok()?.metadata().ok())
+                    .map(|m| m.len())
+                    .sum()
+            }
             Some(_) => {
                 let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
                 let (size,): (i64,) = sqlx::query_as("SELECT pg_database_size(current_database())")
