@@ -2,7 +2,8 @@
 //! one scenario replayed against the in-memory reference store that must answer exactly the
 //! same, typed errors, migrations (twice, and from three tasks at once on a fresh database, with
 //! the same file names as the SQLite adapter's), durability across reopening, exact
-//! serialization of concurrent counter transitions, and event sequences in commit order.
+//! serialization of concurrent counter transitions, event sequences in commit order, and (module
+//! `plans`) the plan of every statement the store runs.
 //!
 //! Every test creates its own database (`portcullis_t_<pid>_<n>_<random>`) on the server of
 //! `PORTCULLIS_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`), and drops
@@ -29,6 +30,8 @@ use portcullis_store_tests::support::oid;
 use serde_json::json;
 
 use portcullis_store_postgres::testing::TestDatabase as TestDb;
+
+mod plans;
 
 /// A fresh database with a migrated store on it.
 async fn fresh_store(pool_size: u32) -> (SqlStore, TestDb) {

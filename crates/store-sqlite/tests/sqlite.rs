@@ -2,6 +2,9 @@
 //! reopening, exact serialization of concurrent counter transitions, and the conformance suite,
 //! on files and in memory (`sqlite::memory:`, the store the service's own tests use).
 //!
+//! The `plans` module checks the plan of every statement the store runs (no table or index read
+//! whole where a seek would do).
+//!
 //! Every file test uses its own file under the system temp directory and deletes it (with its
 //! WAL and shared-memory files) at the end.
 
@@ -58,6 +61,8 @@ impl Drop for TempDb {
 }
 
 use portcullis_store_tests::scenario::{T0, at, event, limits, user};
+
+mod plans;
 
 #[tokio::test]
 async fn a_closed_store_is_unavailable() {

@@ -23,6 +23,12 @@
 //!
 //! Every case uses fixed timestamps with whole seconds ([`support::T0`] plus offsets) and ids
 //! unique within the test, so a database adapter can compare what it reads back exactly.
+//!
+//! # Plan checks
+//!
+//! [`workload`] seeds a store and calls every method of the port; [`plans`] judges the query
+//! plan of each statement the adapter ran meanwhile (no table or index read whole where a seek
+//! would do). The adapters' test binaries capture the statements and explain them.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -31,8 +37,10 @@ use std::sync::Arc;
 use portcullis_store::Store;
 
 pub mod cases;
+pub mod plans;
 pub mod scenario;
 pub mod support;
+pub mod workload;
 
 /// What the argument of [`conformance_tests!`] produces: something that hands out the store
 /// under test and keeps whatever it needs alive while the test runs.

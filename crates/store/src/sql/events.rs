@@ -78,6 +78,28 @@ impl SqlStore {
     }
 }
 
+/// Whether a mail of `org_id` (`None`: the instance) already holds `key`. Two statements rather
+/// than `org_id IS NOT DISTINCT FROM $1`, which PostgreSQL cannot seek in an index: it read the
+/// whole `outbox_dedupe` index for the key.
+async fn dedupe_key_taken(tx: &mut WriteTx, org_id: Option<&str>, key: &str) -> DbResult<bool> {
+    let found = match org_id {
+        Some(org_id) => {
+            sqlx::query("SELECT 1 FROM outbox WHERE org_id = $1 AND dedupe_key = $2")
+                .bind(org_id)
+                .bind(key)
+                .fetch_optional(&mut **tx)
+                .await?
+        }
+        None => {
+            sqlx::query("SELECT 1 FROM outbox WHERE org_id IS NULL AND dedupe_key = $1")
+                .bind(key)
+                .fetch_optional(&mut **tx)
+                .await?
+        }
+    };
+    Ok(found.is_some())
+}
+
 /// Queues `mail`, caused by the event `sequence`, inside the event's transaction.
 async fn insert_mail(
     tx: &mut WriteTx,
@@ -112,21 +134,46 @@ async fn insert_mail(
 }
 
 impl SqlStore {
-    /// `Store::delete_events_before`: one statement, the oldest first (index `events_by_at`).
+    /// `Store::delete_events_before`: the oldest first, through the index `events_by_at`. The
+    /// batch's last event is found first (the `limit`-th oldest, when there are more), then the
+    /// events up to it go in one range delete; both statements read only the batch.
+    /// (`DELETE … WHERE sequence IN (SELECT … LIMIT $2)` let PostgreSQL's generic plan join
+    /// the batch against every event.)
     pub(crate) async fn delete_events_before_impl(
         &self,
         before: Timestamp,
         limit: u32,
     ) -> DbResult<u64> {
+        if limit == 0 {
+            return Ok(0);
+        }
+        let before = rows::ts_to_db(before)?;
         let mut tx = self.write_tx().await?;
-        let done = sqlx::query(
-            "DELETE FROM events WHERE sequence IN \
-             (SELECT sequence FROM events WHERE at < $1 ORDER BY at, sequence LIMIT $2)",
+        let last = sqlx::query(
+            "SELECT at, sequence FROM events WHERE at < $1 ORDER BY at, sequence \
+             LIMIT 1 OFFSET $2",
         )
-        .bind(rows::ts_to_db(before)?)
-        .bind(i64::from(limit))
-        .execute(&mut *tx)
+        .bind(before)
+        .bind(i64::from(limit) - 1)
+        .fetch_optional(&mut *tx)
         .await?;
+        let done = match last {
+            Some(last) => {
+                let (at, sequence): (i64, i64) = (last.try_get("at")?, last.try_get("sequence")?);
+                sqlx::query("DELETE FROM events WHERE at <= $1 AND (at < $1 OR sequence <= $2)")
+                    .bind(at)
+                    .bind(sequence)
+                    .execute(&mut *tx)
+                    .await?
+            }
+            // Fewer than `limit` left: all of them.
+            None => {
+                sqlx::query("DELETE FROM events WHERE at < $1")
+                    .bind(before)
+                    .execute(&mut *tx)
+                    .await?
+            }
+        };
         tx.commit().await?;
         Ok(done.rows_affected())
     }
@@ -157,10 +204,13 @@ impl SqlStore {
                 " FROM events WHERE org_id = $1 AND sequence > $2 ORDER BY sequence LIMIT $3"
             ))
             .bind(org_id),
+            // Ordered by the whole index, `org_id` first: PostgreSQL does not take `org_id IS
+            // NULL` as a constant, and sorted every instance event after the cursor instead.
             None => sqlx::query(concat!(
                 "SELECT ",
                 event_columns!(),
-                " FROM events WHERE org_id IS NULL AND sequence > $1 ORDER BY sequence LIMIT $2"
+                " FROM events WHERE org_id IS NULL AND sequence > $1 \
+                 ORDER BY org_id, sequence LIMIT $2"
             )),
         };
         let found = query
@@ -183,22 +233,26 @@ impl SqlStore {
         if kinds.is_empty() {
             return Ok(Vec::new());
         }
-        let list: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 6)).collect();
+        // The cursor is always bound, and is where the seek starts: (at, sequence) after
+        // (`from`, `after_seq`) is `at >= from AND (at > from OR sequence > after_seq)`, and the
+        // first page starts after (`since`, 0), sequences being positive. A row value behind
+        // `$n IS NULL OR` kept the cursor out of the seek, so every page read the window from
+        // `since` again.
+        let (from, after_seq) = match after {
+            Some((at, sequence)) if at >= since => (at, rows::seq_to_db(sequence)),
+            _ => (since, 0),
+        };
+        let list: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 5)).collect();
         let select = format!(
             "SELECT {} FROM events WHERE org_id = $1 AND at >= $2 \
-             AND ($3 IS NULL OR (at, sequence) > ($3, $4)) AND kind IN ({}) \
-             ORDER BY at, sequence LIMIT $5",
+             AND (at > $2 OR sequence > $3) AND kind IN ({}) \
+             ORDER BY at, sequence LIMIT $4",
             event_columns!(),
             list.join(", ")
         );
-        let (after_at, after_seq) = match after {
-            Some((at, sequence)) => (Some(ts_to_db(at)?), rows::seq_to_db(sequence)),
-            None => (None, 0),
-        };
         let mut query = sqlx::query(&select)
             .bind(org_id)
-            .bind(ts_to_db(since)?)
-            .bind(after_at)
+            .bind(ts_to_db(from)?)
             .bind(after_seq)
             .bind(i64::from(limit.min(MAX_PAGE)));
         for kind in kinds {
@@ -229,18 +283,11 @@ impl SqlStore {
     /// second writer fails, and answers `false`.
     pub(crate) async fn queue_mail_once_impl(&self, draft: EventDraft) -> DbResult<bool> {
         let mut tx = self.write_tx().await?;
-        if let Some(key) = draft.mail.as_ref().and_then(|m| m.dedupe_key.as_deref()) {
-            let taken = sqlx::query(
-                "SELECT 1 FROM outbox WHERE org_id IS NOT DISTINCT FROM $1 AND dedupe_key = $2",
-            )
-            .bind(draft.org_id.as_deref())
-            .bind(key)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if taken.is_some() {
-                tx.rollback().await?;
-                return Ok(false);
-            }
+        if let Some(key) = draft.mail.as_ref().and_then(|m| m.dedupe_key.as_deref())
+            && dedupe_key_taken(&mut tx, draft.org_id.as_deref(), key).await?
+        {
+            tx.rollback().await?;
+            return Ok(false);
         }
         match self.insert_events(&mut tx, vec![draft]).await {
             Ok(_) => {}
@@ -264,14 +311,7 @@ impl SqlStore {
     ) -> DbResult<bool> {
         let mut tx = self.write_tx().await?;
         // The key is read in every case, mail or not: the same statements either way.
-        let taken = sqlx::query(
-            "SELECT 1 FROM outbox WHERE org_id IS NOT DISTINCT FROM $1 AND dedupe_key = $2",
-        )
-        .bind(draft.org_id.as_deref())
-        .bind(dedupe_key)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if taken.is_some() {
+        if dedupe_key_taken(&mut tx, draft.org_id.as_deref(), dedupe_key).await? {
             draft.mail = None;
         }
         if let Some(mail) = draft.mail.as_mut() {
