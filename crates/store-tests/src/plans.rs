@@ -169,14 +169,6 @@ pub const EXCEPTIONS: &[Exception] = &[
                  read once per sweep (two deletes, one per deadline, would seek; tokens.rs)",
     },
     Exception {
-        statement: "AND ($3 IS NULL OR (due_at, key) > ($3, $4)) ORDER BY due_at, key",
-        kind: Kind::CursorNotSought,
-        reason: "the sweep's pages of due counters: the first page's NULL cursor keeps the row \
-                 value out of the seek, so each page of 500 reads the organization's due \
-                 counters from the first one; to be bound always, like every other cursor \
-                 (counters.rs, changed elsewhere)",
-    },
-    Exception {
         statement: "FROM api_keys WHERE org_id = $1 AND user_id = $2 AND id > $3 ORDER BY id",
         kind: Kind::SortBeforeLimit,
         reason: "a page of one user's keys: SQLite finds them by api_keys_by_user, which has no \

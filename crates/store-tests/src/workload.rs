@@ -552,6 +552,19 @@ async fn denials(store: &dyn Store) {
     store.delete_ended_ip_denials(&o, now).await.unwrap();
     let address = "10.1.7.9".parse().expect("an address");
     store.matching_ip_denial(&o, address, now).await.unwrap();
+    // What a login reads before it reserves: the denial, the address's and the login's counters.
+    store
+        .attempt_gate(
+            &o,
+            Some(address),
+            now,
+            [
+                Some("ip|10.1.7.9"),
+                Some(&format!("password|{}|", login_key(3))),
+            ],
+        )
+        .await
+        .unwrap();
 }
 
 async fn sessions_and_keys(store: &dyn Store) {
@@ -569,6 +582,22 @@ async fn sessions_and_keys(store: &dyn Store) {
     store
         .open_login_session(
             &opened,
+            &login,
+            vec![event(Some(ORG), "login.succeeded", now)],
+        )
+        .await
+        .unwrap();
+    // A login's completion and its session, in one transaction.
+    let completed = session(ORG, &owner, "ses_plan_completed", SessionStage::Full);
+    let lock_key = format!("password|{}|", login_key(16));
+    store
+        .complete_login(
+            &lock_key,
+            &mut |state: &mut CounterState| {
+                *state = CounterState::default();
+                (CounterChange::default(), true)
+            },
+            &completed,
             &login,
             vec![event(Some(ORG), "login.succeeded", now)],
         )

@@ -164,13 +164,15 @@ impl SqlStore {
         now: Timestamp,
         after: Option<&DueCounter>,
     ) -> DbResult<Vec<DueCounter>> {
+        // The cursor is always bound (the first page starts after the least row value), so it
+        // is where the index seek starts on every page.
         let (after_due, after_key) = match after {
-            Some(a) => (Some(ts_to_db(a.due_at)?), Some(a.key.as_str())),
-            None => (None, None),
+            Some(a) => (ts_to_db(a.due_at)?, a.key.as_str()),
+            None => (i64::MIN, ""),
         };
         let found = sqlx::query(
             "SELECT due_at, key FROM counters WHERE org_id = $1 AND due_at IS NOT NULL \
-             AND due_at <= $2 AND ($3 IS NULL OR (due_at, key) > ($3, $4)) \
+             AND due_at <= $2 AND (due_at, key) > ($3, $4) \
              ORDER BY due_at, key LIMIT $5",
         )
         .bind(org_id)
