@@ -16,7 +16,8 @@
 //! length of each scenario (default 5); `LOAD_ONLY=reset` runs the password-reset row alone;
 //! `LOAD_ONLY=raw` starts no server and prints only `raw argon2id hashes/s: N` (the reference
 //! `scripts/bench-peer` divides by), on `LOAD_THREADS` threads (default: every core).
-//! `LOAD_SERVER_CPUS` (a `taskset` CPU list of single CPUs, e.g. `0`) pins the server there with
+//! `LOAD_PG_SOCKET` (a directory, e.g. `/var/run/postgresql`) has the replicas reach PostgreSQL
+//! through its Unix socket. `LOAD_SERVER_CPUS` (a `taskset` CPU list of single CPUs, e.g. `0`) pins the server there with
 //! one hashing thread per CPU; run the tool itself elsewhere with `LOAD_THREADS` matching, e.g.
 //! `LOAD_SERVER_CPUS=0 LOAD_THREADS=1 taskset -c 1 cargo bench -p portcullis-server --bench load`.
 #![allow(
@@ -603,11 +604,17 @@ async fn replicas_on_postgres(
     sqlite: (f64, f64, f64),
 ) {
     let db = portcullis_store_postgres::testing::TestDatabase::create().await;
+    // `LOAD_PG_SOCKET=/var/run/postgresql`: the replicas reach PostgreSQL through its Unix
+    // socket in that directory instead of loopback TCP.
+    let url = match std::env::var("LOAD_PG_SOCKET") {
+        Ok(dir) => format!("{}?host={dir}", db.url()),
+        Err(_) => db.url().to_owned(),
+    };
     let servers: Vec<Server> = (0..2)
         .map(|i| {
             let dir =
                 std::env::temp_dir().join(format!("portcullis-load-pg{i}-{}", std::process::id()));
-            start_on(db.url(), dir)
+            start_on(&url, dir)
         })
         .collect();
     let bases: Arc<Vec<String>> = Arc::new(servers.iter().map(|s| s.base.clone()).collect());
