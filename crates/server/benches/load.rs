@@ -29,15 +29,15 @@
 )]
 #![allow(clippy::disallowed_methods)] // a benchmark measures wall time
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use portcullis_engine::hashing::{HashParams, Hasher, PasswordHashing};
-use portcullis_model::HashAlgorithm;
 use serde_json::json;
+
+mod common;
+
+use common::{Server, start_server};
 
 const ROOT: &str = "load-test-root-token-0123456789";
 const PASSWORD: &str = "correct horse battery staple 9";
@@ -46,20 +46,6 @@ const MAX_REQUESTS: usize = 5_000_000;
 /// Concurrent successful logins (each for its own user).
 const LOGIN_CONNECTIONS: usize = 8;
 
-struct Server {
-    child: Child,
-    base: String,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 fn start() -> Server {
     let dir = std::env::temp_dir().join(format!("portcullis-load-{}", std::process::id()));
     let url = format!("sqlite://{}", dir.join("load.db").display());
@@ -67,46 +53,7 @@ fn start() -> Server {
 }
 
 fn start_on(database_url: &str, dir: std::path::PathBuf) -> Server {
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let binary = env!("CARGO_BIN_EXE_portcullis");
-    // `LOAD_SERVER_CPUS=0` runs the server on those CPUs only, with one hashing thread per CPU
-    // listed, so the load generator can be kept off them (`taskset -c 1 cargo bench …`).
-    let pinned = std::env::var("LOAD_SERVER_CPUS").ok();
-    let mut command = match &pinned {
-        Some(cpus) => {
-            let mut c = Command::new("taskset");
-            c.args(["-c", cpus, binary]).env(
-                "PORTCULLIS_HASHING__CONCURRENCY",
-                cpus.split(',').count().to_string(),
-            );
-            c
-        }
-        None => Command::new(binary),
-    };
-    let mut child = command
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .arg("--database-url")
-        .arg(database_url)
-        .env("PORTCULLIS_BOOTSTRAP_TOKEN", ROOT)
-        .env("PORTCULLIS_TRUSTED_PROXIES", "127.0.0.1")
-        .env("PORTCULLIS_LOG_LEVEL", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().unwrap().unwrap();
-        if let Some(a) = line.strip_prefix("listening on ") {
-            break a.to_owned();
-        }
-    };
-    Server {
-        child,
-        base: format!("http://{addr}"),
-        dir,
-    }
+    start_server(database_url, ROOT, &[], Some(dir))
 }
 
 struct Figures {
@@ -178,31 +125,9 @@ async fn drive(
     }
 }
 
-/// Raw argon2id verifications per second on every core (or `LOAD_THREADS` threads), with the
-/// server's default parameters.
+/// Raw argon2id verifications per second (see `common::raw_hashes_per_second`).
 fn raw_hashes_per_second(seconds: f64) -> f64 {
-    let hasher = Arc::new(Hasher::new(HashParams::default()).unwrap());
-    let hash = hasher.hash(HashAlgorithm::Argon2id, PASSWORD).unwrap();
-    let threads = std::env::var("LOAD_THREADS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
-    let started = Instant::now();
-    let handles: Vec<_> = (0..threads)
-        .map(|_| {
-            let (hasher, hash) = (hasher.clone(), hash.clone());
-            std::thread::spawn(move || {
-                let mut n = 0u64;
-                while started.elapsed().as_secs_f64() < seconds {
-                    assert!(hasher.verify(PASSWORD, &hash).unwrap());
-                    n += 1;
-                }
-                n
-            })
-        })
-        .collect();
-    let total: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
-    total as f64 / started.elapsed().as_secs_f64()
+    common::raw_hashes_per_second(PASSWORD, seconds)
 }
 
 fn report(name: &str, f: &Figures) {

@@ -37,18 +37,17 @@
 )]
 #![allow(clippy::disallowed_methods)] // a benchmark measures wall time and reads the clock
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use portcullis_engine::hashing::{HashParams, Hasher, PasswordHashing};
-use portcullis_model::HashAlgorithm;
 use serde_json::{Value, json};
 
+mod common;
 #[path = "scale/seed.rs"]
 mod seed;
+
+use common::{Server, start_server};
 
 use seed::{Database, is_locked_user, login, mix, org_id, org_of_user};
 
@@ -135,43 +134,14 @@ impl Rng {
 
 // --- the server
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start(database_url: &str) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .arg("--database-url")
-        .arg(database_url)
-        .env("PORTCULLIS_BOOTSTRAP_TOKEN", ROOT)
-        .env("PORTCULLIS_TRUSTED_PROXIES", "127.0.0.1")
-        .env("PORTCULLIS_LOG_LEVEL", "warn")
-        // One sweep, at start; none during the load.
-        .env("PORTCULLIS_SWEEP_INTERVAL_SECS", "86400")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().unwrap().unwrap();
-        if let Some(a) = line.strip_prefix("listening on ") {
-            break a.to_owned();
-        }
-    };
-    Server {
-        child,
-        base: format!("http://{addr}"),
-    }
+    // One sweep, at start; none during the load.
+    start_server(
+        database_url,
+        ROOT,
+        &[("PORTCULLIS_SWEEP_INTERVAL_SECS", "86400")],
+        None,
+    )
 }
 
 /// The value of the metric line starting with `name ` (or `name{`).
@@ -357,27 +327,9 @@ async fn walk(
     )
 }
 
-/// Raw argon2id verifications per second on every core, at the server's default cost.
+/// Raw argon2id verifications per second (see `common::raw_hashes_per_second`).
 fn raw_hashes_per_second(seconds: f64) -> f64 {
-    let hasher = Arc::new(Hasher::new(HashParams::default()).unwrap());
-    let hash = hasher.hash(HashAlgorithm::Argon2id, PASSWORD).unwrap();
-    let threads = std::thread::available_parallelism().map_or(2, usize::from);
-    let started = Instant::now();
-    let handles: Vec<_> = (0..threads)
-        .map(|_| {
-            let (hasher, hash) = (hasher.clone(), hash.clone());
-            std::thread::spawn(move || {
-                let mut n = 0u64;
-                while started.elapsed().as_secs_f64() < seconds {
-                    assert!(hasher.verify(PASSWORD, &hash).unwrap());
-                    n += 1;
-                }
-                n
-            })
-        })
-        .collect();
-    let total: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
-    total as f64 / started.elapsed().as_secs_f64()
+    common::raw_hashes_per_second(PASSWORD, seconds)
 }
 
 fn report(name: &str, f: &Figures) {

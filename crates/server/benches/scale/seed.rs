@@ -344,19 +344,22 @@ pub(crate) async fn seed(pool: &AnyPool, plan: &Plan) {
             None,
         )
     });
-    // Locks that ended a while ago: the first sweep settles and deletes them.
-    let ended = (0..split.ended).map(|j| {
-        let name = format!("ended{j:07}");
-        let state = locked(10, seconds_before(now, 1000), 900);
+    // A lockout counter of a name no user has, labelled with that name.
+    let of_name = |j: usize, name: String, state: &CounterState| {
         let key = format!("password|{name}|");
         counter_row(
             &org_at(j),
             key,
-            &state,
+            state,
             &account,
             Some(name.clone()),
             Some(name),
         )
+    };
+    // Locks that ended a while ago: the first sweep settles and deletes them.
+    let ended = (0..split.ended).map(|j| {
+        let state = locked(10, seconds_before(now, 1000), 900);
+        of_name(j, format!("ended{j:07}"), &state)
     });
     let user_locks = (0..plan.users)
         .filter(|u| is_locked_user(*u))
@@ -375,17 +378,8 @@ pub(crate) async fn seed(pool: &AnyPool, plan: &Plan) {
         counter_row(&org_at(j), key, &state, &address, None, None)
     });
     let guesses = (0..split.guesses).map(|j| {
-        let name = format!("guess{j:07}");
         let state = counting(1 + (j % 9) as u32, seconds_before(now, (j % 86_400) as i64));
-        let key = format!("password|{name}|");
-        counter_row(
-            &org_at(j),
-            key,
-            &state,
-            &account,
-            Some(name.clone()),
-            Some(name),
-        )
+        of_name(j, format!("guess{j:07}"), &state)
     });
     let counters = blocks
         .chain(ended)

@@ -162,48 +162,38 @@ fn smtp_settings_come_from_the_environment_and_the_password_is_never_shown() {
     );
 }
 
-#[test]
-fn the_policy_cache_is_bounded_by_a_setting_of_at_least_one() {
-    let (config, _) = load(None, &[], &Overrides::default()).unwrap();
-    assert_eq!(
-        config.policy_cache_entries,
-        portcullis_service::DEFAULT_POLICY_CACHE_ENTRIES
-    );
-    let (config, _) = load(
-        None,
-        &env(&[("PORTCULLIS_POLICY_CACHE_ENTRIES", "16")]),
-        &Overrides::default(),
-    )
-    .unwrap();
-    assert_eq!(config.policy_cache_entries, 16);
-    let zero = load(
-        None,
-        &env(&[("PORTCULLIS_POLICY_CACHE_ENTRIES", "0")]),
-        &Overrides::default(),
-    );
-    assert!(zero.unwrap_err().0.contains("policy_cache_entries"));
-}
+/// A cache size setting: its name, its environment variable, its default and its value.
+type CacheSetting = (
+    &'static str,
+    &'static str,
+    usize,
+    fn(&portcullis_server::Config) -> usize,
+);
 
 #[test]
-fn the_key_cache_is_bounded_by_a_setting_of_at_least_one() {
-    let (config, _) = load(None, &[], &Overrides::default()).unwrap();
-    assert_eq!(
-        config.key_cache_entries,
-        portcullis_service::DEFAULT_KEY_CACHE_ENTRIES
-    );
-    let (config, _) = load(
-        None,
-        &env(&[("PORTCULLIS_KEY_CACHE_ENTRIES", "8")]),
-        &Overrides::default(),
-    )
-    .unwrap();
-    assert_eq!(config.key_cache_entries, 8);
-    let zero = load(
-        None,
-        &env(&[("PORTCULLIS_KEY_CACHE_ENTRIES", "0")]),
-        &Overrides::default(),
-    );
-    assert!(zero.unwrap_err().0.contains("key_cache_entries"));
+fn the_policy_and_key_caches_are_bounded_by_settings_of_at_least_one() {
+    let caches: [CacheSetting; 2] = [
+        (
+            "policy_cache_entries",
+            "PORTCULLIS_POLICY_CACHE_ENTRIES",
+            portcullis_service::DEFAULT_POLICY_CACHE_ENTRIES,
+            |c| c.policy_cache_entries,
+        ),
+        (
+            "key_cache_entries",
+            "PORTCULLIS_KEY_CACHE_ENTRIES",
+            portcullis_service::DEFAULT_KEY_CACHE_ENTRIES,
+            |c| c.key_cache_entries,
+        ),
+    ];
+    for (name, variable, default, entries) in caches {
+        let (config, _) = load(None, &[], &Overrides::default()).unwrap();
+        assert_eq!(entries(&config), default, "{name}");
+        let (config, _) = load(None, &env(&[(variable, "16")]), &Overrides::default()).unwrap();
+        assert_eq!(entries(&config), 16, "{name}");
+        let zero = load(None, &env(&[(variable, "0")]), &Overrides::default());
+        assert!(zero.unwrap_err().0.contains(name));
+    }
 }
 
 /// Every configuration key can be set from the environment: the known names come from the

@@ -18,19 +18,25 @@ fn record(verified: &str, rehash: Option<&str>) -> LoginRecord {
     }
 }
 
-/// The session opens, with the login recorded, only while the verified hash is current and the
-/// user enabled; otherwise nothing at all is written.
-pub async fn login_session_opens_only_for_the_current_hash(store: Arc<dyn Store>) {
+/// Creates the organization `o` with the user `u1`, login `alice`; answers the user and its hash.
+async fn org_with_alice(store: &dyn Store, o: &str) -> (portcullis_store::User, String) {
     store
-        .create_org(&org("ls"), draft(Some("ls"), "org.created", 0))
+        .create_org(&org(o), draft(Some(o), "org.created", 0))
         .await
         .unwrap();
-    let u = user("ls", "u1", "alice");
+    let u = user(o, "u1", "alice");
     store
-        .create_user(&u, draft(Some("ls"), "user.created", 1))
+        .create_user(&u, draft(Some(o), "user.created", 1))
         .await
         .unwrap();
     let current = u.password_hash.clone().unwrap();
+    (u, current)
+}
+
+/// The session opens, with the login recorded, only while the verified hash is current and the
+/// user enabled; otherwise nothing at all is written.
+pub async fn login_session_opens_only_for_the_current_hash(store: Arc<dyn Store>) {
+    let (u, current) = org_with_alice(&*store, "ls").await;
 
     // A stale hash (the password changed meanwhile): refused, nothing written.
     let s0 = session("ls", "u1", "s-0");
@@ -119,16 +125,7 @@ pub async fn login_session_opens_only_for_the_current_hash(store: Arc<dyn Store>
 /// change is written whatever follows, the session only when the completion allows it and the
 /// verified hash is current; a completion that changes nothing leaves no counter row behind.
 pub async fn login_completion_and_session_commit_together(store: Arc<dyn Store>) {
-    store
-        .create_org(&org("lc"), draft(Some("lc"), "org.created", 0))
-        .await
-        .unwrap();
-    let u = user("lc", "u1", "alice");
-    store
-        .create_user(&u, draft(Some("lc"), "user.created", 1))
-        .await
-        .unwrap();
-    let current = u.password_hash.clone().unwrap();
+    let (u, current) = org_with_alice(&*store, "lc").await;
     let key = "password|alice";
     let set_failures = |failures: u32, allow: bool, kind: &'static str| {
         move |s: &mut CounterState| {
