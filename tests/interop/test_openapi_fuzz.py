@@ -29,6 +29,7 @@ from conftest import REPO, Native, start_server, stop_server
 HERE = Path(__file__).resolve().parent
 CONFIG = HERE / "schemathesis.toml"
 BUDGET = int(os.environ.get("PORTCULLIS_FUZZ_SECONDS", "100"))
+INTERPRETER_AST_RACE = "AST constructor recursion depth mismatch"
 
 
 @pytest.fixture(scope="module")
@@ -56,11 +57,19 @@ def schemathesis(server, token: str, config: Path, log: Path) -> str:
         "--checks", "all", "--max-time", str(BUDGET), "--no-color",
         "-H", f"Authorization: Bearer {token}",
     ]
-    proc = subprocess.run(
-        cmd, cwd=HERE, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-        timeout=BUDGET + 240,
-    )
-    out = proc.stdout + proc.stderr
+    for attempt in (1, 2):
+        proc = subprocess.run(
+            cmd, cwd=HERE, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+            timeout=BUDGET + 240,
+        )
+        out = proc.stdout + proc.stderr
+        # CPython before 3.11.8 can raise this SystemError when two threads (the two
+        # workers) build ASTs at once (python/cpython#106905): the tool crashed, nothing was
+        # learnt about the server. One more run, said aloud; a second crash fails the test.
+        if attempt == 1 and INTERPRETER_AST_RACE in out:
+            print(f"schemathesis hit {INTERPRETER_AST_RACE!r} (CPython #106905); running it again")
+            continue
+        break
     log.write_text(out)
     summary = out[out.rfind("SUMMARY"):] if "SUMMARY" in out else out[-4000:]
     assert proc.returncode == 0, f"schemathesis exited {proc.returncode} (full log: {log}):\n{out[-12000:]}"

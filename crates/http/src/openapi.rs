@@ -240,6 +240,21 @@ mod tests {
         }
         assert!(users["404"]["content"]["application/problem+json"].is_object());
         assert!(users["404"]["content"].get("application/json").is_none());
+        // Every policy write retries on a concurrent change and answers 409 when it gives up.
+        for (path, method) in [
+            ("/v1/instance/policy", "put"),
+            ("/v1/instance/policy/{section}", "put"),
+            ("/v1/instance/policy/{section}", "patch"),
+            ("/v1/orgs/{org}/policy", "put"),
+            ("/v1/orgs/{org}/policy/{section}", "put"),
+            ("/v1/orgs/{org}/policy/{section}", "patch"),
+            ("/v1/orgs/{org}/password-policies", "post"),
+            ("/v1/orgs/{org}/password-policies/{id}", "put"),
+            ("/v1/orgs/{org}/password-policies/{id}", "delete"),
+        ] {
+            let answers = &document["paths"][path][method]["responses"];
+            assert!(answers["409"].is_object(), "{method} {path}: {answers}");
+        }
         // Every reference names a component the document holds.
         let text = document_json();
         let schemas = document["components"]["schemas"].as_object().unwrap();

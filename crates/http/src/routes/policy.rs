@@ -53,7 +53,7 @@ async fn write_instance(
 /// Replaces an instance default section.
 #[utoipa::path(put, path = "/v1/instance/policy/{section}", tag = "policy",
     params(("section" = String, Path, description = "Policy section: password, lockout, brute_force, session, tokens, api_keys, mfa or features")), request_body = SectionSchema,
-    responses((status = 200, body = SectionView), (status = 400, body = Problem)))]
+    responses((status = 200, body = SectionView), (status = 400, body = Problem), (status = 409, body = Problem, description = "Other writes kept changing the section meanwhile; retry")))]
 pub async fn put_instance_section(
     State(state): State<AppState>,
     auth: Auth,
@@ -66,7 +66,7 @@ pub async fn put_instance_section(
 /// Patches an instance default section (JSON merge patch).
 #[utoipa::path(patch, path = "/v1/instance/policy/{section}", tag = "policy",
     params(("section" = String, Path, description = "Policy section: password, lockout, brute_force, session, tokens, api_keys, mfa or features")), request_body = SectionSchema,
-    responses((status = 200, body = SectionView), (status = 400, body = Problem)))]
+    responses((status = 200, body = SectionView), (status = 400, body = Problem), (status = 409, body = Problem, description = "Other writes kept changing the section meanwhile; retry")))]
 pub async fn patch_instance_section(
     State(state): State<AppState>,
     auth: Auth,
@@ -132,7 +132,7 @@ async fn write_org(
 /// Replaces an organization's section (it now has its own copy).
 #[utoipa::path(put, path = "/v1/orgs/{org}/policy/{section}", tag = "policy",
     params(("org" = String, Path, description = "Organization id"), ("section" = String, Path, description = "Policy section: password, lockout, brute_force, session, tokens, api_keys, mfa or features")), request_body = SectionSchema,
-    responses((status = 200, body = SectionView), (status = 400, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = SectionView), (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem, description = "Other writes kept changing the section meanwhile; retry")))]
 pub async fn put_org_section(
     State(state): State<AppState>,
     auth: Auth,
@@ -145,7 +145,7 @@ pub async fn put_org_section(
 /// Patches an organization's section (JSON merge patch over the value in force).
 #[utoipa::path(patch, path = "/v1/orgs/{org}/policy/{section}", tag = "policy",
     params(("org" = String, Path, description = "Organization id"), ("section" = String, Path, description = "Policy section: password, lockout, brute_force, session, tokens, api_keys, mfa or features")), request_body = SectionSchema,
-    responses((status = 200, body = SectionView), (status = 400, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = SectionView), (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem, description = "Other writes kept changing the section meanwhile; retry")))]
 pub async fn patch_org_section(
     State(state): State<AppState>,
     auth: Auth,
@@ -229,7 +229,7 @@ pub async fn get_password_policy(
 /// Replaces a password policy.
 #[utoipa::path(put, path = "/v1/orgs/{org}/password-policies/{id}", tag = "password-policies",
     params(("org" = String, Path, description = "Organization id"), ("id" = String, Path, description = "Password policy id")), request_body = PasswordPolicy,
-    responses((status = 200, body = PasswordPolicy), (status = 400, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = PasswordPolicy), (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem, description = "Other writes kept changing the section meanwhile; retry")))]
 pub async fn replace_password_policy(
     State(state): State<AppState>,
     auth: Auth,
@@ -247,7 +247,7 @@ pub async fn replace_password_policy(
 /// Deletes a password policy (not the default).
 #[utoipa::path(delete, path = "/v1/orgs/{org}/password-policies/{id}", tag = "password-policies",
     params(("org" = String, Path, description = "Organization id"), ("id" = String, Path, description = "Password policy id")),
-    responses((status = 204), (status = 400, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 204), (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem, description = "Other writes kept changing the section meanwhile; retry")))]
 pub async fn delete_password_policy(
     State(state): State<AppState>,
     auth: Auth,

@@ -114,7 +114,8 @@ async fn replace(
     responses((status = 200, body = ReplaceAnswer,
         headers(("ETag" = String, description = "The organization's policy version now"))),
         (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 412, body = Problem)))]
+        (status = 404, body = Problem), (status = 412, body = Problem),
+        (status = 409, body = Problem, description = "Other writes kept changing the policy meanwhile; retry")))]
 pub async fn replace_org_policy(
     State(state): State<AppState>,
     auth: Auth,
@@ -134,7 +135,8 @@ pub async fn replace_org_policy(
     responses((status = 200, body = ReplaceAnswer,
         headers(("ETag" = String, description = "The instance defaults' version now"))),
         (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 412, body = Problem)))]
+        (status = 412, body = Problem),
+        (status = 409, body = Problem, description = "Other writes kept changing the policy meanwhile; retry")))]
 pub async fn replace_instance_policy(
     State(state): State<AppState>,
     auth: Auth,
