@@ -95,9 +95,9 @@ pub struct Config {
     /// SQLite, `<database file>.master-key`; with PostgreSQL, none (set `master_key` or this on
     /// every replica to use access keys).
     pub master_key_file: Option<std::path::PathBuf>,
-    /// The public base URL of the front end that mailed links open (`<url>/unblock?token=…`,
-    /// `<url>/reset-password?token=…`, `<url>/verify-email?token=…`); without it mails carry
-    /// the bare token.
+    /// The address people reach the server at: mailed links are `<url>/unblock?token=…`,
+    /// `<url>/reset-password?token=…` and `<url>/verify-email?token=…` (the hosted pages), and
+    /// with `https://` the pages' cookies are `Secure`. Unset: the listen address.
     pub public_url: Option<String>,
     /// Outgoing mail. Without `smtp.host`, mails stay in the outbox.
     pub smtp: SmtpConfig,

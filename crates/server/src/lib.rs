@@ -264,6 +264,25 @@ impl Running {
     }
 }
 
+/// The base URL of mailed links and hosted pages: `public_url` when set, else the address the
+/// server listens on (`127.0.0.1` or `::1` for an unspecified address), so links work out of
+/// the box on the machine that runs it.
+fn public_url(config: &Config, listening: std::net::SocketAddr) -> String {
+    if let Some(url) = config
+        .public_url
+        .as_deref()
+        .filter(|u| !u.trim().is_empty())
+    {
+        return url.trim_end_matches('/').to_owned();
+    }
+    let ip = match listening.ip() {
+        std::net::IpAddr::V4(v4) if v4.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(v6) if v6.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    format!("http://{}", std::net::SocketAddr::new(ip, listening.port()))
+}
+
 /// Starts the server on `config.listen` with `clock`; answers once it is listening.
 /// `shutdown` ends it gracefully when it resolves.
 pub async fn start(
@@ -271,6 +290,12 @@ pub async fn start(
     clock: Arc<dyn Clock>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<Running, StartError> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| StartError::Other(format!("cannot listen on {}: {e}", config.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartError::Other(e.to_string()))?;
     let opened = open_store(config, true).await?;
     let store = opened.store.clone();
     let hasher = Hasher::new(config.hashing.params())
@@ -288,7 +313,7 @@ pub async fn start(
     }
     let service = Arc::new(
         service
-            .with_public_url(config.public_url.clone())
+            .with_public_url(Some(public_url(config, addr)))
             .with_policy_cache_entries(config.policy_cache_entries)
             .with_key_cache_entries(config.key_cache_entries)
             .with_retention(portcullis_service::Retention {
@@ -311,16 +336,11 @@ pub async fn start(
         .iter()
         .filter_map(|p| portcullis_model::net::parse_network(p))
         .collect();
+    let state = AppState::new(service.clone(), proxies);
     let app = portcullis_http::router_with(
-        AppState::new(service.clone(), proxies),
-        portcullis_dialects::routes(),
+        state.clone(),
+        portcullis_dialects::routes().merge(portcullis_web::routes(state)),
     );
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| StartError::Other(format!("cannot listen on {}: {e}", config.listen)))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| StartError::Other(e.to_string()))?;
     let watcher = tokio::spawn(watch_policies(service.clone()));
     let sweeper = tokio::spawn(sweep_periodically(
         service.clone(),

@@ -123,13 +123,14 @@ impl Service {
         if check_key(&policy, key.created_at, key.expires_at, now).is_err() {
             return Err(ServiceError::Unauthenticated);
         }
-        // A client-credentials token works only while the key it was issued for does.
-        if let (Some(org), Some(parent_id)) = (&key.org_id, &key.parent_id) {
-            let parent = self
-                .store
-                .get_api_key(org, parent_id)
-                .await?
-                .ok_or(ServiceError::Unauthenticated)?;
+        // A key issued from another (a client-credentials token, a console session) works only
+        // while the key it was issued for does.
+        if let Some(parent_id) = &key.parent_id {
+            let parent = match &key.org_id {
+                Some(org) => self.store.get_api_key(org, parent_id).await?,
+                None => self.store.get_instance_key(parent_id).await?,
+            }
+            .ok_or(ServiceError::Unauthenticated)?;
             if check_key(&policy, parent.created_at, parent.expires_at, now).is_err() {
                 return Err(ServiceError::Unauthenticated);
             }

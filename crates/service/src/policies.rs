@@ -430,8 +430,19 @@ impl Service {
         request: &PasswordCheckRequest,
     ) -> ServiceResult<PasswordCheckResult> {
         let grant = caller.allow(org_id, Action::SelfService)?;
-        let org_id = &grant.org_id;
-        self.require_known_org(org_id).await?;
+        self.check_candidate_password(grant.org_id.as_str(), request)
+            .await
+    }
+
+    /// The same dry run for the hosted pages, where the person typing has no credential yet (a
+    /// registration, a reset link, a session that may only change its password): it reads the
+    /// organization's password rules, which those pages list anyway, and nothing of any account.
+    pub async fn check_candidate_password(
+        &self,
+        org_id: &str,
+        request: &PasswordCheckRequest,
+    ) -> ServiceResult<PasswordCheckResult> {
+        let org_id = &self.require_org(org_id).await?;
         let policy = self.effective_policy(org_id).await?;
         let rules = policy.password.value.for_source(request.source.as_deref());
         let account = AccountContext::new(

@@ -129,9 +129,14 @@ impl Service {
         self
     }
 
+    /// The public base URL mailed links start with, if one is set.
+    pub fn public_url(&self) -> Option<&str> {
+        self.public_url.as_deref()
+    }
+
     /// The same service with the public base URL that mailed links point to (e.g.
     /// `https://id.example.com`; the links are `<url>/unblock?token=…`, `<url>/reset-password?…`
-    /// and `<url>/verify-email?…`, pages of the front end that post the token to the API).
+    /// and `<url>/verify-email?…`, the hosted pages that post the token to the service).
     pub fn with_public_url(mut self, url: Option<String>) -> Service {
         self.public_url = url.filter(|u| !u.trim().is_empty());
         self

@@ -542,6 +542,9 @@ pub trait ApiKeyStore: Send + Sync {
     /// One key of an organization.
     async fn get_api_key(&self, org_id: &OrgId, id: &str) -> StoreResult<Option<ApiKey>>;
 
+    /// One instance key.
+    async fn get_instance_key(&self, id: &str) -> StoreResult<Option<ApiKey>>;
+
     /// Deletes a key of an organization; answers whether it existed.
     async fn delete_api_key(
         &self,
@@ -553,9 +556,10 @@ pub trait ApiKeyStore: Send + Sync {
     /// Whether any instance-level key exists (bootstrap happens only when none does).
     async fn has_instance_key(&self) -> StoreResult<bool>;
 
-    /// Deletes the instance key `id`, with `event`, unless it is the last instance key:
-    /// atomically, so concurrent deletions can never remove every instance key (the instance
-    /// would be left without an administrator).
+    /// Deletes the instance key `id`, with `event`, unless it is the last instance key of its
+    /// own (a key issued from another, with a `parent_id`, works only while its parent does and
+    /// does not count): atomically, so concurrent deletions can never remove every instance key
+    /// (the instance would be left without an administrator).
     async fn delete_instance_key(
         &self,
         id: &str,

@@ -35,4 +35,5 @@ mod support;
 mod sweeps;
 mod validation;
 mod vendor_clients;
+mod web;
 mod zitadel_rpc;

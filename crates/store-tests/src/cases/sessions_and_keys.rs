@@ -347,15 +347,42 @@ pub async fn api_key_last_instance_key_stays(store: Arc<dyn Store>) {
             .unwrap(),
         InstanceKeyDeletion::NotFound
     );
+    // A key issued from the last one (a console session) works only while its parent does:
+    // it does not count as another instance key.
+    let child = ApiKey {
+        parent_id: Some("i-1".into()),
+        ..api_key(None, None, "i-1-child")
+    };
+    store
+        .create_api_key(&child, draft(None, "key.created", 2))
+        .await
+        .unwrap();
     assert_eq!(
         store.delete_instance_key("i-1", deleted(3)).await.unwrap(),
         InstanceKeyDeletion::LastKey
+    );
+    assert_eq!(
+        store.get_instance_key("i-1").await.unwrap().unwrap().id,
+        "i-1"
+    );
+    assert_eq!(
+        store.get_instance_key("k-1").await.unwrap(),
+        None,
+        "an organization's key is no instance key"
     );
     assert!(
         kinds(&events_of(&*store, None).await)
             .iter()
             .all(|k| *k != "instance_key.revoked"),
         "a refused deletion writes no event"
+    );
+    assert_eq!(
+        store
+            .delete_instance_key("i-1-child", deleted(4))
+            .await
+            .unwrap(),
+        InstanceKeyDeletion::Deleted,
+        "an issued key can go while its parent stays"
     );
     let i2 = api_key(None, None, "i-2");
     store

@@ -425,6 +425,10 @@ impl ApiKeyStore for SqlStore {
         self.edge(self.get_api_key_impl(org_id.as_str(), id).await)
     }
 
+    async fn get_instance_key(&self, id: &str) -> StoreResult<Option<ApiKey>> {
+        self.edge(self.get_instance_key_impl(id).await)
+    }
+
     async fn delete_api_key(
         &self,
         org_id: &OrgId,

@@ -332,6 +332,20 @@ impl SqlStore {
         .await
     }
 
+    /// `Store::get_instance_key`.
+    pub(crate) async fn get_instance_key_impl(&self, id: &str) -> DbResult<Option<ApiKey>> {
+        self.find(
+            concat!(
+                "SELECT ",
+                api_key_columns!(),
+                " FROM api_keys WHERE org_id IS NULL AND id = $1"
+            ),
+            &[id],
+            rows::api_key,
+        )
+        .await
+    }
+
     /// `Store::delete_api_key`: only a key of that organization (never an instance key).
     pub(crate) async fn delete_api_key_impl(
         &self,
@@ -371,7 +385,8 @@ impl SqlStore {
             .await?;
         let row = sqlx::query(
             "SELECT EXISTS (SELECT 1 FROM api_keys WHERE org_id IS NULL AND id = $1) AS present, \
-             EXISTS (SELECT 1 FROM api_keys WHERE org_id IS NULL AND id <> $1) AS others",
+             EXISTS (SELECT 1 FROM api_keys WHERE org_id IS NULL AND id <> $1 \
+             AND parent_id IS NULL) AS others",
         )
         .bind(id)
         .fetch_one(&mut *tx)

@@ -1,0 +1,377 @@
+//! The console and the hosted pages over HTTP, as a browser speaks to them (forms, cookies, no
+//! redirect followed): the security headers, the CSRF rule, the console session a key buys and
+//! its end, and the hosted login counting like the API's. The browser suite (tests/browser)
+//! drives the same pages in Chromium.
+
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+use serde_json::json;
+
+use crate::support::{App, ROOT, spawn_app};
+
+/// A browser without JavaScript: it keeps the cookies it is given and follows nothing.
+struct Browser<'a> {
+    app: &'a App,
+    http: reqwest::Client,
+    cookies: Vec<(String, String)>,
+}
+
+struct Page {
+    status: StatusCode,
+    headers: HeaderMap,
+    html: String,
+}
+
+impl<'a> Browser<'a> {
+    fn new(app: &'a App) -> Browser<'a> {
+        Browser {
+            app,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookies: Vec::new(),
+        }
+    }
+
+    fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn keep(&mut self, headers: &HeaderMap) {
+        for set in headers.get_all(SET_COOKIE) {
+            let text = set.to_str().unwrap();
+            let (pair, _) = text.split_once(';').unwrap_or((text, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            self.cookies.retain(|(n, _)| n != name);
+            if !value.is_empty() {
+                self.cookies.push((name.to_owned(), value.to_owned()));
+            }
+        }
+    }
+
+    async fn send(&mut self, request: reqwest::RequestBuilder) -> Page {
+        let cookie = self
+            .cookies
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let response = request.header("cookie", cookie).send().await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        self.keep(&headers);
+        Page {
+            status,
+            headers,
+            html: response.text().await.unwrap(),
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let request = self.http.get(format!("{}{path}", self.app.base));
+        self.send(request).await
+    }
+
+    /// Posts a form with the page's CSRF token (the cookie's), as a page's form would.
+    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let token = self
+            .cookie("portcullis_csrf")
+            .unwrap_or_default()
+            .to_owned();
+        let mut form: Vec<(&str, &str)> = fields.to_vec();
+        form.push(("csrf", &token));
+        let request = self
+            .http
+            .post(format!("{}{path}", self.app.base))
+            .form(&form);
+        self.send(request).await
+    }
+
+    /// Posts a form exactly as given (no token added).
+    async fn post_raw(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let request = self
+            .http
+            .post(format!("{}{path}", self.app.base))
+            .form(&fields);
+        self.send(request).await
+    }
+}
+
+fn location(page: &Page) -> &str {
+    page.headers
+        .get(LOCATION)
+        .map(|v| v.to_str().unwrap())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn every_page_carries_the_security_headers_and_strict_cookies() {
+    let app = spawn_app().await;
+    let mut browser = Browser::new(&app);
+    for path in [
+        "/console/signin",
+        "/unblock?token=x",
+        "/reset-password?token=x",
+        "/assets/portcullis.css",
+    ] {
+        let page = browser.get(path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}");
+        let csp = page.headers["content-security-policy"].to_str().unwrap();
+        assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
+        assert!(!csp.contains("unsafe-eval"), "{path}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
+        assert_eq!(page.headers["x-frame-options"], "DENY");
+        assert_eq!(page.headers["referrer-policy"], "no-referrer", "{path}");
+        assert_eq!(page.headers["cache-control"], "no-store", "{path}");
+    }
+    // A fresh browser is given its CSRF cookie: HttpOnly, SameSite=Strict, not Secure over http.
+    let page = Browser::new(&app).get("/console/signin").await;
+    let set = page.headers[SET_COOKIE].to_str().unwrap();
+    assert!(set.starts_with("portcullis_csrf="), "{set}");
+    for flag in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(set.contains(flag), "{set}");
+    }
+    assert!(!set.contains("Secure"), "{set}");
+    // No inline script or style anywhere: what the CSP forbids is not relied on.
+    assert!(!page.html.contains("<script>") && !page.html.contains("style="));
+}
+
+#[tokio::test]
+async fn a_form_without_its_csrf_token_is_refused_and_does_nothing() {
+    let app = spawn_app().await;
+    let mut browser = Browser::new(&app);
+    browser.get("/console/signin").await;
+    let refused = browser.post_raw("/console/signin", &[("key", ROOT)]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(browser.cookie("portcullis_session").is_none());
+    let forged = browser
+        .post_raw(
+            "/console/signin",
+            &[("key", ROOT), ("csrf", &"0".repeat(64))],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    // A browser that never had the cookie cannot post either (a cross-site form).
+    let mut stranger = Browser::new(&app);
+    let token = "a".repeat(64);
+    let cross = stranger
+        .post_raw("/console/signin", &[("key", ROOT), ("csrf", &token)])
+        .await;
+    assert_eq!(cross.status, StatusCode::FORBIDDEN);
+    let events = app.get("/v1/instance/events", ROOT).await;
+    assert!(
+        !events.body.to_string().contains("oauth.token_issued"),
+        "no console session was opened: {}",
+        events.body
+    );
+    let signed = browser.post("/console/signin", &[("key", ROOT)]).await;
+    assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.html);
+}
+
+#[tokio::test]
+async fn a_key_buys_a_console_session_of_its_own_that_signing_out_ends() {
+    let app = spawn_app().await;
+    let mut browser = Browser::new(&app);
+    browser.get("/console/signin").await;
+    let wrong = browser.post("/console/signin", &[("key", "pk_nope")]).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.html.contains("not valid"), "{}", wrong.html);
+    let signed = browser.post("/console/signin", &[("key", ROOT)]).await;
+    assert_eq!(location(&signed), "/console/");
+    let session = browser.cookie("portcullis_session").unwrap().to_owned();
+    assert_ne!(session, ROOT, "the typed key is not what the browser keeps");
+    assert!(!signed.html.contains(ROOT));
+    // The console works with it, and so does the API (it is a key).
+    let orgs = browser.get("/console/orgs").await;
+    assert_eq!(orgs.status, StatusCode::OK);
+    assert!(orgs.html.contains("Organizations"));
+    let created = browser
+        .post("/console/orgs", &[("id", "acme"), ("name", "Acme")])
+        .await;
+    assert_eq!(location(&created), "/console/orgs/acme/policy");
+    assert_eq!(
+        app.get("/v1/orgs/acme", &session).await.status,
+        StatusCode::OK
+    );
+    // It is an instance key issued from the root key, named so; it never counts as the last.
+    let keys = app.get("/v1/instance/keys", ROOT).await.body;
+    let console_keys: Vec<_> = keys["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| {
+            k["name"]
+                .as_str()
+                .unwrap()
+                .starts_with("console session of")
+        })
+        .collect();
+    assert_eq!(console_keys.len(), 1, "{keys}");
+    assert!(console_keys[0]["expires_at"].is_string());
+    // Signing out deletes it on the server and forgets the cookie.
+    let out = browser.post("/console/signout", &[]).await;
+    assert_eq!(location(&out), "/console/signin");
+    assert!(browser.cookie("portcullis_session").is_none());
+    assert_eq!(
+        app.get("/v1/orgs/acme", &session).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(app.get("/v1/orgs/acme", ROOT).await.status, StatusCode::OK);
+    // Without a session the console sends to its sign-in page.
+    let page = browser.get("/console/orgs").await;
+    assert_eq!(location(&page), "/console/signin");
+}
+
+#[tokio::test]
+async fn deleting_the_typed_key_ends_the_console_sessions_it_opened() {
+    let app = spawn_app().await;
+    let admin = app.org_with_admin("acme").await;
+    let mut browser = Browser::new(&app);
+    browser.get("/console/signin").await;
+    browser.post("/console/signin", &[("key", &admin)]).await;
+    assert_eq!(
+        browser.get("/console/orgs/acme/users").await.status,
+        StatusCode::OK
+    );
+    let keys = app.get("/v1/orgs/acme/api-keys", ROOT).await.body;
+    let typed = keys["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == "admin")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let gone = app
+        .delete(&format!("/v1/orgs/acme/api-keys/{typed}"), ROOT)
+        .await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT);
+    let page = browser.get("/console/orgs/acme/users").await;
+    assert_eq!(location(&page), "/console/signin");
+    // An organization's key reaches its own organization only.
+    let other = app.org_with_admin("other").await;
+    let mut browser = Browser::new(&app);
+    browser.get("/console/signin").await;
+    browser.post("/console/signin", &[("key", &other)]).await;
+    assert_eq!(
+        browser.get("/console/orgs/acme/users").await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn the_hosted_login_counts_failures_like_the_api_and_opens_a_session_cookie() {
+    let app = spawn_app().await;
+    let admin = app.org_with_admin("acme").await;
+    app.user("acme", &admin, "alice", "correct horse battery staple")
+        .await;
+    app.set_section(
+        "acme",
+        &admin,
+        "lockout",
+        json!({"max_password_attempts": 3, "reveal_lock": true}),
+    )
+    .await;
+    let mut browser = Browser::new(&app);
+    let form = browser.get("/orgs/acme/login").await;
+    assert!(form.html.contains("Sign in to acme"), "{}", form.html);
+    for _ in 0..2 {
+        let wrong = browser
+            .post(
+                "/orgs/acme/login",
+                &[("login", "alice"), ("password", "nope")],
+            )
+            .await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+        assert!(wrong.html.contains("wrong"), "{}", wrong.html);
+    }
+    // The third failure is the API's: the counter is one.
+    let third = app.login("acme", "alice", "nope").await;
+    assert_eq!(third.status, StatusCode::UNAUTHORIZED);
+    let locked = browser
+        .post(
+            "/orgs/acme/login",
+            &[
+                ("login", "alice"),
+                ("password", "correct horse battery staple"),
+            ],
+        )
+        .await;
+    assert_eq!(locked.status, StatusCode::FORBIDDEN);
+    assert!(locked.html.contains("locked"), "{}", locked.html);
+    assert!(browser.cookie("portcullis_session").is_none());
+    // Lifted, the login opens a session: a cookie, never a token in the page or the URL.
+    let user = app
+        .get("/v1/orgs/acme/users?locked=true", &admin)
+        .await
+        .body["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.post(
+        &format!("/v1/orgs/acme/users/{user}/unlock"),
+        &admin,
+        json!({}),
+    )
+    .await;
+    let granted = browser
+        .post(
+            "/orgs/acme/login",
+            &[
+                ("login", "alice"),
+                ("password", "correct horse battery staple"),
+            ],
+        )
+        .await;
+    let session = browser.cookie("portcullis_session").unwrap().to_owned();
+    assert!(!granted.html.contains(&session));
+    assert!(!location(&granted).contains(&session));
+    let account = browser.get("/orgs/acme/account").await;
+    assert_eq!(account.status, StatusCode::OK);
+    assert!(account.html.contains("alice"), "{}", account.html);
+    // Signing out ends the session on the server.
+    browser.post("/orgs/acme/logout", &[]).await;
+    assert_eq!(
+        app.get("/v1/self", &session).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn mailed_links_point_at_the_server_itself_when_no_public_url_is_set() {
+    let app = spawn_app().await;
+    let admin = app.org_with_admin("acme").await;
+    let created = app
+        .post(
+            "/v1/orgs/acme/users",
+            &admin,
+            json!({"login": "bob", "password": "correct horse battery staple", "email": "bob@example.com"}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    app.set_section(
+        "acme",
+        &admin,
+        "features",
+        json!({"forgot_password_enabled": true}),
+    )
+    .await;
+    let mut browser = Browser::new(&app);
+    browser.get("/orgs/acme/forgot-password").await;
+    let sent = browser
+        .post("/orgs/acme/forgot-password", &[("login", "bob")])
+        .await;
+    assert_eq!(sent.status, StatusCode::OK, "{}", sent.html);
+    let outbox = app.get("/v1/orgs/acme/outbox", &admin).await.body;
+    let body = outbox["items"][0]["body"].as_str().unwrap().to_owned();
+    assert!(
+        body.contains(&format!("{}/reset-password?token=", app.base)),
+        "{body}"
+    );
+}
