@@ -282,3 +282,56 @@ def test_the_compliance_page_applies_a_preset_after_showing_its_changes(server, 
         "GET", f"/v1/orgs/{org}/compliance", params={"standard": standard}, expect=200
     ).json()
     assert report["summary"]["fail"] == 0, report["summary"]
+
+
+def test_a_password_set_by_the_administrator_must_be_changed_checked_while_typed(
+    server, browser, shot
+):
+    api = server.api
+    org = api.create_org()["id"]
+    login = new_login()
+    user = api.create_user(org, login)
+    default = api.request("GET", f"/v1/orgs/{org}/password-policies/default", expect=200).json()
+    default["renew_on_first_login"] = True
+    api.request(
+        "PUT", f"/v1/orgs/{org}/password-policies/default", json_body=default, expect=200
+    )
+
+    # The administrator sets a password on the users page: with `renew_on_first_login`, the
+    # user must change it.
+    console_sign_in(browser, server, shot)
+    browser.get(server.url(f"/console/orgs/{org}/users"))
+    row = wait_css(browser, f"#users tr[data-login='{login}']")
+    assert_accessible(browser, "users")
+    row.find_element(By.TAG_NAME, "summary").click()
+    temporary = "temporary passphrase from the admin"
+    type_into(browser, f"#pw-{user['id']}", temporary)
+    row.find_element(By.CSS_SELECTOR, "details button").click()
+    wait_path(browser, f"/console/orgs/{org}/users")
+    shot("users-password-set")
+
+    browser.delete_all_cookies()
+    hosted_sign_in(browser, server, org, login, temporary)
+    wait_path(browser, f"/orgs/{org}/password")
+    wait_text(browser, ".notice", "must be changed")
+    rules = wait_css(browser, "ul.rules")
+    assert "between 15 and 128 characters" in rules.text, rules.text
+    assert_accessible(browser, "password change required")
+
+    # The page's script asks the dry run while the new password is typed.
+    type_into(browser, "#f-current_password", temporary)
+    type_into(browser, "#f-new_password", "short")
+    live = wait_css(browser, "#f-new_password-live li[data-code]")
+    assert "15" in live.text, live.text
+    shot("password-change-live-check")
+    field = wait_css(browser, "#f-new_password")
+    field.send_keys(" but now long enough to pass")
+    wait_text(browser, "#f-new_password-live", "meets every rule")
+
+    wait_clickable(browser, "#change-password").click()
+    wait_path(browser, f"/orgs/{org}/account")
+    sessions = wait_css(browser, "#sessions")
+    assert "this session" in sessions.text, sessions.text
+    assert_accessible(browser, "account with sessions")
+    shot("account-sessions")
+    assert api.login(org, login, "short but now long enough to pass").status_code == 200

@@ -147,6 +147,11 @@ pub(crate) fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(self_service::list_outbox))
         .routes(routes!(session::change_own_password))
         .routes(routes!(session::logout))
+        .routes(routes!(
+            session::list_own_sessions,
+            session::end_other_sessions
+        ))
+        .routes(routes!(session::end_own_session))
         .routes(routes!(keys::create_api_key, keys::list_api_keys))
         .routes(routes!(keys::create_access_key))
         .routes(routes!(keys::delete_api_key))

@@ -514,3 +514,67 @@ impl From<portcullis_store::Event> for EventView {
         }
     }
 }
+
+/// One session of the calling user (never its token).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct OwnSession {
+    /// The session's id.
+    pub id: String,
+    /// When it was opened.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    /// Its last authenticated use.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub last_used_at: Timestamp,
+    /// Its absolute end under the current policy.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub expires_at: Timestamp,
+    /// Its end if unused, under the current policy (none without an idle timeout).
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub idle_expires_at: Option<Timestamp>,
+    /// The session of this request.
+    pub current: bool,
+    /// It may only change its password or enroll a second factor.
+    pub restricted: bool,
+}
+
+impl From<service::OwnSession> for OwnSession {
+    fn from(s: service::OwnSession) -> OwnSession {
+        let service::OwnSession {
+            id,
+            created_at,
+            last_used_at,
+            expires_at,
+            idle_expires_at,
+            current,
+            restricted,
+        } = s;
+        OwnSession {
+            id,
+            created_at,
+            last_used_at,
+            expires_at,
+            idle_expires_at,
+            current,
+            restricted,
+        }
+    }
+}
+
+/// The calling user's live sessions, oldest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct OwnSessionList {
+    /// The sessions.
+    pub items: Vec<OwnSession>,
+}
+
+/// How many sessions ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct SessionsEnded {
+    /// The count.
+    pub ended: u64,
+}

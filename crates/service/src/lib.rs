@@ -36,6 +36,7 @@ mod metrics;
 mod mfa;
 mod orgs;
 mod outbox;
+mod own_sessions;
 mod policies;
 mod policy_cache;
 mod policy_patch;
@@ -70,6 +71,7 @@ pub use outbox::{
     DeliveryReport, MailTransport, OutboxView, OutgoingMail, RETRY_BASE_SECONDS, RETRY_MAX_SECONDS,
     SEND_LEASE_SECONDS, SendError, retry_delay,
 };
+pub use own_sessions::OwnSession;
 pub use policies::{PasswordCheckRequest, PasswordCheckResult, SectionView, SectionWrite};
 pub use policy_cache::DEFAULT_POLICY_CACHE_ENTRIES;
 pub use policy_patch::{PatchError, PatchOutcome, PolicyScope, Precondition};

@@ -375,3 +375,213 @@ async fn mailed_links_point_at_the_server_itself_when_no_public_url_is_set() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn a_user_lists_their_sessions_ends_one_and_ends_every_other() {
+    let app = spawn_app().await;
+    let admin = app.org_with_admin("acme").await;
+    let password = "correct horse battery staple";
+    app.user("acme", &admin, "alice", password).await;
+    app.user("acme", &admin, "bob", password).await;
+    let token = |a: crate::support::Answer| a.body["session"]["token"].as_str().unwrap().to_owned();
+    let first = token(app.login("acme", "alice", password).await);
+    app.clock.advance(5);
+    let second = token(app.login("acme", "alice", password).await);
+    let bobs = token(app.login("acme", "bob", password).await);
+
+    let list = app.get("/v1/self/sessions", &first).await;
+    assert_eq!(list.status, StatusCode::OK, "{:?}", list.body);
+    let items = list.body["items"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 2, "{items:?}");
+    assert_eq!(items[0]["current"], true, "oldest first, this one marked");
+    assert_eq!(items[1]["current"], false);
+    assert!(items[0]["expires_at"].is_string());
+    assert!(
+        !list.body.to_string().contains(&first) && !list.body.to_string().contains(&second),
+        "no token is shown"
+    );
+    let second_id = items[1]["id"].as_str().unwrap().to_owned();
+
+    // Another user's session is not found; a key has no sessions of its own.
+    let bob_id = app.get("/v1/self/sessions", &bobs).await.body["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let other = app
+        .delete(&format!("/v1/self/sessions/{bob_id}"), &first)
+        .await;
+    assert_eq!(other.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.get("/v1/self", &bobs).await.status, StatusCode::OK);
+    assert_eq!(
+        app.get("/v1/self/sessions", &admin).await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    let ended = app
+        .delete(&format!("/v1/self/sessions/{second_id}"), &first)
+        .await;
+    assert_eq!(ended.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.get("/v1/self", &second).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let again = app
+        .delete(&format!("/v1/self/sessions/{second_id}"), &first)
+        .await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND);
+
+    let third = token(app.login("acme", "alice", password).await);
+    let fourth = token(app.login("acme", "alice", password).await);
+    let others = app.delete("/v1/self/sessions", &first).await;
+    assert_eq!(others.status, StatusCode::OK);
+    assert_eq!(others.body["ended"], 2);
+    for gone in [&third, &fourth] {
+        assert_eq!(
+            app.get("/v1/self", gone).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(app.get("/v1/self", &first).await.status, StatusCode::OK);
+    assert_eq!(app.get("/v1/self", &bobs).await.status, StatusCode::OK);
+    let revoked = app
+        .event_types("acme", &admin)
+        .await
+        .into_iter()
+        .filter(|t| t == "session.revoked")
+        .count();
+    assert_eq!(revoked, 3);
+
+    // The account page shows them and ends them the same way.
+    let mut browser = Browser::new(&app);
+    browser.get("/orgs/acme/login").await;
+    browser
+        .post(
+            "/orgs/acme/login",
+            &[("login", "alice"), ("password", password)],
+        )
+        .await;
+    let page = browser.get("/orgs/acme/account").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(
+        page.html.matches("data-session=").count(),
+        2,
+        "{}",
+        page.html
+    );
+    assert!(page.html.contains("this session"));
+    let out = browser.post("/orgs/acme/sessions/end-others", &[]).await;
+    assert_eq!(location(&out), "/orgs/acme/account#sessions");
+    assert_eq!(
+        app.get("/v1/self", &first).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn registration_and_self_deletion_through_the_hosted_pages() {
+    let app = spawn_app().await;
+    let admin = app.org_with_admin("acme").await;
+    let mut browser = Browser::new(&app);
+    // Off by default: the page does not exist.
+    assert_eq!(
+        browser.get("/orgs/acme/register").await.status,
+        StatusCode::NOT_FOUND
+    );
+    app.set_section(
+        "acme",
+        &admin,
+        "features",
+        json!({"register_enabled": true, "user_self_deletion": true}),
+    )
+    .await;
+    let form = browser.get("/orgs/acme/register").await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(
+        form.html.contains("between 15 and 128 characters"),
+        "{}",
+        form.html
+    );
+    // A violation is shown next to the password, and what was typed stays.
+    let short = browser
+        .post(
+            "/orgs/acme/register",
+            &[
+                ("login", "carol"),
+                ("email", ""),
+                ("display_name", "Carol"),
+                ("new_password", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(short.status, StatusCode::BAD_REQUEST);
+    assert!(
+        short.html.contains("f-new_password-error"),
+        "{}",
+        short.html
+    );
+    assert!(short.html.contains("value=\"carol\""), "{}", short.html);
+    let password = "a long enough passphrase for her";
+    let made = browser
+        .post(
+            "/orgs/acme/register",
+            &[
+                ("login", "carol"),
+                ("email", ""),
+                ("display_name", "Carol"),
+                ("new_password", password),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::OK, "{}", made.html);
+    assert!(made.html.contains("Account created"));
+    // Taken now.
+    let taken = browser
+        .post(
+            "/orgs/acme/register",
+            &[
+                ("login", "carol"),
+                ("email", ""),
+                ("display_name", ""),
+                ("new_password", password),
+            ],
+        )
+        .await;
+    assert_eq!(taken.status, StatusCode::CONFLICT);
+
+    browser
+        .post(
+            "/orgs/acme/login",
+            &[("login", "carol"), ("password", password)],
+        )
+        .await;
+    let account = browser.get("/orgs/acme/account").await;
+    assert!(account.html.contains("delete-account"), "{}", account.html);
+    let wrong = browser
+        .post("/orgs/acme/delete-account", &[("password", "not it")])
+        .await;
+    assert_ne!(wrong.status, StatusCode::OK);
+    assert_eq!(
+        app.login("acme", "carol", password).await.status,
+        StatusCode::OK
+    );
+    let gone = browser
+        .post("/orgs/acme/delete-account", &[("password", password)])
+        .await;
+    assert_eq!(gone.status, StatusCode::OK, "{}", gone.html);
+    assert!(browser.cookie("portcullis_session").is_none());
+    assert_eq!(
+        app.login("acme", "carol", password).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // A mailed link's page changes nothing when opened; a token the service refuses reads the
+    // same whatever the reason.
+    let verify = browser.get("/verify-email?token=forged").await;
+    assert_eq!(verify.status, StatusCode::OK);
+    assert!(verify.html.contains("verify-form"));
+    let refused = browser.post("/verify-email", &[("token", "forged")]).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(refused.html.contains("Link not valid"), "{}", refused.html);
+    let refused = browser.post("/unblock", &[("token", "forged")]).await;
+    assert!(refused.html.contains("Link not valid"), "{}", refused.html);
+}

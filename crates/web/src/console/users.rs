@@ -115,7 +115,7 @@ pub(crate) async fn page(
                                 }
                                 form method="post" action={"/console/orgs/" (org) "/users/" (u.id) "/mfa/remove"} {
                                     (csrf(csrf_token))
-                                    button.secondary type="submit" aria-label={"Remove the second factor of " (u.login)} { "Remove 2nd factor" }
+                                    button.secondary type="submit" aria-label={"Remove second factor of " (u.login)} { "Remove second factor" }
                                 }
                                 form method="post" action={"/console/orgs/" (org) "/users/" (u.id) "/disabled"} {
                                     (csrf(csrf_token))
@@ -129,7 +129,7 @@ pub(crate) async fn page(
                                     form method="post" action={"/console/orgs/" (org) "/users/" (u.id) "/password"} {
                                         (csrf(csrf_token))
                                         div.field {
-                                            label for={"pw-" (u.id)} { "New password for " (u.login) " (to change at the next sign-in)" }
+                                            label for={"pw-" (u.id)} { "New password for " (u.login) " (to change at the next sign-in when the password policy renews on first login)" }
                                             input id={"pw-" (u.id)} type="password" name="password" autocomplete="new-password";
                                         }
                                         button type="submit" { "Set password" }

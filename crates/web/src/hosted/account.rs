@@ -35,6 +35,7 @@ pub(crate) async fn page(State(state): State<AppState>, m: Member) -> PageResult
     let Some(user) = state.service.whoami(caller).await? else {
         return Err(ServiceError::Unauthenticated.into());
     };
+    let sessions = state.service.list_own_sessions(caller).await?;
     Ok(org_page(
         &hosted,
         "Your account",
@@ -61,8 +62,34 @@ pub(crate) async fn page(State(state): State<AppState>, m: Member) -> PageResult
                 h2 { "Security" }
                 p { a href={"/orgs/" (hosted.id) "/password"} { "Change your password" } }
                 p { a href={"/orgs/" (hosted.id) "/mfa"} { "Second factor (authenticator app)" } }
-                p.muted {
-                    "A list of your open sessions is not offered yet; signing out ends this one, and changing your password ends all of them."
+            }
+            section.card #sessions aria-labelledby="sessions-title" {
+                h2 #sessions-title { "Your sessions" }
+                table {
+                    thead { tr { th scope="col" { "Opened" } th scope="col" { "Last used" } th scope="col" { "Ends" } th scope="col" { "" } } }
+                    tbody {
+                        @for s in &sessions {
+                            tr data-session=(s.id) {
+                                td { (when(s.created_at)) }
+                                td { (when(s.last_used_at)) }
+                                td { (when(s.idle_expires_at.map_or(s.expires_at, |idle| idle.min(s.expires_at)))) }
+                                td {
+                                    @if s.current { strong { "this session" } } @else {
+                                        form method="post" action={"/orgs/" (hosted.id) "/sessions/" (s.id) "/end"} {
+                                            (csrf(&v.csrf))
+                                            button.secondary type="submit" aria-label={"End the session opened " (when(s.created_at))} { "End" }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                @if sessions.len() > 1 {
+                    form method="post" action={"/orgs/" (hosted.id) "/sessions/end-others"} {
+                        (csrf(&v.csrf))
+                        button.secondary type="submit" #end-others { "End every other session" }
+                    }
                 }
             }
             form #logout-form method="post" action={"/orgs/" (hosted.id) "/logout"} {
@@ -243,6 +270,28 @@ pub(crate) async fn password_check(
         .map(|v| serde_json::json!({"code": v.code, "message": v.message}))
         .collect();
     Ok(Json(serde_json::json!({"valid": result.valid, "violations": violations})).into_response())
+}
+
+/// `POST /orgs/{org}/sessions/{id}/end`.
+pub(crate) async fn end_session(
+    State(state): State<AppState>,
+    m: Member,
+    Path((_, id)): Path<(String, String)>,
+) -> PageResult {
+    state
+        .service
+        .end_own_session(&m.caller, &m.v.acting(), &id)
+        .await?;
+    Ok(Redirect::to(&format!("/orgs/{}/account#sessions", m.org.id)).into_response())
+}
+
+/// `POST /orgs/{org}/sessions/end-others`.
+pub(crate) async fn end_other_sessions(State(state): State<AppState>, m: Member) -> PageResult {
+    state
+        .service
+        .end_other_sessions(&m.caller, &m.v.acting())
+        .await?;
+    Ok(Redirect::to(&format!("/orgs/{}/account#sessions", m.org.id)).into_response())
 }
 
 /// `POST /orgs/{org}/logout`: ends the session on the server, then forgets the cookie.

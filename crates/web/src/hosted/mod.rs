@@ -29,6 +29,11 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route("/orgs/{org}/password-check", post(account::password_check))
         .route("/orgs/{org}/logout", post(account::logout))
+        .route("/orgs/{org}/sessions/{id}/end", post(account::end_session))
+        .route(
+            "/orgs/{org}/sessions/end-others",
+            post(account::end_other_sessions),
+        )
         .route("/orgs/{org}/delete-account", post(account::delete))
         .route("/orgs/{org}/mfa", get(mfa::page))
         .route("/orgs/{org}/mfa/start", post(mfa::start))
@@ -71,9 +76,11 @@ impl FromRequestParts<AppState> for Member {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Member, Response> {
-        let Path(org) = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(IntoResponse::into_response)?;
+        let Path(params) =
+            Path::<std::collections::HashMap<String, String>>::from_request_parts(parts, state)
+                .await
+                .map_err(IntoResponse::into_response)?;
+        let org = params.get("org").cloned().unwrap_or_default();
         let v = Visitor::from_request_parts(parts, state).await?;
         let org = state
             .service
