@@ -264,23 +264,25 @@ impl Running {
     }
 }
 
-/// The base URL of mailed links and hosted pages: `public_url` when set, else the address the
-/// server listens on (`127.0.0.1` or `::1` for an unspecified address), so links work out of
-/// the box on the machine that runs it.
-fn public_url(config: &Config, listening: std::net::SocketAddr) -> String {
+/// The base URL of mailed links and hosted pages: `public_url` when set; else, when the server
+/// listens on a loopback address, that address (so links work out of the box on the machine
+/// that runs it); else none — an address only this machine can reach would send every
+/// recipient to their own machine, so mails then carry the bare token (and a warning is logged).
+fn public_url(config: &Config, listening: std::net::SocketAddr) -> Option<String> {
     if let Some(url) = config
         .public_url
         .as_deref()
         .filter(|u| !u.trim().is_empty())
     {
-        return url.trim_end_matches('/').to_owned();
+        return Some(url.trim_end_matches('/').to_owned());
     }
-    let ip = match listening.ip() {
-        std::net::IpAddr::V4(v4) if v4.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
-        std::net::IpAddr::V6(v6) if v6.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
-        ip => ip,
-    };
-    format!("http://{}", std::net::SocketAddr::new(ip, listening.port()))
+    if listening.ip().is_loopback() {
+        return Some(format!("http://{listening}"));
+    }
+    tracing::warn!(
+        "no public_url is set and the server listens on {listening}: mailed links carry the bare token; set public_url to the address people reach the server at"
+    );
+    None
 }
 
 /// Starts the server on `config.listen` with `clock`; answers once it is listening.
@@ -313,7 +315,7 @@ pub async fn start(
     }
     let service = Arc::new(
         service
-            .with_public_url(Some(public_url(config, addr)))
+            .with_public_url(public_url(config, addr))
             .with_policy_cache_entries(config.policy_cache_entries)
             .with_key_cache_entries(config.key_cache_entries)
             .with_retention(portcullis_service::Retention {
@@ -382,7 +384,32 @@ pub async fn start(
 
 #[cfg(test)]
 mod tests {
-    use super::{lock_path, sqlite_file};
+    use super::{Config, lock_path, public_url, sqlite_file};
+
+    #[test]
+    fn mailed_links_default_to_a_loopback_listen_address_only() {
+        let config = Config::default();
+        let at = |addr: &str| public_url(&config, addr.parse().unwrap());
+        assert_eq!(
+            at("127.0.0.1:8080").as_deref(),
+            Some("http://127.0.0.1:8080")
+        );
+        assert_eq!(at("[::1]:9000").as_deref(), Some("http://[::1]:9000"));
+        assert_eq!(
+            at("0.0.0.0:8080"),
+            None,
+            "recipients would reach their own machine"
+        );
+        assert_eq!(at("192.0.2.7:8080"), None);
+        let set = Config {
+            public_url: Some("https://id.example.com/".into()),
+            ..Config::default()
+        };
+        assert_eq!(
+            public_url(&set, "0.0.0.0:8080".parse().unwrap()).as_deref(),
+            Some("https://id.example.com")
+        );
+    }
 
     #[test]
     fn every_spelling_of_a_database_file_takes_the_same_lock() {

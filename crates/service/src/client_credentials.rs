@@ -5,8 +5,8 @@
 //! roles, belongs to the same organization and user, names its parent and works only while the
 //! parent does (deleting the parent revokes its tokens), and expires at the earliest of the
 //! organization's `tokens.access_token` lifetime, `api_keys.max_expiration` and the parent's own
-//! expiry; an unknown id, a wrong secret, an access key or an instance key are all
-//! `Unauthenticated`, alike.
+//! expiry; an unknown id, a wrong secret, an access key, an instance key or a key issued from
+//! another (a token, a console session) are all `Unauthenticated`, alike.
 
 use portcullis_engine::time_math::plus;
 use portcullis_store::ApiKey;
@@ -43,6 +43,9 @@ impl Service {
             .filter(|k| secrets_equal(&k.token_hash, &hash))
             .filter(|k| bool::from(k.id.as_bytes().ct_eq(client_id.as_bytes())))
             .filter(|k| k.sealed_secret.is_none())
+            // Not a key issued from another: the token would outlive it (only its parent is
+            // checked at each use).
+            .filter(|k| k.parent_id.is_none())
             // Organization keys only: an instance key's tokens could not be listed or revoked.
             .filter(|k| k.org_id.is_some())
             .ok_or(ServiceError::Unauthenticated)?;

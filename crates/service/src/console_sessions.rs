@@ -5,8 +5,9 @@
 //! the parent ends every console session opened with it); it carries at most the parent's
 //! current roles, belongs to the same organization and user (or to the instance), and expires at
 //! the earliest of [`CONSOLE_SESSION_SECONDS`], the parent's own expiry and, for an
-//! organization's key, `api_keys.max_expiration`; an unknown key, an access key and a session
-//! token are all `Unauthenticated`, alike; signing out deletes the issued key, never a key the
+//! organization's key, `api_keys.max_expiration`; an unknown key, an access key, a key issued
+//! from another and a session token are all `Unauthenticated`, alike (so no issued key ever has
+//! a parent that is itself issued, and deleting a typed key ends everything issued from it); signing out deletes the issued key, never a key the
 //! administrator typed.
 
 use portcullis_engine::time_math::plus;
@@ -44,8 +45,13 @@ impl Service {
             .await?
             .filter(|k| secrets_equal(&k.token_hash, &hash))
             .filter(|k| k.sealed_secret.is_none())
+            // A key issued from another (a console session, a client-credentials token) buys
+            // nothing: its successor would outlive it, since only the parent is checked.
+            .filter(|k| k.parent_id.is_none())
             .ok_or(ServiceError::Unauthenticated)?;
         let caller = self.key_caller(parent.clone()).await?;
+        // The event is the typed key's doing, not an anonymous one.
+        let ctx = &Context::new(format!("key:{}", parent.id), ctx.request_id.clone());
         let now = self.now();
         let mut expires_at = plus(now, CONSOLE_SESSION_SECONDS);
         if let Some(org_id) = &parent.org_id {
@@ -73,9 +79,7 @@ impl Service {
             created_at: now,
             expires_at: Some(expires_at),
             sealed_secret: None,
-            // The issued key's parent is the typed key itself, never a key issued from another:
-            // a console session cannot open another one that outlives it.
-            parent_id: Some(parent.parent_id.clone().unwrap_or(parent.id.clone())),
+            parent_id: Some(parent.id.clone()),
         };
         let event = DomainEvent::TokenIssued(TokenIssued {
             key_id: issued.id.clone(),

@@ -2,7 +2,8 @@
 //! ending every other one.
 //!
 //! Invariants: a caller reaches only the sessions of its own user, and only through one of that
-//! user's sessions (a key has no "current session" to keep); a session of another user, or one
+//! user's unrestricted sessions (a key has no "current session" to keep; a session limited to a
+//! password change or an enrollment may do only that); a session of another user, or one
 //! already gone, is `NotFound`; the token of a session is never shown (only its id); a session
 //! the current policy has already ended is not listed; each ended session writes a
 //! `session.revoked` event.
@@ -12,7 +13,7 @@ use portcullis_model::{OrgId, Timestamp};
 use portcullis_store::SessionStage;
 use serde::Serialize;
 
-use crate::caller::Caller;
+use crate::caller::{Action, Caller};
 use crate::error::{ServiceError, ServiceResult};
 use crate::events::{DomainEvent, SessionRef};
 use crate::service::{Context, Service};
@@ -44,7 +45,11 @@ impl Service {
     /// The caller's user and session, for the operations on one's own sessions.
     fn own_session_of(caller: &Caller) -> ServiceResult<(&OrgId, &str, &str)> {
         match (&caller.org_id, &caller.user_id, &caller.session_id) {
-            (Some(org), Some(user), Some(session)) => Ok((org, user, session)),
+            (Some(org), Some(user), Some(session)) => {
+                // A session limited to a password change or an enrollment may do only that.
+                caller.allow(org.as_str(), Action::SelfService)?;
+                Ok((org, user, session))
+            }
             _ => Err(ServiceError::Forbidden(
                 "only a user's session can manage its sessions",
             )),

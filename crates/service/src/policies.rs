@@ -126,24 +126,29 @@ impl Service {
         kind: SectionKind,
         change: impl Fn(&SectionValue) -> ServiceResult<SectionValue>,
     ) -> ServiceResult<SectionView> {
-        self.write_section_unless(ctx, owner, kind, false, change)
+        self.write_section_unless(ctx, owner, kind, false, None, change)
             .await?
             .ok_or_else(|| ServiceError::Internal("a forced write wrote nothing".into()))
     }
 
     /// Like [`Service::write_section_with`]; with `skip_unchanged`, a value equal to the
     /// current one is not written (an inherited section stays inherited) and the answer is
-    /// `None`.
+    /// `None`; with `pinned`, the write happens only while the section is still at that
+    /// sequence (`0`: inherited), else `PreconditionFailed`, never retried.
     async fn write_section_unless(
         &self,
         ctx: &Context,
         owner: &Owner,
         kind: SectionKind,
         skip_unchanged: bool,
+        pinned: Option<u64>,
         change: impl Fn(&SectionValue) -> ServiceResult<SectionValue>,
     ) -> ServiceResult<Option<SectionView>> {
         for _ in 0..WRITE_RETRIES {
             let (current, expected, _) = self.current_section(owner, kind).await?;
+            if pinned.is_some_and(|pinned| pinned != expected) {
+                return Err(ServiceError::PreconditionFailed);
+            }
             let value = change(&current)?;
             if skip_unchanged && value == current {
                 return Ok(None);
@@ -169,6 +174,10 @@ impl Service {
                         details: section_details(&row, owner_id),
                         value,
                     }));
+                }
+                Err(StoreError::VersionMismatch) if pinned.is_some() => {
+                    self.cache.invalidate();
+                    return Err(ServiceError::PreconditionFailed);
                 }
                 Err(StoreError::VersionMismatch) => self.cache.invalidate(),
                 Err(other) => return Err(other.into()),
@@ -203,12 +212,44 @@ impl Service {
         kind: SectionKind,
         write: SectionWrite,
     ) -> ServiceResult<SectionView> {
+        self.write_org_section_pinned(caller, ctx, org_id, kind, write, None)
+            .await
+    }
+
+    /// Like [`Service::write_org_section`], but only while the section is still at `sequence`
+    /// (its `details.sequence` as read; `0` while inherited): a form filled from an older read
+    /// answers `PreconditionFailed` instead of undoing a change made meanwhile.
+    pub async fn write_org_section_at(
+        &self,
+        caller: &Caller,
+        ctx: &Context,
+        org_id: &str,
+        kind: SectionKind,
+        write: SectionWrite,
+        sequence: u64,
+    ) -> ServiceResult<SectionView> {
+        self.write_org_section_pinned(caller, ctx, org_id, kind, write, Some(sequence))
+            .await
+    }
+
+    async fn write_org_section_pinned(
+        &self,
+        caller: &Caller,
+        ctx: &Context,
+        org_id: &str,
+        kind: SectionKind,
+        write: SectionWrite,
+        pinned: Option<u64>,
+    ) -> ServiceResult<SectionView> {
         let grant = caller.allow(org_id, Action::Manage)?;
         let org_id = &grant.org_id;
         self.require_known_org(org_id).await?;
         let owner = Owner::Org(org_id.clone());
-        self.write_section_with(ctx, &owner, kind, |current| apply(kind, current, &write))
-            .await
+        self.write_section_unless(ctx, &owner, kind, false, pinned, |current| {
+            apply(kind, current, &write)
+        })
+        .await?
+        .ok_or_else(|| ServiceError::Internal("a forced write wrote nothing".into()))
     }
 
     /// Resets an organization's section to the instance default; answers the section now in force.
@@ -296,7 +337,7 @@ impl Service {
         self.require_known_org(org_id).await?;
         let owner = Owner::Org(org_id.clone());
         let kind = SectionKind::Password;
-        self.write_section_unless(ctx, &owner, kind, skip_unchanged, |current| {
+        self.write_section_unless(ctx, &owner, kind, skip_unchanged, None, |current| {
             let SectionValue::Password(list) = current else {
                 return Err(ServiceError::Internal(
                     "password section of another kind".into(),

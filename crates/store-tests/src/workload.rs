@@ -648,6 +648,7 @@ async fn sessions_and_keys(store: &dyn Store) {
         .await
         .unwrap();
     store.has_instance_key().await.unwrap();
+    store.get_instance_key("key_instance_0").await.unwrap();
     store
         .delete_instance_key("key_instance_0", event(None, "key.deleted", now))
         .await

@@ -7,6 +7,12 @@
     var t;
     return function () { clearTimeout(t); t = setTimeout(fn, ms); };
   }
+  // The login name the attribute rules compare with: the signed-in user's, or the one typed.
+  function typedLogin(input) {
+    var field = input.getAttribute("data-login-field");
+    var typed = field && document.getElementById(field);
+    return (typed ? typed.value : input.getAttribute("data-login")) || null;
+  }
   document.querySelectorAll("input[data-password-check]").forEach(function (input) {
     var form = input.form;
     var csrf = form && form.querySelector("input[name=csrf]");
@@ -19,7 +25,7 @@
         method: "POST",
         credentials: "same-origin",
         headers: { "content-type": "application/json", "x-csrf-token": csrf.value },
-        body: JSON.stringify({ password: input.value, login: input.getAttribute("data-login") || null })
+        body: JSON.stringify({ password: input.value, login: typedLogin(input) })
       }).then(function (r) { return r.ok ? r.json() : null; }).then(function (answer) {
         if (!answer) return;
         live.textContent = "";

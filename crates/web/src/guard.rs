@@ -8,7 +8,9 @@
 //!   link stays in the address bar);
 //! - every `POST` carries a `csrf` form field equal to the `portcullis_csrf` cookie (compared in
 //!   constant time): the double-submit rule, on top of `SameSite=Strict` cookies; a request
-//!   without the cookie gets a fresh one and fails, so no form can be posted from elsewhere;
+//!   without the cookie gets a fresh one and fails, so no form can be posted from elsewhere; and
+//!   a browser's `Origin` and `Sec-Fetch-Site`, when sent, must name this server (a sibling
+//!   subdomain could plant a cookie; it cannot forge those headers);
 //! - both cookies are `HttpOnly`, `SameSite=Strict`, `Path=/`, and `Secure` when the public URL
 //!   is https.
 
@@ -104,17 +106,17 @@ pub(crate) async fn guard(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let secure = state
-        .service
-        .public_url()
-        .is_some_and(|url| url.starts_with("https://"));
+    let secure = state.service.public_url().is_some_and(|url| {
+        url.get(..8)
+            .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+    });
     let existing = cookie_value(request.headers(), CSRF_COOKIE).filter(|t| well_formed(t));
     let token = existing.clone().unwrap_or_else(new_csrf_token);
     request.extensions_mut().insert(CsrfToken(token.clone()));
     request.extensions_mut().insert(SecureCookies(secure));
 
     let mut response = if request.method() == Method::POST {
-        match check_csrf(request, existing.as_deref()).await {
+        match check_csrf(request, existing.as_deref(), state.service.public_url()).await {
             Ok(request) => next.run(request).await,
             Err(refusal) => refusal,
         }
@@ -142,9 +144,47 @@ pub(crate) async fn guard(
     response
 }
 
+/// Whether a POST comes from a page of this server, as far as the browser tells: its
+/// `Sec-Fetch-Site` (when sent) is `same-origin`; without it, its `Origin` (when sent and not
+/// `null`) names the host
+/// the request was sent to or the public URL's host (a proxy may rewrite `Host`). A sibling site that planted a CSRF cookie of its own choosing (same
+/// site, other origin) is refused here. Clients that send neither header (not browsers) are
+/// left to the token alone.
+fn same_origin(headers: &HeaderMap, public_url: Option<&str>) -> bool {
+    // Decisive when sent (every current browser sends it).
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return site.as_bytes() == b"same-origin";
+    }
+    // Our pages' `Referrer-Policy: no-referrer` makes a browser send `Origin: null` even for its
+    // own forms: only a named origin tells something.
+    let Some(origin) = headers
+        .get(header::ORIGIN)
+        .filter(|o| o.as_bytes() != b"null")
+    else {
+        return true;
+    };
+    let authority = |url: &str| {
+        url.split_once("://")
+            .map(|(_, rest)| rest.split('/').next().unwrap_or_default().to_owned())
+    };
+    let Some(origin) = origin.to_str().ok().and_then(authority) else {
+        return false;
+    };
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let public = public_url.and_then(authority);
+    [host.map(str::to_owned), public]
+        .into_iter()
+        .flatten()
+        .any(|allowed| allowed.eq_ignore_ascii_case(&origin))
+}
+
 /// Passes the request on when its form (or, for a script's JSON call, its header) repeats the
 /// CSRF cookie; refuses it with `403` otherwise.
-async fn check_csrf(request: Request, cookie: Option<&str>) -> Result<Request, Response> {
+async fn check_csrf(
+    request: Request,
+    cookie: Option<&str>,
+    public_url: Option<&str>,
+) -> Result<Request, Response> {
     let refused = || {
         (
             StatusCode::FORBIDDEN,
@@ -158,6 +198,9 @@ async fn check_csrf(request: Request, cookie: Option<&str>) -> Result<Request, R
     let Some(cookie) = cookie else {
         return Err(refused());
     };
+    if !same_origin(request.headers(), public_url) {
+        return Err(refused());
+    }
     let header_token = request
         .headers()
         .get(CSRF_HEADER)
@@ -166,7 +209,13 @@ async fn check_csrf(request: Request, cookie: Option<&str>) -> Result<Request, R
     let (parts, body) = request.into_parts();
     let bytes = axum::body::to_bytes(body, MAX_FORM_BYTES)
         .await
-        .map_err(|_| (StatusCode::PAYLOAD_TOO_LARGE, "form too large").into_response())?;
+        .map_err(|_| {
+            (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                crate::layout::bare_page("Too large", "This form is too large to be sent."),
+            )
+                .into_response()
+        })?;
     let sent = header_token.or_else(|| {
         serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
             .ok()?

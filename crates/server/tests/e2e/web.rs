@@ -169,7 +169,30 @@ async fn a_form_without_its_csrf_token_is_refused_and_does_nothing() {
         "no console session was opened: {}",
         events.body
     );
-    let signed = browser.post("/console/signin", &[("key", ROOT)]).await;
+    // A browser's Origin or Sec-Fetch-Site naming another site is refused even with the right
+    // token (a sibling subdomain could have planted the cookie).
+    let token = browser.cookie("portcullis_csrf").unwrap().to_owned();
+    for (name, value) in [
+        ("origin", "http://evil.example"),
+        ("origin", "http://sub.127.0.0.1"),
+        ("sec-fetch-site", "same-site"),
+        ("sec-fetch-site", "cross-site"),
+    ] {
+        let request = browser
+            .http
+            .post(format!("{}/console/signin", app.base))
+            .header(name, value)
+            .form(&[("key", ROOT), ("csrf", &token)]);
+        let page = browser.send(request).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{name}: {value}");
+    }
+    let own_origin = browser
+        .http
+        .post(format!("{}/console/signin", app.base))
+        .header("origin", &app.base)
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("key", ROOT), ("csrf", &token)]);
+    let signed = browser.send(own_origin).await;
     assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.html);
 }
 
@@ -186,6 +209,22 @@ async fn a_key_buys_a_console_session_of_its_own_that_signing_out_ends() {
     let session = browser.cookie("portcullis_session").unwrap().to_owned();
     assert_ne!(session, ROOT, "the typed key is not what the browser keeps");
     assert!(!signed.html.contains(ROOT));
+    // An issued key buys nothing more: its successor could outlive it.
+    let mut other = Browser::new(&app);
+    other.get("/console/signin").await;
+    let chained = other.post("/console/signin", &[("key", &session)]).await;
+    assert_eq!(chained.status, StatusCode::UNAUTHORIZED);
+    // Signing in again ends the console session the browser had.
+    let mut twice = Browser::new(&app);
+    twice.get("/console/signin").await;
+    twice.post("/console/signin", &[("key", ROOT)]).await;
+    let earlier = twice.cookie("portcullis_session").unwrap().to_owned();
+    twice.post("/console/signin", &[("key", ROOT)]).await;
+    assert_ne!(twice.cookie("portcullis_session").unwrap(), earlier);
+    assert_eq!(
+        app.get("/v1/orgs", &earlier).await.status,
+        StatusCode::UNAUTHORIZED
+    );
     // The console works with it, and so does the API (it is a key).
     let orgs = browser.get("/console/orgs").await;
     assert_eq!(orgs.status, StatusCode::OK);
@@ -211,7 +250,8 @@ async fn a_key_buys_a_console_session_of_its_own_that_signing_out_ends() {
                 .starts_with("console session of")
         })
         .collect();
-    assert_eq!(console_keys.len(), 1, "{keys}");
+    // This browser's, and the one of the browser that signed in twice.
+    assert_eq!(console_keys.len(), 2, "{keys}");
     assert!(console_keys[0]["expires_at"].is_string());
     // Signing out deletes it on the server and forgets the cookie.
     let out = browser.post("/console/signout", &[]).await;
@@ -475,6 +515,45 @@ async fn a_user_lists_their_sessions_ends_one_and_ends_every_other() {
         app.get("/v1/self", &first).await.status,
         StatusCode::UNAUTHORIZED
     );
+    // A session that may only change its password may not manage sessions.
+    let mut default = app
+        .get("/v1/orgs/acme/password-policies/default", &admin)
+        .await
+        .body;
+    default["renew_on_first_login"] = json!(true);
+    let put = app
+        .put("/v1/orgs/acme/password-policies/default", &admin, default)
+        .await;
+    assert_eq!(put.status, StatusCode::OK, "{:?}", put.body);
+    let bob = app.get("/v1/self", &bobs).await.body["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reset = app
+        .put(
+            &format!("/v1/orgs/acme/users/{bob}/password"),
+            &admin,
+            json!({"password": "another long passphrase of his", "change_required": true}),
+        )
+        .await;
+    assert_eq!(reset.status, StatusCode::NO_CONTENT, "{:?}", reset.body);
+    let restricted = app
+        .login("acme", "bob", "another long passphrase of his")
+        .await;
+    assert_eq!(
+        restricted.body["password_change_required"], true,
+        "{:?}",
+        restricted.body
+    );
+    let restricted = token(restricted);
+    assert_eq!(
+        app.get("/v1/self/sessions", &restricted).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.delete("/v1/self/sessions", &restricted).await.status,
+        StatusCode::FORBIDDEN
+    );
 }
 
 #[tokio::test]
@@ -584,4 +663,66 @@ async fn registration_and_self_deletion_through_the_hosted_pages() {
     assert!(refused.html.contains("Link not valid"), "{}", refused.html);
     let refused = browser.post("/unblock", &[("token", "forged")]).await;
     assert!(refused.html.contains("Link not valid"), "{}", refused.html);
+}
+
+#[tokio::test]
+async fn a_policy_form_filled_before_another_change_does_not_undo_it() {
+    let app = spawn_app().await;
+    let admin = app.org_with_admin("acme").await;
+    let mut browser = Browser::new(&app);
+    browser.get("/console/signin").await;
+    browser.post("/console/signin", &[("key", ROOT)]).await;
+    let page = browser.get("/console/orgs/acme/policy").await;
+    assert!(
+        page.html.contains("name=\"__sequence\" value=\"0\""),
+        "inherited: sequence 0"
+    );
+    // Meanwhile the API changes another field of the same section.
+    app.set_section("acme", &admin, "lockout", json!({"notify_user": true}))
+        .await;
+    let stale = browser
+        .post(
+            "/console/orgs/acme/policy/lockout",
+            &[
+                ("__fields", "max_password_attempts,notify_user"),
+                ("__sequence", "0"),
+                ("max_password_attempts", "4"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        stale.status,
+        StatusCode::PRECONDITION_FAILED,
+        "{}",
+        stale.html
+    );
+    assert!(stale.html.contains("changed this section meanwhile"));
+    let lockout = app.get("/v1/orgs/acme/policy", &admin).await.body["lockout"]["value"].clone();
+    assert_eq!(lockout["notify_user"], true, "the other change stays");
+    assert_ne!(lockout["max_password_attempts"], 4);
+    // Filled from the current values, the same change goes through.
+    let page = browser.get("/console/orgs/acme/policy").await;
+    let lockout_form = page.html.split("id=\"form-lockout\"").nth(1).unwrap();
+    let sequence = lockout_form
+        .split("name=\"__sequence\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    assert_ne!(sequence, "0");
+    let saved = browser
+        .post(
+            "/console/orgs/acme/policy/lockout",
+            &[
+                ("__fields", "max_password_attempts,notify_user"),
+                ("__sequence", &sequence),
+                ("max_password_attempts", "4"),
+                ("notify_user", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.html);
+    let lockout = app.get("/v1/orgs/acme/policy", &admin).await.body["lockout"]["value"].clone();
+    assert_eq!(lockout["max_password_attempts"], 4);
+    assert_eq!(lockout["notify_user"], true);
 }

@@ -57,7 +57,11 @@ pub(crate) async fn events(
     let next = (list.len() == PAGE_SIZE as usize)
         .then(|| list.last().map(|e| e.sequence))
         .flatten();
-    let kind = q.kind.trim().to_owned();
+    // Only the families offered: anything else shows every type.
+    let kind = FAMILIES
+        .iter()
+        .find(|f| **f == q.kind.trim())
+        .map_or(String::new(), |f| (*f).to_owned());
     let shown: Vec<_> = list.iter().filter(|e| e.kind.starts_with(&kind)).collect();
     Ok(console_page(
         &admin,
@@ -76,7 +80,7 @@ pub(crate) async fn events(
                 }
                 div.field { button type="submit" { "Filter" } }
             }
-            p.muted { "Events " (q.after + 1) " onwards, " (PAGE_SIZE) " per page; the filter applies to the page shown." }
+            p.muted { "Events " (q.after.saturating_add(1)) " onwards, " (PAGE_SIZE) " per page; the filter applies to the page shown." }
             table #events {
                 thead { tr { th scope="col" { "#" } th scope="col" { "When" } th scope="col" { "Type" } th scope="col" { "Actor" } th scope="col" { "Details" } } }
                 tbody {

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use maud::html;
 use portcullis_http::AppState;
+use portcullis_model::Violation;
 use portcullis_service::{ApiKeyView, CreatedApiKey, KeyFormat, NewApiKey, ServiceError};
 use portcullis_store::Role;
 use serde::Deserialize;
@@ -70,7 +71,7 @@ fn render(
             }
             form.card #create-key method="post" action={"/console/orgs/" (org) "/keys"} {
                 h2 { "New key" }
-                (form_errors(errors, &["name", "role"]))
+                (form_errors(errors, &["name", "role", "expires_on"]))
                 (csrf(csrf_token))
                 (input("Name", "name", "text", "", "off", errors))
                 div.field {
@@ -81,6 +82,7 @@ fn render(
                         option value="member" { "member" }
                     }
                 }
+                (input("Expires on (UTC date, optional; the policy may require one)", "expires_on", "date", "", "off", errors))
                 button type="submit" #create-key-button { "Create key" }
             }
             @if created.is_none() { (notice("A key is shown once, when it is created; only its digest is kept.")) }
@@ -117,6 +119,47 @@ pub(crate) async fn page(
 pub(crate) struct KeyForm {
     name: String,
     role: String,
+    #[serde(default)]
+    expires_on: String,
+}
+
+/// The form as the service's request; what cannot be read is a violation of its field.
+fn key_request(form: KeyForm) -> Result<NewApiKey, Vec<Violation>> {
+    let mut wrong = Vec::new();
+    let role: Option<Role> = serde_json::from_value(serde_json::Value::String(form.role)).ok();
+    if role.is_none() {
+        wrong.push(Violation::new(
+            "role",
+            "value.invalid",
+            "choose one of the roles offered",
+        ));
+    }
+    let expires_at = match form.expires_on.trim() {
+        "" => None,
+        day => match time::Date::parse(
+            day,
+            time::macros::format_description!("[year]-[month]-[day]"),
+        ) {
+            Ok(date) => Some(date.midnight().assume_utc()),
+            Err(_) => {
+                wrong.push(Violation::new(
+                    "expires_on",
+                    "value.invalid",
+                    "must be a date (YYYY-MM-DD)",
+                ));
+                None
+            }
+        },
+    };
+    if !wrong.is_empty() {
+        return Err(wrong);
+    }
+    Ok(NewApiKey {
+        name: form.name,
+        roles: role.map(|r| vec![r]),
+        expires_at,
+        format: KeyFormat::Native,
+    })
 }
 
 /// `POST /console/orgs/{org}/keys`: the new key, shown once in the answer to this POST.
@@ -126,25 +169,35 @@ pub(crate) async fn create(
     admin: Admin,
     Form(form): Form<KeyForm>,
 ) -> PageResult {
-    let role: Option<Role> = serde_json::from_value(serde_json::Value::String(form.role)).ok();
-    let request = NewApiKey {
-        name: form.name,
-        roles: role.map(|r| vec![r]),
-        expires_at: None,
-        format: KeyFormat::Native,
+    let outcome = match key_request(form) {
+        Ok(request) => {
+            state
+                .service
+                .create_api_key(&admin.caller, &admin.ctx(), &org, request)
+                .await
+        }
+        Err(wrong) => Err(ServiceError::Invalid(
+            portcullis_model::Violations::from_vec(wrong).unwrap_or_else(|| {
+                portcullis_model::Violations::one(Violation::new("", "value.invalid", "invalid"))
+            }),
+        )),
     };
-    let outcome = state
-        .service
-        .create_api_key(&admin.caller, &admin.ctx(), &org, request)
-        .await;
     let first = super::page_after(&super::After::default());
     let (created, errors, status) = match outcome {
         Ok(created) => (Some(created), FormErrors::none(), StatusCode::CREATED),
-        Err(ServiceError::Invalid(v)) => (
-            None,
-            FormErrors::from_violations(v.as_slice(), ""),
-            StatusCode::BAD_REQUEST,
-        ),
+        Err(ServiceError::Invalid(v)) => {
+            let mut list = v.as_slice().to_vec();
+            for x in &mut list {
+                if x.field == "expires_at" {
+                    x.field = "expires_on".into();
+                }
+            }
+            (
+                None,
+                FormErrors::from_violations(&list, ""),
+                StatusCode::BAD_REQUEST,
+            )
+        }
         Err(e) => return Err(e.into()),
     };
     let list = state

@@ -174,6 +174,13 @@ pub(crate) async fn signin_submit(
         .await
     {
         Ok(issued) => {
+            // The session the browser had before is ended, not left behind.
+            if let Some(previous) = &v.caller {
+                state
+                    .service
+                    .close_console_session(previous, &v.acting())
+                    .await?;
+            }
             let mut response = Redirect::to("/console/").into_response();
             response = with_cookie(
                 response,

@@ -154,7 +154,7 @@ async fn render(
                 @let (inherited, details) = policy.section_meta(kind);
                 @let none = FormErrors::none();
                 @let (typed, errors) = match &refused {
-                    Some(r) if r.section == kind => (Some(r.typed), &r.errors),
+                    Some(r) if r.section == kind => (Some(r.typed).filter(|t| !t.is_empty()), &r.errors),
                     _ => (None, &none),
                 };
                 section.card id={"section-" (kind.as_str())} aria-labelledby={"title-" (kind.as_str())} {
@@ -175,6 +175,7 @@ async fn render(
                             (csrf(csrf_token))
                             @if let Some(fields) = value.as_object() {
                                 input type="hidden" name="__fields" value=(names.join(","));
+                                input type="hidden" name="__sequence" value=(if inherited { 0 } else { details.sequence });
                                 @for (name, v) in fields {
                                     (field_input(kind, name, v, typed, errors))
                                 }
@@ -302,15 +303,21 @@ pub(crate) async fn write(
     let current = policy.section(kind).to_json();
     let empty = Map::new();
     let current = current.as_object().unwrap_or(&empty);
+    // The form was filled from the section at this sequence: a change made since is not undone.
+    let sequence = typed
+        .get("__sequence")
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(0);
     let outcome = match patch_from(current, &typed) {
         Ok(patch) => state
             .service
-            .write_org_section(
+            .write_org_section_at(
                 &admin.caller,
                 &admin.ctx(),
                 &org,
                 kind,
                 SectionWrite::Patch(patch),
+                sequence,
             )
             .await
             .map(|_| ()),
@@ -320,6 +327,19 @@ pub(crate) async fn write(
         Ok(()) => Ok(
             Redirect::to(&format!("/console/orgs/{org}/policy#section-{section}")).into_response(),
         ),
+        Err(ServiceError::PreconditionFailed) => {
+            let errors = FormErrors::form(
+                "Someone changed this section meanwhile: the form now shows the values in force. Make your change again.",
+            );
+            let none = BTreeMap::new();
+            let refused = Refused {
+                section: kind,
+                typed: &none,
+                errors,
+            };
+            let page = render(&state, &admin, &org, Some(refused)).await?;
+            Ok((StatusCode::PRECONDITION_FAILED, page).into_response())
+        }
         Err(ServiceError::Invalid(violations)) => {
             let errors = FormErrors::from_violations(violations.as_slice(), kind.as_str());
             let refused = Refused {

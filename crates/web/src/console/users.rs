@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use maud::html;
 use portcullis_http::AppState;
-use portcullis_service::{ServiceError, UserPatch};
+use portcullis_service::UserPatch;
 use serde::Deserialize;
 
 use super::{PAGE_SIZE, Tab, console_page};
@@ -190,14 +190,11 @@ pub(crate) async fn remove_mfa(
     Path((org, id)): Path<(String, String)>,
     admin: Admin,
 ) -> PageResult {
-    match state
+    state
         .service
         .reset_user_mfa(&admin.caller, &admin.ctx(), &org, &id)
-        .await
-    {
-        Ok(()) | Err(ServiceError::NotFound) => Ok(back(&org)),
-        Err(e) => Err(e.into()),
-    }
+        .await?;
+    Ok(back(&org))
 }
 
 #[derive(Deserialize)]

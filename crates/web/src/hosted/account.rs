@@ -115,7 +115,7 @@ fn password_page(
     org: &HostedOrg,
     v: &Visitor,
     next: Next,
-    required: bool,
+    (login, required): (&str, bool),
     errors: &FormErrors,
 ) -> Markup {
     org_page(
@@ -133,7 +133,7 @@ fn password_page(
                 input type="hidden" name="next" value=(match next { Next::Console => "console", Next::Account => "account" });
                 (input("Current password", "current_password", "password", "", "current-password", errors))
                 (rules_list(org))
-                (new_password_input(org, errors))
+                (new_password_input(org, errors, LiveLogin::Known(login)))
                 button type="submit" #change-password { "Change password" }
             }
         },
@@ -142,7 +142,23 @@ fn password_page(
 
 /// The new-password input: its server-side errors, and the list the page's script fills while
 /// it is typed.
-pub(crate) fn new_password_input(org: &HostedOrg, errors: &FormErrors) -> Markup {
+/// Where the live check finds the login name its attribute rules compare with.
+pub(crate) enum LiveLogin<'a> {
+    /// The signed-in user's.
+    Known(&'a str),
+    /// What is typed in the input with this id (a registration).
+    Field(&'a str),
+}
+
+pub(crate) fn new_password_input(
+    org: &HostedOrg,
+    errors: &FormErrors,
+    login: LiveLogin<'_>,
+) -> Markup {
+    let (known, field) = match login {
+        LiveLogin::Known(login) => (Some(login), None),
+        LiveLogin::Field(id) => (None, Some(id)),
+    };
     let messages: Vec<&str> = errors.of("new_password").collect();
     html! {
         div.field {
@@ -150,7 +166,8 @@ pub(crate) fn new_password_input(org: &HostedOrg, errors: &FormErrors) -> Markup
             input #f-new_password name="new_password" type="password" autocomplete="new-password"
                 aria-describedby="f-new_password-error f-new_password-live"
                 aria-invalid=(if messages.is_empty() { "false" } else { "true" })
-                data-password-check={"/orgs/" (org.id) "/password-check"};
+                data-password-check={"/orgs/" (org.id) "/password-check"}
+                data-login=[known] data-login-field=[field];
             ul.errors #f-new_password-error { @for m in &messages { li { (m) } } }
             ul.errors #f-new_password-live aria-live="polite" {}
         }
@@ -158,9 +175,25 @@ pub(crate) fn new_password_input(org: &HostedOrg, errors: &FormErrors) -> Markup
 }
 
 /// `GET /orgs/{org}/password`.
-pub(crate) async fn password_form(m: Member, Query(q): Query<NextQuery>) -> PageResult {
-    let required = m.caller.password_change_only;
-    Ok(password_page(&m.org, &m.v, q.next, required, &FormErrors::none()).into_response())
+pub(crate) async fn password_form(
+    State(state): State<AppState>,
+    m: Member,
+    Query(q): Query<NextQuery>,
+) -> PageResult {
+    let login = own_login(&state, &m.caller).await?;
+    let shape = (login.as_str(), m.caller.password_change_only);
+    Ok(password_page(&m.org, &m.v, q.next, shape, &FormErrors::none()).into_response())
+}
+
+/// The signed-in user's login name.
+async fn own_login(
+    state: &AppState,
+    caller: &portcullis_service::Caller,
+) -> Result<String, crate::failure::Failure> {
+    match state.service.whoami(caller).await? {
+        Some(user) => Ok(user.login),
+        None => Err(ServiceError::Unauthenticated.into()),
+    }
 }
 
 #[derive(Deserialize)]
@@ -197,6 +230,7 @@ pub(crate) async fn password_submit(
         caller,
         v,
     } = m;
+    let login = own_login(&state, &caller).await?;
     let required = caller.password_change_only;
     let answer = state
         .service
@@ -211,7 +245,7 @@ pub(crate) async fn password_submit(
     let again = |status: StatusCode, errors: FormErrors| {
         (
             status,
-            password_page(&hosted, &v, change.next, required, &errors),
+            password_page(&hosted, &v, change.next, (&login, required), &errors),
         )
             .into_response()
     };

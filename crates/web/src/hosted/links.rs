@@ -14,7 +14,7 @@ use portcullis_http::AppState;
 use portcullis_service::{Registration, ServiceError};
 use serde::Deserialize;
 
-use super::account::{new_password_input, password_errors};
+use super::account::{LiveLogin, new_password_input, password_errors};
 use super::{org_page, rules_list};
 use crate::failure::PageResult;
 use crate::layout::{FormErrors, bare_page, csrf, form_errors, input, notice, shell};
@@ -204,6 +204,9 @@ pub(crate) async fn forgot_form(
     v: Visitor,
 ) -> PageResult {
     let hosted = state.service.hosted_org(&org).await?;
+    if !hosted.forgot_password_enabled {
+        return Err(ServiceError::NotFound.into());
+    }
     Ok(org_page(
         &hosted,
         "Forgot your password?",
@@ -229,6 +232,9 @@ pub(crate) async fn forgot_submit(
     Form(form): Form<Forgot>,
 ) -> PageResult {
     let hosted = state.service.hosted_org(&org).await?;
+    if !hosted.forgot_password_enabled {
+        return Err(ServiceError::NotFound.into());
+    }
     state
         .service
         .request_password_reset(&v.ctx, &org, &form.login)
@@ -275,7 +281,7 @@ fn register_page(
                 (input("Email", "email", "email", &value(|r| &r.email), "email", errors))
                 (input("Display name", "display_name", "text", &value(|r| &r.display_name), "name", errors))
                 (rules_list(hosted))
-                (new_password_input(hosted, errors))
+                (new_password_input(hosted, errors, LiveLogin::Field("f-login")))
                 button type="submit" #register { "Create account" }
             }
         },

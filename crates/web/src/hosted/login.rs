@@ -156,10 +156,13 @@ pub(crate) async fn submit(
             .into_response()
     };
     Ok(match answer {
-        Ok(answer) => match after_password(&hosted, &v, step.next, answer) {
-            Ok(response) => response,
-            Err((status, message)) => refused(status, message),
-        },
+        Ok(answer) => {
+            end_previous(&state, &v, &answer).await?;
+            match after_password(&hosted, &v, step.next, answer) {
+                Ok(response) => response,
+                Err((status, message)) => refused(status, message),
+            }
+        }
         Err(portcullis_service::ServiceError::AddressBlocked { retry_after }) => {
             refused(StatusCode::TOO_MANY_REQUESTS, blocked(retry_after))
         }
@@ -210,17 +213,38 @@ pub(crate) async fn code(
             )
                 .into_response()
         }
-        Ok(answer) => match outcome(&hosted, &v, step.next, answer) {
-            Ok(response) => response,
-            Err((status, message)) => again(status, message),
-        },
+        Ok(answer) => {
+            end_previous(&state, &v, &answer).await?;
+            match outcome(&hosted, &v, step.next, answer) {
+                Ok(response) => response,
+                Err((status, message)) => again(status, message),
+            }
+        }
         Err(portcullis_service::ServiceError::AddressBlocked { retry_after }) => {
-            again(StatusCode::TOO_MANY_REQUESTS, blocked(retry_after))
+            // The code form again, with its challenge: the step may be tried once unblocked.
+            return Ok(again(StatusCode::TOO_MANY_REQUESTS, blocked(retry_after)));
         }
         Err(other) => return Err(other.into()),
     };
+    // The step is over (a session, a refusal, or back to the password): its challenge goes.
     response = with_cookie(response, CHALLENGE_COOKIE, None, v.secure);
     Ok(response)
+}
+
+/// A granted login replaces the browser's session: the one its cookie held (a session or a
+/// console key) is ended on the server first, so it does not live on unseen.
+async fn end_previous(
+    state: &AppState,
+    v: &Visitor,
+    answer: &LoginAnswer,
+) -> Result<(), crate::failure::Failure> {
+    if let (LoginAnswer::Granted(_), Some(previous)) = (answer, &v.caller) {
+        state
+            .service
+            .close_console_session(previous, &v.acting())
+            .await?;
+    }
+    Ok(())
 }
 
 fn blocked(retry_after: u64) -> String {
