@@ -726,3 +726,125 @@ async fn a_policy_form_filled_before_another_change_does_not_undo_it() {
     assert_eq!(lockout["max_password_attempts"], 4);
     assert_eq!(lockout["notify_user"], true);
 }
+
+#[tokio::test]
+async fn an_organization_administrator_signs_in_to_the_console_through_the_hosted_login() {
+    let app = spawn_app().await;
+    let admin = app.org_with_admin("acme").await;
+    app.org_with_admin("other").await;
+    let password = "correct horse battery staple";
+    let created = app
+        .post(
+            "/v1/orgs/acme/users",
+            &admin,
+            json!({"login": "ada", "password": password, "roles": ["org_admin"]}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let mut browser = Browser::new(&app);
+    let to_login = browser.get("/console/signin/org?org=acme").await;
+    assert_eq!(location(&to_login), "/orgs/acme/login?next=console");
+    browser.get("/orgs/acme/login?next=console").await;
+    let granted = browser
+        .post(
+            "/orgs/acme/login",
+            &[
+                ("login", "ada"),
+                ("password", password),
+                ("next", "console"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&granted), "/console/orgs/acme", "{}", granted.html);
+    let users = browser.get("/console/orgs/acme/users").await;
+    assert_eq!(users.status, StatusCode::OK);
+    assert!(users.html.contains("data-login=\"ada\""), "{}", users.html);
+    // Its own organization only; the instance's pages are not its to see.
+    assert_eq!(
+        browser.get("/console/orgs/other/users").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        browser.get("/console/orgs").await.status,
+        StatusCode::OK,
+        "the list shows its own organization"
+    );
+    // An unknown organization sends nowhere.
+    assert_eq!(
+        browser.get("/console/signin/org?org=nope").await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn a_preset_is_applied_only_to_the_policy_it_was_previewed_on() {
+    let app = spawn_app().await;
+    let admin = app.org_with_admin("acme").await;
+    app.set_section(
+        "acme",
+        &admin,
+        "lockout",
+        json!({"max_password_attempts": 1000}),
+    )
+    .await;
+    let mut browser = Browser::new(&app);
+    browser.get("/console/signin").await;
+    browser.post("/console/signin", &[("key", ROOT)]).await;
+    let report = browser.get("/console/orgs/acme/compliance").await;
+    let standard = report
+        .html
+        .split("id=\"preview-")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    let preview = browser
+        .post(
+            &format!("/console/orgs/acme/compliance/{standard}/preview"),
+            &[],
+        )
+        .await;
+    assert_eq!(preview.status, StatusCode::OK, "{}", preview.html);
+    let version = preview
+        .html
+        .split("name=\"version\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    // The policy changes after the preview: the confirmation shows the changes anew.
+    app.set_section("acme", &admin, "lockout", json!({"notify_user": true}))
+        .await;
+    let stale = browser
+        .post(
+            &format!("/console/orgs/acme/compliance/{standard}/apply"),
+            &[("version", &version)],
+        )
+        .await;
+    assert_eq!(
+        stale.status,
+        StatusCode::PRECONDITION_FAILED,
+        "{}",
+        stale.html
+    );
+    assert!(stale.html.contains("changed since the preview"));
+    let lockout = &app.get("/v1/orgs/acme/policy", &admin).await.body["lockout"]["value"];
+    assert_eq!(lockout["max_password_attempts"], 1000, "nothing applied");
+    let fresh = stale
+        .html
+        .split("name=\"version\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    let applied = browser
+        .post(
+            &format!("/console/orgs/acme/compliance/{standard}/apply"),
+            &[("version", &fresh)],
+        )
+        .await;
+    assert_eq!(applied.status, StatusCode::OK, "{}", applied.html);
+    assert!(applied.html.contains("Preset applied"));
+    let lockout = &app.get("/v1/orgs/acme/policy", &admin).await.body["lockout"]["value"];
+    assert_ne!(lockout["max_password_attempts"], 1000);
+}

@@ -3,6 +3,7 @@
 
 use axum::Router;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use maud::html;
@@ -105,19 +106,35 @@ async fn run(
     org: &str,
     standard: &str,
     dry_run: bool,
+    changed_since: bool,
 ) -> PageResult {
     let scope = PolicyScope::Org(org.to_owned());
+    // The version the preview was computed from: the confirmation applies only to it.
+    let version = state
+        .service
+        .policy_version_of(&admin.caller, &scope)
+        .await?;
     let outcome = state
         .service
         .apply_compliance(&admin.caller, &admin.ctx(), &scope, standard, dry_run)
         .await?;
-    Ok(console_page(
+    let status = if changed_since {
+        StatusCode::PRECONDITION_FAILED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        console_page(
         admin,
         Some(org),
         Tab::Compliance,
         "Apply a preset",
         html! {
             h1 { @if dry_run { "Changes the " (standard) " preset would make" } @else { "Preset applied" } }
+            @if changed_since {
+                div.alert role="alert" { "The policy changed since the preview: these are the changes it would make now." }
+            }
             @if outcome.changes.is_empty() {
                 (notice("Nothing to change: the policy already meets the standard."))
             } @else {
@@ -138,6 +155,7 @@ async fn run(
             @if dry_run && !outcome.changes.is_empty() {
                 form method="post" action={"/console/orgs/" (org) "/compliance/" (standard) "/apply"} {
                     (csrf(&admin.visitor.csrf))
+                    input type="hidden" name="version" value=(version);
                     button type="submit" #confirm-apply { "Confirm: apply these changes" }
                 }
             }
@@ -147,7 +165,8 @@ async fn run(
             p { a href={"/console/orgs/" (org) "/compliance"} { "Back to the reports" } }
         },
     )
-    .into_response())
+    )
+        .into_response())
 }
 
 /// `POST /console/orgs/{org}/compliance/{standard}/preview`: the dry run.
@@ -156,7 +175,12 @@ pub(crate) async fn preview(
     Path((org, standard)): Path<(String, String)>,
     admin: Admin,
 ) -> PageResult {
-    run(&state, &admin, &org, &standard, true).await
+    run(&state, &admin, &org, &standard, true, false).await
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct Confirmation {
+    version: String,
 }
 
 /// `POST /console/orgs/{org}/compliance/{standard}/apply`.
@@ -164,6 +188,13 @@ pub(crate) async fn apply(
     State(state): State<AppState>,
     Path((org, standard)): Path<(String, String)>,
     admin: Admin,
+    axum::Form(form): axum::Form<Confirmation>,
 ) -> PageResult {
-    run(&state, &admin, &org, &standard, false).await
+    // Changed since the preview: show the changes as they stand instead of applying others.
+    let now = state
+        .service
+        .policy_version_of(&admin.caller, &PolicyScope::Org(org.clone()))
+        .await?;
+    let changed = now != form.version;
+    run(&state, &admin, &org, &standard, changed, changed).await
 }
