@@ -120,6 +120,8 @@ impl Service {
                 _ => break,
             }
         }
+        // Console sessions opened with an instance key end by themselves; their rows go here.
+        report.api_keys_deleted += self.store.delete_expired_issued_instance_keys(now).await?;
         self.delete_old_events(now, &mut report).await?;
         // Statistics keep the planner on the partial indexes (locks, locked users); a failure
         // costs speed, not correctness, so it does not fail the sweep.

@@ -164,6 +164,12 @@ pub const EXCEPTIONS: &[Exception] = &[
                  administrators and client-credentials exchanges), not its users",
     },
     Exception {
+        statement: "DELETE FROM api_keys WHERE org_id IS NULL AND parent_id IS NOT NULL",
+        kind: Kind::WholeOrganization,
+        reason: "the sweep, once: reads the instance's keys (a handful of its own, and the \
+                 console sessions opened with them, each at most 8 hours old once swept)",
+    },
+    Exception {
         statement: "DELETE FROM sessions WHERE org_id = $1 AND (created_at <= $2 OR",
         kind: Kind::WholeOrganization,
         reason: "the sweep, once per organization: the OR of the absolute and the idle deadline \

@@ -654,6 +654,10 @@ async fn sessions_and_keys(store: &dyn Store) {
         .await
         .unwrap();
     store.delete_expired_api_keys(&o, now).await.unwrap();
+    store
+        .delete_expired_issued_instance_keys(now)
+        .await
+        .unwrap();
 }
 
 async fn second_factors(store: &dyn Store) {

@@ -574,6 +574,10 @@ pub trait ApiKeyStore: Send + Sync {
         org_id: &OrgId,
         expired_by: Timestamp,
     ) -> StoreResult<u64>;
+
+    /// Deletes the instance keys issued from another key (console sessions) whose expiry is at
+    /// or before `expired_by`; answers how many. Keys of their own are never touched here.
+    async fn delete_expired_issued_instance_keys(&self, expired_by: Timestamp) -> StoreResult<u64>;
 }
 
 /// Second factors.

@@ -265,6 +265,19 @@ async fn a_key_buys_a_console_session_of_its_own_that_signing_out_ends() {
     // Without a session the console sends to its sign-in page.
     let page = browser.get("/console/orgs").await;
     assert_eq!(location(&page), "/console/signin");
+
+    // A console session nobody ended expires after 8 hours, and the sweep removes its key.
+    app.clock.advance(8 * 3600);
+    let left = twice.cookie("portcullis_session").unwrap().to_owned();
+    assert_eq!(
+        app.get("/v1/orgs", &left).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let service = app.running.as_ref().unwrap().service.clone();
+    let report = service.sweep("test", 180).await.unwrap().unwrap();
+    assert_eq!(report.api_keys_deleted, 1, "{report:?}");
+    let keys = app.get("/v1/instance/keys", ROOT).await.body;
+    assert_eq!(keys["items"].as_array().unwrap().len(), 1, "{keys}");
 }
 
 #[tokio::test]

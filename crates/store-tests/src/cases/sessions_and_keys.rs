@@ -459,7 +459,8 @@ pub async fn api_key_last_instance_key_stays(store: Arc<dyn Store>) {
 }
 
 /// Expired keys of one organization are deleted, by their own expiry only; keys of other
-/// organizations and keys still valid (or without an expiry) stay.
+/// organizations and keys still valid (or without an expiry) stay. Expired instance keys issued
+/// from another are deleted on their own.
 pub async fn api_key_expired_deletion(store: Arc<dyn Store>) {
     let key = |org: &str, id: &str, created: i64, expires: Option<i64>| ApiKey {
         created_at: at(created),
@@ -517,5 +518,43 @@ pub async fn api_key_expired_deletion(store: Arc<dyn Store>) {
             .await
             .unwrap()
             .is_none()
+    );
+
+    // Instance keys: only the expired ones issued from another go; a key of its own stays,
+    // even with an expiry past.
+    let root = ApiKey {
+        expires_at: Some(at(50)),
+        ..api_key(None, None, "i-root")
+    };
+    let issued = |id: &str, expires: i64| ApiKey {
+        parent_id: Some("i-root".into()),
+        expires_at: Some(at(expires)),
+        ..api_key(None, None, id)
+    };
+    for k in [&root, &issued("i-old", 100), &issued("i-new", 500)] {
+        store
+            .create_api_key(k, draft(None, "key.created", 0))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store
+            .delete_expired_issued_instance_keys(at(200))
+            .await
+            .unwrap(),
+        1
+    );
+    let instance: Vec<String> = store
+        .list_api_keys(None, &page(None, 10))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.id)
+        .collect();
+    assert_eq!(instance, ["i-new", "i-root"]);
+    assert_eq!(
+        ids("ke").await,
+        ["ke-forever"],
+        "organizations' keys untouched"
     );
 }

@@ -460,6 +460,13 @@ impl ApiKeyStore for SqlStore {
                 .await,
         )
     }
+
+    async fn delete_expired_issued_instance_keys(&self, expired_by: Timestamp) -> StoreResult<u64> {
+        self.edge(
+            self.delete_expired_issued_instance_keys_impl(expired_by)
+                .await,
+        )
+    }
 }
 
 #[async_trait]

@@ -450,6 +450,22 @@ impl SqlStore {
         Ok(done.rows_affected())
     }
 
+    /// `Store::delete_expired_issued_instance_keys`.
+    pub(crate) async fn delete_expired_issued_instance_keys_impl(
+        &self,
+        expired_by: Timestamp,
+    ) -> DbResult<u64> {
+        let _turn = self.write_turn().await;
+        let done = sqlx::query(
+            "DELETE FROM api_keys WHERE org_id IS NULL AND parent_id IS NOT NULL \
+             AND expires_at IS NOT NULL AND expires_at <= $1",
+        )
+        .bind(rows::ts_to_db(expired_by)?)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// `Store::try_lease`: one upsert that only takes a free, ended or own lease.
     pub(crate) async fn try_lease_impl(
         &self,
