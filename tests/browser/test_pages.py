@@ -251,6 +251,17 @@ def test_totp_enrollment_through_the_qr_page_and_the_code_step(server, browser, 
     wait_path(browser, f"/orgs/{org}/account")
     shot("signed-in-with-a-recovery-code")
 
+    # Removing the factor asks for the password: a wrong one is shown under the field.
+    browser.get(server.url(f"/orgs/{org}/mfa"))
+    type_into(browser, "#remove-totp #f-password", "not my password at all")
+    wait_clickable(browser, "#remove-totp button").click()
+    wait_css(browser, "#f-password-error")
+    assert_accessible(browser, "second factor removal refused")
+    type_into(browser, "#remove-totp #f-password", GOOD_PASSWORD)
+    wait_clickable(browser, "#remove-totp button").click()
+    wait_text(browser, "h1", "Second factor removed")
+    shot("second-factor-removed")
+
 
 def test_the_compliance_page_applies_a_preset_after_showing_its_changes(server, browser, shot):
     api = server.api

@@ -186,9 +186,13 @@ async fn main() -> ExitCode {
             };
             let mut out = std::io::stdout().lock();
             if let Some(key) = &running.bootstrap_key {
+                let mut console = running.addr;
+                if console.ip().is_unspecified() {
+                    console.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+                }
                 let _ = writeln!(
                     out,
-                    "First start: created an instance administrator API key. It is shown only now:\n\n    {key}\n\nUse it as `Authorization: Bearer <key>`."
+                    "First start: created an instance administrator API key. It is shown only now:\n\n    {key}\n\nUse it as `Authorization: Bearer <key>`, or sign in with it to the console at http://{console}/console/."
                 );
             }
             let _ = writeln!(out, "listening on {}", running.addr);

@@ -651,7 +651,12 @@ async fn registration_and_self_deletion_through_the_hosted_pages() {
     let wrong = browser
         .post("/orgs/acme/delete-account", &[("password", "not it")])
         .await;
-    assert_ne!(wrong.status, StatusCode::OK);
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
+    assert!(
+        wrong.html.contains("f-password-error") && wrong.html.contains("delete-account"),
+        "the form again, the message under the password: {}",
+        wrong.html
+    );
     assert_eq!(
         app.login("acme", "carol", password).await.status,
         StatusCode::OK

@@ -20,12 +20,22 @@ use crate::visitor::Visitor;
 
 /// `GET /orgs/{org}/account`.
 pub(crate) async fn page(State(state): State<AppState>, m: Member) -> PageResult {
+    account(&state, m, &FormErrors::none()).await
+}
+
+/// The account page; `delete_errors` are the deletion form's (a wrong password).
+async fn account(state: &AppState, m: Member, delete_errors: &FormErrors) -> PageResult {
     let Member {
         org: hosted,
         caller,
         v,
     } = m;
     let caller = &caller;
+    let status = if delete_errors.of("password").next().is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
     if caller.password_change_only {
         return Ok(Redirect::to(&format!("/orgs/{}/password", hosted.id)).into_response());
     }
@@ -36,7 +46,9 @@ pub(crate) async fn page(State(state): State<AppState>, m: Member) -> PageResult
         return Err(ServiceError::Unauthenticated.into());
     };
     let sessions = state.service.list_own_sessions(caller).await?;
-    Ok(org_page(
+    Ok((
+        status,
+        org_page(
         &hosted,
         "Your account",
         false,
@@ -101,14 +113,15 @@ pub(crate) async fn page(State(state): State<AppState>, m: Member) -> PageResult
                     h2 { "Delete your account" }
                     form method="post" action={"/orgs/" (hosted.id) "/delete-account"} {
                         (csrf(&v.csrf))
-                        (input("Your password, to confirm", "password", "password", "", "current-password", &FormErrors::none()))
+                        (input("Your password, to confirm", "password", "password", "", "current-password", delete_errors))
                         button.danger type="submit" { "Delete my account" }
                     }
                 }
             }
         },
+    ),
     )
-    .into_response())
+        .into_response())
 }
 
 fn password_page(
@@ -356,16 +369,23 @@ pub(crate) async fn delete(
     m: Member,
     Form(form): Form<Deletion>,
 ) -> PageResult {
-    let Member {
-        org: hosted,
-        caller,
-        v,
-    } = m;
-    let caller = &caller;
-    state
+    match state
         .service
-        .delete_self(caller, &v.acting(), &form.password, v.ip)
-        .await?;
+        .delete_self(&m.caller, &m.v.acting(), &form.password, m.v.ip)
+        .await
+    {
+        Ok(()) => {}
+        Err(ServiceError::Invalid(violations)) => {
+            // A wrong password: the page again, the message under the password.
+            let mut list = violations.as_slice().to_vec();
+            for x in &mut list {
+                x.field = "password".into();
+            }
+            return account(&state, m, &FormErrors::from_violations(&list, "")).await;
+        }
+        Err(other) => return Err(other.into()),
+    }
+    let Member { org: hosted, v, .. } = m;
     let mut response = org_page(
         &hosted,
         "Account deleted",

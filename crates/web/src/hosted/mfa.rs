@@ -34,14 +34,14 @@ fn qr_svg(uri: &str) -> Option<String> {
 
 /// `GET /orgs/{org}/mfa`.
 pub(crate) async fn page(m: Member) -> PageResult {
-    let Member {
-        org: hosted,
-        caller,
-        v,
-    } = m;
-    let caller = &caller;
-    Ok(org_page(
-        &hosted,
+    Ok(mfa_page(&m, &FormErrors::none()).into_response())
+}
+
+/// The second-factor page; `remove_errors` are the removal form's (a wrong password).
+fn mfa_page(m: &Member, remove_errors: &FormErrors) -> maud::Markup {
+    let (hosted, caller, v) = (&m.org, &m.caller, &m.v);
+    org_page(
+        hosted,
         "Second factor",
         false,
         html! {
@@ -62,7 +62,7 @@ pub(crate) async fn page(m: Member) -> PageResult {
                     h2 { "Remove your second factor" }
                     form #remove-totp method="post" action={"/orgs/" (hosted.id) "/mfa/remove"} {
                         (csrf(&v.csrf))
-                        (input("Your password, to confirm", "password", "password", "", "current-password", &FormErrors::none()))
+                        (input("Your password, to confirm", "password", "password", "", "current-password", remove_errors))
                         button.danger type="submit" { "Remove" }
                     }
                 }
@@ -70,7 +70,6 @@ pub(crate) async fn page(m: Member) -> PageResult {
             }
         },
     )
-    .into_response())
 }
 
 fn enrollment_page(
@@ -205,18 +204,26 @@ pub(crate) async fn remove(
     m: Member,
     Form(form): Form<Removal>,
 ) -> PageResult {
-    let Member {
-        org: hosted,
-        caller,
-        v,
-    } = m;
-    let caller = &caller;
-    state
+    match state
         .service
-        .remove_own_totp(caller, &v.acting(), &form.password, v.ip)
-        .await?;
+        .remove_own_totp(&m.caller, &m.v.acting(), &form.password, m.v.ip)
+        .await
+    {
+        Ok(()) => {}
+        Err(ServiceError::Invalid(violations)) => {
+            // A wrong password: the page again, the message under the password.
+            let mut list = violations.as_slice().to_vec();
+            for x in &mut list {
+                x.field = "password".into();
+            }
+            let errors = FormErrors::from_violations(&list, "");
+            return Ok((StatusCode::BAD_REQUEST, mfa_page(&m, &errors)).into_response());
+        }
+        Err(other) => return Err(other.into()),
+    }
+    let hosted = &m.org;
     Ok(org_page(
-        &hosted,
+        hosted,
         "Second factor removed",
         false,
         html! {
