@@ -28,38 +28,43 @@ pub struct IssuedToken {
 }
 
 impl Service {
-    /// Exchanges an API key's id (`client_id`) and secret (`client_secret`) for an access token.
-    pub async fn exchange_client_credentials(
-        &self,
-        ctx: &Context,
-        client_id: &str,
-        client_secret: &str,
-    ) -> ServiceResult<IssuedToken> {
-        let hash = token_hash(client_secret);
-        let parent = self
+    /// The key a token may be issued from: the one whose secret is `secret`, a bearer key (not
+    /// an access key) and not itself issued from another (only the direct parent is checked at
+    /// each use, so an issued key's successor would outlive it).
+    pub(crate) async fn issuing_key(&self, secret: &str) -> ServiceResult<Option<ApiKey>> {
+        let hash = token_hash(secret);
+        Ok(self
             .store
             .find_api_key(&hash)
             .await?
             .filter(|k| secrets_equal(&k.token_hash, &hash))
-            .filter(|k| bool::from(k.id.as_bytes().ct_eq(client_id.as_bytes())))
             .filter(|k| k.sealed_secret.is_none())
-            // Not a key issued from another: the token would outlive it (only its parent is
-            // checked at each use).
-            .filter(|k| k.parent_id.is_none())
-            // Organization keys only: an instance key's tokens could not be listed or revoked.
-            .filter(|k| k.org_id.is_some())
-            .ok_or(ServiceError::Unauthenticated)?;
-        let caller = self.key_caller(parent.clone()).await?;
+            .filter(|k| k.parent_id.is_none()))
+    }
+
+    /// Issues a bearer key named `name` from `parent`, with `roles` (at most the parent's), for
+    /// at most `lifetime` seconds, the organization's `api_keys.max_expiration` and the parent's
+    /// own expiry; writes `oauth.token_issued` with it.
+    pub(crate) async fn issue_from(
+        &self,
+        ctx: &Context,
+        parent: &ApiKey,
+        roles: Vec<portcullis_store::Role>,
+        lifetime: u64,
+        name: String,
+    ) -> ServiceResult<IssuedToken> {
         let now = self.now();
-        let org_id = parent.org_id.clone().ok_or(ServiceError::Unauthenticated)?;
-        let policy = self.effective_policy(&org_id).await?;
-        let (lifetime, max_expiration) = (
-            policy.tokens.value.access_token,
-            policy.api_keys.value.max_expiration,
-        );
         let mut expires_at = plus(now, lifetime);
-        if max_expiration > 0 {
-            expires_at = expires_at.min(plus(now, max_expiration));
+        if let Some(org_id) = &parent.org_id {
+            let max_expiration = self
+                .effective_policy(org_id)
+                .await?
+                .api_keys
+                .value
+                .max_expiration;
+            if max_expiration > 0 {
+                expires_at = expires_at.min(plus(now, max_expiration));
+            }
         }
         if let Some(parent_expiry) = parent.expires_at {
             expires_at = expires_at.min(parent_expiry);
@@ -70,8 +75,8 @@ impl Service {
             token_hash: token_hash(&secret),
             org_id: parent.org_id.clone(),
             user_id: parent.user_id.clone(),
-            name: format!("access token of {}", parent.id),
-            roles: caller.roles,
+            name,
+            roles,
             created_at: now,
             expires_at: Some(expires_at),
             sealed_secret: None,
@@ -88,5 +93,32 @@ impl Service {
             access_token: secret,
             expires_in: u64::try_from((expires_at - now).whole_seconds()).unwrap_or(0),
         })
+    }
+
+    /// Exchanges an API key's id (`client_id`) and secret (`client_secret`) for an access token.
+    pub async fn exchange_client_credentials(
+        &self,
+        ctx: &Context,
+        client_id: &str,
+        client_secret: &str,
+    ) -> ServiceResult<IssuedToken> {
+        let parent = self
+            .issuing_key(client_secret)
+            .await?
+            .filter(|k| bool::from(k.id.as_bytes().ct_eq(client_id.as_bytes())))
+            // Organization keys only: an instance key's tokens could not be listed or revoked.
+            .filter(|k| k.org_id.is_some())
+            .ok_or(ServiceError::Unauthenticated)?;
+        let caller = self.key_caller(parent.clone()).await?;
+        let org_id = parent.org_id.clone().ok_or(ServiceError::Unauthenticated)?;
+        let lifetime = self
+            .effective_policy(&org_id)
+            .await?
+            .tokens
+            .value
+            .access_token;
+        let name = format!("access token of {}", parent.id);
+        self.issue_from(ctx, &parent, caller.roles, lifetime, name)
+            .await
     }
 }

@@ -10,16 +10,13 @@
 //! a parent that is itself issued, and deleting a typed key ends everything issued from it); signing out deletes the issued key, never a key the
 //! administrator typed.
 
-use portcullis_engine::time_math::plus;
-use portcullis_store::{ApiKey, InstanceKeyDeletion};
+use portcullis_store::InstanceKeyDeletion;
 
 use crate::caller::Caller;
 use crate::client_credentials::IssuedToken;
 use crate::error::{ServiceError, ServiceResult};
-use crate::events::{DomainEvent, KeyRef, TokenIssued};
-use crate::secrets::{
-    API_KEY_PREFIX, SESSION_PREFIX, new_id, new_token, secrets_equal, token_hash,
-};
+use crate::events::{DomainEvent, KeyRef};
+use crate::secrets::SESSION_PREFIX;
 use crate::service::{Context, Service};
 
 /// The longest a console session opened with a key lasts: a working day.
@@ -38,60 +35,16 @@ impl Service {
         if token.starts_with(SESSION_PREFIX) {
             return Err(ServiceError::Unauthenticated);
         }
-        let hash = token_hash(token);
         let parent = self
-            .store
-            .find_api_key(&hash)
+            .issuing_key(token)
             .await?
-            .filter(|k| secrets_equal(&k.token_hash, &hash))
-            .filter(|k| k.sealed_secret.is_none())
-            // A key issued from another (a console session, a client-credentials token) buys
-            // nothing: its successor would outlive it, since only the parent is checked.
-            .filter(|k| k.parent_id.is_none())
             .ok_or(ServiceError::Unauthenticated)?;
         let caller = self.key_caller(parent.clone()).await?;
         // The event is the typed key's doing, not an anonymous one.
         let ctx = &Context::new(format!("key:{}", parent.id), ctx.request_id.clone());
-        let now = self.now();
-        let mut expires_at = plus(now, CONSOLE_SESSION_SECONDS);
-        if let Some(org_id) = &parent.org_id {
-            let max_expiration = self
-                .effective_policy(org_id)
-                .await?
-                .api_keys
-                .value
-                .max_expiration;
-            if max_expiration > 0 {
-                expires_at = expires_at.min(plus(now, max_expiration));
-            }
-        }
-        if let Some(parent_expiry) = parent.expires_at {
-            expires_at = expires_at.min(parent_expiry);
-        }
-        let secret = new_token(API_KEY_PREFIX);
-        let issued = ApiKey {
-            id: new_id("key"),
-            token_hash: token_hash(&secret),
-            org_id: parent.org_id.clone(),
-            user_id: parent.user_id.clone(),
-            name: format!("{CONSOLE_KEY_NAME} {}", parent.id),
-            roles: caller.roles,
-            created_at: now,
-            expires_at: Some(expires_at),
-            sealed_secret: None,
-            parent_id: Some(parent.id.clone()),
-        };
-        let event = DomainEvent::TokenIssued(TokenIssued {
-            key_id: issued.id.clone(),
-            client_id: parent.id.clone(),
-            expires_at: expires_at.unix_timestamp(),
-        })
-        .draft(ctx, parent.org_id.as_ref(), now);
-        self.store.create_api_key(&issued, event).await?;
-        Ok(IssuedToken {
-            access_token: secret,
-            expires_in: u64::try_from((expires_at - now).whole_seconds()).unwrap_or(0),
-        })
+        let name = format!("{CONSOLE_KEY_NAME} {}", parent.id);
+        self.issue_from(ctx, &parent, caller.roles, CONSOLE_SESSION_SECONDS, name)
+            .await
     }
 
     /// Ends the caller's console session: deletes its issued key. A session of a user is ended

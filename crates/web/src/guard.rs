@@ -9,8 +9,8 @@
 //! - every `POST` carries a `csrf` form field equal to the `portcullis_csrf` cookie (compared in
 //!   constant time): the double-submit rule, on top of `SameSite=Strict` cookies; a request
 //!   without the cookie gets a fresh one and fails, so no form can be posted from elsewhere; and
-//!   a browser's `Origin` and `Sec-Fetch-Site`, when sent, must name this server (a sibling
-//!   subdomain could plant a cookie; it cannot forge those headers);
+//!   a browser's `Sec-Fetch-Site` must be `same-origin` (or, without it, a named `Origin` this
+//!   server's host): a sibling subdomain could plant a cookie, it cannot forge those headers;
 //! - both cookies are `HttpOnly`, `SameSite=Strict`, `Path=/`, and `Secure` when the public URL
 //!   is https.
 
@@ -25,13 +25,13 @@ use subtle::ConstantTimeEq;
 
 /// The cookie holding the credential of a signed-in browser (a session token, or a console
 /// session's issued key).
-pub const SESSION_COOKIE: &str = "portcullis_session";
+pub(crate) const SESSION_COOKIE: &str = "portcullis_session";
 /// The cookie holding a second-factor challenge between the two login steps.
-pub const CHALLENGE_COOKIE: &str = "portcullis_challenge";
+pub(crate) const CHALLENGE_COOKIE: &str = "portcullis_challenge";
 /// The double-submit CSRF cookie.
-pub const CSRF_COOKIE: &str = "portcullis_csrf";
+pub(crate) const CSRF_COOKIE: &str = "portcullis_csrf";
 /// The form field that must repeat [`CSRF_COOKIE`].
-pub const CSRF_FIELD: &str = "csrf";
+pub(crate) const CSRF_FIELD: &str = "csrf";
 /// The header the page's script sends the token in (the live password check).
 pub(crate) const CSRF_HEADER: &str = "x-csrf-token";
 /// Most bytes of a form body.

@@ -44,6 +44,23 @@ impl FormErrors {
         }
     }
 
+    /// Errors from the service's violations, each on the form field `rename` names for its path
+    /// (`None`: the path itself).
+    pub(crate) fn renamed(
+        violations: &[Violation],
+        rename: impl Fn(&str) -> Option<&'static str>,
+    ) -> FormErrors {
+        FormErrors {
+            list: violations
+                .iter()
+                .map(|v| {
+                    let field = rename(&v.field).map_or_else(|| v.field.clone(), str::to_owned);
+                    (field, v.message.clone())
+                })
+                .collect(),
+        }
+    }
+
     /// The messages of `field`.
     pub(crate) fn of<'a>(&'a self, field: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.list

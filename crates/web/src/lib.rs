@@ -24,8 +24,6 @@ use axum::middleware;
 use axum::routing::{get, post};
 use portcullis_http::AppState;
 
-pub use guard::{CHALLENGE_COOKIE, CSRF_COOKIE, CSRF_FIELD, SESSION_COOKIE};
-
 /// Every page and asset, behind the security headers and the CSRF rule.
 pub fn routes(state: AppState) -> Router<AppState> {
     Router::new()

@@ -727,6 +727,25 @@ async fn sailpoint_client_credentials_buy_a_short_lived_token() {
         )
         .await;
     let access = token.body["access_token"].as_str().unwrap().to_owned();
+    // A token buys no token of its own: it would outlive the client's key.
+    let listed = app.get(&format!("/v1/orgs/{ORG}/api-keys"), ROOT).await;
+    let token_id = listed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"].as_str().unwrap().starts_with("access token"))
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let chained =
+        format!("grant_type=client_credentials&client_id={token_id}&client_secret={access}");
+    assert_eq!(
+        app.send(Method::POST, "/oauth/token", &[], &chained)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(
         app.get("/password-policies/v1", &access).await.status,
         StatusCode::OK

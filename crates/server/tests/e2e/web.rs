@@ -76,6 +76,15 @@ impl<'a> Browser<'a> {
         self.send(request).await
     }
 
+    /// A browser signed in to the console with `key`.
+    async fn signed_in(app: &'a App, key: &str) -> Browser<'a> {
+        let mut browser = Browser::new(app);
+        browser.get("/console/signin").await;
+        let signed = browser.post("/console/signin", &[("key", key)]).await;
+        assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.html);
+        browser
+    }
+
     /// Posts a form with the page's CSRF token (the cookie's), as a page's form would.
     async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
         let token = self
@@ -99,6 +108,15 @@ impl<'a> Browser<'a> {
             .form(&fields);
         self.send(request).await
     }
+}
+
+/// The text right after `marker` in `html`, up to the next `"` (an attribute's value).
+fn after(html: &str, marker: &str) -> String {
+    html.split(marker)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no {marker} in {html}"))
+        .to_owned()
 }
 
 fn location(page: &Page) -> &str {
@@ -284,9 +302,7 @@ async fn a_key_buys_a_console_session_of_its_own_that_signing_out_ends() {
 async fn deleting_the_typed_key_ends_the_console_sessions_it_opened() {
     let app = spawn_app().await;
     let admin = app.org_with_admin("acme").await;
-    let mut browser = Browser::new(&app);
-    browser.get("/console/signin").await;
-    browser.post("/console/signin", &[("key", &admin)]).await;
+    let mut browser = Browser::signed_in(&app, &admin).await;
     assert_eq!(
         browser.get("/console/orgs/acme/users").await.status,
         StatusCode::OK
@@ -309,9 +325,7 @@ async fn deleting_the_typed_key_ends_the_console_sessions_it_opened() {
     assert_eq!(location(&page), "/console/signin");
     // An organization's key reaches its own organization only.
     let other = app.org_with_admin("other").await;
-    let mut browser = Browser::new(&app);
-    browser.get("/console/signin").await;
-    browser.post("/console/signin", &[("key", &other)]).await;
+    let mut browser = Browser::signed_in(&app, &other).await;
     assert_eq!(
         browser.get("/console/orgs/acme/users").await.status,
         StatusCode::NOT_FOUND
@@ -687,9 +701,7 @@ async fn registration_and_self_deletion_through_the_hosted_pages() {
 async fn a_policy_form_filled_before_another_change_does_not_undo_it() {
     let app = spawn_app().await;
     let admin = app.org_with_admin("acme").await;
-    let mut browser = Browser::new(&app);
-    browser.get("/console/signin").await;
-    browser.post("/console/signin", &[("key", ROOT)]).await;
+    let mut browser = Browser::signed_in(&app, ROOT).await;
     let page = browser.get("/console/orgs/acme/policy").await;
     assert!(
         page.html.contains("name=\"__sequence\" value=\"0\""),
@@ -721,12 +733,7 @@ async fn a_policy_form_filled_before_another_change_does_not_undo_it() {
     // Filled from the current values, the same change goes through.
     let page = browser.get("/console/orgs/acme/policy").await;
     let lockout_form = page.html.split("id=\"form-lockout\"").nth(1).unwrap();
-    let sequence = lockout_form
-        .split("name=\"__sequence\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap()
-        .to_owned();
+    let sequence = after(lockout_form, "name=\"__sequence\" value=\"");
     assert_ne!(sequence, "0");
     let saved = browser
         .post(
@@ -805,17 +812,9 @@ async fn a_preset_is_applied_only_to_the_policy_it_was_previewed_on() {
         json!({"max_password_attempts": 1000}),
     )
     .await;
-    let mut browser = Browser::new(&app);
-    browser.get("/console/signin").await;
-    browser.post("/console/signin", &[("key", ROOT)]).await;
+    let mut browser = Browser::signed_in(&app, ROOT).await;
     let report = browser.get("/console/orgs/acme/compliance").await;
-    let standard = report
-        .html
-        .split("id=\"preview-")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap()
-        .to_owned();
+    let standard = after(&report.html, "id=\"preview-");
     let preview = browser
         .post(
             &format!("/console/orgs/acme/compliance/{standard}/preview"),
@@ -823,13 +822,7 @@ async fn a_preset_is_applied_only_to_the_policy_it_was_previewed_on() {
         )
         .await;
     assert_eq!(preview.status, StatusCode::OK, "{}", preview.html);
-    let version = preview
-        .html
-        .split("name=\"version\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap()
-        .to_owned();
+    let version = after(&preview.html, "name=\"version\" value=\"");
     // The policy changes after the preview: the confirmation shows the changes anew.
     app.set_section("acme", &admin, "lockout", json!({"notify_user": true}))
         .await;
@@ -848,13 +841,7 @@ async fn a_preset_is_applied_only_to_the_policy_it_was_previewed_on() {
     assert!(stale.html.contains("changed since the preview"));
     let lockout = &app.get("/v1/orgs/acme/policy", &admin).await.body["lockout"]["value"];
     assert_eq!(lockout["max_password_attempts"], 1000, "nothing applied");
-    let fresh = stale
-        .html
-        .split("name=\"version\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap()
-        .to_owned();
+    let fresh = after(&stale.html, "name=\"version\" value=\"");
     let applied = browser
         .post(
             &format!("/console/orgs/acme/compliance/{standard}/apply"),
@@ -865,4 +852,88 @@ async fn a_preset_is_applied_only_to_the_policy_it_was_previewed_on() {
     assert!(applied.html.contains("Preset applied"));
     let lockout = &app.get("/v1/orgs/acme/policy", &admin).await.body["lockout"]["value"];
     assert_ne!(lockout["max_password_attempts"], 1000);
+}
+
+#[tokio::test]
+async fn the_hosted_login_shows_the_banner_and_the_last_sign_in_when_the_policy_says() {
+    let app = spawn_app().await;
+    let admin = app.org_with_admin("acme").await;
+    let password = "correct horse battery staple";
+    app.user("acme", &admin, "alice", password).await;
+    let mut browser = Browser::new(&app);
+    let plain = browser.get("/orgs/acme/login").await;
+    assert!(
+        !plain.html.contains("class=\"banner\""),
+        "no banner by default"
+    );
+    // Without either, a granted login goes straight on.
+    let granted = browser
+        .post(
+            "/orgs/acme/login",
+            &[("login", "alice"), ("password", password)],
+        )
+        .await;
+    assert_eq!(location(&granted), "/orgs/acme/account");
+    app.set_section(
+        "acme",
+        &admin,
+        "session",
+        json!({"login_banner": "Authorized use <only>", "show_recent_login_info": true}),
+    )
+    .await;
+    let mut browser = Browser::new(&app);
+    let form = browser.get("/orgs/acme/login").await;
+    assert!(
+        form.html.contains("Authorized use &lt;only&gt;"),
+        "the banner, escaped: {}",
+        form.html
+    );
+    let shown = browser
+        .post(
+            "/orgs/acme/login",
+            &[("login", "alice"), ("password", password)],
+        )
+        .await;
+    assert_eq!(shown.status, StatusCode::OK, "{}", shown.html);
+    assert!(shown.html.contains("id=\"last-login\""), "{}", shown.html);
+    assert!(shown.html.contains("Authorized use &lt;only&gt;"));
+    assert!(shown.html.contains("href=\"/orgs/acme/account\""));
+    assert!(browser.cookie("portcullis_session").is_some());
+    // Forgotten password is off by default: no page.
+    assert_eq!(
+        browser.get("/orgs/acme/forgot-password").await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn behind_https_the_cookies_are_secure_and_the_public_origin_is_accepted() {
+    let app = crate::support::spawn_app_with(|config| {
+        config.public_url = Some("https://id.example.com".into());
+    })
+    .await;
+    let mut browser = Browser::new(&app);
+    let page = browser.get("/console/signin").await;
+    let set = page.headers[SET_COOKIE].to_str().unwrap();
+    assert!(set.contains("Secure"), "{set}");
+    // A proxy may rewrite Host: the public URL's origin is this server's too.
+    let token = browser.cookie("portcullis_csrf").unwrap().to_owned();
+    let request = browser
+        .http
+        .post(format!("{}/console/signin", app.base))
+        .header("origin", "https://id.example.com")
+        .form(&[("key", ROOT), ("csrf", &token)]);
+    let signed = browser.send(request).await;
+    assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.html);
+    let session = signed
+        .headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .find(|v| v.starts_with("portcullis_session="))
+        .unwrap();
+    assert!(
+        session.contains("Secure") && session.contains("HttpOnly"),
+        "{session}"
+    );
 }

@@ -186,17 +186,10 @@ pub(crate) async fn create(
     let (created, errors, status) = match outcome {
         Ok(created) => (Some(created), FormErrors::none(), StatusCode::CREATED),
         Err(ServiceError::Invalid(v)) => {
-            let mut list = v.as_slice().to_vec();
-            for x in &mut list {
-                if x.field == "expires_at" {
-                    x.field = "expires_on".into();
-                }
-            }
-            (
-                None,
-                FormErrors::from_violations(&list, ""),
-                StatusCode::BAD_REQUEST,
-            )
+            let errors = FormErrors::renamed(v.as_slice(), |f| {
+                (f == "expires_at").then_some("expires_on")
+            });
+            (None, errors, StatusCode::BAD_REQUEST)
         }
         Err(e) => return Err(e.into()),
     };

@@ -223,13 +223,9 @@ pub(crate) fn password_errors(e: &ServiceError) -> Option<FormErrors> {
     let ServiceError::Invalid(violations) = e else {
         return None;
     };
-    let mut list = violations.as_slice().to_vec();
-    for v in &mut list {
-        if v.field.is_empty() || v.field == "password" || v.field == "new" {
-            v.field = "new_password".into();
-        }
-    }
-    Some(FormErrors::from_violations(&list, ""))
+    Some(FormErrors::renamed(violations.as_slice(), |field| {
+        matches!(field, "" | "password" | "new").then_some("new_password")
+    }))
 }
 
 /// `POST /orgs/{org}/password`.
@@ -377,11 +373,8 @@ pub(crate) async fn delete(
         Ok(()) => {}
         Err(ServiceError::Invalid(violations)) => {
             // A wrong password: the page again, the message under the password.
-            let mut list = violations.as_slice().to_vec();
-            for x in &mut list {
-                x.field = "password".into();
-            }
-            return account(&state, m, &FormErrors::from_violations(&list, "")).await;
+            let errors = FormErrors::renamed(violations.as_slice(), |_| Some("password"));
+            return account(&state, m, &errors).await;
         }
         Err(other) => return Err(other.into()),
     }

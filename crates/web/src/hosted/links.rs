@@ -332,13 +332,9 @@ pub(crate) async fn register_submit(
         )
         .into_response()),
         Err(ServiceError::Invalid(list)) => {
-            let mut list = list.as_slice().to_vec();
-            for x in &mut list {
-                if x.field == "password" || x.field.is_empty() {
-                    x.field = "new_password".into();
-                }
-            }
-            let errors = FormErrors::from_violations(&list, "");
+            let errors = FormErrors::renamed(list.as_slice(), |field| {
+                matches!(field, "" | "password").then_some("new_password")
+            });
             Ok((StatusCode::BAD_REQUEST, register_page(&hosted, &v, Some(&form), &errors)).into_response())
         }
         Err(ServiceError::Conflict(_) | ServiceError::Taken { .. }) => {

@@ -173,11 +173,7 @@ pub(crate) async fn confirm(
         )
         .into_response()),
         Err(ServiceError::Invalid(violations)) => {
-            let mut list = violations.as_slice().to_vec();
-            for v in &mut list {
-                v.field = "code".into();
-            }
-            let errors = FormErrors::from_violations(&list, "");
+            let errors = FormErrors::renamed(violations.as_slice(), |_| Some("code"));
             Ok((
                 StatusCode::BAD_REQUEST,
                 org_page(
@@ -212,11 +208,7 @@ pub(crate) async fn remove(
         Ok(()) => {}
         Err(ServiceError::Invalid(violations)) => {
             // A wrong password: the page again, the message under the password.
-            let mut list = violations.as_slice().to_vec();
-            for x in &mut list {
-                x.field = "password".into();
-            }
-            let errors = FormErrors::from_violations(&list, "");
+            let errors = FormErrors::renamed(violations.as_slice(), |_| Some("password"));
             return Ok((StatusCode::BAD_REQUEST, mfa_page(&m, &errors)).into_response());
         }
         Err(other) => return Err(other.into()),
