@@ -7,7 +7,8 @@
 //! Doing MFA first means a restricted session is never granted on the password alone.
 //!
 //! Grace rules (see docs/decisions/0003): an expired password logs in (restricted) until
-//! `expires_at + grace_period`; an administrator-set password under `renew_on_first_login`
+//! `expires_at + grace_period`; a password an administrator expired logs in restricted until
+//! changed (the policy's own expiry, when past its grace, still refuses); an administrator-set password under `renew_on_first_login`
 //! always logs in restricted until changed; MFA enrollment is allowed until
 //! `mfa_required_since + grace_period`. `require_mfa_untrusted_geographies` is not enforced
 //! (no GeoIP database yet).
@@ -33,6 +34,8 @@ pub struct UserFacts {
     pub password_changed_at: Timestamp,
     /// The current password was set by an administrator and not yet changed by the user.
     pub password_set_by_admin: bool,
+    /// An administrator expired the current password at this time.
+    pub password_expired_at: Option<Timestamp>,
     /// The password satisfies the current policy (checked with the plaintext at login).
     pub password_compliant: bool,
     /// The user has a confirmed second factor.
@@ -95,6 +98,12 @@ pub enum ChangeReason {
         expired_at: Timestamp,
         /// End of the grace period.
         grace_until: Timestamp,
+    },
+    /// Expired by an administrator at `at` (no grace end: the password still opens a session
+    /// limited to changing it).
+    ExpiredByAdmin {
+        /// When it was expired.
+        at: Timestamp,
     },
     /// Set by an administrator under `renew_on_first_login`.
     FirstLogin,
@@ -172,6 +181,8 @@ pub fn decide_login(
             expired_at,
             grace_until,
         });
+    } else if let Some(at) = user.password_expired_at {
+        password_change = Some(ChangeReason::ExpiredByAdmin { at });
     } else if password.renew_on_first_login && user.password_set_by_admin {
         password_change = Some(ChangeReason::FirstLogin);
     } else if !user.password_compliant {

@@ -41,6 +41,15 @@ fn request_id(parts: &Parts) -> Option<String> {
     parts.extensions.get::<RequestId>().map(|r| r.0.clone())
 }
 
+/// The context of a request by `actor`: its request id and the client's user agent.
+pub fn request_context(actor: impl Into<String>, parts: &Parts) -> Context {
+    let user_agent = parts
+        .headers
+        .get(header::USER_AGENT)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    Context::new(actor, request_id(parts)).with_user_agent(user_agent.as_deref())
+}
+
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
@@ -57,7 +66,7 @@ impl FromRequestParts<AppState> for Auth {
             .filter(|t| !t.is_empty())
             .ok_or_else(|| ApiError::from(portcullis_service::ServiceError::Unauthenticated))?;
         let caller = state.service.authenticate(token).await?;
-        let ctx = Context::new(caller.actor.clone(), request_id(parts));
+        let ctx = request_context(caller.actor.clone(), parts);
         Ok(Auth { caller, ctx })
     }
 }
@@ -69,7 +78,7 @@ impl FromRequestParts<AppState> for Anonymous {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Anonymous, ApiError> {
-        Ok(Anonymous(Context::new("anonymous", request_id(parts))))
+        Ok(Anonymous(request_context("anonymous", parts)))
     }
 }
 

@@ -36,7 +36,7 @@ use http_metrics::{MethodLabel, RouteLabel};
 use crate::extract::RequestId;
 use crate::routes::{
     compliance, enforcement, keys, mfa, ops, orgs, policy, policy_document, self_service, session,
-    users,
+    sessions, users,
 };
 
 /// Shared state of the handlers.
@@ -148,10 +148,18 @@ pub(crate) fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(session::change_own_password))
         .routes(routes!(session::logout))
         .routes(routes!(
-            session::list_own_sessions,
-            session::end_other_sessions
+            sessions::list_own_sessions,
+            sessions::end_other_sessions
         ))
-        .routes(routes!(session::end_own_session))
+        .routes(routes!(sessions::end_own_session))
+        .routes(routes!(
+            sessions::list_user_sessions,
+            sessions::end_user_sessions
+        ))
+        .routes(routes!(sessions::end_user_session))
+        .routes(routes!(sessions::end_org_sessions))
+        .routes(routes!(users::expire_user_password))
+        .routes(routes!(users::expire_org_passwords))
         .routes(routes!(keys::create_api_key, keys::list_api_keys))
         .routes(routes!(keys::create_access_key))
         .routes(routes!(keys::delete_api_key))

@@ -38,8 +38,12 @@ pub struct UserView {
     #[serde(with = "time::serde::rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub password_changed_at: Option<Timestamp>,
-    /// The next login must change the password (set by an administrator).
+    /// The next login must change the password (set by an administrator, or expired by one).
     pub password_change_required: bool,
+    /// When an administrator expired the password; cleared by a new password.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub password_expired_at: Option<Timestamp>,
     /// Creation.
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
@@ -94,6 +98,7 @@ impl From<service::UserView> for UserView {
             has_password,
             password_changed_at,
             password_change_required,
+            password_expired_at,
             created_at,
             updated_at,
             last_login_at,
@@ -113,6 +118,7 @@ impl From<service::UserView> for UserView {
             has_password,
             password_changed_at,
             password_change_required,
+            password_expired_at,
             created_at,
             updated_at,
             last_login_at,
@@ -515,9 +521,9 @@ impl From<portcullis_store::Event> for EventView {
     }
 }
 
-/// One session of the calling user (never its token).
+/// One session of a user (never its token).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct OwnSession {
+pub struct SessionView {
     /// The session's id.
     pub id: String,
     /// When it was opened.
@@ -536,40 +542,63 @@ pub struct OwnSession {
     #[serde(with = "time::serde::rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub idle_expires_at: Option<Timestamp>,
+    /// The client's address at the login (none for sessions opened before it was kept).
+    pub client_ip: Option<String>,
+    /// The client's `User-Agent` at the login, as the client sent it (control characters
+    /// dropped, at most 256 characters).
+    pub user_agent: Option<String>,
     /// The session of this request.
     pub current: bool,
     /// It may only change its password or enroll a second factor.
     pub restricted: bool,
 }
 
-impl From<service::OwnSession> for OwnSession {
-    fn from(s: service::OwnSession) -> OwnSession {
-        let service::OwnSession {
+impl From<service::SessionView> for SessionView {
+    fn from(s: service::SessionView) -> SessionView {
+        let service::SessionView {
             id,
             created_at,
             last_used_at,
             expires_at,
             idle_expires_at,
+            client_ip,
+            user_agent,
             current,
             restricted,
         } = s;
-        OwnSession {
+        SessionView {
             id,
             created_at,
             last_used_at,
             expires_at,
             idle_expires_at,
+            client_ip,
+            user_agent,
             current,
             restricted,
         }
     }
 }
 
-/// The calling user's live sessions, oldest first.
+/// One page of a user's live sessions, ordered by id.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct OwnSessionList {
-    /// The sessions.
-    pub items: Vec<OwnSession>,
+pub struct SessionList {
+    /// The live sessions of this page (a page may hold fewer than asked: sessions that have
+    /// ended are left out).
+    pub items: Vec<SessionView>,
+    /// Cursor of the next page (pass as `after`); absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_after: Option<String>,
+}
+
+impl From<service::SessionPage> for SessionList {
+    fn from(p: service::SessionPage) -> SessionList {
+        let service::SessionPage { items, next_after } = p;
+        SessionList {
+            items: items.into_iter().map(Into::into).collect(),
+            next_after,
+        }
+    }
 }
 
 /// How many sessions ended.

@@ -36,7 +36,7 @@ mod metrics;
 mod mfa;
 mod orgs;
 mod outbox;
-mod own_sessions;
+mod password_expiry;
 mod policies;
 mod policy_cache;
 mod policy_patch;
@@ -44,6 +44,7 @@ mod policy_replace;
 mod secrets;
 mod self_service;
 mod service;
+mod sessions;
 mod sweep;
 mod text;
 mod users;
@@ -71,7 +72,6 @@ pub use outbox::{
     DeliveryReport, MailTransport, OutboxView, OutgoingMail, RETRY_BASE_SECONDS, RETRY_MAX_SECONDS,
     SEND_LEASE_SECONDS, SendError, retry_delay,
 };
-pub use own_sessions::OwnSession;
 pub use policies::{PasswordCheckRequest, PasswordCheckResult, SectionView, SectionWrite};
 pub use policy_cache::DEFAULT_POLICY_CACHE_ENTRIES;
 pub use policy_patch::{PatchError, PatchOutcome, PolicyScope, Precondition};
@@ -81,6 +81,7 @@ pub use secrets::{
 };
 pub use self_service::Registration;
 pub use service::{Context, INSTANCE_ID, Service};
+pub use sessions::{SessionPage, SessionView};
 pub use sweep::{Retention, SweepReport};
 
 /// Stable violation codes of the service (the model's and the engine's are in their crates).

@@ -255,6 +255,7 @@ impl Service {
             last_login_at: user.last_login_at,
             password_changed_at: user.password_changed_at.unwrap_or(user.created_at),
             password_set_by_admin: user.password_set_by_admin,
+            password_expired_at: user.password_expired_at,
             password_compliant: check_rules(rules, &request.password, &account).is_empty(),
             mfa_enrolled,
             mfa_required_since: mfa_required_since(
@@ -342,6 +343,8 @@ impl Service {
                 MfaStep::Challenge => SessionStage::MfaChallenge,
                 MfaStep::Enroll { .. } => SessionStage::MfaEnrollOnly,
             },
+            client_ip: Some(a.ip.to_string()),
+            user_agent: a.ctx.user_agent.clone(),
         };
         let event = DomainEvent::LoginSucceeded(LoginSucceeded {
             user_id: user.id.clone(),
@@ -536,7 +539,7 @@ impl Service {
         })
         .draft(a.ctx, Some(a.org_id), a.now);
         self.store
-            .end_user_sessions(a.org_id, user_id, event)
+            .end_user_sessions(a.org_id, user_id, None, event)
             .await?;
         Ok(())
     }

@@ -12,7 +12,7 @@ use portcullis_model::{
     EffectivePolicy, HashAlgorithm, InstancePolicy, OrgId, OrgOverrides, SectionDetails,
     SectionKind, SectionValue, Timestamp, resolve,
 };
-use portcullis_store::{Owner, SectionRow, Store};
+use portcullis_store::{Owner, SectionRow, Store, USER_AGENT_MAX_CHARS};
 
 use crate::clock::Clock;
 use crate::error::{ServiceError, ServiceResult};
@@ -35,6 +35,8 @@ pub struct Context {
     pub actor: String,
     /// The request id.
     pub request_id: Option<String>,
+    /// The client's `User-Agent`, as a session keeps it (see [`Context::with_user_agent`]).
+    pub user_agent: Option<String>,
 }
 
 impl Context {
@@ -43,7 +45,25 @@ impl Context {
         Context {
             actor: actor.into(),
             request_id,
+            user_agent: None,
         }
+    }
+
+    /// The same context with the client's user agent: control characters dropped, cut to
+    /// [`USER_AGENT_MAX_CHARS`] characters, absent when nothing is left. It is shown to users
+    /// and administrators, never trusted.
+    pub fn with_user_agent(mut self, user_agent: Option<&str>) -> Context {
+        self.user_agent = user_agent
+            .map(|ua| {
+                ua.chars()
+                    .filter(|c| !c.is_control())
+                    .take(USER_AGENT_MAX_CHARS)
+                    .collect::<String>()
+                    .trim()
+                    .to_owned()
+            })
+            .filter(|ua| !ua.is_empty());
+        self
     }
 }
 

@@ -46,8 +46,11 @@ pub struct UserView {
     /// When the password was set.
     #[serde(with = "time::serde::rfc3339::option")]
     pub password_changed_at: Option<Timestamp>,
-    /// The next login must change the password (set by an administrator).
+    /// The next login must change the password (set by an administrator, or expired by one).
     pub password_change_required: bool,
+    /// When an administrator expired the password (cleared by a new password).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub password_expired_at: Option<Timestamp>,
     /// Creation.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: Timestamp,
@@ -99,7 +102,8 @@ impl From<User> for UserView {
             disabled: u.disabled,
             has_password: u.password_hash.is_some(),
             password_changed_at: u.password_changed_at,
-            password_change_required: u.password_set_by_admin,
+            password_change_required: u.password_set_by_admin || u.password_expired_at.is_some(),
+            password_expired_at: u.password_expired_at,
             created_at: u.created_at,
             updated_at: u.updated_at,
             last_login_at: u.last_login_at,
@@ -380,6 +384,7 @@ impl Service {
             last_login_at: None,
             last_login_ip: None,
             verification_pending: origin == Origin::RegistrationToVerify,
+            password_expired_at: None,
         };
         let created = UserCreated {
             user_id: user.id.clone(),

@@ -172,6 +172,8 @@ async fn an_unreadable_section_does_not_take_its_organization_down() {
         last_used_at: T0 - time::Duration::days(400),
         password_change_only: false,
         stage: portcullis_store::SessionStage::Full,
+        client_ip: None,
+        user_agent: None,
     };
     store.create_session(&session, Vec::new()).await.unwrap();
     // And one that is not JSON the reader accepts (as the SQL stores hand it over).

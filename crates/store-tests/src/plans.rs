@@ -106,6 +106,20 @@ pub struct Exception {
 /// read; an entry without such a bound names the change that removes it.
 pub const EXCEPTIONS: &[Exception] = &[
     Exception {
+        statement: "DELETE FROM sessions WHERE org_id = $1 AND id <> $2",
+        kind: Kind::WholeOrganization,
+        reason: "signing a whole organization out: an administrator's deliberate write over \
+                 every session of the organization, which is the rows it must delete",
+    },
+    Exception {
+        statement: "UPDATE users SET password_expired_at = $2, updated_at = $2 WHERE org_id = $1 \
+                    AND password_hash IS NOT NULL AND password_expired_at IS NULL",
+        kind: Kind::WholeOrganization,
+        reason: "expiring an organization's passwords (all, or those set before a date): an \
+                 administrator's deliberate write over the organization's users, which is the \
+                 rows it must visit",
+    },
+    Exception {
         statement: "SELECT COUNT(*) AS waiting, MIN(created_at) AS oldest FROM outbox",
         kind: Kind::IndexWalk,
         reason: "the outbox backlog for /metrics: the partial index outbox_due holds exactly \

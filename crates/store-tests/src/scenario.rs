@@ -60,6 +60,7 @@ pub fn user(org: &str, id: &str, login: &str) -> User {
         last_login_at: None,
         last_login_ip: None,
         verification_pending: false,
+        password_expired_at: None,
     }
 }
 
@@ -74,6 +75,8 @@ pub fn session(id: &str, user_id: &str, seconds: i64) -> Session {
         last_used_at: at(seconds),
         password_change_only: false,
         stage: portcullis_store::SessionStage::Full,
+        client_ip: None,
+        user_agent: None,
     }
 }
 
@@ -234,8 +237,8 @@ pub async fn replay(s: &dyn Store) -> Vec<String> {
     log!(s.touch_session("missing", at(45)));
     log!(s.find_session("session-hash-s1"));
     log!(s.find_session("nope"));
-    log!(s.list_user_sessions(&oid("acme"), "u1"));
-    log!(s.list_user_sessions(&oid("globex"), "u1"));
+    log!(s.list_user_sessions(&oid("acme"), "u1", &page(None, 500)));
+    log!(s.list_user_sessions(&oid("globex"), "u1", &page(None, 500)));
     log!(s.delete_session("s3", ev("acme", 51)));
     log!(s.delete_session("s3", ev("acme", 52)));
 
@@ -264,7 +267,7 @@ pub async fn replay(s: &dyn Store) -> Vec<String> {
         vec![ev("globex", 60)]
     ));
     log!(s.get_user(&oid("acme"), "u1"));
-    log!(s.list_user_sessions(&oid("acme"), "u1"));
+    log!(s.list_user_sessions(&oid("acme"), "u1", &page(None, 500)));
     (update.hash, update.keep_history, update.set_by_admin) = ("hash-u1-2".to_owned(), 0, true);
     log!(s.set_password(&oid("acme"), "u1", &update, false, None, vec![]));
     let login = |verified: &str, rehash: Option<&str>| LoginRecord {

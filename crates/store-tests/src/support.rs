@@ -109,6 +109,7 @@ pub fn user(org: &str, id: &str, login: &str) -> User {
         last_login_at: Some(at(-3_600)),
         last_login_ip: Some("192.0.2.10".to_owned()),
         verification_pending: true,
+        password_expired_at: None,
     }
 }
 
@@ -143,6 +144,8 @@ pub fn session(org: &str, user: &str, id: &str) -> Session {
         last_used_at: at(20),
         password_change_only: false,
         stage: portcullis_store::SessionStage::Full,
+        client_ip: Some("192.0.2.10".to_owned()),
+        user_agent: Some(format!("conformance/1.0 ({id})")),
     }
 }
 

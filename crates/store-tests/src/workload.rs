@@ -11,9 +11,9 @@ use portcullis_engine::counter::{CounterState, Lock};
 use portcullis_engine::ip_block::parse_source;
 use portcullis_model::Timestamp;
 use portcullis_store::{
-    ApiKey, BulkChange, CounterChange, DueCounter, EventDraft, FactorCondition, IpDenial,
-    LoginRecord, MailDraft, MailOutcome, MfaFactor, Owner, PasswordUpdate, Role, SectionChange,
-    Session, SessionStage, Store, User, UserProfile,
+    ApiKey, BulkChange, CounterChange, DueCounter, EventDraft, ExpiryTarget, FactorCondition,
+    IpDenial, LoginRecord, MailDraft, MailOutcome, MfaFactor, Owner, PasswordUpdate, Role,
+    SectionChange, Session, SessionStage, Store, User, UserProfile,
 };
 use serde_json::json;
 
@@ -98,6 +98,7 @@ fn user(org: &str, n: usize) -> User {
         last_login_at: None,
         last_login_ip: None,
         verification_pending: n.is_multiple_of(7),
+        password_expired_at: None,
     }
 }
 
@@ -111,6 +112,8 @@ fn session(org: &str, user: &str, id: &str, stage: SessionStage) -> Session {
         last_used_at: at(20),
         password_change_only: false,
         stage,
+        client_ip: None,
+        user_agent: None,
     }
 }
 
@@ -528,6 +531,16 @@ async fn users(store: &dyn Store) {
             .await
             .unwrap()
     );
+    for target in [
+        ExpiryTarget::User(user_id(ORG, 13)),
+        ExpiryTarget::ChangedBefore(at(60)),
+        ExpiryTarget::All,
+    ] {
+        store
+            .expire_passwords(&o, &target, now, event(Some(ORG), "passwords.expired", now))
+            .await
+            .unwrap();
+    }
 }
 
 async fn denials(store: &dyn Store) {
@@ -605,13 +618,46 @@ async fn sessions_and_keys(store: &dyn Store) {
         .unwrap();
     store.find_session(&fresh.token_hash).await.unwrap();
     store.touch_session(&fresh.id, now).await.unwrap();
-    store.list_user_sessions(&o, &owner).await.unwrap();
+    store
+        .list_user_sessions(&o, &owner, &page(None, 50))
+        .await
+        .unwrap();
+    store
+        .list_user_sessions(&o, &owner, &page(Some("ses_plan"), 50))
+        .await
+        .unwrap();
     store
         .delete_session(&fresh.id, event(Some(ORG), "session.ended", now))
         .await
         .unwrap();
     store
-        .end_user_sessions(&o, &owner, event(Some(ORG), "sessions.ended", now))
+        .delete_user_session(
+            &o,
+            &owner,
+            &opened.id,
+            event(Some(ORG), "session.revoked", now),
+        )
+        .await
+        .unwrap();
+    store
+        .end_user_sessions(
+            &o,
+            &owner,
+            Some(&completed.id),
+            event(Some(ORG), "sessions.ended", now),
+        )
+        .await
+        .unwrap();
+    store
+        .end_user_sessions(&o, &owner, None, event(Some(ORG), "sessions.ended", now))
+        .await
+        .unwrap();
+    store
+        .end_org_sessions(
+            &o,
+            Some("ses_plan_kept"),
+            event(Some(ORG), "org.sessions_ended", now),
+        )
         .await
         .unwrap();
     store

@@ -31,7 +31,8 @@ use portcullis_model::{OrgId, Timestamp};
 pub use records::{
     ApiKey, Event, EventDraft, FactorCondition, InstanceKeyDeletion, IpDenial, LockedCounter,
     LoginRecord, MailDraft, MailOutcome, MfaFactor, ORG_ADMINS, Org, OutboxMail, Owner, Page,
-    PasswordUpdate, Role, SectionChange, SectionRow, Session, SessionStage, User, UserProfile,
+    PasswordUpdate, Role, SectionChange, SectionRow, Session, SessionStage, USER_AGENT_MAX_CHARS,
+    User, UserProfile,
 };
 
 /// The form in which verified addresses are compared: trimmed and lower-cased.
@@ -330,6 +331,29 @@ pub trait UserStore: Send + Sync {
 
     /// Deletes a user with its sessions and API keys; answers whether it existed.
     async fn delete_user(&self, org_id: &OrgId, id: &str, event: EventDraft) -> StoreResult<bool>;
+
+    /// Expires, at `at`, the passwords of the users `target` names that have a password not
+    /// expired yet, in one transaction; answers how many. `event` is written only if there
+    /// was one, with `users` (the count) added to its payload.
+    async fn expire_passwords(
+        &self,
+        org_id: &OrgId,
+        target: &ExpiryTarget,
+        at: Timestamp,
+        event: EventDraft,
+    ) -> StoreResult<u64>;
+}
+
+/// Whose passwords [`UserStore::expire_passwords`] expires.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExpiryTarget {
+    /// One user.
+    User(String),
+    /// Every user of the organization.
+    All,
+    /// The users whose password was set before this time (a user who never set one counts
+    /// from its creation).
+    ChangedBefore(Timestamp),
 }
 
 /// Attempt counters (lockout keys, IP blocks).
@@ -495,18 +519,44 @@ pub trait SessionStore: Send + Sync {
     /// Deletes a session; answers whether it existed. `event` is written only if it did.
     async fn delete_session(&self, id: &str, event: EventDraft) -> StoreResult<bool>;
 
-    /// Deletes every session of one user (of every stage) in one transaction; answers how
-    /// many. `event` is written only if there was one, with `sessions` (the count) added to
-    /// its payload.
+    /// Deletes the session `id` if it belongs to this user of this organization; answers
+    /// whether it did. `event` is written only if it did.
+    async fn delete_user_session(
+        &self,
+        org_id: &OrgId,
+        user_id: &str,
+        id: &str,
+        event: EventDraft,
+    ) -> StoreResult<bool>;
+
+    /// Deletes every session of one user (of every stage) but `except`, in one transaction;
+    /// answers how many. `event` is written only if there was one, with `sessions` (the count)
+    /// added to its payload.
     async fn end_user_sessions(
         &self,
         org_id: &OrgId,
         user_id: &str,
+        except: Option<&str>,
         event: EventDraft,
     ) -> StoreResult<u64>;
 
-    /// Sessions of one user, ordered by id.
-    async fn list_user_sessions(&self, org_id: &OrgId, user_id: &str) -> StoreResult<Vec<Session>>;
+    /// Deletes every session of every user of the organization but `except`, in one
+    /// transaction; answers how many. `event` is written only if there was one, with
+    /// `sessions` (the count) added to its payload.
+    async fn end_org_sessions(
+        &self,
+        org_id: &OrgId,
+        except: Option<&str>,
+        event: EventDraft,
+    ) -> StoreResult<u64>;
+
+    /// Sessions of one user (every stage), ordered by id, after `page.after`.
+    async fn list_user_sessions(
+        &self,
+        org_id: &OrgId,
+        user_id: &str,
+        page: &Page,
+    ) -> StoreResult<Vec<Session>>;
 
     /// Deletes the organization's sessions created at or before `created_before`, or last used
     /// at or before `idle_before` when given (both already past their lifetime); answers how

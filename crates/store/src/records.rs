@@ -112,6 +112,9 @@ pub struct User {
     /// Registered itself and has not yet proved its email address (logins are refused while
     /// the organization forces email verification).
     pub verification_pending: bool,
+    /// An administrator expired the current password at this time: the next login is limited
+    /// to a change. A new password clears it.
+    pub password_expired_at: Option<Timestamp>,
 }
 
 /// Profile fields an administrator may change (password and login state excluded).
@@ -177,7 +180,14 @@ pub struct Session {
     /// How far the login got: a full session, a pending second factor, or a session that may
     /// only enroll one.
     pub stage: SessionStage,
+    /// The client's address at the login (`None` for sessions opened before it was kept).
+    pub client_ip: Option<String>,
+    /// The client's `User-Agent` at the login, cut to [`USER_AGENT_MAX_CHARS`].
+    pub user_agent: Option<String>,
 }
+
+/// The longest user agent a session keeps, in characters.
+pub const USER_AGENT_MAX_CHARS: usize = 256;
 
 /// How far a login got.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -10,7 +10,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use portcullis_http::AppState;
-use portcullis_http::extract::{ClientIp, RequestId};
+use portcullis_http::extract::{ClientIp, request_context};
 use portcullis_service::{Caller, Context};
 
 use crate::guard::{CsrfToken, SESSION_COOKIE, SecureCookies, cookie_value};
@@ -33,7 +33,10 @@ impl Visitor {
     /// The context of an action by the signed-in caller (or anonymous).
     pub(crate) fn acting(&self) -> Context {
         match &self.caller {
-            Some(caller) => Context::new(caller.actor.clone(), self.ctx.request_id.clone()),
+            Some(caller) => Context {
+                actor: caller.actor.clone(),
+                ..self.ctx.clone()
+            },
             None => self.ctx.clone(),
         }
     }
@@ -46,7 +49,6 @@ impl FromRequestParts<AppState> for Visitor {
         let ClientIp(ip) = ClientIp::from_request_parts(parts, state)
             .await
             .map_err(IntoResponse::into_response)?;
-        let request_id = parts.extensions.get::<RequestId>().map(|r| r.0.clone());
         let csrf = parts
             .extensions
             .get::<CsrfToken>()
@@ -58,7 +60,7 @@ impl FromRequestParts<AppState> for Visitor {
             _ => None,
         };
         Ok(Visitor {
-            ctx: Context::new("anonymous", request_id),
+            ctx: request_context("anonymous", parts),
             ip,
             csrf,
             secure,

@@ -17,6 +17,7 @@ fn user() -> UserFacts {
         last_login_at: None,
         password_changed_at: T0,
         password_set_by_admin: false,
+        password_expired_at: None,
         password_compliant: true,
         mfa_enrolled: false,
         mfa_required_since: T0,
@@ -182,6 +183,45 @@ fn decisions_follow_the_designed_order() {
                 ..user()
             },
             ..case("admin-set password without renew_on_first_login")
+        },
+        Case {
+            user: UserFacts {
+                password_expired_at: Some(at(DAY / 2)),
+                ..user()
+            },
+            now: 400 * DAY,
+            expect: Ok((
+                MfaStep::None,
+                Some(ChangeReason::ExpiredByAdmin { at: at(DAY / 2) }),
+            )),
+            ..case("expired by an administrator: restricted, however long after")
+        },
+        Case {
+            password: PasswordPolicy {
+                renew_on_first_login: true,
+                ..PasswordPolicy::default()
+            },
+            user: UserFacts {
+                password_expired_at: Some(at(DAY / 2)),
+                password_set_by_admin: true,
+                password_compliant: false,
+                ..user()
+            },
+            expect: Ok((
+                MfaStep::None,
+                Some(ChangeReason::ExpiredByAdmin { at: at(DAY / 2) }),
+            )),
+            ..case("expired by an administrator comes before first login and compliance")
+        },
+        Case {
+            password: expiring.clone(),
+            user: UserFacts {
+                password_expired_at: Some(at(DAY)),
+                ..user()
+            },
+            now: 32 * DAY,
+            expect: Err(LoginRefusal::PasswordExpired),
+            ..case("the policy's expiry past its grace still refuses an admin-expired password")
         },
         Case {
             user: UserFacts {

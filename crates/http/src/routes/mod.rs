@@ -10,4 +10,5 @@ pub mod policy;
 pub mod policy_document;
 pub mod self_service;
 pub mod session;
+pub mod sessions;
 pub mod users;

@@ -12,7 +12,6 @@ use serde::Deserialize;
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{Anonymous, Auth, ClientIp, JsonBody};
-use crate::service_views::{OwnSessionList, SessionsEnded};
 use crate::views::{LoginResponse, SelfView, SessionToken, rfc3339};
 
 /// Login credentials.
@@ -189,49 +188,4 @@ pub async fn logout(State(state): State<AppState>, auth: Auth) -> ApiResult<Stat
         .detail(why)),
         Err(e) => Err(e.into()),
     }
-}
-
-/// The calling user's live sessions, oldest first (never a token); `current` marks the one of
-/// this request. Only a user's session may ask (`403` for a key).
-#[utoipa::path(get, path = "/v1/self/sessions", tag = "sessions",
-    responses((status = 200, body = OwnSessionList), (status = 403, body = Problem)))]
-pub async fn list_own_sessions(
-    State(state): State<AppState>,
-    auth: Auth,
-) -> ApiResult<Json<OwnSessionList>> {
-    let items = state.service.list_own_sessions(&auth.caller).await?;
-    Ok(Json(OwnSessionList {
-        items: items.into_iter().map(Into::into).collect(),
-    }))
-}
-
-/// Ends every session of the calling user but this one (`session.revoked` for each).
-#[utoipa::path(delete, path = "/v1/self/sessions", tag = "sessions",
-    responses((status = 200, body = SessionsEnded), (status = 403, body = Problem)))]
-pub async fn end_other_sessions(
-    State(state): State<AppState>,
-    auth: Auth,
-) -> ApiResult<Json<SessionsEnded>> {
-    let ended = state
-        .service
-        .end_other_sessions(&auth.caller, &auth.ctx)
-        .await?;
-    Ok(Json(SessionsEnded { ended }))
-}
-
-/// Ends one session of the calling user (this one too: a logout); another user's, or one
-/// already ended, is `404`.
-#[utoipa::path(delete, path = "/v1/self/sessions/{id}", tag = "sessions",
-    params(("id" = String, Path, description = "Session id")),
-    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
-pub async fn end_own_session(
-    State(state): State<AppState>,
-    auth: Auth,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    state
-        .service
-        .end_own_session(&auth.caller, &auth.ctx, &id)
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
 }

@@ -1,10 +1,11 @@
-//! `/v1/orgs/{org}/users`: users, administrator password set, unlock, lock state.
+//! `/v1/orgs/{org}/users`: users, administrator password set and expiry, unlock, lock state.
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
+use portcullis_model::Timestamp;
+use serde::{Deserialize, Serialize};
 
 use crate::AppState;
 use crate::bodies::{NewUser, UserPatch};
@@ -186,4 +187,63 @@ pub async fn get_user_lock(
             .await?
             .into(),
     ))
+}
+
+/// Expires a user's password now: its next login opens a session limited to changing it (no
+/// new password is needed); a new password clears the expiry. Answers the user.
+#[utoipa::path(post, path = "/v1/orgs/{org}/users/{id}/password/expire", tag = "users",
+    params(("org" = String, Path, description = "Organization id"), ("id" = String, Path, description = "User id")),
+    responses((status = 200, body = UserView), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn expire_user_password(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((org, id)): Path<(String, String)>,
+) -> ApiResult<Json<UserView>> {
+    Ok(Json(
+        state
+            .service
+            .expire_user_password(&auth.caller, &auth.ctx, &org, &id)
+            .await?
+            .into(),
+    ))
+}
+
+/// Which passwords of an organization to expire: exactly one of the two.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpirePasswords {
+    /// `true`: every user's password.
+    #[serde(default)]
+    pub all: bool,
+    /// Only the passwords set before this time (RFC 3339); a user who never changed its
+    /// password counts from its creation.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub changed_before: Option<Timestamp>,
+}
+
+/// How many passwords were expired.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PasswordsExpired {
+    /// The count (passwords already expired, and users without one, are not counted).
+    pub expired: u64,
+}
+
+/// Expires passwords of the organization now (every one, or those set before a date): the
+/// next login of each such user is limited to a change. One `org.passwords_expired` event.
+#[utoipa::path(post, path = "/v1/orgs/{org}/passwords/expire", tag = "users",
+    params(("org" = String, Path, description = "Organization id")), request_body = ExpirePasswords,
+    responses((status = 200, body = PasswordsExpired), (status = 400, body = Problem),
+              (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn expire_org_passwords(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(org): Path<String>,
+    JsonBody(body): JsonBody<ExpirePasswords>,
+) -> ApiResult<Json<PasswordsExpired>> {
+    let expired = state
+        .service
+        .expire_org_passwords(&auth.caller, &auth.ctx, &org, body.all, body.changed_before)
+        .await?;
+    Ok(Json(PasswordsExpired { expired }))
 }

@@ -349,7 +349,9 @@ impl Client {
                 Some(Value::Number(n)) => Some(n.to_string()),
                 _ => None,
             };
-            if after.is_none() || page_items.is_empty() {
+            // A page may be short, even empty, and still have a next one (the session lists
+            // leave out sessions that have ended): only a missing cursor ends the list.
+            if after.is_none() {
                 return Ok(items);
             }
         }

@@ -19,6 +19,7 @@ pub mod output;
 pub mod policy;
 pub mod policy_document;
 mod policy_plan;
+pub mod sessions;
 pub mod users;
 
 use std::io::Write as _;
@@ -85,7 +86,7 @@ pub enum ClientCommand {
         #[command(subcommand)]
         command: orgs::OrgsCommand,
     },
-    /// Users: list, create, unlock, reset-password.
+    /// Users: list, create, unlock, reset-password, expire-password, expire-passwords.
     Users {
         /// Server, token, output format.
         #[command(flatten)]
@@ -93,6 +94,15 @@ pub enum ClientCommand {
         /// What to do.
         #[command(subcommand)]
         command: users::UsersCommand,
+    },
+    /// Sessions: list a user's, end one or all of a user's, end every one of an organization.
+    Sessions {
+        /// Server, token, output format.
+        #[command(flatten)]
+        options: ClientOptions,
+        /// What to do.
+        #[command(subcommand)]
+        command: sessions::SessionsCommand,
     },
     /// Locks in force: list, clear.
     Locks {
@@ -155,6 +165,7 @@ impl ClientCommand {
         match self {
             ClientCommand::Orgs { options, .. }
             | ClientCommand::Users { options, .. }
+            | ClientCommand::Sessions { options, .. }
             | ClientCommand::Locks { options, .. }
             | ClientCommand::IpBlocks { options, .. }
             | ClientCommand::Events { options, .. }
@@ -171,6 +182,9 @@ impl ClientCommand {
         match self {
             ClientCommand::Orgs { command, .. } => orgs::run(&client, format, command).await?,
             ClientCommand::Users { command, .. } => users::run(&client, format, command).await?,
+            ClientCommand::Sessions { command, .. } => {
+                sessions::run(&client, format, command).await?;
+            }
             ClientCommand::Locks { command, .. } => locks::run(&client, format, command).await?,
             ClientCommand::IpBlocks { command, .. } => {
                 ip_blocks::run(&client, format, command).await?;

@@ -1,5 +1,5 @@
-//! `portcullis users`: list, create, unlock users and set their passwords (organization
-//! administrators).
+//! `portcullis users`: list, create, unlock users, set their passwords and expire them
+//! (organization administrators).
 //!
 //! Invariants: a password is never a command-line argument (it would show in `ps`): it is read
 //! from standard input or a file, one trailing line break removed, and only ever sent in a
@@ -75,6 +75,29 @@ pub enum UsersCommand {
         /// The user need not change it at its next login.
         #[arg(long)]
         no_change_required: bool,
+    },
+    /// Expires a user's password now: its next login is limited to changing it.
+    ExpirePassword {
+        /// The organization.
+        org: String,
+        /// The user's id.
+        user_id: String,
+    },
+    /// Expires the passwords of every user of the organization (`--all`), or of those set
+    /// before a time (`--changed-before`, RFC 3339).
+    ExpirePasswords {
+        /// The organization.
+        org: String,
+        /// Every user's password.
+        #[arg(
+            long,
+            required_unless_present = "changed_before",
+            conflicts_with = "changed_before"
+        )]
+        all: bool,
+        /// Only the passwords set before this time (RFC 3339, e.g. 2026-12-01T00:00:00Z).
+        #[arg(long, value_name = "TIME")]
+        changed_before: Option<String>,
     },
 }
 
@@ -225,6 +248,37 @@ pub(crate) async fn run(
                 format!("password of {user_id} set; it must be changed at the next login")
             };
             output::done(format, &answer, &message)?;
+        }
+        UsersCommand::ExpirePassword { org, user_id } => {
+            let path = format!(
+                "/v1/orgs/{}/users/{}/password/expire",
+                segment(&org),
+                segment(&user_id)
+            );
+            let user = client.post(&path, Some(&json!({}))).await?;
+            let message = match user.get("password_expired_at") {
+                Some(Value::String(at)) => format!("password of {user_id} expired at {at}"),
+                _ => format!("{user_id} has no password to expire"),
+            };
+            output::done(format, &user, &message)?;
+        }
+        UsersCommand::ExpirePasswords {
+            org,
+            all,
+            changed_before,
+        } => {
+            let body = match changed_before {
+                Some(at) => json!({"changed_before": at}),
+                None => json!({"all": all}),
+            };
+            let path = format!("/v1/orgs/{}/passwords/expire", segment(&org));
+            let answer = client.post(&path, Some(&body)).await?;
+            let count = output::cell(answer.get("expired"));
+            output::done(
+                format,
+                &answer,
+                &format!("expired {count} password(s) in {org}"),
+            )?;
         }
     }
     Ok(())

@@ -1,4 +1,4 @@
-//! The client commands (`portcullis orgs|users|locks|ip-blocks|events|keys|policy|compliance`):
+//! The client commands (`portcullis orgs|users|sessions|locks|ip-blocks|events|keys|policy|compliance`):
 //! the real binary against the real server, with the token in `PORTCULLIS_TOKEN`. Every run
 //! checks that the token appears in none of its output.
 
@@ -692,4 +692,123 @@ async fn cli_errors_exit_1_with_the_problem_and_its_violations() {
     );
     let bad_url = run_with("ftp://x", Some(ROOT), &["orgs", "list"], None).await;
     assert_eq!(bad_url.code, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_sessions_and_password_expiry() {
+    let app = spawn_app().await;
+    cli(&app, &["orgs", "create", "acme"]).await.ok();
+    let alice = app.user("acme", ROOT, "alice", GOOD).await;
+    let bob = app.user("acme", ROOT, "bob", GOOD).await;
+    let token = |a: crate::support::Answer| a.body["session"]["token"].as_str().unwrap().to_owned();
+    let first = token(app.login("acme", "alice", GOOD).await);
+    let second = token(app.login("acme", "alice", GOOD).await);
+    let bobs = token(app.login("acme", "bob", GOOD).await);
+
+    let table = cli(&app, &["sessions", "list", "acme", &alice]).await.ok();
+    assert_eq!(table.lines().len(), 3, "{}", table.stdout);
+    assert!(table.lines()[0].starts_with("ID "), "{}", table.stdout);
+    assert!(table.stdout.contains("127.0.0.1"), "{}", table.stdout);
+    assert!(!table.stdout.contains(&first) && !table.stdout.contains(&second));
+    let listed = cli(
+        &app,
+        &["sessions", "list", "acme", &alice, "--output", "json"],
+    )
+    .await
+    .ok()
+    .json();
+    let one = listed[0]["id"].as_str().unwrap().to_owned();
+
+    let ended = cli(&app, &["sessions", "end", "acme", &alice, &one])
+        .await
+        .ok();
+    assert!(
+        ended.stdout.contains(&format!("ended session {one}")),
+        "{}",
+        ended.stdout
+    );
+    let left = cli(
+        &app,
+        &["sessions", "list", "acme", &alice, "--output", "json"],
+    )
+    .await
+    .ok()
+    .json();
+    assert_eq!(left.as_array().unwrap().len(), 1);
+    let all = cli(&app, &["sessions", "end", "acme", &alice, "--all"])
+        .await
+        .ok();
+    assert!(all.stdout.contains("ended 1 session(s)"), "{}", all.stdout);
+    for gone in [&first, &second] {
+        assert_eq!(
+            app.get("/v1/self", gone).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    // Neither a session id nor --all: refused before any request.
+    let neither = cli(&app, &["sessions", "end", "acme", &alice]).await;
+    assert_ne!(neither.code, 0);
+
+    // The whole organization only with --yes.
+    let unconfirmed = cli(&app, &["sessions", "end-all", "acme"]).await;
+    assert_eq!(unconfirmed.code, 1, "{}", unconfirmed.stderr);
+    assert!(
+        unconfirmed.stderr.contains("--yes"),
+        "{}",
+        unconfirmed.stderr
+    );
+    assert_eq!(app.get("/v1/self", &bobs).await.status, StatusCode::OK);
+    let out = cli(&app, &["sessions", "end-all", "acme", "--yes"])
+        .await
+        .ok();
+    assert!(
+        out.stdout.contains("ended 1 session(s) in acme"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        app.get("/v1/self", &bobs).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Passwords: one user, then everyone's (`--all` or a date is required).
+    let expired = cli(&app, &["users", "expire-password", "acme", &bob])
+        .await
+        .ok();
+    assert!(expired.stdout.contains("expired at"), "{}", expired.stdout);
+    let login = app.login("acme", "bob", GOOD).await;
+    assert_eq!(
+        login.body["password_change_required"], true,
+        "{:?}",
+        login.body
+    );
+    assert_ne!(
+        cli(&app, &["users", "expire-passwords", "acme"]).await.code,
+        0
+    );
+    let before = cli(
+        &app,
+        &[
+            "users",
+            "expire-passwords",
+            "acme",
+            "--changed-before",
+            "2000-01-01T00:00:00Z",
+        ],
+    )
+    .await
+    .ok();
+    assert!(
+        before.stdout.contains("expired 0 password(s)"),
+        "{}",
+        before.stdout
+    );
+    let everyone = cli(&app, &["users", "expire-passwords", "acme", "--all"])
+        .await
+        .ok();
+    assert!(
+        everyone.stdout.contains("expired 1 password(s)"),
+        "{}",
+        everyone.stdout
+    );
 }

@@ -29,6 +29,7 @@ mod probe_counters;
 mod probe_http;
 mod probe_selfsvc;
 mod replicas;
+mod revocation;
 mod roundtrip;
 mod smtp_sink;
 mod support;

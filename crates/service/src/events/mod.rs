@@ -12,8 +12,9 @@ mod payloads;
 pub use payloads::{
     AttemptFailed, BootstrapKeyCreated, Cleared, CounterSubject, InstanceKeyCreated, IpBlockAdded,
     KeyRef, LockChange, LoginRefused, LoginSucceeded, MfaFailed, OrgCreated, OrgKeyCreated,
-    PasswordExpiring, PasswordResetRequested, PasswordSetByAdmin, PolicyChanged, PolicyReset,
-    SessionRef, SessionsEnded, TokenIssued, UserChanged, UserCreated, UserDeleted, UserRef,
+    OrgSessionsEnded, PasswordExpiring, PasswordResetRequested, PasswordSetByAdmin,
+    PasswordsExpired, PolicyChanged, PolicyReset, SessionRef, SessionsEnded, TokenIssued,
+    UserChanged, UserCreated, UserDeleted, UserRef,
 };
 
 use portcullis_model::{OrgId, Timestamp};
@@ -97,8 +98,15 @@ events! {
     PasswordExpiring(PasswordExpiring) = "user.password.expiring",
     /// A user proved its email address.
     EmailVerified(UserRef) = "user.email.verified",
-    /// A lock ended every session of a user.
+    /// An administrator expired a user's password: its next login is limited to a change
+    /// (the store adds `users`, 1).
+    PasswordExpired(UserRef) = "user.password.expired",
+    /// An administrator expired passwords of the organization (the store adds `users`).
+    PasswordsExpired(PasswordsExpired) = "org.passwords_expired",
+    /// Every session of a user ended (a lock, an administrator, or the user ending its others).
     SessionsEnded(SessionsEnded) = "user.sessions_ended",
+    /// An administrator signed the whole organization out.
+    OrgSessionsEnded(OrgSessionsEnded) = "org.sessions_ended",
     /// A login opened a session or a second-factor challenge.
     LoginSucceeded(LoginSucceeded) = "login.succeeded",
     /// A wrong password or unknown name was counted.

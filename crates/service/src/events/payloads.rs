@@ -188,13 +188,30 @@ pub struct PasswordExpiring {
     pub expires_at: String,
 }
 
-/// A lock ended every session of a user (the store adds `sessions`, the count).
+/// Every session of a user ended, or every one but the caller's (the store adds `sessions`,
+/// the count).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SessionsEnded {
     /// The user.
     pub user_id: String,
-    /// Why (`locked`).
+    /// Why: `locked` (a lock ended them), `admin` (an administrator did), `self` (the user
+    /// ended its other sessions).
     pub reason: &'static str,
+}
+
+/// Every session of an organization ended (the store adds `sessions`, the count).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OrgSessionsEnded {
+    /// The caller's own session, left open.
+    pub kept_session_id: Option<String>,
+}
+
+/// Passwords of an organization expired by an administrator (the store adds `users`, the
+/// count).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PasswordsExpired {
+    /// Only the passwords set before this time (RFC 3339); none: every password.
+    pub changed_before: Option<String>,
 }
 
 /// A login that opened a session (or a second-factor challenge).

@@ -114,7 +114,7 @@ pub async fn org_data_never_crosses_organizations(store: Arc<dyn Store>) {
     );
     assert!(
         store
-            .list_user_sessions(&oid(B), "a-alice")
+            .list_user_sessions(&oid(B), "a-alice", &crate::support::page(None, 500))
             .await
             .unwrap()
             .is_empty()

@@ -356,11 +356,14 @@ pub async fn expired_sessions_are_deleted(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(gone, 2);
-    let left = store.list_user_sessions(&oid("xs"), "u1").await.unwrap();
+    let left = store
+        .list_user_sessions(&oid("xs"), "u1", &crate::support::page(None, 500))
+        .await
+        .unwrap();
     assert_eq!(ids(&left, |s| &s.id), ["live"]);
     assert_eq!(
         store
-            .list_user_sessions(&oid("xt"), "u1")
+            .list_user_sessions(&oid("xt"), "u1", &crate::support::page(None, 500))
             .await
             .unwrap()
             .len(),

@@ -10,6 +10,7 @@ pub mod mail;
 pub mod mfa;
 pub mod orgs_and_events;
 pub mod passwords;
+pub mod revocation;
 pub mod sections;
 pub mod sessions_and_keys;
 pub mod users;

@@ -129,7 +129,10 @@ pub async fn user_set_password_ends_sessions(store: Arc<dyn Store>) {
             .unwrap();
     }
     let sessions_of = async |user_id: &str| -> Vec<String> {
-        let sessions = store.list_user_sessions(&oid("ps"), user_id).await.unwrap();
+        let sessions = store
+            .list_user_sessions(&oid("ps"), user_id, &crate::support::page(None, 500))
+            .await
+            .unwrap();
         ids(&sessions, |s| &s.id)
     };
     let mut n = 0;

@@ -74,7 +74,10 @@ pub async fn session_create_find_touch(store: Arc<dyn Store>) {
     assert_eq!(found("s-1").await, Some(s1.clone()));
     assert_eq!(found("s-3").await, None);
     assert_eq!(
-        store.list_user_sessions(&oid("sk"), "u2").await.unwrap(),
+        store
+            .list_user_sessions(&oid("sk"), "u2", &crate::support::page(None, 500))
+            .await
+            .unwrap(),
         []
     );
     assert_eq!(
@@ -112,8 +115,12 @@ pub async fn session_delete_and_list(store: Arc<dyn Store>) {
             .await
             .unwrap();
     }
-    let list =
-        async |org: &str, user: &str| store.list_user_sessions(&oid(org), user).await.unwrap();
+    let list = async |org: &str, user: &str| {
+        store
+            .list_user_sessions(&oid(org), user, &crate::support::page(None, 500))
+            .await
+            .unwrap()
+    };
     assert_eq!(
         list("sl", "u1").await,
         [

@@ -339,7 +339,7 @@ pub async fn user_delete_cascades(store: Arc<dyn Store>) {
     assert!(store.get_user(&oid("ud"), "u1").await.unwrap().is_some());
     assert_eq!(
         store
-            .list_user_sessions(&oid("ud"), "u1")
+            .list_user_sessions(&oid("ud"), "u1", &crate::support::page(None, 500))
             .await
             .unwrap()
             .len(),
@@ -371,7 +371,7 @@ pub async fn user_delete_cascades(store: Arc<dyn Store>) {
     );
     assert!(
         store
-            .list_user_sessions(&oid("ud"), "u1")
+            .list_user_sessions(&oid("ud"), "u1", &crate::support::page(None, 500))
             .await
             .unwrap()
             .is_empty()
@@ -455,7 +455,10 @@ pub async fn user_disable_and_lock_end_sessions(store: Arc<dyn Store>) {
     };
     store.create_session(&challenge, Vec::new()).await.unwrap();
     let sessions_of = async |org: &str, user_id: &str| -> Vec<String> {
-        let sessions = store.list_user_sessions(&oid(org), user_id).await.unwrap();
+        let sessions = store
+            .list_user_sessions(&oid(org), user_id, &crate::support::page(None, 500))
+            .await
+            .unwrap();
         ids(&sessions, |s| &s.id)
     };
     let u1 = store.get_user(&oid("de"), "u1").await.unwrap().unwrap();
@@ -514,6 +517,7 @@ pub async fn user_disable_and_lock_end_sessions(store: Arc<dyn Store>) {
         .end_user_sessions(
             &oid("de"),
             "u2",
+            None,
             draft(Some("de"), "user.sessions_ended", 40),
         )
         .await
@@ -526,6 +530,7 @@ pub async fn user_disable_and_lock_end_sessions(store: Arc<dyn Store>) {
             .end_user_sessions(
                 &oid("de"),
                 "u2",
+                None,
                 draft(Some("de"), "user.sessions_ended", 50)
             )
             .await
@@ -537,6 +542,7 @@ pub async fn user_disable_and_lock_end_sessions(store: Arc<dyn Store>) {
             .end_user_sessions(
                 &oid("de"),
                 "u3",
+                None,
                 draft(Some("de"), "user.sessions_ended", 60)
             )
             .await

@@ -14,7 +14,8 @@ macro_rules! user_columns {
     () => {
         "id, org_id, login, login_key, email, display_name, source, roles, disabled, \
          password_hash, password_history, password_changed_at, password_set_by_admin, \
-         created_at, updated_at, last_login_at, last_login_ip, verification_pending"
+         created_at, updated_at, last_login_at, last_login_ip, verification_pending, \
+         password_expired_at"
     };
 }
 
@@ -28,7 +29,8 @@ macro_rules! section_columns {
 /// Columns of `sessions`.
 macro_rules! session_columns {
     () => {
-        "id, token_hash, org_id, user_id, created_at, last_used_at, password_change_only, stage"
+        "id, token_hash, org_id, user_id, created_at, last_used_at, password_change_only, stage, \
+         client_ip, user_agent"
     };
 }
 

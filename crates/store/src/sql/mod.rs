@@ -259,6 +259,29 @@ impl SqlStore {
         found.iter().map(decode).collect()
     }
 
+    /// Runs `write` in a write transaction with `event`, `field` (the rows it changed) added
+    /// to the event's payload; when it changed no row, nothing is written. Answers the count.
+    pub(crate) async fn write_counted<'q>(
+        &self,
+        write: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+        event: crate::EventDraft,
+        field: &str,
+    ) -> DbResult<u64> {
+        let mut tx = self.write_tx().await?;
+        let changed = write.execute(&mut *tx).await?.rows_affected();
+        if changed == 0 {
+            tx.rollback().await?;
+            return Ok(0);
+        }
+        let mut event = event;
+        if let serde_json::Value::Object(fields) = &mut event.payload {
+            fields.insert(field.into(), changed.into());
+        }
+        self.insert_event(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(changed)
+    }
+
     /// Runs `delete` (text arguments) in a write transaction; when it deleted a row, writes
     /// `event` with it and commits, otherwise rolls back. Answers whether a row was deleted.
     pub(crate) async fn delete_with_event(

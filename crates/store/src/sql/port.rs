@@ -10,10 +10,10 @@ use super::SqlStore;
 use super::error::DbResult;
 use crate::{
     ApiKey, ApiKeyStore, AttemptGate, BulkCounterUpdate, CounterStore, CounterUpdate,
-    DenylistStore, DueCounter, EmailConfirmation, Event, EventDraft, EventStore, FactorCondition,
-    InstanceKeyDeletion, IpDenial, LeaseStore, LockedCounter, LoginCompletion, LoginRecord,
-    MailOutcome, MailStore, MfaFactor, MfaStore, Org, OrgStore, OutboxMail, Owner, Page,
-    PasswordUpdate, PolicyStore, SectionChange, SectionRow, Session, SessionStore, Store,
+    DenylistStore, DueCounter, EmailConfirmation, Event, EventDraft, EventStore, ExpiryTarget,
+    FactorCondition, InstanceKeyDeletion, IpDenial, LeaseStore, LockedCounter, LoginCompletion,
+    LoginRecord, MailOutcome, MailStore, MfaFactor, MfaStore, Org, OrgStore, OutboxMail, Owner,
+    Page, PasswordUpdate, PolicyStore, SectionChange, SectionRow, Session, SessionStore, Store,
     StoreResult, User, UserProfile, UserStore,
 };
 
@@ -182,6 +182,19 @@ impl UserStore for SqlStore {
 
     async fn delete_user(&self, org_id: &OrgId, id: &str, event: EventDraft) -> StoreResult<bool> {
         self.edge(self.delete_user_impl(org_id.as_str(), id, event).await)
+    }
+
+    async fn expire_passwords(
+        &self,
+        org_id: &OrgId,
+        target: &ExpiryTarget,
+        at: Timestamp,
+        event: EventDraft,
+    ) -> StoreResult<u64> {
+        self.edge(
+            self.expire_passwords_impl(org_id.as_str(), target, at, event)
+                .await,
+        )
     }
 }
 
@@ -363,20 +376,54 @@ impl SessionStore for SqlStore {
         self.edge(self.delete_session_impl(id, event).await)
     }
 
-    async fn end_user_sessions(
+    async fn delete_user_session(
         &self,
         org_id: &OrgId,
         user_id: &str,
+        id: &str,
         event: EventDraft,
-    ) -> StoreResult<u64> {
+    ) -> StoreResult<bool> {
         self.edge(
-            self.end_user_sessions_impl(org_id.as_str(), user_id, event)
+            self.delete_user_session_impl(org_id.as_str(), user_id, id, event)
                 .await,
         )
     }
 
-    async fn list_user_sessions(&self, org_id: &OrgId, user_id: &str) -> StoreResult<Vec<Session>> {
-        self.edge(self.list_user_sessions_impl(org_id.as_str(), user_id).await)
+    async fn end_user_sessions(
+        &self,
+        org_id: &OrgId,
+        user_id: &str,
+        except: Option<&str>,
+        event: EventDraft,
+    ) -> StoreResult<u64> {
+        self.edge(
+            self.end_user_sessions_impl(org_id.as_str(), user_id, except, event)
+                .await,
+        )
+    }
+
+    async fn end_org_sessions(
+        &self,
+        org_id: &OrgId,
+        except: Option<&str>,
+        event: EventDraft,
+    ) -> StoreResult<u64> {
+        self.edge(
+            self.end_org_sessions_impl(org_id.as_str(), except, event)
+                .await,
+        )
+    }
+
+    async fn list_user_sessions(
+        &self,
+        org_id: &OrgId,
+        user_id: &str,
+        page: &Page,
+    ) -> StoreResult<Vec<Session>> {
+        self.edge(
+            self.list_user_sessions_impl(org_id.as_str(), user_id, page)
+                .await,
+        )
     }
 
     async fn delete_expired_sessions(

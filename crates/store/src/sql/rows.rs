@@ -100,6 +100,7 @@ pub(crate) fn user(row: &AnyRow) -> DbResult<User> {
         last_login_at: opt_ts(row, "last_login_at")?,
         last_login_ip: opt_text(row, "last_login_ip")?,
         verification_pending: flag(row, "verification_pending")?,
+        password_expired_at: opt_ts(row, "password_expired_at")?,
     })
 }
 
@@ -128,6 +129,8 @@ pub(crate) fn session(row: &AnyRow) -> DbResult<Session> {
         last_used_at: ts(row, "last_used_at")?,
         password_change_only: flag(row, "password_change_only")?,
         stage: stage_from_db(&text(row, "stage")?)?,
+        client_ip: opt_text(row, "client_ip")?,
+        user_agent: opt_text(row, "user_agent")?,
     })
 }
 

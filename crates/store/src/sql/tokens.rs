@@ -35,7 +35,7 @@ async fn insert_session(tx: &mut WriteTx, session: &Session) -> DbResult<()> {
     sqlx::query(concat!(
         "INSERT INTO sessions (",
         session_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
     ))
     .bind(&session.id)
     .bind(&session.token_hash)
@@ -45,6 +45,8 @@ async fn insert_session(tx: &mut WriteTx, session: &Session) -> DbResult<()> {
     .bind(rows::ts_to_db(session.last_used_at)?)
     .bind(session.password_change_only)
     .bind(session.stage.as_str())
+    .bind(session.client_ip.as_deref())
+    .bind(session.user_agent.as_deref())
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -182,26 +184,50 @@ impl SqlStore {
             .await
     }
 
+    /// `Store::delete_user_session`.
+    pub(crate) async fn delete_user_session_impl(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        id: &str,
+        event: EventDraft,
+    ) -> DbResult<bool> {
+        self.delete_with_event(
+            "DELETE FROM sessions WHERE id = $1 AND org_id = $2 AND user_id = $3",
+            &[id, org_id, user_id],
+            event,
+        )
+        .await
+    }
+
     /// `Store::end_user_sessions`.
     pub(crate) async fn end_user_sessions_impl(
         &self,
         org_id: &str,
         user_id: &str,
+        except: Option<&str>,
         event: EventDraft,
     ) -> DbResult<u64> {
-        let mut tx = self.write_tx().await?;
-        let ended = delete_user_sessions(&mut tx, org_id, user_id).await?;
-        if ended == 0 {
-            tx.rollback().await?;
-            return Ok(0);
-        }
-        let mut event = event;
-        if let serde_json::Value::Object(fields) = &mut event.payload {
-            fields.insert("sessions".into(), ended.into());
-        }
-        self.insert_event(&mut tx, event).await?;
-        tx.commit().await?;
-        Ok(ended)
+        // Session ids are never empty: "" keeps none.
+        let delete =
+            sqlx::query("DELETE FROM sessions WHERE org_id = $1 AND user_id = $2 AND id <> $3")
+                .bind(org_id)
+                .bind(user_id)
+                .bind(except.unwrap_or(""));
+        self.write_counted(delete, event, "sessions").await
+    }
+
+    /// `Store::end_org_sessions`.
+    pub(crate) async fn end_org_sessions_impl(
+        &self,
+        org_id: &str,
+        except: Option<&str>,
+        event: EventDraft,
+    ) -> DbResult<u64> {
+        let delete = sqlx::query("DELETE FROM sessions WHERE org_id = $1 AND id <> $2")
+            .bind(org_id)
+            .bind(except.unwrap_or(""));
+        self.write_counted(delete, event, "sessions").await
     }
 
     /// `Store::list_user_sessions`.
@@ -209,17 +235,15 @@ impl SqlStore {
         &self,
         org_id: &str,
         user_id: &str,
+        page: &Page,
     ) -> DbResult<Vec<Session>> {
-        let found = sqlx::query(concat!(
+        let select = concat!(
             "SELECT ",
             session_columns!(),
-            " FROM sessions WHERE user_id = $1 AND org_id = $2 ORDER BY id"
-        ))
-        .bind(user_id)
-        .bind(org_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows::all(&found, rows::session)
+            " FROM sessions WHERE user_id = $1 AND org_id = $2 AND id > $3 ORDER BY id LIMIT $4"
+        );
+        self.page(select, &[user_id, org_id], page, rows::session)
+            .await
     }
 
     // --- API keys

@@ -9,7 +9,8 @@
 //! last (see `events.rs`).
 
 use crate::{
-    EmailConfirmation, EventDraft, Page, PasswordUpdate, StoreError, User, UserProfile, email_key,
+    EmailConfirmation, EventDraft, ExpiryTarget, Page, PasswordUpdate, StoreError, User,
+    UserProfile, email_key,
 };
 use portcullis_model::Timestamp;
 use sqlx::Row;
@@ -26,7 +27,7 @@ impl SqlStore {
         sqlx::query(concat!(
             "INSERT INTO users (",
             user_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
         ))
         .bind(&user.id)
         .bind(user.org_id.as_str())
@@ -46,6 +47,7 @@ impl SqlStore {
         .bind(rows::opt_ts_to_db(user.last_login_at)?)
         .bind(user.last_login_ip.as_deref())
         .bind(user.verification_pending)
+        .bind(rows::opt_ts_to_db(user.password_expired_at)?)
         .execute(&mut *tx)
         .await?;
         self.insert_event(&mut tx, event).await?;
@@ -198,7 +200,8 @@ impl SqlStore {
         let changed_at = rows::ts_to_db(update.changed_at)?;
         sqlx::query(
             "UPDATE users SET password_hash = $3, password_history = $4, \
-             password_changed_at = $5, password_set_by_admin = $6, updated_at = $5 \
+             password_changed_at = $5, password_set_by_admin = $6, updated_at = $5, \
+             password_expired_at = NULL \
              WHERE org_id = $1 AND id = $2",
         )
         .bind(org_id)
@@ -219,6 +222,42 @@ impl SqlStore {
         self.insert_events(&mut tx, events).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// `Store::expire_passwords`: one statement.
+    pub(crate) async fn expire_passwords_impl(
+        &self,
+        org_id: &str,
+        target: &ExpiryTarget,
+        at: Timestamp,
+        event: EventDraft,
+    ) -> DbResult<u64> {
+        let at = rows::ts_to_db(at)?;
+        let write = match target {
+            ExpiryTarget::User(id) => sqlx::query(
+                "UPDATE users SET password_expired_at = $2, updated_at = $2 \
+                 WHERE org_id = $1 AND id = $3 \
+                 AND password_hash IS NOT NULL AND password_expired_at IS NULL",
+            )
+            .bind(org_id)
+            .bind(at)
+            .bind(id.as_str()),
+            ExpiryTarget::All => sqlx::query(
+                "UPDATE users SET password_expired_at = $2, updated_at = $2 \
+                 WHERE org_id = $1 AND password_hash IS NOT NULL AND password_expired_at IS NULL",
+            )
+            .bind(org_id)
+            .bind(at),
+            ExpiryTarget::ChangedBefore(before) => sqlx::query(
+                "UPDATE users SET password_expired_at = $2, updated_at = $2 \
+                 WHERE org_id = $1 AND password_hash IS NOT NULL AND password_expired_at IS NULL \
+                 AND COALESCE(password_changed_at, created_at) < $3",
+            )
+            .bind(org_id)
+            .bind(at)
+            .bind(rows::ts_to_db(*before)?),
+        };
+        self.write_counted(write, event, "users").await
     }
 
     /// `Store::confirm_email`.

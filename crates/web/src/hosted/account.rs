@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Redirect};
 use maud::{Markup, html};
 use portcullis_http::AppState;
 use portcullis_service::{HostedOrg, PasswordCheckRequest, ServiceError};
+use portcullis_store::{MAX_PAGE, Page};
 use serde::Deserialize;
 
 use super::login::{Next, NextQuery, after_password};
@@ -45,7 +46,12 @@ async fn account(state: &AppState, m: Member, delete_errors: &FormErrors) -> Pag
     let Some(user) = state.service.whoami(caller).await? else {
         return Err(ServiceError::Unauthenticated.into());
     };
-    let sessions = state.service.list_own_sessions(caller).await?;
+    // The first page (the most a page holds); a user with more sessions ends the others.
+    let first = Page {
+        after: None,
+        limit: MAX_PAGE,
+    };
+    let sessions = state.service.list_own_sessions(caller, &first).await?.items;
     Ok((
         status,
         org_page(
@@ -78,11 +84,15 @@ async fn account(state: &AppState, m: Member, delete_errors: &FormErrors) -> Pag
             section.card #sessions aria-labelledby="sessions-title" {
                 h2 #sessions-title { "Your sessions" }
                 table {
-                    thead { tr { th scope="col" { "Opened" } th scope="col" { "Last used" } th scope="col" { "Ends" } th scope="col" { "" } } }
+                    thead { tr { th scope="col" { "Opened" } th scope="col" { "From" } th scope="col" { "Last used" } th scope="col" { "Ends" } th scope="col" { "" } } }
                     tbody {
                         @for s in &sessions {
                             tr data-session=(s.id) {
                                 td { (when(s.created_at)) }
+                                td.client {
+                                    (s.client_ip.as_deref().unwrap_or("unknown address"))
+                                    @if let Some(agent) = &s.user_agent { br; small { (agent) } }
+                                }
                                 td { (when(s.last_used_at)) }
                                 td { (when(s.idle_expires_at.map_or(s.expires_at, |idle| idle.min(s.expires_at)))) }
                                 td {
