@@ -29,7 +29,7 @@
 //!   applies one transition and writes it back in one transaction holding the row lock, and
 //!   records the returned [`CounterEvent`]s in the same transaction.
 
-use portcullis_model::Timestamp;
+use portcullis_model::{Escalation, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::time_math::plus;
@@ -46,8 +46,10 @@ pub struct CounterLimits {
     pub window: Option<u64>,
     /// Seconds a lock lasts; `None` = until unlocked.
     pub lock_for: Option<u64>,
-    /// A successful completion resets the failure count.
+    /// A successful completion resets the failure count (and the series of locks).
     pub reset_after_success: bool,
+    /// How `lock_for` grows with each lock of a series.
+    pub escalation: Escalation,
 }
 
 impl CounterLimits {
@@ -58,6 +60,7 @@ impl CounterLimits {
         window: None,
         lock_for: None,
         reset_after_success: true,
+        escalation: Escalation::NONE,
     };
 }
 
@@ -94,6 +97,21 @@ pub struct CounterState {
     pub lock: Option<Lock>,
     /// Attempts in flight.
     pub reservations: Vec<Reservation>,
+    /// Temporary locks placed in the current series (escalation); 0 = no series.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub series_locks: u32,
+    /// When the current series starts over unless a new lock comes first (the end of its last
+    /// lock plus the policy's `reset_after`); `None` without a series.
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub series_ends_at: Option<Timestamp>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Something the store must record as an event, in the transaction that applies the transition.
@@ -188,6 +206,20 @@ impl CounterState {
         }
         self.expire_lock(now, events);
         self.roll_window(limits, now);
+        self.end_quiet_series(now);
+    }
+
+    /// Starts the series of locks over when it went quiet long enough (no lock in force).
+    fn end_quiet_series(&mut self, at: Timestamp) {
+        if self.lock.is_none() && self.series_ends_at.is_some_and(|end| at >= end) {
+            self.reset_series();
+        }
+    }
+
+    /// Forgets the series of locks.
+    fn reset_series(&mut self) {
+        self.series_locks = 0;
+        self.series_ends_at = None;
     }
 
     /// Forgets a count that has gone quiet: with no lock in force and nothing in flight, a
@@ -202,7 +234,13 @@ impl CounterState {
                 .window_started_at
                 .is_some_and(|start| now >= plus(start, retention));
         if quiet {
-            *self = CounterState::default();
+            // The series of locks has its own end (`series_ends_at`), which a count going
+            // quiet does not bring forward.
+            *self = CounterState {
+                series_locks: self.series_locks,
+                series_ends_at: self.series_ends_at,
+                ..CounterState::default()
+            };
         }
         quiet
     }
@@ -226,7 +264,9 @@ impl CounterState {
             }
             (None, None) => None,
         };
-        [reservation, own].into_iter().flatten().min()
+        // A series' end matters only without a lock (a lock's own end comes first).
+        let series = self.lock.is_none().then_some(self.series_ends_at).flatten();
+        [reservation, own, series].into_iter().flatten().min()
     }
 
     /// Opens the lock if its time passed at or before `at`.
@@ -274,10 +314,21 @@ impl CounterState {
         }
         self.failures = self.failures.saturating_add(1);
         if self.lock.is_none() && self.failures >= limits.max_failures {
-            let lock = Lock {
-                since: now,
-                until: limits.lock_for.map(|s| plus(now, s)),
-            };
+            self.end_quiet_series(now);
+            let nth = u64::from(self.series_locks) + 1;
+            let seconds = limits.escalation.lock_seconds(limits.lock_for, nth);
+            let until = seconds.map(|s| plus(now, s));
+            if limits.escalation.is_active() {
+                match until {
+                    Some(until) => {
+                        self.series_locks = self.series_locks.saturating_add(1);
+                        self.series_ends_at = Some(plus(until, limits.escalation.reset_after));
+                    }
+                    // Until unlocked: the unlock starts the series over.
+                    None => self.series_ends_at = None,
+                }
+            }
+            let lock = Lock { since: now, until };
             self.lock = Some(lock);
             events.push(CounterEvent::Locked(lock));
             return true;
@@ -333,6 +384,7 @@ impl CounterState {
             (Attempt::Success, None) => {
                 if limits.reset_after_success {
                     self.reset_count();
+                    self.reset_series();
                 }
                 Completion::Succeeded
             }
@@ -359,6 +411,7 @@ impl CounterState {
         self.settle(limits, now, &mut events);
         let lifted = self.lock;
         self.clear();
+        self.reset_series();
         if let Some(lock) = lifted {
             events.push(CounterEvent::Unlocked(lock));
         }

@@ -95,6 +95,7 @@ impl IpBlocking {
                 window: Some(policy.window),
                 lock_for: Some(policy.block_duration),
                 reset_after_success: false,
+                escalation: policy.escalation,
             }),
             allowlist: parse_networks(&policy.allowlist),
             // Validated ranges (8–32, 32–128); clamped again so a bad value can never panic.

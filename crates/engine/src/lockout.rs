@@ -138,5 +138,6 @@ pub fn lockout_limits(policy: &LockoutPolicy, kind: SecretKind) -> Option<Counte
         window: policy.window,
         lock_for: policy.lock_duration,
         reset_after_success: policy.reset_after_success,
+        escalation: policy.escalation,
     })
 }

@@ -48,6 +48,10 @@ pub mod codes {
     pub const REUSED: &str = "password.reused";
     /// Changed again before `min_age` passed; param `allowed_at`.
     pub const TOO_RECENT: &str = "password.too_recent";
+    /// Seen in more breaches than `max_breaches`; params `count`, `max`.
+    pub const BREACHED: &str = "password.breached";
+    /// The policy checks breached passwords and the instance has no source to look in.
+    pub const BREACH_UNCHECKED: &str = "password.breach_unchecked";
 
     /// Every code above.
     pub const ALL: &[&str] = &[
@@ -68,6 +72,8 @@ pub mod codes {
         CONTAINS_DISPLAY_NAME,
         REUSED,
         TOO_RECENT,
+        BREACHED,
+        BREACH_UNCHECKED,
     ];
 }
 
@@ -164,6 +170,40 @@ impl CharClasses {
 
 fn violation(code: &'static str, message: String) -> Violation {
     Violation::new(PASSWORD_FIELD, code, message)
+}
+
+/// What a breached-password lookup found, for [`breach_violation`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BreachLookup {
+    /// The password was seen this many times (0: never).
+    Seen(u32),
+    /// The instance has no breached-password source.
+    NoSource,
+}
+
+/// The violation of a password the lookup found in more breaches than `max_breaches` allows
+/// (or that could not be looked up at all), when the policy checks breached passwords.
+pub fn breach_violation(policy: &PasswordPolicy, lookup: BreachLookup) -> Option<Violation> {
+    if !policy.check_breached {
+        return None;
+    }
+    match lookup {
+        BreachLookup::Seen(count) if u64::from(count) > policy.max_breaches => Some(
+            violation(
+                codes::BREACHED,
+                format!("appears in {count} known data breaches; choose another password"),
+            )
+            .with("count", u64::from(count))
+            .with("max", policy.max_breaches),
+        ),
+        BreachLookup::Seen(_) => None,
+        BreachLookup::NoSource => Some(violation(
+            codes::BREACH_UNCHECKED,
+            "the policy checks breached passwords but this instance has no breached-password \
+             source; ask its operator"
+                .to_owned(),
+        )),
+    }
 }
 
 /// Checks `password` against every rule of `policy` except history.

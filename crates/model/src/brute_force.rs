@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::escalation::Escalation;
 use crate::lockout::MAX_LOCK_SECONDS;
 use crate::validate::{Checker, Validate};
 
@@ -40,6 +41,8 @@ pub struct BruteForcePolicy {
     /// IPv6 addresses sharing this many leading bits count as one source (32–128, default 64).
     #[schema(minimum = 32, maximum = 128)]
     pub ipv6_prefix: u64,
+    /// How blocks grow within a series of blocks of one source (default: they do not).
+    pub escalation: Escalation,
 }
 
 impl Default for BruteForcePolicy {
@@ -53,6 +56,7 @@ impl Default for BruteForcePolicy {
             notify_admin: false,
             ipv4_prefix: 32,
             ipv6_prefix: 64,
+            escalation: Escalation::NONE,
         }
     }
 }
@@ -65,6 +69,7 @@ impl Validate for BruteForcePolicy {
         c.ip_list("allowlist", &self.allowlist, MAX_ALLOWLIST);
         c.range("ipv4_prefix", self.ipv4_prefix, 8, 32);
         c.range("ipv6_prefix", self.ipv6_prefix, 32, 128);
+        c.nested("escalation", &self.escalation);
     }
 }
 
@@ -79,5 +84,6 @@ crate::patch::section_patch! {
         notify_admin: bool,
         ipv4_prefix: u64,
         ipv6_prefix: u64,
+        escalation: Escalation,
     }
 }

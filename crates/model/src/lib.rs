@@ -13,6 +13,7 @@ mod api_keys;
 mod brute_force;
 pub mod codes;
 pub mod compliance;
+mod escalation;
 mod features;
 mod ids;
 mod json;
@@ -32,6 +33,7 @@ mod violation;
 
 pub use api_keys::{ApiKeysFields, ApiKeysPatch, ApiKeysPolicy, MAX_API_KEY_EXPIRATION};
 pub use brute_force::{BruteForceFields, BruteForcePatch, BruteForcePolicy, MAX_ALLOWLIST};
+pub use escalation::{Escalation, EscalationStrategy};
 pub use features::{
     FeaturesFields, FeaturesPatch, FeaturesPolicy, MAX_SETTINGS_DEPTH, MAX_TENANT_SETTINGS_BYTES,
 };

@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::escalation::Escalation;
 use crate::validate::{Checker, Validate};
 
 /// Longest counting window or lock (20 years, the longest any dialect can express).
@@ -55,6 +56,8 @@ pub struct LockoutPolicy {
     pub reveal_lock: bool,
     /// A lock on the whole login (scope `login`) ends every session of the user.
     pub end_sessions_on_lock: bool,
+    /// How temporary locks grow within a series of locks (default: they do not).
+    pub escalation: Escalation,
 }
 
 impl Default for LockoutPolicy {
@@ -71,6 +74,7 @@ impl Default for LockoutPolicy {
             notify_user: false,
             reveal_lock: true,
             end_sessions_on_lock: true,
+            escalation: Escalation::NONE,
         }
     }
 }
@@ -81,6 +85,7 @@ impl Validate for LockoutPolicy {
         c.range("max_otp_attempts", self.max_otp_attempts, 0, 1000);
         c.range_opt("window", self.window, 1, MAX_LOCK_SECONDS);
         c.range_opt("lock_duration", self.lock_duration, 1, MAX_LOCK_SECONDS);
+        c.nested("escalation", &self.escalation);
     }
 }
 
@@ -98,5 +103,6 @@ crate::patch::section_patch! {
         notify_user: bool,
         reveal_lock: bool,
         end_sessions_on_lock: bool,
+        escalation: Escalation,
     }
 }

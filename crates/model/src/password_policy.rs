@@ -22,6 +22,8 @@ pub const MAX_PASSWORD_LENGTH: u64 = 4096;
 pub const BCRYPT_MAX_BYTES: u64 = 72;
 /// Most history entries a policy may keep.
 pub const MAX_HISTORY: u64 = 24;
+/// Most breaches a policy may tolerate for a password (`max_breaches`).
+pub(crate) const MAX_BREACHES: u64 = 100;
 /// Most entries in `custom_blocklist`.
 pub const MAX_CUSTOM_BLOCKLIST: usize = 1000;
 const YEAR: u64 = 365 * 86_400;
@@ -144,6 +146,17 @@ pub struct PasswordPolicy {
     /// Organization words to reject in addition to the shipped list (≤ 1000, each 1–256).
     #[schema(max_items = 1000)]
     pub custom_blocklist: Vec<String>,
+    /// Reject a new password seen in breaches more than `max_breaches` times, looked up in
+    /// the instance's breached-password source (an offline index, or a range endpoint);
+    /// enabling it needs a configured source.
+    pub check_breached: bool,
+    /// How many breaches a password may appear in and still be accepted (0–100, default 0:
+    /// none).
+    #[schema(minimum = 0, maximum = 100)]
+    pub max_breaches: u64,
+    /// With `check_breached`, a login whose password is found breached opens a session
+    /// limited to changing it (the grace rules of a non-compliant password).
+    pub check_breached_at_login: bool,
     /// Reject passwords containing account attributes (see `account_attributes`).
     pub check_account_attributes: bool,
     /// Which attributes are checked (default: all).
@@ -205,6 +218,9 @@ impl Default for PasswordPolicy {
             required_chars: String::new(),
             check_blocklist: true,
             custom_blocklist: Vec::new(),
+            check_breached: false,
+            max_breaches: 0,
+            check_breached_at_login: false,
             check_account_attributes: true,
             account_attributes: all_attributes(),
             attribute_min_word_length: 4,
@@ -292,6 +308,7 @@ impl Validate for PasswordPolicy {
             64,
         );
         c.range("history", self.history, 0, MAX_HISTORY);
+        c.range("max_breaches", self.max_breaches, 0, MAX_BREACHES);
 
         c.range("min_age", self.min_age, 0, YEAR);
         c.range("max_age_days", self.max_age_days, 1, 3650);
@@ -368,6 +385,9 @@ crate::patch::section_patch! {
         required_chars: String,
         check_blocklist: bool,
         custom_blocklist: Vec<String>,
+        check_breached: bool,
+        max_breaches: u64,
+        check_breached_at_login: bool,
         check_account_attributes: bool,
         account_attributes: BTreeSet<AccountAttribute>,
         attribute_min_word_length: u64,

@@ -167,6 +167,9 @@ mod tests {
             required_chars: "!".into(),
             check_blocklist: false,
             custom_blocklist: vec!["acme".into()],
+            check_breached: true,
+            max_breaches: 3,
+            check_breached_at_login: true,
             check_account_attributes: false,
             account_attributes: [AccountAttribute::Login].into(),
             attribute_min_word_length: 5,
@@ -211,6 +214,13 @@ mod tests {
                         notify_user: true,
                         reveal_lock: false,
                         end_sessions_on_lock: false,
+                        escalation: Escalation {
+                            strategy: EscalationStrategy::Multiply,
+                            factor: 3,
+                            max_duration: Some(86_400),
+                            permanent_after: Some(4),
+                            reset_after: 3600,
+                        },
                     },
                     LockoutPatch::FIELD_NAMES,
                 )
@@ -225,6 +235,13 @@ mod tests {
                         notify_admin: true,
                         ipv4_prefix: 24,
                         ipv6_prefix: 48,
+                        escalation: Escalation {
+                            strategy: EscalationStrategy::Linear,
+                            factor: 2,
+                            max_duration: None,
+                            permanent_after: None,
+                            reset_after: 600,
+                        },
                     },
                     BruteForcePatch::FIELD_NAMES,
                 )

@@ -112,6 +112,37 @@ pub struct Config {
     /// How many API keys are kept in memory by token digest (least recently used dropped
     /// first); at least 1.
     pub key_cache_entries: usize,
+    /// Where breached passwords are looked up (policies with `check_breached`).
+    pub breached: BreachedConfig,
+}
+
+/// The breached-password source: an offline index file (made by `portcullis breached import`)
+/// or a k-anonymity range endpoint (a self-hosted Pwned Passwords mirror), not both.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BreachedConfig {
+    /// The index file, mapped read-only at start (replace it by renaming a new one over it,
+    /// then restart).
+    pub index_path: Option<std::path::PathBuf>,
+    /// The base URL of a range endpoint: `GET <url>/range/<first 5 hex of the SHA-1>` answers
+    /// `SUFFIX:COUNT` lines. Only the 5 characters leave the server, never the password.
+    pub range_url: Option<String>,
+    /// Milliseconds a range request may take.
+    pub timeout_ms: u64,
+    /// When the range endpoint cannot answer: accept the new password (`true`), or refuse it
+    /// with `503` (`false`, the default).
+    pub fail_open: bool,
+}
+
+impl Default for BreachedConfig {
+    fn default() -> BreachedConfig {
+        BreachedConfig {
+            index_path: None,
+            range_url: None,
+            timeout_ms: 2000,
+            fail_open: false,
+        }
+    }
 }
 
 /// How long events are kept.
@@ -223,6 +254,7 @@ impl std::fmt::Debug for Config {
             .field("events", &self.events)
             .field("policy_cache_entries", &self.policy_cache_entries)
             .field("key_cache_entries", &self.key_cache_entries)
+            .field("breached", &self.breached)
             .finish()
     }
 }
@@ -247,6 +279,7 @@ impl Default for Config {
             events: EventsConfig::default(),
             policy_cache_entries: portcullis_service::DEFAULT_POLICY_CACHE_ENTRIES,
             key_cache_entries: portcullis_service::DEFAULT_KEY_CACHE_ENTRIES,
+            breached: BreachedConfig::default(),
         }
     }
 }
@@ -386,6 +419,24 @@ pub fn load(
         return Err(ConfigError(format!(
             "public_url: `{url}` must start with https:// or http://"
         )));
+    }
+    let breached = &config.breached;
+    if breached.index_path.is_some() && breached.range_url.is_some() {
+        return Err(ConfigError(
+            "breached: set index_path or range_url, not both".into(),
+        ));
+    }
+    if let Some(url) = &breached.range_url
+        && !(url.starts_with("https://") || url.starts_with("http://"))
+    {
+        return Err(ConfigError(format!(
+            "breached.range_url: `{url}` must start with https:// or http://"
+        )));
+    }
+    if breached.timeout_ms == 0 {
+        return Err(ConfigError(
+            "breached.timeout_ms: must be at least 1".into(),
+        ));
     }
     for entry in &config.trusted_proxies {
         if portcullis_model::net::parse_network(entry).is_none() {

@@ -7,6 +7,7 @@
 //! on first start of an empty instance, and never logged; so is a recovered key, by the
 //! `admin recover` command only.
 
+mod breached_source;
 pub mod cli;
 pub mod config;
 mod master_key_file;
@@ -312,6 +313,9 @@ pub async fn start(
         None => tracing::warn!(
             "no master_key or master_key_file is set: access keys (signed requests) are unavailable"
         ),
+    }
+    if let Some(source) = breached_source::open(&config.breached).map_err(StartError::Other)? {
+        service = service.with_breached_passwords(source, config.breached.fail_open);
     }
     let service = Arc::new(
         service

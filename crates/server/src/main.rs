@@ -1,5 +1,5 @@
-//! `portcullis`: `serve`, `migrate`, `openapi`, `admin recover`, and the client commands that
-//! talk to a running server (`portcullis_server::cli`).
+//! `portcullis`: `serve`, `migrate`, `openapi`, `admin recover`, `breached import|info`, and the
+//! client commands that talk to a running server (`portcullis_server::cli`).
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -47,6 +47,11 @@ enum Command {
     Migrate,
     /// Prints the OpenAPI 3.1 document of the native API (the committed `openapi/v1.json`).
     Openapi,
+    /// The offline breached-password index: import, info (no server, no database).
+    Breached {
+        #[command(subcommand)]
+        command: portcullis_server::cli::breached::BreachedCommand,
+    },
     /// Offline administration, with direct access to the database.
     Admin {
         #[command(subcommand)]
@@ -120,6 +125,7 @@ async fn main() -> ExitCode {
     };
     let command = match cli.command {
         Command::Client(command) => return command.run().await,
+        Command::Breached { command } => return command.run(),
         command => command,
     };
     let cli = Cli { command, ..cli };
@@ -134,9 +140,11 @@ async fn main() -> ExitCode {
     let overrides = Overrides {
         listen: match &cli.command {
             Command::Serve { listen } => *listen,
-            Command::Migrate | Command::Openapi | Command::Admin { .. } | Command::Client(_) => {
-                None
-            }
+            Command::Migrate
+            | Command::Openapi
+            | Command::Admin { .. }
+            | Command::Breached { .. }
+            | Command::Client(_) => None,
         },
         database_url: cli.database_url.clone(),
         log_format: cli.log_format,
@@ -155,7 +163,7 @@ async fn main() -> ExitCode {
         tracing::warn!("{warning}");
     }
     match cli.command {
-        Command::Openapi | Command::Client(_) => ExitCode::SUCCESS,
+        Command::Openapi | Command::Breached { .. } | Command::Client(_) => ExitCode::SUCCESS,
         Command::Migrate => match open_store(&config, true).await {
             Ok(_) => {
                 tracing::info!(database = %config::loggable_database_url(&config.database_url), "migrations applied");

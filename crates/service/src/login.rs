@@ -256,7 +256,8 @@ impl Service {
             password_changed_at: user.password_changed_at.unwrap_or(user.created_at),
             password_set_by_admin: user.password_set_by_admin,
             password_expired_at: user.password_expired_at,
-            password_compliant: check_rules(rules, &request.password, &account).is_empty(),
+            password_compliant: check_rules(rules, &request.password, &account).is_empty()
+                && !self.breached_at_login(rules, &request.password).await,
             mfa_enrolled,
             mfa_required_since: mfa_required_since(
                 user.created_at,

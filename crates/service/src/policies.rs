@@ -478,6 +478,8 @@ impl Service {
     /// The same dry run for the hosted pages, where the person typing has no credential yet (a
     /// registration, a reset link, a session that may only change its password): it reads the
     /// organization's password rules, which those pages list anyway, and nothing of any account.
+    /// A password the rules accept is also looked up in the breached-password source when the
+    /// policy checks it.
     pub async fn check_candidate_password(
         &self,
         org_id: &str,
@@ -491,7 +493,15 @@ impl Service {
             request.email.as_deref(),
             request.display_name.as_deref(),
         );
-        let violations = check_rules(rules, &request.password, &account);
+        let mut violations = check_rules(rules, &request.password, &account);
+        // The breached lookup only for a password the rules accept (not for every keystroke
+        // of a live check); a source that cannot answer is no violation here: the real write
+        // checks again.
+        if violations.is_empty()
+            && let Ok(Some(breached)) = self.breached_violation(rules, &request.password).await
+        {
+            violations.push(breached);
+        }
         Ok(PasswordCheckResult {
             valid: violations.is_empty(),
             violations,

@@ -85,6 +85,8 @@ pub struct Service {
     pub(crate) public_url: Option<String>,
     /// How long the sweep keeps quiet counters and events.
     pub(crate) retention: crate::sweep::Retention,
+    /// Where breached passwords are looked up (`None`: nowhere).
+    pub(crate) breached: Option<crate::breached::BreachedCheck>,
 }
 
 impl Service {
@@ -110,6 +112,7 @@ impl Service {
             master_key: None,
             public_url: None,
             retention: crate::sweep::Retention::default(),
+            breached: None,
         }
     }
 

@@ -251,6 +251,10 @@ impl Service {
         // Policy rules first (cheap): a password they refuse is answered with their
         // violations, without verifying a single history hash.
         finish(check_rules(rules, password, account))?;
+        // Then the breached lookup (one index read or one range request), before any hash.
+        if let Some(breached) = self.breached_violation(rules, password).await? {
+            finish(vec![breached])?;
+        }
         let mut reused = false;
         if keep > 0 && !candidates.is_empty() {
             let pw = password.to_owned();

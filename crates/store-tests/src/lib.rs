@@ -110,6 +110,7 @@ macro_rules! conformance_tests {
             passwords::user_login_is_recorded_with_its_session,
             users::user_delete_cascades,
             counters::counter_default_and_persist,
+            counters::counter_keeps_its_series_of_locks,
             counters::counter_due_times_list_what_a_sweep_must_visit,
             counters::counter_reserve_is_exact_under_concurrency,
             counters::counter_record_failure_is_exact_under_concurrency,

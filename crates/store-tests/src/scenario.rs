@@ -103,6 +103,7 @@ pub fn limits() -> CounterLimits {
         window: None,
         lock_for: None,
         reset_after_success: true,
+        escalation: portcullis_model::Escalation::NONE,
     }
 }
 

@@ -163,6 +163,8 @@ fn counted(failures: u32, locked: bool) -> CounterState {
             until: Some(at(905)),
         }),
         reservations: Vec::new(),
+        series_locks: 0,
+        series_ends_at: None,
     }
 }
 

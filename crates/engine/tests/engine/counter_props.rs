@@ -5,7 +5,7 @@ use portcullis_engine::counter::{
     Attempt, Completion, CounterEvent, CounterLimits, CounterState, Lock, RESERVATION_TTL, Refusal,
 };
 use portcullis_engine::lockout::{LockoutKey, SecretKind, lockout_limits, normalize_login};
-use portcullis_model::{LockoutPolicy, LockoutScope, Timestamp};
+use portcullis_model::{Escalation, EscalationStrategy, LockoutPolicy, LockoutScope, Timestamp};
 use proptest::prelude::*;
 
 use crate::support::{T0, at};
@@ -33,19 +33,44 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+fn escalation() -> impl Strategy<Value = Escalation> {
+    (
+        prop_oneof![
+            Just(EscalationStrategy::None),
+            Just(EscalationStrategy::Linear),
+            Just(EscalationStrategy::Multiply)
+        ],
+        2u64..5,
+        proptest::option::of(1u64..2000),
+        proptest::option::of(1u64..4),
+        60u64..400,
+    )
+        .prop_map(
+            |(strategy, factor, max_duration, permanent_after, reset_after)| Escalation {
+                strategy,
+                factor,
+                max_duration,
+                permanent_after,
+                reset_after,
+            },
+        )
+}
+
 fn limits() -> impl Strategy<Value = CounterLimits> {
     (
         1u32..7,
         proptest::option::of(1u64..300),
         proptest::option::of(1u64..600),
         any::<bool>(),
+        prop_oneof![1 => Just(Escalation::NONE), 2 => escalation()],
     )
         .prop_map(
-            |(max_failures, window, lock_for, reset_after_success)| CounterLimits {
+            |(max_failures, window, lock_for, reset_after_success, escalation)| CounterLimits {
                 max_failures,
                 window,
                 lock_for,
                 reset_after_success,
+                escalation,
             },
         )
 }
@@ -193,7 +218,7 @@ proptest! {
         attempts in 1usize..64,
         order in proptest::collection::vec(any::<bool>(), 0..200),
     ) {
-        let limits = CounterLimits { max_failures: max, window: None, lock_for: None, reset_after_success: true };
+        let limits = CounterLimits { max_failures: max, window: None, lock_for: None, reset_after_success: true, escalation: Escalation::NONE };
         let mut state = CounterState::default();
         let (mut started, mut admitted, mut counted) = (0usize, 0usize, 0usize);
         let mut in_flight = Vec::new();
@@ -228,6 +253,7 @@ fn limits_of(max: u32, window: Option<u64>, lock_for: Option<u64>) -> CounterLim
         window,
         lock_for,
         reset_after_success: true,
+        escalation: Escalation::NONE,
     }
 }
 
@@ -507,4 +533,135 @@ fn a_quiet_count_is_forgotten_after_the_retention_but_never_a_lock() {
     fail(&mut t, &limits, 1, at(0));
     t.reserve(&limits, 7, at(500)).decision.unwrap();
     assert!(!t.forget_stale(at(500), 100));
+}
+
+/// One lock cycle of a series: fail until locked (answering the lock), then wait `gap` seconds
+/// past the lock's end (`None`: an unlock instead of waiting), then optionally succeed.
+fn lock_once(
+    state: &mut CounterState,
+    limits: &CounterLimits,
+    now: &mut Timestamp,
+    next_id: &mut u64,
+) -> Lock {
+    loop {
+        *next_id += 1;
+        match state.reserve(limits, *next_id, *now).decision {
+            Ok(()) => {
+                state.complete(limits, *next_id, Attempt::Failure, *now);
+            }
+            Err(Refusal::Locked(lock)) => return lock,
+            Err(Refusal::Saturated) => unreachable!("nothing is in flight"),
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Escalation: within a series a lock never lasts less than the one before, never less
+    /// than the base, and the first lock of a series lasts the base; the series starts over
+    /// after `reset_after` quiet past the last lock's end, or a success (with
+    /// `reset_after_success`); after `permanent_after` temporary locks the next lasts until
+    /// unlocked. Each step: a gap after the lock ends, and maybe a success.
+    #[test]
+    fn locks_grow_within_a_series_and_start_over_after_quiet_or_success(
+        max in 1u32..4,
+        base in 1u64..500,
+        reset_after_success in any::<bool>(),
+        escalation in escalation(),
+        steps in proptest::collection::vec((0u64..800, any::<bool>()), 1..12),
+    ) {
+        let limits = CounterLimits {
+            max_failures: max,
+            window: None,
+            lock_for: Some(base),
+            reset_after_success,
+            escalation,
+        };
+        let mut state = CounterState::default();
+        let mut now = T0;
+        let mut next_id = 0u64;
+        let mut previous: Option<u64> = None; // the last lock's seconds, while the series lasts
+        let mut nth = 0u64; // temporary locks in the current series
+        for (gap, succeed) in steps {
+            let lock = lock_once(&mut state, &limits, &mut now, &mut next_id);
+            prop_assert_eq!(state.failures, max, "exactness unchanged");
+            nth += 1;
+            let Some(until) = lock.until else {
+                // Until unlocked: only after `permanent_after` temporary locks.
+                prop_assert_eq!(escalation.permanent_after.map(|p| nth > p), Some(true));
+                state.unlock(&limits, now);
+                previous = None;
+                nth = 0;
+                continue;
+            };
+            let seconds = (until - lock.since).whole_seconds() as u64;
+            prop_assert!(seconds >= base, "never below the base");
+            match previous {
+                None => prop_assert_eq!(seconds, base, "a series starts at the base"),
+                Some(before) => prop_assert!(seconds >= before, "{} after {}", seconds, before),
+            }
+            previous = Some(seconds);
+            now = until + time::Duration::seconds(gap as i64);
+            let quiet = gap >= escalation.reset_after;
+            if succeed {
+                next_id += 1;
+                state.reserve(&limits, next_id, now).decision.unwrap();
+                state.complete(&limits, next_id, Attempt::Success, now);
+            }
+            if !escalation.is_active() || quiet || (succeed && reset_after_success) {
+                previous = None;
+                nth = 0;
+            }
+            if !escalation.is_active() {
+                prop_assert_eq!(state.series_locks, 0, "no series without escalation");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_multiplied_series_then_a_permanent_lock() {
+    let limits = CounterLimits {
+        max_failures: 1,
+        window: None,
+        lock_for: Some(60),
+        reset_after_success: true,
+        escalation: Escalation {
+            strategy: EscalationStrategy::Multiply,
+            factor: 2,
+            max_duration: Some(200),
+            permanent_after: Some(3),
+            reset_after: 600,
+        },
+    };
+    let mut state = CounterState::default();
+    let (mut now, mut id) = (T0, 0);
+    let mut seconds = Vec::new();
+    for _ in 0..3 {
+        let lock = lock_once(&mut state, &limits, &mut now, &mut id);
+        let until = lock.until.unwrap();
+        seconds.push((until - lock.since).whole_seconds());
+        now = until + time::Duration::seconds(599);
+    }
+    assert_eq!(seconds, [60, 120, 200], "doubled, then capped");
+    let fourth = lock_once(&mut state, &limits, &mut now, &mut id);
+    assert_eq!(
+        fourth.until, None,
+        "after 3 temporary locks: until unlocked"
+    );
+    assert!(state.unlock(&limits, now).decision);
+    assert_eq!(state.series_locks, 0, "an unlock starts the series over");
+    let again = lock_once(&mut state, &limits, &mut now, &mut id);
+    assert_eq!((again.until.unwrap() - again.since).whole_seconds(), 60);
+    // 600 s of quiet after its end: the next lock is the first of a new series, and the
+    // stored series ends exactly then (a sweep sees it due).
+    let end = again.until.unwrap() + time::Duration::seconds(600);
+    assert_eq!(state.series_ends_at, Some(end));
+    now = end;
+    let mut probe = state.clone();
+    probe.settle(&limits, now, &mut Vec::new());
+    assert_eq!(probe, CounterState::default(), "nothing left to keep");
+    let fresh = lock_once(&mut state, &limits, &mut now, &mut id);
+    assert_eq!((fresh.until.unwrap() - fresh.since).whole_seconds(), 60);
 }

@@ -139,6 +139,9 @@ fn every_violation_comes_back_at_once_and_every_code_is_reachable() {
         codes::CONTAINS_DISPLAY_NAME,
         codes::TOO_RECENT,
         codes::REUSED,
+        // breached_passwords_are_judged_against_max_breaches
+        codes::BREACHED,
+        codes::BREACH_UNCHECKED,
     ];
     for code in codes::ALL {
         assert!(
@@ -273,4 +276,44 @@ fn every_code_is_documented() {
             "docs/policy-reference.md lacks `{code}`"
         );
     }
+}
+
+#[test]
+fn breached_passwords_are_judged_against_max_breaches() {
+    use portcullis_engine::password_check::{BreachLookup, breach_violation};
+    let off = PasswordPolicy::default();
+    assert_eq!(
+        breach_violation(&off, BreachLookup::Seen(1_000)),
+        None,
+        "off"
+    );
+    assert_eq!(breach_violation(&off, BreachLookup::NoSource), None, "off");
+    let on = PasswordPolicy {
+        check_breached: true,
+        max_breaches: 2,
+        ..PasswordPolicy::default()
+    };
+    assert_eq!(breach_violation(&on, BreachLookup::Seen(0)), None);
+    assert_eq!(
+        breach_violation(&on, BreachLookup::Seen(2)),
+        None,
+        "up to the maximum"
+    );
+    let found = breach_violation(&on, BreachLookup::Seen(3)).unwrap();
+    assert_eq!(found.code, codes::BREACHED);
+    assert_eq!(found.field, "password");
+    assert_eq!(found.params["count"], 3);
+    assert_eq!(found.params["max"], 2);
+    let strict = PasswordPolicy {
+        max_breaches: 0,
+        ..on.clone()
+    };
+    assert!(
+        breach_violation(&strict, BreachLookup::Seen(1)).is_some(),
+        "0: none allowed"
+    );
+    assert_eq!(
+        breach_violation(&on, BreachLookup::NoSource).unwrap().code,
+        codes::BREACH_UNCHECKED
+    );
 }

@@ -27,7 +27,8 @@ macro_rules! diff {
 diff!(password_policy: PasswordPolicy => PasswordPolicyPatch {
     id, name, description, is_default, sources, min_length, max_length, min_lowercase,
     min_uppercase, min_digits, min_special, min_letters, min_character_types, max_repeated_chars,
-    required_chars, check_blocklist, custom_blocklist, check_account_attributes,
+    required_chars, check_blocklist, custom_blocklist, check_breached, max_breaches,
+    check_breached_at_login, check_account_attributes,
     account_attributes, attribute_min_word_length, history, min_age, expiration_enabled,
     max_age_days, expire_warn_days, renew_on_first_login, grace_period, require_mfa,
     require_mfa_off_network, require_mfa_untrusted_geographies, hash_algorithm,
@@ -35,12 +36,12 @@ diff!(password_policy: PasswordPolicy => PasswordPolicyPatch {
 
 diff!(lockout: LockoutPolicy => LockoutPatch {
     enabled, max_password_attempts, max_otp_attempts, window, lock_duration, reset_after_success,
-    scope, allow_self_unblock, notify_user, reveal_lock, end_sessions_on_lock,
+    scope, allow_self_unblock, notify_user, reveal_lock, end_sessions_on_lock, escalation,
 });
 
 diff!(brute_force: BruteForcePolicy => BruteForcePatch {
     enabled, max_attempts, window, block_duration, allowlist, notify_admin, ipv4_prefix,
-    ipv6_prefix,
+    ipv6_prefix, escalation,
 });
 
 diff!(session: SessionPolicy => SessionPatch {

@@ -79,7 +79,7 @@ fn check_section(kind: SectionKind, properties: Map<String, Value>) -> usize {
 #[test]
 fn every_section_schema_states_the_ranges_its_validation_enforces() {
     let sections = [
-        (SectionKind::Password, properties::<PasswordPolicy>(), 15),
+        (SectionKind::Password, properties::<PasswordPolicy>(), 16),
         (SectionKind::Lockout, properties::<LockoutPolicy>(), 4),
         (SectionKind::BruteForce, properties::<BruteForcePolicy>(), 5),
         (SectionKind::Session, properties::<SessionPolicy>(), 3),
@@ -124,5 +124,47 @@ fn every_section_field_is_in_its_schema() {
         };
         let value = SectionValue::parse(kind, json!({})).unwrap().to_json();
         assert_eq!(sorted(keys(schema)), sorted(fields(value)), "{kind}");
+    }
+}
+
+/// The nested `escalation` of `lockout` and `brute_force`: its schema's bounds are the ones its
+/// validation enforces, under the section's `escalation.` path.
+#[test]
+fn the_escalation_schema_states_the_ranges_its_validation_enforces() {
+    let refused = |kind: SectionKind, field: &str, value: u64| {
+        let mut section = SectionValue::parse(kind, json!({})).unwrap().to_json();
+        section["escalation"][field] = json!(value);
+        match SectionValue::parse(kind, section) {
+            Ok(_) => false,
+            Err(found) => found.contains(&format!("escalation.{field}"), OUT_OF_RANGE),
+        }
+    };
+    for kind in [SectionKind::Lockout, SectionKind::BruteForce] {
+        let mut bounded = 0;
+        for (field, property) in properties::<Escalation>()
+            .iter()
+            .filter(|(_, p)| is_integer(p))
+        {
+            let max = property["maximum"].as_u64().unwrap();
+            let min = property["minimum"].as_u64().unwrap();
+            assert!(
+                !refused(kind, field, max),
+                "{kind}.escalation.{field} = {max}"
+            );
+            assert!(
+                refused(kind, field, max + 1),
+                "{kind}.escalation.{field} = {max}+1"
+            );
+            assert!(
+                !refused(kind, field, min),
+                "{kind}.escalation.{field} = {min}"
+            );
+            assert!(
+                refused(kind, field, min - 1),
+                "{kind}.escalation.{field} = {min}-1"
+            );
+            bounded += 1;
+        }
+        assert_eq!(bounded, 4, "{kind}");
     }
 }

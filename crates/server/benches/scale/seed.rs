@@ -219,6 +219,8 @@ fn locked(failures: u32, since: Timestamp, seconds: i64) -> CounterState {
             until: Some(since + time::Duration::seconds(seconds)),
         }),
         reservations: Vec::new(),
+        series_locks: 0,
+        series_ends_at: None,
     }
 }
 
@@ -228,6 +230,8 @@ fn counting(failures: u32, since: Timestamp) -> CounterState {
         window_started_at: Some(since),
         lock: None,
         reservations: Vec::new(),
+        series_locks: 0,
+        series_ends_at: None,
     }
 }
 

@@ -8,6 +8,7 @@
 //! shown by `--help`); exit status 0 = success, 1 = any error (HTTP error, connection failure,
 //! bad input; the error on standard error), 2 = `policy plan` found changes ([`EXIT_CHANGES`]).
 
+pub mod breached;
 pub mod client;
 pub mod compliance;
 pub mod events;

@@ -220,3 +220,47 @@ fn every_key_is_known_in_the_environment() {
         ["unknown environment variable PORTCULLIS_EVENTS__NOPE ignored"]
     );
 }
+
+/// The breached-password source: from the environment, one of the two, a URL with its scheme.
+#[test]
+fn the_breached_source_is_one_index_or_one_range_url() {
+    let (config, warnings) = load(
+        None,
+        &env(&[
+            (
+                "PORTCULLIS_BREACHED__RANGE_URL",
+                "http://mirror.internal:8080",
+            ),
+            ("PORTCULLIS_BREACHED__FAIL_OPEN", "true"),
+            ("PORTCULLIS_BREACHED__TIMEOUT_MS", "500"),
+        ]),
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(
+        config.breached.range_url.as_deref(),
+        Some("http://mirror.internal:8080")
+    );
+    assert!(config.breached.fail_open);
+    assert_eq!(config.breached.timeout_ms, 500);
+    let (defaults, _) = load(None, &[], &Overrides::default()).unwrap();
+    assert!(!defaults.breached.fail_open, "fail closed by default");
+    for (pairs, wanted) in [
+        (
+            vec![
+                ("PORTCULLIS_BREACHED__RANGE_URL", "http://mirror"),
+                ("PORTCULLIS_BREACHED__INDEX_PATH", "/var/lib/pwned.idx"),
+            ],
+            "not both",
+        ),
+        (
+            vec![("PORTCULLIS_BREACHED__RANGE_URL", "mirror")],
+            "https://",
+        ),
+        (vec![("PORTCULLIS_BREACHED__TIMEOUT_MS", "0")], "timeout_ms"),
+    ] {
+        let refused = load(None, &env(&pairs), &Overrides::default());
+        assert!(refused.unwrap_err().0.contains(wanted), "{pairs:?}");
+    }
+}

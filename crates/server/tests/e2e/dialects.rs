@@ -317,6 +317,14 @@ async fn a_value_written_through_one_dialect_is_read_by_all_and_enforced() {
         .await;
     assert!(!user.is_empty());
 
+    // A field no vendor has (escalation) is kept by the dialect's write.
+    app.set_section(
+        ORG,
+        &admin,
+        "lockout",
+        serde_json::json!({"escalation": {"strategy": "linear"}}),
+    )
+    .await;
     let body = r#"{"login_policy":{"login_failed_times":3,"lockout_duration":20,"period_with_login_failures":15,"session_timeout":30}}"#;
     let put = app
         .huawei(Method::PUT, LOGIN_POLICY, &ak, &sk, &sdk_date(0), body)
@@ -325,6 +333,11 @@ async fn a_value_written_through_one_dialect_is_read_by_all_and_enforced() {
     assert_eq!(put.body["login_policy"]["lockout_duration"], 20);
 
     let native = app.get(&format!("/v1/orgs/{ORG}/policy"), &admin).await;
+    assert_eq!(
+        native.body["lockout"]["value"]["escalation"]["strategy"], "linear",
+        "{:?}",
+        native.body["lockout"]
+    );
     assert_eq!(
         native.body["lockout"]["value"]["max_password_attempts"], 3,
         "{:?}",

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use reqwest::StatusCode;
 use serde_json::json;
 
+use portcullis_service::Clock as _;
+
 use crate::support::{App, GOOD, spawn_app};
 
 /// Fires `n` concurrent logins; answers the count of each problem code (or "ok").
@@ -313,4 +315,113 @@ async fn an_overlong_login_name_is_refused_without_a_counter() {
         events + 1,
         "only the short name's failure is recorded: {after:?}"
     );
+}
+
+/// Seconds from now until the answer's `locked_until`.
+fn locked_for(app: &App, answer: &crate::support::Answer) -> i64 {
+    let until = answer.body["locked_until"].as_str().unwrap();
+    let until =
+        time::OffsetDateTime::parse(until, &time::format_description::well_known::Rfc3339).unwrap();
+    (until - app.clock.now()).whole_seconds()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locks_escalate_within_a_series_and_start_over() {
+    let app = spawn_app().await;
+    let admin = setup(
+        &app,
+        "acme",
+        json!({
+            "max_password_attempts": 2,
+            "lock_duration": 60,
+            "escalation": {"strategy": "multiply", "factor": 3, "permanent_after": 3, "reset_after": 600}
+        }),
+    )
+    .await;
+    let alice = app.user("acme", &admin, "alice", GOOD).await;
+    let lock = async || {
+        for _ in 0..2 {
+            app.login("acme", "alice", "wrong").await;
+        }
+        let a = app.login("acme", "alice", GOOD).await;
+        assert_eq!(a.code(), "account_locked", "{:?}", a.body);
+        a
+    };
+    // 60 s, 180 s, 540 s: each lock of the series lasts three times the one before.
+    let mut lasted = Vec::new();
+    for _ in 0..3 {
+        let a = lock().await;
+        let seconds = locked_for(&app, &a);
+        lasted.push(seconds);
+        app.clock.advance(seconds + 10);
+    }
+    assert_eq!(lasted, [60, 180, 540]);
+    // After 3 temporary locks, the fourth lasts until unlocked.
+    let a = lock().await;
+    assert_eq!(
+        a.body["locked_until"],
+        serde_json::Value::Null,
+        "{:?}",
+        a.body
+    );
+    app.clock.advance(10 * 365 * 86_400);
+    assert_eq!(
+        app.login("acme", "alice", GOOD).await.code(),
+        "account_locked"
+    );
+    // An unlock starts the series over.
+    let unlocked = app
+        .post(
+            &format!("/v1/orgs/acme/users/{alice}/unlock"),
+            &admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(unlocked.status, StatusCode::OK, "{:?}", unlocked.body);
+    assert_eq!(locked_for(&app, &lock().await), 60);
+    // 600 s of quiet after a lock's end start it over too; less does not.
+    app.clock.advance(60 + 599);
+    assert_eq!(locked_for(&app, &lock().await), 180, "599 s are not enough");
+    app.clock.advance(180 + 600);
+    assert_eq!(locked_for(&app, &lock().await), 60, "a new series");
+    // A success (reset_after_success) starts it over as well.
+    app.clock.advance(60);
+    assert_eq!(
+        app.login("acme", "alice", GOOD).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(locked_for(&app, &lock().await), 60);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ip_blocks_escalate_linearly() {
+    let app = spawn_app().await;
+    let admin = app.org_with_admin("acme").await;
+    app.set_section(
+        "acme",
+        &admin,
+        "brute_force",
+        json!({"max_attempts": 2, "block_duration": 100, "escalation": {"strategy": "linear"}}),
+    )
+    .await;
+    let mut lasted = Vec::new();
+    for _ in 0..3 {
+        for _ in 0..2 {
+            app.login_from("acme", "nobody", "wrong", "203.0.113.9")
+                .await;
+        }
+        let refused = app
+            .login_from("acme", "nobody", "wrong", "203.0.113.9")
+            .await;
+        assert_eq!(refused.code(), "ip_blocked", "{:?}", refused.body);
+        let blocks = app.get("/v1/orgs/acme/ip-blocks", &admin).await.body;
+        let until = blocks["items"][0]["until"].as_str().unwrap().to_owned();
+        let until =
+            time::OffsetDateTime::parse(&until, &time::format_description::well_known::Rfc3339)
+                .unwrap();
+        let seconds = (until - app.clock.now()).whole_seconds();
+        lasted.push(seconds);
+        app.clock.advance(seconds);
+    }
+    assert_eq!(lasted, [100, 200, 300]);
 }

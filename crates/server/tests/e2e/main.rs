@@ -9,6 +9,7 @@
 )]
 
 mod api;
+mod breached;
 mod cli;
 mod compliance;
 mod config;

@@ -53,6 +53,7 @@ pub async fn counter_default_and_persist(store: Arc<dyn Store>) {
         window: Some(600),
         lock_for: None,
         reset_after_success: true,
+        escalation: portcullis_model::Escalation::NONE,
     };
     let org = "co";
     assert_eq!(
@@ -78,6 +79,8 @@ pub async fn counter_default_and_persist(store: Arc<dyn Store>) {
             window_started_at: Some(at(10)),
             lock: None,
             reservations: Vec::new(),
+            series_locks: 0,
+            series_ends_at: None,
         }
     );
     assert_eq!(store.get_counter(&oid(org), KEY).await.unwrap(), state);
@@ -127,6 +130,8 @@ pub async fn counter_default_and_persist(store: Arc<dyn Store>) {
                 id: 7,
                 expires_at: at(80),
             }],
+            series_locks: 0,
+            series_ends_at: None,
         }
     );
     assert_eq!(store.get_counter(&oid(org), KEY).await.unwrap(), state);
@@ -223,6 +228,7 @@ pub async fn counter_reserve_is_exact_under_concurrency(store: Arc<dyn Store>) {
         window: None,
         lock_for: Some(900),
         reset_after_success: true,
+        escalation: portcullis_model::Escalation::NONE,
     };
     let org = "cc";
 
@@ -298,6 +304,8 @@ pub async fn counter_reserve_is_exact_under_concurrency(store: Arc<dyn Store>) {
             window_started_at: Some(at(10)),
             lock: Some(lock),
             reservations: Vec::new(),
+            series_locks: 0,
+            series_ends_at: None,
         }
     );
     let events = events_of(&*store, Some(org)).await;
@@ -330,6 +338,7 @@ pub async fn counter_record_failure_is_exact_under_concurrency(store: Arc<dyn St
         window: None,
         lock_for: Some(900),
         reset_after_success: true,
+        escalation: portcullis_model::Escalation::NONE,
     };
     const MAIN: &str = "ip|10.0.0.1";
     const OTHER: &str = "ip|10.0.0.2";
@@ -503,4 +512,38 @@ pub async fn counter_due_times_list_what_a_sweep_must_visit(store: Arc<dyn Store
         1,
         "the state is kept"
     );
+}
+
+/// A counter's series of locks (escalation) is stored with its state and read back: the second
+/// lock of a linear series lasts twice the base.
+pub async fn counter_keeps_its_series_of_locks(store: Arc<dyn Store>) {
+    let limits = CounterLimits {
+        max_failures: 1,
+        window: None,
+        lock_for: Some(60),
+        reset_after_success: true,
+        escalation: portcullis_model::Escalation {
+            strategy: portcullis_model::EscalationStrategy::Linear,
+            ..portcullis_model::Escalation::NONE
+        },
+    };
+    let org = "cs";
+    let fail = |seconds: i64| {
+        move |state: &mut CounterState| {
+            let outcome = state.record_failure(&limits, at(seconds));
+            (outcome.decision, drafts(org, outcome.events, seconds))
+        }
+    };
+    let (state, locked) = apply(&*store, org, KEY, fail(0)).await;
+    assert!(locked);
+    assert_eq!(state.series_locks, 1);
+    let (state, _) = apply(&*store, org, KEY, fail(61)).await;
+    assert_eq!(state.series_locks, 2);
+    assert_eq!(
+        state.lock.unwrap().until,
+        Some(at(61 + 120)),
+        "the second lasts twice"
+    );
+    assert_eq!(state.series_ends_at, Some(at(61 + 120 + 86_400)));
+    assert_eq!(store.get_counter(&oid(org), KEY).await.unwrap(), state);
 }

@@ -42,6 +42,8 @@ fn locked(failures: u32, until: Option<i64>) -> CounterState {
             until: until.map(at),
         }),
         reservations: Vec::new(),
+        series_locks: 0,
+        series_ends_at: None,
     }
 }
 

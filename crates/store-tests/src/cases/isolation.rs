@@ -79,6 +79,7 @@ pub async fn org_data_never_crosses_organizations(store: Arc<dyn Store>) {
         window: None,
         lock_for: None,
         reset_after_success: true,
+        escalation: portcullis_model::Escalation::NONE,
     };
     let mut fail = |state: &mut CounterState| {
         state.record_failure(&limits, at(6));

@@ -159,6 +159,9 @@ pub(crate) fn rules_list(org: &HostedOrg) -> Markup {
     if rules.check_blocklist {
         items.push("not a commonly used password".into());
     }
+    if rules.check_breached {
+        items.push("not found in known data breaches".into());
+    }
     if rules.check_account_attributes {
         items.push("not containing your login name or other account details".into());
     }
