@@ -346,3 +346,45 @@ def test_a_password_set_by_the_administrator_must_be_changed_checked_while_typed
     assert_accessible(browser, "account with sessions")
     shot("account-sessions")
     assert api.login(org, login, "short but now long enough to pass").status_code == 200
+
+
+def test_the_console_shows_where_a_users_sessions_come_from_and_ends_them(server, browser, shot):
+    api = server.api
+    org = api.create_org()["id"]
+    login = new_login()
+    user = api.create_user(org, login)
+    for agent in ("Phone browser/2.0", "Laptop browser/5.1"):
+        answer = api.request(
+            "POST", f"/v1/orgs/{org}/login", token="",
+            json_body={"login": login, "password": GOOD_PASSWORD},
+            headers={"User-Agent": agent}, expect=200,
+        )
+        assert "token" in answer.json()["session"]
+
+    console_sign_in(browser, server, shot)
+    browser.get(server.url(f"/console/orgs/{org}/users"))
+    row = wait_css(browser, f"#users tr[data-login='{login}']")
+    row.find_element(By.LINK_TEXT, "Sessions").click()
+    wait_path(browser, f"/console/orgs/{org}/users/{user['id']}/sessions")
+    table = wait_css(browser, "#sessions")
+    assert len(table.find_elements(By.CSS_SELECTOR, "tbody tr")) == 2, table.text
+    assert "Phone browser/2.0" in table.text and "Laptop browser/5.1" in table.text, table.text
+    assert_accessible(browser, "a user's sessions")
+    shot("user-sessions")
+    wait_clickable(browser, "#end-all").click()
+    wait_text(browser, ".notice", "No live session")
+    assert api.request("GET", f"/v1/orgs/{org}/users/{user['id']}/sessions", expect=200).json()[
+        "items"
+    ] == []
+
+    # Organization-wide: nothing happens until the box is ticked.
+    browser.get(server.url(f"/console/orgs/{org}/users"))
+    wait_clickable(browser, "#sign-everyone-out").click()
+    wait_text(browser, ".notice", "Nobody was signed out")
+    assert_accessible(browser, "users with the organization-wide actions")
+    wait_clickable(browser, "#confirm-passwords").click()
+    wait_clickable(browser, "#expire-every-password").click()
+    wait_path(browser, f"/console/orgs/{org}/users")
+    shot("every-password-expired")
+    answer = api.login(org, login, GOOD_PASSWORD)
+    assert answer.status_code == 200 and answer.json()["password_change_required"] is True

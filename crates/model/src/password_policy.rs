@@ -148,7 +148,8 @@ pub struct PasswordPolicy {
     pub custom_blocklist: Vec<String>,
     /// Reject a new password seen in breaches more than `max_breaches` times, looked up in
     /// the instance's breached-password source (an offline index, or a range endpoint);
-    /// enabling it needs a configured source.
+    /// without a configured source every new password is refused
+    /// (`password.breach_unchecked`).
     pub check_breached: bool,
     /// How many breaches a password may appear in and still be accepted (0–100, default 0:
     /// none).

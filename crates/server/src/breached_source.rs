@@ -25,6 +25,24 @@ impl BreachedPasswords for IndexSource {
         // One binary search in a mapped bucket: microseconds, no need to leave this thread.
         Ok(self.0.count_password(password))
     }
+
+    fn offline(&self) -> bool {
+        true
+    }
+}
+
+/// The range endpoint as logs show it: scheme, host and port only (no user, password, path or
+/// query, which could carry a credential).
+fn loggable(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(parsed) => format!(
+            "{}://{}{}",
+            parsed.scheme(),
+            parsed.host_str().unwrap_or("?"),
+            parsed.port().map(|p| format!(":{p}")).unwrap_or_default()
+        ),
+        Err(_) => "<unparsable>".to_owned(),
+    }
 }
 
 /// A k-anonymity range endpoint.
@@ -38,21 +56,23 @@ impl BreachedPasswords for RangeSource {
     async fn times_seen(&self, password: &str) -> Result<u32, BreachedUnavailable> {
         let (prefix, suffix) = prefix_and_suffix(password);
         let url = format!("{}/range/{prefix}", self.base.trim_end_matches('/'));
-        let unavailable = |what: String| BreachedUnavailable(format!("{url}: {what}"));
+        // Neither the prefix nor the URL's credentials go into the message (it is logged).
+        let endpoint = loggable(&self.base);
+        let unavailable = |what: String| BreachedUnavailable(format!("{endpoint}: {what}"));
         let response = self
             .client
             .get(&url)
             .header("Add-Padding", "true")
             .send()
             .await
-            .map_err(|e| unavailable(e.to_string()))?;
+            .map_err(|e| unavailable(e.without_url().to_string()))?;
         if response.status() != reqwest::StatusCode::OK {
             return Err(unavailable(format!("answered {}", response.status())));
         }
         let body = response
             .text()
             .await
-            .map_err(|e| unavailable(e.to_string()))?;
+            .map_err(|e| unavailable(e.without_url().to_string()))?;
         count_in_range_body(&body, &suffix).map_err(|e| unavailable(e.to_string()))
     }
 }
@@ -75,7 +95,7 @@ pub(crate) fn open(config: &BreachedConfig) -> Result<Option<Arc<dyn BreachedPas
             .timeout(Duration::from_millis(config.timeout_ms))
             .build()
             .map_err(|e| format!("breached.range_url: {e}"))?;
-        tracing::info!(url = %base, fail_open = config.fail_open, "breached-password range endpoint");
+        tracing::info!(url = %loggable(base), fail_open = config.fail_open, "breached-password range endpoint");
         return Ok(Some(Arc::new(RangeSource {
             client,
             base: base.clone(),

@@ -254,7 +254,11 @@ impl std::fmt::Debug for Config {
             .field("events", &self.events)
             .field("policy_cache_entries", &self.policy_cache_entries)
             .field("key_cache_entries", &self.key_cache_entries)
-            .field("breached", &self.breached)
+            .field("breached.index_path", &self.breached.index_path)
+            .field(
+                "breached.range_url",
+                &self.breached.range_url.as_ref().map(|_| "<set>"),
+            )
             .finish()
     }
 }

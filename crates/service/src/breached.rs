@@ -6,7 +6,7 @@
 //! password); the engine decides (`breach_violation`), the service only looks up; a new
 //! password with `check_breached` is refused when no source is configured (a violation, never
 //! a silent pass), and when the source cannot answer, refused (`503`) unless the instance fails
-//! open; at login the check never refuses anything: a password found breached only limits the
+//! open; a dry run asks only an offline source; at login the check never refuses anything: a password found breached only limits the
 //! session to a change, and a source that cannot answer counts as "not found" there.
 
 use std::sync::Arc;
@@ -28,6 +28,13 @@ pub struct BreachedUnavailable(pub String);
 pub trait BreachedPasswords: Send + Sync {
     /// How many times `password` was seen in breaches (0: never).
     async fn times_seen(&self, password: &str) -> Result<u32, BreachedUnavailable>;
+
+    /// Whether a lookup stays in this process (an index) rather than asking another server.
+    /// The dry runs, which anyone typing on a hosted page can repeat, consult only such a
+    /// source.
+    fn offline(&self) -> bool {
+        false
+    }
 }
 
 /// The instance's source and what a failure of it means for a new password.
@@ -74,6 +81,23 @@ impl Service {
                     "the breached-password check is unavailable; try again later".into(),
                 ))
             }
+        }
+    }
+
+    /// The violation for a dry run: only from an offline source, and never an error (the
+    /// real write checks again).
+    pub(crate) async fn breached_dry_run(
+        &self,
+        rules: &PasswordPolicy,
+        password: &str,
+    ) -> Option<Violation> {
+        match &self.breached {
+            Some(check) if !check.source.offline() => None,
+            _ => self
+                .breached_violation(rules, password)
+                .await
+                .ok()
+                .flatten(),
         }
     }
 

@@ -24,7 +24,6 @@ use portcullis_engine::login::{
     LoginPolicies, LoginRefusal, MfaStep, UserFacts, decide_login, mfa_required_since,
 };
 use portcullis_engine::password_check::{AccountContext, check_rules};
-use portcullis_engine::time_math::seconds_until;
 use portcullis_model::names::{forbidden_in_name, legacy_login_key};
 use portcullis_model::{EffectivePolicy, OrgId, Timestamp};
 use portcullis_store::{EventDraft, LoginRecord, Session, SessionStage, User};
@@ -575,7 +574,7 @@ impl Service {
         let retry_after = match gate.denial {
             Some(until) => Some(retry_after_denial(until, a.now)),
             None if counted => match a.blocking.status(&ip_state, a.ip, a.now) {
-                IpStatus::Blocked(lock) => Some(seconds_until(lock.until, a.now).max(1)),
+                IpStatus::Blocked(lock) => Some(retry_after_denial(lock.until, a.now)),
                 _ => None,
             },
             None => None,

@@ -17,6 +17,11 @@ use crate::events::{DomainEvent, PasswordsExpired, UserRef};
 use crate::service::{Context, Service};
 use crate::users::UserView;
 
+/// The years a `changed_before` may name (times are stored as 64-bit nanoseconds).
+const EARLIEST: i32 = 1970;
+/// See [`EARLIEST`].
+const LATEST: i32 = 2200;
+
 impl Service {
     /// Expires one user's password now; answers the user as it is afterwards
     /// (`password_expired_at` set, unless it has no password). `NotFound` when the user is not
@@ -69,6 +74,19 @@ impl Service {
                 )));
             }
             _ => {}
+        }
+        if let Some(at) = changed_before
+            && !(EARLIEST..=LATEST).contains(&at.year())
+        {
+            return Err(ServiceError::invalid(
+                Violation::new(
+                    "changed_before",
+                    codes::OUT_OF_RANGE,
+                    format!("must be a time between the years {EARLIEST} and {LATEST}"),
+                )
+                .with("min", EARLIEST)
+                .with("max", LATEST),
+            ));
         }
         self.require_known_org(&org).await?;
         let now = self.now();

@@ -495,10 +495,10 @@ impl Service {
         );
         let mut violations = check_rules(rules, &request.password, &account);
         // The breached lookup only for a password the rules accept (not for every keystroke
-        // of a live check); a source that cannot answer is no violation here: the real write
-        // checks again.
+        // of a live check), and only in an offline index: anyone can repeat a dry run, and it
+        // must not become a way to flood a range endpoint.
         if violations.is_empty()
-            && let Ok(Some(breached)) = self.breached_violation(rules, &request.password).await
+            && let Some(breached) = self.breached_dry_run(rules, &request.password).await
         {
             violations.push(breached);
         }

@@ -690,7 +690,11 @@ impl Service {
             .for_source(user.source.as_deref())
             .clone();
         let now = self.now();
-        if let Some(changed_at) = user.password_changed_at {
+        // A session limited to changing the password (expired by an administrator, found
+        // breached, no longer compliant...) must be able to change it whatever its age.
+        if let Some(changed_at) = user.password_changed_at
+            && !caller.password_change_only
+        {
             check_min_age(&rules, changed_at, user.password_set_by_admin, now)
                 .map_err(ServiceError::invalid)?;
         }

@@ -485,7 +485,9 @@ pub trait SessionStore: Send + Sync {
     async fn create_session(&self, session: &Session, events: Vec<EventDraft>) -> StoreResult<()>;
 
     /// Opens the session of a successful login, in one transaction: only if the user still
-    /// exists, is not disabled and still has `login.verified_hash` as its password hash. Records
+    /// exists, is not disabled, still has `login.verified_hash` as its password hash, and, for a
+    /// session not limited to a password change, has no password expired by an administrator
+    /// (an expiry written meanwhile wins). Records
     /// the login time (`session.created_at`) and IP, stores `login.rehash` when given, and writes
     /// `events`. Answers `false` (nothing written) when the condition does not hold.
     async fn open_login_session(

@@ -79,6 +79,10 @@ async fn create(app: &App, admin: &str, login: &str, password: &str) -> crate::s
     .await
 }
 
+fn token_of(a: &crate::support::Answer) -> String {
+    a.body["session"]["token"].as_str().unwrap().to_owned()
+}
+
 fn first_violation(a: &crate::support::Answer) -> Value {
     a.body["violations"][0].clone()
 }
@@ -255,6 +259,17 @@ async fn a_range_endpoint_gets_five_characters_and_its_failure_follows_the_fail_
     app.user("acme", &admin, "carol", SEEN_ONCE).await;
     let prefixes = asked.lock().unwrap().clone();
     assert_eq!(prefixes.len(), 2);
+    // A dry run never asks the range endpoint (anyone may repeat one).
+    let session = token_of(&app.login("acme", "carol", SEEN_ONCE).await);
+    let dry = app
+        .post(
+            "/v1/orgs/acme/password-check",
+            &session,
+            json!({"password": BREACHED}),
+        )
+        .await;
+    assert_eq!(dry.body["valid"], true, "{:?}", dry.body);
+    assert_eq!(asked.lock().unwrap().len(), 2, "no request for the dry run");
     assert_eq!(prefixes[0], hex_upper(&password_sha1(BREACHED))[..5]);
     assert!(prefixes.iter().all(|p| p.len() == 5), "{prefixes:?}");
 

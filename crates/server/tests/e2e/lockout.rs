@@ -401,7 +401,7 @@ async fn ip_blocks_escalate_linearly() {
         "acme",
         &admin,
         "brute_force",
-        json!({"max_attempts": 2, "block_duration": 100, "escalation": {"strategy": "linear"}}),
+        json!({"max_attempts": 2, "block_duration": 100, "escalation": {"strategy": "linear", "permanent_after": 3}}),
     )
     .await;
     let mut lasted = Vec::new();
@@ -424,4 +424,14 @@ async fn ip_blocks_escalate_linearly() {
         app.clock.advance(seconds);
     }
     assert_eq!(lasted, [100, 200, 300]);
+    // The fourth block lasts until lifted, and says so: a day's Retry-After, not a second.
+    for _ in 0..2 {
+        app.login_from("acme", "nobody", "wrong", "203.0.113.9")
+            .await;
+    }
+    let refused = app
+        .login_from("acme", "nobody", "wrong", "203.0.113.9")
+        .await;
+    assert_eq!(refused.code(), "ip_blocked");
+    assert_eq!(refused.headers["retry-after"], "86400");
 }

@@ -306,6 +306,15 @@ async fn an_organizations_passwords_expire_all_or_those_set_before_a_date() {
         .post(path, &admin, json!({"changed_before": "yesterday"}))
         .await;
     assert_eq!(garbled.status, StatusCode::BAD_REQUEST);
+    let far = app
+        .post(
+            path,
+            &admin,
+            json!({"changed_before": "2999-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(far.status, StatusCode::BAD_REQUEST, "{:?}", far.body);
+    assert_eq!(far.body["violations"][0]["field"], "changed_before");
     let user = |org: &'static str, key: String, id: String| {
         let app = &app;
         async move {
@@ -367,4 +376,53 @@ async fn an_organizations_passwords_expire_all_or_those_set_before_a_date() {
     assert_eq!(expired[0]["payload"]["changed_before"], cutoff);
     assert_eq!(expired[0]["payload"]["users"], 1);
     assert_eq!(expired[1]["payload"]["changed_before"], Value::Null);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_held_to_a_change_may_change_the_password_whatever_its_age() {
+    let app = spawn_app().await;
+    let admin = app.org_with_admin("acme").await;
+    let alice = app.user("acme", &admin, "alice", GOOD).await;
+    let path = "/v1/orgs/acme/password-policies/default";
+    let mut default = app.get(path, &admin).await.body;
+    default["min_age"] = json!(86_400);
+    assert_eq!(app.put(path, &admin, default).await.status, StatusCode::OK);
+    // Her own change makes the password one day's minimum age young.
+    let session = token(&app.login("acme", "alice", GOOD).await);
+    let first = "my own fresh passphrase 1";
+    let changed = app
+        .post(
+            "/v1/self/password",
+            &session,
+            json!({"current_password": GOOD, "new_password": first}),
+        )
+        .await;
+    assert!(changed.status.is_success(), "{:?}", changed.body);
+    let fresh = token(&changed);
+    let too_soon = app
+        .post(
+            "/v1/self/password",
+            &fresh,
+            json!({"current_password": first, "new_password": "and yet another one 2"}),
+        )
+        .await;
+    assert_eq!(
+        too_soon.body["violations"][0]["code"],
+        "password.too_recent"
+    );
+    // Expired by an administrator: the limited session may change it at once.
+    let expire = format!("/v1/orgs/acme/users/{alice}/password/expire");
+    assert_eq!(
+        app.post(&expire, &admin, json!({})).await.status,
+        StatusCode::OK
+    );
+    let limited = token(&app.login("acme", "alice", first).await);
+    let forced = app
+        .post(
+            "/v1/self/password",
+            &limited,
+            json!({"current_password": first, "new_password": "and yet another one 2"}),
+        )
+        .await;
+    assert!(forced.status.is_success(), "{:?}", forced.body);
 }

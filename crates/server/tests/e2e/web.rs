@@ -939,3 +939,115 @@ async fn behind_https_the_cookies_are_secure_and_the_public_origin_is_accepted()
         "{session}"
     );
 }
+
+#[tokio::test]
+async fn the_console_shows_and_ends_a_users_sessions_and_expires_passwords() {
+    let app = spawn_app().await;
+    let admin = app.org_with_admin("acme").await;
+    let password = "correct horse battery staple";
+    let alice = app.user("acme", &admin, "alice", password).await;
+    app.user("acme", &admin, "bob", password).await;
+    let token = |a: crate::support::Answer| a.body["session"]["token"].as_str().unwrap().to_owned();
+    let first = token(
+        app.login_from("acme", "alice", password, "198.51.100.23")
+            .await,
+    );
+    let second = token(app.login("acme", "alice", password).await);
+    let bobs = token(app.login("acme", "bob", password).await);
+    let mut browser = Browser::signed_in(&app, &admin).await;
+
+    let users = browser.get("/console/orgs/acme/users").await;
+    assert!(
+        users
+            .html
+            .contains(&format!("/console/orgs/acme/users/{alice}/sessions"))
+    );
+    let path = format!("/console/orgs/acme/users/{alice}/sessions");
+    let page = browser.get(&path).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    assert_eq!(
+        page.html.matches("data-session=").count(),
+        2,
+        "{}",
+        page.html
+    );
+    assert!(page.html.contains("198.51.100.23"), "{}", page.html);
+    assert!(
+        !page.html.contains(&first) && !page.html.contains(&second),
+        "no token"
+    );
+    let listed = app
+        .get(&format!("/v1/orgs/acme/users/{alice}/sessions"), &admin)
+        .await
+        .body;
+    let one = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["client_ip"] == "198.51.100.23")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ended = browser.post(&format!("{path}/{one}/end"), &[]).await;
+    assert_eq!(location(&ended), path);
+    assert_eq!(
+        app.get("/v1/self", &first).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(app.get("/v1/self", &second).await.status, StatusCode::OK);
+    browser.post(&format!("{path}/end"), &[]).await;
+    assert_eq!(
+        app.get("/v1/self", &second).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // One user's password, then the organization's: the box must be ticked.
+    let expired = browser
+        .post(
+            &format!("/console/orgs/acme/users/{alice}/password/expire"),
+            &[],
+        )
+        .await;
+    assert_eq!(location(&expired), "/console/orgs/acme/users");
+    let user = app
+        .get(&format!("/v1/orgs/acme/users/{alice}"), &admin)
+        .await
+        .body;
+    assert!(user["password_expired_at"].is_string(), "{user:?}");
+    let unticked = browser.post("/console/orgs/acme/sessions/end", &[]).await;
+    assert_eq!(
+        location(&unticked),
+        "/console/orgs/acme/users?unconfirmed=sessions"
+    );
+    let shown = browser.get(location(&unticked)).await;
+    assert!(
+        shown.html.contains("Nobody was signed out"),
+        "{}",
+        shown.html
+    );
+    assert_eq!(app.get("/v1/self", &bobs).await.status, StatusCode::OK);
+    browser
+        .post("/console/orgs/acme/sessions/end", &[("confirm", "yes")])
+        .await;
+    assert_eq!(
+        app.get("/v1/self", &bobs).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let unticked = browser
+        .post("/console/orgs/acme/passwords/expire", &[])
+        .await;
+    assert_eq!(
+        location(&unticked),
+        "/console/orgs/acme/users?unconfirmed=passwords"
+    );
+    browser
+        .post("/console/orgs/acme/passwords/expire", &[("confirm", "yes")])
+        .await;
+    let login = app.login("acme", "bob", password).await;
+    assert_eq!(
+        login.body["password_change_required"], true,
+        "{:?}",
+        login.body
+    );
+}

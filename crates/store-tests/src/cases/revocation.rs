@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use portcullis_store::{ExpiryTarget, PasswordUpdate, Store};
+use portcullis_store::{ExpiryTarget, LoginRecord, PasswordUpdate, Session, Store};
 
 use crate::support::{
     at, bare_user, draft, events_of, ids, kinds, oid, page, session, token_hash, user,
@@ -188,7 +188,8 @@ pub async fn sessions_end_all_but_one(store: Arc<dyn Store>) {
 }
 
 /// `expire_passwords`: one user, those set before a time, everyone; never a user without a
-/// password or one already expired (the first expiry stands); a new password clears it.
+/// password or one already expired (the first expiry stands); while expired, a login opens only
+/// a limited session; a new password clears it.
 pub async fn passwords_expire_and_clear(store: Arc<dyn Store>) {
     let mut old = user("rx", "u-old", "old");
     old.password_changed_at = Some(at(-1000));
@@ -280,6 +281,31 @@ pub async fn passwords_expire_and_clear(store: Arc<dyn Store>) {
         set_by_admin: false,
         expected_hash: None,
     };
+    // While it is expired, a login opens only a session limited to a change: a full one,
+    // decided before the expiry was written, is refused (nothing written).
+    let login = LoginRecord {
+        verified_hash: old.password_hash.clone().unwrap(),
+        ip: "192.0.2.1".into(),
+        rehash: None,
+    };
+    let full = session("rx", "u-old", "s-full");
+    assert!(
+        !store
+            .open_login_session(&full, &login, Vec::new())
+            .await
+            .unwrap()
+    );
+    let limited = Session {
+        password_change_only: true,
+        ..session("rx", "u-old", "s-limited")
+    };
+    assert!(
+        store
+            .open_login_session(&limited, &login, Vec::new())
+            .await
+            .unwrap()
+    );
+    assert_eq!(session_ids(&*store, "rx", "u-old").await, ["s-limited"]);
     store
         .set_password(&oid("rx"), "u-old", &update, false, None, Vec::new())
         .await

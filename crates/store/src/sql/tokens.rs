@@ -134,7 +134,8 @@ impl SqlStore {
         let done = sqlx::query(
             "UPDATE users SET last_login_at = $3, last_login_ip = $4, \
              password_hash = COALESCE($5, password_hash) \
-             WHERE org_id = $1 AND id = $2 AND NOT disabled AND password_hash = $6",
+             WHERE org_id = $1 AND id = $2 AND NOT disabled AND password_hash = $6 \
+             AND ($7 OR password_expired_at IS NULL)",
         )
         .bind(session.org_id.as_str())
         .bind(&session.user_id)
@@ -142,6 +143,8 @@ impl SqlStore {
         .bind(&login.ip)
         .bind(login.rehash.as_deref())
         .bind(&login.verified_hash)
+        // A full session opens only while no administrator expired the password meanwhile.
+        .bind(session.password_change_only)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {

@@ -11,6 +11,7 @@ mod attacks;
 mod compliance;
 mod keys;
 mod policy;
+mod revocation;
 mod users;
 
 use axum::Form;
@@ -44,6 +45,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(policy::routes())
         .merge(compliance::routes())
         .merge(users::routes())
+        .merge(revocation::routes())
         .merge(attacks::routes())
         .merge(activity::routes())
         .merge(keys::routes())

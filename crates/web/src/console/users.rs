@@ -1,6 +1,7 @@
 //! The users page: the organization's users with their lock state (all, or the locked ones), a
-//! search by login name on the page shown, and per user: unlock, set a password the user must
-//! change, remove the second factor, disable or enable.
+//! search by login name on the page shown, and per user: its sessions, expire its password,
+//! unlock, set a password the user must change, remove the second factor, disable or enable;
+//! below, the organization-wide sign-out and password expiry (`revocation.rs`).
 
 use axum::Form;
 use axum::Router;
@@ -14,7 +15,7 @@ use serde::Deserialize;
 
 use super::{PAGE_SIZE, Tab, console_page};
 use crate::failure::PageResult;
-use crate::layout::{csrf, when};
+use crate::layout::{csrf, notice, when};
 use crate::visitor::Admin;
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -43,6 +44,9 @@ pub(crate) struct UsersQuery {
     locked: Option<String>,
     #[serde(default)]
     q: Option<String>,
+    /// An organization-wide action sent back unconfirmed: `sessions` or `passwords`.
+    #[serde(default)]
+    unconfirmed: Option<String>,
 }
 
 /// `GET /console/orgs/{org}/users`.
@@ -76,6 +80,11 @@ pub(crate) async fn page(
         "Users",
         html! {
             h1 { "Users" }
+            @match query.unconfirmed.as_deref() {
+                Some("sessions") => (notice("Nobody was signed out: tick the box to confirm.")),
+                Some("passwords") => (notice("No password was expired: tick the box to confirm.")),
+                _ => {}
+            }
             form.row #user-search method="get" action={"/console/orgs/" (org) "/users"} {
                 div.field {
                     label for="f-q" { "Login name contains" }
@@ -109,6 +118,13 @@ pub(crate) async fn page(
                             }
                             td { (u.last_login_at.map(when).unwrap_or_else(|| "never".into())) }
                             td {
+                                a href={"/console/orgs/" (org) "/users/" (u.id) "/sessions"} aria-label={"Sessions of " (u.login)} { "Sessions" }
+                                @if u.has_password && u.password_expired_at.is_none() {
+                                    form method="post" action={"/console/orgs/" (org) "/users/" (u.id) "/password/expire"} {
+                                        (csrf(csrf_token))
+                                        button.secondary type="submit" aria-label={"Expire password of " (u.login)} { "Expire password" }
+                                    }
+                                }
                                 form method="post" action={"/console/orgs/" (org) "/users/" (u.id) "/unlock"} {
                                     (csrf(csrf_token))
                                     button.secondary type="submit" aria-label={"Unlock " (u.login)} { "Unlock" }
@@ -142,6 +158,25 @@ pub(crate) async fn page(
             }
             @if let Some(last) = more {
                 p.pager { a href={"/console/orgs/" (org) "/users?after=" (last) (if locked_only { "&locked=on" } else { "" })} { "Next page" } }
+            }
+            section.card #org-wide aria-labelledby="org-wide-title" {
+                h2 #org-wide-title { "Everyone in the organization" }
+                form method="post" action={"/console/orgs/" (org) "/sessions/end"} {
+                    (csrf(csrf_token))
+                    div.field.check {
+                        input #confirm-sessions type="checkbox" name="confirm" value="yes";
+                        label for="confirm-sessions" { "Yes, end every session of every user" }
+                    }
+                    button type="submit" #sign-everyone-out { "Sign everyone out" }
+                }
+                form method="post" action={"/console/orgs/" (org) "/passwords/expire"} {
+                    (csrf(csrf_token))
+                    div.field.check {
+                        input #confirm-passwords type="checkbox" name="confirm" value="yes";
+                        label for="confirm-passwords" { "Yes, expire every password: each user must change it at the next sign-in" }
+                    }
+                    button type="submit" #expire-every-password { "Expire every password" }
+                }
             }
         },
     )

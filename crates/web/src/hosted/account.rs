@@ -51,7 +51,9 @@ async fn account(state: &AppState, m: Member, delete_errors: &FormErrors) -> Pag
         after: None,
         limit: MAX_PAGE,
     };
-    let sessions = state.service.list_own_sessions(caller, &first).await?.items;
+    let mut sessions = state.service.list_own_sessions(caller, &first).await?.items;
+    // Oldest first on the page (the API pages them by id).
+    sessions.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
     Ok((
         status,
         org_page(
